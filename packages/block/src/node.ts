@@ -1,0 +1,119 @@
+/**
+ * Node-only block devices: {@link FileBlockDevice}, a device backed by a host file.
+ * @packageDocumentation
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { checkRequest, type BlockDevice } from './device.js'
+import { BlockClosedError, BlockIoError } from './errors.js'
+import { emptyStats, type BlockStats } from './memory.js'
+
+export interface FileBlockDeviceOptions {
+  /** Bytes per block (default 512). */
+  blockSize?: number
+  /** Size in blocks. When given, a shorter file is extended; when omitted, the file's size decides. */
+  blockCount?: number
+  /** Create the file if it does not exist (default true). */
+  create?: boolean
+  /** Open read-only: writes and flushes fail with `BlockIoError`. */
+  readOnly?: boolean
+}
+
+/**
+ * A block device backed by a host file. `flush()` is `fdatasync(2)`: after it resolves, every
+ * earlier write is on stable storage.
+ */
+export class FileBlockDevice implements BlockDevice {
+  readonly stats: BlockStats = emptyStats()
+  private closed = false
+
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly path: string,
+    readonly blockSize: number,
+    readonly blockCount: number,
+    private readonly readOnly: boolean,
+  ) {}
+
+  /** Opens (and by default creates) `path` as a block device. */
+  static async open(path: string, options: FileBlockDeviceOptions = {}): Promise<FileBlockDevice> {
+    const blockSize = options.blockSize ?? 512
+    const readOnly = options.readOnly ?? false
+    const create = options.create ?? true
+    let fh: FileHandle
+    try {
+      fh = await open(path, readOnly ? 'r' : create ? (await exists(path) ? 'r+' : 'w+') : 'r+')
+    } catch (e) {
+      throw new BlockIoError(`cannot open block device file ${path}: ${(e as Error).message}`, { cause: e })
+    }
+    const size = (await fh.stat()).size
+    let blockCount = options.blockCount ?? Math.floor(size / blockSize)
+    if (options.blockCount !== undefined && size < options.blockCount * blockSize) {
+      if (readOnly) {
+        await fh.close()
+        throw new BlockIoError(`${path} holds ${size} bytes, fewer than ${options.blockCount} blocks of ${blockSize}`)
+      }
+      await fh.truncate(options.blockCount * blockSize)
+    }
+    blockCount = Math.max(0, blockCount)
+    return new FileBlockDevice(fh, path, blockSize, blockCount, readOnly)
+  }
+
+  async read(lba: number, buf: Uint8Array): Promise<void> {
+    if (this.closed) throw new BlockClosedError()
+    checkRequest(this, lba, buf.length)
+    let done = 0
+    while (done < buf.length) {
+      const { bytesRead } = await this.io(() => this.fh.read(buf, done, buf.length - done, lba * this.blockSize + done), lba)
+      if (bytesRead === 0) {
+        buf.fill(0, done) // a sparse or short file reads as zeros past its end
+        break
+      }
+      done += bytesRead
+    }
+    this.stats.reads++
+    this.stats.bytesRead += buf.length
+  }
+
+  async write(lba: number, data: Uint8Array): Promise<void> {
+    if (this.closed) throw new BlockClosedError()
+    checkRequest(this, lba, data.length)
+    if (this.readOnly) throw new BlockIoError(`${this.path} is open read-only`)
+    let done = 0
+    while (done < data.length) {
+      const { bytesWritten } = await this.io(() => this.fh.write(data, done, data.length - done, lba * this.blockSize + done), lba)
+      done += bytesWritten
+    }
+    this.stats.writes++
+    this.stats.bytesWritten += data.length
+  }
+
+  async flush(): Promise<void> {
+    if (this.closed) throw new BlockClosedError()
+    if (this.readOnly) return
+    await this.io(() => this.fh.datasync(), -1)
+    this.stats.flushes++
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.fh.close()
+  }
+
+  private async io<T>(op: () => Promise<T>, lba: number): Promise<T> {
+    try {
+      return await op()
+    } catch (e) {
+      throw new BlockIoError(`I/O error on ${this.path}${lba >= 0 ? ` at block ${lba}` : ''}: ${(e as Error).message}`, { cause: e })
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await (await open(path, 'r')).close()
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,815 @@
+/**
+ * The store: one appender owns the log; every write goes through its queue, so concurrent
+ * writers share one device write and one flush (group commit). See `format.ts` for the bytes
+ * on disk and `docs/RATIONALE.md` for why it is built this way.
+ */
+import type { BlockDevice } from '@honk/block'
+import { bytesToString, keyBytes, keyId, prefixEnd, toBytes } from './bytes.js'
+import { crc32c } from './crc32c.js'
+import { KvClosedError, KvCorruptError, KvFullError, KvInvalidError, KvIoError } from './errors.js'
+import {
+  FRAME_HEADER,
+  MAX_KEY,
+  OP_DELETE,
+  OP_HEADER,
+  OP_PUT,
+  decodeFrameHead,
+  decodeSuperblock,
+  encodeFrame,
+  encodeSuperblock,
+  frameSize,
+  type FrameOp,
+  type Superblock,
+} from './format.js'
+import { MemIndex, type Entry } from './memindex.js'
+import type { BatchOp, Bytes, KV, KVOptions, KVReader, KVSnapshot, KVStats, RangeOptions, WriteOptions } from './types.js'
+
+/** Options of {@link openKV} beyond tuning. */
+export interface OpenOptions extends KVOptions {
+  /**
+   * Format the device even if it holds something that is not a valid store. Without it, a
+   * device whose superblocks are both damaged (but not blank) fails with `KvCorruptError`
+   * rather than being silently wiped.
+   */
+  format?: boolean
+}
+
+/** Largest frame compaction builds (bytes), and largest group commit write. */
+const CHUNK = 1 << 20
+/** Bounded retries when a disk-resident value moved under a concurrent read. */
+const READ_RETRIES = 8
+
+type Request =
+  | { kind: 'write'; ops: FrameOp[]; durable: boolean; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'sync' | 'compact' | 'reset' | 'close'; resolve: () => void; reject: (e: unknown) => void }
+
+/**
+ * Opens the store on `dev`: replays an existing one (discarding a torn tail) or formats a
+ * blank device. Throws `KvCorruptError` if the device holds a damaged store it cannot recover.
+ */
+export async function openKV(dev: BlockDevice, options: OpenOptions = {}): Promise<KV> {
+  const store = new Store(dev, options)
+  await store.recover(options.format ?? false)
+  return store
+}
+
+class Store implements KV {
+  private readonly index = new MemIndex()
+  private readonly inlineMax: number
+  private readonly windowMs: number
+  private readonly bs: number
+  private sb!: Superblock
+  /** Bytes of the active region in use; the next frame goes here. */
+  private head = 0
+  /** True when the block holding `head` contains durable bytes (then pad before writing). */
+  private tailDurable = true
+  /** The bytes of the partially filled block at the tail (not yet flushed), to rewrite with the next frame. */
+  private tail: Uint8Array
+  private queue: Request[] = []
+  private draining = false
+  private flushTimer: ReturnType<typeof setTimeout> | undefined
+  private unflushed = false
+  private closed = false
+  private failure: Error | undefined
+  private readonly counters = { puts: 0, deletes: 0, batches: 0, commits: 0, flushes: 0, compactions: 0 }
+
+  constructor(private readonly dev: BlockDevice, options: KVOptions) {
+    this.inlineMax = options.inlineMax ?? 256
+    this.windowMs = options.commitWindowMs ?? 10
+    this.bs = dev.blockSize
+    this.tail = new Uint8Array(this.bs)
+  }
+
+  // ---- recovery -------------------------------------------------------------------------
+
+  async recover(format: boolean): Promise<void> {
+    const dev = this.dev
+    if (dev.blockCount < 4) throw new KvInvalidError(`device has ${dev.blockCount} blocks; the store needs at least 4`)
+    if (this.bs < 64) throw new KvInvalidError(`block size ${this.bs} is below the 64-byte minimum`)
+    const blocks = new Uint8Array(2 * this.bs)
+    await this.io(() => dev.read(0, blocks), 'reading the superblocks')
+    const candidates: Superblock[] = []
+    const reasons: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const sb = decodeSuperblock(blocks.subarray(i * this.bs, (i + 1) * this.bs))
+      if (typeof sb === 'string') {
+        reasons.push(`block ${i}: ${sb}`)
+        continue
+      }
+      const geometry = this.checkGeometry(sb)
+      if (geometry) reasons.push(`block ${i}: ${geometry}`)
+      else if (sb.generation % 2 !== i) reasons.push(`block ${i}: generation ${sb.generation} belongs in block ${sb.generation % 2}`)
+      else candidates.push(sb)
+    }
+    if (candidates.length === 0) {
+      if (!format && blocks.some((b) => b !== 0)) {
+        throw new KvCorruptError('superblocks (blocks 0 and 1)', `${reasons.join('; ')}; neither is valid and the device is not blank (open with { format: true } to wipe it)`)
+      }
+      await this.format()
+      return
+    }
+    candidates.sort((a, b) => b.generation - a.generation)
+    this.sb = candidates[0]!
+    await this.replay()
+  }
+
+  private checkGeometry(sb: Superblock): string | undefined {
+    if (sb.blockSize !== this.bs) return `block size ${sb.blockSize} differs from the device's ${this.bs}`
+    if (sb.regionStart < 2 || sb.regionStart + 2 * sb.regionBlocks > this.dev.blockCount) {
+      return `regions [${sb.regionStart}, ${sb.regionStart + 2 * sb.regionBlocks}) do not fit the device's ${this.dev.blockCount} blocks`
+    }
+    return undefined
+  }
+
+  private async format(): Promise<void> {
+    const regionBlocks = Math.floor((this.dev.blockCount - 2) / 2)
+    this.sb = {
+      generation: 0,
+      startSeq: 1,
+      activeRegion: 0,
+      storeId: randomU32(),
+      blockSize: this.bs,
+      regionStart: 2,
+      regionBlocks,
+      deviceBlocks: this.dev.blockCount,
+    }
+    await this.writeSuperblock(this.sb)
+    // The other superblock slot may hold garbage; make it unambiguously invalid.
+    await this.io(() => this.dev.write(1, new Uint8Array(this.bs)), 'clearing superblock 1')
+    await this.io(() => this.dev.flush(), 'flushing the new superblock')
+    this.counters.flushes++
+    this.head = 0
+    this.tailDurable = true
+    this.index.seq = 0
+  }
+
+  /**
+   * Replays the active region: frames with consecutive seqs from startSeq, stopping at the first
+   * gap, checksum failure or implausible frame — a torn tail or a leftover of an earlier life.
+   */
+  private async replay(): Promise<void> {
+    const regionBytes = this.sb.regionBlocks * this.bs
+    const base = this.regionBase(this.sb.activeRegion)
+    const reader = new RegionReader(this.dev, base, regionBytes, this.bs)
+    let off = 0
+    let expected = this.sb.startSeq
+    const storeId = this.sb.storeId
+    for (;;) {
+      let frame = await this.readFrameAt(reader, off, regionBytes, expected, storeId)
+      if (!frame && off % this.bs !== 0) {
+        // The writer pads to a block boundary after a flush: look there too.
+        const aligned = roundUp(off, this.bs)
+        frame = await this.readFrameAt(reader, aligned, regionBytes, expected, storeId)
+        if (frame) off = aligned
+      }
+      if (!frame) break
+      let dataAt = off + FRAME_HEADER + OP_HEADER * frame.head.ops.length
+      for (const op of frame.head.ops) {
+        const key = frame.data.subarray(dataAt - off, dataAt - off + op.keyLength)
+        const id = keyId(key)
+        if (op.type === OP_DELETE) {
+          this.index.set(id, null, frame.head.seq)
+        } else {
+          const valueAt = dataAt + op.keyLength
+          const inline = op.valueLength <= this.inlineMax ? frame.data.slice(valueAt - off, valueAt - off + op.valueLength) : null
+          this.index.set(id, { seq: frame.head.seq, length: op.valueLength, inline, pos: base + valueAt, crc: op.crc }, frame.head.seq)
+        }
+        dataAt += op.keyLength + op.valueLength
+      }
+      off += frame.head.length
+      expected++
+    }
+    // The fix for the Go store's bug (inventory §1.3): the next seq continues from the floor even
+    // when the region is empty, so new frames are never below startSeq and never discarded.
+    this.index.seq = expected - 1
+    this.head = off
+    this.tailDurable = true
+  }
+
+  private async readFrameAt(reader: RegionReader, off: number, regionBytes: number, expected: number, storeId: number) {
+    if (off + FRAME_HEADER > regionBytes) return undefined
+    let head = decodeFrameHead(await reader.bytes(off, FRAME_HEADER), 0, FRAME_HEADER, regionBytes - off, storeId)
+    if (typeof head === 'string' && head.startsWith('need ')) {
+      const need = Number(head.slice(5))
+      if (off + need > regionBytes) return undefined
+      head = decodeFrameHead(await reader.bytes(off, need), 0, need, regionBytes - off, storeId)
+    }
+    if (typeof head === 'string' || head.seq !== expected) return undefined
+    const data = await reader.bytes(off, head.length)
+    let at = FRAME_HEADER + OP_HEADER * head.ops.length
+    for (const op of head.ops) {
+      if (crc32c(data, storeId, at, at + op.keyLength + op.valueLength) !== op.crc) return undefined
+      at += op.keyLength + op.valueLength
+    }
+    return { head, data: data.slice() }
+  }
+
+  private regionBase(region: 0 | 1): number {
+    return (this.sb.regionStart + region * this.sb.regionBlocks) * this.bs
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  get count(): number {
+    return this.index.size
+  }
+
+  has(key: Bytes): boolean {
+    return this.index.get(keyId(toBytes(key))) !== undefined
+  }
+
+  size(key: Bytes): number | undefined {
+    return this.index.get(keyId(toBytes(key)))?.length
+  }
+
+  async get(key: Bytes): Promise<Uint8Array | undefined> {
+    const k = toBytes(key)
+    const id = keyId(k)
+    return this.readEntry(k, () => this.index.get(id))
+  }
+
+  async getString(key: Bytes): Promise<string | undefined> {
+    const v = await this.get(key)
+    return v === undefined ? undefined : bytesToString(v)
+  }
+
+  keys(range: RangeOptions = {}): IterableIterator<Uint8Array> {
+    const r = resolveRange(range)
+    const index = this.index
+    return (function* () {
+      let n = 0
+      for (const [id] of index.ordered(r.from, r.to, r.reverse)) {
+        if (!r.accept(id)) continue
+        if (n++ >= r.limit) return
+        yield keyBytes(id)
+      }
+    })()
+  }
+
+  entries(range: RangeOptions = {}): AsyncIterableIterator<[Uint8Array, Uint8Array]> {
+    const r = resolveRange(range)
+    return this.iterate(r, () => this.index.ordered(r.from, r.to, r.reverse), (id) => this.index.get(id))
+  }
+
+  snapshot(): KVSnapshot {
+    this.ensureOpen()
+    const at = this.index.pin()
+    let released = false
+    const index = this.index
+    const view = (id: string) => (released ? undefined : index.getAt(id, at))
+    const checkLive = () => {
+      if (released) throw new KvInvalidError('snapshot was released')
+    }
+    let count = -1
+    const snap: KVSnapshot = {
+      get: async (key) => {
+        checkLive()
+        const k = toBytes(key)
+        const id = keyId(k)
+        return this.readEntry(k, () => view(id))
+      },
+      getString: async (key) => {
+        const v = await snap.get(key)
+        return v === undefined ? undefined : bytesToString(v)
+      },
+      has: (key) => (checkLive(), view(keyId(toBytes(key))) !== undefined),
+      size: (key) => (checkLive(), view(keyId(toBytes(key)))?.length),
+      keys: (range = {}) => {
+        checkLive()
+        const r = resolveRange(range)
+        return (function* () {
+          let n = 0
+          for (const [id] of index.orderedAt(at, r.from, r.to, r.reverse)) {
+            if (!r.accept(id)) continue
+            if (n++ >= r.limit) return
+            yield keyBytes(id)
+          }
+        })()
+      },
+      entries: (range = {}) => {
+        checkLive()
+        const r = resolveRange(range)
+        return this.iterate(r, () => index.orderedAt(at, r.from, r.to, r.reverse), view)
+      },
+      get count() {
+        checkLive()
+        if (count < 0) {
+          count = 0
+          for (const _ of index.orderedAt(at)) count++
+        }
+        return count
+      },
+      release: () => {
+        if (released) return
+        released = true
+        index.unpin(at)
+      },
+    }
+    return snap
+  }
+
+  private async *iterate(
+    r: ResolvedRange,
+    source: () => IterableIterator<[string, Entry]>,
+    lookup: (id: string) => Entry | undefined,
+  ): AsyncIterableIterator<[Uint8Array, Uint8Array]> {
+    let n = 0
+    for (const [id, entry] of source()) {
+      if (!r.accept(id)) continue
+      if (n++ >= r.limit) return
+      const key = keyBytes(id)
+      const value = entry.inline ? entry.inline.slice() : await this.readEntry(key, () => lookup(id))
+      if (value !== undefined) yield [key, value]
+    }
+  }
+
+  /**
+   * Reads a value: from RAM when inline, else from the device, verified against the op
+   * checksum. A mismatch means the value moved (compaction) under us: look it up again, a few
+   * times, then report corruption with its location.
+   */
+  private async readEntry(key: Uint8Array, lookup: () => Entry | undefined): Promise<Uint8Array | undefined> {
+    for (let attempt = 0; attempt < READ_RETRIES; attempt++) {
+      const e = lookup()
+      if (!e) return undefined
+      if (e.inline) return e.inline.slice()
+      const pos = e.pos
+      const value = await this.readAt(pos, e.length)
+      if (crc32c(value, crc32c(key, this.sb.storeId)) === e.crc) return value
+      // Compaction moves values (it updates `pos` in place); only a value that stayed put is corrupt.
+      if (lookup() === e && e.pos === pos) {
+        throw new KvCorruptError(`device byte ${pos} (value of ${e.length} bytes)`, 'value checksum mismatch')
+      }
+    }
+    throw new KvCorruptError('a disk-resident value', `it moved under ${READ_RETRIES} consecutive reads`)
+  }
+
+  private async readAt(pos: number, length: number): Promise<Uint8Array> {
+    const first = Math.floor(pos / this.bs)
+    const last = Math.floor((pos + Math.max(length, 1) - 1) / this.bs)
+    const buf = new Uint8Array((last - first + 1) * this.bs)
+    await this.io(() => this.dev.read(first, buf), `reading a value at device byte ${pos}`)
+    return buf.slice(pos - first * this.bs, pos - first * this.bs + length)
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
+    this.counters.puts++
+    let k: Uint8Array
+    try {
+      k = checkKey(key)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.submit([{ type: OP_PUT, key: k, value: toBytes(value) }], options)
+  }
+
+  delete(key: Bytes, options?: WriteOptions): Promise<void> {
+    this.counters.deletes++
+    let k: Uint8Array
+    try {
+      k = checkKey(key)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.submit([{ type: OP_DELETE, key: k, value: EMPTY }], options)
+  }
+
+  batch(ops: readonly BatchOp[], options?: WriteOptions): Promise<void> {
+    if (ops.length === 0) return Promise.resolve()
+    this.counters.batches++
+    let frameOps: FrameOp[]
+    try {
+      frameOps = ops.map((op) =>
+        op.type === 'put' ? { type: OP_PUT, key: checkKey(op.key), value: toBytes(op.value) } : { type: OP_DELETE, key: checkKey(op.key), value: EMPTY },
+      )
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.submit(frameOps, options)
+  }
+
+  sync(): Promise<void> {
+    return this.request('sync')
+  }
+
+  compact(): Promise<void> {
+    return this.request('compact')
+  }
+
+  reset(): Promise<void> {
+    return this.request('reset')
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    const done = this.request('close')
+    this.closed = true
+    await done
+  }
+
+  stats(): KVStats {
+    let disk = 0
+    for (const e of this.index.values()) if (!e.inline) disk++
+    return {
+      keys: this.index.size,
+      logBytes: this.head,
+      regionBytes: this.sb.regionBlocks * this.bs,
+      generation: BigInt(this.sb.generation),
+      seq: BigInt(this.index.seq),
+      ...this.counters,
+      diskResidentValues: disk,
+    }
+  }
+
+  private submit(ops: FrameOp[], options?: WriteOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.closed) return reject(new KvClosedError())
+      this.enqueue({ kind: 'write', ops, durable: options?.durable ?? false, resolve, reject })
+    })
+  }
+
+  private request(kind: 'sync' | 'compact' | 'reset' | 'close'): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.closed) return reject(new KvClosedError())
+      this.enqueue({ kind, resolve, reject })
+    })
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new KvClosedError()
+  }
+
+  private enqueue(req: Request): void {
+    this.queue.push(req)
+    if (!this.draining) {
+      this.draining = true
+      // A microtask lets every write issued in the same tick join one group commit.
+      queueMicrotask(() => void this.drain())
+    }
+  }
+
+  /** The appender: the only code that writes the device. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const first = this.queue[0]!
+      if (first.kind !== 'write') {
+        this.queue.shift()
+        await this.settle([first], () => this.control(first.kind))
+        continue
+      }
+      const group: Extract<Request, { kind: 'write' }>[] = []
+      let bytes = 0
+      while (this.queue.length > 0 && this.queue[0]!.kind === 'write') {
+        const w = this.queue[0] as Extract<Request, { kind: 'write' }>
+        const size = frameSize(w.ops)
+        if (group.length > 0 && bytes + size > CHUNK) break
+        this.queue.shift()
+        group.push(w)
+        bytes += size
+      }
+      await this.settle(group, () => this.commit(group))
+    }
+    this.draining = false
+  }
+
+  /** Runs `work` for `reqs`, resolving or rejecting them all; a device failure breaks the store. */
+  private async settle(reqs: Request[], work: () => Promise<void>): Promise<void> {
+    if (this.failure) {
+      for (const r of reqs) r.reject(this.failure)
+      return
+    }
+    try {
+      await work()
+      for (const r of reqs) r.resolve()
+    } catch (e) {
+      if (e instanceof GroupSettled) return
+      if (e instanceof KvIoError) this.failure = e
+      for (const r of reqs) r.reject(e)
+    }
+  }
+
+  private async control(kind: 'sync' | 'compact' | 'reset' | 'close'): Promise<void> {
+    switch (kind) {
+      case 'sync':
+        return this.flushNow()
+      case 'compact':
+        return this.compactNow()
+      case 'reset':
+        return this.resetNow()
+      case 'close':
+        await this.flushNow()
+        if (this.flushTimer) clearTimeout(this.flushTimer)
+        this.flushTimer = undefined
+        return
+    }
+  }
+
+  /** Appends a group of write requests, one frame each, with one device write (+ one flush if any asked). */
+  private async commit(group: Extract<Request, { kind: 'write' }>[]): Promise<void> {
+    const durable = group.some((w) => w.durable) || this.windowMs === 0
+    let needed = 0
+    for (const w of group) needed += frameSize(w.ops)
+    if (this.startOffset() + needed > this.regionBytes()) {
+      await this.compactNow()
+      if (this.startOffset() + needed > this.regionBytes()) {
+        if (group.length > 1) {
+          // Some may still fit alone; settle them one by one.
+          for (const w of group) await this.settle([w], () => this.commit([w]))
+          throw new GroupSettled()
+        }
+        throw new KvFullError(this.startOffset() + needed, this.regionBytes())
+      }
+    }
+    const start = this.startOffset()
+    const tailBlock = Math.floor(start / this.bs) * this.bs
+    const prefix = start - tailBlock
+    const buf = new Uint8Array(roundUp(prefix + needed, this.bs))
+    if (prefix > 0) buf.set(this.tail.subarray(0, prefix))
+    const base = this.regionBase(this.sb.activeRegion)
+    let at = prefix
+    let seq = this.index.seq
+    const applied: { ops: FrameOp[]; seq: number; valueOffsets: number[]; crcs: number[]; frameAt: number }[] = []
+    for (const w of group) {
+      seq++
+      const valueOffsets: number[] = []
+      const crcs: number[] = []
+      const n = encodeFrame(buf, at, seq, w.ops, this.sb.storeId, valueOffsets, crcs)
+      applied.push({ ops: w.ops, seq, valueOffsets, crcs, frameAt: tailBlock + at })
+      at += n
+    }
+    await this.io(() => this.dev.write((base + tailBlock) / this.bs, buf), `appending at region byte ${start}`)
+    this.counters.commits++
+    this.unflushed = true
+    const end = start + needed
+    const endBlock = Math.floor(end / this.bs) * this.bs
+    this.tail.fill(0)
+    this.tail.set(buf.subarray(endBlock - tailBlock, endBlock - tailBlock + (end - endBlock)))
+    this.head = end
+    this.tailDurable = false
+    if (durable) await this.flushNow()
+    else this.armFlushTimer()
+    for (const a of applied) {
+      for (let i = 0; i < a.ops.length; i++) {
+        const op = a.ops[i]!
+        const id = keyId(op.key)
+        if (op.type === OP_DELETE) this.index.set(id, null, a.seq)
+        else {
+          const inline = op.value.length <= this.inlineMax ? op.value.slice() : null
+          this.index.set(id, { seq: a.seq, length: op.value.length, inline, pos: base + a.frameAt + a.valueOffsets[i]!, crc: a.crcs[i]! }, a.seq)
+        }
+      }
+    }
+  }
+
+  /** Where the next frame starts: `head`, or the next block boundary if the tail block is durable. */
+  private startOffset(): number {
+    return this.tailDurable ? roundUp(this.head, this.bs) : this.head
+  }
+
+  private regionBytes(): number {
+    return this.sb.regionBlocks * this.bs
+  }
+
+  private armFlushTimer(): void {
+    if (this.flushTimer) return
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined
+      if (this.unflushed && !this.closed) this.enqueue({ kind: 'sync', resolve: () => {}, reject: () => {} })
+    }, this.windowMs)
+    // A pending group-commit flush must not keep a process alive on its own.
+    ;(this.flushTimer as { unref?: () => void }).unref?.()
+  }
+
+  private async flushNow(): Promise<void> {
+    if (!this.unflushed) return
+    await this.io(() => this.dev.flush(), 'flushing the log')
+    this.counters.flushes++
+    this.unflushed = false
+    this.tailDurable = true
+  }
+
+  /**
+   * Compaction: rewrite the live set into the other region, flush, then switch superblocks.
+   * A crash anywhere before the superblock write leaves the old state whole.
+   */
+  private async compactNow(): Promise<void> {
+    await this.flushNow()
+    const target: 0 | 1 = this.sb.activeRegion === 0 ? 1 : 0
+    const base = this.regionBase(target)
+    const regionBytes = this.regionBytes()
+    await this.materializeHistory(target)
+    const startSeq = this.index.seq + 1
+    let seq = startSeq
+    let off = 0
+    const moves: { entry: Entry; pos: number }[] = []
+    let buf = new Uint8Array(CHUNK)
+    let bufStart = 0 // region offset of buf[0]
+    let used = 0
+    let ops: FrameOp[] = []
+    let opEntries: Entry[] = []
+    let opBytes = FRAME_HEADER
+    const writeOut = async (final: boolean) => {
+      const len = final ? roundUp(used, this.bs) : Math.floor(used / this.bs) * this.bs
+      if (len === 0) return
+      await this.io(() => this.dev.write((base + bufStart) / this.bs, buf.subarray(0, len)), `compacting into region ${target} at byte ${bufStart}`)
+      buf.copyWithin(0, len, used)
+      buf.fill(0, used - len)
+      used -= len
+      bufStart += len
+    }
+    const emit = async () => {
+      if (ops.length === 0) return
+      const size = frameSize(ops)
+      if (off + size > regionBytes) throw new KvFullError(off + size, regionBytes)
+      if (used + size > buf.length) {
+        await writeOut(false)
+        if (used + size > buf.length) {
+          const bigger = new Uint8Array(roundUp(used + size, this.bs))
+          bigger.set(buf.subarray(0, used))
+          buf = bigger
+        }
+      }
+      const valueOffsets: number[] = []
+      const crcs: number[] = []
+      encodeFrame(buf, used, seq++, ops, this.sb.storeId, valueOffsets, crcs)
+      for (let i = 0; i < ops.length; i++) moves.push({ entry: opEntries[i]!, pos: base + off + valueOffsets[i]! })
+      used += size
+      off += size
+      ops = []
+      opEntries = []
+      opBytes = FRAME_HEADER
+    }
+    for (const [id, entry] of this.index.ordered()) {
+      const key = keyBytes(id)
+      const value = entry.inline ?? (await this.readVerified(key, entry))
+      const size = OP_HEADER + key.length + value.length
+      if (ops.length > 0 && opBytes + size > CHUNK / 4) await emit()
+      ops.push({ type: OP_PUT, key, value })
+      opEntries.push(entry)
+      opBytes += size
+    }
+    await emit()
+    await writeOut(true)
+    await this.io(() => this.dev.flush(), 'flushing the compacted region')
+    this.counters.flushes++
+    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq }
+    await this.writeSuperblock(next)
+    await this.io(() => this.dev.flush(), 'flushing the superblock')
+    this.counters.flushes++
+    // Switched. Point the index at the new copies.
+    this.sb = next
+    for (const m of moves) m.entry.pos = m.pos
+    this.index.seq = seq - 1
+    this.head = off
+    this.tailDurable = true
+    this.unflushed = false
+    this.counters.compactions++
+  }
+
+  /** Stateless reset: switch to the other region, empty, with a floor above every old frame. */
+  private async resetNow(): Promise<void> {
+    await this.flushNow()
+    const target: 0 | 1 = this.sb.activeRegion === 0 ? 1 : 0
+    await this.materializeHistory(target)
+    // Old frames in the target region all have seq < startSeq, so replay ignores them.
+    const startSeq = this.index.seq + 1
+    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq }
+    await this.writeSuperblock(next)
+    await this.io(() => this.dev.flush(), 'flushing the reset superblock')
+    this.counters.flushes++
+    this.sb = next
+    this.index.clear(startSeq)
+    this.index.seq = startSeq - 1
+    this.head = 0
+    this.tailDurable = true
+  }
+
+  /** Snapshots may still reference values in the region about to be overwritten: pull them into RAM. */
+  private async materializeHistory(region: 0 | 1): Promise<void> {
+    const lo = this.regionBase(region)
+    const hi = lo + this.regionBytes()
+    for (const e of this.index.historyEntries()) {
+      if (!e.inline && e.pos >= lo && e.pos < hi) e.inline = await this.readAt(e.pos, e.length)
+    }
+  }
+
+  private async readVerified(key: Uint8Array, e: Entry): Promise<Uint8Array> {
+    const value = await this.readAt(e.pos, e.length)
+    if (crc32c(value, crc32c(key, this.sb.storeId)) !== e.crc) {
+      throw new KvCorruptError(`device byte ${e.pos} (value of ${e.length} bytes)`, 'value checksum mismatch during compaction')
+    }
+    return value
+  }
+
+  private async writeSuperblock(sb: Superblock): Promise<void> {
+    await this.io(() => this.dev.write(sb.generation % 2, encodeSuperblock(sb, this.bs)), `writing superblock ${sb.generation % 2}`)
+  }
+
+  private async io<T>(op: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await op()
+    } catch (e) {
+      if (e instanceof KvIoError) throw e
+      throw new KvIoError(`kv: device failed while ${what}: ${(e as Error).message}`, { cause: e })
+    }
+  }
+}
+
+/** Thrown by `commit` after it settled each request of a group on its own. */
+class GroupSettled extends Error {}
+
+const EMPTY = new Uint8Array(0)
+
+function checkKey(key: Bytes): Uint8Array {
+  const k = toBytes(key)
+  if (k.length === 0) throw new KvInvalidError('empty key')
+  if (k.length > MAX_KEY) throw new KvInvalidError(`key of ${k.length} bytes exceeds the ${MAX_KEY}-byte limit`)
+  return k
+}
+
+function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to
+}
+
+function randomU32(): number {
+  const a = new Uint32Array(1)
+  globalThis.crypto.getRandomValues(a)
+  return a[0]!
+}
+
+interface ResolvedRange {
+  from: string | undefined
+  to: string | undefined
+  reverse: boolean
+  limit: number
+  accept: (id: string) => boolean
+}
+
+function resolveRange(r: RangeOptions): ResolvedRange {
+  let from: string | undefined
+  let to: string | undefined
+  const checks: ((id: string) => boolean)[] = []
+  const lower = (id: string) => (from === undefined || id > from ? (from = id) : undefined)
+  const upper = (id: string) => (to === undefined || id < to ? (to = id) : undefined)
+  if (r.gte !== undefined) lower(keyId(toBytes(r.gte)))
+  if (r.gt !== undefined) {
+    const g = keyId(toBytes(r.gt))
+    lower(g)
+    checks.push((id) => id > g)
+  }
+  if (r.lt !== undefined) upper(keyId(toBytes(r.lt)))
+  if (r.lte !== undefined) {
+    const l = keyId(toBytes(r.lte))
+    upper(l + '\u0000') // the smallest id above l
+    checks.push((id) => id <= l)
+  }
+  if (r.prefix !== undefined) {
+    const p = keyId(toBytes(r.prefix))
+    lower(p)
+    const end = prefixEnd(p)
+    if (end !== undefined) upper(end)
+    checks.push((id) => id.startsWith(p))
+  }
+  return {
+    from,
+    to,
+    reverse: r.reverse ?? false,
+    limit: r.limit ?? Infinity,
+    accept: (id) => checks.every((c) => c(id)),
+  }
+}
+
+/** Sequential reader of a log region with a large read-ahead buffer. */
+class RegionReader {
+  private buf = new Uint8Array(0)
+  private bufStart = 0 // region offset of buf[0]
+  private static readonly WINDOW = 1 << 20
+
+  constructor(
+    private readonly dev: BlockDevice,
+    private readonly base: number,
+    private readonly regionBytes: number,
+    private readonly bs: number,
+  ) {}
+
+  /** `length` bytes at region offset `off` (a view valid until the next call). */
+  async bytes(off: number, length: number): Promise<Uint8Array> {
+    if (off < this.bufStart || off + length > this.bufStart + this.buf.length) {
+      const start = Math.floor(off / this.bs) * this.bs
+      const want = Math.min(this.regionBytes - start, Math.max(RegionReader.WINDOW, roundUp(off + length - start, this.bs)))
+      const buf = new Uint8Array(want)
+      try {
+        await this.dev.read((this.base + start) / this.bs, buf)
+      } catch (e) {
+        throw new KvIoError(`kv: device failed while replaying the log at region byte ${start}: ${(e as Error).message}`, { cause: e })
+      }
+      this.buf = buf
+      this.bufStart = start
+    }
+    return this.buf.subarray(off - this.bufStart, off - this.bufStart + length)
+  }
+}
+
+export type { KVReader }

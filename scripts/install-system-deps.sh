@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the system tests and benchmarks use (idempotent; needs root).
+#   qemu-system-misc     qemu-system-riscv64: the reference hart and the speed baseline
+#   gcc-riscv64-linux-gnu  cross compiler for hart test programs and the guest Linux
+#   opensbi, u-boot-qemu   real firmware and an S-mode guest for the machine
+#   diod                 a real 9P2000.L server
+set -euo pipefail
+PKGS=(qemu-system-misc gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu opensbi u-boot-qemu diod)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then echo "all present: ${PKGS[*]}"; exit 0; fi
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
