@@ -161,7 +161,7 @@ describe('CrashSimulatingDevice', () => {
     )
   })
 
-  it('cuts power after n writes: later requests fail, the crash image holds what was written', async () => {
+  it("cuts power after n writes or flushes: later requests fail, unflushed writes stay pending", async () => {
     const d = new CrashSimulatingDevice(4)
     d.cutPowerAfter(1)
     await d.write(0, block(512, 1))
@@ -169,5 +169,10 @@ describe('CrashSimulatingDevice', () => {
     await expect(d.flush()).rejects.toBeInstanceOf(BlockIoError)
     expect(d.isPowerCut).toBe(true)
     expect(d.pending.length).toBe(1)
+    const atFlush = new CrashSimulatingDevice(4)
+    atFlush.cutPowerAfter(1)
+    await atFlush.write(0, block(512, 1))
+    await expect(atFlush.flush()).rejects.toBeInstanceOf(BlockIoError)
+    expect(atFlush.pending.length).toBe(1) // the flush never happened
   })
 })

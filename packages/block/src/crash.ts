@@ -25,7 +25,7 @@ export interface CrashPlan {
  * would leave it: the durable image plus **any subset** of the unflushed writes, **in any
  * order**, with **at most one torn block**.
  *
- * {@link cutPowerAfter} arms a power cut that fires after a number of further writes: from
+ * {@link cutPowerAfter} arms a power cut that fires after a number of further writes or flushes: from
  * then on every request fails with `BlockIoError`, which is how a crash looks to the code
  * under test mid-operation (mid-batch, mid-compaction…).
  */
@@ -63,7 +63,11 @@ export class CrashSimulatingDevice implements BlockDevice {
     return this.powerCut
   }
 
-  /** Arms a power cut: the `n`-th write from now (0 = the next) and everything after it fail. */
+  /**
+   * Arms a power cut: the `n`-th write or flush from now (0 = the next) and every request after
+   * it fail. A cut that lands on a flush leaves that flush's writes unflushed, which is the moment
+   * between "written" and "durable" that crash tests most need to reach.
+   */
   cutPowerAfter(n: number): void {
     this.writesUntilCut = n
   }
@@ -96,6 +100,11 @@ export class CrashSimulatingDevice implements BlockDevice {
 
   async flush(): Promise<void> {
     this.check()
+    if (this.writesUntilCut <= 0) {
+      this.powerCut = true
+      throw new BlockIoError('power cut during flush')
+    }
+    this.writesUntilCut--
     this.durable.set(this.live)
     this.pendingWrites = []
     this.stats.flushes++
