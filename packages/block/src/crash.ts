@@ -40,7 +40,13 @@ export class CrashSimulatingDevice implements BlockDevice {
   private powerCut = false
   private closed = false
 
-  constructor(blockCount: number, blockSize = 512, durableImage?: Uint8Array) {
+  constructor(blockCount: number, blockSize = 512, durableImage?: Uint8Array, options: { writeAndFlush?: boolean } = {}) {
+    if (options.writeAndFlush) {
+      this.writeAndFlush = async (lba, data) => {
+        await this.write(lba, data)
+        await this.flush()
+      }
+    }
     this.blockSize = blockSize
     this.blockCount = blockCount
     this.durable = durableImage ? durableImage.slice() : new Uint8Array(blockCount * blockSize)
@@ -110,6 +116,12 @@ export class CrashSimulatingDevice implements BlockDevice {
     this.stats.flushes++
   }
 
+  /**
+   * `write` then `flush` as one request, when the device was created with
+   * `{ writeAndFlush: true }` (so tests cover callers' use of the optional method); absent otherwise.
+   */
+  declare writeAndFlush?: (lba: number, data: Uint8Array) => Promise<void>
+
   async close(): Promise<void> {
     this.closed = true
   }
@@ -130,7 +142,7 @@ export class CrashSimulatingDevice implements BlockDevice {
         image.set(w.data, off)
       }
     }
-    return new CrashSimulatingDevice(this.blockCount, bs, image)
+    return new CrashSimulatingDevice(this.blockCount, bs, image, { writeAndFlush: this.writeAndFlush !== undefined })
   }
 
   /**

@@ -19,6 +19,12 @@ export interface BlockDevice {
   write(lba: number, data: Uint8Array): Promise<void>
   /** A whole-device write barrier: every write that resolved before is durable when this resolves. */
   flush(): Promise<void>
+  /**
+   * Optional: `write` followed by `flush`, as one request (like a SCSI/NVMe FUA write after a
+   * barrier). A device implements it when that is cheaper than two requests; callers that find
+   * it missing call `write` then `flush`. When it resolves, this write and every earlier one are durable.
+   */
+  writeAndFlush?(lba: number, data: Uint8Array): Promise<void>
   /** Releases the device; later requests fail with `BlockClosedError`. */
   close(): Promise<void>
 }

@@ -26,6 +26,7 @@ const keysArg = args.indexOf('--keys')
 const N = keysArg >= 0 ? Number(args[keysArg + 1]) : quick ? 100_000 : 1_000_000
 const ROUNDS = quick ? 1 : 2
 const SYNC_N = Math.max(200, Math.floor(N / 100))
+const BLOCK = Number(process.env['HONK_KV_BLOCK'] ?? 512)
 
 function key(i: number): Uint8Array {
   const k = new Uint8Array(16)
@@ -55,8 +56,8 @@ interface Store {
 
 async function ours(dir: string): Promise<Store> {
   // Room for the data twice over (two regions) plus headroom; the file is sparse.
-  const blocks = Math.ceil((N * 200 * 2.5) / 4096) + 1024
-  const dev = await FileBlockDevice.open(join(dir, 'kv.img'), { blockSize: 4096, blockCount: blocks })
+  const blocks = Math.ceil((N * 200 * 2.5) / BLOCK) + 1024
+  const dev = await FileBlockDevice.open(join(dir, 'kv.img'), { blockSize: BLOCK, blockCount: blocks })
   const kv: KV = await openKV(dev)
   return {
     put: (k, v, durable) => kv.put(k, v, { durable }),

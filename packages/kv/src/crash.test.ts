@@ -25,7 +25,8 @@ export async function crashRuns(runs: number, lives: number, imagesPerCrash: num
     fc.asyncProperty(fc.integer(), async (seed) => {
       const rnd = prng(seed)
       const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!
-      let dev = new CrashSimulatingDevice(80, 512)
+      // Half the runs use the optional one-request write + flush, half the two-request path.
+      let dev = new CrashSimulatingDevice(80, 512, undefined, { writeAndFlush: (seed & 1) === 0 })
       await (await openKV(dev, { commitWindowMs: 1_000_000 })).close()
       let current = new Map<string, string>() // the state the device holds (as far as the model knows)
       for (let life = 0; life < lives; life++) {

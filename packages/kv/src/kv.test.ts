@@ -80,6 +80,8 @@ describe('KV basics (the Go store tests, and more)', () => {
     const kv = await openKV(dev)
     const big = new Uint8Array(4096).map((_, i) => i * 7)
     await kv.put('big', big)
+    expect(await kv.get('big')).toEqual(big) // served from the log buffer until written
+    await kv.sync()
     expect(kv.stats().diskResidentValues).toBe(1)
     expect(kv.size('big')).toBe(4096)
     expect(await kv.get('big')).toEqual(big)

@@ -1,5 +1,5 @@
 /**
- * The store: one appender owns the log; every write goes through its queue, so concurrent
+ * The store: one appender owns the log; writers fill a shared log buffer, so concurrent
  * writers share one device write and one flush (group commit). See `format.ts` for the bytes
  * on disk and `docs/RATIONALE.md` for why it is built this way.
  */
@@ -34,10 +34,28 @@ export interface OpenOptions extends KVOptions {
   format?: boolean
 }
 
-/** Largest frame compaction builds (bytes), and largest group commit write. */
+/** Write size of compaction. */
 const CHUNK = 1 << 20
+/** A log buffer starts this big and grows by doubling… */
+const INITIAL_BUFFER = 16 * 1024
+/** …up to this size; later writes wait for the appender (backpressure). */
+const MAX_BUFFER = 4 << 20
 /** Bounded retries when a disk-resident value moved under a concurrent read. */
 const READ_RETRIES = 8
+
+/** Frames encoded but not yet written, starting at block-aligned region offset `base`. */
+interface LogBuffer {
+  base: number
+  /** Bytes before the first new frame (the rewritten partial tail block). */
+  prefix: number
+  /** Bytes filled from `base`. */
+  used: number
+  data: Uint8Array
+  /** Durable writers waiting for this buffer's flush. */
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[]
+  /** Large values served from `data` until it is written. */
+  pending: { entry: Entry; at: number }[]
+}
 
 type Request =
   | { kind: 'write'; ops: FrameOp[]; durable: boolean; resolve: () => void; reject: (e: unknown) => void }
@@ -59,14 +77,26 @@ class Store implements KV {
   private readonly windowMs: number
   private readonly bs: number
   private sb!: Superblock
-  /** Bytes of the active region in use; the next frame goes here. */
+  /** Bytes of the active region written to the device. */
   private head = 0
-  /** True when the block holding `head` contains durable bytes (then pad before writing). */
-  private tailDurable = true
-  /** The bytes of the partially filled block at the tail (not yet flushed), to rewrite with the next frame. */
-  private tail: Uint8Array
-  private queue: Request[] = []
-  private draining = false
+  /**
+   * Region offset where the next log buffer begins: `head`, or the next block boundary when the
+   * tail block holds flushed bytes (a durable block is never rewritten, so a torn rewrite cannot
+   * lose it).
+   */
+  private nextStart = 0
+  /** Bytes of the partial block before `nextStart` (unflushed), rewritten with the next buffer. */
+  private readonly tailBytes: Uint8Array
+  /** The open log buffer (frames encoded, applied to the index, not yet written). */
+  private buffer: LogBuffer | null = null
+  /** A written buffer's array, recycled for the next one. */
+  private spare: Uint8Array | null = null
+  /** Requests that must wait for the appender, in call order. */
+  private readonly slow: Request[] = []
+  private appending = false
+  /** Set while a control request runs: writes then queue behind it. */
+  private exclusive = false
+  private flushDue = false
   private flushTimer: ReturnType<typeof setTimeout> | undefined
   private unflushed = false
   private closed = false
@@ -77,7 +107,7 @@ class Store implements KV {
     this.inlineMax = options.inlineMax ?? 256
     this.windowMs = options.commitWindowMs ?? 10
     this.bs = dev.blockSize
-    this.tail = new Uint8Array(this.bs)
+    this.tailBytes = new Uint8Array(this.bs)
   }
 
   // ---- recovery -------------------------------------------------------------------------
@@ -139,7 +169,7 @@ class Store implements KV {
     await this.io(() => this.dev.flush(), 'flushing the new superblock')
     this.counters.flushes++
     this.head = 0
-    this.tailDurable = true
+    this.nextStart = 0
     this.index.seq = 0
   }
 
@@ -183,7 +213,7 @@ class Store implements KV {
     // when the region is empty, so new frames are never below startSeq and never discarded.
     this.index.seq = expected - 1
     this.head = off
-    this.tailDurable = true
+    this.nextStart = roundUp(off, this.bs)
   }
 
   private async readFrameAt(reader: RegionReader, off: number, regionBytes: number, expected: number, storeId: number) {
@@ -353,32 +383,43 @@ class Store implements KV {
   }
 
   // ---- writes ---------------------------------------------------------------------------
+  //
+  // Write path (group commit with a write-behind log buffer):
+  //  * A write that fits in the active region is encoded into the open log buffer at once, gets
+  //    its seq, and is applied to the index (readers see it immediately). A non-durable write
+  //    resolves right there; a durable one waits for the flush that covers it.
+  //  * The appender (one async loop) takes the whole buffer, writes it with one device write,
+  //    flushes if any write in it is durable (or the group-commit window expired), and resolves
+  //    the durable waiters. Writes arriving meanwhile fill the next buffer: one write + one
+  //    flush per group, however many writers.
+  //  * Anything that cannot take the fast path — a control request (sync, compact, reset,
+  //    close), a write that needs compaction first, a full buffer — joins the `slow` queue, and
+  //    so does every write behind it, so the log order is always the call order.
 
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
-    this.counters.puts++
     let k: Uint8Array
     try {
       k = checkKey(key)
     } catch (e) {
       return Promise.reject(e)
     }
-    return this.submit([{ type: OP_PUT, key: k, value: toBytes(value) }], options)
+    this.counters.puts++
+    return this.submit([{ type: OP_PUT, key: k, value: toBytes(value) }], options?.durable ?? false)
   }
 
   delete(key: Bytes, options?: WriteOptions): Promise<void> {
-    this.counters.deletes++
     let k: Uint8Array
     try {
       k = checkKey(key)
     } catch (e) {
       return Promise.reject(e)
     }
-    return this.submit([{ type: OP_DELETE, key: k, value: EMPTY }], options)
+    this.counters.deletes++
+    return this.submit([{ type: OP_DELETE, key: k, value: EMPTY }], options?.durable ?? false)
   }
 
   batch(ops: readonly BatchOp[], options?: WriteOptions): Promise<void> {
     if (ops.length === 0) return Promise.resolve()
-    this.counters.batches++
     let frameOps: FrameOp[]
     try {
       frameOps = ops.map((op) =>
@@ -387,7 +428,8 @@ class Store implements KV {
     } catch (e) {
       return Promise.reject(e)
     }
-    return this.submit(frameOps, options)
+    this.counters.batches++
+    return this.submit(frameOps, options?.durable ?? false)
   }
 
   sync(): Promise<void> {
@@ -423,17 +465,22 @@ class Store implements KV {
     }
   }
 
-  private submit(ops: FrameOp[], options?: WriteOptions): Promise<void> {
+  private submit(ops: FrameOp[], durable: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) return reject(new KvClosedError())
-      this.enqueue({ kind: 'write', ops, durable: options?.durable ?? false, resolve, reject })
+      if (this.failure) return reject(this.failure)
+      if (this.slow.length > 0 || this.exclusive || this.tryAppend(ops, durable, resolve, reject) !== 'ok') {
+        this.slow.push({ kind: 'write', ops, durable, resolve, reject })
+      }
+      this.kick()
     })
   }
 
   private request(kind: 'sync' | 'compact' | 'reset' | 'close'): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) return reject(new KvClosedError())
-      this.enqueue({ kind, resolve, reject })
+      this.slow.push({ kind, resolve, reject })
+      this.kick()
     })
   }
 
@@ -441,131 +488,205 @@ class Store implements KV {
     if (this.closed) throw new KvClosedError()
   }
 
-  private enqueue(req: Request): void {
-    this.queue.push(req)
-    if (!this.draining) {
-      this.draining = true
-      // A microtask lets every write issued in the same tick join one group commit.
-      queueMicrotask(() => void this.drain())
+  /**
+   * Encodes a write into the open log buffer and applies it to the index. 'region' means it
+   * does not fit in the active region (compaction first); 'buffer' means the buffer is at its
+   * cap (wait for the appender).
+   */
+  private tryAppend(ops: FrameOp[], durable: boolean, resolve: () => void, reject: (e: unknown) => void): 'ok' | 'region' | 'buffer' {
+    const size = frameSize(ops)
+    let buf = this.buffer
+    if (buf && buf.used + size > MAX_BUFFER && buf.used > buf.prefix) return 'buffer'
+    const base = buf ? buf.base : Math.floor(this.nextStart / this.bs) * this.bs
+    const used = buf ? buf.used : this.nextStart - base
+    if (base + used + size > this.regionBytes()) return 'region'
+    if (!buf) {
+      const want = roundUp(used + size, this.bs)
+      const spare = this.spare
+      this.spare = null
+      const data = spare && spare.length >= want ? spare : new Uint8Array(Math.max(INITIAL_BUFFER, want))
+      if (used > 0) data.set(this.tailBytes.subarray(0, used))
+      buf = this.buffer = { base, prefix: used, used, data, waiters: [], pending: [] }
     }
+    if (buf.used + size > buf.data.length) {
+      const grown = new Uint8Array(roundUp(Math.max(buf.data.length * 2, buf.used + size), this.bs))
+      grown.set(buf.data.subarray(0, buf.used))
+      // Values still waiting for the device point into the old array; repoint them.
+      for (const p of buf.pending) p.entry.inline = grown.subarray(p.at, p.at + p.entry.length)
+      buf.data = grown
+    }
+    const seq = this.index.seq + 1
+    const valueOffsets: number[] = []
+    const crcs: number[] = []
+    const frameAt = buf.used
+    encodeFrame(buf.data, frameAt, seq, ops, this.sb.storeId, valueOffsets, crcs)
+    buf.used += size
+    const regionBase = this.regionBase(this.sb.activeRegion)
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!
+      const id = keyId(op.key)
+      if (op.type === OP_DELETE) {
+        this.index.set(id, null, seq)
+        continue
+      }
+      const at = frameAt + valueOffsets[i]!
+      const small = op.value.length <= this.inlineMax
+      // A large value is served from the buffer until the device holds it.
+      const entry: Entry = { seq, length: op.value.length, inline: small ? op.value.slice() : buf.data.subarray(at, at + op.value.length), pos: regionBase + buf.base + at, crc: crcs[i]! }
+      if (!small) buf.pending.push({ entry, at })
+      this.index.set(id, entry, seq)
+    }
+    this.index.seq = seq
+    if (durable) buf.waiters.push({ resolve, reject })
+    else resolve()
+    return 'ok'
+  }
+
+  private kick(): void {
+    if (this.appending) return
+    this.appending = true
+    // A microtask lets every write issued in the same tick join one group commit.
+    queueMicrotask(() => void this.appendLoop())
   }
 
   /** The appender: the only code that writes the device. */
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const first = this.queue[0]!
-      if (first.kind !== 'write') {
-        this.queue.shift()
-        await this.settle([first], () => this.control(first.kind))
-        continue
-      }
-      const group: Extract<Request, { kind: 'write' }>[] = []
-      let bytes = 0
-      while (this.queue.length > 0 && this.queue[0]!.kind === 'write') {
-        const w = this.queue[0] as Extract<Request, { kind: 'write' }>
-        const size = frameSize(w.ops)
-        if (group.length > 0 && bytes + size > CHUNK) break
-        this.queue.shift()
-        group.push(w)
-        bytes += size
-      }
-      await this.settle(group, () => this.commit(group))
-    }
-    this.draining = false
-  }
-
-  /** Runs `work` for `reqs`, resolving or rejecting them all; a device failure breaks the store. */
-  private async settle(reqs: Request[], work: () => Promise<void>): Promise<void> {
-    if (this.failure) {
-      for (const r of reqs) r.reject(this.failure)
-      return
-    }
+  private async appendLoop(): Promise<void> {
     try {
-      await work()
-      for (const r of reqs) r.resolve()
+      for (;;) {
+        if (this.failure) {
+          this.failAll(this.failure)
+          break
+        }
+        // Queued writes join the buffer while they fit: one device write for all of them.
+        while (!this.exclusive && this.slow[0]?.kind === 'write') {
+          const w = this.slow[0]
+          if (this.tryAppend(w.ops, w.durable, w.resolve, w.reject) !== 'ok') break
+          this.slow.shift()
+        }
+        const buf = this.buffer
+        if (buf && buf.used > buf.prefix) {
+          this.buffer = null
+          await this.writeBuffer(buf)
+          continue
+        }
+        const req = this.slow.shift()
+        if (req) {
+          this.exclusive = true
+          try {
+            await this.serveSlow(req)
+          } finally {
+            this.exclusive = false
+          }
+          continue
+        }
+        if (this.flushDue && this.unflushed) {
+          this.flushDue = false
+          this.nextStart = roundUp(this.head, this.bs) // decided before awaiting: new frames start past the durable tail
+          await this.flushNow()
+          continue
+        }
+        break
+      }
     } catch (e) {
-      if (e instanceof GroupSettled) return
-      if (e instanceof KvIoError) this.failure = e
-      for (const r of reqs) r.reject(e)
+      this.failure = e instanceof KvIoError ? e : new KvIoError(`kv: appender failed: ${(e as Error).message}`, { cause: e })
+      this.failAll(this.failure)
+    } finally {
+      this.appending = false
     }
   }
 
-  private async control(kind: 'sync' | 'compact' | 'reset' | 'close'): Promise<void> {
-    switch (kind) {
-      case 'sync':
-        return this.flushNow()
-      case 'compact':
-        return this.compactNow()
-      case 'reset':
-        return this.resetNow()
-      case 'close':
-        await this.flushNow()
-        if (this.flushTimer) clearTimeout(this.flushTimer)
-        this.flushTimer = undefined
-        return
+  private async writeBuffer(buf: LogBuffer): Promise<void> {
+    const flush = buf.waiters.length > 0 || this.windowMs === 0 || this.flushDue
+    const end = buf.base + buf.used
+    // Where the next buffer starts is decided now, before any await, because writers keep
+    // filling a new buffer while this one is on its way to the device.
+    if (flush) {
+      this.nextStart = roundUp(end, this.bs)
+    } else {
+      this.nextStart = end
+      const blockStart = Math.floor(end / this.bs) * this.bs
+      this.tailBytes.fill(0)
+      this.tailBytes.set(buf.data.subarray(blockStart - buf.base, end - buf.base))
     }
-  }
-
-  /** Appends a group of write requests, one frame each, with one device write (+ one flush if any asked). */
-  private async commit(group: Extract<Request, { kind: 'write' }>[]): Promise<void> {
-    const durable = group.some((w) => w.durable) || this.windowMs === 0
-    let needed = 0
-    for (const w of group) needed += frameSize(w.ops)
-    if (this.startOffset() + needed > this.regionBytes()) {
-      await this.compactNow()
-      if (this.startOffset() + needed > this.regionBytes()) {
-        if (group.length > 1) {
-          // Some may still fit alone; settle them one by one.
-          for (const w of group) await this.settle([w], () => this.commit([w]))
-          throw new GroupSettled()
-        }
-        throw new KvFullError(this.startOffset() + needed, this.regionBytes())
-      }
-    }
-    const start = this.startOffset()
-    const tailBlock = Math.floor(start / this.bs) * this.bs
-    const prefix = start - tailBlock
-    const buf = new Uint8Array(roundUp(prefix + needed, this.bs))
-    if (prefix > 0) buf.set(this.tail.subarray(0, prefix))
-    const base = this.regionBase(this.sb.activeRegion)
-    let at = prefix
-    let seq = this.index.seq
-    const applied: { ops: FrameOp[]; seq: number; valueOffsets: number[]; crcs: number[]; frameAt: number }[] = []
-    for (const w of group) {
-      seq++
-      const valueOffsets: number[] = []
-      const crcs: number[] = []
-      const n = encodeFrame(buf, at, seq, w.ops, this.sb.storeId, valueOffsets, crcs)
-      applied.push({ ops: w.ops, seq, valueOffsets, crcs, frameAt: tailBlock + at })
-      at += n
-    }
-    await this.io(() => this.dev.write((base + tailBlock) / this.bs, buf), `appending at region byte ${start}`)
-    this.counters.commits++
-    this.unflushed = true
-    const end = start + needed
-    const endBlock = Math.floor(end / this.bs) * this.bs
-    this.tail.fill(0)
-    this.tail.set(buf.subarray(endBlock - tailBlock, endBlock - tailBlock + (end - endBlock)))
-    this.head = end
-    this.tailDurable = false
-    if (durable) await this.flushNow()
-    else this.armFlushTimer()
-    for (const a of applied) {
-      for (let i = 0; i < a.ops.length; i++) {
-        const op = a.ops[i]!
-        const id = keyId(op.key)
-        if (op.type === OP_DELETE) this.index.set(id, null, a.seq)
-        else {
-          const inline = op.value.length <= this.inlineMax ? op.value.slice() : null
-          this.index.set(id, { seq: a.seq, length: op.value.length, inline, pos: base + a.frameAt + a.valueOffsets[i]!, crc: a.crcs[i]! }, a.seq)
+    const regionBase = this.regionBase(this.sb.activeRegion)
+    try {
+      const lba = (regionBase + buf.base) / this.bs
+      const bytes = buf.data.subarray(0, roundUp(buf.used, this.bs))
+      const where = `appending at region byte ${buf.base + buf.prefix}`
+      if (flush && this.dev.writeAndFlush) {
+        // One request for write + flush where the device offers it.
+        await this.io(() => this.dev.writeAndFlush!(lba, bytes), where)
+        this.counters.flushes++
+        this.unflushed = false
+        this.flushDue = false
+      } else {
+        await this.io(() => this.dev.write(lba, bytes), where)
+        this.unflushed = true
+        if (flush) {
+          this.flushDue = false
+          await this.flushNow()
+        } else {
+          this.armFlushTimer()
         }
       }
+      this.counters.commits++
+      this.head = end
+    } catch (e) {
+      for (const w of buf.waiters) w.reject(e)
+      throw e
+    }
+    // On the device now: large values go back to being read from there.
+    for (const p of buf.pending) if (p.entry.inline && p.entry.inline.buffer === buf.data.buffer) p.entry.inline = null
+    for (const w of buf.waiters) w.resolve()
+    // Nothing refers to the bytes any more: keep the array for the next buffer (zeroed, since
+    // the bytes past a buffer's end are the padding written to the device).
+    if (buf.data.length <= 2 * MAX_BUFFER) {
+      buf.data.fill(0, 0, roundUp(buf.used, this.bs))
+      this.spare = buf.data
     }
   }
 
-  /** Where the next frame starts: `head`, or the next block boundary if the tail block is durable. */
-  private startOffset(): number {
-    return this.tailDurable ? roundUp(this.head, this.bs) : this.head
+  private async serveSlow(req: Request): Promise<void> {
+    try {
+      if (req.kind === 'write') {
+        let fit = this.tryAppend(req.ops, req.durable, req.resolve, req.reject)
+        if (fit === 'region') {
+          await this.compactNow()
+          fit = this.tryAppend(req.ops, req.durable, req.resolve, req.reject)
+          if (fit === 'region') req.reject(new KvFullError(roundUp(this.nextStart, this.bs) + frameSize(req.ops), this.regionBytes()))
+        }
+        return // a durable write resolves when its buffer is flushed
+      }
+      switch (req.kind) {
+        case 'sync':
+          this.nextStart = roundUp(this.head, this.bs)
+          await this.flushNow()
+          break
+        case 'compact':
+          await this.compactNow()
+          break
+        case 'reset':
+          await this.resetNow()
+          break
+        case 'close':
+          this.nextStart = roundUp(this.head, this.bs)
+          await this.flushNow()
+          if (this.flushTimer) clearTimeout(this.flushTimer)
+          this.flushTimer = undefined
+          break
+      }
+      req.resolve()
+    } catch (e) {
+      req.reject(e)
+      if (e instanceof KvIoError) throw e
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const r of this.slow.splice(0)) r.reject(e)
+    const buf = this.buffer
+    this.buffer = null
+    if (buf) for (const w of buf.waiters) w.reject(e)
   }
 
   private regionBytes(): number {
@@ -576,7 +697,10 @@ class Store implements KV {
     if (this.flushTimer) return
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined
-      if (this.unflushed && !this.closed) this.enqueue({ kind: 'sync', resolve: () => {}, reject: () => {} })
+      if (this.unflushed && !this.closed) {
+        this.flushDue = true
+        this.kick()
+      }
     }, this.windowMs)
     // A pending group-commit flush must not keep a process alive on its own.
     ;(this.flushTimer as { unref?: () => void }).unref?.()
@@ -587,7 +711,6 @@ class Store implements KV {
     await this.io(() => this.dev.flush(), 'flushing the log')
     this.counters.flushes++
     this.unflushed = false
-    this.tailDurable = true
   }
 
   /**
@@ -663,7 +786,7 @@ class Store implements KV {
     for (const m of moves) m.entry.pos = m.pos
     this.index.seq = seq - 1
     this.head = off
-    this.tailDurable = true
+    this.nextStart = roundUp(off, this.bs)
     this.unflushed = false
     this.counters.compactions++
   }
@@ -683,7 +806,7 @@ class Store implements KV {
     this.index.clear(startSeq)
     this.index.seq = startSeq - 1
     this.head = 0
-    this.tailDurable = true
+    this.nextStart = 0
   }
 
   /** Snapshots may still reference values in the region about to be overwritten: pull them into RAM. */
@@ -717,8 +840,6 @@ class Store implements KV {
   }
 }
 
-/** Thrown by `commit` after it settled each request of a group on its own. */
-class GroupSettled extends Error {}
 
 const EMPTY = new Uint8Array(0)
 
