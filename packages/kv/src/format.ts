@@ -5,13 +5,22 @@
  *   block 0, block 1   the double-buffered superblock; generation g lives in block g % 2
  *   region 0, region 1 two log regions of `regionBlocks` blocks each, from `regionStart`
  *
- * Superblock (64 bytes used, rest zero):
- *   0  u32 magic 'HKSB'         4  u32 crc32c of bytes [8, 64)
+ * Superblock (72 bytes used, rest zero):
+ *   0  u32 magic 'HKSB'         4  u32 crc32c of bytes [8, 72)
  *   8  u16 format version (2)  10  u16 0
  *  12  u32 block size           16  u64 generation
  *  24  u64 startSeq: the first frame seq of the active region's current life
  *  32  u32 active region        36  u32 store id (random; seeds every frame checksum)
  *  40  u64 regionStart          48  u64 regionBlocks        56  u64 device blocks at format
+ *  64  u64 regionGeneration: the generation that activated the active region
+ *
+ * The generation rises with every superblock write: at every open (before anything is
+ * appended), every compaction and every reset. Each frame records the generation it was
+ * written in, and replay accepts a frame only if regionGeneration ≤ its generation ≤ the
+ * superblock's, and no lower than the previous frame's. So a frame left over from an aborted
+ * compaction (its generation never became durable), from an earlier life of the region, or
+ * from a tail that a crash cut short before the store was reopened and appended to again, can
+ * never be spliced into the log — even when its sequence number happens to be the expected one.
  *
  * A log region holds frames, back to back, from byte 0. One frame is one atomic unit (a put, a
  * delete or a whole batch). A writer that flushed pads to the next block boundary before the
@@ -23,7 +32,7 @@
  *   0  u32 magic 'HKF2'          4  u32 crc32c(seed = store id) of the header and op table, bytes [8, 32 + 16·ops)
  *   8  u32 frame length (bytes)  12  u32 op count (≥ 1)
  *  16  u64 seq (exactly one more than the previous frame's; the first is startSeq)
- *  24  u64 0
+ *  24  u64 generation the frame was written in
  *  32  op table, 16 bytes per op:  u8 type (1 put, 2 delete), u8[3] 0, u32 key length,
  *      u32 value length, u32 crc32c(seed = store id) of key ‖ value
  *  then the keys and values, op after op: key bytes, value bytes
@@ -34,7 +43,7 @@ import { crc32c } from './crc32c.js'
 export const SUPER_MAGIC = 0x4253_4b48 // 'HKSB'
 export const FRAME_MAGIC = 0x3246_4b48 // 'HKF2'
 export const FORMAT_VERSION = 2
-export const SUPER_BYTES = 64
+export const SUPER_BYTES = 72
 export const FRAME_HEADER = 32
 export const OP_HEADER = 16
 export const OP_PUT = 1
@@ -51,6 +60,7 @@ export interface Superblock {
   regionStart: number
   regionBlocks: number
   deviceBlocks: number
+  regionGeneration: number
 }
 
 export function encodeSuperblock(sb: Superblock, blockSize: number): Uint8Array {
@@ -66,6 +76,7 @@ export function encodeSuperblock(sb: Superblock, blockSize: number): Uint8Array 
   v.setBigUint64(40, BigInt(sb.regionStart), true)
   v.setBigUint64(48, BigInt(sb.regionBlocks), true)
   v.setBigUint64(56, BigInt(sb.deviceBlocks), true)
+  v.setBigUint64(64, BigInt(sb.regionGeneration), true)
   v.setUint32(4, crc32c(buf, 0, 8, SUPER_BYTES), true)
   return buf
 }
@@ -92,7 +103,9 @@ export function decodeSuperblock(buf: Uint8Array): Superblock | string {
     regionStart: big(40),
     regionBlocks: big(48),
     deviceBlocks: big(56),
+    regionGeneration: big(64),
   }
+  if (sb.regionGeneration < 0 || sb.regionGeneration > sb.generation) return 'region generation out of range'
   if (sb.generation < 0 || sb.startSeq < 1 || sb.regionStart < 0 || sb.regionBlocks < 1 || sb.deviceBlocks < 0) return 'field out of range'
   return sb
 }
@@ -115,14 +128,14 @@ export function frameSize(ops: readonly FrameOp[]): number {
  * Encodes a frame into `out` at `at` (which must have room for {@link frameSize}); returns,
  * per op, the byte offset of its value relative to the frame start and its checksum.
  */
-export function encodeFrame(out: Uint8Array, at: number, seq: number, ops: readonly FrameOp[], storeId: number, valueOffsets: number[], crcs: number[]): number {
+export function encodeFrame(out: Uint8Array, at: number, seq: number, generation: number, ops: readonly FrameOp[], storeId: number, valueOffsets: number[], crcs: number[]): number {
   const size = frameSize(ops)
   const v = new DataView(out.buffer, out.byteOffset + at, size)
   v.setUint32(0, FRAME_MAGIC, true)
   v.setUint32(8, size, true)
   v.setUint32(12, ops.length, true)
   v.setBigUint64(16, BigInt(seq), true)
-  v.setBigUint64(24, 0n, true)
+  v.setBigUint64(24, BigInt(generation), true)
   let data = FRAME_HEADER + OP_HEADER * ops.length
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!
@@ -146,6 +159,7 @@ export function encodeFrame(out: Uint8Array, at: number, seq: number, ops: reado
 export interface FrameHead {
   length: number
   seq: number
+  generation: number
   ops: { type: number; keyLength: number; valueLength: number; crc: number }[]
 }
 
@@ -165,7 +179,8 @@ export function decodeFrameHead(buf: Uint8Array, at: number, end: number, avail:
   if (end - at < headLen) return `need ${headLen}`
   if (v.getUint32(4, true) !== crc32c(buf, storeId, at + 8, at + headLen)) return 'frame header checksum mismatch'
   const seqBig = v.getBigUint64(16, true)
-  if (seqBig > BigInt(Number.MAX_SAFE_INTEGER)) return 'sequence number out of range'
+  const genBig = v.getBigUint64(24, true)
+  if (seqBig > BigInt(Number.MAX_SAFE_INTEGER) || genBig > BigInt(Number.MAX_SAFE_INTEGER)) return 'sequence number or generation out of range'
   const ops: FrameHead['ops'] = []
   let dataLen = 0
   for (let i = 0; i < count; i++) {
@@ -180,5 +195,5 @@ export function decodeFrameHead(buf: Uint8Array, at: number, end: number, avail:
     ops.push({ type, keyLength, valueLength, crc: v.getUint32(h + 12, true) })
   }
   if (headLen + dataLen !== length) return `frame length ${length} disagrees with its ops (${headLen + dataLen})`
-  return { length, seq: Number(seqBig), ops }
+  return { length, seq: Number(seqBig), generation: Number(genBig), ops }
 }

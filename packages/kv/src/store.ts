@@ -141,6 +141,13 @@ class Store implements KV {
     candidates.sort((a, b) => b.generation - a.generation)
     this.sb = candidates[0]!
     await this.replay()
+    // A new generation before anything is appended: whatever a crash left past the end of the
+    // log (frames of the old generation) can then never be mistaken for what we write next.
+    const bumped: Superblock = { ...this.sb, generation: this.sb.generation + 1 }
+    await this.writeSuperblock(bumped)
+    await this.io(() => this.dev.flush(), 'flushing the superblock at open')
+    this.counters.flushes++
+    this.sb = bumped
   }
 
   private checkGeometry(sb: Superblock): string | undefined {
@@ -162,6 +169,7 @@ class Store implements KV {
       regionStart: 2,
       regionBlocks,
       deviceBlocks: this.dev.blockCount,
+      regionGeneration: 0,
     }
     await this.writeSuperblock(this.sb)
     // The other superblock slot may hold garbage; make it unambiguously invalid.
@@ -183,16 +191,18 @@ class Store implements KV {
     const reader = new RegionReader(this.dev, base, regionBytes, this.bs)
     let off = 0
     let expected = this.sb.startSeq
+    let minGeneration = this.sb.regionGeneration
     const storeId = this.sb.storeId
     for (;;) {
-      let frame = await this.readFrameAt(reader, off, regionBytes, expected, storeId)
+      let frame = await this.readFrameAt(reader, off, regionBytes, expected, minGeneration, storeId)
       if (!frame && off % this.bs !== 0) {
         // The writer pads to a block boundary after a flush: look there too.
         const aligned = roundUp(off, this.bs)
-        frame = await this.readFrameAt(reader, aligned, regionBytes, expected, storeId)
+        frame = await this.readFrameAt(reader, aligned, regionBytes, expected, minGeneration, storeId)
         if (frame) off = aligned
       }
       if (!frame) break
+      minGeneration = frame.head.generation
       let dataAt = off + FRAME_HEADER + OP_HEADER * frame.head.ops.length
       for (const op of frame.head.ops) {
         const key = frame.data.subarray(dataAt - off, dataAt - off + op.keyLength)
@@ -216,7 +226,7 @@ class Store implements KV {
     this.nextStart = roundUp(off, this.bs)
   }
 
-  private async readFrameAt(reader: RegionReader, off: number, regionBytes: number, expected: number, storeId: number) {
+  private async readFrameAt(reader: RegionReader, off: number, regionBytes: number, expected: number, minGeneration: number, storeId: number) {
     if (off + FRAME_HEADER > regionBytes) return undefined
     let head = decodeFrameHead(await reader.bytes(off, FRAME_HEADER), 0, FRAME_HEADER, regionBytes - off, storeId)
     if (typeof head === 'string' && head.startsWith('need ')) {
@@ -225,6 +235,7 @@ class Store implements KV {
       head = decodeFrameHead(await reader.bytes(off, need), 0, need, regionBytes - off, storeId)
     }
     if (typeof head === 'string' || head.seq !== expected) return undefined
+    if (head.generation < minGeneration || head.generation > this.sb.generation) return undefined
     const data = await reader.bytes(off, head.length)
     let at = FRAME_HEADER + OP_HEADER * head.ops.length
     for (const op of head.ops) {
@@ -519,7 +530,7 @@ class Store implements KV {
     const valueOffsets: number[] = []
     const crcs: number[] = []
     const frameAt = buf.used
-    encodeFrame(buf.data, frameAt, seq, ops, this.sb.storeId, valueOffsets, crcs)
+    encodeFrame(buf.data, frameAt, seq, this.sb.generation, ops, this.sb.storeId, valueOffsets, crcs)
     buf.used += size
     const regionBase = this.regionBase(this.sb.activeRegion)
     for (let i = 0; i < ops.length; i++) {
@@ -756,7 +767,7 @@ class Store implements KV {
       }
       const valueOffsets: number[] = []
       const crcs: number[] = []
-      encodeFrame(buf, used, seq++, ops, this.sb.storeId, valueOffsets, crcs)
+      encodeFrame(buf, used, seq++, this.sb.generation + 1, ops, this.sb.storeId, valueOffsets, crcs)
       for (let i = 0; i < ops.length; i++) moves.push({ entry: opEntries[i]!, pos: base + off + valueOffsets[i]! })
       used += size
       off += size
@@ -777,7 +788,7 @@ class Store implements KV {
     await writeOut(true)
     await this.io(() => this.dev.flush(), 'flushing the compacted region')
     this.counters.flushes++
-    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq }
+    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq, regionGeneration: this.sb.generation + 1 }
     await this.writeSuperblock(next)
     await this.io(() => this.dev.flush(), 'flushing the superblock')
     this.counters.flushes++
@@ -796,15 +807,17 @@ class Store implements KV {
     await this.flushNow()
     const target: 0 | 1 = this.sb.activeRegion === 0 ? 1 : 0
     await this.materializeHistory(target)
-    // Old frames in the target region all have seq < startSeq, so replay ignores them.
-    const startSeq = this.index.seq + 1
-    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq }
+    // The reset itself takes a seq (so a snapshot taken after it sees the empty store); old
+    // frames in the target region have older generations, so replay ignores them.
+    const resetSeq = this.index.seq + 1
+    const startSeq = resetSeq + 1
+    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq, regionGeneration: this.sb.generation + 1 }
     await this.writeSuperblock(next)
     await this.io(() => this.dev.flush(), 'flushing the reset superblock')
     this.counters.flushes++
     this.sb = next
-    this.index.clear(startSeq)
-    this.index.seq = startSeq - 1
+    this.index.clear(resetSeq)
+    this.index.seq = resetSeq
     this.head = 0
     this.nextStart = 0
   }
