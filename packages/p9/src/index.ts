@@ -1,0 +1,33 @@
+/**
+ * 9P2000.L for honk: a codec for the whole message set, transports, and a session client.
+ *
+ * @example
+ * ```ts
+ * import { encode, decode } from '@honk/p9'
+ * const bytes = encode({ kind: 'Tversion', tag: 0xffff, msize: 65536, version: '9P2000.L' })
+ * const msg = decode(bytes)            // { kind: 'Tversion', tag: 65535, msize: 65536, version: '9P2000.L' }
+ * ```
+ * @packageDocumentation
+ */
+export { Framer, decode, decodeDirents, direntSize, encode, encodeDirents, type Dirent } from './codec.js'
+export { ERRNO, P9ProtocolError, P9RemoteError, errnoName } from './errors.js'
+export {
+  AT_REMOVEDIR,
+  GETATTR_ALL,
+  GETATTR_BASIC,
+  HEADER_SIZE,
+  MAXWELEM,
+  NOFID,
+  NOTAG,
+  QTDIR,
+  QTFILE,
+  QTSYMLINK,
+  SCHEMA,
+  SETATTR,
+  type Message,
+  type MessageName,
+  type MessageOf,
+  type Qid,
+  type RMessage,
+  type TMessage,
+} from './schema.js'
