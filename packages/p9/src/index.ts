@@ -31,3 +31,5 @@ export {
   type RMessage,
   type TMessage,
 } from './schema.js'
+export { O, Session, split, type SessionOptions } from './session.js'
+export { loopbackTransport, type Transport } from './transport.js'
