@@ -17,3 +17,5 @@ export { ERRNO_OF, FsError, ReadOnlyError, isFsError, type FsErrorCode } from '.
 export { cleanPath, components, joinPath, splitPath } from './path.js'
 export { MemoryFS, type MemoryFSOptions } from './memory.js'
 export { copy, exists, mkdirp, readFile, readText, statOrUndefined, walk, writeFile } from './helpers.js'
+export { sub } from './sub.js'
+export { overlay } from './overlay.js'

@@ -33,6 +33,11 @@ export const fsOpArb: fc.Arbitrary<FsOp> = fc.oneof(
 
 class Model {
   readonly nodes = new Map<string, Node>([['', { type: 'dir' }]])
+  /**
+   * With overlay rules: directories that live in a lower layer. Renaming one is EXDEV
+   * (overlayfs without redirect_dir), as `overlay()` documents.
+   */
+  lowerDirs: Set<string> | undefined
   private parentDir(path: string): string {
     const [parent] = splitPath(path)
     // Walking through a missing component is ENOENT, through a non-directory ENOTDIR.
@@ -86,6 +91,7 @@ class Model {
         if (!n) throw 'ENOENT'
         if (n.type === 'dir' && this.children(o.path).length > 0) throw 'ENOTEMPTY'
         this.nodes.delete(o.path)
+        this.lowerDirs?.delete(o.path)
         return
       }
       case 'symlink': {
@@ -107,6 +113,7 @@ class Model {
           if (n.type !== 'dir' && t.type === 'dir') throw 'EISDIR'
           if (t.type === 'dir' && this.children(o.to).length > 0) throw 'ENOTEMPTY'
         }
+        if (n.type === 'dir' && this.lowerDirs?.has(o.from)) throw 'EXDEV'
         const moved = [...this.nodes].filter(([k]) => k === o.from || k.startsWith(o.from + '/'))
         for (const [k] of moved) this.nodes.delete(k)
         this.nodes.delete(o.to)
@@ -165,8 +172,20 @@ function modelSnapshot(m: Model): Map<string, string> {
 }
 
 /** Checks one op sequence; throws on the first disagreement. */
-export async function checkFsModel(fs: FS, ops: readonly FsOp[], options: { symlinks?: boolean } = {}): Promise<void> {
+export async function checkFsModel(fs: FS, ops: readonly FsOp[], options: { symlinks?: boolean; preloaded?: readonly FsOp[]; overlayRules?: boolean } = {}): Promise<void> {
   const model = new Model()
+  // Operations already applied to `fs` by other means (e.g. to an overlay's lower layer);
+  // the ones that failed there changed nothing, and fail here the same way.
+  for (const o of options.preloaded ?? []) {
+    try {
+      model.apply(o)
+    } catch {
+      /* a failed op is a no-op */
+    }
+  }
+  if (options.overlayRules) {
+    model.lowerDirs = new Set([...model.nodes].filter(([k, n]) => k !== '' && n.type === 'dir').map(([k]) => k))
+  }
   for (const o of ops) {
     if (o.op === 'symlink' && options.symlinks === false) continue
     let want: string = 'ok'
