@@ -1,5 +1,5 @@
 import { FsError, isFsError } from './errors.js'
-import { cleanPath, components, joinPath } from './path.js'
+import { cleanPath, components, joinPath, splitPath } from './path.js'
 import type { FS, Stat } from './types.js'
 
 /** Reads a whole file. */
@@ -31,17 +31,45 @@ export async function readText(fs: FS, path: string): Promise<string> {
   return new TextDecoder().decode(await readFile(fs, path))
 }
 
-/** Creates or replaces a file with `data`. */
+/**
+ * Creates or replaces a file with `data`, atomically: the data goes to a temporary sibling
+ * that is then renamed over `path`, so on a crash-safe FS (the KV FS) a reader or a crash sees
+ * the old file or the new one, never a mix. Where the rename cannot be used (a directory is in
+ * the way, EXDEV…) it falls back to truncate-and-write in place.
+ */
 export async function writeFile(fs: FS, path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
-  const h = await fs.open(path, { write: true, create: true, truncate: true, mode })
+  const clean = cleanPath(path, 'write')
+  const [dir, name] = splitPath(clean)
+  const tmp = joinPath(dir, `.${name}.tmp-${Math.random().toString(36).slice(2, 10)}`)
+  try {
+    await writeInPlace(fs, tmp, bytes, mode, true)
+  } catch (e) {
+    await fs.remove(tmp).catch(() => {})
+    if (isFsError(e, 'EROFS') || isFsError(e, 'ENOENT') || isFsError(e, 'ENOTDIR')) throw rewrap(e, clean)
+    return writeInPlace(fs, clean, bytes, mode, false)
+  }
+  try {
+    await fs.rename(tmp, clean)
+  } catch (e) {
+    await fs.remove(tmp).catch(() => {})
+    if (isFsError(e, 'EISDIR')) throw rewrap(e, clean)
+    await writeInPlace(fs, clean, bytes, mode, false)
+  }
+}
+
+async function writeInPlace(fs: FS, path: string, bytes: Uint8Array, mode: number, exclusive: boolean): Promise<void> {
+  const h = await fs.open(path, { write: true, create: true, truncate: true, exclusive, mode })
   try {
     let at = 0
-    while (at < bytes.length) at += await h.write(at, bytes.subarray(at, at + (1 << 20)))
-    if (bytes.length === 0) await h.truncate(0)
+    while (at < bytes.length) at += await h.write(at, bytes.subarray(at, at + (4 << 20)))
   } finally {
     await h.close()
   }
+}
+
+function rewrap(e: unknown, path: string): unknown {
+  return isFsError(e) ? new FsError(e.code, 'write', path) : e
 }
 
 /** `stat`, or undefined when the path does not exist. */

@@ -186,6 +186,12 @@ export async function checkFsModel(fs: FS, ops: readonly FsOp[], options: { syml
   if (options.overlayRules) {
     model.lowerDirs = new Set([...model.nodes].filter(([k, n]) => k !== '' && n.type === 'dir').map(([k]) => k))
   }
+  const compare = async (after: string) => {
+    const a = [...(await snapshot(fs))].sort().join('\n')
+    const b = [...modelSnapshot(model)].sort().join('\n')
+    if (a !== b) throw new Error(`${after}:\nFS:\n${a}\nmodel:\n${b}`)
+  }
+  await compare('at the start')
   for (const o of ops) {
     if (o.op === 'symlink' && options.symlinks === false) continue
     let want: string = 'ok'
@@ -202,9 +208,7 @@ export async function checkFsModel(fs: FS, ops: readonly FsOp[], options: { syml
       got = e.code
     }
     if (got !== want) throw new Error(`${JSON.stringify(o)}: FS said ${got}, model says ${want}`)
-    const a = [...(await snapshot(fs))].sort().join('\n')
-    const b = [...modelSnapshot(model)].sort().join('\n')
-    if (a !== b) throw new Error(`after ${JSON.stringify(o)}:\nFS:\n${a}\nmodel:\n${b}`)
+    await compare(`after ${JSON.stringify(o)}`)
   }
 }
 
