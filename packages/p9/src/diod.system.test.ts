@@ -6,7 +6,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { P9RemoteError, Session } from './index.js'
+import { testFS } from '@honk/vfs/testing'
+import { P9RemoteError, Session, mount } from './index.js'
 import { connectTcp } from './node.js'
 
 /** Interop with diod, a 9P2000.L server nobody here wrote (Debian package `diod`). */
@@ -83,6 +84,14 @@ describe.skipIf(!existsSync(DIOD))('our 9P client against diod', () => {
     expect((err as P9RemoteError).code).toBe('ENOENT')
     expect(s.fidsInUse).toBe(0)
     await s.close()
+  })
+
+  it('mount() over diod passes the testFS conformance suite (read and write)', async () => {
+    await writeFile(join(dir, 'conf.txt'), 'conformance')
+    const fs = await mount(await connectTcp('127.0.0.1', port, { maxMessageSize: 64 * 1024 }), { aname: dir, uid: 0, uname: 'root' })
+    await testFS(fs, { 'conf.txt': 'conformance', 'from-host.txt': 'written by the host' })
+    expect(fs.session.fidsInUse).toBe(0)
+    await fs.close()
   })
 
   it('moves a 10 MiB file both ways intact, with concurrent requests on one connection', async () => {

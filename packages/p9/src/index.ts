@@ -33,3 +33,5 @@ export {
 } from './schema.js'
 export { O, Session, split, type SessionOptions } from './session.js'
 export { loopbackTransport, type Transport } from './transport.js'
+export { Connection, qidOf, serve, type ServerOptions } from './server.js'
+export { mount, type MountOptions } from './mount.js'

@@ -60,3 +60,36 @@ export async function connectTcp(host: string, port: number, options: { maxMessa
     },
   }
 }
+
+/** Serves `fs` over TCP, one 9P connection per client. Resolves once listening. */
+export async function listenTcp(fs: import('@honk/vfs').FS, port: number, host = '127.0.0.1', options: { maxMessageSize?: number } = {}): Promise<import('node:net').Server & { port: number }> {
+  const { createServer } = await import('node:net')
+  const { serve } = await import('./server.js')
+  const max = options.maxMessageSize ?? 64 * 1024
+  const server = createServer((socket) => {
+    const conn = serve(fs, { maxMessageSize: max })
+    const framer = new Framer(max)
+    // Replies go out in request order per connection; requests are handled one at a time so
+    // a client's dependent operations (walk, then open) never race each other.
+    let chain: Promise<void> = Promise.resolve()
+    socket.on('data', (chunk: Buffer) => {
+      let messages: Uint8Array[]
+      try {
+        messages = framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+      } catch {
+        socket.destroy() // an unframeable stream cannot be resynchronised
+        return
+      }
+      for (const m of messages) {
+        chain = chain.then(async () => {
+          const reply = await conn.handle(m)
+          if (!socket.destroyed) socket.write(reply)
+        })
+      }
+    })
+    socket.on('close', () => void chain.then(() => conn.close()))
+    socket.on('error', () => socket.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(port, host, resolve))
+  return Object.assign(server, { port: (server.address() as { port: number }).port })
+}

@@ -6,7 +6,7 @@
  */
 import { decode, decodeDirents, encode, type Dirent } from './codec.js'
 import { P9ProtocolError, P9RemoteError } from './errors.js'
-import { GETATTR_BASIC, MAXWELEM, NOFID, NOTAG, type Message, type MessageName, type MessageOf, type Qid } from './schema.js'
+import { GETATTR_BASIC, MAXWELEM, NOFID, NOTAG, QTDIR, type Message, type MessageName, type MessageOf, type Qid } from './schema.js'
 import type { Transport } from './transport.js'
 
 /** Open flags of Tlopen/Tlcreate (Linux O_* values, as the protocol carries them). */
@@ -110,7 +110,12 @@ export class Session {
       do {
         const chunk = names.slice(i, i + MAXWELEM)
         const r = await this.call('Twalk', { fid: src, newfid: fid, wnames: chunk }, 'walk', path ?? names.join('/'))
-        if (r.wqids.length !== chunk.length) throw new P9RemoteError(2, 'walk', path ?? names.join('/'))
+        if (r.wqids.length !== chunk.length) {
+          // A partial walk stops at the first name that failed; if what it reached is not a
+          // directory, the failure is ENOTDIR (as Linux reports it), else ENOENT.
+          const reached = r.wqids[r.wqids.length - 1]
+          throw new P9RemoteError(reached && !(reached.type & QTDIR) ? 20 : 2, 'walk', path ?? names.join('/'))
+        }
         last = r.wqids[r.wqids.length - 1] ?? last
         src = fid
         i += MAXWELEM
@@ -271,8 +276,9 @@ export class Session {
 
   /** Runs `fn` with a fid walked to the directory `path`, clunking it after. */
   async inDir<T>(path: string, fn: (dfid: number) => Promise<T>): Promise<T> {
-    const { fid } = await this.walk(split(path), this.root, path)
+    const { fid, qid } = await this.walk(split(path), this.root, path)
     try {
+      if (qid && !(qid.type & QTDIR)) throw new P9RemoteError(20, 'walk', path)
       return await fn(fid)
     } finally {
       await this.clunk(fid)
