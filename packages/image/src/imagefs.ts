@@ -32,14 +32,17 @@ export async function openImageFS(reader: ImageReader, anchor: Anchor, options: 
 class BlockVerifier {
   private readonly verifiedTree = new Map<number, Uint8Array>()
   private readonly cache = new Map<number, Uint8Array>()
+  private readonly salted: (data: Uint8Array) => Uint8Array
   readonly stats = { blocksVerified: 0, cacheHits: 0 }
 
   constructor(
     private readonly reader: ImageReader,
     private readonly layout: Layout,
-    private readonly hasher: Hasher,
+    hasher: Hasher,
     private readonly cacheBlocks: number,
-  ) {}
+  ) {
+    this.salted = hasher.prefixed(layout.header.salt)
+  }
 
   async block(i: number): Promise<Uint8Array> {
     const hit = this.cache.get(i)
@@ -51,7 +54,7 @@ class BlockVerifier {
     }
     const data = (await this.reader.read(i * BLOCK, BLOCK)).slice()
     const { header, geo, treeOffset } = this.layout
-    const ok = await verifyBlock(i, data, geo, header.salt, header.root, this.hasher, async (tb) => (await this.reader.read(treeOffset + tb * BLOCK, BLOCK)).slice(), this.verifiedTree, equalBytes)
+    const ok = await verifyBlock(i, data, geo, header.root, this.salted, async (tb) => (await this.reader.read(treeOffset + tb * BLOCK, BLOCK)).slice(), this.verifiedTree, equalBytes)
     if (!ok) throw new ImageCorruptBlockError(i)
     this.stats.blocksVerified++
     this.cache.set(i, data)

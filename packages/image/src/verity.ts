@@ -43,18 +43,19 @@ export function buildTree(data: Uint8Array, salt: Uint8Array, hasher: Hasher): {
   const dataBlocks = data.length / BLOCK
   const geo = geometry(dataBlocks)
   const tree = new Uint8Array(geo.treeBlocks * BLOCK)
+  const salted = hasher.prefixed(salt)
   let below = data
   let belowBlocks = dataBlocks
   for (let l = 0; l < geo.levelBlocks.length; l++) {
     const base = geo.levelStart[l]! * BLOCK
     for (let i = 0; i < belowBlocks; i++) {
-      tree.set(hasher.sha256(salt, below.subarray(i * BLOCK, (i + 1) * BLOCK)), base + i * DIGEST)
+      tree.set(salted(below.subarray(i * BLOCK, (i + 1) * BLOCK)), base + i * DIGEST)
     }
     below = tree.subarray(base, base + geo.levelBlocks[l]! * BLOCK)
     belowBlocks = geo.levelBlocks[l]!
   }
   const top = tree.subarray(0, BLOCK)
-  return { tree, root: hasher.sha256(salt, top), geo }
+  return { tree, root: salted(top), geo }
 }
 
 /** cryptsetup's verity superblock (512 bytes), padded to one hash block. */
@@ -83,14 +84,13 @@ export async function verifyBlock(
   index: number,
   block: Uint8Array,
   geo: TreeGeometry,
-  salt: Uint8Array,
   root: Uint8Array,
-  hasher: Hasher,
+  salted: (data: Uint8Array) => Uint8Array,
   readTreeBlock: (treeBlock: number) => Promise<Uint8Array>,
   verified: Map<number, Uint8Array>,
   equal: (a: Uint8Array, b: Uint8Array) => boolean,
 ): Promise<boolean> {
-  let digest = hasher.sha256(salt, block)
+  let digest = salted(block)
   let i = index
   // Hash blocks become trusted only once the whole path up to a trusted block or the root
   // checks out; they are cached after the walk.
@@ -103,7 +103,7 @@ export async function verifyBlock(
     if (!equal(hashBlock.subarray(slot, slot + DIGEST), digest)) return false
     if (cached) break // the rest of the path was verified when this block was
     pending.push([hb, hashBlock])
-    digest = hasher.sha256(salt, hashBlock)
+    digest = salted(hashBlock)
     i = Math.floor(i / PER_BLOCK)
     if (l === geo.levelBlocks.length - 1 && !equal(digest, root)) return false
   }
