@@ -4,8 +4,9 @@
 #   gcc-riscv64-linux-gnu  cross compiler for hart test programs and the guest Linux
 #   opensbi, u-boot-qemu   real firmware and an S-mode guest for the machine
 #   diod                 a real 9P2000.L server
+#   cryptsetup-bin       veritysetup, to check the image Merkle tree
 set -euo pipefail
-PKGS=(qemu-system-misc gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu opensbi u-boot-qemu diod)
+PKGS=(qemu-system-misc gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
