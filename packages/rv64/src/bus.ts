@@ -1,0 +1,144 @@
+/**
+ * The physical address space: RAM (one ArrayBuffer, the fast path) and memory-mapped devices.
+ */
+export type AccessSize = 1 | 2 | 4 | 8
+
+/**
+ * A memory-mapped device. Offsets are relative to its base; values are little-endian and
+ * zero-extended in a bigint. A device never throws for a guest-caused access (a bad offset
+ * reads 0 and ignores writes): guest mistakes are not host errors.
+ */
+export interface MmioDevice {
+  readonly name: string
+  /** Bytes of address space it decodes. */
+  readonly size: number
+  read(offset: number, size: AccessSize): bigint
+  write(offset: number, size: AccessSize, value: bigint): void
+}
+
+interface Mapping {
+  base: number
+  end: number
+  device: MmioDevice
+}
+
+export interface BusOptions {
+  ramBase?: number
+  ramSize: number
+}
+
+export class Bus {
+  readonly ramBase: number
+  readonly ramSize: number
+  readonly ramEnd: number
+  /** RAM bytes, for loaders, DMA and snapshots. */
+  readonly ram: Uint8Array
+  /** The same bytes for the harts' loads and stores. */
+  readonly view: DataView
+  private readonly mappings: Mapping[] = []
+  /** Pages (4 KiB, by page number) of RAM that a device overlaps: the fast path must not serve them. */
+  readonly shadowedPages = new Set<number>()
+  private exit: number | undefined
+
+  constructor(options: BusOptions) {
+    this.ramBase = options.ramBase ?? 0x8000_0000
+    this.ramSize = options.ramSize
+    this.ramEnd = this.ramBase + this.ramSize
+    if (!Number.isSafeInteger(this.ramEnd) || this.ramSize <= 0 || this.ramSize % 4096 !== 0) throw new RangeError(`RAM of ${this.ramSize} bytes at ${this.ramBase} is not a positive whole number of pages`)
+    const buffer = new ArrayBuffer(this.ramSize)
+    this.ram = new Uint8Array(buffer)
+    this.view = new DataView(buffer)
+  }
+
+  /** Maps a device at physical `base`. It may overlap RAM (it then wins for its range). */
+  map(base: number, device: MmioDevice): void {
+    const end = base + device.size
+    for (const m of this.mappings) {
+      if (base < m.end && m.base < end) throw new RangeError(`${device.name} at 0x${base.toString(16)} overlaps ${m.device.name} at 0x${m.base.toString(16)}`)
+    }
+    this.mappings.push({ base, end, device })
+    this.mappings.sort((a, b) => a.base - b.base)
+    for (let p = Math.floor(base / 4096); p * 4096 < end; p++) {
+      if (p * 4096 < this.ramEnd && (p + 1) * 4096 > this.ramBase) this.shadowedPages.add(p)
+    }
+  }
+
+  /** The device mapped at `addr`, with the offset into it. */
+  device(addr: number): { device: MmioDevice; offset: number } | undefined {
+    for (const m of this.mappings) if (addr >= m.base && addr < m.end) return { device: m.device, offset: addr - m.base }
+    return undefined
+  }
+
+  /** True when `[addr, addr+size)` is plain RAM (no device over it). */
+  isRam(addr: number, size: number): boolean {
+    return addr >= this.ramBase && addr + size <= this.ramEnd && !this.shadowedPages.has(Math.floor(addr / 4096)) && !this.shadowedPages.has(Math.floor((addr + size - 1) / 4096))
+  }
+
+  /** A physical read (slow path: loaders, devices, the hart's MMIO). undefined = nothing there. */
+  read(addr: number, size: AccessSize): bigint | undefined {
+    const d = this.device(addr)
+    if (d) return d.device.read(d.offset, size)
+    if (addr < this.ramBase || addr + size > this.ramEnd) return undefined
+    const o = addr - this.ramBase
+    switch (size) {
+      case 1:
+        return BigInt(this.view.getUint8(o))
+      case 2:
+        return BigInt(this.view.getUint16(o, true))
+      case 4:
+        return BigInt(this.view.getUint32(o, true))
+      case 8:
+        return this.view.getBigUint64(o, true)
+    }
+  }
+
+  /** A physical write; false = nothing there. */
+  write(addr: number, size: AccessSize, value: bigint): boolean {
+    const d = this.device(addr)
+    if (d) {
+      d.device.write(d.offset, size, BigInt.asUintN(size * 8, value))
+      return true
+    }
+    if (addr < this.ramBase || addr + size > this.ramEnd) return false
+    const o = addr - this.ramBase
+    switch (size) {
+      case 1:
+        this.view.setUint8(o, Number(value & 0xffn))
+        break
+      case 2:
+        this.view.setUint16(o, Number(value & 0xffffn), true)
+        break
+      case 4:
+        this.view.setUint32(o, Number(value & 0xffffffffn), true)
+        break
+      case 8:
+        this.view.setBigUint64(o, BigInt.asUintN(64, value), true)
+        break
+    }
+    return true
+  }
+
+  readBytes(addr: number, length: number): Uint8Array {
+    if (addr < this.ramBase || addr + length > this.ramEnd) throw new RangeError(`[0x${addr.toString(16)}, +${length}) is not RAM`)
+    return this.ram.slice(addr - this.ramBase, addr - this.ramBase + length)
+  }
+
+  writeBytes(addr: number, data: Uint8Array): void {
+    if (addr < this.ramBase || addr + data.length > this.ramEnd) throw new RangeError(`[0x${addr.toString(16)}, +${data.length}) is not RAM`)
+    this.ram.set(data, addr - this.ramBase)
+  }
+
+  /** Asks every hart's `run()` to return soon with { reason: 'exit', code }. */
+  requestExit(code: number): void {
+    this.exit ??= code
+  }
+
+  get exitCode(): number | undefined {
+    return this.exit
+  }
+}
+
+/** The time base (mtime, 10 MHz on virt). */
+export interface Clock {
+  mtime(): bigint
+}

@@ -1,0 +1,205 @@
+/**
+ * Decoding: a 32-bit instruction (C instructions are expanded first) becomes a `Decoded`
+ * record — an operation number and its operands, immediates already sign-extended — so the
+ * interpreter's hot loop is one `switch` on a small integer. Decoded records are cached per
+ * address by the hart (decode once).
+ */
+import { expandCompressed } from './rvc.js'
+
+export const enum Op {
+  ILLEGAL, LUI, AUIPC, JAL, JALR, BEQ, BNE, BLT, BGE, BLTU, BGEU,
+  LB, LH, LW, LD, LBU, LHU, LWU, SB, SH, SW, SD,
+  ADDI, SLTI, SLTIU, XORI, ORI, ANDI, SLLI, SRLI, SRAI,
+  ADD, SUB, SLL, SLT, SLTU, XOR, SRL, SRA, OR, AND,
+  ADDIW, SLLIW, SRLIW, SRAIW, ADDW, SUBW, SLLW, SRLW, SRAW,
+  MUL, MULH, MULHSU, MULHU, DIV, DIVU, REM, REMU, MULW, DIVW, DIVUW, REMW, REMUW,
+  FENCE, FENCE_I, ECALL, EBREAK, MRET, SRET, WFI, SFENCE_VMA,
+  CSRRW, CSRRS, CSRRC, CSRRWI, CSRRSI, CSRRCI,
+  LR_W, SC_W, LR_D, SC_D, AMO_W, AMO_D,
+  // Zba
+  SH1ADD, SH2ADD, SH3ADD, ADD_UW, SH1ADD_UW, SH2ADD_UW, SH3ADD_UW, SLLI_UW,
+  // Zbb
+  ANDN, ORN, XNOR, CLZ, CTZ, CPOP, CLZW, CTZW, CPOPW, MAX, MAXU, MIN, MINU, SEXT_B, SEXT_H, ZEXT_H,
+  ROL, ROR, RORI, ROLW, RORW, RORIW, ORC_B, REV8,
+  // Zbs
+  BCLR, BCLRI, BEXT, BEXTI, BINV, BINVI, BSET, BSETI,
+}
+
+export interface Decoded {
+  op: Op
+  rd: number
+  rs1: number
+  rs2: number
+  /** Sign-extended immediate (shift amount for shifts, CSR number for CSR ops, funct5 for AMOs). */
+  imm: bigint
+  /** The same immediate as a number (branch/jump offsets, CSR numbers). */
+  immN: number
+  /** 2 for a compressed instruction, else 4. */
+  len: 2 | 4
+  /** The 32-bit instruction (the expansion, for a compressed one); mtval of an illegal instruction is `raw`. */
+  inst: number
+  raw: number
+}
+
+const ILLEGAL = (raw: number, len: 2 | 4): Decoded => ({ op: Op.ILLEGAL, rd: 0, rs1: 0, rs2: 0, imm: 0n, immN: 0, len, inst: raw, raw })
+
+/** Decodes the instruction whose low 16 bits are `lo` and high 16 bits `hi` (hi unused if compressed). */
+export function decode(word: number): Decoded {
+  if ((word & 3) !== 3) {
+    const raw = word & 0xffff
+    const inst = expandCompressed(raw)
+    if (inst === 0) return ILLEGAL(raw, 2)
+    const d = decode32(inst)
+    return { ...d, len: 2, raw }
+  }
+  return decode32(word >>> 0)
+}
+
+function decode32(inst: number): Decoded {
+  const opcode = inst & 0x7f
+  const rd = (inst >>> 7) & 31
+  const f3 = (inst >>> 12) & 7
+  const rs1 = (inst >>> 15) & 31
+  const rs2 = (inst >>> 20) & 31
+  const f7 = inst >>> 25
+  const immI = inst >> 20
+  const d = (op: Op, immN = 0): Decoded => ({ op, rd, rs1, rs2, imm: BigInt(immN), immN, len: 4, inst, raw: inst })
+  switch (opcode) {
+    case 0x37:
+      return d(Op.LUI, inst & 0xfffff000 | 0)
+    case 0x17:
+      return d(Op.AUIPC, inst & 0xfffff000 | 0)
+    case 0x6f: {
+      const imm = ((inst >> 31) << 20) | (((inst >>> 12) & 0xff) << 12) | (((inst >>> 20) & 1) << 11) | (((inst >>> 21) & 0x3ff) << 1)
+      return d(Op.JAL, imm)
+    }
+    case 0x67:
+      return f3 === 0 ? d(Op.JALR, immI) : ILLEGAL(inst, 4)
+    case 0x63: {
+      const imm = ((inst >> 31) << 12) | (((inst >>> 7) & 1) << 11) | (((inst >>> 25) & 0x3f) << 5) | (((inst >>> 8) & 0xf) << 1)
+      const ops = [Op.BEQ, Op.BNE, Op.ILLEGAL, Op.ILLEGAL, Op.BLT, Op.BGE, Op.BLTU, Op.BGEU]
+      return ops[f3] === Op.ILLEGAL ? ILLEGAL(inst, 4) : d(ops[f3]!, imm)
+    }
+    case 0x03: {
+      const ops = [Op.LB, Op.LH, Op.LW, Op.LD, Op.LBU, Op.LHU, Op.LWU, Op.ILLEGAL]
+      return ops[f3] === Op.ILLEGAL ? ILLEGAL(inst, 4) : d(ops[f3]!, immI)
+    }
+    case 0x23: {
+      const imm = ((inst >> 25) << 5) | ((inst >>> 7) & 31)
+      return f3 <= 3 ? d([Op.SB, Op.SH, Op.SW, Op.SD][f3]!, imm) : ILLEGAL(inst, 4)
+    }
+    case 0x13: {
+      const shamt = (inst >>> 20) & 63
+      const top6 = inst >>> 26
+      switch (f3) {
+        case 0:
+          return d(Op.ADDI, immI)
+        case 2:
+          return d(Op.SLTI, immI)
+        case 3:
+          return d(Op.SLTIU, immI)
+        case 4:
+          return d(Op.XORI, immI)
+        case 6:
+          return d(Op.ORI, immI)
+        case 7:
+          return d(Op.ANDI, immI)
+        case 1:
+          if (top6 === 0) return d(Op.SLLI, shamt)
+          if (top6 === 0x12) return d(Op.BCLRI, shamt)
+          if (top6 === 0x1a) return d(Op.BINVI, shamt)
+          if (top6 === 0x0a) return d(Op.BSETI, shamt)
+          if (f7 === 0x30) {
+            if (rs2 === 0) return d(Op.CLZ)
+            if (rs2 === 1) return d(Op.CTZ)
+            if (rs2 === 2) return d(Op.CPOP)
+            if (rs2 === 4) return d(Op.SEXT_B)
+            if (rs2 === 5) return d(Op.SEXT_H)
+          }
+          return ILLEGAL(inst, 4)
+        default:
+          if (top6 === 0) return d(Op.SRLI, shamt)
+          if (top6 === 0x10) return d(Op.SRAI, shamt)
+          if (top6 === 0x18) return d(Op.RORI, shamt)
+          if (top6 === 0x12) return d(Op.BEXTI, shamt)
+          if ((inst >>> 20) === 0x287) return d(Op.ORC_B)
+          if ((inst >>> 20) === 0x6b8) return d(Op.REV8)
+          return ILLEGAL(inst, 4)
+      }
+    }
+    case 0x1b: {
+      const shamt = (inst >>> 20) & 31
+      if (f3 === 0) return d(Op.ADDIW, immI)
+      if (f3 === 1 && f7 === 0) return d(Op.SLLIW, shamt)
+      if (f3 === 1 && (inst >>> 26) === 0x02) return d(Op.SLLI_UW, (inst >>> 20) & 63)
+      if (f3 === 1 && f7 === 0x30) {
+        if (rs2 === 0) return d(Op.CLZW)
+        if (rs2 === 1) return d(Op.CTZW)
+        if (rs2 === 2) return d(Op.CPOPW)
+        return ILLEGAL(inst, 4)
+      }
+      if (f3 === 5 && f7 === 0) return d(Op.SRLIW, shamt)
+      if (f3 === 5 && f7 === 0x20) return d(Op.SRAIW, shamt)
+      if (f3 === 5 && f7 === 0x30) return d(Op.RORIW, shamt)
+      return ILLEGAL(inst, 4)
+    }
+    case 0x33: {
+      const key = (f7 << 3) | f3
+      const op = OP_TABLE.get(key)
+      return op === undefined ? ILLEGAL(inst, 4) : d(op)
+    }
+    case 0x3b: {
+      if (f7 === 0x04 && f3 === 4 && rs2 === 0) return d(Op.ZEXT_H)
+      const op = OP32_TABLE.get((f7 << 3) | f3)
+      return op === undefined ? ILLEGAL(inst, 4) : d(op)
+    }
+    case 0x0f:
+      if (f3 === 0) return d(Op.FENCE)
+      if (f3 === 1) return d(Op.FENCE_I)
+      return ILLEGAL(inst, 4)
+    case 0x73: {
+      if (f3 === 0) {
+        if (inst === 0x00000073) return d(Op.ECALL)
+        if (inst === 0x00100073) return d(Op.EBREAK)
+        if (inst === 0x30200073) return d(Op.MRET)
+        if (inst === 0x10200073) return d(Op.SRET)
+        if (inst === 0x10500073) return d(Op.WFI)
+        if (f7 === 0x09 && rd === 0) return d(Op.SFENCE_VMA)
+        return ILLEGAL(inst, 4)
+      }
+      const csr = inst >>> 20
+      const ops = [Op.ILLEGAL, Op.CSRRW, Op.CSRRS, Op.CSRRC, Op.ILLEGAL, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI]
+      return ops[f3] === Op.ILLEGAL ? ILLEGAL(inst, 4) : d(ops[f3]!, csr)
+    }
+    case 0x2f: {
+      const f5 = inst >>> 27
+      if (f3 !== 2 && f3 !== 3) return ILLEGAL(inst, 4)
+      const w = f3 === 2
+      if (f5 === 0x02) return rs2 === 0 ? d(w ? Op.LR_W : Op.LR_D) : ILLEGAL(inst, 4)
+      if (f5 === 0x03) return d(w ? Op.SC_W : Op.SC_D)
+      if ([0x00, 0x01, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c].includes(f5)) return d(w ? Op.AMO_W : Op.AMO_D, f5)
+      return ILLEGAL(inst, 4)
+    }
+    default:
+      return ILLEGAL(inst, 4)
+  }
+}
+
+// OP (0x33) by (funct7 << 3 | funct3).
+const OP_TABLE = new Map<number, Op>([
+  [0x000, Op.ADD], [0x100, Op.SUB], [0x001, Op.SLL], [0x002, Op.SLT], [0x003, Op.SLTU], [0x004, Op.XOR], [0x005, Op.SRL], [0x105, Op.SRA], [0x006, Op.OR], [0x007, Op.AND],
+  [0x008, Op.MUL], [0x009, Op.MULH], [0x00a, Op.MULHSU], [0x00b, Op.MULHU], [0x00c, Op.DIV], [0x00d, Op.DIVU], [0x00e, Op.REM], [0x00f, Op.REMU],
+  [(0x10 << 3) | 2, Op.SH1ADD], [(0x10 << 3) | 4, Op.SH2ADD], [(0x10 << 3) | 6, Op.SH3ADD],
+  [(0x20 << 3) | 7, Op.ANDN], [(0x20 << 3) | 6, Op.ORN], [(0x20 << 3) | 4, Op.XNOR],
+  [(0x05 << 3) | 6, Op.MAX], [(0x05 << 3) | 7, Op.MAXU], [(0x05 << 3) | 4, Op.MIN], [(0x05 << 3) | 5, Op.MINU],
+  [(0x30 << 3) | 1, Op.ROL], [(0x30 << 3) | 5, Op.ROR],
+  [(0x24 << 3) | 1, Op.BCLR], [(0x24 << 3) | 5, Op.BEXT], [(0x34 << 3) | 1, Op.BINV], [(0x14 << 3) | 1, Op.BSET],
+])
+
+// OP-32 (0x3b).
+const OP32_TABLE = new Map<number, Op>([
+  [0x000, Op.ADDW], [0x100, Op.SUBW], [0x001, Op.SLLW], [0x005, Op.SRLW], [0x105, Op.SRAW],
+  [0x008, Op.MULW], [0x00c, Op.DIVW], [0x00d, Op.DIVUW], [0x00e, Op.REMW], [0x00f, Op.REMUW],
+  [(0x04 << 3) | 0, Op.ADD_UW], [(0x10 << 3) | 2, Op.SH1ADD_UW], [(0x10 << 3) | 4, Op.SH2ADD_UW], [(0x10 << 3) | 6, Op.SH3ADD_UW],
+  [(0x30 << 3) | 1, Op.ROLW], [(0x30 << 3) | 5, Op.RORW],
+])

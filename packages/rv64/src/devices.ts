@@ -1,0 +1,141 @@
+/**
+ * The simple devices a bare RISC-V test machine needs: the CLINT (msip, mtimecmp, mtime),
+ * a transmit-only 16550 UART for capture, the SiFive test device (poweroff) and HTIF tohost.
+ * (The full UART with interrupts, the PLIC and virtio come with the machine, issue #5.)
+ */
+import type { AccessSize, Bus, Clock, MmioDevice } from './bus.js'
+import type { Hart } from './hart.js'
+
+const mask = (size: AccessSize) => (size === 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n)
+
+/** Reads `size` bytes at `offset` of a little-endian register file of 64-bit words. */
+function readWords(words: (i: number) => bigint, offset: number, size: AccessSize): bigint {
+  const i = Math.floor(offset / 8)
+  return (words(i) >> BigInt((offset % 8) * 8)) & mask(size)
+}
+
+/**
+ * The CLINT at QEMU virt's layout: msip at +4·hart, mtimecmp at +0x4000 + 8·hart, mtime at
+ * +0xBFF8. It is also the machines's clock: 10 MHz, either from the host's monotonic clock or
+ * counted from retired instructions (deterministic).
+ */
+export class Clint implements MmioDevice, Clock {
+  readonly name = 'clint'
+  readonly size = 0x10000
+  private readonly msip: number[]
+  private readonly mtimecmp: bigint[]
+  private readonly start = performance.now()
+  private offset = 0n
+
+  constructor(
+    private readonly harts: Hart[],
+    private readonly mode: 'realtime' | 'instret' = 'instret',
+    /** Instructions per tick in instret mode (10 MHz at 100 MIPS = 10). */
+    private readonly instructionsPerTick = 10,
+  ) {
+    this.msip = harts.map(() => 0)
+    this.mtimecmp = harts.map(() => (1n << 64n) - 1n)
+  }
+
+  mtime(): bigint {
+    if (this.mode === 'realtime') return BigInt(Math.floor((performance.now() - this.start) * 10_000)) + this.offset
+    let n = 0n
+    for (const h of this.harts) n += h.instret
+    return n / BigInt(this.instructionsPerTick) + this.offset
+  }
+
+  /** Moves time forward (all harts asleep in WFI). */
+  advance(ticks: bigint): void {
+    this.offset += ticks
+  }
+
+  /** The earliest mtimecmp (to know how far to skip when every hart waits). */
+  nextDeadline(): bigint {
+    return this.mtimecmp.reduce((a, b) => (a < b ? a : b))
+  }
+
+  /** Drives MTIP/MSIP from the registers; the system calls it between run slices. */
+  update(): void {
+    const now = this.mtime()
+    this.harts.forEach((h, i) => {
+      h.setIrq(7, now >= this.mtimecmp[i]!)
+      h.setIrq(3, this.msip[i] !== 0)
+    })
+  }
+
+  read(offset: number, size: AccessSize): bigint {
+    if (offset < 0x4000) {
+      const i = offset >> 2
+      return i < this.msip.length ? BigInt(this.msip[i]!) & mask(size) : 0n
+    }
+    if (offset >= 0xbff8) return readWords(() => this.mtime(), offset - 0xbff8, size)
+    const i = (offset - 0x4000) >> 3
+    return i < this.mtimecmp.length ? readWords(() => this.mtimecmp[i]!, (offset - 0x4000) % 8, size) : 0n
+  }
+
+  write(offset: number, size: AccessSize, value: bigint): void {
+    if (offset < 0x4000) {
+      const i = offset >> 2
+      if (i < this.msip.length) this.msip[i] = Number(value & 1n)
+    } else if (offset >= 0xbff8) {
+      this.offset += value - this.mtime() // a write sets mtime
+    } else {
+      const i = (offset - 0x4000) >> 3
+      if (i >= this.mtimecmp.length) return
+      const shift = BigInt(((offset - 0x4000) % 8) * 8)
+      const m = mask(size) << shift
+      this.mtimecmp[i] = (this.mtimecmp[i]! & ~m) | ((value << shift) & m)
+    }
+    this.update()
+  }
+}
+
+/** A 16550 that only transmits: every byte written to THR is passed to `out`; LSR says "empty". */
+export class CaptureUart implements MmioDevice {
+  readonly name = 'uart-capture'
+  readonly size = 0x100
+  constructor(private readonly out: (byte: number) => void) {}
+  read(offset: number): bigint {
+    return offset === 5 ? 0x60n : 0n // LSR: THR empty, transmitter idle
+  }
+  write(offset: number, _size: AccessSize, value: bigint): void {
+    if (offset === 0) this.out(Number(value & 0xffn))
+  }
+}
+
+/** SiFive test device: 0x5555 = pass/poweroff (exit 0), 0x3333 | code << 16 = fail, 0x7777 = reset. */
+export class SifiveTest implements MmioDevice {
+  readonly name = 'sifive-test'
+  readonly size = 0x1000
+  constructor(private readonly bus: Bus) {}
+  read(): bigint {
+    return 0n
+  }
+  write(offset: number, _size: AccessSize, value: bigint): void {
+    if (offset !== 0) return
+    const v = Number(value & 0xffffffffn)
+    if ((v & 0xffff) === 0x5555) this.bus.requestExit(0)
+    else if ((v & 0xffff) === 0x3333) this.bus.requestExit(v >>> 16 || 1)
+    else if ((v & 0xffff) === 0x7777) this.bus.requestExit(-1)
+  }
+}
+
+/**
+ * HTIF `tohost`, mapped over the symbol's RAM address: a store of `(n << 1) | 1` ends the
+ * program with code n (riscv-tests: 1 = pass, i.e. n = 0). Other values are syscalls of the
+ * proxy kernel and are ignored.
+ */
+export class Htif implements MmioDevice {
+  readonly name = 'htif'
+  readonly size = 16
+  private tohost = 0n
+  constructor(private readonly bus: Bus) {}
+  read(offset: number, size: AccessSize): bigint {
+    return offset < 8 ? (this.tohost >> BigInt(offset * 8)) & mask(size) : 0n
+  }
+  write(offset: number, _size: AccessSize, value: bigint): void {
+    if (offset !== 0) return
+    this.tohost = value
+    if (value & 1n) this.bus.requestExit(Number(value >> 1n))
+  }
+}

@@ -1,0 +1,1070 @@
+/**
+ * The hart: an RV64IMAC + Zicsr/Zifencei/Zicntr + Zba/Zbb/Zbs interpreter with machine,
+ * supervisor and user modes (privileged spec 1.12): traps with delegation, interrupts with
+ * priority, CSRs, WFI, LR/SC and AMOs. This first cut translates no addresses: `satp` is WARL
+ * and accepts only Bare (Linux probes this way, so it sees "no MMU"); Sv39/48/57, PMP
+ * enforcement and F/D are the next steps (docs/STATUS.md).
+ *
+ * Registers live in a BigInt64Array with a BigUint64Array view of the same memory: V8 compiles
+ * BigInt arithmetic whose result is stored straight into such an array to native 64-bit code,
+ * and the unsigned view gives unsigned comparisons and shifts for free. Decoded instructions
+ * are cached per address (decode once); stores to a page holding cached code drop that page's
+ * entries, and `fence.i` drops everything.
+ */
+import { HonkError } from '@honk/errors'
+import { type Bus, type Clock } from './bus.js'
+import { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
+import { Op, decode, type Decoded } from './decode.js'
+
+export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error'
+export interface RunResult {
+  reason: StopReason
+  executed: number
+  code?: number
+  message?: string
+}
+
+export type Privilege = 0 | 1 | 3
+
+export interface HartOptions {
+  hartId: number
+  bus: Bus
+  clock: Clock
+  resetPc?: number
+}
+
+/** The state of a hart, for snapshot/restore. */
+export interface HartState {
+  x: bigint[]
+  pc: number
+  privilege: Privilege
+  csrs: Record<string, bigint>
+  instret: bigint
+}
+
+/** Raised inside the interpreter to take a trap; never escapes `run()`. */
+class Trap {
+  constructor(
+    readonly cause: number,
+    readonly tval: bigint,
+  ) {}
+}
+
+/** A hart-level host error (never a guest action): e.g. a snapshot of another shape. */
+export class HartError extends HonkError {
+  constructor(message: string) {
+    super('RV64_HART', message)
+  }
+}
+
+const MASK64 = (1n << 64n) - 1n
+const MISA = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n) // RV64 A C I M S U
+const SSTATUS_MASK = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.UBE | MSTATUS.SPP | MSTATUS.FS | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.UXL | MSTATUS.SD
+const MSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.MIE | MSTATUS.SPIE | MSTATUS.MPIE | MSTATUS.SPP | MSTATUS.MPP | MSTATUS.MPRV | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.TVM | MSTATUS.TW | MSTATUS.TSR
+const S_INTS = (1n << BigInt(IRQ.SSI)) | (1n << BigInt(IRQ.STI)) | (1n << BigInt(IRQ.SEI))
+const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1n << BigInt(IRQ.MEI))
+/** Interrupt priority, highest first (privileged spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
+const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
+const PAGE = 4096
+
+export class Hart {
+  readonly hartId: number
+  /** Integer registers (x0 is kept 0). */
+  readonly x = new BigInt64Array(32)
+  private readonly xu = new BigUint64Array(this.x.buffer)
+  pc: number
+  privilege: Privilege = 3
+  /** Set when the hart sits in WFI with nothing pending. */
+  waiting = false
+  /** Called before each instruction when set (trace mode; slows the hart). */
+  onTrace: ((pc: number, d: Decoded) => void) | undefined
+
+  // CSRs
+  private mstatus = (2n << 32n) | (2n << 34n) // UXL = SXL = 64-bit
+  private medeleg = 0n
+  private mideleg = 0n
+  private mie = 0n
+  /** Software-writable pending bits (SSIP, STIP, SEIP). */
+  private mipSoft = 0n
+  /** Pending bits driven by devices (MSIP, MTIP, MEIP, SEIP). */
+  private mipHw = 0n
+  private mtvec = 0n
+  private mcounteren = 0n
+  private menvcfg = 0n
+  private mscratch = 0n
+  private mepc = 0n
+  private mcause = 0n
+  private mtval = 0n
+  private stvec = 0n
+  private scounteren = 0n
+  private senvcfg = 0n
+  private sscratch = 0n
+  private sepc = 0n
+  private scause = 0n
+  private stval = 0n
+  private stimecmp = MASK64
+  private readonly pmpcfg = new BigUint64Array(16)
+  private readonly pmpaddr = new BigUint64Array(64)
+  instret = 0n
+
+  private readonly bus: Bus
+  private readonly clock: Clock
+  private readonly view: DataView
+  private readonly ramBase: number
+  private readonly ramEnd: number
+  private readonly cache = new Map<number, Decoded>()
+  private readonly codePages = new Set<number>()
+  private reservation = -1
+  private readonly breakpoints = new Set<number>()
+  private stopExit = false
+
+  constructor(options: HartOptions) {
+    this.hartId = options.hartId
+    this.bus = options.bus
+    this.clock = options.clock
+    this.view = options.bus.view
+    this.ramBase = options.bus.ramBase
+    this.ramEnd = options.bus.ramEnd
+    this.pc = options.resetPc ?? options.bus.ramBase
+  }
+
+  getX(i: number): bigint {
+    return i === 0 ? 0n : BigInt.asUintN(64, this.x[i]!)
+  }
+
+  setX(i: number, v: bigint): void {
+    if (i !== 0) this.x[i] = BigInt.asIntN(64, v)
+  }
+
+  addBreakpoint(pc: number): void {
+    this.breakpoints.add(pc)
+  }
+
+  removeBreakpoint(pc: number): void {
+    this.breakpoints.delete(pc)
+  }
+
+  /** Drives a device interrupt line in mip (3 MSIP, 7 MTIP, 11 MEIP, 9 SEIP). */
+  setIrq(bit: number, level: boolean): void {
+    const m = 1n << BigInt(bit)
+    this.mipHw = level ? this.mipHw | m : this.mipHw & ~m
+    if (level) this.waiting = false
+  }
+
+  /** Current mip: device lines, software bits, and Sstc's STIP when enabled (menvcfg.STCE). */
+  private mip(): bigint {
+    let p = this.mipHw | this.mipSoft
+    if (this.menvcfg >> 63n) {
+      p &= ~(1n << BigInt(IRQ.STI))
+      if (this.clock.mtime() >= this.stimecmp) p |= 1n << BigInt(IRQ.STI)
+    }
+    return p
+  }
+
+  // ---- CSR access ----------------------------------------------------------------------
+
+  /** Debugger access: no privilege checks, no traps. */
+  getCsr(n: number): bigint {
+    const v = this.csrRead(n)
+    return v === undefined ? 0n : v
+  }
+
+  setCsr(n: number, v: bigint): void {
+    this.csrWrite(n, BigInt.asUintN(64, v))
+  }
+
+  private counter(n: number): bigint | undefined {
+    // Counter-enable rules (privileged spec 3.1.11): S needs mcounteren, U needs both.
+    const bit = 1n << BigInt(n & 31)
+    if (this.privilege < 3 && !(this.mcounteren & bit)) return undefined
+    if (this.privilege < 1 && !(this.scounteren & bit)) return undefined
+    if (n === CSR.cycle || n === CSR.instret) return this.instret
+    if (n === CSR.time) return this.clock.mtime()
+    return 0n // hpmcounter3–31
+  }
+
+  private csrRead(n: number): bigint | undefined {
+    switch (n) {
+      case CSR.sstatus:
+        return this.mstatusRead() & SSTATUS_MASK
+      case CSR.sie:
+        return this.mie & this.mideleg
+      case CSR.stvec:
+        return this.stvec
+      case CSR.scounteren:
+        return this.scounteren
+      case CSR.senvcfg:
+        return this.senvcfg
+      case CSR.sscratch:
+        return this.sscratch
+      case CSR.sepc:
+        return this.sepc
+      case CSR.scause:
+        return this.scause
+      case CSR.stval:
+        return this.stval
+      case CSR.sip:
+        return this.mip() & this.mideleg
+      case CSR.stimecmp:
+        // Sstc: S-mode access needs menvcfg.STCE (else illegal).
+        if (this.privilege < 3 && !(this.menvcfg >> 63n)) return undefined
+        return this.stimecmp
+      case CSR.satp:
+        if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return undefined
+        return 0n
+      case CSR.mstatus:
+        return this.mstatusRead()
+      case CSR.misa:
+        return MISA
+      case CSR.medeleg:
+        return this.medeleg
+      case CSR.mideleg:
+        return this.mideleg
+      case CSR.mie:
+        return this.mie
+      case CSR.mtvec:
+        return this.mtvec
+      case CSR.mcounteren:
+        return this.mcounteren
+      case CSR.menvcfg:
+        return this.menvcfg
+      case CSR.mcountinhibit:
+        return 0n
+      case CSR.mscratch:
+        return this.mscratch
+      case CSR.mepc:
+        return this.mepc
+      case CSR.mcause:
+        return this.mcause
+      case CSR.mtval:
+        return this.mtval
+      case CSR.mip:
+        return this.mip()
+      case CSR.mcycle:
+      case CSR.minstret:
+        return this.instret
+      case CSR.mvendorid:
+      case CSR.marchid:
+      case CSR.mimpid:
+      case CSR.mconfigptr:
+        return 0n
+      case CSR.mhartid:
+        return BigInt(this.hartId)
+    }
+    if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) return n % 2 === 0 ? this.pmpcfg[n - CSR.pmpcfg0]! : undefined // RV64: odd pmpcfg do not exist
+    if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) return this.pmpaddr[n - CSR.pmpaddr0]!
+    if (n >= 0xb03 && n <= 0xb1f) return 0n // mhpmcounter3–31
+    if (n >= 0x323 && n <= 0x33f) return 0n // mhpmevent3–31
+    if (n >= CSR.cycle && n <= 0xc1f) return this.counter(n)
+    return undefined
+  }
+
+  private mstatusRead(): bigint {
+    let s = this.mstatus
+    if ((s & MSTATUS.FS) === MSTATUS.FS) s |= MSTATUS.SD
+    return s
+  }
+
+  /** Returns false for a CSR that does not exist or cannot be written. */
+  private csrWrite(n: number, v: bigint): boolean {
+    switch (n) {
+      case CSR.sstatus:
+        this.mstatus = (this.mstatus & ~SSTATUS_MASK) | (v & SSTATUS_MASK & MSTATUS_WRITABLE)
+        return true
+      case CSR.sie:
+        this.mie = (this.mie & ~this.mideleg) | (v & this.mideleg)
+        return true
+      case CSR.stvec:
+        this.stvec = v & ~2n // mode 0 (direct) or 1 (vectored); 2/3 reserved
+        return true
+      case CSR.scounteren:
+        this.scounteren = v & 0xffffffffn
+        return true
+      case CSR.senvcfg:
+        this.senvcfg = 0n
+        return true
+      case CSR.sscratch:
+        this.sscratch = v
+        return true
+      case CSR.sepc:
+        this.sepc = v & ~1n
+        return true
+      case CSR.scause:
+        this.scause = v
+        return true
+      case CSR.stval:
+        this.stval = v
+        return true
+      case CSR.sip: {
+        const m = this.mideleg & (1n << BigInt(IRQ.SSI)) // only SSIP is writable through sip
+        this.mipSoft = (this.mipSoft & ~m) | (v & m)
+        return true
+      }
+      case CSR.stimecmp:
+        if (this.privilege < 3 && !(this.menvcfg >> 63n)) return false
+        this.stimecmp = v
+        return true
+      case CSR.satp:
+        // WARL: only Bare is supported for now, so a write of any other mode has no effect.
+        if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return false
+        return true
+      case CSR.mstatus: {
+        let w = v & MSTATUS_WRITABLE
+        if (((w & MSTATUS.MPP) >> 11n) === 2n) w &= ~MSTATUS.MPP // MPP is WARL: 2 is reserved → U
+        this.mstatus = (this.mstatus & ~MSTATUS_WRITABLE) | w
+        return true
+      }
+      case CSR.misa:
+        return true // WARL, read-only here
+      case CSR.medeleg:
+        this.medeleg = v & 0xb3ffn & ~(1n << BigInt(CAUSE.ECALL_M)) // causes 0–15 delegable, not ecall-from-M
+        return true
+      case CSR.mideleg:
+        this.mideleg = v & S_INTS
+        return true
+      case CSR.mie:
+        this.mie = v & ALL_INTS
+        return true
+      case CSR.mtvec:
+        this.mtvec = v & ~2n
+        return true
+      case CSR.mcounteren:
+        this.mcounteren = v & 0xffffffffn
+        return true
+      case CSR.menvcfg:
+        this.menvcfg = v & (1n << 63n) // STCE (Sstc); other fields read as zero
+        return true
+      case CSR.mcountinhibit:
+        return true
+      case CSR.mscratch:
+        this.mscratch = v
+        return true
+      case CSR.mepc:
+        this.mepc = v & ~1n
+        return true
+      case CSR.mcause:
+        this.mcause = v
+        return true
+      case CSR.mtval:
+        this.mtval = v
+        return true
+      case CSR.mip: {
+        const m = S_INTS
+        this.mipSoft = (this.mipSoft & ~m) | (v & m)
+        return true
+      }
+      case CSR.mcycle:
+      case CSR.minstret:
+        this.instret = v
+        return true
+    }
+    if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) {
+      if (n % 2) return false
+      this.pmpcfg[n - CSR.pmpcfg0] = v & 0x9f9f9f9f9f9f9f9fn // WARL: bits 5–6 reserved
+      return true
+    }
+    if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) {
+      this.pmpaddr[n - CSR.pmpaddr0] = v & ((1n << 54n) - 1n)
+      return true
+    }
+    if ((n >= 0xb03 && n <= 0xb1f) || (n >= 0x323 && n <= 0x33f)) return true
+    return false
+  }
+
+  // ---- memory --------------------------------------------------------------------------
+
+  private load(addr: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
+    if (addr >= this.ramBase && addr + size <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(addr / PAGE))) {
+      const o = addr - this.ramBase
+      const v = this.view
+      switch (size) {
+        case 1:
+          return BigInt(signed ? v.getInt8(o) : v.getUint8(o))
+        case 2:
+          return BigInt(signed ? v.getInt16(o, true) : v.getUint16(o, true))
+        case 4:
+          return BigInt(signed ? v.getInt32(o, true) : v.getUint32(o, true))
+        default:
+          return signed ? v.getBigInt64(o, true) : v.getBigUint64(o, true)
+      }
+    }
+    const r = addr < 0 ? undefined : this.bus.read(addr, size)
+    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, addr < 0 ? this.lastAddr : BigInt(addr))
+    return signed ? BigInt.asIntN(size * 8, r) : r
+  }
+
+  private store(addr: number, size: 1 | 2 | 4 | 8, value: bigint): void {
+    if (addr >= this.ramBase && addr + size <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(addr / PAGE))) {
+      const o = addr - this.ramBase
+      const v = this.view
+      switch (size) {
+        case 1:
+          v.setUint8(o, Number(value & 0xffn))
+          break
+        case 2:
+          v.setUint16(o, Number(value & 0xffffn), true)
+          break
+        case 4:
+          v.setUint32(o, Number(value & 0xffffffffn), true)
+          break
+        default:
+          v.setBigUint64(o, BigInt.asUintN(64, value), true)
+      }
+      const page = Math.floor(addr / PAGE)
+      if (this.codePages.has(page) || this.codePages.has(Math.floor((addr + size - 1) / PAGE))) this.dropCode(page)
+      if (this.reservation >= 0 && Math.abs(addr - this.reservation) < 8) this.reservation = -1
+      return
+    }
+    if (addr < 0 || !this.bus.write(addr, size, value)) throw new Trap(CAUSE.STORE_ACCESS, addr < 0 ? this.lastAddr : BigInt(addr))
+    if (this.bus.exitCode !== undefined) this.stopExit = true
+  }
+
+  private dropCode(page: number): void {
+    for (const p of [page - 1, page, page + 1]) {
+      if (!this.codePages.delete(p)) continue
+      for (let a = p * PAGE; a < (p + 1) * PAGE; a += 2) this.cache.delete(a)
+    }
+  }
+
+  private fetch(pc: number): Decoded {
+    const hit = this.cache.get(pc)
+    if (hit) return hit
+    let word: number
+    if (pc >= this.ramBase && pc + 2 <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(pc / PAGE))) {
+      const o = pc - this.ramBase
+      const lo = this.view.getUint16(o, true)
+      if ((lo & 3) === 3) {
+        if (pc + 4 > this.ramEnd) throw new Trap(CAUSE.FETCH_ACCESS, BigInt(pc + 2))
+        word = (lo | (this.view.getUint16(o + 2, true) << 16)) >>> 0
+      } else word = lo
+    } else {
+      // Executing from a device (or nothing) is an access fault: no instruction fetch from MMIO.
+      throw new Trap(CAUSE.FETCH_ACCESS, BigInt(pc))
+    }
+    const d = decode(word)
+    this.cache.set(pc, d)
+    this.codePages.add(Math.floor(pc / PAGE))
+    if (d.len === 4) this.codePages.add(Math.floor((pc + 2) / PAGE))
+    return d
+  }
+
+  // ---- traps ---------------------------------------------------------------------------
+
+  private trap(cause: number, tval: bigint, interrupt: boolean): void {
+    const bit = 1n << BigInt(cause)
+    const delegated = this.privilege <= 1 && (interrupt ? this.mideleg & bit : this.medeleg & bit)
+    const causeValue = interrupt ? (1n << 63n) | BigInt(cause) : BigInt(cause)
+    const epc = BigInt(this.pc)
+    if (delegated) {
+      this.scause = causeValue
+      this.sepc = epc
+      this.stval = tval
+      const sie = (this.mstatus & MSTATUS.SIE) !== 0n
+      this.mstatus = (this.mstatus & ~(MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.SIE)) | (sie ? MSTATUS.SPIE : 0n) | (this.privilege === 1 ? MSTATUS.SPP : 0n)
+      this.privilege = 1
+      this.pc = this.vector(this.stvec, cause, interrupt)
+    } else {
+      this.mcause = causeValue
+      this.mepc = epc
+      this.mtval = tval
+      const mie = (this.mstatus & MSTATUS.MIE) !== 0n
+      this.mstatus = (this.mstatus & ~(MSTATUS.MPIE | MSTATUS.MPP | MSTATUS.MIE)) | (mie ? MSTATUS.MPIE : 0n) | (BigInt(this.privilege) << 11n)
+      this.privilege = 3
+      this.pc = this.vector(this.mtvec, cause, interrupt)
+    }
+    this.reservation = -1
+  }
+
+  private vector(tvec: bigint, cause: number, interrupt: boolean): number {
+    const base = Number(tvec & ~3n)
+    return (tvec & 1n) === 1n && interrupt ? base + 4 * cause : base
+  }
+
+  /** The highest-priority interrupt that is pending, enabled and allowed now, or -1. */
+  private pendingInterrupt(): number {
+    const pending = this.mip() & this.mie
+    if (pending === 0n) return -1
+    const mEnabled = this.privilege < 3 || (this.mstatus & MSTATUS.MIE) !== 0n
+    const sEnabled = this.privilege < 1 || (this.privilege === 1 && (this.mstatus & MSTATUS.SIE) !== 0n)
+    for (const irq of PRIORITY) {
+      const bit = 1n << BigInt(irq)
+      if (!(pending & bit)) continue
+      if (this.mideleg & bit) {
+        if (sEnabled) return irq
+      } else if (mEnabled) return irq
+    }
+    return -1
+  }
+
+  /** True when an interrupt is pending and enabled in mie (whatever the global enables): what wakes WFI. */
+  private wakeable(): boolean {
+    return (this.mip() & this.mie) !== 0n
+  }
+
+  // ---- the interpreter -----------------------------------------------------------------
+
+  /**
+   * Runs up to `budget` instructions. Returns why it stopped: the budget, a WFI with nothing
+   * to wake it, a breakpoint, or an exit requested on the bus (e.g. a poweroff or HTIF tohost).
+   */
+  run(budget: number): RunResult {
+    const x = this.x
+    const xu = this.xu
+    let executed = 0
+    if (this.waiting) {
+      if (!this.wakeable()) return { reason: 'wfi', executed: 0 }
+      this.waiting = false
+    }
+    while (executed < budget) {
+      // Interrupts are checked once per block of up to 64 instructions.
+      const irq = this.pendingInterrupt()
+      if (irq >= 0) this.trap(irq, 0n, true)
+      const limit = Math.min(budget, executed + 64)
+      try {
+        while (executed < limit) {
+          const pc = this.pc
+          if (this.breakpoints.size > 0 && this.breakpoints.has(pc) && executed > 0) {
+            this.instret += BigInt(executed)
+            return { reason: 'breakpoint', executed }
+          }
+          const d = this.fetch(pc)
+          if (this.onTrace) this.onTrace(pc, d)
+          let next = pc + d.len
+          const rd = d.rd
+          switch (d.op) {
+            case Op.LUI:
+              x[rd] = d.imm
+              break
+            case Op.AUIPC:
+              x[rd] = BigInt(pc) + d.imm
+              break
+            case Op.JAL:
+              x[rd] = BigInt(next)
+              next = pc + d.immN
+              break
+            case Op.JALR: {
+              const t = Number(BigInt.asUintN(64, x[d.rs1]! + d.imm) & ~1n)
+              x[rd] = BigInt(next)
+              next = t
+              break
+            }
+            case Op.BEQ:
+              if (x[d.rs1] === x[d.rs2]) next = pc + d.immN
+              break
+            case Op.BNE:
+              if (x[d.rs1] !== x[d.rs2]) next = pc + d.immN
+              break
+            case Op.BLT:
+              if (x[d.rs1]! < x[d.rs2]!) next = pc + d.immN
+              break
+            case Op.BGE:
+              if (x[d.rs1]! >= x[d.rs2]!) next = pc + d.immN
+              break
+            case Op.BLTU:
+              if (xu[d.rs1]! < xu[d.rs2]!) next = pc + d.immN
+              break
+            case Op.BGEU:
+              if (xu[d.rs1]! >= xu[d.rs2]!) next = pc + d.immN
+              break
+            case Op.LB:
+              x[rd] = this.load(this.addr(d), 1, true)
+              break
+            case Op.LH:
+              x[rd] = this.load(this.addr(d), 2, true)
+              break
+            case Op.LW:
+              x[rd] = this.load(this.addr(d), 4, true)
+              break
+            case Op.LD:
+              x[rd] = this.load(this.addr(d), 8, true)
+              break
+            case Op.LBU:
+              x[rd] = this.load(this.addr(d), 1, false)
+              break
+            case Op.LHU:
+              x[rd] = this.load(this.addr(d), 2, false)
+              break
+            case Op.LWU:
+              x[rd] = this.load(this.addr(d), 4, false)
+              break
+            case Op.SB:
+              this.store(this.addr(d), 1, x[d.rs2]!)
+              break
+            case Op.SH:
+              this.store(this.addr(d), 2, x[d.rs2]!)
+              break
+            case Op.SW:
+              this.store(this.addr(d), 4, x[d.rs2]!)
+              break
+            case Op.SD:
+              this.store(this.addr(d), 8, x[d.rs2]!)
+              break
+            case Op.ADDI:
+              x[rd] = x[d.rs1]! + d.imm
+              break
+            case Op.SLTI:
+              x[rd] = x[d.rs1]! < d.imm ? 1n : 0n
+              break
+            case Op.SLTIU:
+              x[rd] = xu[d.rs1]! < BigInt.asUintN(64, d.imm) ? 1n : 0n
+              break
+            case Op.XORI:
+              x[rd] = x[d.rs1]! ^ d.imm
+              break
+            case Op.ORI:
+              x[rd] = x[d.rs1]! | d.imm
+              break
+            case Op.ANDI:
+              x[rd] = x[d.rs1]! & d.imm
+              break
+            case Op.SLLI:
+              x[rd] = x[d.rs1]! << d.imm
+              break
+            case Op.SRLI:
+              x[rd] = xu[d.rs1]! >> d.imm
+              break
+            case Op.SRAI:
+              x[rd] = x[d.rs1]! >> d.imm
+              break
+            case Op.ADD:
+              x[rd] = x[d.rs1]! + x[d.rs2]!
+              break
+            case Op.SUB:
+              x[rd] = x[d.rs1]! - x[d.rs2]!
+              break
+            case Op.SLL:
+              x[rd] = x[d.rs1]! << (xu[d.rs2]! & 63n)
+              break
+            case Op.SLT:
+              x[rd] = x[d.rs1]! < x[d.rs2]! ? 1n : 0n
+              break
+            case Op.SLTU:
+              x[rd] = xu[d.rs1]! < xu[d.rs2]! ? 1n : 0n
+              break
+            case Op.XOR:
+              x[rd] = x[d.rs1]! ^ x[d.rs2]!
+              break
+            case Op.SRL:
+              x[rd] = xu[d.rs1]! >> (xu[d.rs2]! & 63n)
+              break
+            case Op.SRA:
+              x[rd] = x[d.rs1]! >> (xu[d.rs2]! & 63n)
+              break
+            case Op.OR:
+              x[rd] = x[d.rs1]! | x[d.rs2]!
+              break
+            case Op.AND:
+              x[rd] = x[d.rs1]! & x[d.rs2]!
+              break
+            case Op.ADDIW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]! + d.imm)
+              break
+            case Op.SLLIW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]! << d.imm)
+              break
+            case Op.SRLIW:
+              x[rd] = BigInt.asIntN(32, BigInt.asUintN(32, x[d.rs1]!) >> d.imm)
+              break
+            case Op.SRAIW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]!) >> d.imm
+              break
+            case Op.ADDW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]! + x[d.rs2]!)
+              break
+            case Op.SUBW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]! - x[d.rs2]!)
+              break
+            case Op.SLLW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]! << (xu[d.rs2]! & 31n))
+              break
+            case Op.SRLW:
+              x[rd] = BigInt.asIntN(32, BigInt.asUintN(32, x[d.rs1]!) >> (xu[d.rs2]! & 31n))
+              break
+            case Op.SRAW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]!) >> (xu[d.rs2]! & 31n)
+              break
+            case Op.MUL:
+              x[rd] = x[d.rs1]! * x[d.rs2]!
+              break
+            case Op.MULH:
+              x[rd] = (x[d.rs1]! * x[d.rs2]!) >> 64n
+              break
+            case Op.MULHSU:
+              x[rd] = (x[d.rs1]! * xu[d.rs2]!) >> 64n
+              break
+            case Op.MULHU:
+              x[rd] = (xu[d.rs1]! * xu[d.rs2]!) >> 64n
+              break
+            case Op.DIV: {
+              const a = x[d.rs1]!
+              const b = x[d.rs2]!
+              // Division by zero gives all ones; the overflow MIN / -1 gives MIN (spec M chapter).
+              x[rd] = b === 0n ? -1n : a === -(1n << 63n) && b === -1n ? a : a / b
+              break
+            }
+            case Op.DIVU: {
+              const b = xu[d.rs2]!
+              x[rd] = b === 0n ? -1n : xu[d.rs1]! / b
+              break
+            }
+            case Op.REM: {
+              const a = x[d.rs1]!
+              const b = x[d.rs2]!
+              x[rd] = b === 0n ? a : a === -(1n << 63n) && b === -1n ? 0n : a % b
+              break
+            }
+            case Op.REMU: {
+              const b = xu[d.rs2]!
+              x[rd] = b === 0n ? x[d.rs1]! : xu[d.rs1]! % b
+              break
+            }
+            case Op.MULW:
+              x[rd] = BigInt.asIntN(32, x[d.rs1]! * x[d.rs2]!)
+              break
+            case Op.DIVW: {
+              const a = BigInt.asIntN(32, x[d.rs1]!)
+              const b = BigInt.asIntN(32, x[d.rs2]!)
+              x[rd] = b === 0n ? -1n : a === -(1n << 31n) && b === -1n ? a : BigInt.asIntN(32, a / b)
+              break
+            }
+            case Op.DIVUW: {
+              const b = BigInt.asUintN(32, x[d.rs2]!)
+              x[rd] = b === 0n ? -1n : BigInt.asIntN(32, BigInt.asUintN(32, x[d.rs1]!) / b)
+              break
+            }
+            case Op.REMW: {
+              const a = BigInt.asIntN(32, x[d.rs1]!)
+              const b = BigInt.asIntN(32, x[d.rs2]!)
+              x[rd] = b === 0n ? a : a === -(1n << 31n) && b === -1n ? 0n : BigInt.asIntN(32, a % b)
+              break
+            }
+            case Op.REMUW: {
+              const a = BigInt.asUintN(32, x[d.rs1]!)
+              const b = BigInt.asUintN(32, x[d.rs2]!)
+              x[rd] = BigInt.asIntN(32, b === 0n ? a : a % b)
+              break
+            }
+            case Op.SH1ADD:
+              x[rd] = (x[d.rs1]! << 1n) + x[d.rs2]!
+              break
+            case Op.SH2ADD:
+              x[rd] = (x[d.rs1]! << 2n) + x[d.rs2]!
+              break
+            case Op.SH3ADD:
+              x[rd] = (x[d.rs1]! << 3n) + x[d.rs2]!
+              break
+            case Op.ADD_UW:
+              x[rd] = BigInt.asUintN(32, x[d.rs1]!) + x[d.rs2]!
+              break
+            case Op.SH1ADD_UW:
+              x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 1n) + x[d.rs2]!
+              break
+            case Op.SH2ADD_UW:
+              x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 2n) + x[d.rs2]!
+              break
+            case Op.SH3ADD_UW:
+              x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 3n) + x[d.rs2]!
+              break
+            case Op.SLLI_UW:
+              x[rd] = BigInt.asUintN(32, x[d.rs1]!) << d.imm
+              break
+            case Op.ANDN:
+              x[rd] = x[d.rs1]! & ~x[d.rs2]!
+              break
+            case Op.ORN:
+              x[rd] = x[d.rs1]! | ~x[d.rs2]!
+              break
+            case Op.XNOR:
+              x[rd] = ~(x[d.rs1]! ^ x[d.rs2]!)
+              break
+            case Op.CLZ:
+              x[rd] = BigInt(clz64(xu[d.rs1]!))
+              break
+            case Op.CTZ:
+              x[rd] = BigInt(ctz64(xu[d.rs1]!))
+              break
+            case Op.CPOP:
+              x[rd] = BigInt(popcount(xu[d.rs1]!))
+              break
+            case Op.CLZW:
+              x[rd] = BigInt(Math.clz32(Number(xu[d.rs1]! & 0xffffffffn)))
+              break
+            case Op.CTZW: {
+              const v = Number(xu[d.rs1]! & 0xffffffffn)
+              x[rd] = BigInt(v === 0 ? 32 : 31 - Math.clz32(v & -v))
+              break
+            }
+            case Op.CPOPW:
+              x[rd] = BigInt(popcount(xu[d.rs1]! & 0xffffffffn))
+              break
+            case Op.MAX:
+              x[rd] = x[d.rs1]! > x[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+              break
+            case Op.MAXU:
+              x[rd] = xu[d.rs1]! > xu[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+              break
+            case Op.MIN:
+              x[rd] = x[d.rs1]! < x[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+              break
+            case Op.MINU:
+              x[rd] = xu[d.rs1]! < xu[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+              break
+            case Op.SEXT_B:
+              x[rd] = BigInt.asIntN(8, x[d.rs1]!)
+              break
+            case Op.SEXT_H:
+              x[rd] = BigInt.asIntN(16, x[d.rs1]!)
+              break
+            case Op.ZEXT_H:
+              x[rd] = BigInt.asUintN(16, x[d.rs1]!)
+              break
+            case Op.ROL: {
+              const s = xu[d.rs2]! & 63n
+              x[rd] = s === 0n ? x[d.rs1]! : (xu[d.rs1]! << s) | (xu[d.rs1]! >> (64n - s))
+              break
+            }
+            case Op.ROR:
+            case Op.RORI: {
+              const s = d.op === Op.RORI ? d.imm : xu[d.rs2]! & 63n
+              x[rd] = s === 0n ? x[d.rs1]! : (xu[d.rs1]! >> s) | (xu[d.rs1]! << (64n - s))
+              break
+            }
+            case Op.ROLW:
+            case Op.RORW:
+            case Op.RORIW: {
+              const v = BigInt.asUintN(32, x[d.rs1]!)
+              let s = d.op === Op.RORIW ? d.imm : xu[d.rs2]! & 31n
+              if (d.op === Op.ROLW) s = (32n - s) & 31n
+              x[rd] = BigInt.asIntN(32, s === 0n ? v : (v >> s) | (v << (32n - s)))
+              break
+            }
+            case Op.ORC_B: {
+              let r = 0n
+              const v = xu[d.rs1]!
+              for (let i = 0n; i < 64n; i += 8n) if ((v >> i) & 0xffn) r |= 0xffn << i
+              x[rd] = r
+              break
+            }
+            case Op.REV8: {
+              let r = 0n
+              const v = xu[d.rs1]!
+              for (let i = 0n; i < 64n; i += 8n) r = (r << 8n) | ((v >> i) & 0xffn)
+              x[rd] = r
+              break
+            }
+            case Op.BCLR:
+              x[rd] = x[d.rs1]! & ~(1n << (xu[d.rs2]! & 63n))
+              break
+            case Op.BCLRI:
+              x[rd] = x[d.rs1]! & ~(1n << d.imm)
+              break
+            case Op.BEXT:
+              x[rd] = (xu[d.rs1]! >> (xu[d.rs2]! & 63n)) & 1n
+              break
+            case Op.BEXTI:
+              x[rd] = (xu[d.rs1]! >> d.imm) & 1n
+              break
+            case Op.BINV:
+              x[rd] = x[d.rs1]! ^ (1n << (xu[d.rs2]! & 63n))
+              break
+            case Op.BINVI:
+              x[rd] = x[d.rs1]! ^ (1n << d.imm)
+              break
+            case Op.BSET:
+              x[rd] = x[d.rs1]! | (1n << (xu[d.rs2]! & 63n))
+              break
+            case Op.BSETI:
+              x[rd] = x[d.rs1]! | (1n << d.imm)
+              break
+            case Op.FENCE:
+              break
+            case Op.FENCE_I:
+              this.cache.clear()
+              this.codePages.clear()
+              break
+            case Op.ECALL:
+              throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? CAUSE.ECALL_S : CAUSE.ECALL_U, 0n)
+            case Op.EBREAK:
+              throw new Trap(CAUSE.BREAKPOINT, 0n) // mtval may be 0 for ebreak (priv. 3.1.16); QEMU writes 0
+            case Op.MRET: {
+              if (this.privilege < 3) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              const mpp = Number((this.mstatus & MSTATUS.MPP) >> 11n) as Privilege
+              const mpie = (this.mstatus & MSTATUS.MPIE) !== 0n
+              this.mstatus = (this.mstatus & ~(MSTATUS.MIE | MSTATUS.MPP)) | (mpie ? MSTATUS.MIE : 0n) | MSTATUS.MPIE
+              if (mpp !== 3) this.mstatus &= ~MSTATUS.MPRV
+              this.privilege = mpp
+              next = Number(this.mepc)
+              break
+            }
+            case Op.SRET: {
+              if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TSR)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              const spp = (this.mstatus & MSTATUS.SPP) !== 0n ? 1 : 0
+              const spie = (this.mstatus & MSTATUS.SPIE) !== 0n
+              this.mstatus = (this.mstatus & ~(MSTATUS.SIE | MSTATUS.SPP)) | (spie ? MSTATUS.SIE : 0n) | MSTATUS.SPIE
+              this.mstatus &= ~MSTATUS.MPRV
+              this.privilege = spp
+              next = Number(this.sepc)
+              break
+            }
+            case Op.WFI:
+              if (this.privilege === 0 || (this.privilege === 1 && this.mstatus & MSTATUS.TW)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              this.pc = next
+              executed++
+              if (!this.wakeable()) {
+                this.waiting = true
+                this.instret += BigInt(executed)
+                return { reason: 'wfi', executed }
+              }
+              continue
+            case Op.SFENCE_VMA:
+              if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              break
+            case Op.CSRRW:
+            case Op.CSRRS:
+            case Op.CSRRC:
+            case Op.CSRRWI:
+            case Op.CSRRSI:
+            case Op.CSRRCI:
+              this.csrOp(d)
+              break
+            case Op.LR_W:
+            case Op.LR_D: {
+              const a = Number(xu[d.rs1]!)
+              x[rd] = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
+              this.reservation = a
+              break
+            }
+            case Op.SC_W:
+            case Op.SC_D: {
+              const a = Number(xu[d.rs1]!)
+              if (this.reservation === a) {
+                this.store(a, d.op === Op.SC_W ? 4 : 8, x[d.rs2]!)
+                x[rd] = 0n
+              } else x[rd] = 1n
+              this.reservation = -1
+              break
+            }
+            case Op.AMO_W:
+            case Op.AMO_D: {
+              const a = Number(xu[d.rs1]!)
+              const w = d.op === Op.AMO_W
+              const size = w ? 4 : 8
+              const old = this.load(a, size, true)
+              const src = w ? BigInt.asIntN(32, x[d.rs2]!) : x[d.rs2]!
+              const u = (v: bigint) => (w ? BigInt.asUintN(32, v) : BigInt.asUintN(64, v))
+              let r: bigint
+              switch (d.immN) {
+                case 0x01: r = src; break // amoswap
+                case 0x00: r = old + src; break // amoadd
+                case 0x04: r = old ^ src; break // amoxor
+                case 0x0c: r = old & src; break // amoand
+                case 0x08: r = old | src; break // amoor
+                case 0x10: r = old < src ? old : src; break // amomin
+                case 0x14: r = old > src ? old : src; break // amomax
+                case 0x18: r = u(old) < u(src) ? old : src; break // amominu
+                default: r = u(old) > u(src) ? old : src // amomaxu
+              }
+              this.store(a, size, r)
+              x[rd] = old
+              break
+            }
+            default:
+              throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+          }
+          x[0] = 0n
+          this.pc = next
+          executed++
+          if (this.stopExit) {
+            this.stopExit = false
+            this.instret += BigInt(executed)
+            return { reason: 'exit', executed, code: this.bus.exitCode ?? 0 }
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof Trap)) throw e
+        x[0] = 0n
+        this.trap(e.cause, e.tval, false)
+        executed++ // a trapping instruction still takes a step of the budget (never loops forever)
+      }
+    }
+    this.instret += BigInt(executed)
+    return { reason: 'budget', executed }
+  }
+
+  /** The last effective address, for the tval of a fault at an address beyond 2^53. */
+  private lastAddr = 0n
+
+  private addr(d: Decoded): number {
+    const a = BigInt.asUintN(64, this.x[d.rs1]! + d.imm)
+    this.lastAddr = a
+    // Nothing lives above 2^53 on this bus: such an address faults (with its real value as tval).
+    return a > 0x1f_ffff_ffff_ffffn ? -1 : Number(a)
+  }
+
+  private csrOp(d: Decoded): void {
+    const n = d.immN
+    const priv = (n >> 8) & 3
+    const readOnly = n >> 10 === 3
+    if (priv > this.privilege) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    const imm = d.op === Op.CSRRWI || d.op === Op.CSRRSI || d.op === Op.CSRRCI
+    const src = imm ? BigInt(d.rs1) : BigInt.asUintN(64, this.x[d.rs1]!)
+    const writes = d.op === Op.CSRRW || d.op === Op.CSRRWI || d.rs1 !== 0
+    const reads = !(d.op === Op.CSRRW || d.op === Op.CSRRWI) || d.rd !== 0
+    if (writes && readOnly) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    const old = this.csrRead(n)
+    if (old === undefined) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    if (writes) {
+      let v = src
+      if (d.op === Op.CSRRS || d.op === Op.CSRRSI) v = old | src
+      else if (d.op === Op.CSRRC || d.op === Op.CSRRCI) v = old & ~src
+      if (!this.csrWrite(n, v)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    }
+    if (reads) this.x[d.rd] = BigInt.asIntN(64, old)
+  }
+
+  // ---- snapshot ------------------------------------------------------------------------
+
+  snapshot(): HartState {
+    const csrs: Record<string, bigint> = {}
+    for (const [name, n] of Object.entries(CSR)) {
+      const v = this.csrRead(n)
+      if (v !== undefined) csrs[name] = v
+    }
+    return { x: Array.from(this.x, (v) => BigInt.asUintN(64, v)), pc: this.pc, privilege: this.privilege, csrs, instret: this.instret }
+  }
+
+  restore(s: HartState): void {
+    if (s.x.length !== 32) throw new HartError(`snapshot has ${s.x.length} registers, want 32`)
+    this.privilege = 3
+    for (const [name, v] of Object.entries(s.csrs)) {
+      const n = (CSR as Record<string, number>)[name]
+      if (n !== undefined && !['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr'].includes(name)) this.csrWrite(n, v)
+    }
+    s.x.forEach((v, i) => (this.x[i] = BigInt.asIntN(64, v)))
+    this.x[0] = 0n
+    this.pc = s.pc
+    this.privilege = s.privilege
+    this.instret = s.instret
+    this.cache.clear()
+    this.codePages.clear()
+  }
+}
+
+function popcount(v: bigint): number {
+  let n = 0
+  for (let w = v; w; w &= w - 1n) n++
+  return n
+}
+
+function clz64(v: bigint): number {
+  const hi = Number(v >> 32n)
+  return hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(Number(v & 0xffffffffn))
+}
+
+function ctz64(v: bigint): number {
+  if (v === 0n) return 64
+  const lo = Number(v & 0xffffffffn)
+  if (lo !== 0) return 31 - Math.clz32(lo & -lo)
+  const hi = Number(v >> 32n)
+  return 32 + 31 - Math.clz32(hi & -hi)
+}

@@ -1,0 +1,24 @@
+/**
+ * The RISC-V 64 hart of honk and its physical side.
+ *
+ * @example
+ * ```ts
+ * import { createSystem, loadElf, CaptureUart, SifiveTest } from '@honk/rv64'
+ * const sys = createSystem({ harts: 1, ramSize: 64 << 20 })
+ * let out = ''
+ * sys.map(0x1000_0000, new CaptureUart((b) => (out += String.fromCharCode(b))))
+ * sys.map(0x0010_0000, new SifiveTest(sys.bus))
+ * const elf = loadElf(sys.bus, bytes)                   // a bare-metal program linked at 0x8000_0000
+ * sys.harts[0]!.pc = elf.entry
+ * console.log(sys.run(1e9), out)                         // { reason: 'exit', code: 0, … }
+ * ```
+ * @packageDocumentation
+ */
+export { Bus, type AccessSize, type BusOptions, type Clock, type MmioDevice } from './bus.js'
+export { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
+export { Op, decode, type Decoded } from './decode.js'
+export { CaptureUart, Clint, Htif, SifiveTest } from './devices.js'
+export { ElfError, loadElf, type LoadedElf } from './elf.js'
+export { Hart, HartError, type HartOptions, type HartState, type Privilege, type RunResult, type StopReason } from './hart.js'
+export { expandCompressed } from './rvc.js'
+export { createSystem, type System, type SystemOptions } from './system.js'

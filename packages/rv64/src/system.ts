@@ -1,0 +1,64 @@
+/**
+ * N harts on one bus, run round-robin in slices, with the CLINT driving their timer and
+ * software interrupts; time skips forward when every hart waits in WFI.
+ */
+import { Bus, type MmioDevice } from './bus.js'
+import { Clint } from './devices.js'
+import { Hart, type RunResult } from './hart.js'
+
+export interface SystemOptions {
+  harts?: number
+  ramSize: number
+  ramBase?: number
+  clock?: 'realtime' | 'instret'
+  /** Instructions per hart per slice (default 10 000). */
+  slice?: number
+}
+
+export interface System {
+  bus: Bus
+  harts: Hart[]
+  clint: Clint
+  map(base: number, device: MmioDevice): void
+  /** Runs until `budget` instructions (all harts together) are spent or something stops it. */
+  run(budget: number): RunResult
+}
+
+export function createSystem(options: SystemOptions): System {
+  const bus = new Bus({ ramSize: options.ramSize, ...(options.ramBase !== undefined ? { ramBase: options.ramBase } : {}) })
+  const harts: Hart[] = []
+  const clint = new Clint(harts, options.clock ?? 'instret')
+  for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint }))
+  bus.map(0x0200_0000, clint)
+  const slice = options.slice ?? 10_000
+  return {
+    bus,
+    harts,
+    clint,
+    map: (base, device) => bus.map(base, device),
+    run(budget) {
+      let executed = 0
+      while (executed < budget) {
+        let progressed = false
+        for (const h of harts) {
+          clint.update()
+          const r = h.run(Math.min(slice, budget - executed))
+          executed += r.executed
+          if (r.executed > 0) progressed = true
+          if (r.reason === 'exit' || r.reason === 'breakpoint' || r.reason === 'error') return { ...r, executed }
+          if (bus.exitCode !== undefined) return { reason: 'exit', executed, code: bus.exitCode }
+        }
+        if (!progressed) {
+          // Every hart is in WFI: jump time to the next timer deadline, or give up.
+          const deadline = clint.nextDeadline()
+          const now = clint.mtime()
+          if (deadline === (1n << 64n) - 1n || options.clock === 'realtime') return { reason: 'wfi', executed }
+          if (deadline > now) clint.advance(deadline - now)
+          clint.update()
+          if (harts.every((h) => h.waiting)) return { reason: 'wfi', executed }
+        }
+      }
+      return { reason: 'budget', executed }
+    },
+  }
+}

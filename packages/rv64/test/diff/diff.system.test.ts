@@ -1,0 +1,153 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { compare, toolsPresent } from './runner.js'
+
+/**
+ * Differential tests against QEMU: every register, the trap log (count and a signature of
+ * every mcause/mtval) and the trap CSRs must match.
+ */
+const cases: Record<string, string> = {
+  'RV64I arithmetic and logic': `
+    li a0, 0x123456789abcdef0
+    li a1, -77
+    add a2, a0, a1; sub a3, a0, a1; xor a4, a0, a1; or a5, a0, a1; and a6, a0, a1
+    slt a7, a1, a0; sltu s2, a1, a0; slti s3, a1, -5; sltiu s4, a0, 5
+    sll s5, a0, a1; srl s6, a0, a1; sra s7, a1, a1; slli s8, a0, 63; srli s9, a1, 1; srai s10, a1, 3
+    addw s11, a0, a1; subw t3, a0, a1; sllw t4, a0, a1; srlw t5, a1, a1; sraw t6, a1, a0
+    addiw t0, a0, -1; slliw t1, a1, 31; srliw t2, a1, 3; sraiw gp, a1, 17
+    lui tp, 0xfffff; auipc s0, 0; sub s0, s0, s0`,
+  'branches and jumps': `
+    li a0, 3; li a1, -3; li a2, 0
+    1: addi a2, a2, 1; addi a0, a0, -1; bnez a0, 1b
+    blt a1, a0, 2f; addi a2, a2, 100
+    2: bltu a1, a0, 3f; addi a2, a2, 1000
+    3: bge a0, a1, 4f; addi a2, a2, 300
+    4: bgeu a0, a1, 5f; addi a2, a2, 7
+    5: jal a3, 6f; addi a2, a2, 9
+    6: la a4, 7f; jalr a5, 0(a4); addi a2, a2, 11
+    7: sub a3, a3, a3; sub a5, a5, a5; sub a4, a4, a4`,
+  'RV64M': `
+    li a0, 0x7fffffffffffffff; li a1, -2; li a2, 0; li a3, -1; li a4, 0x8000000000000000
+    mul s2, a0, a1; mulh s3, a0, a1; mulhu s4, a0, a1; mulhsu s5, a1, a0
+    div s6, a0, a1; divu s7, a0, a1; rem s8, a0, a1; remu s9, a1, a0
+    div s10, a0, a2; rem s11, a0, a2; divu t3, a0, a2; remu t4, a0, a2
+    div t5, a4, a3; rem t6, a4, a3
+    mulw t0, a0, a1; divw t1, a4, a3; divuw t2, a1, a1; remw gp, a1, a2; remuw tp, a0, a1`,
+  'loads and stores, misaligned too': `
+    la s1, scratch
+    li a0, 0x8899aabbccddeeff
+    sd a0, 0(s1); sw a0, 8(s1); sh a0, 12(s1); sb a0, 14(s1)
+    ld a1, 0(s1); lw a2, 4(s1); lwu a3, 4(s1); lh a4, 6(s1); lhu a5, 6(s1); lb a6, 7(s1); lbu a7, 7(s1)
+    sd a0, 17(s1); ld s2, 17(s1); lw s3, 19(s1); sw a0, 33(s1); ld s4, 32(s1)
+    sub s1, s1, s1`,
+  'atomics': `
+    la s1, scratch
+    li a0, 10; sd a0, 0(s1); sw a0, 8(s1)
+    li a1, 7
+    amoadd.d a2, a1, (s1); amoswap.d a3, a1, (s1); amoxor.d a4, a0, (s1); amoor.d a5, a1, (s1); amoand.d a6, a0, (s1)
+    li a7, -5
+    amomin.d s2, a7, (s1); amomax.d s3, a1, (s1); amominu.d s4, a7, (s1); amomaxu.d s5, a7, (s1)
+    addi s0, s1, 8
+    amoadd.w s6, a7, (s0); amomaxu.w s7, a7, (s0)
+    lr.d s8, (s1); sc.d s9, a1, (s1); sc.d s10, a1, (s1); ld s11, 0(s1)
+    lr.w t3, (s0); sc.w t4, a0, (s0); lw t5, 8(s1)
+    sub s1, s1, s1; sub s0, s0, s0`,
+  'compressed': `
+    c.li a0, 17; c.addi a0, -3; c.slli a0, 5; c.mv a1, a0; c.add a1, a0; c.srli a1, 2; c.srai a1, 1; c.andi a1, 15
+    c.li a2, -1; c.sub a2, a0; c.xor a2, a1; c.or a2, a0; c.and a2, a1; c.addw a2, a0; c.subw a2, a1; c.addiw a2, 3
+    c.lui a3, 0x1f
+    la s1, scratch
+    c.sd a0, 8(s1); c.sw a1, 4(s1); c.ld a4, 8(s1); c.lw a5, 4(s1)
+    c.addi16sp sp, -32; c.sdsp a0, 8(sp); c.ldsp s2, 8(sp); c.swsp a1, 4(sp); c.lwsp s3, 4(sp); c.addi16sp sp, 32
+    c.addi4spn s0, sp, 16; sub s0, s0, sp
+    c.beqz a2, 1f; c.li s4, 1
+    1: c.bnez a2, 2f; c.li s4, 2
+    2: c.j 3f; c.li s4, 3
+    3: sub s1, s1, s1`,
+  'Zba Zbb Zbs': `
+    li a0, 0x00f0f0f00000ff01; li a1, 0xfedcba9876543210; li a2, 13
+    sh1add s2, a0, a1; sh2add s3, a0, a1; sh3add s4, a0, a1; add.uw s5, a1, a0; sh1add.uw s6, a1, a0; slli.uw s7, a1, 7
+    andn s8, a1, a0; orn s9, a0, a1; xnor s10, a0, a1; clz s11, a0; ctz t3, a0; cpop t4, a1
+    clzw t5, a0; ctzw t6, a1; cpopw t0, a1
+    max t1, a0, a1; maxu t2, a0, a1; min gp, a0, a1; minu tp, a0, a1
+    sext.b a3, a1; sext.h a4, a1; zext.h a5, a1
+    rol a6, a1, a2; ror a7, a1, a2; rori s0, a1, 40; rolw s1, a1, a2; rorw ra, a1, a2
+    orc.b a0, a0; rev8 a2, a1`,
+  'Zbs and rotates by register': `
+    li a0, 0x8000000000000001; li a1, 63; li a2, 5
+    bclr s2, a0, a1; bext s3, a0, a1; binv s4, a0, a2; bset s5, a0, a2
+    bclri s6, a0, 0; bexti s7, a0, 63; binvi s8, a0, 40; bseti s9, a0, 3
+    roriw s10, a0, 5`,
+  'traps: illegal, ecall, ebreak, access faults, CSRs': `
+    .word 0xffffffff
+    .word 0x00000000
+    ecall
+    ebreak
+    c.ebreak
+    li a0, 0x90000000
+    ld a1, 0(a0)
+    sd a1, 0(a0)
+    csrr a2, mhartid
+    csrr a3, mcycle
+    sub a3, a3, a3
+    csrr a4, 0x7c0
+    csrw misa, zero
+    csrr a5, mvendorid
+    csrr a6, mie
+    li a7, 0x80
+    csrs mie, a7
+    csrr s2, mie
+    csrw mie, zero
+    csrr s3, mscratch
+    sub s3, s3, s3
+    li s4, 0x222
+    csrw mideleg, s4
+    csrr s5, mideleg
+    li s6, 0xb1ff
+    csrw medeleg, s6
+    csrr s7, medeleg
+    csrw mideleg, zero
+    csrw medeleg, zero
+    jal ra, 1f
+    j 2f
+    1: li t0, 0x90000000
+    jr t0
+    2: sub a0, a0, a0`,
+}
+
+describe.skipIf(!toolsPresent())('the hart against QEMU (differential)', () => {
+  for (const [name, body] of Object.entries(cases)) {
+    it(name, () => {
+      const { qemu, diff } = compare(body)
+      expect(qemu).toMatch(/M[0-9a-f]{16}\n?$/) // QEMU ran the whole harness
+      expect(diff).toEqual([])
+    })
+  }
+
+  it('random instruction streams (fast-check)', () => {
+    const regs = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 's2', 's3', 's4', 's5']
+    const reg = fc.constantFrom(...regs)
+    const rr = ['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulh', 'mulhu', 'mulhsu', 'div', 'divu', 'rem', 'remu', 'mulw', 'divw', 'divuw', 'remw', 'remuw', 'sh1add', 'sh2add', 'sh3add', 'andn', 'orn', 'xnor', 'max', 'maxu', 'min', 'minu', 'rol', 'ror', 'rolw', 'rorw', 'bclr', 'bext', 'binv', 'bset', 'add.uw']
+    const ri = ['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw']
+    const sh = ['slli', 'srli', 'srai', 'rori', 'bclri', 'bexti', 'binvi', 'bseti']
+    const un = ['clz', 'ctz', 'cpop', 'clzw', 'ctzw', 'cpopw', 'sext.b', 'sext.h', 'zext.h', 'orc.b', 'rev8']
+    const ins = fc.oneof(
+      fc.tuple(fc.constantFrom(...rr), reg, reg, reg).map(([o, d, a, b]) => `${o} ${d}, ${a}, ${b}`),
+      fc.tuple(fc.constantFrom(...ri), reg, reg, fc.integer({ min: -2048, max: 2047 })).map(([o, d, a, i]) => `${o} ${d}, ${a}, ${i}`),
+      fc.tuple(fc.constantFrom(...sh), reg, reg, fc.nat(63)).map(([o, d, a, i]) => `${o} ${d}, ${a}, ${i}`),
+      fc.tuple(fc.constantFrom(...un), reg, reg).map(([o, d, a]) => `${o} ${d}, ${a}`),
+      fc.tuple(reg, fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })).map(([d, v]) => `li ${d}, 0x${v.toString(16)}`),
+      fc.tuple(fc.constantFrom('sd', 'sw', 'sh', 'sb'), reg, fc.nat(500)).map(([o, r, off]) => `${o} ${r}, ${off}(s1)`),
+      fc.tuple(fc.constantFrom('ld', 'lw', 'lwu', 'lh', 'lhu', 'lb', 'lbu'), reg, fc.nat(500)).map(([o, r, off]) => `${o} ${r}, ${off}(s1)`),
+      fc.tuple(fc.constantFrom('beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu'), reg, reg).map(([o, a, b]) => `${o} ${a}, ${b}, 1f; addi a0, a0, 1; 1:`),
+    )
+    fc.assert(
+      fc.property(fc.array(ins, { minLength: 5, maxLength: 60 }), (program) => {
+        const body = ['la s1, scratch', ...regs.map((r, i) => `li ${r}, ${(0x9e3779b97f4a7c15n * BigInt(i + 1)) & ((1n << 64n) - 1n)}`), ...program, 'sub s1, s1, s1'].join('\n')
+        const { diff } = compare(body)
+        expect(diff).toEqual([])
+      }),
+      { numRuns: 40 },
+    )
+  })
+})

@@ -1,0 +1,158 @@
+# Bare-metal harness for the differential tests (QEMU virt -bios none, and our hart).
+# _start clears every register, installs the trap handler, runs `test_body`, which ends by
+# jumping to `dump`. `dump` stores x1..x31 exactly as the body left them, then prints them,
+# the trap log and some CSRs over the UART at 0x10000000, and powers off (SiFive test device).
+        .section .text.start, "ax", @progbits
+        .globl _start
+_start:
+        li x1, 0; li x2, 0; li x3, 0; li x4, 0; li x5, 0; li x6, 0; li x7, 0; li x8, 0
+        li x9, 0; li x10, 0; li x11, 0; li x12, 0; li x13, 0; li x14, 0; li x15, 0; li x16, 0
+        li x17, 0; li x18, 0; li x19, 0; li x20, 0; li x21, 0; li x22, 0; li x23, 0; li x24, 0
+        li x25, 0; li x26, 0; li x27, 0; li x28, 0; li x29, 0; li x30, 0; li x31, 0
+        la sp, stack_top
+        la t0, trap_area
+        csrw mscratch, t0
+        la t0, trap_handler
+        csrw mtvec, t0
+        li t0, 0
+        j test_body
+
+# Records (count, signature) of every trap and skips the trapping instruction; a fetch fault
+# returns to ra. Clobbers nothing the body can see.
+        .align 2
+trap_handler:
+        csrrw t0, mscratch, t0
+        sd t1, 0(t0)
+        sd t2, 8(t0)
+        ld t1, 16(t0)
+        addi t1, t1, 1
+        sd t1, 16(t0)
+        ld t2, 24(t0)
+        slli t1, t2, 7
+        srli t2, t2, 57
+        or t2, t2, t1
+        csrr t1, mcause
+        xor t2, t2, t1
+        slli t1, t2, 13
+        srli t2, t2, 51
+        or t2, t2, t1
+        csrr t1, mtval
+        xor t2, t2, t1
+        sd t2, 24(t0)
+        csrr t1, mcause
+        li t2, 1
+        bne t1, t2, 1f
+        csrw mepc, ra
+        j 3f
+1:      csrr t1, mepc
+        lhu t2, 0(t1)
+        andi t2, t2, 3
+        addi t1, t1, 2
+        addi t2, t2, -3
+        bnez t2, 2f
+        addi t1, t1, 2
+2:      csrw mepc, t1
+3:      ld t1, 0(t0)
+        ld t2, 8(t0)
+        csrrw t0, mscratch, t0
+        mret
+
+        .globl dump
+dump:
+        csrw mscratch, x31
+        la x31, regs
+        sd x1, 8(x31); sd x2, 16(x31); sd x3, 24(x31); sd x4, 32(x31); sd x5, 40(x31); sd x6, 48(x31)
+        sd x7, 56(x31); sd x8, 64(x31); sd x9, 72(x31); sd x10, 80(x31); sd x11, 88(x31); sd x12, 96(x31)
+        sd x13, 104(x31); sd x14, 112(x31); sd x15, 120(x31); sd x16, 128(x31); sd x17, 136(x31); sd x18, 144(x31)
+        sd x19, 152(x31); sd x20, 160(x31); sd x21, 168(x31); sd x22, 176(x31); sd x23, 184(x31); sd x24, 192(x31)
+        sd x25, 200(x31); sd x26, 208(x31); sd x27, 216(x31); sd x28, 224(x31); sd x29, 232(x31); sd x30, 240(x31)
+        csrr x30, mscratch
+        sd x30, 248(x31)
+        # Print "xNN=<16 hex digits>\n" for x1..x31.
+        li s0, 1
+4:      li a0, 'x'
+        call putc
+        li t0, 10
+        divu a0, s0, t0
+        addi a0, a0, '0'
+        call putc
+        li t0, 10
+        remu a0, s0, t0
+        addi a0, a0, '0'
+        call putc
+        li a0, '='
+        call putc
+        la t0, regs
+        slli t1, s0, 3
+        add t0, t0, t1
+        ld a0, 0(t0)
+        call puthex
+        addi s0, s0, 1
+        li t0, 32
+        blt s0, t0, 4b
+        # Trap log and CSRs.
+        li a0, 'T'
+        call putc
+        la t0, trap_area
+        ld a0, 16(t0)
+        call puthex
+        li a0, 'S'
+        call putc
+        la t0, trap_area
+        ld a0, 24(t0)
+        call puthex
+        li a0, 'C'
+        call putc
+        csrr a0, mcause
+        call puthex
+        li a0, 'E'
+        call putc
+        csrr a0, mepc
+        call puthex
+        li a0, 'V'
+        call putc
+        csrr a0, mtval
+        call puthex
+        li a0, 'M'
+        call putc
+        csrr a0, mstatus
+        li t0, 0x1888          # MIE | MPIE | MPP: the bits both sides must agree on
+        and a0, a0, t0
+        call puthex
+        li t0, 0x100000
+        li t1, 0x5555
+        sw t1, 0(t0)
+5:      j 5b
+
+putc:   li t0, 0x10000000
+1:      lbu t1, 5(t0)
+        andi t1, t1, 0x20
+        beqz t1, 1b
+        sb a0, 0(t0)
+        ret
+
+puthex: mv t2, a0
+        mv t3, ra
+        li t4, 60
+1:      srl a0, t2, t4
+        andi a0, a0, 15
+        li t0, 10
+        blt a0, t0, 2f
+        addi a0, a0, 'a' - 10
+        j 3f
+2:      addi a0, a0, '0'
+3:      call putc
+        addi t4, t4, -4
+        bgez t4, 1b
+        li a0, '\n'
+        call putc
+        mv ra, t3
+        ret
+
+        .data
+        .align 3
+regs:   .space 256
+trap_area: .space 32
+        .globl scratch
+        .align 4
+scratch: .space 512
