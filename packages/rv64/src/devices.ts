@@ -27,14 +27,19 @@ export class Clint implements MmioDevice, Clock {
   private readonly start = performance.now()
   private offset = 0n
 
+  /**
+   * `harts` may be filled after construction (the harts need this clock first); `count` sizes
+   * the register file.
+   */
   constructor(
     private readonly harts: Hart[],
+    count: number,
     private readonly mode: 'realtime' | 'instret' = 'instret',
     /** Instructions per tick in instret mode (10 MHz at 100 MIPS = 10). */
     private readonly instructionsPerTick = 10,
   ) {
-    this.msip = harts.map(() => 0)
-    this.mtimecmp = harts.map(() => (1n << 64n) - 1n)
+    this.msip = new Array<number>(count).fill(0)
+    this.mtimecmp = new Array<bigint>(count).fill((1n << 64n) - 1n)
   }
 
   mtime(): bigint {
@@ -58,6 +63,7 @@ export class Clint implements MmioDevice, Clock {
   update(): void {
     const now = this.mtime()
     this.harts.forEach((h, i) => {
+      if (i >= this.mtimecmp.length) return
       h.setIrq(7, now >= this.mtimecmp[i]!)
       h.setIrq(3, this.msip[i] !== 0)
     })

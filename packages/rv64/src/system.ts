@@ -27,7 +27,7 @@ export interface System {
 export function createSystem(options: SystemOptions): System {
   const bus = new Bus({ ramSize: options.ramSize, ...(options.ramBase !== undefined ? { ramBase: options.ramBase } : {}) })
   const harts: Hart[] = []
-  const clint = new Clint(harts, options.clock ?? 'instret')
+  const clint = new Clint(harts, options.harts ?? 1, options.clock ?? 'instret')
   for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint }))
   bus.map(0x0200_0000, clint)
   const slice = options.slice ?? 10_000
