@@ -66,6 +66,7 @@ const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1
 /** Interrupt priority, highest first (privileged spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
 const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
 const PAGE = 4096
+const LINE = 64
 
 export class Hart {
   readonly hartId: number
@@ -113,7 +114,8 @@ export class Hart {
   private readonly ramBase: number
   private readonly ramEnd: number
   private readonly cache = new Map<number, Decoded>()
-  private readonly codePages = new Set<number>()
+  /** 64-byte lines that hold decoded instructions (self-modifying code invalidation). */
+  private readonly codeLines = new Set<number>()
   private reservation = -1
   private readonly breakpoints = new Set<number>()
   private stopExit = false
@@ -410,8 +412,13 @@ export class Hart {
         default:
           v.setBigUint64(o, BigInt.asUintN(64, value), true)
       }
-      const page = Math.floor(addr / PAGE)
-      if (this.codePages.has(page) || this.codePages.has(Math.floor((addr + size - 1) / PAGE))) this.dropCode(page)
+      // Stores into lines holding decoded code drop those lines (data often shares a page with code).
+      if (this.codeLines.size > 0) {
+        const first = Math.floor(addr / LINE)
+        const last = Math.floor((addr + size - 1) / LINE)
+        if (this.codeLines.has(first)) this.dropLine(first)
+        if (last !== first && this.codeLines.has(last)) this.dropLine(last)
+      }
       if (this.reservation >= 0 && Math.abs(addr - this.reservation) < 8) this.reservation = -1
       return
     }
@@ -419,11 +426,10 @@ export class Hart {
     if (this.bus.exitCode !== undefined) this.stopExit = true
   }
 
-  private dropCode(page: number): void {
-    for (const p of [page - 1, page, page + 1]) {
-      if (!this.codePages.delete(p)) continue
-      for (let a = p * PAGE; a < (p + 1) * PAGE; a += 2) this.cache.delete(a)
-    }
+  private dropLine(line: number): void {
+    this.codeLines.delete(line)
+    // An instruction starting up to 2 bytes before the line may reach into it.
+    for (let a = line * LINE - 2; a < (line + 1) * LINE; a += 2) this.cache.delete(a)
   }
 
   private fetch(pc: number): Decoded {
@@ -443,8 +449,8 @@ export class Hart {
     }
     const d = decode(word)
     this.cache.set(pc, d)
-    this.codePages.add(Math.floor(pc / PAGE))
-    if (d.len === 4) this.codePages.add(Math.floor((pc + 2) / PAGE))
+    this.codeLines.add(Math.floor(pc / LINE))
+    if (d.len === 4) this.codeLines.add(Math.floor((pc + 2) / LINE))
     return d
   }
 
@@ -880,7 +886,7 @@ export class Hart {
               break
             case Op.FENCE_I:
               this.cache.clear()
-              this.codePages.clear()
+              this.codeLines.clear()
               break
             case Op.ECALL:
               throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? CAUSE.ECALL_S : CAUSE.ECALL_U, 0n)
@@ -1046,7 +1052,7 @@ export class Hart {
     this.privilege = s.privilege
     this.instret = s.instret
     this.cache.clear()
-    this.codePages.clear()
+    this.codeLines.clear()
   }
 }
 

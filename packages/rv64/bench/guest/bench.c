@@ -1,0 +1,54 @@
+/* The CPU benchmark guest: a fixed integer workload (CRC-32, a sort, a small matrix multiply),
+ * repeated ROUNDS times; prints a checksum and the instructions it retired (instret) over the
+ * UART at 0x10000000. Built bare-metal by bench/run.ts; runs on QEMU and on our hart. */
+typedef unsigned long u64;
+typedef unsigned int u32;
+#ifndef ROUNDS
+#define ROUNDS 400
+#endif
+static volatile unsigned char *const UART = (unsigned char *)0x10000000;
+static void putc(char c) { while (!(UART[5] & 0x20)) {} UART[0] = c; }
+static void puts(const char *s) { while (*s) putc(*s++); }
+static void puthex(u64 v) { for (int i = 60; i >= 0; i -= 4) putc("0123456789abcdef"[(v >> i) & 15]); putc('\n'); }
+static u64 rdinstret(void) { u64 v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v; }
+
+static u32 crc_table[256];
+static void crc_init(void) {
+  for (u32 n = 0; n < 256; n++) { u32 c = n; for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1; crc_table[n] = c; }
+}
+static u32 crc32(const unsigned char *p, u64 n, u32 crc) {
+  crc = ~crc;
+  while (n--) crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+#define N 256
+static u32 arr[N];
+static void sort(u32 *a, int n) { /* insertion sort: branchy, memory-bound */
+  for (int i = 1; i < n; i++) { u32 v = a[i]; int j = i - 1; while (j >= 0 && a[j] > v) { a[j + 1] = a[j]; j--; } a[j + 1] = v; }
+}
+#define M 12
+static u64 A[M][M], B[M][M], C[M][M];
+static void matmul(void) {
+  for (int i = 0; i < M; i++) for (int j = 0; j < M; j++) { u64 s = 0; for (int k = 0; k < M; k++) s += A[i][k] * B[k][j]; C[i][j] = s; }
+}
+static unsigned char buf[4096];
+
+int main(void) {
+  u64 start = rdinstret();
+  crc_init();
+  u64 seed = 0x9e3779b97f4a7c15ul, sum = 0;
+  for (int i = 0; i < 4096; i++) { seed = seed * 6364136223846793005ul + 1442695040888963407ul; buf[i] = seed >> 56; }
+  for (int r = 0; r < ROUNDS; r++) {
+    sum += crc32(buf, sizeof buf, (u32)r);
+    for (int i = 0; i < N; i++) { seed = seed * 6364136223846793005ul + 1442695040888963407ul; arr[i] = (u32)(seed >> 33); }
+    sort(arr, N);
+    sum ^= arr[r % N];
+    for (int i = 0; i < M; i++) for (int j = 0; j < M; j++) { A[i][j] = (u64)(i + r) * 2654435761u; B[i][j] = (u64)(j ^ r) + 7; }
+    matmul();
+    sum += C[r % M][(r * 7) % M];
+  }
+  u64 end = rdinstret();
+  puts("checksum "); puthex(sum);
+  puts("instret "); puthex(end - start);
+  return 0;
+}

@@ -1,0 +1,8 @@
+        .section .text.start, "ax", @progbits
+        .globl _start
+_start: la sp, stack_top
+        call main
+        li t0, 0x100000
+        li t1, 0x5555
+        sw t1, 0(t0)
+1:      j 1b
