@@ -149,10 +149,13 @@ describe('privileged architecture', () => {
     expect(hart.getCsr(CSR.mepc)).toBe(BigInt(BASE + 4))
   })
 
-  it('satp is WARL: a write of an unsupported mode has no effect', () => {
-    const { hart } = machine([LUI(5, 0x80000), ADDI(5, 5, 0), I(63, 5, 1, 5), CSRRW(CSR.satp, 5, 0), CSRRS(CSR.satp, 0, 6)])
-    hart.run(5)
+  it('satp is WARL: a write of an unsupported mode has no effect, a supported one sticks', () => {
+    const { hart } = machine([CSRRW(CSR.satp, 5, 0), CSRRS(CSR.satp, 0, 6), CSRRW(CSR.satp, 7, 0), CSRRS(CSR.satp, 0, 8)])
+    hart.setX(5, (11n << 60n) | 0x1234n) // mode 11: reserved
+    hart.setX(7, (8n << 60n) | 0x1234n) // Sv39
+    hart.run(4)
     expect(hart.getX(6)).toBe(0n)
+    expect(hart.getX(8)).toBe((8n << 60n) | 0x1234n)
   })
 
   it('a jump into MMIO is a fetch access fault, an endless loop a budget stop', () => {

@@ -67,6 +67,20 @@ const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1
 const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
 const PAGE = 4096
 const LINE = 64
+const TLB_SIZE = 256
+type Access = 0 | 1 | 2
+const FETCH: Access = 0
+const LOAD: Access = 1
+const STORE: Access = 2
+const PAGE_FAULT = [CAUSE.FETCH_PAGE, CAUSE.LOAD_PAGE, CAUSE.STORE_PAGE] as const
+const ACCESS_FAULT = [CAUSE.FETCH_ACCESS, CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS] as const
+const PTE_V = 1
+const PTE_R = 2
+const PTE_W = 4
+const PTE_X = 8
+const PTE_U = 16
+const PTE_A = 64
+const PTE_D = 128
 
 export class Hart {
   readonly hartId: number
@@ -104,6 +118,7 @@ export class Hart {
   private scause = 0n
   private stval = 0n
   private stimecmp = MASK64
+  private satp = 0n
   private readonly pmpcfg = new BigUint64Array(16)
   private readonly pmpaddr = new BigUint64Array(64)
   instret = 0n
@@ -116,7 +131,7 @@ export class Hart {
   private readonly cache = new Map<number, Decoded>()
   /** 64-byte lines that hold decoded instructions (self-modifying code invalidation). */
   private readonly codeLines = new Set<number>()
-  private reservation = -1
+  private reservation = NaN
   private readonly breakpoints = new Set<number>()
   private stopExit = false
 
@@ -213,7 +228,7 @@ export class Hart {
         return this.stimecmp
       case CSR.satp:
         if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return undefined
-        return 0n
+        return this.satp
       case CSR.mstatus:
         return this.mstatusRead()
       case CSR.misa:
@@ -306,10 +321,15 @@ export class Hart {
         if (this.privilege < 3 && !(this.menvcfg >> 63n)) return false
         this.stimecmp = v
         return true
-      case CSR.satp:
-        // WARL: only Bare is supported for now, so a write of any other mode has no effect.
+      case CSR.satp: {
         if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return false
+        // WARL: a write of an unsupported mode has no effect at all (Linux probes Sv57, Sv48, Sv39 this way).
+        const mode = Number(v >> 60n)
+        if (mode !== 0 && mode !== 8 && mode !== 9 && mode !== 10) return true
+        this.satp = v & ((0xfn << 60n) | (0xffffn << 44n) | ((1n << 44n) - 1n))
+        this.flushTlb()
         return true
+      }
       case CSR.mstatus: {
         let w = v & MSTATUS_WRITABLE
         if (((w & MSTATUS.MPP) >> 11n) === 2n) w &= ~MSTATUS.MPP // MPP is WARL: 2 is reserved → U
@@ -375,7 +395,8 @@ export class Hart {
 
   // ---- memory --------------------------------------------------------------------------
 
-  private load(addr: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
+  private load(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
+    const addr = this.translate(va, LOAD)
     if (addr >= this.ramBase && addr + size <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(addr / PAGE))) {
       const o = addr - this.ramBase
       const v = this.view
@@ -390,12 +411,13 @@ export class Hart {
           return signed ? v.getBigInt64(o, true) : v.getBigUint64(o, true)
       }
     }
-    const r = addr < 0 ? undefined : this.bus.read(addr, size)
-    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, addr < 0 ? this.lastAddr : BigInt(addr))
+    const r = this.bus.read(addr, size)
+    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, BigInt.asUintN(64, BigInt(va)))
     return signed ? BigInt.asIntN(size * 8, r) : r
   }
 
-  private store(addr: number, size: 1 | 2 | 4 | 8, value: bigint): void {
+  private store(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
+    const addr = this.translate(va, STORE)
     if (addr >= this.ramBase && addr + size <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(addr / PAGE))) {
       const o = addr - this.ramBase
       const v = this.view
@@ -419,10 +441,10 @@ export class Hart {
         if (this.codeLines.has(first)) this.dropLine(first)
         if (last !== first && this.codeLines.has(last)) this.dropLine(last)
       }
-      if (this.reservation >= 0 && Math.abs(addr - this.reservation) < 8) this.reservation = -1
+      if (Math.abs(va - this.reservation) < 8) this.reservation = NaN
       return
     }
-    if (addr < 0 || !this.bus.write(addr, size, value)) throw new Trap(CAUSE.STORE_ACCESS, addr < 0 ? this.lastAddr : BigInt(addr))
+    if (!this.bus.write(addr, size, value)) throw new Trap(CAUSE.STORE_ACCESS, BigInt.asUintN(64, BigInt(va)))
     if (this.bus.exitCode !== undefined) this.stopExit = true
   }
 
@@ -433,25 +455,117 @@ export class Hart {
   }
 
   private fetch(pc: number): Decoded {
-    const hit = this.cache.get(pc)
+    const pa = this.translate(pc, FETCH)
+    const hit = this.cache.get(pa)
     if (hit) return hit
     let word: number
-    if (pc >= this.ramBase && pc + 2 <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(pc / PAGE))) {
-      const o = pc - this.ramBase
-      const lo = this.view.getUint16(o, true)
+    if (pa >= this.ramBase && pa + 2 <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(pa / PAGE))) {
+      const lo = this.view.getUint16(pa - this.ramBase, true)
       if ((lo & 3) === 3) {
-        if (pc + 4 > this.ramEnd) throw new Trap(CAUSE.FETCH_ACCESS, BigInt(pc + 2))
-        word = (lo | (this.view.getUint16(o + 2, true) << 16)) >>> 0
+        // The upper half may sit on the next page, translated on its own.
+        const pa2 = (pa & (PAGE - 1)) === PAGE - 2 ? this.translate(pc + 2, FETCH) : pa + 2
+        if (pa2 < this.ramBase || pa2 + 2 > this.ramEnd) throw new Trap(CAUSE.FETCH_ACCESS, BigInt.asUintN(64, BigInt(pc + 2)))
+        word = (lo | (this.view.getUint16(pa2 - this.ramBase, true) << 16)) >>> 0
       } else word = lo
     } else {
       // Executing from a device (or nothing) is an access fault: no instruction fetch from MMIO.
-      throw new Trap(CAUSE.FETCH_ACCESS, BigInt(pc))
+      throw new Trap(CAUSE.FETCH_ACCESS, BigInt.asUintN(64, BigInt(pc)))
     }
     const d = decode(word)
-    this.cache.set(pc, d)
-    this.codeLines.add(Math.floor(pc / LINE))
-    if (d.len === 4) this.codeLines.add(Math.floor((pc + 2) / LINE))
+    // Instructions that straddle a page are not cached (their halves translate separately).
+    if ((pa & (PAGE - 1)) !== PAGE - 2 || d.len === 2) {
+      this.cache.set(pa, d)
+      this.codeLines.add(Math.floor(pa / LINE))
+      if (d.len === 4) this.codeLines.add(Math.floor((pa + 2) / LINE))
+    }
     return d
+  }
+
+  // ---- address translation (Sv39/Sv48/Sv57, privileged spec 4.3–4.5) -------------------
+
+  private readonly tlbTag = new Float64Array(TLB_SIZE).fill(NaN)
+  private readonly tlbPage = new Float64Array(TLB_SIZE)
+  private readonly tlbFlags = new Uint8Array(TLB_SIZE)
+
+  private flushTlb(): void {
+    this.tlbTag.fill(NaN)
+  }
+
+  /** The privilege loads and stores run with (MPRV lets M-mode use MPP's). */
+  private dataPrivilege(): Privilege {
+    return this.privilege === 3 && this.mstatus & MSTATUS.MPRV ? (Number((this.mstatus & MSTATUS.MPP) >> 11n) as Privilege) : this.privilege
+  }
+
+  /** Virtual → physical, or a page/access fault. `va` is the signed 64-bit value as a number (NaN: beyond ±2^53). */
+  private translate(va: number, kind: Access): number {
+    const priv = kind === FETCH ? this.privilege : this.dataPrivilege()
+    const mode = Number(this.satp >> 60n)
+    if (priv === 3 || mode === 0) {
+      if (!(va >= 0)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+      return va
+    }
+    const vpn = Math.floor(va / PAGE)
+    const i = vpn & (TLB_SIZE - 1)
+    if (this.tlbTag[i] === vpn) {
+      const f = this.tlbFlags[i]!
+      if (this.allowed(f, kind, priv) && (kind !== STORE || f & PTE_D)) return this.tlbPage[i]! * PAGE + (va - vpn * PAGE)
+    }
+    return this.walk(va, kind, priv, mode)
+  }
+
+  private faultAddr(va: number): bigint {
+    return Number.isNaN(va) ? this.lastAddr : BigInt.asUintN(64, BigInt(va))
+  }
+
+  private allowed(flags: number, kind: Access, priv: Privilege): boolean {
+    if (flags & PTE_U) {
+      if (priv === 1 && (kind === FETCH || !(this.mstatus & MSTATUS.SUM))) return false
+    } else if (priv === 0) return false
+    if (kind === FETCH) return (flags & PTE_X) !== 0
+    if (kind === LOAD) return (flags & PTE_R) !== 0 || ((flags & PTE_X) !== 0 && (this.mstatus & MSTATUS.MXR) !== 0n)
+    return (flags & PTE_W) !== 0
+  }
+
+  private walk(va: number, kind: Access, priv: Privilege, mode: number): number {
+    const levels = mode - 5 // Sv39 = 8 → 3, Sv48 = 9 → 4, Sv57 = 10 → 5
+    const bits = 12 + 9 * levels
+    const fault = () => new Trap(PAGE_FAULT[kind], this.faultAddr(va))
+    // The address must be canonical: bits above `bits` copy bit bits-1.
+    if (Number.isNaN(va) || va >= 2 ** (bits - 1) || va < -(2 ** (bits - 1))) throw fault()
+    const u = BigInt.asUintN(64, BigInt(va))
+    let table = (this.satp & ((1n << 44n) - 1n)) * 4096n
+    for (let level = levels - 1; level >= 0; level--) {
+      const pteAddr = Number(table + ((u >> BigInt(12 + 9 * level)) & 511n) * 8n)
+      if (!this.bus.isRam(pteAddr, 8)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+      let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
+      const flags = Number(pte & 0xffn)
+      // Invalid, W without R, or reserved high bits (no Svnapot/Svpbmt): a page fault.
+      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || pte >> 54n) throw fault()
+      const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
+      if (!(flags & (PTE_R | PTE_X))) {
+        if (level === 0) throw fault()
+        table = ppn * 4096n
+        continue
+      }
+      // A superpage's PPN must be aligned to its size.
+      if (level > 0 && ppn & ((1n << BigInt(9 * level)) - 1n)) throw fault()
+      if (!this.allowed(flags, kind, priv)) throw fault()
+      // A and D are updated by the hart (as QEMU does), written back to the PTE.
+      const want = PTE_A | (kind === STORE ? PTE_D : 0)
+      if ((flags & want) !== want) {
+        pte |= BigInt(want)
+        this.view.setBigUint64(pteAddr - this.ramBase, pte, true)
+      }
+      const pageMask = (1n << BigInt(9 * level)) - 1n
+      const ppage = Number((ppn & ~pageMask) | ((u >> 12n) & pageMask))
+      const vpn = Math.floor(va / PAGE)
+      const i = vpn & (TLB_SIZE - 1)
+      this.tlbTag[i] = vpn
+      this.tlbPage[i] = ppage
+      this.tlbFlags[i] = Number(pte & 0xffn)
+      return ppage * PAGE + (va - vpn * PAGE)
+    }
+    throw fault()
   }
 
   // ---- traps ---------------------------------------------------------------------------
@@ -460,7 +574,7 @@ export class Hart {
     const bit = 1n << BigInt(cause)
     const delegated = this.privilege <= 1 && (interrupt ? this.mideleg & bit : this.medeleg & bit)
     const causeValue = interrupt ? (1n << 63n) | BigInt(cause) : BigInt(cause)
-    const epc = BigInt(this.pc)
+    const epc = BigInt.asUintN(64, BigInt(this.pc))
     if (delegated) {
       this.scause = causeValue
       this.sepc = epc
@@ -478,11 +592,11 @@ export class Hart {
       this.privilege = 3
       this.pc = this.vector(this.mtvec, cause, interrupt)
     }
-    this.reservation = -1
+    this.reservation = NaN
   }
 
   private vector(tvec: bigint, cause: number, interrupt: boolean): number {
-    const base = Number(tvec & ~3n)
+    const base = Number(BigInt.asIntN(64, tvec & ~3n))
     return (tvec & 1n) === 1n && interrupt ? base + 4 * cause : base
   }
 
@@ -549,7 +663,7 @@ export class Hart {
               next = pc + d.immN
               break
             case Op.JALR: {
-              const t = Number(BigInt.asUintN(64, x[d.rs1]! + d.imm) & ~1n)
+              const t = Number(BigInt.asIntN(64, x[d.rs1]! + d.imm) & ~1n)
               x[rd] = BigInt(next)
               next = t
               break
@@ -899,7 +1013,7 @@ export class Hart {
               this.mstatus = (this.mstatus & ~(MSTATUS.MIE | MSTATUS.MPP)) | (mpie ? MSTATUS.MIE : 0n) | MSTATUS.MPIE
               if (mpp !== 3) this.mstatus &= ~MSTATUS.MPRV
               this.privilege = mpp
-              next = Number(this.mepc)
+              next = Number(BigInt.asIntN(64, this.mepc))
               break
             }
             case Op.SRET: {
@@ -909,7 +1023,7 @@ export class Hart {
               this.mstatus = (this.mstatus & ~(MSTATUS.SIE | MSTATUS.SPP)) | (spie ? MSTATUS.SIE : 0n) | MSTATUS.SPIE
               this.mstatus &= ~MSTATUS.MPRV
               this.privilege = spp
-              next = Number(this.sepc)
+              next = Number(BigInt.asIntN(64, this.sepc))
               break
             }
             case Op.WFI:
@@ -924,6 +1038,7 @@ export class Hart {
               continue
             case Op.SFENCE_VMA:
               if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              this.flushTlb() // by address or ASID too: flushing everything is always correct
               break
             case Op.CSRRW:
             case Op.CSRRS:
@@ -935,24 +1050,24 @@ export class Hart {
               break
             case Op.LR_W:
             case Op.LR_D: {
-              const a = Number(xu[d.rs1]!)
+              const a = this.addrOf(d.rs1)
               x[rd] = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
               this.reservation = a
               break
             }
             case Op.SC_W:
             case Op.SC_D: {
-              const a = Number(xu[d.rs1]!)
+              const a = this.addrOf(d.rs1)
               if (this.reservation === a) {
                 this.store(a, d.op === Op.SC_W ? 4 : 8, x[d.rs2]!)
                 x[rd] = 0n
               } else x[rd] = 1n
-              this.reservation = -1
+              this.reservation = NaN
               break
             }
             case Op.AMO_W:
             case Op.AMO_D: {
-              const a = Number(xu[d.rs1]!)
+              const a = this.addrOf(d.rs1)
               const w = d.op === Op.AMO_W
               const size = w ? 4 : 8
               const old = this.load(a, size, true)
@@ -1000,11 +1115,23 @@ export class Hart {
   /** The last effective address, for the tval of a fault at an address beyond 2^53. */
   private lastAddr = 0n
 
+  /**
+   * The effective address as a signed number (canonical virtual addresses are small in
+   * magnitude); NaN when it does not fit ±2^53 — no RAM or device lives there, and no
+   * canonical Sv39/Sv48 address is that large — so it faults, with `lastAddr` as tval.
+   */
   private addr(d: Decoded): number {
-    const a = BigInt.asUintN(64, this.x[d.rs1]! + d.imm)
-    this.lastAddr = a
-    // Nothing lives above 2^53 on this bus: such an address faults (with its real value as tval).
-    return a > 0x1f_ffff_ffff_ffffn ? -1 : Number(a)
+    return this.toAddr(this.x[d.rs1]! + d.imm)
+  }
+
+  private addrOf(reg: number): number {
+    return this.toAddr(this.x[reg]!)
+  }
+
+  private toAddr(v: bigint): number {
+    const a = BigInt.asIntN(64, v)
+    this.lastAddr = BigInt.asUintN(64, a)
+    return a > 0x1f_ffff_ffff_ffffn || a < -0x1f_ffff_ffff_ffffn ? NaN : Number(a)
   }
 
   private csrOp(d: Decoded): void {
@@ -1053,6 +1180,7 @@ export class Hart {
     this.instret = s.instret
     this.cache.clear()
     this.codeLines.clear()
+    this.flushTlb()
   }
 }
 

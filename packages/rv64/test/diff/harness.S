@@ -41,8 +41,19 @@ trap_handler:
         sd t2, 24(t0)
         csrr t1, mcause
         li t2, 1
-        bne t1, t2, 1f
-        csrw mepc, ra
+        beq t1, t2, 4f
+        li t2, 12
+        beq t1, t2, 4f
+        li t2, 9
+        beq t1, t2, 5f
+        li t2, 8
+        beq t1, t2, 5f
+        j 1f
+4:      csrw mepc, ra            # a fetch fault returns to ra
+        j 3f
+5:      csrw mepc, a7            # ecall from S or U: continue at a7, in M-mode
+        li t1, 0x1800
+        csrs mstatus, t1
         j 3f
 1:      csrr t1, mepc
         lhu t2, 0(t1)
