@@ -190,7 +190,9 @@ export class MemoryFS implements FS {
   private resize(node: Inode, size: number, path: string): void {
     if (size > this.maxFileSize) throw new FsError('ENOSPC', 'write', path, `file would exceed ${this.maxFileSize} bytes`)
     if (size > node.data.length) {
-      const grown = new Uint8Array(Math.max(size, Math.min(node.data.length * 2, size + (1 << 20))))
+      // Doubling keeps a file written in pieces linear in its size (measured: 64 MiB through 9P
+      // went from 68 MB/s with 1 MiB steps to several hundred).
+      const grown = new Uint8Array(Math.min(this.maxFileSize, Math.max(size, node.data.length * 2, 4096)))
       grown.set(node.data.subarray(0, node.size))
       node.data = grown
     } else if (size < node.size) {

@@ -1,0 +1,118 @@
+/**
+ * THE opcode table: one entry per 32-bit instruction the hart executes (name, mask, match,
+ * operand format, extension, and the decoder's operation). The disassembler and the assembler
+ * are driven by it, and a test checks that the decoder agrees with it for every entry.
+ * Compressed (C) instructions are handled by expansion (`rvc.ts`) into these.
+ */
+import { Op } from '../decode.js'
+
+export type Ext = 'I' | 'M' | 'A' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv'
+
+/** Operand formats (GNU assembler syntax). */
+export type Format =
+  | 'R' // rd, rs1, rs2
+  | 'I' // rd, rs1, imm12
+  | 'SH' // rd, rs1, shamt (hex, as objdump prints it)
+  | 'R1' // rd, rs1
+  | 'L' // rd, imm(rs1)
+  | 'S' // rs2, imm(rs1)
+  | 'B' // rs1, rs2, target
+  | 'U' // rd, imm20 (hex)
+  | 'J' // rd, target
+  | 'JALR' // rd, imm(rs1)
+  | 'CSR' // rd, csr, rs1
+  | 'CSRI' // rd, csr, uimm5
+  | 'AMO' // rd, rs2, (rs1)
+  | 'LR' // rd, (rs1)
+  | 'FENCE' // pred, succ
+  | 'SFENCE' // rs1, rs2
+  | 'NONE'
+
+export interface OpcodeSpec {
+  readonly name: string
+  readonly mask: number
+  readonly match: number
+  readonly format: Format
+  readonly ext: Ext
+  readonly op: Op
+}
+
+const R = (name: string, f7: number, f3: number, opc: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xfe00707f, match: ((f7 << 25) | (f3 << 12) | opc) >>> 0, format: 'R', ext, op })
+const I = (name: string, f3: number, opc: number, format: Format, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0x707f, match: (f3 << 12) | opc, format, ext, op })
+const SH6 = (name: string, top6: number, f3: number, opc: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xfc00707f, match: ((top6 << 26) | (f3 << 12) | opc) >>> 0, format: 'SH', ext, op })
+const SH5 = (name: string, f7: number, f3: number, opc: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xfe00707f, match: ((f7 << 25) | (f3 << 12) | opc) >>> 0, format: 'SH', ext, op })
+const UN = (name: string, imm12: number, f3: number, opc: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xfff0707f, match: ((imm12 << 20) | (f3 << 12) | opc) >>> 0, format: 'R1', ext, op })
+const FIX = (name: string, word: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xffffffff, match: word >>> 0, format: 'NONE', ext, op })
+const AMO = (name: string, f5: number, f3: number, op: Op): OpcodeSpec => ({ name, mask: 0xf800707f, match: ((f5 << 27) | (f3 << 12) | 0x2f) >>> 0, format: 'AMO', ext: 'A', op })
+
+/* @__PURE__ */
+export const OPCODES: readonly OpcodeSpec[] = [
+  { name: 'lui', mask: 0x7f, match: 0x37, format: 'U', ext: 'I', op: Op.LUI },
+  { name: 'auipc', mask: 0x7f, match: 0x17, format: 'U', ext: 'I', op: Op.AUIPC },
+  { name: 'jal', mask: 0x7f, match: 0x6f, format: 'J', ext: 'I', op: Op.JAL },
+  I('jalr', 0, 0x67, 'JALR', 'I', Op.JALR),
+  I('beq', 0, 0x63, 'B', 'I', Op.BEQ), I('bne', 1, 0x63, 'B', 'I', Op.BNE), I('blt', 4, 0x63, 'B', 'I', Op.BLT),
+  I('bge', 5, 0x63, 'B', 'I', Op.BGE), I('bltu', 6, 0x63, 'B', 'I', Op.BLTU), I('bgeu', 7, 0x63, 'B', 'I', Op.BGEU),
+  I('lb', 0, 0x03, 'L', 'I', Op.LB), I('lh', 1, 0x03, 'L', 'I', Op.LH), I('lw', 2, 0x03, 'L', 'I', Op.LW), I('ld', 3, 0x03, 'L', 'I', Op.LD),
+  I('lbu', 4, 0x03, 'L', 'I', Op.LBU), I('lhu', 5, 0x03, 'L', 'I', Op.LHU), I('lwu', 6, 0x03, 'L', 'I', Op.LWU),
+  I('sb', 0, 0x23, 'S', 'I', Op.SB), I('sh', 1, 0x23, 'S', 'I', Op.SH), I('sw', 2, 0x23, 'S', 'I', Op.SW), I('sd', 3, 0x23, 'S', 'I', Op.SD),
+  I('addi', 0, 0x13, 'I', 'I', Op.ADDI), I('slti', 2, 0x13, 'I', 'I', Op.SLTI), I('sltiu', 3, 0x13, 'I', 'I', Op.SLTIU),
+  I('xori', 4, 0x13, 'I', 'I', Op.XORI), I('ori', 6, 0x13, 'I', 'I', Op.ORI), I('andi', 7, 0x13, 'I', 'I', Op.ANDI),
+  SH6('slli', 0x00, 1, 0x13, 'I', Op.SLLI), SH6('srli', 0x00, 5, 0x13, 'I', Op.SRLI), SH6('srai', 0x10, 5, 0x13, 'I', Op.SRAI),
+  R('add', 0x00, 0, 0x33, 'I', Op.ADD), R('sub', 0x20, 0, 0x33, 'I', Op.SUB), R('sll', 0x00, 1, 0x33, 'I', Op.SLL), R('slt', 0x00, 2, 0x33, 'I', Op.SLT),
+  R('sltu', 0x00, 3, 0x33, 'I', Op.SLTU), R('xor', 0x00, 4, 0x33, 'I', Op.XOR), R('srl', 0x00, 5, 0x33, 'I', Op.SRL), R('sra', 0x20, 5, 0x33, 'I', Op.SRA),
+  R('or', 0x00, 6, 0x33, 'I', Op.OR), R('and', 0x00, 7, 0x33, 'I', Op.AND),
+  I('addiw', 0, 0x1b, 'I', 'I', Op.ADDIW), SH5('slliw', 0x00, 1, 0x1b, 'I', Op.SLLIW), SH5('srliw', 0x00, 5, 0x1b, 'I', Op.SRLIW), SH5('sraiw', 0x20, 5, 0x1b, 'I', Op.SRAIW),
+  R('addw', 0x00, 0, 0x3b, 'I', Op.ADDW), R('subw', 0x20, 0, 0x3b, 'I', Op.SUBW), R('sllw', 0x00, 1, 0x3b, 'I', Op.SLLW), R('srlw', 0x00, 5, 0x3b, 'I', Op.SRLW), R('sraw', 0x20, 5, 0x3b, 'I', Op.SRAW),
+  R('mul', 0x01, 0, 0x33, 'M', Op.MUL), R('mulh', 0x01, 1, 0x33, 'M', Op.MULH), R('mulhsu', 0x01, 2, 0x33, 'M', Op.MULHSU), R('mulhu', 0x01, 3, 0x33, 'M', Op.MULHU),
+  R('div', 0x01, 4, 0x33, 'M', Op.DIV), R('divu', 0x01, 5, 0x33, 'M', Op.DIVU), R('rem', 0x01, 6, 0x33, 'M', Op.REM), R('remu', 0x01, 7, 0x33, 'M', Op.REMU),
+  R('mulw', 0x01, 0, 0x3b, 'M', Op.MULW), R('divw', 0x01, 4, 0x3b, 'M', Op.DIVW), R('divuw', 0x01, 5, 0x3b, 'M', Op.DIVUW), R('remw', 0x01, 6, 0x3b, 'M', Op.REMW), R('remuw', 0x01, 7, 0x3b, 'M', Op.REMUW),
+  { name: 'fence', mask: 0xf000707f, match: 0x0000000f, format: 'FENCE', ext: 'I', op: Op.FENCE },
+  I('fence.i', 1, 0x0f, 'NONE', 'Zifencei', Op.FENCE_I),
+  FIX('ecall', 0x00000073, 'I', Op.ECALL), FIX('ebreak', 0x00100073, 'I', Op.EBREAK),
+  FIX('mret', 0x30200073, 'Priv', Op.MRET), FIX('sret', 0x10200073, 'Priv', Op.SRET), FIX('wfi', 0x10500073, 'Priv', Op.WFI),
+  { name: 'sfence.vma', mask: 0xfe007fff, match: 0x12000073, format: 'SFENCE', ext: 'Priv', op: Op.SFENCE_VMA },
+  I('csrrw', 1, 0x73, 'CSR', 'Zicsr', Op.CSRRW), I('csrrs', 2, 0x73, 'CSR', 'Zicsr', Op.CSRRS), I('csrrc', 3, 0x73, 'CSR', 'Zicsr', Op.CSRRC),
+  I('csrrwi', 5, 0x73, 'CSRI', 'Zicsr', Op.CSRRWI), I('csrrsi', 6, 0x73, 'CSRI', 'Zicsr', Op.CSRRSI), I('csrrci', 7, 0x73, 'CSRI', 'Zicsr', Op.CSRRCI),
+  { name: 'lr.w', mask: 0xf9f0707f, match: 0x1000202f, format: 'LR', ext: 'A', op: Op.LR_W },
+  { name: 'lr.d', mask: 0xf9f0707f, match: 0x1000302f, format: 'LR', ext: 'A', op: Op.LR_D },
+  AMO('sc.w', 0x03, 2, Op.SC_W), AMO('sc.d', 0x03, 3, Op.SC_D),
+  ...(['w', 'd'] as const).flatMap((s) => {
+    const f3 = s === 'w' ? 2 : 3
+    const op = s === 'w' ? Op.AMO_W : Op.AMO_D
+    return [AMO(`amoswap.${s}`, 0x01, f3, op), AMO(`amoadd.${s}`, 0x00, f3, op), AMO(`amoxor.${s}`, 0x04, f3, op), AMO(`amoand.${s}`, 0x0c, f3, op), AMO(`amoor.${s}`, 0x08, f3, op),
+      AMO(`amomin.${s}`, 0x10, f3, op), AMO(`amomax.${s}`, 0x14, f3, op), AMO(`amominu.${s}`, 0x18, f3, op), AMO(`amomaxu.${s}`, 0x1c, f3, op)]
+  }),
+  R('sh1add', 0x10, 2, 0x33, 'Zba', Op.SH1ADD), R('sh2add', 0x10, 4, 0x33, 'Zba', Op.SH2ADD), R('sh3add', 0x10, 6, 0x33, 'Zba', Op.SH3ADD),
+  R('add.uw', 0x04, 0, 0x3b, 'Zba', Op.ADD_UW), R('sh1add.uw', 0x10, 2, 0x3b, 'Zba', Op.SH1ADD_UW), R('sh2add.uw', 0x10, 4, 0x3b, 'Zba', Op.SH2ADD_UW), R('sh3add.uw', 0x10, 6, 0x3b, 'Zba', Op.SH3ADD_UW),
+  SH6('slli.uw', 0x02, 1, 0x1b, 'Zba', Op.SLLI_UW),
+  R('andn', 0x20, 7, 0x33, 'Zbb', Op.ANDN), R('orn', 0x20, 6, 0x33, 'Zbb', Op.ORN), R('xnor', 0x20, 4, 0x33, 'Zbb', Op.XNOR),
+  UN('clz', 0x600, 1, 0x13, 'Zbb', Op.CLZ), UN('ctz', 0x601, 1, 0x13, 'Zbb', Op.CTZ), UN('cpop', 0x602, 1, 0x13, 'Zbb', Op.CPOP),
+  UN('clzw', 0x600, 1, 0x1b, 'Zbb', Op.CLZW), UN('ctzw', 0x601, 1, 0x1b, 'Zbb', Op.CTZW), UN('cpopw', 0x602, 1, 0x1b, 'Zbb', Op.CPOPW),
+  R('max', 0x05, 6, 0x33, 'Zbb', Op.MAX), R('maxu', 0x05, 7, 0x33, 'Zbb', Op.MAXU), R('min', 0x05, 4, 0x33, 'Zbb', Op.MIN), R('minu', 0x05, 5, 0x33, 'Zbb', Op.MINU),
+  UN('sext.b', 0x604, 1, 0x13, 'Zbb', Op.SEXT_B), UN('sext.h', 0x605, 1, 0x13, 'Zbb', Op.SEXT_H), UN('zext.h', 0x080, 4, 0x3b, 'Zbb', Op.ZEXT_H),
+  R('rol', 0x30, 1, 0x33, 'Zbb', Op.ROL), R('ror', 0x30, 5, 0x33, 'Zbb', Op.ROR), SH6('rori', 0x18, 5, 0x13, 'Zbb', Op.RORI),
+  R('rolw', 0x30, 1, 0x3b, 'Zbb', Op.ROLW), R('rorw', 0x30, 5, 0x3b, 'Zbb', Op.RORW), SH5('roriw', 0x30, 5, 0x1b, 'Zbb', Op.RORIW),
+  UN('orc.b', 0x287, 5, 0x13, 'Zbb', Op.ORC_B), UN('rev8', 0x6b8, 5, 0x13, 'Zbb', Op.REV8),
+  R('bclr', 0x24, 1, 0x33, 'Zbs', Op.BCLR), SH6('bclri', 0x12, 1, 0x13, 'Zbs', Op.BCLRI), R('bext', 0x24, 5, 0x33, 'Zbs', Op.BEXT), SH6('bexti', 0x12, 5, 0x13, 'Zbs', Op.BEXTI),
+  R('binv', 0x34, 1, 0x33, 'Zbs', Op.BINV), SH6('binvi', 0x1a, 1, 0x13, 'Zbs', Op.BINVI), R('bset', 0x14, 1, 0x33, 'Zbs', Op.BSET), SH6('bseti', 0x0a, 1, 0x13, 'Zbs', Op.BSETI),
+]
+
+/** Most specific masks first, so a lookup finds e.g. `clz` before a generic I-type shape. */
+const BY_SPECIFICITY = [...OPCODES].sort((a, b) => popcount(b.mask) - popcount(a.mask))
+
+function popcount(x: number): number {
+  let n = 0
+  for (let v = x >>> 0; v; v &= v - 1) n++
+  return n
+}
+
+/** The table entry whose (mask, match) the 32-bit instruction fits, or undefined. */
+export function lookupOpcode(inst: number): OpcodeSpec | undefined {
+  const w = inst >>> 0
+  for (const e of BY_SPECIFICITY) if (((w & e.mask) >>> 0) === e.match) return e
+  return undefined
+}
+
+/** Entries by name (for the assembler). */
+export const BY_NAME: ReadonlyMap<string, OpcodeSpec> = new Map(OPCODES.map((e) => [e.name, e]))
