@@ -67,7 +67,8 @@ export const OPCODES: readonly OpcodeSpec[] = [
   R('mul', 0x01, 0, 0x33, 'M', Op.MUL), R('mulh', 0x01, 1, 0x33, 'M', Op.MULH), R('mulhsu', 0x01, 2, 0x33, 'M', Op.MULHSU), R('mulhu', 0x01, 3, 0x33, 'M', Op.MULHU),
   R('div', 0x01, 4, 0x33, 'M', Op.DIV), R('divu', 0x01, 5, 0x33, 'M', Op.DIVU), R('rem', 0x01, 6, 0x33, 'M', Op.REM), R('remu', 0x01, 7, 0x33, 'M', Op.REMU),
   R('mulw', 0x01, 0, 0x3b, 'M', Op.MULW), R('divw', 0x01, 4, 0x3b, 'M', Op.DIVW), R('divuw', 0x01, 5, 0x3b, 'M', Op.DIVUW), R('remw', 0x01, 6, 0x3b, 'M', Op.REMW), R('remuw', 0x01, 7, 0x3b, 'M', Op.REMUW),
-  { name: 'fence', mask: 0xf000707f, match: 0x0000000f, format: 'FENCE', ext: 'I', op: Op.FENCE },
+  // The fm field's reserved values execute as a plain fence (unprivileged spec §2.7).
+  { name: 'fence', mask: 0x0000707f, match: 0x0000000f, format: 'FENCE', ext: 'I', op: Op.FENCE },
   I('fence.i', 1, 0x0f, 'NONE', 'Zifencei', Op.FENCE_I),
   FIX('ecall', 0x00000073, 'I', Op.ECALL), FIX('ebreak', 0x00100073, 'I', Op.EBREAK),
   FIX('mret', 0x30200073, 'Priv', Op.MRET), FIX('sret', 0x10200073, 'Priv', Op.SRET), FIX('wfi', 0x10500073, 'Priv', Op.WFI),
