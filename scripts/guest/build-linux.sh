@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the guest Linux 6.1 `Image` for the virt machine from Debian's linux-source-6.1 with
+# Debian's gcc-riscv64-linux-gnu, into a cache outside the repo (built once per machine):
+#   $HONK_CACHE (default ~/.cache/honk)/linux-6.1/arch/riscv/boot/Image
+# The config is allnoconfig plus exactly what the virt machine needs (scripts/guest/linux.config):
+# SBI console + ns16550, PLIC, CLINT timer, virtio-mmio blk/net/console/rng/9p, initramfs.
+# Prints the Image path on its last line.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${HONK_CACHE:-$HOME/.cache/honk}"
+src="$cache/linux-6.1"
+image="$src/arch/riscv/boot/Image"
+stamp="$src/.honk-config-$(sha256sum "$here/linux.config" | cut -c1-16)"
+if [ -f "$image" ] && [ -f "$stamp" ]; then echo "$image"; exit 0; fi
+
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+need=()
+for p in linux-source-6.1 gcc-riscv64-linux-gnu make bc flex bison xz-utils cpio; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >&2
+fi
+
+mkdir -p "$cache"
+if [ ! -f "$src/Makefile" ]; then
+  tarball="$(ls /usr/src/linux-source-6.1.tar.xz)"
+  echo "extracting $tarball" >&2
+  rm -rf "$src.tmp" && mkdir -p "$src.tmp"
+  tar -xf "$tarball" -C "$src.tmp" --strip-components=1
+  mv "$src.tmp" "$src"
+fi
+cd "$src"
+make_args=(ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu- -j"$(nproc)")
+make "${make_args[@]}" allnoconfig >&2
+# Apply the fragment, then let Kconfig resolve dependencies.
+./scripts/kconfig/merge_config.sh -m .config "$here/linux.config" >&2
+make "${make_args[@]}" olddefconfig >&2
+# Every option we asked for must have survived dependency resolution.
+missing=0
+while IFS= read -r line; do
+  case "$line" in CONFIG_*=*) grep -qx "$line" .config || { echo "config lost: $line" >&2; missing=1; } ;; esac
+done < "$here/linux.config"
+[ $missing -eq 0 ] || exit 1
+make "${make_args[@]}" Image >&2
+rm -f .honk-config-* && touch "$stamp"
+echo "$image"
