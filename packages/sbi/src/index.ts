@@ -1,0 +1,55 @@
+/**
+ * The firmware boundary of honk: the RISC-V SBI v2.0 implemented in TypeScript, and the flattened
+ * device tree (writer, parser, typed property helpers, the QEMU-`virt` board description).
+ *
+ * @example
+ * ```ts
+ * import { Firmware, buildFdt, parseFdt, virtDeviceTree, findNode, getCells } from '@honk/sbi'
+ * const dtb = buildFdt(virtDeviceTree({ harts: 4, ramSize: 512n << 20n, bootargs: 'console=ttyS0' }))
+ * const { root } = parseFdt(dtb)
+ * getCells(findNode(root, '/soc/plic@c000000')!, 'interrupts-extended')   // [2, 11, 2, 9, 4, 11, …]
+ * const fw = new Firmware(machinePlatform)                 // machine implements SbiPlatform
+ * const outcome = fw.ecall(hart)                           // on an ecall from S-mode
+ * ```
+ * @packageDocumentation
+ */
+export * from './constants.js'
+export { buildFdt, parseFdt, FdtError, FDT_MAGIC, FDT_VERSION, FDT_LAST_COMP_VERSION, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END } from './fdt.js'
+export type { FdtErrorCode, FdtNode, FdtProp, FdtReservation, BuildFdtOptions, ParseFdtOptions, ParsedFdt } from './fdt.js'
+export {
+  prop,
+  node,
+  encodeProp,
+  getProp,
+  hasProp,
+  getU32,
+  getU64,
+  getNumber,
+  getCells,
+  getString,
+  getStrings,
+  getReg,
+  cellCounts,
+  baseName,
+  findNode,
+  findByPhandle,
+  phandles,
+  pathOf,
+  walk,
+  type PropInit,
+} from './props.js'
+export { formatDts, formatValue, type FormatDtsOptions } from './dts.js'
+export { virtDeviceTree, splitIsa, VIRT_MAP, VIRT_IRQ, DEFAULT_ISA, type VirtConfig } from './virt.js'
+export {
+  Firmware,
+  DBCN_CHUNK,
+  CAUSE_LOAD_ACCESS,
+  type Access,
+  type FenceRange,
+  type FirmwareOptions,
+  type SbiHart,
+  type SbiOutcome,
+  type SbiPlatform,
+  type SbiRegs,
+  type SuspendRequest,
+} from './firmware.js'

@@ -1,0 +1,191 @@
+/**
+ * The device tree of the honk `virt` board (DESIGN §3), a copy of QEMU's `virt` machine so that
+ * firmware and kernels built for QEMU (OpenSBI, U-Boot, Linux) find their devices unchanged.
+ * Bindings: Linux `Documentation/devicetree/bindings/riscv/{cpus,extensions}.yaml`,
+ * `interrupt-controller/sifive,plic-1.0.0.yaml`, `timer/sifive,clint.yaml`, `power/reset/syscon-*.yaml`.
+ */
+import { FdtError, type FdtNode } from './fdt.js'
+import { node, prop, type PropInit } from './props.js'
+
+/** The board's fixed physical map (matches QEMU virt and DESIGN §3). */
+export const VIRT_MAP = {
+  test: { base: 0x10_0000n, size: 0x1000n },
+  rtc: { base: 0x10_1000n, size: 0x1000n },
+  clint: { base: 0x200_0000n, size: 0x1_0000n },
+  /** QEMU sizes the PLIC for its 512-hart maximum (2 contexts per hart): 0x200000 + 1024 × 0x1000. */
+  plic: { base: 0xc00_0000n, size: 0x60_0000n },
+  uart: { base: 0x1000_0000n, size: 0x100n },
+  virtio: { base: 0x1000_1000n, size: 0x1000n, stride: 0x1000n, count: 8 },
+  ram: { base: 0x8000_0000n },
+} as const
+
+/** Interrupt numbers on the PLIC. */
+export const VIRT_IRQ = { virtio0: 1, uart: 10, rtc: 11 } as const
+
+/** Local interrupt causes wired to each hart's `riscv,cpu-intc` (privileged spec §3.1.9). */
+const IRQ_M_SOFT = 3
+const IRQ_M_TIMER = 7
+const IRQ_S_EXT = 9
+const IRQ_M_EXT = 11
+
+export interface VirtConfig {
+  /** Number of harts (hart ids 0..harts-1). */
+  harts: number
+  /** Default 0x8000_0000. */
+  ramBase?: bigint
+  ramSize: bigint
+  /** `/chosen/bootargs` (the kernel command line). */
+  bootargs?: string
+  /** The initramfs already placed in RAM: `[start, end)` physical. */
+  initrd?: { start: bigint; end: bigint }
+  /** `/chosen/rng-seed` bytes (QEMU passes 32 random bytes). */
+  rngSeed?: Uint8Array
+  /** `riscv,isa`. Default `rv64imafdc_zicsr_zifencei_zba_zbb_zbs`. */
+  isa?: string
+  /** Default `riscv,sv57`. */
+  mmuType?: string
+  /** Which virtio-mmio slots (0..7) get a node. Default all 8, as QEMU lists them whether or not a device sits there. */
+  virtioSlots?: readonly number[]
+  /** `riscv,ndev` of the PLIC: the highest interrupt source id. Default 95 (sources 1..95). */
+  plicSources?: number
+  /** Default 10 MHz, the CLINT's `mtime` rate. */
+  timebaseFrequency?: number
+  /** Default `/soc/serial@10000000`. */
+  stdoutPath?: string
+}
+
+export const DEFAULT_ISA = 'rv64imafdc_zicsr_zifencei_zba_zbb_zbs'
+
+/**
+ * `riscv,isa-base` and `riscv,isa-extensions` from an ISA string: `rv64imafdc_zicsr` →
+ * `rv64i` and `i m a f d c zicsr`. `g` expands to `imafd` + `zicsr` + `zifencei`.
+ */
+export function splitIsa(isa: string): { base: string; extensions: string[] } {
+  const m = /^(rv(?:32|64))([a-z]*)((?:_[a-z][a-z0-9]*)*)$/.exec(isa.toLowerCase())
+  if (!m || m[2] === undefined || !/^[ieg]/.test(m[2]))
+    throw new FdtError('FDT_BAD_VALUE', `ISA string ${JSON.stringify(isa)} is not rv32/rv64 + single letters + _multi-letter extensions`)
+  const single = m[2].startsWith('g') ? 'imafd' + m[2].slice(1) : m[2]
+  const extensions = [...single]
+  const multi = (m[3] ?? '').split('_').filter((s) => s !== '')
+  if (m[2].startsWith('g')) for (const z of ['zicsr', 'zifencei']) if (!multi.includes(z)) multi.push(z)
+  extensions.push(...multi)
+  return { base: `${m[1]}${single[0]}`, extensions: [...new Set(extensions)] }
+}
+
+const hex = (v: bigint): string => v.toString(16)
+const reg = (base: bigint, size: bigint): Uint8Array => prop.wide([base, size])
+
+/** The device tree of the `virt` board. Hand it to {@link buildFdt}. */
+export function virtDeviceTree(config: VirtConfig): FdtNode {
+  const harts = config.harts
+  if (!Number.isInteger(harts) || harts < 1 || harts > 512) throw new FdtError('FDT_BAD_VALUE', `harts ${harts} is not in 1..512`)
+  const ramBase = config.ramBase ?? VIRT_MAP.ram.base
+  if (config.ramSize <= 0n) throw new FdtError('FDT_BAD_VALUE', `ramSize ${config.ramSize} must be positive`)
+  const isa = config.isa ?? DEFAULT_ISA
+  const { base: isaBase, extensions } = splitIsa(isa)
+  const slots = config.virtioSlots ?? [0, 1, 2, 3, 4, 5, 6, 7]
+  for (const s of slots)
+    if (!Number.isInteger(s) || s < 0 || s >= VIRT_MAP.virtio.count) throw new FdtError('FDT_BAD_VALUE', `virtio slot ${s} is not in 0..7`)
+
+  // phandles: cpu i → 1+2i, its interrupt controller → 2+2i, then the PLIC and the test device.
+  const cpuPh = (i: number): number => 1 + 2 * i
+  const intcPh = (i: number): number => 2 + 2 * i
+  const plicPh = 2 * harts + 1
+  const testPh = 2 * harts + 2
+  const perHart = (irqs: number[]): number[] => Array.from({ length: harts }, (_, i) => irqs.flatMap((irq) => [intcPh(i), irq])).flat()
+
+  const cpus = node(
+    'cpus',
+    { '#address-cells': 1, '#size-cells': 0, 'timebase-frequency': config.timebaseFrequency ?? 10_000_000 },
+    [
+      ...Array.from({ length: harts }, (_, i) =>
+        node(
+          `cpu@${hex(BigInt(i))}`,
+          {
+            device_type: 'cpu',
+            reg: i,
+            status: 'okay',
+            compatible: 'riscv',
+            'riscv,isa': isa,
+            'riscv,isa-base': isaBase,
+            'riscv,isa-extensions': extensions,
+            'mmu-type': config.mmuType ?? 'riscv,sv57',
+            phandle: cpuPh(i),
+          },
+          [
+            node('interrupt-controller', {
+              '#interrupt-cells': 1,
+              'interrupt-controller': true,
+              compatible: 'riscv,cpu-intc',
+              phandle: intcPh(i),
+            }),
+          ],
+        ),
+      ),
+      node('cpu-map', {}, [node('cluster0', {}, Array.from({ length: harts }, (_, i) => node(`core${i}`, { cpu: cpuPh(i) })))]),
+    ],
+  )
+
+  const chosen: [string, PropInit][] = []
+  if (config.bootargs !== undefined) chosen.push(['bootargs', config.bootargs])
+  chosen.push(['stdout-path', config.stdoutPath ?? `/soc/serial@${hex(VIRT_MAP.uart.base)}`])
+  if (config.initrd) {
+    if (config.initrd.end < config.initrd.start) throw new FdtError('FDT_BAD_VALUE', 'initrd end precedes its start')
+    chosen.push(['linux,initrd-start', config.initrd.start], ['linux,initrd-end', config.initrd.end])
+  }
+  if (config.rngSeed) chosen.push(['rng-seed', config.rngSeed])
+
+  const plicIrq = (irq: number): Record<string, PropInit> => ({ interrupts: irq, 'interrupt-parent': plicPh })
+  const soc = node('soc', { '#address-cells': 2, '#size-cells': 2, compatible: 'simple-bus', ranges: true }, [
+    node(`test@${hex(VIRT_MAP.test.base)}`, {
+      compatible: ['sifive,test1', 'sifive,test0', 'syscon'],
+      reg: reg(VIRT_MAP.test.base, VIRT_MAP.test.size),
+      phandle: testPh,
+    }),
+    node(`rtc@${hex(VIRT_MAP.rtc.base)}`, {
+      compatible: 'google,goldfish-rtc',
+      reg: reg(VIRT_MAP.rtc.base, VIRT_MAP.rtc.size),
+      ...plicIrq(VIRT_IRQ.rtc),
+    }),
+    node(`clint@${hex(VIRT_MAP.clint.base)}`, {
+      compatible: ['sifive,clint0', 'riscv,clint0'],
+      reg: reg(VIRT_MAP.clint.base, VIRT_MAP.clint.size),
+      'interrupts-extended': perHart([IRQ_M_SOFT, IRQ_M_TIMER]),
+    }),
+    node(`plic@${hex(VIRT_MAP.plic.base)}`, {
+      compatible: ['sifive,plic-1.0.0', 'riscv,plic0'],
+      '#address-cells': 0,
+      '#interrupt-cells': 1,
+      'interrupt-controller': true,
+      reg: reg(VIRT_MAP.plic.base, VIRT_MAP.plic.size),
+      'interrupts-extended': perHart([IRQ_M_EXT, IRQ_S_EXT]),
+      'riscv,ndev': config.plicSources ?? 95,
+      phandle: plicPh,
+    }),
+    node(`serial@${hex(VIRT_MAP.uart.base)}`, {
+      compatible: 'ns16550a',
+      reg: reg(VIRT_MAP.uart.base, VIRT_MAP.uart.size),
+      'clock-frequency': 3_686_400,
+      ...plicIrq(VIRT_IRQ.uart),
+    }),
+    ...[...new Set(slots)]
+      .sort((a, b) => a - b)
+      .map((s) => {
+        const base = VIRT_MAP.virtio.base + BigInt(s) * VIRT_MAP.virtio.stride
+        return node(`virtio_mmio@${hex(base)}`, {
+          compatible: 'virtio,mmio',
+          reg: reg(base, VIRT_MAP.virtio.size),
+          ...plicIrq(VIRT_IRQ.virtio0 + s),
+        })
+      }),
+  ])
+
+  return node('', { '#address-cells': 2, '#size-cells': 2, compatible: 'riscv-virtio', model: 'riscv-virtio,qemu' }, [
+    cpus,
+    node(`memory@${hex(ramBase)}`, { device_type: 'memory', reg: reg(ramBase, config.ramSize) }),
+    node('chosen', chosen),
+    soc,
+    node('poweroff', { compatible: 'syscon-poweroff', regmap: testPh, offset: 0, value: 0x5555 }),
+    node('reboot', { compatible: 'syscon-reboot', regmap: testPh, offset: 0, value: 0x7777 }),
+  ])
+}
