@@ -1,0 +1,246 @@
+/*
+ * The guest's /init: a tiny static program (Linux's own nolibc, no C library) that checks what
+ * the virt machine gives a Linux guest and powers off. Every result is one line on the console,
+ * "honk-init: <check>: <result>", so a host test can assert on them. The checks to run come
+ * from the kernel command line: honk.checks=basic,9p (default basic).
+ *
+ *   basic: harts in /proc/cpuinfo, a known sector of /dev/vda, /dev/hwrng, eth0 up
+ *   9p:    mount the virtio-9p share "honk" at /mnt and run a file workload on it
+ *
+ * Built by scripts/guest/build-initramfs.sh with riscv64-linux-gnu-gcc -nostdlib -static.
+ */
+#include "nolibc.h"
+
+#define AF_INET 2
+#define SOCK_DGRAM 2
+#define SIOCGIFFLAGS 0x8913
+#define SIOCSIFFLAGS 0x8914
+#define IFF_UP 0x1
+#define IFF_RUNNING 0x40
+
+static int failures;
+
+static void say(const char *a, const char *b, const char *c)
+{
+	write(1, "honk-init: ", 11);
+	write(1, a, strlen(a));
+	if (b) write(1, b, strlen(b));
+	if (c) write(1, c, strlen(c));
+	write(1, "\n", 1);
+}
+
+static void fail(const char *what, const char *detail)
+{
+	failures++;
+	say(what, ": FAIL ", detail);
+}
+
+static char *utoa_buf(unsigned long v, char *buf)
+{
+	char tmp[24];
+	int n = 0;
+	do { tmp[n++] = '0' + v % 10; v /= 10; } while (v);
+	for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+	buf[n] = 0;
+	return buf;
+}
+
+static char *hex_buf(unsigned long v, char *buf)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) buf[i] = digits[(v >> (60 - 4 * i)) & 15];
+	buf[16] = 0;
+	return buf;
+}
+
+/* Reads a whole small file into buf (NUL-terminated); returns its length or -1. */
+static long slurp(const char *path, char *buf, long size)
+{
+	int fd = open(path, O_RDONLY, 0);
+	if (fd < 0) return -1;
+	long n = 0, r;
+	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0) n += r;
+	close(fd);
+	buf[n] = 0;
+	return n;
+}
+
+static int contains(const char *hay, const char *needle)
+{
+	for (; *hay; hay++) {
+		const char *a = hay, *b = needle;
+		while (*a && *b && *a == *b) a++, b++;
+		if (!*b) return 1;
+	}
+	return 0;
+}
+
+static void check_harts(void)
+{
+	static char buf[16384];
+	char num[24];
+	if (slurp("/proc/cpuinfo", buf, sizeof buf) < 0) return fail("harts", "cannot read /proc/cpuinfo");
+	unsigned long n = 0;
+	for (char *p = buf; *p; p++)
+		if ((p == buf || p[-1] == '\n') && !strncmp(p, "processor", 9)) n++;
+	say("harts: ", utoa_buf(n, num), 0);
+}
+
+/* The host writes a known pattern into sector 1 of the disk: "HONK-SECTOR-1" then bytes i&0xff. */
+static void check_vda(void)
+{
+	unsigned char sector[512];
+	char h[20];
+	int fd = open("/dev/vda", O_RDONLY, 0);
+	if (fd < 0) return fail("vda", "cannot open /dev/vda");
+	if (lseek(fd, 512, SEEK_SET) != 512 || read(fd, sector, 512) != 512) { close(fd); return fail("vda", "cannot read sector 1"); }
+	close(fd);
+	unsigned long sum = 0;
+	for (int i = 0; i < 512; i++) sum = sum * 31 + sector[i];
+	if (memcmp(sector, "HONK-SECTOR-1", 13)) return fail("vda", "sector 1 does not hold the host's pattern");
+	say("vda: sector 1 ok, hash ", hex_buf(sum, h), 0);
+}
+
+static void check_hwrng(void)
+{
+	unsigned char a[32], b[32];
+	int fd = open("/dev/hwrng", O_RDONLY, 0);
+	if (fd < 0) return fail("hwrng", "cannot open /dev/hwrng");
+	long ra = read(fd, a, sizeof a), rb = read(fd, b, sizeof b);
+	close(fd);
+	if (ra != 32 || rb != 32) return fail("hwrng", "short read");
+	if (!memcmp(a, b, 32)) return fail("hwrng", "two reads returned the same bytes");
+	say("hwrng: ok", 0, 0);
+}
+
+struct ifreq_flags {
+	char name[16];
+	short flags;
+	char pad[22];
+};
+
+static void check_eth0(void)
+{
+	struct ifreq_flags ifr;
+	int s = my_syscall3(__NR_socket, AF_INET, SOCK_DGRAM, 0);
+	if (s < 0) return fail("eth0", "no socket");
+	memset(&ifr, 0, sizeof ifr);
+	memcpy(ifr.name, "eth0", 5);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { close(s); return fail("eth0", "no such interface"); }
+	ifr.flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) { close(s); return fail("eth0", "cannot bring it up"); }
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || !(ifr.flags & IFF_UP)) { close(s); return fail("eth0", "not up after SIOCSIFFLAGS"); }
+	close(s);
+	say("eth0: up", 0, 0);
+}
+
+/* ---- 9p workload ---- */
+
+static int write_all(int fd, const void *p, long n)
+{
+	const char *c = p;
+	while (n > 0) {
+		long w = write(fd, c, n);
+		if (w <= 0) return -1;
+		c += w, n -= w;
+	}
+	return 0;
+}
+
+static int put(const char *path, const char *text, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
+	if (fd < 0) return -1;
+	int r = write_all(fd, text, strlen(text));
+	close(fd);
+	return r;
+}
+
+static void check_9p(void)
+{
+	static char buf[4096];
+	static unsigned char chunk[65536];
+	static char dents[32768];
+	char num[24], h[20];
+	mkdir("/mnt", 0755);
+	if (mount("honk", "/mnt", "9p", 0, "trans=virtio,version=9p2000.L,msize=131072") < 0) return fail("9p", "mount failed");
+	say("9p: mounted", 0, 0);
+	if (mkdir("/mnt/guest", 0755) < 0) return fail("9p", "mkdir /mnt/guest");
+	if (put("/mnt/guest/hello.txt", "hello from the guest\n", O_TRUNC) < 0) return fail("9p", "create hello.txt");
+	if (put("/mnt/guest/hello.txt", "appended line\n", O_APPEND) < 0) return fail("9p", "append hello.txt");
+	if (slurp("/mnt/guest/hello.txt", buf, sizeof buf) < 0 || strcmp(buf, "hello from the guest\nappended line\n")) return fail("9p", "read back hello.txt");
+	if (slurp("/mnt/host.txt", buf, sizeof buf) < 0) return fail("9p", "read host.txt");
+	say("9p: host.txt says ", buf, 0);
+	if (my_syscall5(__NR_renameat2, AT_FDCWD, "/mnt/guest/hello.txt", AT_FDCWD, "/mnt/guest/renamed.txt", 0) < 0) return fail("9p", "rename");
+	if (put("/mnt/guest/doomed.txt", "x", O_TRUNC) < 0 || unlink("/mnt/guest/doomed.txt") < 0) return fail("9p", "unlink");
+	/* 1000 entries, then count them with getdents64. */
+	mkdir("/mnt/guest/many", 0755);
+	for (unsigned long i = 0; i < 1000; i++) {
+		char name[64] = "/mnt/guest/many/f";
+		utoa_buf(i, name + strlen(name));
+		if (put(name, "", O_TRUNC) < 0) return fail("9p", "create in many/");
+	}
+	int dfd = open("/mnt/guest/many", O_RDONLY | O_DIRECTORY, 0);
+	if (dfd < 0) return fail("9p", "open many/");
+	unsigned long entries = 0;
+	long n;
+	while ((n = getdents64(dfd, (struct linux_dirent64 *)dents, sizeof dents)) > 0) {
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+			if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..")) entries++;
+			off += d->d_reclen;
+		}
+	}
+	close(dfd);
+	if (entries != 1000) return fail("9p", "readdir of many/ did not list 1000 entries");
+	say("9p: readdir many/: ", utoa_buf(entries, num), " entries");
+	/* 16 MiB file of a known pattern, written then read back with a checksum. */
+	int fd = open("/mnt/guest/big.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) return fail("9p", "create big.bin");
+	unsigned long sum = 0;
+	for (unsigned long off = 0; off < (16ul << 20); off += sizeof chunk) {
+		for (unsigned long i = 0; i < sizeof chunk; i++) chunk[i] = (unsigned char)((off + i) * 2654435761ul >> 13);
+		if (write_all(fd, chunk, sizeof chunk) < 0) { close(fd); return fail("9p", "write big.bin"); }
+		for (unsigned long i = 0; i < sizeof chunk; i++) sum = sum * 31 + chunk[i];
+	}
+	close(fd);
+	fd = open("/mnt/guest/big.bin", O_RDONLY, 0);
+	unsigned long back = 0, total = 0;
+	long r;
+	while ((r = read(fd, chunk, sizeof chunk)) > 0) {
+		for (long i = 0; i < r; i++) back = back * 31 + chunk[i];
+		total += r;
+	}
+	close(fd);
+	if (total != (16ul << 20) || back != sum) return fail("9p", "big.bin read back differs");
+	say("9p: big.bin 16 MiB checksum ", hex_buf(sum, h), 0);
+	umount2("/mnt", 0);
+	say("9p: done", 0, 0);
+}
+
+int main(int argc, char **argv)
+{
+	static char cmdline[1024];
+	say("hello from init", 0, 0);
+	mkdir("/proc", 0755);
+	mkdir("/dev", 0755);
+	mkdir("/sys", 0755);
+	if (mount("proc", "/proc", "proc", 0, 0) < 0) fail("mount", "/proc");
+	if (mount("devtmpfs", "/dev", "devtmpfs", 0, 0) < 0) fail("mount", "/dev");
+	if (mount("sysfs", "/sys", "sysfs", 0, 0) < 0) fail("mount", "/sys");
+	if (slurp("/proc/cmdline", cmdline, sizeof cmdline) < 0) cmdline[0] = 0;
+	int nine = contains(cmdline, "honk.checks=") && contains(cmdline, "9p");
+	int basic = !contains(cmdline, "honk.checks=") || contains(cmdline, "basic");
+	if (basic) {
+		check_harts();
+		check_vda();
+		check_hwrng();
+		check_eth0();
+	}
+	if (nine) check_9p();
+	say(failures ? "FAILED" : "all checks passed", 0, 0);
+	my_syscall0(__NR_sync);
+	reboot(LINUX_REBOOT_CMD_POWER_OFF);
+	for (;;) my_syscall4(__NR_ppoll, 0, 0, 0, 0);
+	return 0;
+}
