@@ -1,0 +1,40 @@
+import { HonkError } from '@honk/errors'
+
+/**
+ * The driver broke a virtqueue rule (a descriptor outside RAM, a chain loop, a nested indirect
+ * table…). The device never throws it at the guest: it fails the request or sets
+ * DEVICE_NEEDS_RESET, and hands the error to the host's `onError` hook for logging.
+ */
+export class VirtqueueError extends HonkError {
+  constructor(readonly device: string, readonly queue: number, message: string) {
+    super('VIRTIO_QUEUE', `${device} queue ${queue}: ${message}`)
+  }
+}
+
+/** A well-formed chain carried a request the device model could not make sense of. */
+export class VirtioRequestError extends HonkError {
+  constructor(readonly device: string, message: string) {
+    super('VIRTIO_REQUEST', `${device}: ${message}`)
+  }
+}
+
+/** The host configured a device wrongly (a MAC that is not 6 bytes, a mount tag too long…). */
+export class VirtioConfigError extends HonkError {
+  constructor(message: string) {
+    super('VIRTIO_CONFIG', message)
+  }
+}
+
+/** Driver side: the device is not what was expected, refused the features, or a queue is full. */
+export class VirtioDriverError extends HonkError {
+  constructor(message: string) {
+    super('VIRTIO_DRIVER', message)
+  }
+}
+
+/** A request handler's answer is longer than the writable buffer the driver supplied. */
+export class VirtioAnswerTooLongError extends HonkError {
+  constructor(readonly device: string, readonly length: number, readonly room: number) {
+    super('VIRTIO_ANSWER_TOO_LONG', `${device}: answer of ${length} bytes does not fit the ${room}-byte buffer`)
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The device set of the honk machine, device side and driver side: the virtio-mmio v2
+ * transport, split virtqueues, device models (blk, net, console, rng, 9p) with pluggable
+ * backends, a virtio driver for honk's own kernel, and the simple MMIO devices of QEMU's virt
+ * board (ns16550a UART, SiFive test/syscon, goldfish RTC).
+ *
+ * @example
+ * ```ts
+ * import { MemoryBlockDevice } from '@honk/block'
+ * import { busMemory, VirtioBlk, VirtioMmio, Ns16550a } from '@honk/virtio'
+ * const memory = busMemory(sys.bus)                           // DMA into the machine's RAM
+ * const blk = new VirtioBlk(new MemoryBlockDevice(2048))      // 1 MiB disk
+ * sys.map(0x1000_1000, new VirtioMmio(blk, { memory, irq: plic.line(1) }))
+ * sys.map(0x1000_0000, new Ns16550a({ irq: plic.line(10), transmit: (b) => process.stdout.write(Uint8Array.of(b)) }))
+ * ```
+ * @packageDocumentation
+ */
+export * from './constants.js'
+export { VirtioDeviceBase, type VirtioContext, type VirtioDevice } from './device.js'
+export { VirtioAnswerTooLongError, VirtioConfigError, VirtioDriverError, VirtioRequestError, VirtqueueError } from './errors.js'
+export { RamGuestMemory, busMemory, noIrq, type GuestMemory, type IrqLine } from './memory.js'
+export { VirtioMmio, type VirtioMmioOptions } from './mmio.js'
+export { Chain, MAX_INDIRECT_ENTRIES, Virtqueue, type QueueHost, type QueueLayout, type Segment } from './virtqueue.js'
+export { BLK_F, BLK_S, BLK_T, SECTOR, VirtioBlk, type BlkStats, type VirtioBlkOptions } from './blk.js'
+export { NET_F, NET_HDR_SIZE, VirtioNet, loopbackPair, parseMac, type FramePort, type NetStats, type VirtioNetOptions } from './net.js'
+export { CONSOLE_F, VirtioConsole, type VirtioConsoleOptions } from './console.js'
+export { RequestDevice, type RequestDeviceOptions, type RequestHandler } from './request.js'
+export { VirtioRng, cryptoRandom, type RandomSource, type VirtioRngOptions } from './rng.js'
+export { P9_F_MOUNT_TAG, VirtioP9, rlerror, type P9Handler, type VirtioP9Options } from './p9.js'
+export { BumpAllocator, DriverQueue, VirtioMmioDriver, type DmaAllocator, type DriverSegment, type ProbeResult, type RegisterWindow, type UsedEntry } from './driver.js'
+export { IER, IIR, LSR, MCR, MSR, UART, UART_FIFO_DEPTH, Ns16550a, type Ns16550aOptions } from './uart.js'
+export { FINISHER, SifiveTest, type SysconEvent } from './syscon.js'
+export { GoldfishRtc, RTC, hostClock, type GoldfishRtcOptions, type NanoClock } from './rtc.js'
