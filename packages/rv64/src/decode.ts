@@ -23,6 +23,18 @@ export const enum Op {
   ROL, ROR, RORI, ROLW, RORW, RORIW, ORC_B, REV8,
   // Zbs
   BCLR, BCLRI, BEXT, BEXTI, BINV, BINVI, BSET, BSETI,
+  // F and D: everything from FLW on is executed by `Hart.execFp` (loads/stores) and `Fpu.exec`.
+  FLW, FLD, FSW, FSD,
+  FMADD_S, FMSUB_S, FNMSUB_S, FNMADD_S, FMADD_D, FMSUB_D, FNMSUB_D, FNMADD_D,
+  FADD_S, FSUB_S, FMUL_S, FDIV_S, FSQRT_S, FADD_D, FSUB_D, FMUL_D, FDIV_D, FSQRT_D,
+  FSGNJ_S, FSGNJN_S, FSGNJX_S, FSGNJ_D, FSGNJN_D, FSGNJX_D,
+  FMIN_S, FMAX_S, FMIN_D, FMAX_D,
+  FCVT_S_D, FCVT_D_S,
+  FEQ_S, FLT_S, FLE_S, FEQ_D, FLT_D, FLE_D,
+  FCLASS_S, FCLASS_D,
+  FCVT_W_S, FCVT_WU_S, FCVT_L_S, FCVT_LU_S, FCVT_W_D, FCVT_WU_D, FCVT_L_D, FCVT_LU_D,
+  FCVT_S_W, FCVT_S_WU, FCVT_S_L, FCVT_S_LU, FCVT_D_W, FCVT_D_WU, FCVT_D_L, FCVT_D_LU,
+  FMV_X_W, FMV_W_X, FMV_X_D, FMV_D_X,
 }
 
 export interface Decoded {
@@ -180,8 +192,73 @@ function decode32(inst: number): Decoded {
       if ([0x00, 0x01, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c].includes(f5)) return d(w ? Op.AMO_W : Op.AMO_D, f5)
       return ILLEGAL(inst, 4)
     }
+    case 0x07: // LOAD-FP
+      if (f3 === 2) return d(Op.FLW, immI)
+      if (f3 === 3) return d(Op.FLD, immI)
+      return ILLEGAL(inst, 4)
+    case 0x27: { // STORE-FP
+      const imm = ((inst >> 25) << 5) | ((inst >>> 7) & 31)
+      if (f3 === 2) return d(Op.FSW, imm)
+      if (f3 === 3) return d(Op.FSD, imm)
+      return ILLEGAL(inst, 4)
+    }
+    case 0x43:
+    case 0x47:
+    case 0x4b:
+    case 0x4f: {
+      // R4 type: fmt (bits 26:25) 0 = S, 1 = D; H and Q are not implemented.
+      const fmt = (inst >>> 25) & 3
+      if (fmt > 1 || f3 === 5 || f3 === 6) return ILLEGAL(inst, 4)
+      const i = (opcode - 0x43) >> 2
+      return d(fmt === 0 ? [Op.FMADD_S, Op.FMSUB_S, Op.FNMSUB_S, Op.FNMADD_S][i]! : [Op.FMADD_D, Op.FMSUB_D, Op.FNMSUB_D, Op.FNMADD_D][i]!)
+    }
+    case 0x53: {
+      const op = decodeOpFp(f7, f3, rs2)
+      // Static rounding modes 5 and 6 are reserved: illegal (a dynamic rm is checked when it runs).
+      if (op === Op.ILLEGAL || ((f3 === 5 || f3 === 6) && opFpHasRm(f7))) return ILLEGAL(inst, 4)
+      return d(op)
+    }
     default:
       return ILLEGAL(inst, 4)
+  }
+}
+
+/** Whether an OP-FP instruction's funct3 is a rounding mode: arithmetic, square root, conversions. */
+export function opFpHasRm(f7: number): boolean {
+  const f5 = f7 >> 2
+  return f5 <= 3 || f5 === 0x0b || f5 === 0x08 || f5 === 0x18 || f5 === 0x1a
+}
+
+/** OP-FP (0x53) by funct7, funct3 (or rm) and the rs2 field where it selects the operation. */
+function decodeOpFp(f7: number, f3: number, rs2: number): Op {
+  switch (f7) {
+    case 0x00: return Op.FADD_S
+    case 0x01: return Op.FADD_D
+    case 0x04: return Op.FSUB_S
+    case 0x05: return Op.FSUB_D
+    case 0x08: return Op.FMUL_S
+    case 0x09: return Op.FMUL_D
+    case 0x0c: return Op.FDIV_S
+    case 0x0d: return Op.FDIV_D
+    case 0x2c: return rs2 === 0 ? Op.FSQRT_S : Op.ILLEGAL
+    case 0x2d: return rs2 === 0 ? Op.FSQRT_D : Op.ILLEGAL
+    case 0x10: return f3 <= 2 ? [Op.FSGNJ_S, Op.FSGNJN_S, Op.FSGNJX_S][f3]! : Op.ILLEGAL
+    case 0x11: return f3 <= 2 ? [Op.FSGNJ_D, Op.FSGNJN_D, Op.FSGNJX_D][f3]! : Op.ILLEGAL
+    case 0x14: return f3 <= 1 ? [Op.FMIN_S, Op.FMAX_S][f3]! : Op.ILLEGAL
+    case 0x15: return f3 <= 1 ? [Op.FMIN_D, Op.FMAX_D][f3]! : Op.ILLEGAL
+    case 0x20: return rs2 === 1 ? Op.FCVT_S_D : Op.ILLEGAL
+    case 0x21: return rs2 === 0 ? Op.FCVT_D_S : Op.ILLEGAL
+    case 0x50: return f3 <= 2 ? [Op.FLE_S, Op.FLT_S, Op.FEQ_S][f3]! : Op.ILLEGAL
+    case 0x51: return f3 <= 2 ? [Op.FLE_D, Op.FLT_D, Op.FEQ_D][f3]! : Op.ILLEGAL
+    case 0x60: return rs2 <= 3 ? [Op.FCVT_W_S, Op.FCVT_WU_S, Op.FCVT_L_S, Op.FCVT_LU_S][rs2]! : Op.ILLEGAL
+    case 0x61: return rs2 <= 3 ? [Op.FCVT_W_D, Op.FCVT_WU_D, Op.FCVT_L_D, Op.FCVT_LU_D][rs2]! : Op.ILLEGAL
+    case 0x68: return rs2 <= 3 ? [Op.FCVT_S_W, Op.FCVT_S_WU, Op.FCVT_S_L, Op.FCVT_S_LU][rs2]! : Op.ILLEGAL
+    case 0x69: return rs2 <= 3 ? [Op.FCVT_D_W, Op.FCVT_D_WU, Op.FCVT_D_L, Op.FCVT_D_LU][rs2]! : Op.ILLEGAL
+    case 0x70: return rs2 !== 0 ? Op.ILLEGAL : f3 === 0 ? Op.FMV_X_W : f3 === 1 ? Op.FCLASS_S : Op.ILLEGAL
+    case 0x71: return rs2 !== 0 ? Op.ILLEGAL : f3 === 0 ? Op.FMV_X_D : f3 === 1 ? Op.FCLASS_D : Op.ILLEGAL
+    case 0x78: return rs2 === 0 && f3 === 0 ? Op.FMV_W_X : Op.ILLEGAL
+    case 0x79: return rs2 === 0 && f3 === 0 ? Op.FMV_D_X : Op.ILLEGAL
+    default: return Op.ILLEGAL
   }
 }
 

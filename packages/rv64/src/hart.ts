@@ -1,9 +1,8 @@
 /**
- * The hart: an RV64IMAC + Zicsr/Zifencei/Zicntr + Zba/Zbb/Zbs interpreter with machine,
+ * The hart: an RV64IMAFDC + Zicsr/Zifencei/Zicntr + Zba/Zbb/Zbs interpreter with machine,
  * supervisor and user modes (privileged spec 1.12): traps with delegation, interrupts with
- * priority, CSRs, WFI, LR/SC and AMOs. This first cut translates no addresses: `satp` is WARL
- * and accepts only Bare (Linux probes this way, so it sees "no MMU"); Sv39/48/57, PMP
- * enforcement and F/D are the next steps (docs/STATUS.md).
+ * priority, CSRs, WFI, LR/SC and AMOs, Sv39/48/57 translation. F and D live in `fpu.ts`
+ * (registers, fcsr, mstatus.FS, arithmetic); PMP enforcement is a next step (docs/STATUS.md).
  *
  * Registers live in a BigInt64Array with a BigUint64Array view of the same memory: V8 compiles
  * BigInt arithmetic whose result is stored straight into such an array to native 64-bit code,
@@ -15,6 +14,7 @@ import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
 import { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
 import { Op, decode, type Decoded } from './decode.js'
+import { Fpu } from './fpu.js'
 
 export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error'
 export interface RunResult {
@@ -36,6 +36,10 @@ export interface HartOptions {
 /** The state of a hart, for snapshot/restore. */
 export interface HartState {
   x: bigint[]
+  /** f0–f31, raw 64-bit contents. */
+  f: bigint[]
+  /** frm << 5 | fflags. */
+  fcsr: number
   pc: number
   privilege: Privilege
   csrs: Record<string, bigint>
@@ -58,7 +62,7 @@ export class HartError extends HonkError {
 }
 
 const MASK64 = (1n << 64n) - 1n
-const MISA = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n) // RV64 A C I M S U
+const MISA = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 3n) | (1n << 5n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n) // RV64 A C D F I M S U
 const SSTATUS_MASK = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.UBE | MSTATUS.SPP | MSTATUS.FS | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.UXL | MSTATUS.SD
 const MSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.MIE | MSTATUS.SPIE | MSTATUS.MPIE | MSTATUS.SPP | MSTATUS.MPP | MSTATUS.MPRV | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.TVM | MSTATUS.TW | MSTATUS.TSR
 const S_INTS = (1n << BigInt(IRQ.SSI)) | (1n << BigInt(IRQ.STI)) | (1n << BigInt(IRQ.SEI))
@@ -87,6 +91,8 @@ export class Hart {
   /** Integer registers (x0 is kept 0). */
   readonly x = new BigInt64Array(32)
   private readonly xu = new BigUint64Array(this.x.buffer)
+  /** F and D: f0–f31, fcsr, and mstatus.FS (which `mstatus` itself never holds). */
+  readonly fpu = new Fpu(this.x)
   pc: number
   privilege: Privilege = 3
   /** Set when the hart sits in WFI with nothing pending. */
@@ -202,6 +208,13 @@ export class Hart {
 
   private csrRead(n: number): bigint | undefined {
     switch (n) {
+      // fcsr and its fields: illegal while mstatus.FS is Off (privileged spec 3.1.6.6).
+      case CSR.fflags:
+        return this.fpu.fs === 0 ? undefined : BigInt(this.fpu.fflags)
+      case CSR.frm:
+        return this.fpu.fs === 0 ? undefined : BigInt(this.fpu.frm)
+      case CSR.fcsr:
+        return this.fpu.fs === 0 ? undefined : BigInt(this.fpu.fcsr)
       case CSR.sstatus:
         return this.mstatusRead() & SSTATUS_MASK
       case CSR.sie:
@@ -277,16 +290,34 @@ export class Hart {
   }
 
   private mstatusRead(): bigint {
-    let s = this.mstatus
-    if ((s & MSTATUS.FS) === MSTATUS.FS) s |= MSTATUS.SD
+    const fs = this.fpu.fs
+    let s = this.mstatus | (BigInt(fs) << 13n)
+    if (fs === 3) s |= MSTATUS.SD // SD summarizes FS (no XS/VS here)
     return s
   }
 
   /** Returns false for a CSR that does not exist or cannot be written. */
   private csrWrite(n: number, v: bigint): boolean {
     switch (n) {
+      // Writing any part of fcsr makes the FP state Dirty.
+      case CSR.fflags:
+        if (this.fpu.fs === 0) return false
+        this.fpu.fflags = Number(v & 31n)
+        this.fpu.fs = 3
+        return true
+      case CSR.frm:
+        if (this.fpu.fs === 0) return false
+        this.fpu.frm = Number(v & 7n)
+        this.fpu.fs = 3
+        return true
+      case CSR.fcsr:
+        if (this.fpu.fs === 0) return false
+        this.fpu.fcsr = Number(v & 0xffn)
+        this.fpu.fs = 3
+        return true
       case CSR.sstatus:
         this.mstatus = (this.mstatus & ~SSTATUS_MASK) | (v & SSTATUS_MASK & MSTATUS_WRITABLE)
+        this.fpu.fs = Number((v & MSTATUS.FS) >> 13n)
         return true
       case CSR.sie:
         this.mie = (this.mie & ~this.mideleg) | (v & this.mideleg)
@@ -334,6 +365,7 @@ export class Hart {
         let w = v & MSTATUS_WRITABLE
         if (((w & MSTATUS.MPP) >> 11n) === 2n) w &= ~MSTATUS.MPP // MPP is WARL: 2 is reserved → U
         this.mstatus = (this.mstatus & ~MSTATUS_WRITABLE) | w
+        this.fpu.fs = Number((v & MSTATUS.FS) >> 13n)
         return true
       }
       case CSR.misa:
@@ -1090,7 +1122,8 @@ export class Hart {
               break
             }
             default:
-              throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              // F and D sit past the integer operations, off this switch (it stays small and hot).
+              if (d.op < Op.FLW || !this.execFp(d)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
           }
           x[0] = 0n
           this.pc = next
@@ -1134,6 +1167,28 @@ export class Hart {
     return a > 0x1f_ffff_ffff_ffffn || a < -0x1f_ffff_ffff_ffffn ? NaN : Number(a)
   }
 
+  /** An F/D instruction; false when it is illegal (FS Off, or a reserved rounding mode). */
+  private execFp(d: Decoded): boolean {
+    const f = this.fpu
+    if (f.fs === 0) return false
+    switch (d.op) {
+      case Op.FLW:
+        f.loadS(d.rd, Number(this.load(this.addr(d), 4, false)))
+        return true
+      case Op.FLD:
+        f.loadD(d.rd, this.load(this.addr(d), 8, false))
+        return true
+      case Op.FSW:
+        this.store(this.addr(d), 4, f.storeS(d.rs2))
+        return true
+      case Op.FSD:
+        this.store(this.addr(d), 8, f.storeD(d.rs2))
+        return true
+      default:
+        return f.exec(d)
+    }
+  }
+
   private csrOp(d: Decoded): void {
     const n = d.immN
     const priv = (n >> 8) & 3
@@ -1163,16 +1218,20 @@ export class Hart {
       const v = this.csrRead(n)
       if (v !== undefined) csrs[name] = v
     }
-    return { x: Array.from(this.x, (v) => BigInt.asUintN(64, v)), pc: this.pc, privilege: this.privilege, csrs, instret: this.instret }
+    return { x: Array.from(this.x, (v) => BigInt.asUintN(64, v)), f: this.fpu.getRaw(), fcsr: this.fpu.fcsr, pc: this.pc, privilege: this.privilege, csrs, instret: this.instret }
   }
 
   restore(s: HartState): void {
     if (s.x.length !== 32) throw new HartError(`snapshot has ${s.x.length} registers, want 32`)
+    if (s.f.length !== 32) throw new HartError(`snapshot has ${s.f.length} FP registers, want 32`)
     this.privilege = 3
     for (const [name, v] of Object.entries(s.csrs)) {
       const n = (CSR as Record<string, number>)[name]
-      if (n !== undefined && !['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr'].includes(name)) this.csrWrite(n, v)
+      if (n !== undefined && !['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr'].includes(name)) this.csrWrite(n, v)
     }
+    // After mstatus (which restored FS): fcsr directly, since a CSR write would make FS Dirty.
+    this.fpu.setRaw(s.f)
+    this.fpu.fcsr = s.fcsr
     s.x.forEach((v, i) => (this.x[i] = BigInt.asIntN(64, v)))
     this.x[0] = 0n
     this.pc = s.pc

@@ -42,8 +42,16 @@ export function expandCompressed(c: number): number {
         const u = (((c >> 10) & 7) << 3) | (((c >> 5) & 3) << 6)
         return S(u, rdp, rs1p, 3, 0x23) // c.sd
       }
+      case 1: {
+        const u = (((c >> 10) & 7) << 3) | (((c >> 5) & 3) << 6)
+        return I(u, rs1p, 3, rdp, 0x07) // c.fld (RV64 has no c.flw: that slot is c.ld)
+      }
+      case 5: {
+        const u = (((c >> 10) & 7) << 3) | (((c >> 5) & 3) << 6)
+        return S(u, rdp, rs1p, 3, 0x27) // c.fsd
+      }
       default:
-        return 0 // c.fld/c.fsd (no F/D yet) and the reserved slot
+        return 0 // the reserved slot (f3 = 4)
     }
   }
   if (op === 1) {
@@ -119,8 +127,14 @@ export function expandCompressed(c: number): number {
         const u = (((c >> 10) & 7) << 3) | (((c >> 7) & 7) << 6)
         return S(u, rs2, 2, 3, 0x23) // c.sdsp
       }
-      default:
-        return 0 // c.fldsp/c.fsdsp (no F/D yet)
+      case 1: {
+        const u = (bit(c, 12) << 5) | (((c >> 5) & 3) << 3) | (((c >> 2) & 7) << 6)
+        return I(u, 2, 3, rd, 0x07) // c.fldsp (f0 is a valid destination, unlike c.ldsp's x0)
+      }
+      default: {
+        const u = (((c >> 10) & 7) << 3) | (((c >> 7) & 7) << 6)
+        return S(u, rs2, 2, 3, 0x27) // c.fsdsp (f3 = 5)
+      }
     }
   }
   return 0

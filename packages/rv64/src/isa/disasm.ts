@@ -7,7 +7,7 @@
  */
 import { expandCompressed } from '../rvc.js'
 import { CSR_NAMES, REG } from './names.js'
-import { lookupOpcode } from './opcodes.js'
+import { FREG, matchOpcode, RM_NAMES } from './opcodes.js'
 
 export interface DisasmOptions {
   /** Print branch/jump targets as `.+N` instead of absolute addresses. */
@@ -18,15 +18,24 @@ const hex = (n: number | bigint) => n.toString(16)
 const csrName = (n: number) => CSR_NAMES.get(n) ?? `0x${hex(n)}`
 const FENCE_BITS = (v: number) => ['i', 'o', 'r', 'w'].filter((_, i) => v & (8 >> i)).join('') || '0'
 
+function unknown(word: number): string {
+  return (word & 3) === 3 ? `.word\t0x${hex(word >>> 0).padStart(8, '0')}` : `.short\t0x${hex(word & 0xffff).padStart(4, '0')}`
+}
+
 /** Disassembles one instruction (the low 16 bits alone for a compressed one). */
 export function disassemble(word: number, pc = 0n, options: DisasmOptions = {}): string {
   const inst = (word & 3) === 3 ? word >>> 0 : expandCompressed(word & 0xffff)
-  const e = inst === 0 ? undefined : lookupOpcode(inst)
-  if (!e) return (word & 3) === 3 ? `.word\t0x${hex(word >>> 0).padStart(8, '0')}` : `.short\t0x${hex(word & 0xffff).padStart(4, '0')}`
+  const e = inst === 0 ? undefined : matchOpcode(inst)
+  if (!e) return unknown(word)
   const rd = REG[(inst >>> 7) & 31]!
   const rs1 = REG[(inst >>> 15) & 31]!
   const rs2 = REG[(inst >>> 20) & 31]!
   const immI = inst >> 20
+  const fd = FREG[(inst >>> 7) & 31]!
+  const fs1 = FREG[(inst >>> 15) & 31]!
+  const fs2 = FREG[(inst >>> 20) & 31]!
+  const f3 = (inst >>> 12) & 7
+  const rm = f3 === 7 ? '' : `,${RM_NAMES[f3]}` // objdump omits dyn
   const target = (offset: number) => (options.relative ? (offset >= 0 ? `.+${offset}` : `.${offset}`) : hex(BigInt.asUintN(64, pc + BigInt(offset))))
   let name = e.name
   if (e.format === 'AMO' || e.format === 'LR') {
@@ -81,6 +90,48 @@ export function disassemble(word: number, pc = 0n, options: DisasmOptions = {}):
       break
     case 'SFENCE':
       ops = `${rs1},${rs2}`
+      break
+    case 'FL':
+      ops = `${fd},${immI}(${rs1})`
+      break
+    case 'FS':
+      ops = `${fs2},${((inst >> 25) << 5) | ((inst >>> 7) & 31)}(${rs1})`
+      break
+    case 'FR':
+      ops = `${fd},${fs1},${fs2}`
+      break
+    case 'FRRM':
+      ops = `${fd},${fs1},${fs2}${rm}`
+      break
+    case 'FR4':
+      ops = `${fd},${fs1},${fs2},${FREG[inst >>> 27]!}${rm}`
+      break
+    case 'FR1RM':
+      ops = `${fd},${fs1}${rm}`
+      break
+    case 'XFRM':
+      ops = `${rd},${fs1}${rm}`
+      break
+    case 'XF':
+      ops = `${rd},${fs1}`
+      break
+    case 'XFF':
+      ops = `${rd},${fs1},${fs2}`
+      break
+    case 'FXRM':
+      ops = `${fd},${rs1}${rm}`
+      break
+    case 'FX':
+      ops = `${fd},${rs1}`
+      break
+    // Exact conversions: binutils 2.40 knows them only with rm = rne and shows others as data.
+    case 'FR1_EXACT':
+      if (f3 !== 0) return `.4byte\t0x${hex(inst)}`
+      ops = `${fd},${fs1}`
+      break
+    case 'FX_EXACT':
+      if (f3 !== 0) return `.4byte\t0x${hex(inst)}`
+      ops = `${fd},${rs1}`
       break
     default:
       return name

@@ -6,7 +6,7 @@
  */
 import { Op } from '../decode.js'
 
-export type Ext = 'I' | 'M' | 'A' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv'
+export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv'
 
 /** Operand formats (GNU assembler syntax). */
 export type Format =
@@ -28,6 +28,26 @@ export type Format =
   | 'SFENCE' // rs1, rs2
   | 'NONE'
 
+/**
+ * Operand formats of the F and D instructions (objdump syntax; `[, rm]` is printed unless the
+ * rounding mode is dyn). A separate type from `Format`, so code that handles only the integer
+ * formats keeps type-checking; `AnyOpcodeSpec` is an entry of either kind.
+ */
+export type FpFormat =
+  | 'FL' // fd, imm(rs1)                 flw fld
+  | 'FS' // fs2, imm(rs1)                fsw fsd
+  | 'FR' // fd, fs1, fs2                 fsgnj* fmin fmax
+  | 'FRRM' // fd, fs1, fs2[, rm]         fadd fsub fmul fdiv
+  | 'FR4' // fd, fs1, fs2, fs3[, rm]     fmadd fmsub fnmsub fnmadd
+  | 'FR1RM' // fd, fs1[, rm]             fsqrt fcvt.s.d
+  | 'FR1_EXACT' // fd, fs1               fcvt.d.s: has an rm field, but objdump decodes it only when rm = rne
+  | 'XFRM' // rd, fs1[, rm]              fcvt.{w,wu,l,lu}.{s,d}
+  | 'XF' // rd, fs1                      fmv.x.w fmv.x.d fclass
+  | 'XFF' // rd, fs1, fs2                feq flt fle
+  | 'FXRM' // fd, rs1[, rm]              fcvt.s.{w,wu,l,lu} fcvt.d.{l,lu}
+  | 'FX_EXACT' // fd, rs1                fcvt.d.{w,wu}: rm field, objdump decodes it only when rm = rne
+  | 'FX' // fd, rs1                      fmv.w.x fmv.d.x
+
 export interface OpcodeSpec {
   readonly name: string
   readonly mask: number
@@ -37,6 +57,23 @@ export interface OpcodeSpec {
   readonly op: Op
 }
 
+export interface FpOpcodeSpec {
+  readonly name: string
+  readonly mask: number
+  readonly match: number
+  readonly format: FpFormat
+  readonly ext: 'F' | 'D'
+  readonly op: Op
+}
+
+export type AnyOpcodeSpec = OpcodeSpec | FpOpcodeSpec
+
+/** ABI names of f0–f31, as objdump prints them. */
+export const FREG = ['ft0', 'ft1', 'ft2', 'ft3', 'ft4', 'ft5', 'ft6', 'ft7', 'fs0', 'fs1', 'fa0', 'fa1', 'fa2', 'fa3', 'fa4', 'fa5', 'fa6', 'fa7', 'fs2', 'fs3', 'fs4', 'fs5', 'fs6', 'fs7', 'fs8', 'fs9', 'fs10', 'fs11', 'ft8', 'ft9', 'ft10', 'ft11'] as const
+
+/** Rounding-mode operand names by the rm field (dyn, 7, is not printed; 5 and 6 are reserved). */
+export const RM_NAMES = ['rne', 'rtz', 'rdn', 'rup', 'rmm', 'unknown', 'unknown', 'dyn'] as const
+
 const R = (name: string, f7: number, f3: number, opc: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xfe00707f, match: ((f7 << 25) | (f3 << 12) | opc) >>> 0, format: 'R', ext, op })
 const I = (name: string, f3: number, opc: number, format: Format, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0x707f, match: (f3 << 12) | opc, format, ext, op })
 const SH6 = (name: string, top6: number, f3: number, opc: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xfc00707f, match: ((top6 << 26) | (f3 << 12) | opc) >>> 0, format: 'SH', ext, op })
@@ -45,8 +82,47 @@ const UN = (name: string, imm12: number, f3: number, opc: number, ext: Ext, op: 
 const FIX = (name: string, word: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xffffffff, match: word >>> 0, format: 'NONE', ext, op })
 const AMO = (name: string, f5: number, f3: number, op: Op): OpcodeSpec => ({ name, mask: 0xf800707f, match: ((f5 << 27) | (f3 << 12) | 0x2f) >>> 0, format: 'AMO', ext: 'A', op })
 
+type P = 'S' | 'D'
+const FEXT = (p: P) => (p === 'S' ? 'F' : 'D')
+const FMT = (p: P) => (p === 'S' ? 0 : 1)
+/** OP-FP with funct7 = (f5 << 2 | fmt); `rs2` fixed when not undefined; funct3 fixed when not undefined (else it is rm). */
+const FOP = (name: string, p: P, f5: number, format: FpFormat, op: Op, rs2?: number, f3?: number): FpOpcodeSpec => ({
+  name,
+  mask: (0xfe00007f | (rs2 === undefined ? 0 : 0x1f00000) | (f3 === undefined ? 0 : 0x7000)) >>> 0,
+  match: (((f5 << 2) | FMT(p)) << 25 | ((rs2 ?? 0) << 20) | ((f3 ?? 0) << 12) | 0x53) >>> 0,
+  format,
+  ext: FEXT(p),
+  op,
+})
+const FR4 = (name: string, p: P, opc: number, op: Op): FpOpcodeSpec => ({ name, mask: 0x0600007f, match: ((FMT(p) << 25) | opc) >>> 0, format: 'FR4', ext: FEXT(p), op })
+const FMEM = (name: string, p: P, opc: number, format: 'FL' | 'FS', op: Op): FpOpcodeSpec => ({ name, mask: 0x707f, match: ((p === 'S' ? 2 : 3) << 12) | opc, format, ext: FEXT(p), op })
+
+/** F and D (unprivileged spec, RV32F/RV64F/RV32D/RV64D opcode listings). */
+const FP: readonly FpOpcodeSpec[] = [
+  FMEM('flw', 'S', 0x07, 'FL', Op.FLW), FMEM('fld', 'D', 0x07, 'FL', Op.FLD), FMEM('fsw', 'S', 0x27, 'FS', Op.FSW), FMEM('fsd', 'D', 0x27, 'FS', Op.FSD),
+  FR4('fmadd.s', 'S', 0x43, Op.FMADD_S), FR4('fmsub.s', 'S', 0x47, Op.FMSUB_S), FR4('fnmsub.s', 'S', 0x4b, Op.FNMSUB_S), FR4('fnmadd.s', 'S', 0x4f, Op.FNMADD_S),
+  FR4('fmadd.d', 'D', 0x43, Op.FMADD_D), FR4('fmsub.d', 'D', 0x47, Op.FMSUB_D), FR4('fnmsub.d', 'D', 0x4b, Op.FNMSUB_D), FR4('fnmadd.d', 'D', 0x4f, Op.FNMADD_D),
+  FOP('fadd.s', 'S', 0x00, 'FRRM', Op.FADD_S), FOP('fsub.s', 'S', 0x01, 'FRRM', Op.FSUB_S), FOP('fmul.s', 'S', 0x02, 'FRRM', Op.FMUL_S), FOP('fdiv.s', 'S', 0x03, 'FRRM', Op.FDIV_S),
+  FOP('fadd.d', 'D', 0x00, 'FRRM', Op.FADD_D), FOP('fsub.d', 'D', 0x01, 'FRRM', Op.FSUB_D), FOP('fmul.d', 'D', 0x02, 'FRRM', Op.FMUL_D), FOP('fdiv.d', 'D', 0x03, 'FRRM', Op.FDIV_D),
+  FOP('fsqrt.s', 'S', 0x0b, 'FR1RM', Op.FSQRT_S, 0), FOP('fsqrt.d', 'D', 0x0b, 'FR1RM', Op.FSQRT_D, 0),
+  FOP('fsgnj.s', 'S', 0x04, 'FR', Op.FSGNJ_S, undefined, 0), FOP('fsgnjn.s', 'S', 0x04, 'FR', Op.FSGNJN_S, undefined, 1), FOP('fsgnjx.s', 'S', 0x04, 'FR', Op.FSGNJX_S, undefined, 2),
+  FOP('fsgnj.d', 'D', 0x04, 'FR', Op.FSGNJ_D, undefined, 0), FOP('fsgnjn.d', 'D', 0x04, 'FR', Op.FSGNJN_D, undefined, 1), FOP('fsgnjx.d', 'D', 0x04, 'FR', Op.FSGNJX_D, undefined, 2),
+  FOP('fmin.s', 'S', 0x05, 'FR', Op.FMIN_S, undefined, 0), FOP('fmax.s', 'S', 0x05, 'FR', Op.FMAX_S, undefined, 1),
+  FOP('fmin.d', 'D', 0x05, 'FR', Op.FMIN_D, undefined, 0), FOP('fmax.d', 'D', 0x05, 'FR', Op.FMAX_D, undefined, 1),
+  FOP('fcvt.s.d', 'S', 0x08, 'FR1RM', Op.FCVT_S_D, 1), FOP('fcvt.d.s', 'D', 0x08, 'FR1_EXACT', Op.FCVT_D_S, 0),
+  FOP('fle.s', 'S', 0x14, 'XFF', Op.FLE_S, undefined, 0), FOP('flt.s', 'S', 0x14, 'XFF', Op.FLT_S, undefined, 1), FOP('feq.s', 'S', 0x14, 'XFF', Op.FEQ_S, undefined, 2),
+  FOP('fle.d', 'D', 0x14, 'XFF', Op.FLE_D, undefined, 0), FOP('flt.d', 'D', 0x14, 'XFF', Op.FLT_D, undefined, 1), FOP('feq.d', 'D', 0x14, 'XFF', Op.FEQ_D, undefined, 2),
+  FOP('fcvt.w.s', 'S', 0x18, 'XFRM', Op.FCVT_W_S, 0), FOP('fcvt.wu.s', 'S', 0x18, 'XFRM', Op.FCVT_WU_S, 1), FOP('fcvt.l.s', 'S', 0x18, 'XFRM', Op.FCVT_L_S, 2), FOP('fcvt.lu.s', 'S', 0x18, 'XFRM', Op.FCVT_LU_S, 3),
+  FOP('fcvt.w.d', 'D', 0x18, 'XFRM', Op.FCVT_W_D, 0), FOP('fcvt.wu.d', 'D', 0x18, 'XFRM', Op.FCVT_WU_D, 1), FOP('fcvt.l.d', 'D', 0x18, 'XFRM', Op.FCVT_L_D, 2), FOP('fcvt.lu.d', 'D', 0x18, 'XFRM', Op.FCVT_LU_D, 3),
+  FOP('fcvt.s.w', 'S', 0x1a, 'FXRM', Op.FCVT_S_W, 0), FOP('fcvt.s.wu', 'S', 0x1a, 'FXRM', Op.FCVT_S_WU, 1), FOP('fcvt.s.l', 'S', 0x1a, 'FXRM', Op.FCVT_S_L, 2), FOP('fcvt.s.lu', 'S', 0x1a, 'FXRM', Op.FCVT_S_LU, 3),
+  FOP('fcvt.d.w', 'D', 0x1a, 'FX_EXACT', Op.FCVT_D_W, 0), FOP('fcvt.d.wu', 'D', 0x1a, 'FX_EXACT', Op.FCVT_D_WU, 1), FOP('fcvt.d.l', 'D', 0x1a, 'FXRM', Op.FCVT_D_L, 2), FOP('fcvt.d.lu', 'D', 0x1a, 'FXRM', Op.FCVT_D_LU, 3),
+  FOP('fmv.x.w', 'S', 0x1c, 'XF', Op.FMV_X_W, 0, 0), FOP('fclass.s', 'S', 0x1c, 'XF', Op.FCLASS_S, 0, 1),
+  FOP('fmv.x.d', 'D', 0x1c, 'XF', Op.FMV_X_D, 0, 0), FOP('fclass.d', 'D', 0x1c, 'XF', Op.FCLASS_D, 0, 1),
+  FOP('fmv.w.x', 'S', 0x1e, 'FX', Op.FMV_W_X, 0, 0), FOP('fmv.d.x', 'D', 0x1e, 'FX', Op.FMV_D_X, 0, 0),
+]
+
 /* @__PURE__ */
-export const OPCODES: readonly OpcodeSpec[] = [
+export const OPCODES: readonly AnyOpcodeSpec[] = [
   { name: 'lui', mask: 0x7f, match: 0x37, format: 'U', ext: 'I', op: Op.LUI },
   { name: 'auipc', mask: 0x7f, match: 0x17, format: 'U', ext: 'I', op: Op.AUIPC },
   { name: 'jal', mask: 0x7f, match: 0x6f, format: 'J', ext: 'I', op: Op.JAL },
@@ -97,6 +173,7 @@ export const OPCODES: readonly OpcodeSpec[] = [
   UN('orc.b', 0x287, 5, 0x13, 'Zbb', Op.ORC_B), UN('rev8', 0x6b8, 5, 0x13, 'Zbb', Op.REV8),
   R('bclr', 0x24, 1, 0x33, 'Zbs', Op.BCLR), SH6('bclri', 0x12, 1, 0x13, 'Zbs', Op.BCLRI), R('bext', 0x24, 5, 0x33, 'Zbs', Op.BEXT), SH6('bexti', 0x12, 5, 0x13, 'Zbs', Op.BEXTI),
   R('binv', 0x34, 1, 0x33, 'Zbs', Op.BINV), SH6('binvi', 0x1a, 1, 0x13, 'Zbs', Op.BINVI), R('bset', 0x14, 1, 0x33, 'Zbs', Op.BSET), SH6('bseti', 0x0a, 1, 0x13, 'Zbs', Op.BSETI),
+  ...FP,
 ]
 
 /** Most specific masks first, so a lookup finds e.g. `clz` before a generic I-type shape. */
@@ -108,12 +185,34 @@ function popcount(x: number): number {
   return n
 }
 
-/** The table entry whose (mask, match) the 32-bit instruction fits, or undefined. */
-export function lookupOpcode(inst: number): OpcodeSpec | undefined {
+const RM_FORMATS: ReadonlySet<string> = new Set<FpFormat>(['FRRM', 'FR4', 'FR1RM', 'FR1_EXACT', 'XFRM', 'FXRM', 'FX_EXACT'])
+
+/**
+ * The table entry whose (mask, match) the 32-bit instruction fits, or undefined, exactly as the
+ * decoder sees it: an FP instruction with a reserved static rounding mode (5, 6) is illegal.
+ */
+export function lookupOpcode(inst: number): AnyOpcodeSpec | undefined {
+  const e = matchOpcode(inst)
+  if (e && RM_FORMATS.has(e.format)) {
+    const rm = (inst >>> 12) & 7
+    if (rm === 5 || rm === 6) return undefined
+  }
+  return e
+}
+
+/** The entry by (mask, match) alone (the disassembler shows reserved rounding modes, as objdump does). */
+export function matchOpcode(inst: number): AnyOpcodeSpec | undefined {
   const w = inst >>> 0
   for (const e of BY_SPECIFICITY) if (((w & e.mask) >>> 0) === e.match) return e
   return undefined
 }
 
-/** Entries by name (for the assembler). */
-export const BY_NAME: ReadonlyMap<string, OpcodeSpec> = new Map(OPCODES.map((e) => [e.name, e]))
+function isFp(e: AnyOpcodeSpec): e is FpOpcodeSpec {
+  return e.ext === 'F' || e.ext === 'D'
+}
+
+/** Integer-format entries by name (for the assembler). */
+export const BY_NAME: ReadonlyMap<string, OpcodeSpec> = new Map(OPCODES.flatMap((e) => (isFp(e) ? [] : [[e.name, e] as const])))
+
+/** F and D entries by name. */
+export const FP_BY_NAME: ReadonlyMap<string, FpOpcodeSpec> = new Map(FP.map((e) => [e.name, e]))

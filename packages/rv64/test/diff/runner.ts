@@ -15,7 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const CACHE = join(tmpdir(), 'honk-rv64-diff')
 export const GCC = 'riscv64-linux-gnu-gcc'
 export const QEMU = 'qemu-system-riscv64'
-export const MARCH = 'rv64imac_zicsr_zifencei_zba_zbb_zbs'
+export const MARCH = 'rv64imafdc_zicsr_zifencei_zba_zbb_zbs'
 
 export function toolsPresent(): boolean {
   return spawnSync(GCC, ['--version']).status === 0 && spawnSync(QEMU, ['--version']).status === 0
