@@ -5,8 +5,9 @@
 #   opensbi, u-boot-qemu   real firmware and an S-mode guest for the machine
 #   diod                 a real 9P2000.L server
 #   cryptsetup-bin       veritysetup, to check the image Merkle tree
+#   device-tree-compiler dtc, to check the FDT writer byte for byte
 set -euo pipefail
-PKGS=(qemu-system-misc gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin)
+PKGS=(qemu-system-misc gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin device-tree-compiler)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
