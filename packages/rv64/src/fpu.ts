@@ -65,7 +65,7 @@ export const DOUBLE: Format = { p: 53, emin: -1022, emax: 1023, max: Number.MAX_
 const MIN_NORMAL_D = 2 ** -1022
 /** Below this a double's Dekker product error could underflow: such operands take the exact path. */
 const LOW = 2 ** -900
-/** Above this Dekker's split (×(2^27+1)) could overflow. */
+/** Above this Dekker's split (×(2^27+1)) or its partial products could overflow: operands and products must stay below. */
 const HIGH = 2 ** 995
 /** Under RNE a single result is tiny after rounding iff the exact value is below this (2^-126 − 2^-151). */
 const TINY_RNE_S = 2 ** -126 - 2 ** -151
@@ -348,7 +348,7 @@ export function mulD(a: number, b: number, rm: number): number {
   if (rm === Rm.RNE) {
     const p = a * b
     const ap = Math.abs(p)
-    if (ap >= LOW && ap < Infinity && Math.abs(a) < HIGH && Math.abs(b) < HIGH) {
+    if (ap >= LOW && ap < HIGH && Math.abs(a) < HIGH && Math.abs(b) < HIGH) {
       if (twoProdErr(a, b, p) !== 0) flags |= Flag.NX
       return p
     }
@@ -363,7 +363,7 @@ export function divD(a: number, b: number, rm: number): number {
     const aq = Math.abs(q)
     const ab = Math.abs(b)
     const aa = Math.abs(a)
-    if (aq >= LOW && aq < HIGH && ab >= LOW && ab < HIGH && aa >= LOW) {
+    if (aq >= LOW && aq < HIGH && ab >= LOW && ab < HIGH && aa >= LOW && aa < HIGH) {
       // The residual a − q×b is exact: a − p by Sterbenz, minus the product's error.
       const p = q * b
       if (a - p !== twoProdErr(q, b, p)) flags |= Flag.NX

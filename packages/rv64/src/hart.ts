@@ -16,7 +16,8 @@ import { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
 import { Op, decode, type Decoded } from './decode.js'
 import { Fpu } from './fpu.js'
 
-export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error'
+/** Why `run()` returned; `yield` = the host asked the hart to stop after the current instruction ({@link Hart.requestYield}). */
+export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error' | 'yield'
 export interface RunResult {
   reason: StopReason
   executed: number
@@ -165,6 +166,51 @@ export class Hart {
 
   removeBreakpoint(pc: number): void {
     this.breakpoints.delete(pc)
+  }
+
+  /**
+   * Called for an `ecall` from S-mode when set: return true when the call was handled (the hart
+   * continues after the ecall, like an SBI return), false to take the architectural trap. This is
+   * how firmware written in TypeScript (`@honk/sbi`) sits where M-mode firmware would.
+   */
+  onEcall: ((hart: Hart) => boolean) | undefined
+
+  /**
+   * Sets or clears a software-writable pending bit (1 SSIP, 5 STIP, 9 SEIP) as M-mode firmware
+   * would by writing mip: S-mode can clear SSIP itself through sip afterwards.
+   */
+  setSoftIrq(bit: number, level: boolean): void {
+    const m = 1n << BigInt(bit)
+    this.mipSoft = level ? this.mipSoft | m : this.mipSoft & ~m
+    if (level) this.waiting = false
+  }
+
+  /** Whether a software-writable pending bit is set (see {@link setSoftIrq}). */
+  softIrq(bit: number): boolean {
+    return ((this.mipSoft >> BigInt(bit)) & 1n) === 1n
+  }
+
+  private yieldRequested = false
+
+  /**
+   * Makes `run()` return (reason `yield`) after the instruction being executed — for a device or
+   * firmware callback that changed what the machine should run next (a hart stopped itself, a
+   * reset was requested).
+   */
+  requestYield(): void {
+    this.yieldRequested = true
+    this.stopExit = true
+  }
+
+  /** What a remote SFENCE.VMA does: drop cached translations (all of them: always correct). */
+  flushTranslations(): void {
+    this.flushTlb()
+  }
+
+  /** What a remote FENCE.I does: forget decoded instructions. */
+  flushDecodedInstructions(): void {
+    this.cache.clear()
+    this.codeLines.clear()
   }
 
   /** Drives a device interrupt line in mip (3 MSIP, 7 MTIP, 11 MEIP, 9 SEIP). */
@@ -316,7 +362,8 @@ export class Hart {
         this.fpu.fs = 3
         return true
       case CSR.sstatus:
-        this.mstatus = (this.mstatus & ~SSTATUS_MASK) | (v & SSTATUS_MASK & MSTATUS_WRITABLE)
+        // Only the writable sstatus bits change (UXL, read-only here, must survive).
+        this.mstatus = (this.mstatus & ~(SSTATUS_MASK & MSTATUS_WRITABLE)) | (v & SSTATUS_MASK & MSTATUS_WRITABLE)
         this.fpu.fs = Number((v & MSTATUS.FS) >> 13n)
         return true
       case CSR.sie:
@@ -1035,6 +1082,7 @@ export class Hart {
               this.codeLines.clear()
               break
             case Op.ECALL:
+              if (this.privilege === 1 && this.onEcall && this.onEcall(this)) break
               throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? CAUSE.ECALL_S : CAUSE.ECALL_U, 0n)
             case Op.EBREAK:
               throw new Trap(CAUSE.BREAKPOINT, 0n) // mtval may be 0 for ebreak (priv. 3.1.16); QEMU writes 0
@@ -1131,6 +1179,10 @@ export class Hart {
           if (this.stopExit) {
             this.stopExit = false
             this.instret += BigInt(executed)
+            if (this.yieldRequested) {
+              this.yieldRequested = false
+              if (this.bus.exitCode === undefined) return { reason: 'yield', executed }
+            }
             return { reason: 'exit', executed, code: this.bus.exitCode ?? 0 }
           }
         }

@@ -1,7 +1,9 @@
 # Bare-metal harness for the differential tests (QEMU virt -bios none, and our hart).
-# _start clears every register, installs the trap handler, runs `test_body`, which ends by
-# jumping to `dump`. `dump` stores x1..x31 exactly as the body left them, then prints them,
-# the trap log and some CSRs over the UART at 0x10000000, and powers off (SiFive test device).
+# _start clears every register, sets mstatus.FS to Initial (both harts reset it to Off, like
+# QEMU), installs the trap handler, runs `test_body`, which ends by jumping to `dump`. `dump`
+# stores x1..x31 and f0..f31 (raw bits) exactly as the body left them, then prints them, fcsr,
+# the trap log and some CSRs (mstatus with FS and SD as the body left them) over the UART at
+# 0x10000000, and powers off (SiFive test device).
         .section .text.start, "ax", @progbits
         .globl _start
 _start:
@@ -10,6 +12,8 @@ _start:
         li x17, 0; li x18, 0; li x19, 0; li x20, 0; li x21, 0; li x22, 0; li x23, 0; li x24, 0
         li x25, 0; li x26, 0; li x27, 0; li x28, 0; li x29, 0; li x30, 0; li x31, 0
         la sp, stack_top
+        li t0, 0x2000          # mstatus.FS = Initial: FP instructions may run
+        csrs mstatus, t0
         la t0, trap_area
         csrw mscratch, t0
         la t0, trap_handler
@@ -79,6 +83,22 @@ dump:
         sd x25, 200(x31); sd x26, 208(x31); sd x27, 216(x31); sd x28, 224(x31); sd x29, 232(x31); sd x30, 240(x31)
         csrr x30, mscratch
         sd x30, 248(x31)
+        # mstatus as the body left it; then FS on (if the body turned it off) to read the FP state.
+        csrr t0, mstatus
+        la t1, saved_mstatus
+        sd t0, 0(t1)
+        srli t0, t0, 13
+        andi t0, t0, 3
+        bnez t0, 6f
+        li t0, 0x2000
+        csrs mstatus, t0
+6:      la t1, fregs
+        fsd f0, 0(t1); fsd f1, 8(t1); fsd f2, 16(t1); fsd f3, 24(t1); fsd f4, 32(t1); fsd f5, 40(t1); fsd f6, 48(t1); fsd f7, 56(t1)
+        fsd f8, 64(t1); fsd f9, 72(t1); fsd f10, 80(t1); fsd f11, 88(t1); fsd f12, 96(t1); fsd f13, 104(t1); fsd f14, 112(t1); fsd f15, 120(t1)
+        fsd f16, 128(t1); fsd f17, 136(t1); fsd f18, 144(t1); fsd f19, 152(t1); fsd f20, 160(t1); fsd f21, 168(t1); fsd f22, 176(t1); fsd f23, 184(t1)
+        fsd f24, 192(t1); fsd f25, 200(t1); fsd f26, 208(t1); fsd f27, 216(t1); fsd f28, 224(t1); fsd f29, 232(t1); fsd f30, 240(t1); fsd f31, 248(t1)
+        frcsr t0
+        sd t0, 256(t1)
         # Print "xNN=<16 hex digits>\n" for x1..x31.
         li s0, 1
 4:      li a0, 'x'
@@ -101,6 +121,33 @@ dump:
         addi s0, s0, 1
         li t0, 32
         blt s0, t0, 4b
+        # "fNN=<16 hex digits>\n" for f0..f31, then fcsr.
+        li s0, 0
+7:      li a0, 'f'
+        call putc
+        li t0, 10
+        divu a0, s0, t0
+        addi a0, a0, '0'
+        call putc
+        li t0, 10
+        remu a0, s0, t0
+        addi a0, a0, '0'
+        call putc
+        li a0, '='
+        call putc
+        la t0, fregs
+        slli t1, s0, 3
+        add t0, t0, t1
+        ld a0, 0(t0)
+        call puthex
+        addi s0, s0, 1
+        li t0, 32
+        blt s0, t0, 7b
+        li a0, 'F'
+        call putc
+        la t0, fregs
+        ld a0, 256(t0)
+        call puthex
         # Trap log and CSRs.
         li a0, 'T'
         call putc
@@ -126,8 +173,9 @@ dump:
         call puthex
         li a0, 'M'
         call putc
-        csrr a0, mstatus
-        li t0, 0x1888          # MIE | MPIE | MPP: the bits both sides must agree on
+        la t0, saved_mstatus
+        ld a0, 0(t0)
+        li t0, 0x8000000000007888  # SD | FS | MPP | MPIE | MIE: the bits both sides must agree on
         and a0, a0, t0
         call puthex
         li t0, 0x100000
@@ -142,6 +190,7 @@ putc:   li t0, 0x10000000
         sb a0, 0(t0)
         ret
 
+        .globl puthex
 puthex: mv t2, a0
         mv t3, ra
         li t4, 60
@@ -163,6 +212,8 @@ puthex: mv t2, a0
         .data
         .align 3
 regs:   .space 256
+fregs:  .space 264
+saved_mstatus: .space 8
 trap_area: .space 32
         .globl scratch
         .align 4
