@@ -17,7 +17,7 @@
 import { HonkError } from '@honk/errors'
 import { expandCompressed } from '../rvc.js'
 import { CSR_BY_NAME, REG } from './names.js'
-import { BY_NAME, type OpcodeSpec } from './opcodes.js'
+import { BY_NAME, FP_BY_NAME, FREG, RM_NAMES, type FpOpcodeSpec, type OpcodeSpec } from './opcodes.js'
 
 export class AsmError extends HonkError {
   constructor(
@@ -43,6 +43,8 @@ export interface Assembled {
   symbols: Map<string, number>
 }
 
+const FREG_NUM: ReadonlyMap<string, number> = new Map([...FREG.map((n, i) => [n, i] as [string, number]), ...Array.from({ length: 32 }, (_, i) => [`f${i}`, i] as [string, number])])
+const RM_NUM: ReadonlyMap<string, number> = new Map(RM_NAMES.flatMap((n, i) => (n === 'unknown' ? [] : [[n, i] as [string, number]])))
 const REG_NUM: ReadonlyMap<string, number> = new Map([...REG.map((n, i) => [n, i] as [string, number]), ...Array.from({ length: 32 }, (_, i) => [`x${i}`, i] as [string, number]), ['fp', 8]])
 
 interface Stmt {
@@ -180,6 +182,20 @@ function fail(ctx: Ctx, message: string): never {
 function reg(ctx: Ctx, s: string | undefined): number {
   const r = s === undefined ? undefined : REG_NUM.get(s.toLowerCase())
   if (r === undefined) fail(ctx, `"${s ?? ''}" is not an integer register`)
+  return r
+}
+
+function freg(ctx: Ctx, s: string | undefined): number {
+  const r = s === undefined ? undefined : FREG_NUM.get(s.toLowerCase())
+  if (r === undefined) fail(ctx, `"${s ?? ''}" is not a floating-point register`)
+  return r
+}
+
+/** The rounding-mode operand (default dyn). */
+function rm(ctx: Ctx, s: string | undefined): number {
+  if (s === undefined) return 7
+  const r = RM_NUM.get(s.toLowerCase())
+  if (r === undefined) fail(ctx, `"${s}" is not a rounding mode (rne rtz rdn rup rmm dyn)`)
   return r
 }
 
@@ -383,6 +399,60 @@ function instruction(ctx: Ctx, e: OpcodeSpec, ops: string[], suffixBits: number)
   }
 }
 
+/** Encodes an F/D instruction (`[, rm]` operands default to dyn; exact conversions use rne, as GNU as does). */
+function fpInstruction(ctx: Ctx, e: FpOpcodeSpec, ops: string[]): Parsed {
+  const range = (min: number, max: number) => {
+    if (ops.length < min || ops.length > max) fail(ctx, `${e.name} takes ${min === max ? min : `${min} or ${max}`} operands, got ${ops.length}`)
+  }
+  const m = e.match
+  const withRm = (word: number, at: number) => (word | (rm(ctx, ops[at]) << 12)) >>> 0
+  switch (e.format) {
+    case 'FL':
+      range(2, 2)
+      return one(ctx, () => {
+        const [off, base] = memOperand(ctx, ops[1])
+        return encI(m, freg(ctx, ops[0]), base, off)
+      }, false)
+    case 'FS':
+      range(2, 2)
+      return one(ctx, () => {
+        const [off, base] = memOperand(ctx, ops[1])
+        return encS(m, base, freg(ctx, ops[0]), off)
+      }, false)
+    case 'FR':
+      range(3, 3)
+      return one(ctx, () => encR(m, freg(ctx, ops[0]), freg(ctx, ops[1]), freg(ctx, ops[2])), false)
+    case 'FRRM':
+      range(3, 4)
+      return one(ctx, () => withRm(encR(m, freg(ctx, ops[0]), freg(ctx, ops[1]), freg(ctx, ops[2])), 3), false)
+    case 'FR4':
+      range(4, 5)
+      return one(ctx, () => withRm(encR(m, freg(ctx, ops[0]), freg(ctx, ops[1]), freg(ctx, ops[2])) | (freg(ctx, ops[3]) << 27), 4), false)
+    case 'FR1RM':
+      range(2, 3)
+      return one(ctx, () => withRm(encR(m, freg(ctx, ops[0]), freg(ctx, ops[1]), 0), 2), false)
+    case 'FR1_EXACT':
+      range(2, 2)
+      return one(ctx, () => encR(m, freg(ctx, ops[0]), freg(ctx, ops[1]), 0), false)
+    case 'XFRM':
+      range(2, 3)
+      return one(ctx, () => withRm(encR(m, reg(ctx, ops[0]), freg(ctx, ops[1]), 0), 2), false)
+    case 'XF':
+      range(2, 2)
+      return one(ctx, () => encR(m, reg(ctx, ops[0]), freg(ctx, ops[1]), 0), false)
+    case 'XFF':
+      range(3, 3)
+      return one(ctx, () => encR(m, reg(ctx, ops[0]), freg(ctx, ops[1]), freg(ctx, ops[2])), false)
+    case 'FXRM':
+      range(2, 3)
+      return one(ctx, () => withRm(encR(m, freg(ctx, ops[0]), reg(ctx, ops[1]), 0), 2), false)
+    case 'FX_EXACT':
+    case 'FX':
+      range(2, 2)
+      return one(ctx, () => encR(m, freg(ctx, ops[0]), reg(ctx, ops[1]), 0), false)
+  }
+}
+
 /** The instruction sequence that puts the 64-bit constant `v` in a register (lui/addi(w)/slli). */
 export function liSequence(v: bigint, nested = false): { name: 'lui' | 'addi' | 'addiw' | 'slli'; imm: number }[] {
   v = BigInt.asIntN(64, v)
@@ -533,7 +603,25 @@ function parseStatement(text: string, ctx: Ctx): Parsed {
       return table('csrrs', [r(0)!, 'time', 'zero'])
     case 'rdinstret':
       return table('csrrs', [r(0)!, 'instret', 'zero'])
+    case 'frcsr':
+    case 'frrm':
+    case 'frflags':
+      return table('csrrs', [r(0)!, { frcsr: 'fcsr', frrm: 'frm', frflags: 'fflags' }[mnemonic], 'zero'])
+    case 'fscsr':
+    case 'fsrm':
+    case 'fsflags': {
+      const csrName = { fscsr: 'fcsr', fsrm: 'frm', fsflags: 'fflags' }[mnemonic]
+      return ops.length === 1 ? table('csrrw', ['zero', csrName, r(0)!]) : table('csrrw', [r(0)!, csrName, r(1)!])
+    }
   }
+  // fmv/fneg/fabs.{s,d}: sign injection with both sources the same register.
+  const fsgn = /^f(mv|neg|abs)\.([sd])$/.exec(mnemonic)
+  if (fsgn) {
+    const op = { mv: 'fsgnj', neg: 'fsgnjn', abs: 'fsgnjx' }[fsgn[1] as 'mv' | 'neg' | 'abs']
+    return fpInstruction(ctx, FP_BY_NAME.get(`${op}.${fsgn[2]!}`)!, [r(0)!, r(1)!, r(1)!])
+  }
+  const fp = FP_BY_NAME.get(mnemonic)
+  if (fp) return fpInstruction(ctx, fp, ops)
   if (ops.some((o) => o === undefined || o === '')) fail(ctx, 'empty operand')
   const direct = BY_NAME.get(mnemonic)
   if (direct) return instruction(ctx, direct, ops, 0)

@@ -113,6 +113,7 @@ describe.skipIf(!present)('against GNU binutils', () => {
       'bgt a0, a1, start', 'ble a0, a1, start', 'bgtu a0, a1, start', 'bleu a0, a1, start', 'j start', 'jal start', 'jr a0', 'jalr a0', 'ret',
       'csrr a0, mstatus', 'csrw mtvec, a0', 'csrs mie, a0', 'csrc mip, a0', 'csrwi mscratch, 3', 'csrsi mstatus, 8', 'csrci mstatus, 8',
       'rdcycle a0', 'rdtime a0', 'rdinstret a0', 'fence', 'fence rw, w', 'sfence.vma', 'sfence.vma a0', 'nop', 'amoadd.w.aqrl a0, a1, (a2)', 'lr.d.aq a0, (a1)',
+      'fmv.d fa0, fa1', 'fneg.s ft0, ft1', 'fabs.d fs0, fs1', 'frcsr a0', 'fscsr a1', 'fsrm a0, a1', 'frflags t0', 'fadd.d fa0, fa1, fa2, rtz', 'fmadd.s fa0, fa1, fa2, fa3', 'fld fa0, 8(sp)', 'fsw ft3, -4(a0)', 'fcvt.w.d a0, fa0, rtz', 'fcvt.d.w fa0, a0', 'fmv.x.d a0, fa0',
       'fn: ret', '.align 3', 'data: .dword 0x1122334455667788', '.word 5, 6', '.half 7', '.byte 1, 2', '.asciz "ok\\n"', '.align 2', 'end: nop', 'nop',
     ].join('\n')
     expect([...assemble(source).bytes]).toEqual([...gasBytes(source)])
