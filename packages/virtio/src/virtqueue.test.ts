@@ -208,34 +208,39 @@ describe('split virtqueue, device side', () => {
   })
 
   it('hostile descriptor tables and available rings: no throw, no write outside RAM or into the rings (property)', async () => {
-    const u16 = fc.oneof(fc.nat(20), fc.integer({ min: 0, max: 0xffff }))
-    const flagsNoIndirect = fc.oneof(fc.constantFrom(0, 1, 2, 3), fc.integer({ min: 0, max: 0xffff }).map((f) => f & ~VIRTQ_DESC_F.INDIRECT))
+    // Numbers are mostly "sane" (reduced modulo the queue size in the run) and sometimes raw
+    // 16-bit garbage, so that runs get past the ring checks into the chains and the devices.
+    const num = fc.oneof({ weight: 9, arbitrary: fc.nat(0xffff).map((v) => ({ sane: true, v })) }, { weight: 1, arbitrary: fc.nat(0xffff).map((v) => ({ sane: false, v })) })
+    const flagsNoIndirect = fc.oneof({ weight: 9, arbitrary: fc.constantFrom(0, 1, 2, 3) }, { weight: 1, arbitrary: fc.nat(0xffff).map((f) => f & ~VIRTQ_DESC_F.INDIRECT) })
     const hostileAddr = fc.oneof(
-      fc.integer({ min: 0, max: RAM - 0x4000 - 1 }).map((o) => DATA + o),
-      fc.constantFrom(0, BASE - 16, BASE + RAM, BASE + RAM - 8, 2 ** 40, 2 ** 53 - 1),
-      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      { weight: 8, arbitrary: fc.integer({ min: 0, max: RAM - 0x4000 - 1 }).map((o) => DATA + o) },
+      { weight: 1, arbitrary: fc.constantFrom(0, BASE - 16, BASE + RAM, BASE + RAM - 8, 2 ** 40, 2 ** 53 - 1) },
+      { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) },
     )
-    const len = fc.oneof(fc.nat(0x400), fc.constantFrom(0, 1, 16, 0x3000, 0x8000_0000, 0xffff_ffff))
-    const bufferDesc = fc.record({ addr: hostileAddr, len, flags: flagsNoIndirect, next: u16 })
+    const len = fc.oneof({ weight: 8, arbitrary: fc.nat(0x400) }, { weight: 1, arbitrary: fc.constantFrom(0, 1, 16, 0x3000, 0x8000_0000, 0xffff_ffff) })
+    const bufferDesc = fc.record({ addr: hostileAddr, len, flags: flagsNoIndirect, next: num })
     const indirectDesc = fc.record({
-      addr: fc.oneof(fc.nat(255).map((k) => INDIRECT + 16 * k), hostileAddr),
-      len: fc.oneof(fc.integer({ min: 1, max: 64 }).map((n) => 16 * n), len),
-      flags: fc.integer({ min: 0, max: 0xffff }).map((f) => f | VIRTQ_DESC_F.INDIRECT),
-      next: u16,
+      addr: fc.oneof({ weight: 4, arbitrary: fc.nat(255).map((k) => INDIRECT + 16 * k) }, { weight: 1, arbitrary: hostileAddr }),
+      len: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 16 }).map((n) => 16 * n) }, { weight: 1, arbitrary: len }),
+      flags: fc.oneof(fc.constant(VIRTQ_DESC_F.INDIRECT), fc.nat(0xffff).map((f) => f | VIRTQ_DESC_F.INDIRECT)),
+      next: num,
     })
-    const desc = fc.oneof({ weight: 4, arbitrary: bufferDesc }, { weight: 1, arbitrary: indirectDesc })
+    const desc = fc.oneof({ weight: 5, arbitrary: bufferDesc }, { weight: 1, arbitrary: indirectDesc })
     const scenario = fc.record({
       kind: fc.constantFrom('echo', 'rng', 'blk', 'p9', 'console', 'net'),
       logSize: fc.integer({ min: 0, max: 8 }),
       features: fc.constantFrom(FEATURE.VERSION_1, ALL, FEATURE.VERSION_1 | FEATURE.RING_INDIRECT_DESC),
       table: fc.array(desc, { minLength: 1, maxLength: 256 }),
-      indirect: fc.array(desc, { maxLength: 256 }),
+      indirect: fc.array(desc, { maxLength: 64 }),
       availFlags: fc.nat(1),
-      ring: fc.array(u16, { minLength: 1, maxLength: 256 }),
-      idx: fc.array(u16, { minLength: 1, maxLength: 3 }),
-      usedEvent: u16,
+      ring: fc.array(fc.oneof({ weight: 49, arbitrary: fc.nat(0xffff).map((v) => ({ sane: true, v })) }, { weight: 1, arbitrary: fc.nat(0xffff).map((v) => ({ sane: false, v })) }), { minLength: 1, maxLength: 256 }),
+      /** Lay descriptors out as (readable → writable) pairs, as drivers do, keeping the hostile addresses and lengths. */
+      pairs: fc.boolean(),
+      idx: fc.array(num, { minLength: 1, maxLength: 3 }),
+      usedEvent: num,
       data: fc.uint8Array({ maxLength: 256 }),
     })
+    const stats = { runs: 0, needsReset: 0, completedWithData: 0, chainErrors: 0 }
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const blk = new VirtioBlk(new MemoryBlockDevice(16))
@@ -245,17 +250,25 @@ describe('split virtqueue, device side', () => {
         const size = Math.min(1 << s.logSize, device.queueSizes[0]!)
         const r = rawRig(device, size, s.features)
         const m = r.memory
+        /** A sane number lands in 0..limit-1; a raw one stays as it is. */
+        const pick = (n: { sane: boolean; v: number }, limit: number) => (n.sane ? n.v % limit : n.v)
         // Requests carry the data (for blk, often a plausible header).
         m.inner.write(DATA, s.data)
         if (s.kind === 'blk' && s.data.length % 2) m.inner.write(DATA, blkHeader(s.data.length % 3 === 0 ? BLK_T.IN : BLK_T.OUT, s.data[0] ?? 0))
-        s.table.slice(0, size).forEach((d, i) => m.desc(DESC, i, d.addr, d.len, d.flags, d.next))
-        s.indirect.forEach((d, i) => m.desc(INDIRECT, i, d.addr, d.len, d.flags, d.next))
+        s.table.slice(0, size).forEach((d, i) => {
+          if (s.pairs && !(d.flags & VIRTQ_DESC_F.INDIRECT)) m.desc(DESC, i, d.addr, d.len, i % 2 === 0 && i + 1 < size ? VIRTQ_DESC_F.NEXT : VIRTQ_DESC_F.WRITE, i + 1)
+          else m.desc(DESC, i, d.addr, d.len, d.flags, pick(d.next, size))
+        })
+        s.indirect.forEach((d, i) => m.desc(INDIRECT, i, d.addr, d.len, d.flags, pick(d.next, s.indirect.length)))
         m.u16(AVAIL, s.availFlags)
-        s.ring.slice(0, size).forEach((h, i) => m.u16(AVAIL + 4 + 2 * i, h))
-        m.u16(AVAIL + 4 + 2 * size, s.usedEvent)
+        s.ring.slice(0, size).forEach((h, i) => m.u16(AVAIL + 4 + 2 * i, s.pairs && h.sane ? (2 * h.v) % size : pick(h, size)))
+        m.u16(AVAIL + 4 + 2 * size, pick(s.usedEvent, size + 1))
         // The device may write the used ring and nothing else in region A.
         m.forbidden = [[BASE, USED], [USED + 6 + 8 * size, DATA]]
-        for (const idx of s.idx) {
+        let idx = 0
+        for (const step of s.idx) {
+          // Mostly forward by at most the queue size (wrapping at 2^16), sometimes anywhere.
+          idx = step.sane ? (idx + (step.v % (size + 1))) & 0xffff : step.v
           m.u16(AVAIL + 2, idx)
           r.notify()
           r.notify(1)
@@ -267,11 +280,19 @@ describe('split virtqueue, device side', () => {
         expect(m.violations).toEqual([])
         const usedIdx = m.readU16(USED + 2)
         for (let i = 0; i < Math.min(usedIdx, size); i++) expect(usedEntry(m, i).id).toBeLessThan(size)
+        stats.runs++
+        if (r.t.status & STATUS.DEVICE_NEEDS_RESET) stats.needsReset++
+        if (r.errors.some((e) => /chain at/.test(e))) stats.chainErrors++
+        if ([...Array(Math.min(usedIdx, size)).keys()].some((i) => usedEntry(m, i).len > 0)) stats.completedWithData++
         r.t.write(MMIO.Status, 4, 0n)
         expect(r.irq.level).toBe(false)
       }),
       { numRuns: 400 },
     )
+    // The scenarios must reach every outcome, not just the ring checks.
+    expect(stats.needsReset).toBeGreaterThan(stats.runs / 50)
+    expect(stats.chainErrors).toBeGreaterThan(stats.runs / 10)
+    expect(stats.completedWithData).toBeGreaterThan(stats.runs / 20) // ~15% in practice
   })
 
   it('random register traffic never throws (property)', () => {
