@@ -3,6 +3,7 @@
  * (blk, net, console, rng, 9p, and later gpu/input) plugs into.
  */
 import type { HonkError } from '@honk/errors'
+import { VirtioConfigError } from './errors.js'
 import type { GuestMemory } from './memory.js'
 import type { Virtqueue } from './virtqueue.js'
 
@@ -66,7 +67,7 @@ export abstract class VirtioDeviceBase implements VirtioDevice {
 
   /** The transport; throws only on a host programming error (a model used unattached). */
   protected get ctx(): VirtioContext {
-    if (!this.context) throw new Error(`${this.name} is not attached to a transport`)
+    if (!this.context) throw new VirtioConfigError(`${this.name} is not attached to a transport`)
     return this.context
   }
 
