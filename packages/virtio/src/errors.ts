@@ -6,8 +6,9 @@ import { HonkError } from '@honk/errors'
  * DEVICE_NEEDS_RESET, and hands the error to the host's `onError` hook for logging.
  */
 export class VirtqueueError extends HonkError {
+  /** `queue` is -1 for a problem of the device as a whole (status, features). */
   constructor(readonly device: string, readonly queue: number, message: string) {
-    super('VIRTIO_QUEUE', `${device} queue ${queue}: ${message}`)
+    super('VIRTIO_QUEUE', queue < 0 ? `${device}: ${message}` : `${device} queue ${queue}: ${message}`)
   }
 }
 

@@ -237,7 +237,7 @@ export class VirtioMmio implements MmioDevice {
       this.report(new VirtqueueError(this.device.name, -1, 'DRIVER_OK without FEATURES_OK'))
     }
     // DEVICE_NEEDS_RESET is the device's bit: only a reset clears it.
-    this.statusReg = v | (before & STATUS.DEVICE_NEEDS_RESET)
+    this.statusReg = (v & ~STATUS.DEVICE_NEEDS_RESET) | (before & STATUS.DEVICE_NEEDS_RESET)
     if (this.statusReg & STATUS.DRIVER_OK && !(before & STATUS.DRIVER_OK)) {
       this.device.activate?.()
       // Buffers made available before DRIVER_OK are consumed now (§2.1.2: not before).
