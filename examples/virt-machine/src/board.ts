@@ -1,0 +1,359 @@
+/**
+ * The `virt` board: QEMU virt's memory map (DESIGN §3) populated with the @honk packages —
+ * harts and PLIC from `@honk/rv64`, the device set from `@honk/virtio`, the device tree and
+ * (optionally) the SBI from `@honk/sbi` — and the loop that runs it.
+ *
+ *   0x0010_0000 sifive test/syscon      0x0c00_0000 PLIC (M + S context per hart)
+ *   0x0010_1000 goldfish RTC (IRQ 11)   0x1000_0000 ns16550a UART (IRQ 10)
+ *   0x0200_0000 CLINT                   0x1000_1000 + 0x1000·i  virtio-mmio slot i (IRQ 1+i)
+ *   0x8000_0000 RAM
+ */
+import type { BlockDevice } from '@honk/block'
+import { Bus, Clint, Hart, Plic, type AccessSize, type MmioDevice, type RunResult } from '@honk/rv64'
+import { Firmware, buildFdt, virtDeviceTree, type SbiPlatform } from '@honk/sbi'
+import { GoldfishRtc, Ns16550a, SifiveTest, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type SysconEvent, type VirtioDevice } from '@honk/virtio'
+
+export const MAP = {
+  test: 0x0010_0000,
+  rtc: 0x0010_1000,
+  clint: 0x0200_0000,
+  plic: 0x0c00_0000,
+  uart: 0x1000_0000,
+  virtio: 0x1000_1000,
+  ram: 0x8000_0000,
+} as const
+export const IRQ_UART = 10
+export const IRQ_RTC = 11
+export const VIRTIO_SLOTS = 8
+
+/** How a run of the machine ended. */
+export type MachineExit =
+  | { reason: 'poweroff'; code: number }
+  | { reason: 'reset' }
+  | { reason: 'error'; message: string }
+  | { reason: 'stopped' }
+
+export interface MachineConfig {
+  harts: number
+  /** RAM bytes (a multiple of 2 MiB). */
+  memory: number
+  /**
+   * `builtin`: the SBI is `@honk/sbi` in TypeScript and the boot hart enters S-mode at the
+   * payload. `firmware`: real M-mode firmware (OpenSBI `fw_jump.bin`) is loaded at the start of
+   * RAM and every hart starts there in M-mode. `none`: the payload itself starts in M-mode.
+   */
+  bios: 'builtin' | 'firmware' | 'none'
+  /** Called with every byte the guest writes to the console (UART and SBI console). */
+  consoleOut: (byte: number) => void
+  /** Disks, in virtio slot order. */
+  drives?: BlockDevice[]
+  /** A network port (virtio-net). */
+  net?: FramePort
+  /** A 9P server for the host share (virtio-9p with this mount tag). */
+  share?: { tag: string; handler: P9Handler }
+  /** Adds a virtio-rng device (default true). */
+  rng?: boolean
+  /** Kernel command line (`/chosen/bootargs`). */
+  bootargs?: string
+  /** `riscv,isa` in the device tree. */
+  isa?: string
+}
+
+/** The ISA the harts implement, as the device tree tells the guest. */
+export const HART_ISA = 'rv64imafdc_zicsr_zifencei_zba_zbb_zbs'
+
+/**
+ * An unpopulated virtio-mmio slot: like QEMU, the transport answers with DeviceID 0 ("no
+ * device", virtio 1.2 §4.2.2) so a driver probing every slot the device tree lists skips it.
+ */
+class EmptyVirtioSlot implements MmioDevice {
+  readonly name = 'virtio-mmio:empty'
+  readonly size = 0x1000
+  read(offset: number, size: AccessSize): bigint {
+    if (size !== 4) return 0n
+    if (offset === 0x000) return 0x74726976n // "virt"
+    if (offset === 0x004) return 2n // version 2
+    if (offset === 0x00c) return 0x4b4e4f48n // vendor "HONK"
+    return 0n
+  }
+  write(): void {}
+}
+
+/** A wake-up signal for the idle loop: resolves early when a device raises an interrupt. */
+class Waker {
+  private resolve: (() => void) | undefined
+  wake(): void {
+    this.resolve?.()
+    this.resolve = undefined
+  }
+  wait(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(() => {
+        this.resolve = undefined
+        r()
+      }, ms)
+      this.resolve = () => {
+        clearTimeout(t)
+        r()
+      }
+    })
+  }
+}
+
+export class VirtMachine {
+  readonly bus: Bus
+  readonly harts: Hart[] = []
+  readonly clint: Clint
+  readonly plic: Plic
+  readonly uart: Ns16550a
+  readonly rtc: GoldfishRtc
+  readonly virtio: VirtioMmio[] = []
+  readonly firmware: Firmware | undefined
+  /** Harts that execute (HSM: started); stopped harts are skipped by the loop. */
+  readonly running: boolean[]
+  /** Instructions retired by all harts since construction. */
+  executed = 0
+  private exit: MachineExit | undefined
+  private readonly waker = new Waker()
+  /** SBI timer compare values (builtin SBI), per hart. */
+  private readonly sbiTimer: bigint[]
+  private readonly ramEnd: number
+  private sbiConsoleInput = false
+  private readonly sbiInput: number[] = []
+
+  constructor(readonly config: MachineConfig) {
+    if (!Number.isInteger(config.harts) || config.harts < 1 || config.harts > 8) throw new RangeError(`harts must be 1..8, not ${config.harts}`)
+    if (config.memory % (2 << 20) !== 0 || config.memory < 16 << 20) throw new RangeError(`memory must be a multiple of 2 MiB and at least 16 MiB, not ${config.memory}`)
+    this.bus = new Bus({ ramBase: MAP.ram, ramSize: config.memory })
+    this.ramEnd = MAP.ram + config.memory
+    this.clint = new Clint(this.harts, config.harts, 'realtime')
+    for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint }))
+    this.running = this.harts.map(() => config.bios !== 'builtin')
+    this.sbiTimer = this.harts.map(() => (1n << 64n) - 1n)
+    this.bus.map(MAP.clint, this.clint)
+    this.plic = new Plic({
+      contexts: 2 * config.harts,
+      onContext: (ctx, level) => {
+        // Context 2h: hart h's M-mode external interrupt; 2h+1: its S-mode one.
+        this.harts[ctx >> 1]!.setIrq(ctx & 1 ? 9 : 11, level)
+        if (level) this.waker.wake()
+      },
+    })
+    this.bus.map(MAP.plic, this.plic)
+    this.uart = new Ns16550a({ irq: this.plic.line(IRQ_UART), transmit: config.consoleOut })
+    this.bus.map(MAP.uart, this.uart)
+    this.bus.map(MAP.test, new SifiveTest((e) => this.syscon(e)))
+    this.rtc = new GoldfishRtc({ irq: this.plic.line(IRQ_RTC) })
+    this.bus.map(MAP.rtc, this.rtc)
+
+    const memory = busMemory(this.bus)
+    const devices: VirtioDevice[] = []
+    for (const [i, d] of (config.drives ?? []).entries()) devices.push(new VirtioBlk(d, { serial: `honk-disk${i}` }))
+    if (config.net) devices.push(new VirtioNet(config.net))
+    if (config.rng ?? true) devices.push(new VirtioRng())
+    if (config.share) devices.push(new VirtioP9(config.share.tag, config.share.handler))
+    if (devices.length > VIRTIO_SLOTS) throw new RangeError(`${devices.length} virtio devices do not fit in ${VIRTIO_SLOTS} slots`)
+    // QEMU fills the slots from the last one down, so the first device sits at the highest address;
+    // we fill from slot 0 up (the guest enumerates by the device tree either way).
+    devices.forEach((d, i) => {
+      const mmio = new VirtioMmio(d, { memory, irq: this.plic.line(1 + i) })
+      this.virtio.push(mmio)
+      this.bus.map(MAP.virtio + 0x1000 * i, mmio)
+    })
+    for (let i = devices.length; i < VIRTIO_SLOTS; i++) this.bus.map(MAP.virtio + 0x1000 * i, new EmptyVirtioSlot())
+
+    if (config.bios === 'builtin') this.firmware = new Firmware(this.sbiPlatform(), { startedHarts: [0] })
+  }
+
+  /** The flattened device tree for this configuration (initrd, if any, already placed). */
+  deviceTree(initrd?: { start: number; end: number }): Uint8Array {
+    return buildFdt(
+      virtDeviceTree({
+        harts: this.config.harts,
+        ramBase: BigInt(MAP.ram),
+        ramSize: BigInt(this.config.memory),
+        isa: this.config.isa ?? HART_ISA,
+        mmuType: 'riscv,sv57',
+        ...(this.config.bootargs !== undefined ? { bootargs: this.config.bootargs } : {}),
+        ...(initrd ? { initrd: { start: BigInt(initrd.start), end: BigInt(initrd.end) } } : {}),
+        rngSeed: crypto.getRandomValues(new Uint8Array(32)),
+      }),
+    )
+  }
+
+  /**
+   * Puts the harts in their reset state for a payload at `entry` with the device tree at `dtb`:
+   * firmware/none — every hart in M-mode at `entry` with a0 = hartid, a1 = dtb (what QEMU's
+   * reset vector does); builtin — hart 0 in S-mode at `entry` (a0 = 0, a1 = dtb), the others
+   * stopped until SBI HSM starts them.
+   */
+  reset(entry: number, dtb: number): void {
+    for (const h of this.harts) {
+      h.pc = entry
+      h.setX(10, BigInt(h.hartId))
+      h.setX(11, BigInt(dtb))
+      if (this.config.bios === 'builtin') this.enterSupervisor(h)
+    }
+    this.running.fill(this.config.bios !== 'builtin')
+    if (this.config.bios === 'builtin') this.running[0] = true
+  }
+
+  /** What M-mode firmware sets up before it drops a hart into S-mode. */
+  private enterSupervisor(h: Hart): void {
+    // Delegate every exception S-mode handles (all but ecalls from S/M: S ecalls go to the TS SBI).
+    h.setCsr(0x302, 0xb1ffn & ~(1n << 9n) | (1n << 12n) | (1n << 13n) | (1n << 15n)) // medeleg
+    h.setCsr(0x303, 0x222n) // mideleg: SSI, STI, SEI
+    h.setCsr(0x306, 0x7n) // mcounteren: cycle, time, instret readable by S
+    h.setCsr(0x180, 0n) // satp
+    h.setCsr(0x100, 0n) // sstatus: SIE = 0
+    h.privilege = 1
+    const fw = this.firmware
+    if (fw) {
+      h.onEcall = (hart) => {
+        const out = fw.ecall(hart)
+        if (out.kind === 'trap') return false
+        if (out.kind === 'noreturn') hart.requestYield()
+        return true
+      }
+    }
+  }
+
+  private sbiPlatform(): SbiPlatform {
+    const inRam = (addr: bigint, length: bigint) => addr >= BigInt(MAP.ram) && addr + length <= BigInt(this.ramEnd) && length >= 0n
+    return {
+      hartCount: this.config.harts,
+      consolePutchar: (b) => this.config.consoleOut(b),
+      consoleGetchar: () => {
+        // From the first SBI console read on, host input goes to the SBI console instead of the UART.
+        this.sbiConsoleInput = true
+        return this.sbiInput.shift() ?? -1
+      },
+      isAccessible: (addr, length) => inRam(addr, length),
+      readPhysical: (addr, length) => {
+        const o = Number(addr) - MAP.ram
+        return this.bus.ram.slice(o, o + length)
+      },
+      writePhysical: (addr, data) => this.bus.ram.set(data, Number(addr) - MAP.ram),
+      setTimer: (hartId, value) => {
+        this.sbiTimer[hartId] = value
+        this.harts[hartId]!.setSoftIrq(5, this.clint.mtime() >= value)
+      },
+      sendIpi: (ids) => {
+        for (const i of ids) this.harts[i]!.setSoftIrq(1, true)
+        this.waker.wake()
+      },
+      clearIpi: (id) => {
+        const was = this.harts[id]!.softIrq(1)
+        this.harts[id]!.setSoftIrq(1, false)
+        return was
+      },
+      remoteFenceI: (ids) => ids.forEach((i) => this.harts[i]!.flushDecodedInstructions()),
+      remoteSfenceVma: (ids) => ids.forEach((i) => this.harts[i]!.flushTranslations()),
+      hartStart: (id, start, opaque) => {
+        const h = this.harts[id]!
+        h.pc = Number(BigInt.asIntN(64, start))
+        h.setX(10, BigInt(id))
+        h.setX(11, opaque)
+        this.enterSupervisor(h)
+        h.waiting = false
+        this.running[id] = true
+      },
+      hartStop: (id) => {
+        this.running[id] = false
+      },
+      hartSuspend: () => {
+        // Retentive suspend = WFI: the loop parks the hart until an interrupt is pending.
+      },
+      systemReset: (type) => {
+        this.exit = type === 0 ? { reason: 'poweroff', code: 0 } : { reason: 'reset' }
+        for (const h of this.harts) h.requestYield()
+      },
+    }
+  }
+
+  private syscon(e: SysconEvent): void {
+    this.exit = e.reason === 'reset' ? { reason: 'reset' } : { reason: 'poweroff', code: e.code }
+    for (const h of this.harts) h.requestYield()
+  }
+
+  /** Console input from the host. */
+  input(bytes: Uint8Array | string): void {
+    if (this.sbiConsoleInput) this.sbiInput.push(...(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes))
+    else this.uart.push(bytes)
+    this.waker.wake()
+  }
+
+  /** Stops `run()` at the next slice boundary. */
+  stop(): void {
+    this.exit ??= { reason: 'stopped' }
+    this.waker.wake()
+  }
+
+  /** Drives the timer lines: CLINT (M-mode firmware) and the SBI timer (builtin SBI). */
+  private updateTimers(): void {
+    this.clint.update()
+    if (this.firmware) {
+      const now = this.clint.mtime()
+      this.harts.forEach((h, i) => {
+        if (now >= this.sbiTimer[i]!) h.setSoftIrq(5, true)
+      })
+    }
+  }
+
+  /** Ticks (10 MHz) until the earliest timer, or undefined when none is armed. */
+  private ticksToNextTimer(): bigint | undefined {
+    let next = this.clint.nextDeadline()
+    if (this.firmware) for (const t of this.sbiTimer) if (t < next) next = t
+    if (next === (1n << 64n) - 1n) return undefined
+    const now = this.clint.mtime()
+    return next > now ? next - now : 0n
+  }
+
+  /**
+   * Runs until the guest powers off or resets, `stop()` is called, or `limit` instructions have
+   * retired. Yields to the host event loop between slices, so devices complete I/O and input
+   * arrives; sleeps while every hart waits for an interrupt.
+   */
+  async run(options: { slice?: number; limit?: number } = {}): Promise<MachineExit> {
+    const slice = options.slice ?? 20_000
+    const limit = options.limit ?? Infinity
+    let sinceYield = 0
+    this.exit = undefined
+    while (this.exit === undefined) {
+      let progressed = false
+      for (let i = 0; i < this.harts.length && this.exit === undefined; i++) {
+        if (!this.running[i]) continue
+        const h = this.harts[i]!
+        this.updateTimers()
+        let r: RunResult
+        try {
+          r = h.run(slice)
+        } catch (e) {
+          this.exit = { reason: 'error', message: `hart ${i} at pc 0x${BigInt.asUintN(64, BigInt(h.pc)).toString(16)}: ${(e as Error).message}` }
+          break
+        }
+        this.executed += r.executed
+        sinceYield += r.executed
+        if (r.executed > 0) progressed = true
+        if (r.reason === 'error') this.exit = { reason: 'error', message: r.message ?? 'hart error' }
+        if (this.firmware && h.privilege === 3) {
+          this.exit = { reason: 'error', message: `hart ${i} trapped to M-mode, where no firmware runs (mcause ${h.getCsr(0x342)}, mepc 0x${h.getCsr(0x341).toString(16)}, mtval 0x${h.getCsr(0x343).toString(16)})` }
+        }
+      }
+      if (this.exit !== undefined) break
+      if (this.executed >= limit) return { reason: 'stopped' }
+      if (!progressed) {
+        // Every running hart waits for an interrupt: sleep until the next timer or a device event.
+        const ticks = this.ticksToNextTimer()
+        const ms = ticks === undefined ? 50 : Math.min(50, Number(ticks) / 10_000)
+        if (ms > 0.05) await this.waker.wait(ms)
+        this.updateTimers()
+        sinceYield = 0
+      } else if (sinceYield >= 200_000) {
+        await new Promise<void>((r) => setImmediate(r))
+        sinceYield = 0
+      }
+    }
+    return this.exit
+  }
+}
