@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { fpInstruction } from './fp-gen.js'
 import { compare, toolsPresent } from './runner.js'
 
 /**
@@ -189,10 +190,12 @@ describe.skipIf(!toolsPresent())('the hart against QEMU (differential)', () => {
       fc.tuple(fc.constantFrom('sd', 'sw', 'sh', 'sb'), reg, fc.nat(500)).map(([o, r, off]) => `${o} ${r}, ${off}(s1)`),
       fc.tuple(fc.constantFrom('ld', 'lw', 'lwu', 'lh', 'lhu', 'lb', 'lbu'), reg, fc.nat(500)).map(([o, r, off]) => `${o} ${r}, ${off}(s1)`),
       fc.tuple(fc.constantFrom('beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu'), reg, reg).map(([o, a, b]) => `${o} ${a}, ${b}, 1f; addi a0, a0, 1; 1:`),
+      fpInstruction, // F/D mixed in (same integer registers; f0–f31 start from the integer seeds below)
     )
     fc.assert(
       fc.property(fc.array(ins, { minLength: 5, maxLength: 60 }), (program) => {
-        const body = ['la s1, scratch', ...regs.map((r, i) => `li ${r}, ${(0x9e3779b97f4a7c15n * BigInt(i + 1)) & ((1n << 64n) - 1n)}`), ...program, 'sub s1, s1, s1'].join('\n')
+        const fpInit = Array.from({ length: 32 }, (_, i) => `fmv.d.x f${i}, ${regs[i % regs.length]}`)
+        const body = ['la s1, scratch', ...regs.map((r, i) => `li ${r}, ${(0x9e3779b97f4a7c15n * BigInt(i + 1)) & ((1n << 64n) - 1n)}`), ...fpInit, ...program, 'sub s1, s1, s1'].join('\n')
         const { diff } = compare(body)
         expect(diff).toEqual([])
       }),

@@ -163,7 +163,7 @@ describe.skipIf(!toolsPresent())('F and D against QEMU (differential)', () => {
         const { diff } = compare(body)
         expect(diff).toEqual([])
       }),
-      { numRuns: 40 },
+      { numRuns: Number(process.env.HONK_DIFF_RUNS ?? 40) }, // HONK_DIFF_RUNS=2000 for a long hunt
     )
   })
 })
