@@ -1,0 +1,83 @@
+/**
+ * A scripted console for a running machine (tests, the non-interactive mode): collect what the
+ * guest prints, wait for text to appear, type into it.
+ */
+import { HonkError } from '@honk/errors'
+import type { MachineExit, VirtMachine } from './board.js'
+
+export class ConsoleTimeoutError extends HonkError {
+  constructor(what: string, ms: number, tail: string) {
+    super('CONSOLE_TIMEOUT', `waited ${ms} ms for ${what}; the console ends with:\n${tail}`)
+    this.name = 'ConsoleTimeoutError'
+  }
+}
+
+export class ConsoleSession {
+  /** Everything the guest printed so far. */
+  text = ''
+  /** Offset up to which `waitFor` has consumed output. */
+  private cursor = 0
+  private waiters: (() => void)[] = []
+  private readonly decoder = new TextDecoder()
+  private machine: VirtMachine | undefined
+  private running: Promise<MachineExit> | undefined
+
+  /** The byte sink to give the machine as `consoleOut`. */
+  readonly out = (byte: number): void => {
+    this.text += this.decoder.decode(Uint8Array.of(byte), { stream: true })
+    if (byte === 0x0a || byte === 0x20 || byte === 0x3e) this.notify()
+  }
+
+  private notify(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const f of w) f()
+  }
+
+  /** Starts the machine's loop; `exit` resolves when it stops. */
+  start(machine: VirtMachine, options: { limit?: number } = {}): void {
+    this.machine = machine
+    this.running = machine.run(options).finally(() => this.notify())
+  }
+
+  get exit(): Promise<MachineExit> {
+    if (!this.running) throw new Error('the session has not started a machine')
+    return this.running
+  }
+
+  /**
+   * Waits until `pattern` appears in output not yet consumed, then consumes up to its end and
+   * returns the text from the old cursor to the end of the match.
+   */
+  async waitFor(pattern: string | RegExp, timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    let finished = false
+    void this.running?.finally(() => (finished = true))
+    for (;;) {
+      const rest = this.text.slice(this.cursor)
+      const m = typeof pattern === 'string' ? (rest.includes(pattern) ? { index: rest.indexOf(pattern), length: pattern.length } : undefined) : (() => {
+        const r = pattern.exec(rest)
+        return r ? { index: r.index, length: r[0].length } : undefined
+      })()
+      if (m) {
+        const got = rest.slice(0, m.index + m.length)
+        this.cursor += m.index + m.length
+        return got
+      }
+      const left = deadline - Date.now()
+      if (left <= 0 || finished) throw new ConsoleTimeoutError(finished ? `${String(pattern)} (the machine stopped)` : String(pattern), timeoutMs, this.text.slice(-1500))
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200))
+        this.waiters.push(() => {
+          clearTimeout(t)
+          resolve()
+        })
+      })
+    }
+  }
+
+  /** Types text into the guest's console. */
+  send(text: string): void {
+    this.machine?.input(text)
+  }
+}
