@@ -361,10 +361,11 @@ class KvFS implements FS {
     const dst = cleanPath(to, 'rename')
     this.writable('rename', src)
     await this.exclusive(async () => {
+      // Like Linux rename(2): both parent paths resolve first, then the source is looked up.
       const [sp, sn] = await this.parent(src, 'rename')
+      const [dp, dn] = await this.parent(dst, 'rename')
       const ino = await this.child(sp, sn)
       if (ino === undefined) throw new FsError('ENOENT', 'rename', src)
-      const [dp, dn] = await this.parent(dst, 'rename')
       if (src === dst) return
       const node = await this.inode(ino, 'rename', src)
       if (node.t === 'd' && (dst + '/').startsWith(src + '/')) throw new FsError('EINVAL', 'rename', src, `cannot move a directory into itself (${dst})`)

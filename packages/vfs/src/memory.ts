@@ -229,10 +229,11 @@ export class MemoryFS implements FS {
     const src = cleanPath(from, 'rename')
     const dst = cleanPath(to, 'rename')
     this.writable('rename', src)
+    // Like Linux rename(2): both parent paths resolve first, then the source is looked up.
     const [sp, sn] = this.parentOf(src, 'rename')
+    const [dp, dn] = this.parentOf(dst, 'rename')
     const node = sp.children.get(sn)
     if (!node) throw new FsError('ENOENT', 'rename', src)
-    const [dp, dn] = this.parentOf(dst, 'rename')
     if (src === dst) return
     if (node.type === 'dir' && (dst + '/').startsWith(src + '/')) throw new FsError('EINVAL', 'rename', src, `cannot move a directory into itself (${dst})`)
     const existing = dp.children.get(dn)

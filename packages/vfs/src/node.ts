@@ -234,10 +234,11 @@ export class HostFS implements FS {
     const dst = cleanPath(to, 'rename')
     this.writable('rename', src)
     if (src === '' || dst === '') throw new FsError('EINVAL', 'rename', src, 'cannot rename the root')
+    // Like Linux rename(2): both parent paths resolve first, then the source is looked up.
     const a = await this.host(src, 'rename')
+    const b = await this.host(dst, 'rename')
     try {
-      const st = await fsp.lstat(a) // the source is checked first, as the other FSes do
-      const b = await this.host(dst, 'rename')
+      const st = await fsp.lstat(a)
       if (st.isDirectory() && (dst + '/').startsWith(src + '/') && src !== dst) throw new FsError('EINVAL', 'rename', src, `cannot move a directory into itself (${dst})`)
       const t = await fsp.lstat(b).catch(() => undefined)
       if (t && st.isDirectory() && !t.isDirectory()) throw new FsError('ENOTDIR', 'rename', dst)

@@ -275,10 +275,14 @@ class Overlay implements FS {
     const src = cleanPath(from, 'rename')
     const dst = cleanPath(to, 'rename')
     this.writable('rename', src)
-    const vs = await this.existing(src, 'rename')
+    // Like Linux rename(2): both parent paths resolve first, then the source is looked up.
+    const [srcDir] = splitPath(src)
+    const srcParent = await this.existing(srcDir, 'rename')
+    if (srcParent.top.stat.type !== 'dir') throw new FsError('ENOTDIR', 'rename', src)
     const [dstDir] = splitPath(dst)
     const parent = await this.existing(dstDir, 'rename')
     if (parent.top.stat.type !== 'dir') throw new FsError('ENOTDIR', 'rename', dst)
+    const vs = await this.existing(src, 'rename')
     if (src === dst) return
     const isDir = vs.top.stat.type === 'dir'
     if (isDir && (dst + '/').startsWith(src + '/')) throw new FsError('EINVAL', 'rename', src, `cannot move a directory into itself (${dst})`)

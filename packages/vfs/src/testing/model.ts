@@ -101,10 +101,11 @@ class Model {
         return
       }
       case 'rename': {
+        // Like Linux rename(2): both parent paths resolve first, then the source is looked up.
         this.parentDir(o.from)
+        this.parentDir(o.to)
         const n = this.nodes.get(o.from)
         if (!n) throw 'ENOENT'
-        this.parentDir(o.to)
         if (o.from === o.to) return
         if (n.type === 'dir' && o.to.startsWith(o.from + '/')) throw 'EINVAL'
         const t = this.nodes.get(o.to)
