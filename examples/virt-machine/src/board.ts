@@ -173,7 +173,7 @@ export class VirtMachine {
         ramBase: BigInt(MAP.ram),
         ramSize: BigInt(this.config.memory),
         isa: this.config.isa ?? HART_ISA,
-        mmuType: 'riscv,sv57',
+        mmuType: 'riscv,sv48',
         ...(this.config.bootargs !== undefined ? { bootargs: this.config.bootargs } : {}),
         ...(initrd ? { initrd: { start: BigInt(initrd.start), end: BigInt(initrd.end) } } : {}),
         rngSeed: crypto.getRandomValues(new Uint8Array(32)),

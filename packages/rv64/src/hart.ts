@@ -402,8 +402,10 @@ export class Hart {
       case CSR.satp: {
         if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return false
         // WARL: a write of an unsupported mode has no effect at all (Linux probes Sv57, Sv48, Sv39 this way).
+        // Sv57 is not offered: virtual addresses are JS numbers, exact only up to 2^53, and an Sv57
+        // address has 57 significant bits (see RATIONALE "Why Sv39 and Sv48 but not Sv57?").
         const mode = Number(v >> 60n)
-        if (mode !== 0 && mode !== 8 && mode !== 9 && mode !== 10) return true
+        if (mode !== 0 && mode !== 8 && mode !== 9) return true
         this.satp = v & ((0xfn << 60n) | (0xffffn << 44n) | ((1n << 44n) - 1n))
         this.flushTlb()
         return true
