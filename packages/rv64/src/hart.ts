@@ -14,6 +14,7 @@ import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
 import { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
 import { Op, decode, type Decoded } from './decode.js'
+import { DecodeCache } from './decode-cache.js'
 import { Fpu } from './fpu.js'
 
 /** Why `run()` returned; `yield` = the host asked the hart to stop after the current instruction ({@link Hart.requestYield}). */
@@ -71,7 +72,6 @@ const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1
 /** Interrupt priority, highest first (privileged spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
 const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
 const PAGE = 4096
-const LINE = 64
 const TLB_SIZE = 256
 type Access = 0 | 1 | 2
 const FETCH: Access = 0
@@ -135,9 +135,7 @@ export class Hart {
   private readonly view: DataView
   private readonly ramBase: number
   private readonly ramEnd: number
-  private readonly cache = new Map<number, Decoded>()
-  /** 64-byte lines that hold decoded instructions (self-modifying code invalidation). */
-  private readonly codeLines = new Set<number>()
+  private readonly cache: DecodeCache
   private reservation = NaN
   private readonly breakpoints = new Set<number>()
   private stopExit = false
@@ -149,6 +147,7 @@ export class Hart {
     this.view = options.bus.view
     this.ramBase = options.bus.ramBase
     this.ramEnd = options.bus.ramEnd
+    this.cache = new DecodeCache(this.ramBase, this.ramEnd - this.ramBase)
     this.pc = options.resetPc ?? options.bus.ramBase
   }
 
@@ -210,7 +209,6 @@ export class Hart {
   /** What a remote FENCE.I does: forget decoded instructions. */
   flushDecodedInstructions(): void {
     this.cache.clear()
-    this.codeLines.clear()
   }
 
   /** Drives a device interrupt line in mip (3 MSIP, 7 MTIP, 11 MEIP, 9 SEIP). */
@@ -516,23 +514,12 @@ export class Hart {
           v.setBigUint64(o, BigInt.asUintN(64, value), true)
       }
       // Stores into lines holding decoded code drop those lines (data often shares a page with code).
-      if (this.codeLines.size > 0) {
-        const first = Math.floor(addr / LINE)
-        const last = Math.floor((addr + size - 1) / LINE)
-        if (this.codeLines.has(first)) this.dropLine(first)
-        if (last !== first && this.codeLines.has(last)) this.dropLine(last)
-      }
+      this.cache.written(addr, size)
       if (Math.abs(va - this.reservation) < 8) this.reservation = NaN
       return
     }
     if (!this.bus.write(addr, size, value)) throw new Trap(CAUSE.STORE_ACCESS, BigInt.asUintN(64, BigInt(va)))
     if (this.bus.exitCode !== undefined) this.stopExit = true
-  }
-
-  private dropLine(line: number): void {
-    this.codeLines.delete(line)
-    // An instruction starting up to 2 bytes before the line may reach into it.
-    for (let a = line * LINE - 2; a < (line + 1) * LINE; a += 2) this.cache.delete(a)
   }
 
   private fetch(pc: number): Decoded {
@@ -556,8 +543,6 @@ export class Hart {
     // Instructions that straddle a page are not cached (their halves translate separately).
     if ((pa & (PAGE - 1)) !== PAGE - 2 || d.len === 2) {
       this.cache.set(pa, d)
-      this.codeLines.add(Math.floor(pa / LINE))
-      if (d.len === 4) this.codeLines.add(Math.floor((pa + 2) / LINE))
     }
     return d
   }
@@ -1081,7 +1066,6 @@ export class Hart {
               break
             case Op.FENCE_I:
               this.cache.clear()
-              this.codeLines.clear()
               break
             case Op.ECALL:
               if (this.privilege === 1 && this.onEcall && this.onEcall(this)) break
@@ -1292,7 +1276,6 @@ export class Hart {
     this.privilege = s.privilege
     this.instret = s.instret
     this.cache.clear()
-    this.codeLines.clear()
     this.flushTlb()
   }
 }

@@ -1,0 +1,25 @@
+/**
+ * The guest Linux and its initramfs, built by `scripts/guest/` into a cache outside the repo
+ * ($HONK_CACHE, default ~/.cache/honk). Tests and benchmarks find them here.
+ */
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+
+export const GUEST_CACHE = process.env['HONK_CACHE'] ?? join(homedir(), '.cache', 'honk')
+export const LINUX_IMAGE = join(GUEST_CACHE, 'linux-6.1', 'arch', 'riscv', 'boot', 'Image')
+export const INITRAMFS = join(GUEST_CACHE, 'initramfs.cpio')
+export const OPENSBI_FW_JUMP = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin'
+
+/** Whether the guest has been built (`bash scripts/guest/build-linux.sh && bash scripts/guest/build-initramfs.sh`). */
+export function guestBuilt(): boolean {
+  return existsSync(LINUX_IMAGE) && existsSync(INITRAMFS)
+}
+
+/** A disk whose sector 1 holds the pattern the guest's init checks: "HONK-SECTOR-1" then bytes i & 0xff. */
+export function patternDisk(bytes = 8 << 20): Uint8Array {
+  const d = new Uint8Array(bytes)
+  d.set(new TextEncoder().encode('HONK-SECTOR-1'), 512)
+  for (let i = 512 + 13; i < 1024; i++) d[i] = i & 0xff
+  return d
+}
