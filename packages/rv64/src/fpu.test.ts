@@ -132,6 +132,13 @@ const neg0 = (x: number) => Object.is(x, -0) || x < 0
 
 const RUNS = { numRuns: 3000 }
 
+/** The sign of an exact zero a×b + c (IEEE 754-2019 §6.3). */
+function fmaZero(a: number, b: number, c: number, r: number): number {
+  const pNeg = neg0(a) !== neg0(b)
+  if ((a === 0 || b === 0) && c === 0) return pNeg && neg0(c) ? -0 : !pNeg && !neg0(c) ? 0 : r === Rm.RDN ? -0 : 0
+  return r === Rm.RDN ? -0 : 0
+}
+
 describe('FP arithmetic against an exact rational oracle (every rounding mode, flags)', () => {
   it('double add/sub (exact path and the RNE fast path)', () => {
     fc.assert(
@@ -178,6 +185,18 @@ describe('FP arithmetic against an exact rational oracle (every rounding mode, f
         if (!Number.isFinite(c)) return
         const exact = add(mul(rat(a), rat(b)), rat(c))
         expectRounded(fmaD(a, b, c, r), takeFlags(), exact, DOUBLE, r, r === Rm.RDN ? -0 : 0)
+      }),
+      RUNS,
+    )
+  })
+
+  it('double fused multiply-add accumulating small products into a larger sum (the dot-product shape)', () => {
+    fc.assert(
+      fc.property(finiteD, finiteD, finiteD, fc.integer({ min: 1, max: 80 }), rm, (a, b, c0, k, r) => {
+        const c = c0 * 2 ** k
+        if (!Number.isFinite(c) || !Number.isFinite(a * b)) return
+        const exact = add(mul(rat(a), rat(b)), rat(c))
+        expectRounded(fmaD(a, b, c, r), takeFlags(), exact, DOUBLE, r, fmaZero(a, b, c, r))
       }),
       RUNS,
     )

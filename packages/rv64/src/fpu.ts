@@ -11,11 +11,14 @@
  *   round-to-odd value gives the correctly rounded result, its flags and tininess (Boldo and
  *   Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms using rounding
  *   to odd", 2008).
- * - Double precision in round-to-nearest-even uses the JS operation itself (which is IEEE RNE)
- *   and detects inexactness from the exact error (TwoSum, Dekker's product, the residual of a
- *   quotient or root); fused multiply-add adds the exact product to the addend with TwoSums.
- *   Operands or results near the ends of the exponent range, and the other rounding modes, take
- *   the exact path: the value as BigInt significand × 2^e, rounded by `roundPack`.
+ * - Double precision: the JS operation gives the round-to-nearest-even result, and the exact
+ *   error beside it (TwoSum for sums, a Dekker product for products and for the residual
+ *   a − q×b of a quotient or a − s² of a root) gives inexactness and, from its sign, the
+ *   directed modes (one step toward or away from zero) and RMM's ties. Fused multiply-add adds
+ *   the exact product to the addend with TwoSums and rounds the low part to odd (RNE only).
+ *   Operands or results near the ends of the exponent range (where Dekker's split or error
+ *   term could overflow or underflow), subnormal results, and FMA in the other modes take the
+ *   exact path: the value as BigInt significand × 2^e, rounded by `roundPack`.
  * Tininess is detected after rounding (RISC-V, like QEMU's softfloat default); underflow is
  * flagged only when the result is also inexact. Every NaN result is the canonical NaN.
  *
@@ -325,86 +328,139 @@ function twoProdErr(a: number, b: number, p: number): number {
   return ah * bh - p + ah * bl + al * bh + al * bl
 }
 
+/** The double one step from s (finite) away from zero (the next bit pattern; the largest finite steps to ∞). */
+function stepAway(s: number): number {
+  SF64[0] = s
+  const lo = SU32[0]!
+  if (lo === 0xffffffff) {
+    SU32[0] = 0
+    SU32[1] = SU32[1]! + 1
+  } else SU32[0] = lo + 1
+  return SF64[0]!
+}
+
+/** The double one step from s (finite, non-zero) toward zero. */
+function stepToZero(s: number): number {
+  SF64[0] = s
+  const lo = SU32[0]!
+  if (lo === 0) {
+    SU32[0] = 0xffffffff
+    SU32[1] = SU32[1]! - 1
+  } else SU32[0] = lo - 1
+  return SF64[0]!
+}
+
+/**
+ * The double result in mode `rm` from s = RN(x) (finite, normal or exact) and the sign of the
+ * exact error x − s (0: exact). `tie` (for RMM only): x lies halfway between s and its neighbour.
+ */
+function fromNearest(s: number, err: number, tie: boolean, rm: number): number {
+  if (err === 0) return s
+  flags |= Flag.NX
+  const beyond = s > 0 === err > 0 // x is farther from zero than s
+  let r: number
+  switch (rm) {
+    case Rm.RNE:
+      return s
+    case Rm.RTZ:
+      r = beyond ? s : stepToZero(s)
+      break
+    case Rm.RDN:
+      r = err > 0 ? s : s > 0 ? stepToZero(s) : stepAway(s)
+      break
+    case Rm.RUP:
+      r = err < 0 ? s : s > 0 ? stepAway(s) : stepToZero(s)
+      break
+    default:
+      r = tie && beyond ? stepAway(s) : s
+  }
+  if (r === Infinity || r === -Infinity) flags |= Flag.OF
+  return r
+}
+
+/** For RMM: whether s + err lies halfway between s and its neighbour on err's side (err exact, ≠ 0). */
+function isTie(s: number, err: number): boolean {
+  const n = err > 0 === s > 0 ? stepAway(s) : stepToZero(s)
+  return 2 * err === n - s
+}
+
 /** a + b in double precision (a, b not NaN). */
 export function addD(a: number, b: number, rm: number): number {
-  if (rm === Rm.RNE) {
-    const s = a + b
-    if (Math.abs(s) < Infinity) {
-      // TwoSum (Knuth): s + err = a + b exactly. A sum in the subnormal range is always exact.
-      const bb = s - a
-      const err = a - (s - bb) + (b - bb)
-      if (err === 0) return s
-      if (Math.abs(err) < Infinity) {
-        flags |= Flag.NX
-        return s
-      }
-    }
+  const s = a + b
+  if (Math.abs(s) < Infinity) {
+    // TwoSum (Knuth): s + err = a + b exactly. A sum in the subnormal range is always exact.
+    const bb = s - a
+    const err = a - (s - bb) + (b - bb)
+    if (err === 0) return s === 0 && rm === Rm.RDN ? (isNeg(a) || isNeg(b) ? -0 : 0) : s
+    if (Math.abs(err) < Infinity) return fromNearest(s, err, rm === Rm.RMM && isTie(s, err), rm)
   }
   return addExact(a, b, DOUBLE, rm)
 }
 
 /** a × b in double precision. */
 export function mulD(a: number, b: number, rm: number): number {
-  if (rm === Rm.RNE) {
-    const p = a * b
-    const ap = Math.abs(p)
-    if (ap >= LOW && ap < HIGH && Math.abs(a) < HIGH && Math.abs(b) < HIGH) {
-      if (twoProdErr(a, b, p) !== 0) flags |= Flag.NX
-      return p
-    }
+  const p = a * b
+  const ap = Math.abs(p)
+  if (ap >= LOW && ap < HIGH && Math.abs(a) < HIGH && Math.abs(b) < HIGH) {
+    const err = twoProdErr(a, b, p)
+    return fromNearest(p, err, rm === Rm.RMM && err !== 0 && isTie(p, err), rm)
   }
   return mulExact(a, b, DOUBLE, rm)
 }
 
-/** a / b in double precision. */
+/** a / b in double precision (an exact quotient is never a tie). */
 export function divD(a: number, b: number, rm: number): number {
-  if (rm === Rm.RNE) {
-    const q = a / b
-    const aq = Math.abs(q)
-    const ab = Math.abs(b)
-    const aa = Math.abs(a)
-    if (aq >= LOW && aq < HIGH && ab >= LOW && ab < HIGH && aa >= LOW && aa < HIGH) {
-      // The residual a − q×b is exact: a − p by Sterbenz, minus the product's error.
-      const p = q * b
-      if (a - p !== twoProdErr(q, b, p)) flags |= Flag.NX
-      return q
-    }
+  const q = a / b
+  const aq = Math.abs(q)
+  const ab = Math.abs(b)
+  const aa = Math.abs(a)
+  if (aq >= LOW && aq < HIGH && ab >= LOW && ab < HIGH && aa >= LOW && aa < HIGH) {
+    // The residual a − q×b is exact: a − p by Sterbenz, minus the product's error; the
+    // quotient's error has the residual's sign times b's.
+    const p = q * b
+    const r = a - p - twoProdErr(q, b, p)
+    return fromNearest(q, b > 0 ? r : -r, false, rm)
   }
   return divExact(a, b, DOUBLE, rm)
 }
 
-/** √a in double precision. */
+/** √a in double precision (never a tie either). */
 export function sqrtD(a: number, rm: number): number {
-  if (rm === Rm.RNE && a >= LOW && a < HIGH) {
+  if (a >= LOW && a < HIGH) {
     const s = Math.sqrt(a)
     const p = s * s
-    if (p !== a || twoProdErr(s, s, p) !== 0) flags |= Flag.NX
-    return s
+    return fromNearest(s, a - p - twoProdErr(s, s, p), false, rm)
   }
   return sqrtExact(a, DOUBLE, rm)
 }
 
-/** a × b + c in double precision, one rounding. */
+/**
+ * a × b + c in double precision, one rounding. RNE: a×b = ph + pl (Dekker), c + ph = th + tl
+ * (TwoSum); the exact result is th + (tl + pl), and RN(th + RO(tl + pl)) is its correct rounding:
+ * |tl + pl| ≤ 1.5 ulp(th) (tl ≠ 0 implies ulp(th) ≥ ulp(ph)/2), so the only rounding boundaries
+ * it can cross are th ± k·ulp/4, numbers of few bits that rounding to odd never crosses or
+ * lands on. When tl + pl is inexact its lowest bit lies below ulp(th)·2^-52, so the result is
+ * inexact too.
+ */
 export function fmaD(a: number, b: number, c: number, rm: number): number {
   if (rm === Rm.RNE) {
     const ph = a * b
     const aph = Math.abs(ph)
     if (aph >= LOW && aph < HIGH && Math.abs(a) < HIGH && Math.abs(b) < HIGH && Math.abs(c) < HIGH) {
-      const pl = twoProdErr(a, b, ph) // a×b = ph + pl exactly
-      const uh = c + ph
-      let bb = uh - c
-      const ul = c - (uh - bb) + (ph - bb) // c + ph = uh + ul exactly
-      const t = ul + pl
-      bb = t - ul
-      if (ul - (t - bb) + (pl - bb) === 0) {
-        // ul + pl = t exactly, so the exact result is uh + t and RN(uh + t) is the answer.
-        const v = uh + t
-        const av = Math.abs(v)
-        if (av >= MIN_NORMAL_D && av < Infinity) {
-          bb = v - uh
-          if (uh - (v - bb) + (t - bb) !== 0) flags |= Flag.NX
-          return v
-        }
+      const pl = twoProdErr(a, b, ph)
+      const th = c + ph
+      let bb = th - c
+      const tl = c - (th - bb) + (ph - bb)
+      let t = tl + pl
+      bb = t - tl
+      const te = tl - (t - bb) + (pl - bb)
+      if (te !== 0) t = roundOdd(t, te)
+      const v = th + t
+      const av = Math.abs(v)
+      if (av >= MIN_NORMAL_D && av < Infinity) {
+        bb = v - th
+        if (te !== 0 || th - (v - bb) + (t - bb) !== 0) flags |= Flag.NX
+        return v
       }
     }
   }

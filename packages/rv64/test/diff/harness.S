@@ -178,6 +178,12 @@ dump:
         li t0, 0x8000000000007888  # SD | FS | MPP | MPIE | MIE: the bits both sides must agree on
         and a0, a0, t0
         call puthex
+        # Wait for the transmitter to be empty (LSR.TEMT): QEMU may still hold the last byte
+        # when the machine is busy, and powering off would drop it.
+        li t0, 0x10000000
+8:      lbu t1, 5(t0)
+        andi t1, t1, 0x40
+        beqz t1, 8b
         li t0, 0x100000
         li t1, 0x5555
         sw t1, 0(t0)

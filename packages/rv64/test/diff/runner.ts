@@ -38,8 +38,10 @@ export function build(body: string): string {
 /** Runs an ELF on QEMU; returns the UART output. */
 export function runQemu(elf: string): string {
   // QEMU's default CPU has the H extension (it changes mideleg); ours does not yet.
-  const r = spawnSync(QEMU, ['-M', 'virt', '-cpu', 'rv64,h=false', '-bios', 'none', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-kernel', elf], { encoding: 'utf8', timeout: 20_000 })
+  const r = spawnSync(QEMU, ['-M', 'virt', '-cpu', 'rv64,h=false', '-bios', 'none', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-kernel', elf], { encoding: 'utf8', timeout: 120_000 })
   if (r.error) throw r.error
+  // A QEMU that did not power off by itself (timed out on a loaded machine, crashed) is no reference.
+  if (r.signal || r.status !== 0) throw new Error(`QEMU stopped with ${r.signal ?? `status ${r.status}`}: ${r.stderr.slice(0, 500)}`)
   return r.stdout
 }
 
