@@ -365,6 +365,16 @@ describe('FP arithmetic: the RNE fast paths agree with the exact path, flags inc
       [() => toSingle(3.4028235677973366e38, Rm.RNE), Infinity, Flag.OF | Flag.NX],
       [() => toSingle(2 ** -150, Rm.RNE), 0, Flag.UF | Flag.NX],
       [() => toSingle(2 ** -150 + 2 ** -200, Rm.RNE), 2 ** -149, Flag.UF | Flag.NX],
+      // Just below the smallest normal single: tiny (UF) only where the result stays below it.
+      [() => toSingle(2 ** -126 - 2 ** -160, Rm.RTZ), fromBitsS(0x007fffff), Flag.UF | Flag.NX],
+      [() => toSingle(-(2 ** -126) + 2 ** -160, Rm.RUP), fromBitsS(0x807fffff), Flag.UF | Flag.NX],
+      [() => toSingle(2 ** -126 - 2 ** -160, Rm.RNE), 2 ** -126, Flag.NX],
+      [() => toSingle(2 ** -126 - 2 ** -160, Rm.RUP), 2 ** -126, Flag.NX],
+      [() => toSingle(2 ** -126 + 2 ** -160, Rm.RDN), 2 ** -126, Flag.NX],
+      [() => toSingle(3.4028235677973366e38, Rm.RTZ), 3.4028234663852886e38, Flag.NX], // truncates to max: no overflow
+      [() => toSingle(2 ** 128, Rm.RTZ), 3.4028234663852886e38, Flag.OF | Flag.NX],
+      [() => toSingle(3.4028234663852886e38 + 2 ** 90, Rm.RUP), Infinity, Flag.OF | Flag.NX],
+      [() => mulD(2 ** -1022, 1 - 2 ** -53, Rm.RTZ), fromBitsD(0x000fffffffffffffn), Flag.UF | Flag.NX],
     ]
     for (const [f, v, fl] of cases) {
       const got = f()

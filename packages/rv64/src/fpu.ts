@@ -435,33 +435,34 @@ export function sqrtD(a: number, rm: number): number {
 }
 
 /**
- * a × b + c in double precision, one rounding. RNE: a×b = ph + pl (Dekker), c + ph = th + tl
- * (TwoSum); the exact result is th + (tl + pl), and RN(th + RO(tl + pl)) is its correct rounding:
+ * a × b + c in double precision, one rounding. a×b = ph + pl (Dekker), c + ph = th + tl (TwoSum);
+ * the exact result is th + (tl + pl), and v = RN(th + RO(tl + pl)) is its correct rounding:
  * |tl + pl| ≤ 1.5 ulp(th) (tl ≠ 0 implies ulp(th) ≥ ulp(ph)/2), so the only rounding boundaries
  * it can cross are th ± k·ulp/4, numbers of few bits that rounding to odd never crosses or
  * lands on. When tl + pl is inexact its lowest bit lies below ulp(th)·2^-52, so the result is
- * inexact too.
+ * inexact too, and on the side of v that RO(tl + pl) lies of v − th (exact, a few bits): that
+ * sign gives the directed modes (an inexact low part is never a tie).
  */
 export function fmaD(a: number, b: number, c: number, rm: number): number {
-  if (rm === Rm.RNE) {
-    const ph = a * b
-    const aph = Math.abs(ph)
-    if (aph >= LOW && aph < HIGH && Math.abs(a) < HIGH && Math.abs(b) < HIGH && Math.abs(c) < HIGH) {
-      const pl = twoProdErr(a, b, ph)
-      const th = c + ph
-      let bb = th - c
-      const tl = c - (th - bb) + (ph - bb)
-      let t = tl + pl
-      bb = t - tl
-      const te = tl - (t - bb) + (pl - bb)
-      if (te !== 0) t = roundOdd(t, te)
-      const v = th + t
-      const av = Math.abs(v)
-      if (av >= MIN_NORMAL_D && av < Infinity) {
-        bb = v - th
-        if (te !== 0 || th - (v - bb) + (t - bb) !== 0) flags |= Flag.NX
-        return v
-      }
+  const ph = a * b
+  const aph = Math.abs(ph)
+  if (aph >= LOW && aph < HIGH && Math.abs(a) < HIGH && Math.abs(b) < HIGH && Math.abs(c) < HIGH) {
+    const pl = twoProdErr(a, b, ph)
+    const th = c + ph
+    let bb = th - c
+    const tl = c - (th - bb) + (ph - bb)
+    let t = tl + pl
+    bb = t - tl
+    const te = tl - (t - bb) + (pl - bb)
+    if (te !== 0) t = roundOdd(t, te)
+    const v = th + t
+    const av = Math.abs(v)
+    // Above the smallest normal (strictly: a step toward zero must stay normal).
+    if (av > MIN_NORMAL_D && av < Infinity) {
+      if (te !== 0) return fromNearest(v, t - (v - th), false, rm)
+      bb = v - th
+      const ve = th - (v - bb) + (t - bb)
+      return fromNearest(v, ve, rm === Rm.RMM && ve !== 0 && isTie(v, ve), rm)
     }
   }
   return fmaExact(a, b, c, DOUBLE, rm)
@@ -480,8 +481,44 @@ export function toSingle(x: number, rm: number): number {
     flags |= r === Infinity || r === -Infinity ? Flag.OF | Flag.NX : Math.abs(x) < TINY_RNE_S ? Flag.UF | Flag.NX : Flag.NX
     return r
   }
+  // Directed modes and RMM from the nearest single r and the sign of x − r (exact: x and r are
+  // within a factor of 2), while r and its neighbours are normal and finite.
+  const ar = Math.abs(r)
+  if (ar > MIN_NORMAL_S && ar < Infinity) {
+    const err = x - r
+    flags |= Flag.NX
+    const beyond = r > 0 === err > 0
+    let v: number
+    switch (rm) {
+      case Rm.RTZ:
+        v = beyond ? r : stepS(r, false)
+        break
+      case Rm.RDN:
+        v = err > 0 ? r : stepS(r, r < 0)
+        break
+      case Rm.RUP:
+        v = err < 0 ? r : stepS(r, r > 0)
+        break
+      default:
+        v = beyond && 2 * err === stepS(r, true) - r ? stepS(r, true) : r // RMM: away on a tie
+    }
+    if (v === Infinity || v === -Infinity) flags |= Flag.OF
+    return v
+  }
   const u = unpack(x)
   return roundPack(u.neg, u.m, u.e, SINGLE, rm)
+}
+
+const MIN_NORMAL_S = 2 ** -126
+const scratch32 = new ArrayBuffer(4)
+const SF32 = new Float32Array(scratch32)
+const SU32S = new Uint32Array(scratch32)
+
+/** The single one step from r (finite, non-zero) away from zero or toward it. */
+function stepS(r: number, away: boolean): number {
+  SF32[0] = r
+  SU32S[0] = away ? SU32S[0]! + 1 : SU32S[0]! - 1
+  return SF32[0]!
 }
 
 /** s rounded to odd, given the sign of its exact error (s + err is the exact value, err ≠ 0, s ≠ 0). */
