@@ -1,7 +1,7 @@
 /**
  * The hart: an RV64IMAFDC + Zicsr/Zifencei/Zicntr + Zba/Zbb/Zbs interpreter with machine,
  * supervisor and user modes (privileged spec 1.12): traps with delegation, interrupts with
- * priority, CSRs, WFI, LR/SC and AMOs, Sv39/48/57 translation. F and D live in `fpu.ts`
+ * priority, CSRs, WFI, LR/SC and AMOs, Sv39/Sv48 translation. F and D live in `fpu.ts`
  * (registers, fcsr, mstatus.FS, arithmetic); PMP enforcement is a next step (docs/STATUS.md).
  *
  * Registers live in a BigInt64Array with a BigUint64Array view of the same memory: V8 compiles
