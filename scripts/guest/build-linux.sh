@@ -43,6 +43,7 @@ while IFS= read -r line; do
   case "$line" in CONFIG_*=*) grep -qx "$line" .config || { echo "config lost: $line" >&2; missing=1; } ;; esac
 done < "$here/linux.config"
 [ $missing -eq 0 ] || exit 1
-make "${make_args[@]}" Image >&2
+# The build log goes to a file (tens of thousands of lines); its tail is shown on failure.
+make "${make_args[@]}" Image > "$cache/linux-build.log" 2>&1 || { tail -60 "$cache/linux-build.log" >&2; exit 1; }
 rm -f .honk-config-* && touch "$stamp"
 echo "$image"

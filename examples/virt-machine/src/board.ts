@@ -53,6 +53,14 @@ export interface MachineConfig {
   share?: { tag: string; handler: P9Handler }
   /** Adds a virtio-rng device (default true). */
   rng?: boolean
+  /**
+   * `virtual` (default): time (the CLINT's 10 MHz `mtime`) advances with retired instructions,
+   * 10 per tick, and jumps to the next timer when every hart waits — deterministic, and a
+   * guest's timer ticks cost the same share of instructions however fast the host is.
+   * `realtime`: `mtime` follows the host's clock (a slow host then spends more of its
+   * instructions in timer interrupts).
+   */
+  clock?: 'virtual' | 'realtime'
   /** Kernel command line (`/chosen/bootargs`). */
   bootargs?: string
   /** `riscv,isa` in the device tree. */
@@ -126,7 +134,7 @@ export class VirtMachine {
     if (config.memory % (2 << 20) !== 0 || config.memory < 16 << 20) throw new RangeError(`memory must be a multiple of 2 MiB and at least 16 MiB, not ${config.memory}`)
     this.bus = new Bus({ ramBase: MAP.ram, ramSize: config.memory })
     this.ramEnd = MAP.ram + config.memory
-    this.clint = new Clint(this.harts, config.harts, 'realtime')
+    this.clint = new Clint(this.harts, config.harts, (config.clock ?? 'virtual') === 'virtual' ? 'instret' : 'realtime')
     for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint }))
     this.running = this.harts.map(() => config.bios !== 'builtin')
     this.sbiTimer = this.harts.map(() => (1n << 64n) - 1n)
@@ -345,8 +353,15 @@ export class VirtMachine {
       if (!progressed) {
         // Every running hart waits for an interrupt: sleep until the next timer or a device event.
         const ticks = this.ticksToNextTimer()
-        const ms = ticks === undefined ? 50 : Math.min(50, Number(ticks) / 10_000)
-        if (ms > 0.05) await this.waker.wait(ms)
+        if ((this.config.clock ?? 'virtual') === 'virtual') {
+          // Let pending I/O complete (a device interrupt wakes us early), then skip time ahead.
+          await this.waker.wait(ticks === undefined ? 50 : 1)
+          const left = this.ticksToNextTimer()
+          if (left !== undefined && left > 0n) this.clint.advance(left)
+        } else {
+          const ms = ticks === undefined ? 50 : Math.min(50, Number(ticks) / 10_000)
+          if (ms > 0.05) await this.waker.wait(ms)
+        }
         this.updateTimers()
         sinceYield = 0
       } else if (sinceYield >= 200_000) {

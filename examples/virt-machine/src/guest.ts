@@ -2,9 +2,14 @@
  * The guest Linux and its initramfs, built by `scripts/guest/` into a cache outside the repo
  * ($HONK_CACHE, default ~/.cache/honk). Tests and benchmarks find them here.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { MemoryBlockDevice } from '@honk/block'
+import { loopbackPair } from '@honk/virtio'
+import { VirtMachine } from './board.js'
+import { boot } from './boot.js'
+import { ConsoleSession } from './session.js'
 
 export const GUEST_CACHE = process.env['HONK_CACHE'] ?? join(homedir(), '.cache', 'honk')
 export const LINUX_IMAGE = join(GUEST_CACHE, 'linux-6.1', 'arch', 'riscv', 'boot', 'Image')
@@ -23,3 +28,26 @@ export function patternDisk(bytes = 8 << 20): Uint8Array {
   for (let i = 512 + 13; i < 1024; i++) d[i] = i & 0xff
   return d
 }
+
+/** Boots the guest Linux on a fresh machine with the pattern disk, a net port and the console captured. */
+export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share'] }) {
+  const session = new ConsoleSession()
+  const machine = new VirtMachine({
+    harts: options.harts,
+    memory: 256 << 20,
+    bios: options.bios,
+    consoleOut: session.out,
+    bootargs: options.bootargs ?? 'console=ttyS0 earlycon=sbi',
+    drives: [new MemoryBlockDevice(16384, 512, patternDisk())],
+    net: loopbackPair()[0],
+    ...(options.share ? { share: options.share } : {}),
+  })
+  boot(machine, {
+    kernel: new Uint8Array(readFileSync(LINUX_IMAGE)),
+    initrd: new Uint8Array(readFileSync(INITRAMFS)),
+    ...(options.bios === 'firmware' ? { firmware: new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
+  })
+  session.start(machine)
+  return { session, machine }
+}
+

@@ -5,38 +5,12 @@
  * /proc/cpuinfo, reads the host's pattern from sector 1 of /dev/vda, reads /dev/hwrng, brings
  * eth0 up, and powers off through SBI SRST.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { MemoryBlockDevice } from '@honk/block'
-import { loopbackPair } from '@honk/virtio'
+import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { VirtMachine } from './board.js'
-import { boot } from './boot.js'
-import { INITRAMFS, LINUX_IMAGE, OPENSBI_FW_JUMP, guestBuilt, patternDisk } from './guest.js'
-import { ConsoleSession } from './session.js'
+import { INITRAMFS, LINUX_IMAGE, bootLinux, guestBuilt } from './guest.js'
 
 // In CI the guest is built by .ci/run before the system tests: missing there is a failure.
 const run = guestBuilt() || process.env['CI'] === 'true'
-
-export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share'] }) {
-  const session = new ConsoleSession()
-  const machine = new VirtMachine({
-    harts: options.harts,
-    memory: 256 << 20,
-    bios: options.bios,
-    consoleOut: session.out,
-    bootargs: options.bootargs ?? 'console=ttyS0 earlycon=sbi',
-    drives: [new MemoryBlockDevice(16384, 512, patternDisk())],
-    net: loopbackPair()[0],
-    ...(options.share ? { share: options.share } : {}),
-  })
-  boot(machine, {
-    kernel: new Uint8Array(readFileSync(LINUX_IMAGE)),
-    initrd: new Uint8Array(readFileSync(INITRAMFS)),
-    ...(options.bios === 'firmware' ? { firmware: new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
-  })
-  session.start(machine)
-  return { session, machine }
-}
 
 describe.skipIf(!run)('Linux 6.1 on the virt machine', () => {
   it('the guest was built (scripts/guest/build-linux.sh, build-initramfs.sh)', () => {
@@ -48,8 +22,8 @@ describe.skipIf(!run)('Linux 6.1 on the virt machine', () => {
     it(`boots to init and powers off — ${bios === 'builtin' ? 'TypeScript SBI' : 'OpenSBI fw_jump'}, ${harts} hart(s)`, async () => {
       const { session } = bootLinux({ bios, harts })
       if (bios === 'firmware') await session.waitFor('OpenSBI', 60_000)
-      await session.waitFor('Linux version 6.1', 600_000)
-      await session.waitFor('honk-init: hello from init', 600_000)
+      await session.waitFor('Linux version 6.1', 300_000)
+      await session.waitFor('honk-init: hello from init', 300_000)
       const report = await session.waitFor(/honk-init: (all checks passed|FAILED)/, 120_000)
       expect(report).toContain(`honk-init: harts: ${harts}`)
       expect(report).toMatch(/honk-init: vda: sector 1 ok, hash [0-9a-f]{16}/)
@@ -59,6 +33,6 @@ describe.skipIf(!run)('Linux 6.1 on the virt machine', () => {
       if (harts > 1) expect(session.text).toMatch(new RegExp(`smp: Brought up 1 node, ${harts} CPUs`))
       expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
       expect(session.text).toContain('reboot: Power down')
-    }, 1_200_000)
+    }, 900_000)
   }
 })
