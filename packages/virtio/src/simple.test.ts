@@ -12,10 +12,13 @@ describe('SiFive test / syscon', () => {
     d.write(0, 4, 0x7777n)
     d.write(0, 4, 0x1234n) // not a finisher command
     d.write(4, 4, 0x5555n) // wrong offset
+    d.write(0, 2, 0x5555n) // OpenSBI's driver writes 16 bits
+    d.write(0, 1, 0x55n) // a byte is too narrow for a command
     expect(events).toEqual([
       { reason: 'poweroff', code: 0 },
       { reason: 'fail', code: 42 },
       { reason: 'reset', code: 0 },
+      { reason: 'poweroff', code: 0 },
     ])
     expect(d.read()).toBe(0n)
   })

@@ -25,8 +25,9 @@ export class SifiveTest implements MmioDevice {
   }
 
   write(offset: number, size: AccessSize, value: bigint): void {
-    if (offset !== 0 || size < 4) return
-    const v = Number(value & 0xffff_ffffn)
+    // OpenSBI's sifive_test driver writes 16 bits (writew); QEMU accepts 2- and 4-byte writes.
+    if (offset !== 0 || size < 2) return
+    const v = Number(value & (size === 2 ? 0xffffn : 0xffff_ffffn))
     let event: SysconEvent | undefined
     switch (v & 0xffff) {
       case FINISHER.PASS:
