@@ -145,3 +145,16 @@ export class Htif implements MmioDevice {
     if (value & 1n) this.bus.requestExit(Number(value >> 1n))
   }
 }
+
+/**
+ * Maps an {@link Htif} over the ELF's `tohost` symbol (the riscv-tests convention: the program
+ * stores `(n << 1) | 1` there to end with code n; `1` = pass, code 0). Returns undefined when the
+ * program has no `tohost`.
+ */
+export function mapHtif(bus: Bus, symbols: ReadonlyMap<string, number>): Htif | undefined {
+  const tohost = symbols.get('tohost')
+  if (tohost === undefined) return undefined
+  const htif = new Htif(bus)
+  bus.map(tohost, htif)
+  return htif
+}

@@ -257,3 +257,17 @@ describe('CLINT', () => {
     expect(clint.mtime() - t0).toBe(100n)
   })
 })
+
+describe('HTIF tohost', () => {
+  it('a store of (n << 1) | 1 to the tohost symbol ends the run with code n', async () => {
+    const { assemble, mapHtif } = await import('./index.js')
+    for (const [value, code] of [[1, 0], [(5 << 1) | 1, 5]] as const) {
+      const sys = createSystem({ harts: 1, ramSize: 1 << 20 })
+      const tohost = 0x8000_1000
+      expect(mapHtif(sys.bus, new Map([['tohost', tohost]]))).toBeDefined()
+      sys.bus.writeBytes(0x8000_0000, assemble(`li t0, ${value}\nli t1, ${tohost}\nsd t0, 0(t1)\n1: j 1b`).bytes)
+      expect(sys.run(1000)).toMatchObject({ reason: 'exit', code })
+    }
+    expect(mapHtif(createSystem({ harts: 1, ramSize: 1 << 20 }).bus, new Map())).toBeUndefined()
+  })
+})

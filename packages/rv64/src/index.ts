@@ -17,7 +17,7 @@
 export { Bus, type AccessSize, type BusOptions, type Clock, type MmioDevice } from './bus.js'
 export { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
 export { Op, decode, type Decoded } from './decode.js'
-export { CaptureUart, Clint, Htif, SifiveTest } from './devices.js'
+export { CaptureUart, Clint, Htif, SifiveTest, mapHtif } from './devices.js'
 export { ElfError, loadElf, type LoadedElf } from './elf.js'
 export { Hart, HartError, type HartOptions, type HartState, type Privilege, type RunResult, type StopReason } from './hart.js'
 export { Fpu } from './fpu.js'
