@@ -56,7 +56,13 @@ export class Clint implements MmioDevice, Clock {
 
   /** The earliest mtimecmp (to know how far to skip when every hart waits). */
   nextDeadline(): bigint {
-    return this.mtimecmp.reduce((a, b) => (a < b ? a : b))
+    let next = this.mtimecmp.reduce((a, b) => (a < b ? a : b))
+    // Sstc: a hart's own stimecmp is a timer too (when menvcfg.STCE enables it).
+    for (const h of this.harts) {
+      const s = h.supervisorTimerDeadline()
+      if (s < next) next = s
+    }
+    return next
   }
 
   /** Drives MTIP/MSIP from the registers; the system calls it between run slices. */

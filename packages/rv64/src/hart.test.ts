@@ -271,3 +271,41 @@ describe('HTIF tohost', () => {
     expect(mapHtif(createSystem({ harts: 1, ramSize: 1 << 20 }).bus, new Map())).toBeUndefined()
   })
 })
+
+describe('Sstc', () => {
+  it('stimecmp raises a supervisor timer interrupt that wakes WFI, when menvcfg.STCE allows it', async () => {
+    const { assemble } = await import('./index.js')
+    const sys = createSystem({ harts: 1, ramSize: 1 << 20 })
+    const { bytes, symbols } = assemble(`
+      li t0, 1; slli t0, t0, 63; csrs menvcfg, t0     # STCE
+      li t0, 2; csrs mcounteren, t0                    # S may read time
+      li t0, 0x20; csrs mideleg, t0                    # STI goes to S
+      la t0, handler; csrw stvec, t0
+      li t0, 0x1800; csrc mstatus, t0; li t0, 0x800; csrs mstatus, t0   # MPP = S
+      la t0, supervisor; csrw mepc, t0; mret
+    supervisor:
+      rdtime t0; addi t0, t0, 500; csrw stimecmp, t0
+      csrr s1, sip                                     # not pending yet
+      li t0, 0x20; csrs sie, t0; csrsi sstatus, 2
+    1: wfi; j 1b
+    handler:
+      csrr a0, scause; csrr a1, sip
+      li t0, -1; csrw stimecmp, t0; csrr a2, sip        # a far stimecmp clears STIP
+      rdtime a3
+    done: j done`, { base: 0x8000_0000 })
+    sys.bus.writeBytes(0x8000_0000, bytes)
+    const hart = sys.harts[0]!
+    hart.addBreakpoint(symbols.get('done')!)
+    expect(sys.run(100_000).reason).toBe('breakpoint')
+    expect(hart.getX(9) & 0x20n).toBe(0n)
+    expect(hart.getX(10)).toBe((1n << 63n) | 5n) // supervisor timer interrupt
+    expect(hart.getX(11) & 0x20n).toBe(0x20n)
+    expect(hart.getX(12) & 0x20n).toBe(0n)
+    expect(hart.getX(13)).toBeGreaterThanOrEqual(500n) // WFI skipped time forward to the deadline
+  })
+
+  it('without STCE, stimecmp is not accessible from S-mode', () => {
+    const hart = new Hart({ hartId: 0, bus: createSystem({ harts: 1, ramSize: 1 << 20 }).bus, clock: { mtime: () => 0n } })
+    expect(hart.supervisorTimerDeadline()).toBe((1n << 64n) - 1n)
+  })
+})

@@ -201,6 +201,11 @@ export class Hart {
     this.stopExit = true
   }
 
+  /** Sstc: when `stimecmp` raises STIP (menvcfg.STCE set), else never (2^64 - 1). */
+  supervisorTimerDeadline(): bigint {
+    return this.menvcfg >> 63n ? this.stimecmp : MASK64
+  }
+
   /** What a remote SFENCE.VMA does: drop cached translations (all of them: always correct). */
   flushTranslations(): void {
     this.flushTlb()

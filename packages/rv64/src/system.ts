@@ -38,6 +38,7 @@ export function createSystem(options: SystemOptions): System {
     map: (base, device) => bus.map(base, device),
     run(budget) {
       let executed = 0
+      let stalls = 0
       while (executed < budget) {
         let progressed = false
         for (const h of harts) {
@@ -48,14 +49,15 @@ export function createSystem(options: SystemOptions): System {
           if (r.reason === 'exit' || r.reason === 'breakpoint' || r.reason === 'error') return { ...r, executed }
           if (bus.exitCode !== undefined) return { reason: 'exit', executed, code: bus.exitCode }
         }
-        if (!progressed) {
-          // Every hart is in WFI: jump time to the next timer deadline, or give up.
+        if (progressed) stalls = 0
+        else {
+          // Every hart is in WFI: jump time to the next timer deadline (mtimecmp or a hart's
+          // stimecmp), then let the harts look again; give up when that wakes nobody.
           const deadline = clint.nextDeadline()
           const now = clint.mtime()
-          if (deadline === (1n << 64n) - 1n || options.clock === 'realtime') return { reason: 'wfi', executed }
+          if (deadline === (1n << 64n) - 1n || options.clock === 'realtime' || ++stalls > 2) return { reason: 'wfi', executed }
           if (deadline > now) clint.advance(deadline - now)
           clint.update()
-          if (harts.every((h) => h.waiting)) return { reason: 'wfi', executed }
         }
       }
       return { reason: 'budget', executed }
