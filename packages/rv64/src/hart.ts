@@ -16,6 +16,7 @@ import { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
 import { Op, decode, type Decoded } from './decode.js'
 import { DecodeCache } from './decode-cache.js'
 import { Fpu } from './fpu.js'
+import { PMP_R, PMP_W, PMP_X, Pmp } from './pmp.js'
 
 /** Why `run()` returned; `yield` = the host asked the hart to stop after the current instruction ({@link Hart.requestYield}). */
 export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error' | 'yield'
@@ -77,6 +78,8 @@ type Access = 0 | 1 | 2
 const FETCH: Access = 0
 const LOAD: Access = 1
 const STORE: Access = 2
+/** The PMP permission each access kind needs. */
+const PMP_NEED = [PMP_X, PMP_R, PMP_W] as const
 const PAGE_FAULT = [CAUSE.FETCH_PAGE, CAUSE.LOAD_PAGE, CAUSE.STORE_PAGE] as const
 const ACCESS_FAULT = [CAUSE.FETCH_ACCESS, CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS] as const
 const PTE_V = 1
@@ -126,8 +129,7 @@ export class Hart {
   private stval = 0n
   private stimecmp = MASK64
   private satp = 0n
-  private readonly pmpcfg = new BigUint64Array(16)
-  private readonly pmpaddr = new BigUint64Array(64)
+  private readonly pmp = new Pmp()
   instret = 0n
 
   private readonly bus: Bus
@@ -330,8 +332,8 @@ export class Hart {
       case CSR.mhartid:
         return BigInt(this.hartId)
     }
-    if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) return n % 2 === 0 ? this.pmpcfg[n - CSR.pmpcfg0]! : undefined // RV64: odd pmpcfg do not exist
-    if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) return this.pmpaddr[n - CSR.pmpaddr0]!
+    if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) return n % 2 === 0 ? this.pmp.cfg[n - CSR.pmpcfg0]! : undefined // RV64: odd pmpcfg do not exist
+    if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) return this.pmp.addr[n - CSR.pmpaddr0]!
     if (n >= 0xb03 && n <= 0xb1f) return 0n // mhpmcounter3–31
     if (n >= 0x323 && n <= 0x33f) return 0n // mhpmevent3–31
     if (n >= CSR.cycle && n <= 0xc1f) return this.counter(n)
@@ -466,11 +468,13 @@ export class Hart {
     }
     if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) {
       if (n % 2) return false
-      this.pmpcfg[n - CSR.pmpcfg0] = v & 0x9f9f9f9f9f9f9f9fn // WARL: bits 5–6 reserved
+      this.pmp.writeCfg(n - CSR.pmpcfg0, v)
+      this.flushTlb() // TLB entries carry PMP permissions
       return true
     }
     if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) {
-      this.pmpaddr[n - CSR.pmpaddr0] = v & ((1n << 54n) - 1n)
+      this.pmp.writeAddr(n - CSR.pmpaddr0, v)
+      this.flushTlb()
       return true
     }
     if ((n >= 0xb03 && n <= 0xb1f) || (n >= 0x323 && n <= 0x33f)) return true
@@ -573,6 +577,8 @@ export class Hart {
     const mode = Number(this.satp >> 60n)
     if (priv === 3 || mode === 0) {
       if (!(va >= 0)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+      // PMP (§3.7): S/U always, M only against locked entries. Checked on the first byte.
+      if (this.pmp.active && (priv < 3 || this.pmp.locked) && !this.pmp.check(va, 1, PMP_NEED[kind], priv)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
       return va
     }
     const vpn = Math.floor(va / PAGE)
@@ -608,6 +614,8 @@ export class Hart {
     for (let level = levels - 1; level >= 0; level--) {
       const pteAddr = Number(table + ((u >> BigInt(12 + 9 * level)) & 511n) * 8n)
       if (!this.bus.isRam(pteAddr, 8)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+      // The walk's own reads are S-mode reads for PMP (§3.7.1).
+      if (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
       let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
       const flags = Number(pte & 0xffn)
       // Invalid, W without R, or reserved high bits (no Svnapot/Svpbmt): a page fault.
@@ -631,9 +639,16 @@ export class Hart {
       const ppage = Number((ppn & ~pageMask) | ((u >> 12n) & pageMask))
       const vpn = Math.floor(va / PAGE)
       const i = vpn & (TLB_SIZE - 1)
+      let tlbFlags = Number(pte & 0xffn)
+      if (this.pmp.active) {
+        const pa = ppage * PAGE + (va - vpn * PAGE)
+        if (!this.pmp.check(pa, 1, PMP_NEED[kind], priv)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+        // Only a page PMP grants wholly to S/U may be served from the TLB without a check.
+        if (this.pmp.pagePerms(ppage * PAGE) !== (PMP_R | PMP_W | PMP_X)) tlbFlags &= ~(PTE_R | PTE_W | PTE_X)
+      }
       this.tlbTag[i] = vpn
       this.tlbPage[i] = ppage
-      this.tlbFlags[i] = Number(pte & 0xffn)
+      this.tlbFlags[i] = tlbFlags
       return ppage * PAGE + (va - vpn * PAGE)
     }
     throw fault()

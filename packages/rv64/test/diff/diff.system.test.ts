@@ -217,6 +217,33 @@ const cases: Record<string, string> = {
     pt_l0: .space 4096
     pages: .space 16 * 4096
     .text`,
+  'PMP: TOR, NA4, NAPOT, a locked entry, S-mode checks with the MMU off': `
+    la s1, pmp_area
+    li a0, 0; li a1, 0; li a2, 0; li a3, 0; li a4, 0; li a5, 0; li a6, 0
+    addi t0, s1, 16; srli t0, t0, 2; csrw pmpaddr0, t0          # 0: locked NA4 at +16, no access (M too)
+    srli t0, s1, 2; csrw pmpaddr1, t0                           # 1: NA4 at +0, read-only
+    li t1, 4096; add t0, s1, t1; srli t0, t0, 2; ori t0, t0, 0x1ff; csrw pmpaddr2, t0   # 2: NAPOT 4 KiB at +4096, RW
+    li t1, 8192; add t0, s1, t1; srli t0, t0, 2; csrw pmpaddr3, t0                      # 3: OFF, the TOR base
+    li t1, 12288; add t0, s1, t1; srli t0, t0, 2; csrw pmpaddr4, t0                     # 4: TOR [+8192, +12288), no access
+    li t0, -1; csrw pmpaddr5, t0                                                        # 5: NAPOT everything, RWX
+    li t0, 0x1f08001b1190; csrw pmpcfg0, t0
+    csrr s2, pmpcfg0; csrw pmpaddr0, zero; csrr s3, pmpaddr0    # the locked entry ignores writes
+    ld a0, 16(s1)                                               # M-mode against the locked entry: fault
+    li t3, 0x1800; csrc mstatus, t3; li t3, 0x800; csrs mstatus, t3
+    la t3, 2f; csrw mepc, t3; mret
+    2: lw a1, 0(s1)                                             # S: read-only word
+       sw a1, 0(s1)                                             # store access fault
+       lw a2, 4(s1)                                             # past the NA4 word: entry 5
+       li t1, 4096; add t2, s1, t1; sd t1, 8(t2); ld a3, 8(t2)  # NAPOT RW
+       li t1, 8192; add t2, s1, t1; ld a4, 0(t2)                # TOR, no access: load access fault
+       li t1, 12288; add t2, s1, t1; ld a5, 0(t2)               # entry 5
+       ld a6, 16(s1)                                            # locked, no access
+    la a7, 8f; ecall
+    8: sub s1, s1, s1
+    .section .bss
+    .align 12
+    pmp_area: .space 16384
+    .text`,
 }
 
 describe.skipIf(!toolsPresent())('the hart against QEMU (differential)', () => {
