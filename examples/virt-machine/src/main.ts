@@ -1,7 +1,7 @@
 /**
- * `pnpm start`. The machine itself (harts, devices, firmware, the honk kernel and its shell)
- * lands with the machine issues; until then this entry point says what exists and what it will
- * do, and proves the storage packages work by opening the state disk the machine will use.
+ * `pnpm start`. honk mode (the TypeScript kernel and its shell) lands with issue #7; until then
+ * this entry point says how to run the machine in bare mode (`honk-virt`), and proves the
+ * storage packages work by opening the state disk honk mode will use.
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -17,7 +17,9 @@ await kv.put('boot-count', new TextEncoder().encode(String(boots)), { durable: t
 await kv.close()
 await disk.close()
 
-console.log(`honk-ts: the virt machine is not assembled yet.
+console.log(`honk-ts: honk mode (the TypeScript kernel and its shell) is not built yet (issue #7).
   state disk  ${join(stateDir, 'kv.img')} opened with @honk/kv (boot #${boots}, persisted)
-  planned     4 harts, 512 MiB, U-Boot/Linux in bare mode, the honk kernel and shell in honk mode
-  see         docs/STATUS.md for what exists today`)
+  the machine runs today in bare mode, like QEMU, with honk-virt:
+    pnpm --filter @honk/virt-machine virt --kernel /usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin
+    pnpm --filter @honk/virt-machine virt --help
+  see         README.md and docs/STATUS.md for what exists today`)
