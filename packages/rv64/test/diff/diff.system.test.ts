@@ -7,6 +7,57 @@ import { compare, toolsPresent } from './runner.js'
  * Differential tests against QEMU: every register, the trap log (count and a signature of
  * every mcause/mtval) and the trap CSRs must match.
  */
+/** Sv39: a three-level tree over 16 test pages with every R/W/X/U combination (reused by Sv48). */
+const SV39 = `
+    la t0, pt_root; la t1, pt_l1; la t2, pt_l0
+    li t3, 0xc7; sd t3, 0(t0)                       # 0..1 GiB: devices, RW, identity gigapage
+    li t3, (0x80000 << 10) | 0xcf; sd t3, 16(t0)    # 2..3 GiB: RAM, RWX, identity gigapage
+    li t3, (0x80001 << 10) | 0xcf; sd t3, 24(t0)    # 3..4 GiB: a misaligned gigapage
+    srli t3, t1, 12; slli t3, t3, 10; ori t3, t3, 1; sd t3, 8(t0)
+    srli t3, t2, 12; slli t3, t3, 10; ori t3, t3, 1; sd t3, 0(t1)
+    la t4, pages; li t5, 0
+    1: srli t3, t4, 12; slli t3, t3, 10
+       andi t6, t5, 7; slli t6, t6, 1; or t3, t3, t6
+       andi t6, t5, 8; slli t6, t6, 1; or t3, t3, t6
+       ori t3, t3, 1
+       slli t6, t5, 3; add t6, t6, t2; sd t3, 0(t6)
+       li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b
+    la t4, pages; li t5, 0
+    1: sd t5, 0(t4); li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b
+    srli t3, t0, 12; li t6, 8; slli t6, t6, 60; or t3, t3, t6; csrw satp, t3; sfence.vma
+    li t3, -1; csrw pmpaddr0, t3; li t3, 0x1f; csrw pmpcfg0, t3   # PMP: all of memory RWX for S/U (as OpenSBI does)
+    li t3, 0x1800; csrc mstatus, t3; li t3, 0x800; csrs mstatus, t3
+    la t3, 2f; csrw mepc, t3; mret
+    2: li s2, 0x40000000; li s3, 0; li s4, 0
+    3: li a0, 0
+       ld a0, 0(s2)
+       sd s3, 8(s2)
+       add s4, s4, a0
+       li t0, 4096; add s2, s2, t0; addi s3, s3, 1; li t0, 16; blt s3, t0, 3b
+    li t0, 0x40000; csrs sstatus, t0
+    li s2, 0x40009000; ld a1, 0(s2); sd a1, 8(s2)
+    li s2, 0x4000b000; ld a2, 0(s2); sd a2, 16(s2)
+    li t0, 0x40000; csrc sstatus, t0
+    li s2, 0x40004000; ld a3, 0(s2)
+    li t0, 0x80000; csrs sstatus, t0
+    ld a4, 0(s2)
+    li s2, 0xc0000000; ld a5, 0(s2)
+    li s2, 0x4000d000; jal ra, 4f; j 5f
+    4: jr s2
+    5: li s2, 0x4000c000; jal ra, 6f; j 7f
+    6: jr s2
+    7: la a7, 8f; ecall
+    8: csrw satp, zero; sfence.vma
+    la t0, pt_l0; ld s5, 0(t0); ld s6, 8(t0); ld s7, 24(t0); ld s8, 56(t0); ld s9, 120(t0)
+    sub s2, s2, s2
+    .section .bss
+    .align 12
+    pt_root: .space 4096
+    pt_l1: .space 4096
+    pt_l0: .space 4096
+    pages: .space 16 * 4096
+    .text`
+
 const cases: Record<string, string> = {
   'RV64I arithmetic and logic': `
     li a0, 0x123456789abcdef0
@@ -114,109 +165,19 @@ const cases: Record<string, string> = {
     1: li t0, 0x90000000
     jr t0
     2: sub a0, a0, a0`,
-  'Sv39: page walks with every R/W/X/U combination, A/D updates, SUM, MXR, superpages': `
-    la t0, pt_root; la t1, pt_l1; la t2, pt_l0
-    li t3, 0xc7; sd t3, 0(t0)                       # 0..1 GiB: devices, RW, identity gigapage
-    li t3, (0x80000 << 10) | 0xcf; sd t3, 16(t0)    # 2..3 GiB: RAM, RWX, identity gigapage
-    li t3, (0x80001 << 10) | 0xcf; sd t3, 24(t0)    # 3..4 GiB: a misaligned gigapage
-    srli t3, t1, 12; slli t3, t3, 10; ori t3, t3, 1; sd t3, 8(t0)
-    srli t3, t2, 12; slli t3, t3, 10; ori t3, t3, 1; sd t3, 0(t1)
-    la t4, pages; li t5, 0
-    1: srli t3, t4, 12; slli t3, t3, 10
-       andi t6, t5, 7; slli t6, t6, 1; or t3, t3, t6
-       andi t6, t5, 8; slli t6, t6, 1; or t3, t3, t6
-       ori t3, t3, 1
-       slli t6, t5, 3; add t6, t6, t2; sd t3, 0(t6)
-       li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b
-    la t4, pages; li t5, 0
-    1: sd t5, 0(t4); li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b
-    srli t3, t0, 12; li t6, 8; slli t6, t6, 60; or t3, t3, t6; csrw satp, t3; sfence.vma
-    li t3, -1; csrw pmpaddr0, t3; li t3, 0x1f; csrw pmpcfg0, t3   # PMP: all of memory RWX for S/U (as OpenSBI does)
-    li t3, 0x1800; csrc mstatus, t3; li t3, 0x800; csrs mstatus, t3
-    la t3, 2f; csrw mepc, t3; mret
-    2: li s2, 0x40000000; li s3, 0; li s4, 0
-    3: li a0, 0
-       ld a0, 0(s2)
-       sd s3, 8(s2)
-       add s4, s4, a0
-       li t0, 4096; add s2, s2, t0; addi s3, s3, 1; li t0, 16; blt s3, t0, 3b
-    li t0, 0x40000; csrs sstatus, t0
-    li s2, 0x40009000; ld a1, 0(s2); sd a1, 8(s2)
-    li s2, 0x4000b000; ld a2, 0(s2); sd a2, 16(s2)
-    li t0, 0x40000; csrc sstatus, t0
-    li s2, 0x40004000; ld a3, 0(s2)
-    li t0, 0x80000; csrs sstatus, t0
-    ld a4, 0(s2)
-    li s2, 0xc0000000; ld a5, 0(s2)
-    li s2, 0x4000d000; jal ra, 4f; j 5f
-    4: jr s2
-    5: li s2, 0x4000c000; jal ra, 6f; j 7f
-    6: jr s2
-    7: la a7, 8f; ecall
-    8: csrw satp, zero; sfence.vma
-    la t0, pt_l0; ld s5, 0(t0); ld s6, 8(t0); ld s7, 24(t0); ld s8, 56(t0); ld s9, 120(t0)
-    sub s2, s2, s2
-    .section .bss
-    .align 12
-    pt_root: .space 4096
-    pt_l1: .space 4096
-    pt_l0: .space 4096
-    pages: .space 16 * 4096
-    .text`,
-  'Sv48: a fourth level, the high half of the address space, non-canonical addresses': `
-    la t0, pt_root; la t1, pt_l1; la t2, pt_l0; la s10, pt_top
+  'Sv39: page walks with every R/W/X/U combination, A/D updates, SUM, MXR, superpages': SV39,
+  // The same tree under one more level (entries 0 and 256 of the new root), plus the high half.
+  'Sv48: a fourth level, the high half of the address space, non-canonical addresses': SV39
+    .replace('    la t0, pt_root; la t1, pt_l1; la t2, pt_l0\n', `    la t0, pt_root; la t1, pt_l1; la t2, pt_l0; la s10, pt_top
     srli t3, t0, 12; slli t3, t3, 10; ori t3, t3, 1
     sd t3, 0(s10); li t6, 2048; add t6, t6, s10; sd t3, 0(t6)   # level 3: entries 0 and 256 → the Sv39-style tree
-    li t3, 0xc7; sd t3, 0(t0)                       # 0..1 GiB: devices, RW, identity gigapage
-    li t3, (0x80000 << 10) | 0xcf; sd t3, 16(t0)    # 2..3 GiB: RAM, RWX, identity gigapage
-    li t3, (0x80001 << 10) | 0xcf; sd t3, 24(t0)    # 3..4 GiB: a misaligned gigapage
-    srli t3, t1, 12; slli t3, t3, 10; ori t3, t3, 1; sd t3, 8(t0)
-    srli t3, t2, 12; slli t3, t3, 10; ori t3, t3, 1; sd t3, 0(t1)
-    la t4, pages; li t5, 0
-    1: srli t3, t4, 12; slli t3, t3, 10
-       andi t6, t5, 7; slli t6, t6, 1; or t3, t3, t6
-       andi t6, t5, 8; slli t6, t6, 1; or t3, t3, t6
-       ori t3, t3, 1
-       slli t6, t5, 3; add t6, t6, t2; sd t3, 0(t6)
-       li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b
-    la t4, pages; li t5, 0
-    1: sd t5, 0(t4); li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b
-    srli t3, s10, 12; li t6, 9; slli t6, t6, 60; or t3, t3, t6; csrw satp, t3; sfence.vma
-    li t3, -1; csrw pmpaddr0, t3; li t3, 0x1f; csrw pmpcfg0, t3   # PMP: all of memory RWX for S/U (as OpenSBI does)
-    li t3, 0x1800; csrc mstatus, t3; li t3, 0x800; csrs mstatus, t3
-    la t3, 2f; csrw mepc, t3; mret
-    2: li s2, 0x40000000; li s3, 0; li s4, 0
-    3: li a0, 0
-       ld a0, 0(s2)
-       sd s3, 8(s2)
-       add s4, s4, a0
-       li t0, 4096; add s2, s2, t0; addi s3, s3, 1; li t0, 16; blt s3, t0, 3b
-    li t0, 0x40000; csrs sstatus, t0
-    li s2, 0x40009000; ld a1, 0(s2); sd a1, 8(s2)
-    li s2, 0x4000b000; ld a2, 0(s2); sd a2, 16(s2)
-    li t0, 0x40000; csrc sstatus, t0
-    li s2, 0x40004000; ld a3, 0(s2)
-    li t0, 0x80000; csrs sstatus, t0
-    ld a4, 0(s2)
-    li s2, 0xc0000000; ld a5, 0(s2)
-    li s2, 0x4000d000; jal ra, 4f; j 5f
-    4: jr s2
-    5: li s2, 0x4000c000; jal ra, 6f; j 7f
-    6: jr s2
-    li s2, 0xffff800040001000; ld s11, 0(s2)        # the high half maps the same pages
+`)
+    .replace('srli t3, t0, 12; li t6, 8; slli t6, t6, 60', 'srli t3, s10, 12; li t6, 9; slli t6, t6, 60')
+    .replace('    7: la a7, 8f; ecall\n', `    li s2, 0xffff800040001000; ld s11, 0(s2)        # the high half maps the same pages
     li s2, 0x0000800040001000; ld t5, 0(s2)         # bit 47 set, bits 63..48 clear: non-canonical → page fault
     7: la a7, 8f; ecall
-    8: csrw satp, zero; sfence.vma
-    la t0, pt_l0; ld s5, 0(t0); ld s6, 8(t0); ld s7, 24(t0); ld s8, 56(t0); ld s9, 120(t0)
-    sub s2, s2, s2
-    .section .bss
-    .align 12
-    pt_top: .space 4096
-    pt_root: .space 4096
-    pt_l1: .space 4096
-    pt_l0: .space 4096
-    pages: .space 16 * 4096
-    .text`,
+`)
+    .replace('    pt_root: .space 4096\n', '    pt_top: .space 4096\n    pt_root: .space 4096\n'),
   'PMP: TOR, NA4, NAPOT, a locked entry, S-mode checks with the MMU off': `
     la s1, pmp_area
     li a0, 0; li a1, 0; li a2, 0; li a3, 0; li a4, 0; li a5, 0; li a6, 0
