@@ -28,6 +28,7 @@ export { RequestDevice, type RequestDeviceOptions, type RequestHandler } from '.
 export { VirtioRng, cryptoRandom, type RandomSource, type VirtioRngOptions } from './rng.js'
 export { P9_F_MOUNT_TAG, VirtioP9, rlerror, type P9Handler, type VirtioP9Options } from './p9.js'
 export { BumpAllocator, DriverQueue, VirtioMmioDriver, type DmaAllocator, type DriverSegment, type ProbeResult, type RegisterWindow, type UsedEntry } from './driver.js'
+export { VirtioBlkDisk, VirtioBlkStatusError, openVirtioBlk, type VirtioBlkDriverOptions } from './blk-driver.js'
 export { IER, IIR, LSR, MCR, MSR, UART, UART_FIFO_DEPTH, Ns16550a, type Ns16550aOptions } from './uart.js'
 export { FINISHER, SifiveTest, type SysconEvent } from './syscon.js'
 export { GoldfishRtc, RTC, hostClock, type GoldfishRtcOptions, type NanoClock } from './rtc.js'
