@@ -65,6 +65,11 @@ export interface MachineConfig {
   bootargs?: string
   /** `riscv,isa` in the device tree. */
   isa?: string
+  /**
+   * Called when a hart stops at one of its breakpoints (honk mode's shim stops there to hand a
+   * trap or an arrival to the TypeScript kernel). Runs between slices; may change the hart's state.
+   */
+  onBreakpoint?: (hart: Hart) => void
 }
 
 /** The ISA the harts implement, as the device tree tells the guest. */
@@ -127,6 +132,8 @@ export class VirtMachine {
   private readonly sbiTimer: bigint[]
   private readonly ramEnd: number
   private sbiConsoleInput = false
+  /** Harts started through SBI HSM that have not executed yet (HSM START_PENDING, SBI 2.0 §9.1). */
+  private readonly startPending = new Set<number>()
   private readonly sbiInput: number[] = []
 
   constructor(readonly config: MachineConfig) {
@@ -265,6 +272,7 @@ export class VirtMachine {
         this.enterSupervisor(h)
         h.waiting = false
         this.running[id] = true
+        this.startPending.add(id)
       },
       hartStop: (id) => {
         this.running[id] = false
@@ -275,6 +283,7 @@ export class VirtMachine {
       systemReset: (type) => {
         this.exit = type === 0 ? { reason: 'poweroff', code: 0 } : { reason: 'reset' }
         for (const h of this.harts) h.requestYield()
+        this.waker.wake()
       },
     }
   }
@@ -282,6 +291,12 @@ export class VirtMachine {
   private syscon(e: SysconEvent): void {
     this.exit = e.reason === 'reset' ? { reason: 'reset' } : { reason: 'poweroff', code: e.code }
     for (const h of this.harts) h.requestYield()
+    this.waker.wake()
+  }
+
+  /** True once the guest asked for a poweroff or reset (or `stop()` was called) in this run. */
+  get stopping(): boolean {
+    return this.exit !== undefined
   }
 
   /** Console input from the host. */
@@ -342,8 +357,20 @@ export class VirtMachine {
         }
         this.executed += r.executed
         sinceYield += r.executed
-        if (r.executed > 0) progressed = true
+        if (r.executed > 0) {
+          progressed = true
+          if (this.startPending.delete(i)) this.firmware?.hartRunning(i)
+        }
         if (r.reason === 'error') this.exit = { reason: 'error', message: r.message ?? 'hart error' }
+        if (r.reason === 'breakpoint' && this.config.onBreakpoint) {
+          try {
+            this.config.onBreakpoint(h)
+          } catch (e) {
+            // A poweroff requested from inside the handler has already set the exit.
+            this.exit ??= { reason: 'error', message: `hart ${i} breakpoint handler: ${(e as Error).message}` }
+          }
+          progressed = true
+        }
         if (this.firmware && h.privilege === 3) {
           this.exit = { reason: 'error', message: `hart ${i} trapped to M-mode, where no firmware runs (mcause ${h.getCsr(0x342)}, mepc 0x${h.getCsr(0x341).toString(16)}, mtval 0x${h.getCsr(0x343).toString(16)})` }
         }

@@ -1,0 +1,73 @@
+/**
+ * The contracts between honk's kernel parts: what the shell is handed by the kernel
+ * (`ShellHost`), what the storage layer hands the kernel (`MountedRoot`, `Storage`), and the
+ * services a process can be granted through a capability (`ProcServices`).
+ *
+ * The kernel (kernel.ts) builds these from real devices: the UART, the virtio-blk driver, the
+ * virtio-9p driver and the verified core. Tests build them from memory devices.
+ */
+import type { BlockDevice } from '@honk/block'
+import type { ProcessTable } from '@honk/proc'
+import type { FS } from '@honk/vfs'
+
+/** The services behind capabilities (`ctx.use('console')` …). `proc` (may spawn and kill) has no object. */
+export interface ProcServices {
+  console: { write(text: string): void }
+  fs: FS
+  block: BlockDevice
+}
+
+/** One layer of the root filesystem, top first, as `mount` lists it. */
+export interface MountLayer {
+  readonly name: 'kv' | 'host' | 'core'
+  readonly mode: 'writable' | 'read-only'
+  /** "(shadows the layers below)", `9p tag "host"`, "embedded factory v1". */
+  readonly detail: string
+}
+
+/** The root filesystem: writable KV over the host share over the verified core. */
+export interface MountedRoot {
+  /** The overlay every path resolves through. */
+  readonly root: FS
+  /** The writable layer alone (undefined when there is no block device: a read-only core). */
+  readonly writable: FS | undefined
+  readonly layers: readonly MountLayer[]
+  /** Where the core came from: "slot A v2", "embedded factory v1". */
+  readonly bootCore: string
+  /** Clears every file of the writable layer, durably. Throws when there is no writable layer. */
+  reset(): Promise<void>
+  /** Flushes and closes the writable layer (power-off). */
+  close(): Promise<void>
+}
+
+/** The block device the kernel found, for `blk`. */
+export interface Storage {
+  /** The whole device, as the driver gives it. */
+  readonly device: BlockDevice
+  /** "virtio-blk". */
+  readonly kind: string
+  /**
+   * A block reserved for the `blk` self-test (outside the image slots and the KV region), so
+   * the test never touches live data (the Go honk wrote the last block of the KV log).
+   */
+  readonly scratchBlock: number
+}
+
+/** What the shell is given by the kernel. */
+export interface ShellHost {
+  /** Console output (the UART). "\n" is sent as "\r\n" by the console driver. */
+  out(text: string): void
+  readonly procs: ProcessTable<ProcServices>
+  /** Harts online (started through SBI HSM), and the hart the kernel's tasks run on. */
+  harts(): { online: number; current: number }
+  /** Nanoseconds since boot, from the `time` CSR (10 MHz). */
+  uptimeNs(): bigint
+  /** Guest RAM and the kernel's own (host) heap. */
+  memory(): { ramBytes: number; dmaBytesUsed: number; heapUsedBytes: number; heapTotalBytes: number }
+  readonly storage: Storage | undefined
+  readonly root: MountedRoot
+  /** SBI SRST shutdown: prints nothing itself; the machine powers off. */
+  powerOff(): Promise<void>
+  /** Executes EBREAK on the boot hart in S-mode; the kernel's trap handler reports it (FATAL) and powers off. */
+  raiseFault(): void
+}
