@@ -14,7 +14,8 @@ import type { FS } from '@honk/vfs'
 export interface ProcServices {
   console: { write(text: string): void }
   fs: FS
-  block: BlockDevice
+  /** Absent when the machine has no disk. */
+  block?: BlockDevice
 }
 
 /** One layer of the root filesystem, top first, as `mount` lists it. */

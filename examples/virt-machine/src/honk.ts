@@ -1,0 +1,69 @@
+/**
+ * honk mode (DESIGN §3): the virt machine with the HS shim as its payload and the TypeScript
+ * kernel taking over when the firmware enters it. Used by `pnpm start` (main.ts) and the
+ * system tests.
+ */
+import { readFileSync } from 'node:fs'
+import type { BlockDevice } from '@honk/block'
+import type { Anchor } from '@honk/image'
+import { serve } from '@honk/p9'
+import type { FS } from '@honk/vfs'
+import { VirtMachine } from './board.js'
+import { boot } from './boot.js'
+import { OPENSBI_FW_JUMP } from './guest.js'
+import { MachineHsPort, hsShim } from './hs-port.js'
+import { Kernel } from './kernel/kernel.js'
+
+export interface HonkConfig {
+  harts: number
+  /** RAM bytes. */
+  memory: number
+  /** `builtin`: the SBI in TypeScript (fast); `opensbi`: Debian's OpenSBI fw_jump.bin in M-mode. */
+  firmware: 'builtin' | 'opensbi'
+  /** The state disk (virtio-blk): image slots and the writable layer. None: a read-only core. */
+  disk?: BlockDevice
+  /** The host share, exported over virtio-9p with this tag ("host" in the Go honk). */
+  share?: { fs: FS; tag: string }
+  consoleOut: (byte: number) => void
+  /** The factory core image and the anchor that verifies cores. */
+  factory: Uint8Array
+  anchor: Anchor
+}
+
+export interface HonkMachine {
+  machine: VirtMachine
+  /** Resolves when the kernel's boot and shell have ended (at power-off). */
+  kernel: Promise<void>
+  /** Stops the 9P server (the disk is the caller's). */
+  close(): Promise<void>
+}
+
+export function createHonk(config: HonkConfig): HonkMachine {
+  const server = config.share ? serve(config.share.fs) : undefined
+  let port: MachineHsPort | undefined
+  let kernelDone: (p: Promise<void>) => void = () => {}
+  const kernel = new Promise<void>((resolve) => (kernelDone = (p) => void p.then(resolve, resolve)))
+  const machine = new VirtMachine({
+    harts: config.harts,
+    memory: config.memory,
+    bios: config.firmware === 'builtin' ? 'builtin' : 'firmware',
+    clock: 'realtime',
+    consoleOut: config.consoleOut,
+    rng: false,
+    drives: config.disk ? [config.disk] : [],
+    ...(server && config.share ? { share: { tag: config.share.tag, handler: (t: Uint8Array) => server.handle(t) } } : {}),
+    onBreakpoint: (h) => port?.onBreakpoint(h),
+  })
+  port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor }).boot()))
+  boot(machine, {
+    kernel: hsShim().bytes,
+    ...(config.firmware === 'opensbi' ? { firmware: new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
+  })
+  return {
+    machine,
+    kernel,
+    close: async () => {
+      await server?.close()
+    },
+  }
+}

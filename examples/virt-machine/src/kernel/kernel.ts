@@ -1,0 +1,359 @@
+/**
+ * honk's kernel (DESIGN §3, honk mode): TypeScript at the HS level. It boots in the Go honk's
+ * order (inventory §1.10.1), printing its lines (§2.1): banner; the device tree read from guest
+ * RAM; secondary harts started through SBI HSM; the UART console with interrupt-driven input;
+ * the virtio-blk driver (interrupts through the PLIC) split into A/B image slots and the KV
+ * region; the verified core; the 9P host share through the virtio-9p driver; the overlay; init
+ * (PID 1); the shell.
+ */
+import type { BlockDevice } from '@honk/block'
+import type { Anchor } from '@honk/image'
+import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
+import { ProcessTable } from '@honk/proc'
+import type { FS } from '@honk/vfs'
+import { BumpAllocator, VirtioMmioDriver, openVirtioBlk, type RegisterWindow } from '@honk/virtio'
+import { InterruptSignal, PlicDriver } from './plic.js'
+import { readDeviceTree, type Platform } from './platform.js'
+import { MachineStopping, type HsPort, type SupervisorTrap } from './port.js'
+import { Sbi } from './sbi.js'
+import type { MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
+import { Shell } from './shell.js'
+import { StorageError, WritableLayerError, describeStorage, layoutDisk, mountRoot, selectCore, type CoreSelection, type DiskLayout } from './storage.js'
+import { UartConsole } from './uart.js'
+
+export interface KernelOptions {
+  /** The factory core image embedded in the kernel (the last resort of slot selection). */
+  readonly factory: Uint8Array
+  /** Verifies core images: the signing key and the rollback floor. */
+  readonly anchor: Anchor
+  /** Called with each line printed before the UART console is up and after (for logs); optional. */
+  readonly onPowerOff?: () => void
+}
+
+const CSR = { sie: 0x104, sstatus: 0x100, sip: 0x144, time: 0xc01 } as const
+const SIE_SSIE = 1n << 1n
+const SIE_SEIE = 1n << 9n
+const SSTATUS_SIE = 1n << 1n
+const IRQ_SSI = 1
+const IRQ_SEI = 9
+const DEVICE = { blk: 2, p9: 9, net: 1 } as const
+
+export const BANNER = [
+  '',
+  '     __       honk',
+  '  __( o)>     TypeScript RISC-V64 OS',
+  '  \\ <_ )      HS-level kernel on an emulated virt machine',
+  '   `---\'',
+]
+
+/** `scause` exception codes (privileged spec §4.1.9, table 4.2). */
+const EXCEPTION: Record<number, string> = {
+  0: 'instruction address misaligned', 1: 'instruction access fault', 2: 'illegal instruction', 3: 'breakpoint',
+  4: 'load address misaligned', 5: 'load access fault', 6: 'store address misaligned', 7: 'store access fault',
+  8: 'environment call from U-mode', 12: 'instruction page fault', 13: 'load page fault', 15: 'store page fault',
+}
+
+/** Waits for `p` or `ms`, whichever comes first, leaving no timer behind. */
+async function settleWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
+}
+
+const hex16 = (v: bigint) => '0x' + BigInt.asUintN(64, v).toString(16).padStart(16, '0')
+
+export class Kernel {
+  private sbi!: Sbi
+  private platform!: Platform
+  private plic: PlicDriver | undefined
+  private console: UartConsole | undefined
+  private readonly online = new Set<number>()
+  private readonly ipiAnswered = new Set<number>()
+  private arrival: (() => void) | undefined
+  private ipiArrival: (() => void) | undefined
+  private dma!: BumpAllocator
+  private storage: Storage | undefined
+  private root!: MountedRoot
+  private bootTime = 0n
+  private halted = false
+  private procs!: ProcessTable<ProcServices>
+
+  constructor(
+    private readonly port: HsPort,
+    private readonly options: KernelOptions,
+  ) {}
+
+  /** Console output: the UART once it is up, SBI putchar before. */
+  private print(text: string): void {
+    if (this.halted) return
+    if (this.console) this.console.write(text)
+    else this.sbi.print(text)
+  }
+  private line(text: string): void {
+    this.print(text + '\n')
+  }
+
+  /** Boots to the shell and runs it until power-off. Never throws: a fatal error is printed and the machine powered off. */
+  async boot(): Promise<void> {
+    const hart = this.port.bootHart
+    this.sbi = new Sbi(this.port, hart)
+    this.port.attach({ trap: (t) => this.trap(t), hartArrived: (h) => this.hartArrived(h) })
+    try {
+      this.bootTime = this.port.csrRead(hart, CSR.time)
+      this.line('honk: entered main')
+      for (const l of BANNER) this.line(l)
+      this.line(`honk: HS-mode boot ok  hart=${hart}  dtb=0x${this.port.dtbAddress.toString(16)}`)
+      const { platform } = readDeviceTree(this.port.memory, this.port.dtbAddress)
+      this.platform = platform
+      const sbiVersion = this.sbi.specVersion()
+      this.line(`honk: device tree  harts=${platform.harts.length}  ram=${platform.memory.size >> 20}MiB@0x${platform.memory.base.toString(16)}  timebase=${platform.timebase}Hz  virtio slots=${platform.virtio.length}  sbi=v${sbiVersion.major}.${sbiVersion.minor}`)
+      this.dma = this.dmaRegion()
+      await this.startHarts()
+      this.line(`honk: SMP up  harts=${this.online.size}  (started through SBI HSM; kernel tasks run on hart ${hart}'s event loop)`)
+      this.initInterrupts()
+      this.initConsole()
+      const blk = await this.initStorage()
+      const host = await this.initShare()
+      await this.mountFs(blk, host)
+      this.line(platform.virtio.some((v) => this.deviceId(v.base) === DEVICE.net) ? 'honk: network device present, no TCP/IP stack yet (a later issue)' : 'honk: no network device')
+      await this.smpCheck()
+      this.procs = new ProcessTable<ProcServices>({ console: { write: (t: string) => this.print(t) }, fs: this.root.root, ...(this.storage ? { block: this.storage.device } : {}) })
+      this.line('')
+      this.line("honk: shell ready (type 'help')")
+      await this.runShell()
+    } catch (e) {
+      if (e instanceof MachineStopping) return
+      this.fatal(e)
+    }
+  }
+
+  /** Prints the error and powers off (what the Go honk did for a missing core). */
+  private fatal(e: unknown): void {
+    try {
+      this.line(`honk: FATAL ${(e as Error).message ?? String(e)}`)
+      this.powerOffNow()
+    } catch {
+      // the machine is already stopping
+    }
+  }
+
+  /** DMA buffers live in RAM above the shim (RAM + 4 MiB) and below the device tree. */
+  private dmaRegion(): BumpAllocator {
+    const base = this.platform.memory.base + (4 << 20)
+    const end = Math.min(this.platform.memory.base + this.platform.memory.size, this.port.dtbAddress)
+    const size = Math.min(32 << 20, end - base)
+    if (size < 4 << 20) throw new Error(`only ${size} bytes of RAM between 0x${base.toString(16)} and the device tree for DMA`)
+    return new BumpAllocator(base, size)
+  }
+
+  private async startHarts(): Promise<void> {
+    const boot = this.port.bootHart
+    this.online.add(boot)
+    const others = this.platform.harts.filter((h) => h !== boot && this.sbi.hartStatus(h) === 'stopped')
+    const arrived = new Promise<void>((resolve) => {
+      this.arrival = () => {
+        if (others.every((h) => this.online.has(h))) resolve()
+      }
+      this.arrival()
+    })
+    for (const h of others) this.sbi.hartStart(h, this.port.secondaryEntry, BigInt(h))
+    await settleWithin(arrived, 5000)
+    for (const h of others) if (!this.online.has(h)) this.line(`honk: hart ${h} did not arrive after hart_start (status ${this.sbi.hartStatus(h) ?? 'unknown'})`)
+  }
+
+  /** A secondary hart reached the kernel entry: it idles in wfi with software interrupts (IPIs) enabled. */
+  private hartArrived(hart: number): void {
+    this.port.csrWrite(hart, CSR.sie, SIE_SSIE)
+    this.port.csrWrite(hart, CSR.sstatus, this.port.csrRead(hart, CSR.sstatus) | SSTATUS_SIE)
+    this.online.add(hart)
+    this.arrival?.()
+  }
+
+  private initInterrupts(): void {
+    const hart = this.port.bootHart
+    const p = this.platform.plic
+    const context = p?.sContext.get(hart)
+    if (p && context !== undefined) this.plic = new PlicDriver(this.port, p.base, context)
+    this.port.csrWrite(hart, CSR.sie, SIE_SEIE | SIE_SSIE)
+    this.port.csrWrite(hart, CSR.sstatus, this.port.csrRead(hart, CSR.sstatus) | SSTATUS_SIE)
+  }
+
+  private initConsole(): void {
+    const u = this.platform.uart
+    if (!u || !this.plic) {
+      this.line('honk: no UART or PLIC in the device tree; console output stays on SBI')
+      return
+    }
+    const console = new UartConsole(this.port, u.base)
+    this.plic.enable(u.irq, () => console.onInterrupt())
+    this.console = console
+    console.enableReceive()
+  }
+
+  /** Every trap any hart takes lands here (between slices, synchronously). */
+  private trap(t: SupervisorTrap): void {
+    if (t.interrupt && t.code === IRQ_SEI) this.plic?.service()
+    else if (t.interrupt && t.code === IRQ_SSI) {
+      this.port.csrWrite(t.hart, CSR.sip, this.port.csrRead(t.hart, CSR.sip) & ~SIE_SSIE)
+      this.ipiAnswered.add(t.hart)
+      this.ipiArrival?.()
+    } else if (!t.interrupt) {
+      this.line('')
+      this.line(`honk: FATAL supervisor trap  (${EXCEPTION[t.code] ?? 'exception'} on hart ${t.hart})`)
+      this.line(`  scause=${hex16(BigInt(t.code))}  sepc=${hex16(t.sepc)}  stval=${hex16(t.stval)}`)
+      this.powerOffNow()
+    }
+  }
+
+  private regs(base: number): RegisterWindow {
+    return {
+      read: (offset, size) => this.port.mmioRead(base + offset, size) ?? 0n,
+      write: (offset, size, value) => void this.port.mmioWrite(base + offset, size, value),
+    }
+  }
+
+  private deviceId(base: number): number | undefined {
+    return VirtioMmioDriver.probe(this.regs(base))?.deviceId
+  }
+
+  /** A device's interrupt, acknowledged in the handler (the line is level-triggered) and signalled to waiters. */
+  private interruptFor(driver: VirtioMmioDriver, irq: number): InterruptSignal {
+    const signal = new InterruptSignal()
+    this.plic?.enable(irq, () => {
+      driver.ackInterrupt()
+      signal.signal()
+    })
+    return signal
+  }
+
+  private async initStorage(): Promise<BlockDevice | undefined> {
+    const slot = this.platform.virtio.find((v) => this.deviceId(v.base) === DEVICE.blk)
+    if (!slot) return undefined
+    const driver = new VirtioMmioDriver(this.regs(slot.base), this.port.memory, this.dma)
+    const irq = this.interruptFor(driver, slot.irq)
+    const disk = await openVirtioBlk({ driver, memory: this.port.memory, alloc: this.dma, waitForInterrupt: () => irq.wait() })
+    this.line(`honk: storage = virtio-blk, ${disk.blockCount} blocks x ${disk.blockSize} bytes`)
+    return disk
+  }
+
+  private async initShare(): Promise<{ fs: FS; tag: string } | undefined> {
+    const slot = this.platform.virtio.find((v) => this.deviceId(v.base) === DEVICE.p9)
+    if (!slot) return undefined
+    try {
+      const driver = new VirtioMmioDriver(this.regs(slot.base), this.port.memory, this.dma)
+      driver.init(1n) // VIRTIO_9P_F_MOUNT_TAG (§5.11.3)
+      const queue = driver.setupQueue(0, 64)
+      driver.driverOk()
+      const tag = virtioMountTag(driver)
+      const irq = this.interruptFor(driver, slot.irq)
+      const fs = await mount(virtioTransport({ driver, queue, memory: this.port.memory, alloc: this.dma, waitForInterrupt: () => irq.wait(), slots: 4 }), { readOnly: true })
+      this.line(`honk: host share mounted (9p, tag ${JSON.stringify(tag)})`)
+      return { fs, tag }
+    } catch (e) {
+      this.line(`honk: host share unavailable: ${(e as Error).message}`)
+      return undefined
+    }
+  }
+
+  private async mountFs(disk: BlockDevice | undefined, host: { fs: FS; tag: string } | undefined): Promise<void> {
+    let layout: DiskLayout | undefined
+    if (disk) {
+      try {
+        layout = layoutDisk(disk)
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e
+        this.line(`honk: disk not used: ${e.message}`)
+      }
+    }
+    const core = await this.selectCoreOrDie(layout)
+    for (const r of core.rejected) this.line(`honk: core ${r.source === 'factory' ? 'factory image' : `slot ${r.source}`} rejected: ${r.reason}`)
+    this.line(`honk: core verified - ${core.label}`)
+    if (disk && layout) this.storage = describeStorage(disk, layout)
+    const common = { ...(host ? { host: host.fs, hostTag: host.tag } : {}), core: core.fs, bootCore: core.label }
+    try {
+      this.root = await mountRoot({ ...(layout ? { kvRegion: layout.kvRegion } : {}), ...common })
+    } catch (e) {
+      if (!(e instanceof WritableLayerError)) throw e
+      this.line(`honk: writable layer unavailable: ${e.message}`)
+      this.root = await mountRoot(common)
+    }
+    // The boot got this far on a slot: mark it good so it stops spending tries (and the rollback floor may rise).
+    if (layout && core.source !== 'factory') await layout.slots.markSuccessful(core.source, this.options.anchor)
+  }
+
+  private async selectCoreOrDie(layout: DiskLayout | undefined): Promise<CoreSelection> {
+    try {
+      return await selectCore(layout?.slots, this.options.factory, this.options.anchor)
+    } catch (e) {
+      throw new Error(`no verifiable core image: ${(e as Error).message.replace(/^no verifiable core image: /, '')}`, { cause: e })
+    }
+  }
+
+  /** Each secondary hart answers an IPI in its own trap handler: proof that it runs and takes interrupts. */
+  private async smpCheck(): Promise<void> {
+    const boot = this.port.bootHart
+    const others = [...this.online].filter((h) => h !== boot)
+    if (others.length === 0) {
+      this.line(`honk: SMP single-hart - kernel tasks ran on [${boot}]`)
+      return
+    }
+    const answered = new Promise<void>((resolve) => {
+      this.ipiArrival = () => {
+        if (others.every((h) => this.ipiAnswered.has(h))) resolve()
+      }
+    })
+    this.sbi.sendIpi(others)
+    await settleWithin(answered, 2000)
+    const seen = [boot, ...others.filter((h) => this.ipiAnswered.has(h))].sort((a, b) => a - b)
+    this.line(`honk: SMP OK - IPIs answered on ${seen.length}/${this.online.size} harts [${seen.join(' ')}]`)
+  }
+
+  private shellHost(): ShellHost {
+    const hart = this.port.bootHart
+    return {
+      out: (text) => this.print(text),
+      procs: this.procs,
+      harts: () => ({ online: this.online.size, current: hart }),
+      uptimeNs: () => ((this.port.csrRead(hart, CSR.time) - this.bootTime) * 1_000_000_000n) / BigInt(this.platform.timebase || 10_000_000),
+      memory: () => {
+        const m = process.memoryUsage()
+        return { ramBytes: this.platform.memory.size, dmaBytesUsed: this.dmaUsed(), heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal }
+      },
+      storage: this.storage,
+      root: this.root,
+      powerOff: async () => {
+        await this.root.close().catch(() => undefined)
+        this.powerOffNow()
+      },
+      raiseFault: () => this.port.raiseBreakpoint(hart),
+    }
+  }
+
+  private dmaUsed(): number {
+    // BumpAllocator does not expose its cursor; a zero-byte allocation finds it.
+    return this.dma.alloc(0, 1) - this.dma.base
+  }
+
+  private async runShell(): Promise<void> {
+    const console = this.console
+    const shell = new Shell(this.shellHost())
+    if (!console) {
+      this.line('honk: no console input device; the shell is not started')
+      return
+    }
+    await shell.serve(console.input)
+  }
+
+  /** SRST shutdown (SBI 2.0 §10). */
+  private powerOffNow(): void {
+    this.procs.shutdown('power-off')
+    this.console?.input.close()
+    this.options.onPowerOff?.()
+    try {
+      this.sbi.systemReset(0)
+    } catch (e) {
+      if (!(e instanceof MachineStopping)) throw e
+    }
+    this.halted = true
+  }
+}

@@ -1,0 +1,44 @@
+import { buildFdt, node, virtDeviceTree } from '@honk/sbi'
+import { RamGuestMemory } from '@honk/virtio'
+import { describe, expect, it } from 'vitest'
+import { PlatformError, platformOf, readDeviceTree } from './platform.js'
+
+describe('platform discovery from the device tree', () => {
+  it('finds harts, RAM, timebase, UART, the PLIC S-contexts and the virtio slots of the virt board', () => {
+    const root = virtDeviceTree({ harts: 4, ramSize: 512n << 20n, bootargs: 'quiet' })
+    const p = platformOf(root, 0)
+    expect(p.harts).toEqual([0, 1, 2, 3])
+    expect(p.memory).toEqual({ base: 0x8000_0000, size: 512 << 20 })
+    expect(p.timebase).toBe(10_000_000)
+    expect(p.uart).toEqual({ base: 0x1000_0000, irq: 10 })
+    expect(p.plic?.base).toBe(0x0c00_0000)
+    // QEMU virt: context 2h is hart h's M-mode external interrupt, 2h+1 its S-mode one.
+    expect([...(p.plic?.sContext ?? [])]).toEqual([[0, 1], [1, 3], [2, 5], [3, 7]])
+    expect(p.virtio).toEqual(Array.from({ length: 8 }, (_, i) => ({ base: 0x1000_1000 + 0x1000 * i, irq: 1 + i })))
+    expect(p.bootargs).toBe('quiet')
+  })
+
+  it('reads the blob from guest RAM, header first', () => {
+    const blob = buildFdt(virtDeviceTree({ harts: 2, ramSize: 64n << 20n }))
+    const ram = new Uint8Array(1 << 20)
+    ram.set(blob, 0x1000)
+    const mem = new RamGuestMemory(ram, 0x8000_0000)
+    const { platform } = readDeviceTree(mem, 0x8000_1000)
+    expect(platform.harts).toEqual([0, 1])
+    expect(platform.dtbSize).toBe(blob.length)
+  })
+
+  it('rejects an address outside RAM, a blob running past RAM, garbage, and a tree without cpus or memory', () => {
+    const ram = new Uint8Array(4096)
+    const mem = new RamGuestMemory(ram, 0x8000_0000)
+    expect(() => readDeviceTree(mem, 0x1000)).toThrow(PlatformError)
+    const blob = buildFdt(virtDeviceTree({ harts: 1, ramSize: 64n << 20n }))
+    ram.set(blob.subarray(0, 40), 0)
+    new DataView(ram.buffer).setUint32(4, 8192) // totalsize beyond the 4 KiB of RAM
+    expect(() => readDeviceTree(mem, 0x8000_0000)).toThrow(/runs past RAM/)
+    ram.fill(0xab, 0, 64)
+    expect(() => readDeviceTree(mem, 0x8000_0000)).toThrow()
+    expect(() => platformOf(node('', {}, []), 0)).toThrow(/no \/cpus/)
+    expect(() => platformOf(node('', {}, [node('cpus', { '#address-cells': 1, '#size-cells': 0 }, [])]), 0)).toThrow(/no memory/)
+  })
+})
