@@ -1,0 +1,149 @@
+/**
+ * The console's line discipline: a pure state machine fed one byte at a time. It echoes what a
+ * terminal should show and hands back each completed line. It has no I/O of its own; the shell
+ * wires `echo` to the UART and feeds it the bytes the UART received.
+ *
+ * Keys (honk's, plus small improvements):
+ * - CR or LF completes the line and echoes "\r\n"; a CR LF pair counts as one line end.
+ * - DEL (0x7F) or BS (0x08) deletes the last character, echoing "\b \b" (nothing when empty).
+ * - Printable ASCII (0x20–0x7E) is appended and echoed, up to `maxLength` characters; beyond
+ *   that it is dropped without echo.
+ * - Ctrl-U (0x15) kills the line, echoing "\b \b" once per character it erases.
+ * - Ctrl-C (0x03) abandons the line, echoing "^C\r\n".
+ * - An escape sequence (ESC [ … final byte, or ESC O x: the arrow and function keys) is
+ *   swallowed whole, so pressing an arrow key does not type "[A".
+ * - Every other byte (controls, bytes ≥ 0x80) is dropped.
+ *
+ * So the echo only ever holds printable ASCII, "\b \b", "\r\n" and "^C\r\n".
+ */
+
+/** What a byte completed: a line to run, or a line abandoned with Ctrl-C. */
+export type LineEvent = { readonly kind: 'line'; readonly line: string } | { readonly kind: 'cancel' }
+
+export interface LineEditorOptions {
+  /** Receives the text to show for each keystroke (called synchronously from `feed`). */
+  echo?: (text: string) => void
+  /** The longest line (default 1024 characters). */
+  maxLength?: number
+}
+
+const CR = 0x0d
+const LF = 0x0a
+const BS = 0x08
+const DEL = 0x7f
+const CTRL_C = 0x03
+const CTRL_U = 0x15
+const ESC = 0x1b
+
+/** The default longest line. */
+export const MAX_LINE = 1024
+
+export class LineEditor {
+  readonly maxLength: number
+  private readonly echo: (text: string) => void
+  private chars: string[] = []
+  /** The previous byte was a CR: an LF right after it is the same line end. */
+  private afterCR = false
+  /** Inside an escape sequence: after ESC, after ESC [ (CSI), after ESC O (SS3). */
+  private escape: 'none' | 'esc' | 'csi' | 'ss3' = 'none'
+
+  constructor(options: LineEditorOptions = {}) {
+    this.echo = options.echo ?? (() => {})
+    this.maxLength = options.maxLength ?? MAX_LINE
+    if (!Number.isInteger(this.maxLength) || this.maxLength < 1) throw new RangeError(`maxLength must be a positive integer, got ${this.maxLength}`)
+  }
+
+  /** The line typed so far (not yet completed). */
+  get pending(): string {
+    return this.chars.join('')
+  }
+
+  /** Feeds one byte (0–255); returns the event it completed, if any. */
+  feed(byte: number): LineEvent | undefined {
+    const b = byte & 0xff
+    const afterCR = this.afterCR
+    this.afterCR = false
+
+    if (this.escape !== 'none') {
+      if (this.skipEscape(b)) return undefined
+    }
+
+    if (b === CR || b === LF) {
+      if (b === LF && afterCR) return undefined
+      this.afterCR = b === CR
+      const line = this.pending
+      this.chars = []
+      this.echo('\r\n')
+      return { kind: 'line', line }
+    }
+    if (b === DEL || b === BS) {
+      if (this.chars.length > 0) {
+        this.chars.pop()
+        this.echo('\b \b')
+      }
+      return undefined
+    }
+    if (b === CTRL_U) {
+      if (this.chars.length > 0) this.echo('\b \b'.repeat(this.chars.length))
+      this.chars = []
+      return undefined
+    }
+    if (b === CTRL_C) {
+      this.chars = []
+      this.echo('^C\r\n')
+      return { kind: 'cancel' }
+    }
+    if (b === ESC) {
+      this.escape = 'esc'
+      return undefined
+    }
+    if (b >= 0x20 && b <= 0x7e) {
+      if (this.chars.length < this.maxLength) {
+        const c = String.fromCharCode(b)
+        this.chars.push(c)
+        this.echo(c)
+      }
+      return undefined
+    }
+    return undefined
+  }
+
+  /** Feeds several bytes; returns the events they completed, in order. */
+  feedAll(bytes: Iterable<number>): LineEvent[] {
+    const events: LineEvent[] = []
+    for (const b of bytes) {
+      const e = this.feed(b)
+      if (e) events.push(e)
+    }
+    return events
+  }
+
+  /**
+   * Advances the escape-sequence state with `b`. Returns true when `b` belonged to the
+   * sequence; false when the sequence ended without it (ESC followed by an ordinary key), in
+   * which case `b` is handled as a key of its own.
+   */
+  private skipEscape(b: number): boolean {
+    switch (this.escape) {
+      case 'esc':
+        if (b === 0x5b /* [ */) this.escape = 'csi'
+        else if (b === 0x4f /* O */) this.escape = 'ss3'
+        else if (b !== ESC) {
+          this.escape = 'none'
+          return false
+        }
+        return true
+      case 'csi':
+        // Parameter (0x30–0x3F) and intermediate (0x20–0x2F) bytes continue it; a final byte
+        // (0x40–0x7E) ends it; anything else aborts it and counts as a key of its own.
+        if (b >= 0x20 && b <= 0x3f) return true
+        this.escape = 'none'
+        return b >= 0x40 && b <= 0x7e
+      case 'ss3':
+        this.escape = 'none'
+        return b >= 0x20 && b <= 0x7e
+      default:
+        return false
+    }
+  }
+}
