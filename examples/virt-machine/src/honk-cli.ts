@@ -108,10 +108,24 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
   const interactive = options.input === undefined && io.stdin.isTTY === true
   if (interactive) io.stdin.setRawMode(true)
   let machine: ReturnType<typeof createHonk>['machine'] | undefined
+  /**
+   * Input waits for the shell's first prompt (like a person typing once it is there): firmware
+   * may reset the UART's FIFO while it boots, and bytes sent before would be lost.
+   */
   let pending: Uint8Array[] = []
+  let shellUp = false
+  let recent = ''
   let ctrlA = false
   let quit = false
-  const deliver = (bytes: Uint8Array) => (machine ? machine.input(bytes) : pending.push(bytes))
+  const deliver = (bytes: Uint8Array) => (machine && shellUp ? machine.input(bytes) : pending.push(bytes))
+  const watchForPrompt = (b: number) => {
+    if (shellUp) return
+    recent = (recent + String.fromCharCode(b)).slice(-6)
+    if (recent === 'honk> ') {
+      shellUp = true
+      for (const p of pending.splice(0)) machine?.input(p)
+    }
+  }
   const onData = (chunk: Buffer) => {
     if (!interactive) return deliver(new Uint8Array(chunk))
     for (const b of chunk) {
@@ -145,6 +159,7 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
         ...(disk ? { disk } : {}),
         ...(options.share !== undefined ? { share: { fs: new HostFS(options.share), tag: 'host' } } : {}),
         consoleOut: (b) => {
+          watchForPrompt(b)
           out.push(b)
           if (out.length > 4096) flush()
         },
@@ -152,8 +167,7 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
         anchor: coreAnchor(),
       })
       machine = honk.machine
-      for (const p of pending) machine.input(p)
-      pending = []
+      shellUp = false
       const exit = await machine.run()
       machine = undefined
       await honk.close()

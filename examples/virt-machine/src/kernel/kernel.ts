@@ -76,6 +76,8 @@ export class Kernel {
   private root!: MountedRoot
   private bootTime = 0n
   private halted = false
+  /** Set by the `fault` command until the trap arrives: nothing else is printed in between. */
+  private faulting = false
   private procs!: ProcessTable<ProcServices>
 
   constructor(
@@ -85,7 +87,7 @@ export class Kernel {
 
   /** Console output: the UART once it is up, SBI putchar before. */
   private print(text: string): void {
-    if (this.halted) return
+    if (this.halted || this.faulting) return
     if (this.console) this.console.write(text)
     else this.sbi.print(text)
   }
@@ -198,6 +200,7 @@ export class Kernel {
       this.ipiAnswered.add(t.hart)
       this.ipiArrival?.()
     } else if (!t.interrupt) {
+      this.faulting = false
       this.line('')
       this.line(`honk: FATAL supervisor trap  (${EXCEPTION[t.code] ?? 'exception'} on hart ${t.hart})`)
       this.line(`  scause=${hex16(BigInt(t.code))}  sepc=${hex16(t.sepc)}  stval=${hex16(t.stval)}`)
@@ -325,7 +328,10 @@ export class Kernel {
         await this.root.close().catch(() => undefined)
         this.powerOffNow()
       },
-      raiseFault: () => this.port.raiseBreakpoint(hart),
+      raiseFault: () => {
+        this.faulting = true
+        this.port.raiseBreakpoint(hart)
+      },
     }
   }
 

@@ -1,0 +1,214 @@
+/**
+ * honk boots (issue #7 acceptance): the Go honk's boot tests for M0–M5 and M8 (inventory §2.4,
+ * §4: phase-a M0/M1/M2 and smoke A, P, H, B, R, S1, S2), adapted to this machine — the
+ * TypeScript kernel on the virt machine, under the TypeScript SBI and under Debian's OpenSBI.
+ * Assertions are substrings of the console log, as in honk's scripts.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, mkdir, rm, writeFile as writeHostFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { MemoryBlockDevice, type BlockDevice } from '@honk/block'
+import { MemoryFS, type FS } from '@honk/vfs'
+import { describe, expect, it } from 'vitest'
+import { OPENSBI_FW_JUMP } from './guest.js'
+import { createHonk } from './honk.js'
+import { buildCoreImage, coreAnchor, factoryImage } from './kernel/core.js'
+import { layoutDisk } from './kernel/storage.js'
+import { ConsoleSession } from './session.js'
+
+const MiB = 1 << 20
+
+interface Boot {
+  harts?: number
+  memory?: number
+  firmware?: 'builtin' | 'opensbi'
+  disk?: BlockDevice
+  share?: FS
+}
+
+/** Boots honk, types each line after a prompt, and returns the whole console log once the machine stops. */
+async function session(boot: Boot, lines: readonly string[]): Promise<{ log: string; exit: unknown }> {
+  const console = new ConsoleSession()
+  const honk = createHonk({
+    harts: boot.harts ?? 4,
+    memory: boot.memory ?? 256 * MiB,
+    firmware: boot.firmware ?? 'builtin',
+    ...(boot.disk ? { disk: boot.disk } : {}),
+    ...(boot.share ? { share: { fs: boot.share, tag: 'host' } } : {}),
+    consoleOut: console.out,
+    factory: factoryImage(),
+    anchor: coreAnchor(),
+  })
+  console.start(honk.machine)
+  try {
+    for (const line of lines) {
+      await console.waitFor('honk> ', 60_000)
+      console.send(line + '\n')
+    }
+    const exit = await console.exit
+    return { log: console.text, exit }
+  } finally {
+    honk.machine.stop()
+    await honk.close()
+  }
+}
+
+const disk = () => new MemoryBlockDevice(32768, 512) // 16 MiB, as honk's test disks
+
+function expectAll(log: string, wants: readonly string[]): void {
+  for (const w of wants) expect(log, `console log lacks ${JSON.stringify(w)}`).toContain(w)
+}
+
+describe('honk boots (M0: boot + SMP)', () => {
+  for (const harts of [1, 4, 8]) {
+    it(`-smp ${harts}: boot lines, harts, clean shutdown`, async () => {
+      const { log, exit } = await session({ harts }, ['harts', 'exit'])
+      expectAll(log, ['honk: entered main', 'honk: HS-mode boot ok  hart=0  dtb=0x', `honk: SMP up  harts=${harts}`, `harts: ${harts} online`, "honk: shell ready (type 'help')", 'honk: shutting down'])
+      expect(log).toContain(harts > 1 ? `honk: SMP OK - IPIs answered on ${harts}/${harts} harts` : 'honk: SMP single-hart')
+      expect(log).not.toContain('FATAL')
+      expect(exit).toEqual({ reason: 'poweroff', code: 0 })
+    })
+  }
+
+  it.skipIf(!existsSync(OPENSBI_FW_JUMP))('under Debian OpenSBI fw_jump with 4 harts: HSM start, IPIs, storage, shutdown through SRST', async () => {
+    const { log, exit } = await session({ harts: 4, firmware: 'opensbi', disk: disk() }, ['harts', 'blk', 'exit'])
+    expectAll(log, ['OpenSBI', 'honk: HS-mode boot ok  hart=0', 'honk: SMP up  harts=4', 'honk: SMP OK - IPIs answered on 4/4 harts [0 1 2 3]', 'honk: storage = virtio-blk, 32768 blocks x 512 bytes', 'blk: read/write self-test OK', 'honk: shutting down'])
+    expect(exit).toEqual({ reason: 'poweroff', code: 0 })
+  })
+
+  for (const mib of [256, 1024]) {
+    it(`-m ${mib}M: the device tree's RAM reaches the kernel`, async () => {
+      const { log } = await session({ memory: mib * MiB }, ['mem', 'exit'])
+      expectAll(log, [`ram=${mib}MiB@0x80000000`, 'honk: shell ready', `mem: ram=${mib}MiB`, 'honk: shutting down'])
+    })
+  }
+})
+
+describe('honk console and shell (M1, M2)', () => {
+  it('line editing: "ec", DEL, "cho phase-a-ok" runs echo; unknown commands are named', async () => {
+    const { log } = await session({ harts: 1 }, ['ec\x7fcho phase-a-ok', 'bogus-cmd-xyz', 'exit'])
+    expectAll(log, ['phase-a-ok', 'unknown command: "bogus-cmd-xyz"', 'honk: shutting down'])
+    expect(log).not.toContain('phase-a-okc')
+  })
+
+  it('fault: a real breakpoint exception reaches the trap handler, which reports it and powers off', async () => {
+    const { log, exit } = await session({ harts: 1 }, ['fault'])
+    expectAll(log, ['fault: raising a supervisor exception', 'honk: FATAL supervisor trap', 'scause=0x0000000000000003', 'sepc=0x', 'stval=0x'])
+    expect(exit).toEqual({ reason: 'poweroff', code: 0 })
+  })
+
+  it('processes: run, ps, kill, crash (contained), reap, stress', async () => {
+    const { log } = await session({ harts: 2 }, ['run', 'ps', 'kill 2', 'kill 2', 'kill 999', 'crash', 'echo after-crash-alive', 'reap', 'stress 8', 'exit'])
+    expectAll(log, ['spawned PID 2 (worker)', 'worker', 'console', 'init', 'killed PID 2', 'PID 2 not running', 'PID 999 not running', 'crasher', 'kernel survives', 'after-crash-alive', 'reaped', '8 processes ran across', 'honk: shutting down'])
+    expect(log).not.toContain('FATAL')
+  })
+})
+
+describe('honk storage (M3, M4, M5)', () => {
+  it('A then P: cp/put/ls on a fresh disk, and the data survives a reboot on the same disk', async () => {
+    const d = disk()
+    const a = await session({ disk: d }, ['blk', 'cat os-release', 'cp motd readme', 'put config/host honkbox', 'ls', 'exit'])
+    expectAll(a.log, ['honk: storage = virtio-blk, 32768 blocks x 512 bytes', 'honk: core verified - embedded factory v1', 'blk: read/write self-test OK', 'NAME=honk', 'cp: motd -> readme', 'put: wrote config/host', 'readme', 'config/'])
+    const p = await session({ disk: d }, ['cat config/host', 'cat readme', 'exit'])
+    expectAll(p.log, ['honkbox', 'Welcome to honk'])
+  })
+
+  it('B: the blk self-test leaves every block of the disk as it was', async () => {
+    const d = disk()
+    const console = new ConsoleSession()
+    const honk = createHonk({ harts: 1, memory: 256 * MiB, firmware: 'builtin', disk: d, consoleOut: console.out, factory: factoryImage(), anchor: coreAnchor() })
+    console.start(honk.machine)
+    await console.waitFor('honk> ')
+    console.send('put live data\n')
+    await console.waitFor('honk> ')
+    const before = new Uint8Array(d.blockCount * 512)
+    await d.read(0, before)
+    console.send('blk\n')
+    expect(await console.waitFor('honk> ')).toContain('blk: read/write self-test OK (block 32767)')
+    const after = new Uint8Array(d.blockCount * 512)
+    await d.read(0, after)
+    expect(Buffer.compare(before, after)).toBe(0)
+    console.send('exit\n')
+    await console.exit
+  })
+
+  it('R: reset --confirm clears the writable layer; a reboot keeps it cleared and keeps writes made after it', async () => {
+    const d = disk()
+    const r = await session({ disk: d }, ['put state/x hello', 'cat state/x', 'reset', 'reset --confirm', 'cat state/x', 'put state/y after-reset', 'exit'])
+    expectAll(r.log, ['put: wrote state/x', 'hello', 'reset: clears ALL state', 'reset: writable layer cleared (immutable core embedded factory v1 remains)', 'state/x: file does not exist', 'put: wrote state/y'])
+    const again = await session({ disk: d }, ['cat state/x', 'cat state/y', 'exit'])
+    expectAll(again.log, ['state/x: file does not exist', 'after-reset'])
+  })
+
+  it('S1, S2, S3: slot A v2 is chosen; slot B v1 when A is corrupted; the factory when both are', async () => {
+    const d = disk()
+    const { slots } = layoutDisk(d)
+    await slots.writeImage('A', buildCoreImage({ version: 2 }))
+    await slots.writeImage('B', buildCoreImage({ version: 1 }))
+    const s1 = await session({ disk: d }, ['mount', 'exit'])
+    expectAll(s1.log, ['honk: core verified - slot A v2', '  core   read-only  slot A v2'])
+
+    const corrupt = async (block: number) => {
+      const b = new Uint8Array(512)
+      await d.read(block, b)
+      b[0] = 0xff
+      await d.write(block, b)
+    }
+    await corrupt(2) // byte 0 of slot A (after the two metadata blocks): the image magic
+    const s2 = await session({ disk: d }, ['exit'])
+    expectAll(s2.log, ['honk: core slot A rejected:', 'honk: core verified - slot B v1'])
+
+    await corrupt(2 + slots.slotBlocks) // byte 0 of slot B
+    const s3 = await session({ disk: d }, ['exit'])
+    expectAll(s3.log, ['honk: core slot B rejected:', 'honk: core verified - embedded factory v1'])
+  })
+
+  it('no disk: the factory core, read-only', async () => {
+    const { log } = await session({ harts: 1 }, ['blk', 'mount', 'put a b', 'exit'])
+    expectAll(log, ['honk: core verified - embedded factory v1', 'blk: no block device', '  core   read-only  embedded factory v1', 'put: filesystem is read-only (no block device)'])
+  })
+})
+
+describe('honk host share (M8)', () => {
+  it('H: the 9P share is mounted over virtio-9p, listed and read', async () => {
+    const share = new MemoryFS({ files: { 'hostfile.txt': 'hello from the host filesystem\n', 'hostdir/inner.txt': 'nested host content\n' } })
+    const { log } = await session({ disk: disk(), share }, ['mount', 'ls', 'cat hostfile.txt', 'cat hostdir/inner.txt', 'exit'])
+    expectAll(log, ['honk: host share mounted (9p, tag "host")', '  host   read-only  9p tag "host"', 'hostfile.txt', 'hello from the host filesystem', 'nested host content'])
+  })
+})
+
+describe('pnpm start', () => {
+  it('runs non-interactively with input from a pipe, creating the state disk and the share folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'honk-start-'))
+    try {
+      await mkdir(join(dir, 'share'))
+      await writeHostFile(join(dir, 'share', 'note.txt'), 'from the host\n')
+      const run = () => {
+        const child = execFile(process.execPath, ['--conditions=@honk/source', '--import', 'tsx', 'src/main.ts', '--smp', '2', '--mem', '128M', '--state', join(dir, 'state'), '--share', join(dir, 'share')], { cwd: join(import.meta.dirname, '..'), timeout: 120_000 })
+        return child
+      }
+      const first = run()
+      first.stdin!.end('put greeting hi\ncat note.txt\nexit\n')
+      let out = ''
+      first.stdout!.on('data', (c: Buffer) => (out += c.toString()))
+      const code = await new Promise<number | null>((resolve) => first.on('exit', resolve))
+      expect(code).toBe(0)
+      expectAll(out, ['honk: SMP up  harts=2', 'honk: host share mounted (9p, tag "host")', 'put: wrote greeting', 'from the host', 'honk: shutting down'])
+      expect(existsSync(join(dir, 'state', 'disk.img'))).toBe(true)
+
+      const second = run()
+      second.stdin!.end('cat greeting\nexit\n')
+      let out2 = ''
+      second.stdout!.on('data', (c: Buffer) => (out2 += c.toString()))
+      expect(await new Promise<number | null>((resolve) => second.on('exit', resolve))).toBe(0)
+      expect(out2).toContain('hi')
+      const help = await promisify(execFile)(process.execPath, ['--conditions=@honk/source', '--import', 'tsx', 'src/main.ts', '--help'], { cwd: join(import.meta.dirname, '..') })
+      expect(help.stdout).toContain('--smp <n>')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
