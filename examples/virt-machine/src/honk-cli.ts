@@ -51,7 +51,7 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const
 
-export function parseHonkCli(argv: string[], cwd = process.cwd()): HonkCliOptions | 'help' {
+export function parseHonkCli(argv: string[], cwd = process.env["INIT_CWD"] ?? process.cwd()): HonkCliOptions | 'help' {
   let values
   try {
     values = parseArgs({ args: argv, options: OPTIONS, strict: true }).values
