@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ADDI, CSRRS, CSRRW, ECALL, I, J, LUI, MRET, NOP, R, S, SRET, WFI, words } from './encode.test-helpers.js'
-import { CAUSE, CSR, Clint, ElfError, Hart, createSystem, expandCompressed, decode, loadElf, Op, type Bus } from './index.js'
+import { CAUSE, CSR, Clint, ElfError, Hart, HartError, MSTATUS, createSystem, expandCompressed, decode, loadElf, Op, type Bus } from './index.js'
 
 const BASE = 0x8000_0000
 function machine(program: number[]) {
@@ -191,6 +191,69 @@ describe('privileged architecture', () => {
     h2.run(1)
     expect(h2.getX(6)).toBe(43n)
     expect(h2.pc).toBe(BASE + 8)
+  })
+})
+
+describe('snapshot and restore', () => {
+  it('carry every PMP entry (all 64, locked ones too) and the state outside the CSR table', () => {
+    const { hart } = machine([])
+    // Distinct addresses first (a locked entry, or the entry under a locked TOR, ignores writes).
+    for (let i = 0; i < 64; i++) hart.setCsr(CSR.pmpaddr0 + i, 0x2000_0000n + BigInt(i) * 0x1001n)
+    // All 64 entries on: TOR, NA4 and NAPOT with assorted permissions, some locked.
+    const modes = [0x08, 0x10, 0x18]
+    for (let n = 0; n < 16; n += 2) {
+      let v = 0n
+      for (let b = 0; b < 8; b++) {
+        const i = (n / 2) * 8 + b
+        const byte = modes[i % 3]! | [1, 3, 4, 5, 7][i % 5]! | (i % 7 === 6 ? 0x80 : 0)
+        v |= BigInt(byte) << BigInt(8 * b)
+      }
+      hart.setCsr(CSR.pmpcfg0 + n, v)
+    }
+    // Sstc off and TVM set: neither stimecmp nor satp is readable from S-mode, where the hart sits.
+    hart.setCsr(CSR.stimecmp, 0x1234_5678n)
+    hart.setCsr(CSR.satp, (8n << 60n) | (5n << 44n) | 0x80123n)
+    hart.setCsr(CSR.mstatus, MSTATUS.TVM | MSTATUS.TW | (1n << 13n) | MSTATUS.SUM)
+    hart.setCsr(CSR.mideleg, 1n << 5n)
+    hart.setCsr(CSR.mie, (1n << 5n) | (1n << 9n))
+    hart.setCsr(CSR.medeleg, 0xb1ffn)
+    hart.setSoftIrq(1, true)
+    hart.setIrq(11, true)
+    hart.fpu.f[3] = 0x3ff0000000000000n
+    hart.fpu.fcsr = 0x41
+    hart.setX(7, 0xdead_beef_0000_0001n)
+    ;(hart as unknown as { reservation: number }).reservation = BASE + 0x100
+    hart.waiting = true
+    hart.privilege = 1
+    hart.pc = BASE + 0x40
+    hart.instret = 12345n
+
+    const s = hart.snapshot()
+    expect(s.pmpcfg.filter((v, i) => i % 2 === 0 && v !== 0n)).toHaveLength(8)
+    expect(new Set(s.pmpaddr).size).toBe(64)
+    expect([s.csrs.stimecmp, s.csrs.satp]).toEqual([0x1234_5678n, (8n << 60n) | (5n << 44n) | 0x80123n])
+
+    const same = hart as unknown as { bus: Bus; clock: { mtime(): bigint } } // the same machine: time reads alike
+    const h2 = new Hart({ hartId: 0, bus: same.bus, clock: same.clock })
+    h2.restore(s)
+    expect(h2.snapshot()).toEqual(s)
+    for (let i = 0; i < 64; i++) expect(h2.getCsr(CSR.pmpaddr0 + i)).toBe(hart.getCsr(CSR.pmpaddr0 + i))
+    for (let n = 0; n < 16; n += 2) expect(h2.getCsr(CSR.pmpcfg0 + n)).toBe(hart.getCsr(CSR.pmpcfg0 + n))
+    expect([h2.privilege, h2.waiting, h2.pc, h2.instret, h2.softIrq(1)]).toEqual([1, true, BASE + 0x40, 12345n, true])
+    expect((h2 as unknown as { reservation: number }).reservation).toBe(BASE + 0x100)
+    expect(h2.getCsr(CSR.mip) & (1n << 11n)).toBe(1n << 11n)
+
+    // Restoring over a hart whose own entries are locked still takes the snapshot's.
+    const h3 = new Hart({ hartId: 0, bus: same.bus, clock: same.clock })
+    h3.setCsr(CSR.pmpcfg0, 0x9f9f9f9f9f9f9f9fn)
+    h3.restore(s)
+    expect(h3.snapshot()).toEqual(s)
+  })
+
+  it('a snapshot without the PMP registers is refused', () => {
+    const { hart } = machine([])
+    const s = hart.snapshot()
+    expect(() => hart.restore({ ...s, pmpaddr: s.pmpaddr.slice(0, 16) })).toThrow(HartError)
   })
 })
 

@@ -47,6 +47,16 @@ export interface HartState {
   privilege: Privilege
   csrs: Record<string, bigint>
   instret: bigint
+  /** pmpcfg0–15 (the odd ones stay 0 on RV64) and pmpaddr0–63: every PMP entry, locked or not. */
+  pmpcfg: bigint[]
+  pmpaddr: bigint[]
+  /** Pending bits of mip: the software-writable ones (SSIP, STIP, SEIP) and the device lines. */
+  mipSoft: bigint
+  mipHw: bigint
+  /** The LR reservation's address, null when there is none. */
+  reservation: number | null
+  /** Sitting in WFI. */
+  waiting: boolean
 }
 
 /** Raised inside the interpreter to take a trap; never escapes `run()`. */
@@ -1274,22 +1284,48 @@ export class Hart {
   // ---- snapshot ------------------------------------------------------------------------
 
   snapshot(): HartState {
+    // Read as M-mode: some CSRs (satp under TVM, stimecmp without STCE) are not readable from S.
+    const privilege = this.privilege
+    this.privilege = 3
     const csrs: Record<string, bigint> = {}
     for (const [name, n] of Object.entries(CSR)) {
       const v = this.csrRead(n)
       if (v !== undefined) csrs[name] = v
     }
-    return { x: Array.from(this.x, (v) => BigInt.asUintN(64, v)), f: this.fpu.getRaw(), fcsr: this.fpu.fcsr, pc: this.pc, privilege: this.privilege, csrs, instret: this.instret }
+    this.privilege = privilege
+    return {
+      x: Array.from(this.x, (v) => BigInt.asUintN(64, v)),
+      f: this.fpu.getRaw(),
+      fcsr: this.fpu.fcsr,
+      pc: this.pc,
+      privilege,
+      csrs,
+      instret: this.instret,
+      pmpcfg: Array.from(this.pmp.cfg),
+      pmpaddr: Array.from(this.pmp.addr),
+      mipSoft: this.mipSoft,
+      mipHw: this.mipHw,
+      reservation: Number.isNaN(this.reservation) ? null : this.reservation,
+      waiting: this.waiting,
+    }
   }
+
+  /** CSRs a snapshot lists that restore does not write: read-only, derived, or restored on their own. */
+  private static readonly NOT_RESTORED = new Set(['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr', 'pmpcfg0', 'pmpaddr0'])
 
   restore(s: HartState): void {
     if (s.x.length !== 32) throw new HartError(`snapshot has ${s.x.length} registers, want 32`)
     if (s.f.length !== 32) throw new HartError(`snapshot has ${s.f.length} FP registers, want 32`)
+    if (s.pmpcfg?.length !== 16 || s.pmpaddr?.length !== 64) throw new HartError(`snapshot has ${s.pmpcfg?.length ?? 0} pmpcfg and ${s.pmpaddr?.length ?? 0} pmpaddr registers, want 16 and 64`)
     this.privilege = 3
     for (const [name, v] of Object.entries(s.csrs)) {
       const n = (CSR as Record<string, number>)[name]
-      if (n !== undefined && !['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr'].includes(name)) this.csrWrite(n, v)
+      if (n !== undefined && !Hart.NOT_RESTORED.has(name)) this.csrWrite(n, v)
     }
+    // PMP as a whole, past the locks (a CSR write to a locked entry would be ignored).
+    this.pmp.load(s.pmpcfg, s.pmpaddr)
+    this.mipSoft = s.mipSoft
+    this.mipHw = s.mipHw
     // After mstatus (which restored FS): fcsr directly, since a CSR write would make FS Dirty.
     this.fpu.setRaw(s.f)
     this.fpu.fcsr = s.fcsr
@@ -1298,6 +1334,8 @@ export class Hart {
     this.pc = s.pc
     this.privilege = s.privilege
     this.instret = s.instret
+    this.reservation = s.reservation ?? NaN
+    this.waiting = s.waiting
     this.cache.clear()
     this.flushTlb()
   }

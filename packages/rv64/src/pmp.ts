@@ -55,6 +55,13 @@ export class Pmp {
     this.recompute()
   }
 
+  /** Sets every pmpcfg and pmpaddr at once, locks notwithstanding (snapshot restore). */
+  load(cfg: readonly bigint[], addr: readonly bigint[]): void {
+    cfg.forEach((v, i) => (this.cfg[i] = BigInt.asUintN(64, v)))
+    addr.forEach((v, i) => (this.addr[i] = BigInt.asUintN(64, v)))
+    this.recompute()
+  }
+
   private recompute(): void {
     const regions: Region[] = []
     let locked = false
