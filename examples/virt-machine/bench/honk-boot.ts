@@ -7,7 +7,6 @@
  * U-Boot (qemu-riscv64_smode) to U-Boot's prompt, also 4 harts and 512 MiB — another system's
  * boot to its shell on the same virt board. ratio = QEMU time / our time (> 1: we are faster).
  */
-import { spawn } from 'node:child_process'
 import { MemoryBlockDevice } from '@honk/block'
 import { MemoryFS } from '@honk/vfs'
 import { lowerIsBetter, report } from '../../../scripts/bench-report.ts'
@@ -15,6 +14,7 @@ import { OPENSBI_FW_JUMP } from '../src/guest.ts'
 import { createHonk } from '../src/honk.ts'
 import { coreAnchor, factoryImage } from '../src/kernel/core.ts'
 import { ConsoleSession } from '../src/session.ts'
+import { timeQemuUntil } from './qemu.ts'
 
 const UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'
 const quick = process.argv.includes('--quick')
@@ -43,28 +43,11 @@ async function honk(firmware: 'builtin' | 'opensbi'): Promise<number> {
 }
 
 function qemuUboot(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now()
-    const q = spawn('qemu-system-riscv64', ['-M', 'virt', '-smp', '4', '-m', '512M', '-bios', OPENSBI_FW_JUMP, '-kernel', UBOOT, '-display', 'none', '-serial', 'stdio', '-monitor', 'none'], { stdio: ['pipe', 'pipe', 'inherit'] })
-    let text = ''
-    let stopped = false
-    const timer = setTimeout(() => {
-      q.kill()
-      reject(new Error(`QEMU did not reach U-Boot's prompt: ${text.slice(-500)}`))
-    }, 120_000)
-    q.stdout.on('data', (d: Buffer) => {
-      text += d.toString('latin1')
-      // U-Boot counts down before autoboot; a key stops it, as a person at the console would.
-      if (!stopped && text.includes('Hit any key to stop autoboot')) {
-        stopped = true
-        q.stdin.write(' ')
-      }
-      if (text.includes('=> ')) {
-        clearTimeout(timer)
-        resolve((performance.now() - t0) / 1000)
-        q.kill()
-      }
-    })
+  let stopped = false
+  return timeQemuUntil(['-M', 'virt', '-smp', '4', '-m', '512M', '-bios', OPENSBI_FW_JUMP, '-kernel', UBOOT], '=> ', {
+    timeoutMs: 120_000,
+    // U-Boot counts down before autoboot; a key stops it, as a person at the console would.
+    reply: (text) => (!stopped && text.includes('Hit any key to stop autoboot') ? ((stopped = true), ' ') : undefined),
   })
 }
 

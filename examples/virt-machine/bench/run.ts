@@ -5,7 +5,6 @@
  * Rows: under OpenSBI fw_jump on both; and our TypeScript SBI beside QEMU under OpenSBI (the
  * configuration a user picks for speed). ratio = QEMU time / our time (> 1: we boot faster).
  */
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { MemoryBlockDevice } from '@honk/block'
 import { loopbackPair } from '@honk/virtio'
@@ -14,6 +13,7 @@ import { VirtMachine } from '../src/board.ts'
 import { boot } from '../src/boot.ts'
 import { INITRAMFS, LINUX_IMAGE, OPENSBI_FW_JUMP, guestBuilt, patternDisk } from '../src/guest.ts'
 import { ConsoleSession } from '../src/session.ts'
+import { timeQemuUntil } from './qemu.ts'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 1 : 3
@@ -42,23 +42,7 @@ async function ours(bios: 'builtin' | 'firmware'): Promise<number> {
 }
 
 function qemu(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now()
-    const q = spawn('qemu-system-riscv64', ['-M', 'virt', '-cpu', 'rv64,h=false', '-smp', '1', '-m', '256M', '-bios', OPENSBI_FW_JUMP, '-kernel', LINUX_IMAGE, '-initrd', INITRAMFS, '-append', APPEND, '-display', 'none', '-serial', 'stdio', '-monitor', 'none'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let text = ''
-    const timer = setTimeout(() => {
-      q.kill()
-      reject(new Error(`QEMU did not reach "${MARK}": ${text.slice(-500)}`))
-    }, 300_000)
-    q.stdout.on('data', (d: Buffer) => {
-      text += d.toString('latin1')
-      if (text.includes(MARK)) {
-        clearTimeout(timer)
-        resolve((performance.now() - t0) / 1000)
-        q.kill()
-      }
-    })
-  })
+  return timeQemuUntil(['-M', 'virt', '-cpu', 'rv64,h=false', '-smp', '1', '-m', '256M', '-bios', OPENSBI_FW_JUMP, '-kernel', LINUX_IMAGE, '-initrd', INITRAMFS, '-append', APPEND], MARK)
 }
 
 const best = { qemu: Infinity, opensbi: Infinity, builtin: Infinity }

@@ -170,6 +170,19 @@ describe('ProcessTable (the Go proc tests, ported)', () => {
     expect(t.spawn('next', [], () => {}).pid).toBe(1602)
   })
 
+  it('a process killed before its task starts never runs it (found by the model property)', async () => {
+    const t = new ProcessTable(services)
+    let ran = false
+    const p = t.spawn('crasher', [], () => {
+      ran = true
+      throw new Error('crash')
+    })
+    t.kill(1) // init, and with it every process, in the same tick as the spawn
+    const info = await p.wait()
+    expect(ran).toBe(false)
+    expect(info.state).toBe('killed')
+  })
+
   it('survives 200 crashes (table healthy, reap removes them all)', async () => {
     const t = new ProcessTable(services)
     const ps = Array.from({ length: 200 }, (_, i) =>

@@ -209,9 +209,14 @@ export class ProcessTable<S extends object = Record<string, unknown>> {
       kill: (reason) => this.kill(pid, reason),
     }
     // Run the task on a microtask so spawn() returns before any of it runs, and so a
-    // synchronous throw is contained like a rejection.
+    // synchronous throw is contained like a rejection. A process killed before that microtask
+    // (its parent killed in the same tick) never starts: it ends killed, as an unscheduled
+    // process would, rather than running and maybe crashing afterwards.
     Promise.resolve()
-      .then(() => task(ctx))
+      .then(() => {
+        if (controller.signal.aborted) throw controller.signal.reason
+        return task(ctx)
+      })
       .then(
         (result) => {
           entry.result = result

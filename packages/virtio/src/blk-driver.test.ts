@@ -1,6 +1,7 @@
 import { BlockAlignError, BlockClosedError, BlockIoError, BlockRangeError, MemoryBlockDevice, type BlockDevice } from '@honk/block'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { checkBlockDeviceContract } from '@honk/block/testing'
 import { BLK_F, BLK_S, SECTOR, VirtioBlk, type VirtioBlkOptions } from './blk.js'
 import { VirtioBlkStatusError, openVirtioBlk, type VirtioBlkDisk } from './blk-driver.js'
 import { FEATURE, MMIO } from './constants.js'
@@ -163,24 +164,7 @@ class FaultyDevice implements BlockDevice {
   }
 }
 
-/** The contract of `@honk/block`'s own tests (block.test.ts), which it does not export. */
-async function contract(dev: BlockDevice): Promise<void> {
-  const bs = dev.blockSize
-  const block = (v: number) => new Uint8Array(bs).fill(v)
-  await dev.write(1, block(0xab))
-  const two = new Uint8Array(2 * bs)
-  await dev.read(0, two)
-  expect(two.subarray(bs).every((b) => b === 0xab)).toBe(true)
-  await expect(dev.read(dev.blockCount, new Uint8Array(bs))).rejects.toBeInstanceOf(BlockRangeError)
-  await expect(dev.read(dev.blockCount - 1, new Uint8Array(2 * bs))).rejects.toBeInstanceOf(BlockRangeError)
-  await expect(dev.read(-1, new Uint8Array(bs))).rejects.toBeInstanceOf(BlockRangeError)
-  await expect(dev.write(0, new Uint8Array(0))).rejects.toBeInstanceOf(BlockAlignError)
-  await expect(dev.write(0, new Uint8Array(bs + 1))).rejects.toBeInstanceOf(BlockAlignError)
-  await expect(dev.read(0.5, new Uint8Array(bs))).rejects.toBeInstanceOf(BlockRangeError)
-  await dev.flush()
-  await dev.close()
-  await expect(dev.read(0, new Uint8Array(bs))).rejects.toBeInstanceOf(BlockClosedError)
-}
+const contract = checkBlockDeviceContract
 
 const readAll = async (disk: VirtioBlkDisk) => {
   const out = new Uint8Array(disk.blockCount * disk.blockSize)

@@ -3,14 +3,8 @@
  * PLIC source from the device tree) feeding a byte queue the shell reads.
  */
 import { Channel } from '@honk/proc'
+import { IER, LSR, UART } from '@honk/virtio'
 import type { HsPort } from './port.js'
-
-const RBR = 0
-const THR = 0
-const IER = 1
-const LSR = 5
-const LSR_DR = 0x01
-const LSR_THRE = 0x20
 
 export class UartConsole {
   /** Received bytes, in order. Closed at power-off. */
@@ -29,20 +23,20 @@ export class UartConsole {
   }
 
   private putByte(b: number): void {
-    for (let spin = 0; spin < 100_000; spin++) if (Number(this.port.mmioRead(this.base + LSR, 1) ?? 0n) & LSR_THRE) break
-    this.port.mmioWrite(this.base + THR, 1, BigInt(b))
+    for (let spin = 0; spin < 100_000; spin++) if (Number(this.port.mmioRead(this.base + UART.LSR, 1) ?? 0n) & LSR.THRE) break
+    this.port.mmioWrite(this.base + UART.THR, 1, BigInt(b))
   }
 
   /** Enables the receive interrupt; call after the PLIC routes the UART's source to `onInterrupt`. */
   enableReceive(): void {
-    this.port.mmioWrite(this.base + IER, 1, 1n)
+    this.port.mmioWrite(this.base + UART.IER, 1, BigInt(IER.ERBFI))
     this.onInterrupt() // bytes that arrived before the interrupt was enabled
   }
 
   /** The interrupt handler: drains the receive FIFO. */
   onInterrupt(): void {
-    for (let i = 0; i < 4096 && Number(this.port.mmioRead(this.base + LSR, 1) ?? 0n) & LSR_DR; i++) {
-      const b = Number(this.port.mmioRead(this.base + RBR, 1) ?? 0n)
+    for (let i = 0; i < 4096 && Number(this.port.mmioRead(this.base + UART.LSR, 1) ?? 0n) & LSR.DR; i++) {
+      const b = Number(this.port.mmioRead(this.base + UART.RBR, 1) ?? 0n)
       if (!this.input.trySend(b)) this.dropped++
     }
   }
