@@ -1,0 +1,36 @@
+/**
+ * One quick honk boot in the unit tier (the full acceptance set is honk.system.test.ts): the
+ * kernel reaches its shell under the TypeScript SBI with 2 harts, a disk and a share, runs a
+ * command that crosses every layer, and powers off.
+ */
+import { MemoryBlockDevice } from '@honk/block'
+import { MemoryFS } from '@honk/vfs'
+import { expect, it } from 'vitest'
+import { createHonk } from './honk.js'
+import { coreAnchor, factoryImage } from './kernel/core.js'
+import { ConsoleSession } from './session.js'
+
+it('boots to the shell, writes through the overlay, reads the share and the core, and powers off', async () => {
+  const session = new ConsoleSession()
+  const disk = new MemoryBlockDevice(16384, 512)
+  const honk = createHonk({
+    harts: 2,
+    memory: 64 << 20,
+    firmware: 'builtin',
+    disk,
+    share: { fs: new MemoryFS({ files: { 'from-host.txt': 'host bytes\n' } }), tag: 'host' },
+    consoleOut: session.out,
+    factory: factoryImage(),
+    anchor: coreAnchor(),
+  })
+  session.start(honk.machine)
+  const boot = await session.waitFor('honk> ', 30_000)
+  expect(boot).toContain('honk: SMP OK - IPIs answered on 2/2 harts [0 1]')
+  expect(boot).toContain('honk: storage = virtio-blk, 16384 blocks x 512 bytes')
+  expect(boot).toContain('honk: host share mounted (9p, tag "host")')
+  expect(boot).toContain('honk: core verified - embedded factory v1')
+  session.send('put notes/a written\ncat notes/a\ncat from-host.txt\ncat os-release\nexit\n')
+  expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+  for (const want of ['put: wrote notes/a', 'written', 'host bytes', 'NAME=honk', 'honk: shutting down']) expect(session.text).toContain(want)
+  await honk.close()
+})
