@@ -14,7 +14,7 @@ import { exitCode, parseSize, UsageError } from './cli.js'
 import { createHonk } from './honk.js'
 import { coreAnchor, factoryImage } from './kernel/core.js'
 
-export const HONK_USAGE = `usage: pnpm start [-- options]
+export const HONK_USAGE = `usage: pnpm start [options]
   --smp <n>                   harts (1-8, default 4)
   --mem <size>                RAM, e.g. 512M or 1G (default 512M)
   --state <dir>               state folder; the disk image is <dir>/disk.img (default .honk)
@@ -54,7 +54,8 @@ const OPTIONS = {
 export function parseHonkCli(argv: string[], cwd = process.env["INIT_CWD"] ?? process.cwd()): HonkCliOptions | 'help' {
   let values
   try {
-    values = parseArgs({ args: argv, options: OPTIONS, strict: true }).values
+    // `pnpm start -- --smp 2` passes the "--" through: skip it.
+    values = parseArgs({ args: argv[0] === '--' ? argv.slice(1) : argv, options: OPTIONS, strict: true }).values
   } catch (e) {
     throw new UsageError((e as Error).message)
   }
@@ -108,26 +109,38 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
   const interactive = options.input === undefined && io.stdin.isTTY === true
   if (interactive) io.stdin.setRawMode(true)
   let machine: ReturnType<typeof createHonk>['machine'] | undefined
-  /**
-   * Input waits for the shell's first prompt (like a person typing once it is there): firmware
-   * may reset the UART's FIFO while it boots, and bytes sent before would be lost.
-   */
-  let pending: Uint8Array[] = []
-  let shellUp = false
-  let recent = ''
   let ctrlA = false
   let quit = false
-  const deliver = (bytes: Uint8Array) => (machine && shellUp ? machine.input(bytes) : pending.push(bytes))
+  /** Interactive bytes typed before the machine exists. */
+  const early: Uint8Array[] = []
+  /**
+   * Non-interactive input is typed a line at a time, each after a prompt, as a person would:
+   * firmware may reset the UART's FIFO while it boots, and a `reboot` would swallow lines sent
+   * ahead of it.
+   */
+  const script = { lines: [] as string[], partial: '', ended: false, waiting: false }
+  let recent = ''
+  const typeNextLine = () => {
+    const line = script.lines.shift() ?? (script.ended && script.partial ? script.partial : undefined)
+    if (line === undefined) return false
+    if (line === script.partial) script.partial = ''
+    machine?.input(line + '\n')
+    return true
+  }
   const watchForPrompt = (b: number) => {
-    if (shellUp) return
+    if (interactive) return
     recent = (recent + String.fromCharCode(b)).slice(-6)
-    if (recent === 'honk> ') {
-      shellUp = true
-      for (const p of pending.splice(0)) machine?.input(p)
-    }
+    if (recent === 'honk> ') script.waiting = !typeNextLine()
+  }
+  const feedScript = (text: string, ended: boolean) => {
+    const parts = (script.partial + text).split(/\r?\n/)
+    script.partial = parts.pop() ?? ''
+    script.lines.push(...parts)
+    script.ended = ended
+    if (script.waiting) script.waiting = !typeNextLine()
   }
   const onData = (chunk: Buffer) => {
-    if (!interactive) return deliver(new Uint8Array(chunk))
+    if (!interactive) return feedScript(chunk.toString('utf8'), false)
     for (const b of chunk) {
       if (ctrlA && b === 0x78) {
         quit = true
@@ -135,11 +148,15 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
         return
       }
       ctrlA = b === 0x01
-      if (!ctrlA) deliver(Uint8Array.of(b))
+      if (!ctrlA) machine ? machine.input(Uint8Array.of(b)) : early.push(Uint8Array.of(b))
     }
   }
-  if (options.input !== undefined) pending.push(new Uint8Array(await readFile(options.input)))
-  else io.stdin.on('data', onData)
+  const onEnd = () => feedScript('', true)
+  if (options.input !== undefined) feedScript(await readFile(options.input, 'utf8'), true)
+  else {
+    io.stdin.on('data', onData)
+    io.stdin.on('end', onEnd)
+  }
 
   const factory = factoryImage()
   let disk: FileBlockDevice | undefined
@@ -167,7 +184,7 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
         anchor: coreAnchor(),
       })
       machine = honk.machine
-      shellUp = false
+      for (const b of early.splice(0)) machine.input(b)
       const exit = await machine.run()
       machine = undefined
       await honk.close()
@@ -182,6 +199,7 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
     flush()
     await disk?.close()
     io.stdin.off('data', onData)
+    io.stdin.off('end', onEnd)
     if (interactive) io.stdin.setRawMode(false)
     io.stdin.pause()
   }

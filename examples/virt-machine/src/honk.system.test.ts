@@ -191,12 +191,14 @@ describe('pnpm start', () => {
         return child
       }
       const first = run()
-      first.stdin!.end('put greeting hi\ncat note.txt\nexit\n')
+      // Typed a line per prompt; `reboot` restarts the machine (SBI SRST) on the same disk in the same process.
+      first.stdin!.end('put greeting hi\ncat note.txt\nreboot\ncat greeting\nexit\n')
       let out = ''
       first.stdout!.on('data', (c: Buffer) => (out += c.toString()))
       const code = await new Promise<number | null>((resolve) => first.on('exit', resolve))
       expect(code).toBe(0)
-      expectAll(out, ['honk: SMP up  harts=2', 'honk: host share mounted (9p, tag "host")', 'put: wrote greeting', 'from the host', 'honk: shutting down'])
+      expectAll(out, ['honk: SMP up  harts=2', 'honk: host share mounted (9p, tag "host")', 'put: wrote greeting', 'from the host', 'honk: rebooting', 'honk> cat greeting\r\nhi', 'honk: shutting down'])
+      expect(out.split('honk: entered main')).toHaveLength(3) // booted twice
       expect(existsSync(join(dir, 'state', 'disk.img'))).toBe(true)
 
       const second = run()

@@ -328,6 +328,10 @@ export class Kernel {
         await this.root.close().catch(() => undefined)
         this.powerOffNow()
       },
+      reboot: async () => {
+        await this.root.close().catch(() => undefined)
+        this.powerOffNow(1)
+      },
       raiseFault: () => {
         this.faulting = true
         this.port.raiseBreakpoint(hart)
@@ -350,13 +354,13 @@ export class Kernel {
     await shell.serve(console.input)
   }
 
-  /** SRST shutdown (SBI 2.0 §10). */
-  private powerOffNow(): void {
+  /** SRST shutdown (type 0) or cold reboot (type 1), SBI 2.0 §10. */
+  private powerOffNow(type: 0 | 1 = 0): void {
     this.procs.shutdown('power-off')
     this.console?.input.close()
     this.options.onPowerOff?.()
     try {
-      this.sbi.systemReset(0)
+      this.sbi.systemReset(type)
     } catch (e) {
       if (!(e instanceof MachineStopping)) throw e
     }

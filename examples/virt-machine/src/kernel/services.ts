@@ -69,6 +69,8 @@ export interface ShellHost {
   readonly root: MountedRoot
   /** SBI SRST shutdown: prints nothing itself; the machine powers off. */
   powerOff(): Promise<void>
+  /** SBI SRST cold reboot: the writable layer is closed first; the machine restarts on the same disk. */
+  reboot(): Promise<void>
   /** Executes EBREAK on the boot hart in S-mode; the kernel's trap handler reports it (FATAL) and powers off. */
   raiseFault(): void
 }

@@ -51,6 +51,7 @@ function fixture(options: FixtureOptions = {}) {
   const storage: Storage | undefined = options.readOnly ? undefined : { device, kind: 'virtio-blk', scratchBlock: 2047 }
   const powerOff = vi.fn(async () => {})
   const raiseFault = vi.fn(() => {})
+  const reboot = vi.fn(async () => {})
   const host: ShellHost = {
     out: (t) => (output += t),
     procs,
@@ -60,6 +61,7 @@ function fixture(options: FixtureOptions = {}) {
     storage,
     root,
     powerOff,
+    reboot,
     raiseFault,
     ...options.host,
   }
@@ -72,6 +74,7 @@ function fixture(options: FixtureOptions = {}) {
     upper,
     disk,
     powerOff,
+    reboot,
     raiseFault,
     /** Runs one line and returns what it printed. */
     async run(line: string): Promise<string> {
@@ -100,7 +103,7 @@ describe('system information', () => {
         '  help  harts  uptime  mem  echo <text>',
         '  run [name]   ps   kill <pid>   crash   reap   stress [n]',
         '  ls [dir]   cat <file>   cp <src> <dst>   put <key> <text>   rm <file>   mkdir <dir>',
-        '  blk  mount  reset --confirm  fault  exit',
+        '  blk  mount  reset --confirm  fault  reboot  exit',
       ),
     )
   })
@@ -487,6 +490,14 @@ describe('halting and errors', () => {
       expect(f.output).toBe('honk: shutting down\n')
       expect(f.powerOff).toHaveBeenCalledOnce()
     }
+  })
+
+  it('reboot asks the kernel for an SRST reboot and ends the shell', async () => {
+    const f = fixture()
+    expect(await f.shell.run('reboot')).toBe('exit')
+    expect(f.output).toBe('honk: rebooting\n')
+    expect(f.reboot).toHaveBeenCalledOnce()
+    expect(f.powerOff).not.toHaveBeenCalled()
   })
 
   it('a command that throws prints an internal error and the shell lives on', async () => {

@@ -42,7 +42,7 @@ const HELP = [
   '  help  harts  uptime  mem  echo <text>',
   '  run [name]   ps   kill <pid>   crash   reap   stress [n]',
   '  ls [dir]   cat <file>   cp <src> <dst>   put <key> <text>   rm <file>   mkdir <dir>',
-  '  blk  mount  reset --confirm  fault  exit',
+  '  blk  mount  reset --confirm  fault  reboot  exit',
 ]
 
 const READ_ONLY = 'filesystem is read-only (no block device)'
@@ -92,6 +92,7 @@ export class Shell {
     c.set('reset', (a) => this.reset(a))
     c.set('fault', () => this.fault())
     for (const name of ['exit', 'halt', 'quit']) c.set(name, () => this.exit())
+    c.set('reboot', () => this.reboot())
   }
 
   /** Prints the prompt ("honk> ", no newline). */
@@ -429,6 +430,12 @@ export class Shell {
     this.println('fault: raising a supervisor exception...')
     this.host.raiseFault()
     return 'continue'
+  }
+
+  private async reboot(): Promise<RunResult> {
+    this.println('honk: rebooting')
+    await this.host.reboot()
+    return 'exit'
   }
 
   private async exit(): Promise<RunResult> {

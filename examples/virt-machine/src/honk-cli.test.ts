@@ -1,0 +1,42 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { UsageError } from './cli.js'
+import { parseHonkCli } from './honk-cli.js'
+
+describe('pnpm start options', () => {
+  it('defaults: 4 harts, 512 MiB, .honk, a 64 MiB disk, ./share, the TypeScript SBI, interactive', () => {
+    expect(parseHonkCli([], '/w')).toEqual({ harts: 4, memory: 512 << 20, state: '/w/.honk', diskSize: 64 << 20, disk: true, share: '/w/share', firmware: 'builtin', input: undefined })
+  })
+
+  it('flags change each default; a leading "--" (pnpm start -- …) is skipped', () => {
+    const o = parseHonkCli(['--', '--smp', '2', '--mem', '1G', '--state', 's', '--disk-size', '16M', '--share', 'none', '--firmware', 'opensbi', '--input', 'in.txt'], '/w')
+    expect(o).toEqual({ harts: 2, memory: 1 << 30, state: '/w/s', diskSize: 16 << 20, disk: true, share: undefined, firmware: 'opensbi', input: '/w/in.txt' })
+    expect(parseHonkCli(['--no-disk'], '/w')).toMatchObject({ disk: false })
+    expect(parseHonkCli(['--help'], '/w')).toBe('help')
+  })
+
+  it('reads a JSON config file (honk.json by default); flags win over it; unknown keys are errors', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'honk-cli-'))
+    try {
+      await writeFile(join(dir, 'honk.json'), JSON.stringify({ smp: 1, mem: '256M', share: 'none' }))
+      expect(parseHonkCli([], dir)).toMatchObject({ harts: 1, memory: 256 << 20, share: undefined })
+      expect(parseHonkCli(['--smp', '3'], dir)).toMatchObject({ harts: 3, memory: 256 << 20 })
+      await writeFile(join(dir, 'bad.json'), JSON.stringify({ cores: 2 }))
+      expect(() => parseHonkCli(['--config', 'bad.json'], dir)).toThrow(/unknown key "cores"/)
+      await writeFile(join(dir, 'broken.json'), '{')
+      expect(() => parseHonkCli(['--config', 'broken.json'], dir)).toThrow(UsageError)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses bad values with a usage error that names them', () => {
+    expect(() => parseHonkCli(['--smp', '9'], '/w')).toThrow(/--smp 9/)
+    expect(() => parseHonkCli(['--firmware', 'uefi'], '/w')).toThrow(/--firmware uefi/)
+    expect(() => parseHonkCli(['--mem', '32M'], '/w')).toThrow(/at least 64M/)
+    expect(() => parseHonkCli(['--mem', 'lots'], '/w')).toThrow(UsageError)
+    expect(() => parseHonkCli(['--bogus'], '/w')).toThrow(UsageError)
+  })
+})
