@@ -32,6 +32,15 @@ export class DecodeCache {
     return page === undefined || o < 0 ? undefined : page[(o & 4095) >>> 1]
   }
 
+  /**
+   * The slot array of the page holding `pa` (index: page offset / 2), or undefined. It stays
+   * valid until `clear()`, which drops the arrays themselves; `written()` only empties slots.
+   */
+  pageSlots(pa: number): (Decoded | undefined)[] | undefined {
+    const o = pa - this.base
+    return o < 0 || o >= this.size ? undefined : this.pages[o >>> PAGE_SHIFT]
+  }
+
   /** Caches `d` at `pa` (RAM only; the caller never caches an instruction straddling a page). */
   set(pa: number, d: Decoded): void {
     const o = pa - this.base

@@ -227,7 +227,7 @@ export class Hart {
 
   /** What a remote FENCE.I does: forget decoded instructions. */
   flushDecodedInstructions(): void {
-    this.cache.clear()
+    this.clearDecoded()
   }
 
   /** Drives a device interrupt line in mip (3 MSIP, 7 MTIP, 11 MEIP, 9 SEIP). */
@@ -498,7 +498,7 @@ export class Hart {
 
   private load(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
     const addr = this.translate(va, LOAD)
-    if (addr >= this.ramBase && addr + size <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(addr / PAGE))) {
+    if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
       const o = addr - this.ramBase
       const v = this.view
       switch (size) {
@@ -519,7 +519,7 @@ export class Hart {
 
   private store(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
     const addr = this.translate(va, STORE)
-    if (addr >= this.ramBase && addr + size <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(addr / PAGE))) {
+    if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
       const o = addr - this.ramBase
       const v = this.view
       switch (size) {
@@ -547,7 +547,10 @@ export class Hart {
   private fetch(pc: number): Decoded {
     const pa = this.translate(pc, FETCH)
     const hit = this.cache.get(pa)
-    if (hit) return hit
+    if (hit) {
+      this.setFetchPage(pc, pa)
+      return hit
+    }
     let word: number
     if (pa >= this.ramBase && pa + 2 <= this.ramEnd && !this.bus.shadowedPages.has(Math.floor(pa / PAGE))) {
       const lo = this.view.getUint16(pa - this.ramBase, true)
@@ -565,8 +568,22 @@ export class Hart {
     // Instructions that straddle a page are not cached (their halves translate separately).
     if ((pa & (PAGE - 1)) !== PAGE - 2 || d.len === 2) {
       this.cache.set(pa, d)
+      this.setFetchPage(pc, pa)
     }
     return d
+  }
+
+  /**
+   * Makes the page of `pc` (at physical `pa`) the fetch page, when PMP cannot tell its bytes
+   * apart: no active entry, M-mode with no lock, or S/U with X on the whole page.
+   */
+  private setFetchPage(pc: number, pa: number): void {
+    const pmp = this.pmp
+    if (pmp.active && (this.privilege === 3 ? pmp.locked : (pmp.pagePerms(pa - (pa & (PAGE - 1))) & PMP_X) === 0)) return
+    const slots = this.cache.pageSlots(pa)
+    if (slots === undefined) return
+    this.fetchSlots = slots
+    this.fetchBase = pc - (pc & (PAGE - 1))
   }
 
   // ---- address translation (Sv39/Sv48/Sv57, privileged spec 4.3–4.5) -------------------
@@ -577,6 +594,24 @@ export class Hart {
 
   private flushTlb(): void {
     this.tlbTag.fill(NaN)
+    this.fetchBase = NaN
+  }
+
+  /**
+   * The fetch page: the virtual page `[fetchBase, fetchBase + 4096)` the hart last fetched from,
+   * and the decode cache's slots for its physical page. While it holds, fetching an instruction
+   * there is one subtraction and one array read (no translation, no PMP scan). It holds only
+   * while nothing that the fetch depended on changes: it is dropped with the TLB (satp, PMP,
+   * SFENCE.VMA), with the decode cache (FENCE.I, restore), on every privilege change (traps,
+   * MRET, SRET) and at the start of every `run()`. NaN = none.
+   */
+  private fetchBase = NaN
+  private fetchSlots: (Decoded | undefined)[] = []
+
+  /** Forgets decoded instructions (and with them the fetch page). */
+  private clearDecoded(): void {
+    this.cache.clear()
+    this.fetchBase = NaN
   }
 
   /** The privilege loads and stores run with (MPRV lets M-mode use MPP's). */
@@ -586,8 +621,13 @@ export class Hart {
 
   /** Virtual → physical, or a page/access fault. `va` is the signed 64-bit value as a number (NaN: beyond ±2^53). */
   private translate(va: number, kind: Access): number {
-    const priv = kind === FETCH ? this.privilege : this.dataPrivilege()
     const mode = this.satpMode // cached: a BigInt shift per fetch cost ~10 % of the interpreter
+    // Bare and no PMP: physical whatever the privilege (no MPRV look-up, no BigInt).
+    if (mode === 0 && !this.pmp.active) {
+      if (!(va >= 0)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+      return va
+    }
+    const priv = kind === FETCH ? this.privilege : this.dataPrivilege()
     if (priv === 3 || mode === 0) {
       if (!(va >= 0)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
       // PMP (§3.7): S/U always, M only against locked entries. Checked on the first byte.
@@ -670,6 +710,7 @@ export class Hart {
   // ---- traps ---------------------------------------------------------------------------
 
   private trap(cause: number, tval: bigint, interrupt: boolean): void {
+    this.fetchBase = NaN
     const bit = 1n << BigInt(cause)
     const delegated = this.privilege <= 1 && (interrupt ? this.mideleg & bit : this.medeleg & bit)
     const causeValue = interrupt ? (1n << 63n) | BigInt(cause) : BigInt(cause)
@@ -730,6 +771,7 @@ export class Hart {
     const x = this.x
     const xu = this.xu
     let executed = 0
+    this.fetchBase = NaN // the host may have changed the privilege or anything else since
     if (this.waiting) {
       if (!this.wakeable()) return { reason: 'wfi', executed: 0 }
       this.waiting = false
@@ -746,7 +788,9 @@ export class Hart {
             this.instret += BigInt(executed)
             return { reason: 'breakpoint', executed }
           }
-          const d = this.fetch(pc)
+          const off = pc - this.fetchBase
+          let d = off >= 0 && off < PAGE ? this.fetchSlots[off >>> 1] : undefined
+          if (d === undefined) d = this.fetch(pc)
           if (this.onTrace) this.onTrace(pc, d)
           let next = pc + d.len
           const rd = d.rd
@@ -1098,10 +1142,13 @@ export class Hart {
             case Op.FENCE:
               break
             case Op.FENCE_I:
-              this.cache.clear()
+              this.clearDecoded()
               break
             case Op.ECALL:
-              if (this.privilege === 1 && this.onEcall && this.onEcall(this)) break
+              if (this.privilege === 1 && this.onEcall && this.onEcall(this)) {
+                this.fetchBase = NaN // the handler may have changed anything
+                break
+              }
               throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? CAUSE.ECALL_S : CAUSE.ECALL_U, 0n)
             case Op.EBREAK:
               throw new Trap(CAUSE.BREAKPOINT, 0n) // mtval may be 0 for ebreak (priv. 3.1.16); QEMU writes 0
@@ -1112,6 +1159,7 @@ export class Hart {
               this.mstatus = (this.mstatus & ~(MSTATUS.MIE | MSTATUS.MPP)) | (mpie ? MSTATUS.MIE : 0n) | MSTATUS.MPIE
               if (mpp !== 3) this.mstatus &= ~MSTATUS.MPRV
               this.privilege = mpp
+              this.fetchBase = NaN
               next = Number(BigInt.asIntN(64, this.mepc))
               break
             }
@@ -1122,6 +1170,7 @@ export class Hart {
               this.mstatus = (this.mstatus & ~(MSTATUS.SIE | MSTATUS.SPP)) | (spie ? MSTATUS.SIE : 0n) | MSTATUS.SPIE
               this.mstatus &= ~MSTATUS.MPRV
               this.privilege = spp
+              this.fetchBase = NaN
               next = Number(BigInt.asIntN(64, this.sepc))
               break
             }
@@ -1233,9 +1282,15 @@ export class Hart {
   }
 
   private toAddr(v: bigint): number {
-    const a = BigInt.asIntN(64, v)
-    this.lastAddr = BigInt.asUintN(64, a)
-    return a > 0x1f_ffff_ffff_ffffn || a < -0x1f_ffff_ffff_ffffn ? NaN : Number(a)
+    // v is a register plus an immediate: past ±2^63 only when the register is near ±2^63, where
+    // the wrapped value is too, so the range test on v itself decides. Number(v) is exact inside
+    // ±2^53 and rounds to at least 2^53 in magnitude outside it.
+    const a = Number(v)
+    if (a > 0x1f_ffff_ffff_ffff || a < -0x1f_ffff_ffff_ffff) {
+      this.lastAddr = BigInt.asUintN(64, v)
+      return NaN
+    }
+    return a
   }
 
   /** An F/D instruction; false when it is illegal (FS Off, or a reserved rounding mode). */
@@ -1336,7 +1391,7 @@ export class Hart {
     this.instret = s.instret
     this.reservation = s.reservation ?? NaN
     this.waiting = s.waiting
-    this.cache.clear()
+    this.clearDecoded()
     this.flushTlb()
   }
 }
