@@ -166,6 +166,30 @@ describe('honk storage (M3, M4, M5)', () => {
     expectAll(s3.log, ['honk: core slot B rejected:', 'honk: core verified - embedded factory v1'])
   })
 
+  it('a foreign disk is left untouched, a damaged KV region too: honk boots read-only and says why', async () => {
+    const bytes = new Uint8Array(32768 * 512)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24
+    const d = new MemoryBlockDevice(32768, 512, bytes.slice())
+    const { log } = await session({ harts: 1, disk: d }, ['mount', 'put a b', 'exit'])
+    expectAll(log, ['honk: disk not used: blocks 0-1 hold no honk A/B metadata', 'honk: core verified - embedded factory v1', 'put: filesystem is read-only (no block device)'])
+    const after = new Uint8Array(bytes.length)
+    await d.read(0, after)
+    expect(Buffer.compare(after, bytes)).toBe(0)
+
+    // A honk disk whose KV region is damaged: the slots are used, the KV is left alone and the boot says why.
+    const h = disk()
+    await layoutDisk(h).slots.writeImage('A', buildCoreImage({ version: 2 }))
+    const kvStart = layoutDisk(h).extents.kv.start
+    await h.write(kvStart, bytes.subarray(0, 2 * 512))
+    const kvBefore = new Uint8Array(512 * 64)
+    await h.read(kvStart, kvBefore)
+    const damaged = await session({ harts: 1, disk: h }, ['put a b', 'exit'])
+    expectAll(damaged.log, ['honk: core verified - slot A v2', 'honk: writable layer unavailable: kv store corrupt', 'put: filesystem is read-only (the writable layer is unavailable; see the boot log)'])
+    const kvAfter = new Uint8Array(512 * 64)
+    await h.read(kvStart, kvAfter)
+    expect(Buffer.compare(kvAfter, kvBefore)).toBe(0)
+  })
+
   it('no disk: the factory core, read-only', async () => {
     const { log } = await session({ harts: 1 }, ['blk', 'mount', 'put a b', 'exit'])
     expectAll(log, ['honk: core verified - embedded factory v1', 'blk: no block device', '  core   read-only  embedded factory v1', 'put: filesystem is read-only (no block device)'])

@@ -18,7 +18,7 @@ import { MachineStopping, type HsPort, type SupervisorTrap } from './port.js'
 import { Sbi } from './sbi.js'
 import type { MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
 import { Shell } from './shell.js'
-import { StorageError, WritableLayerError, describeStorage, layoutDisk, mountRoot, selectCore, type CoreSelection, type DiskLayout } from './storage.js'
+import { StorageError, WritableLayerError, classifyDisk, describeStorage, layoutDisk, mountRoot, selectCore, type CoreSelection, type DiskLayout } from './storage.js'
 import { UartConsole } from './uart.js'
 
 export interface KernelOptions {
@@ -260,7 +260,10 @@ export class Kernel {
 
   private async mountFs(disk: BlockDevice | undefined, host: { fs: FS; tag: string } | undefined): Promise<void> {
     let layout: DiskLayout | undefined
-    if (disk) {
+    const kind = disk ? await classifyDisk(disk) : undefined
+    if (disk && kind === 'foreign') {
+      this.line('honk: disk not used: blocks 0-1 hold no honk A/B metadata and are not blank; nothing on it is changed (read-only boot)')
+    } else if (disk) {
       try {
         layout = layoutDisk(disk)
       } catch (e) {

@@ -45,7 +45,6 @@ const HELP = [
   '  blk  mount  reset --confirm  fault  reboot  exit',
 ]
 
-const READ_ONLY = 'filesystem is read-only (no block device)'
 const KiB = 1024
 const MiB = 1024 * 1024
 
@@ -288,7 +287,7 @@ export class Shell {
   private async cp(args: string[]): Promise<void> {
     const [srcArg, dstArg] = args
     if (srcArg === undefined || dstArg === undefined) return this.println('usage: cp <src> <dst>')
-    if (!this.host.root.writable) return this.println(`cp: ${READ_ONLY}`)
+    if (!this.host.root.writable) return this.println(`cp: ${this.readOnlyReason()}`)
     const src = shellPath(srcArg)
     const dst = shellPath(dstArg)
     if (dst === '.') return this.println('cp: invalid path')
@@ -306,7 +305,7 @@ export class Shell {
   private async put(args: string[]): Promise<void> {
     const [keyArg, ...words] = args
     if (keyArg === undefined || words.length === 0) return this.println('usage: put <key> <text...>')
-    if (!this.host.root.writable) return this.println(`put: ${READ_ONLY}`)
+    if (!this.host.root.writable) return this.println(`put: ${this.readOnlyReason()}`)
     const key = shellPath(keyArg)
     if (key === '.') return this.println('put: invalid key')
     try {
@@ -327,7 +326,7 @@ export class Shell {
   private async rm(args: string[]): Promise<void> {
     if (args[0] === undefined) return this.println('usage: rm <file>')
     const upper = this.host.root.writable
-    if (!upper) return this.println(`rm: ${READ_ONLY}`)
+    if (!upper) return this.println(`rm: ${this.readOnlyReason()}`)
     const p = shellPath(args[0])
     if (p === '.') return this.println('rm: invalid path')
     try {
@@ -352,7 +351,7 @@ export class Shell {
 
   private async mkdir(args: string[]): Promise<void> {
     if (args[0] === undefined) return this.println('usage: mkdir <dir>')
-    if (!this.host.root.writable) return this.println(`mkdir: ${READ_ONLY}`)
+    if (!this.host.root.writable) return this.println(`mkdir: ${this.readOnlyReason()}`)
     const p = shellPath(args[0])
     if (p === '.') return this.println('mkdir: invalid path')
     try {
@@ -422,6 +421,11 @@ export class Shell {
         this.println(`blk: restore error: ${errorMessage(e)}`)
       }
     }
+  }
+
+  /** Why writes are refused: no disk (the Go honk's wording), or a disk whose writable layer did not open. */
+  private readOnlyReason(): string {
+    return this.host.storage ? 'filesystem is read-only (the writable layer is unavailable; see the boot log)' : 'filesystem is read-only (no block device)'
   }
 
   // ---- halting ------------------------------------------------------------------------

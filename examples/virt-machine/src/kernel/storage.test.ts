@@ -5,7 +5,7 @@ import { SlotError, bytesReader, openImageFS, type ImageFS } from '@honk/image'
 import { openKV } from '@honk/kv'
 import { MemoryFS, isFsError, mkdirp, readText, writeFile, type FS } from '@honk/vfs'
 import { buildCoreImage, coreAnchor, coreFiles } from './core.js'
-import { MIN_KV_BYTES, SLOT_BYTES, StorageError, WritableLayerError, describeStorage, layoutDisk, mountRoot, selectCore } from './storage.js'
+import { MIN_KV_BYTES, SLOT_BYTES, StorageError, WritableLayerError, classifyDisk, describeStorage, layoutDisk, mountRoot, selectCore } from './storage.js'
 
 const MiB = 1 << 20
 const FACTORY = buildCoreImage({ version: 1 })
@@ -92,6 +92,20 @@ describe('layoutDisk', () => {
   it('describes the storage for blk with the scratch block', () => {
     const dev = disk()
     expect(describeStorage(dev, layoutDisk(dev))).toEqual({ device: dev, kind: 'virtio-blk', scratchBlock: dev.blockCount - 1 })
+  })
+})
+
+describe('classifyDisk', () => {
+  it('blank until honk writes its metadata, honk after, foreign for anything else in blocks 0-1', async () => {
+    const dev = new MemoryBlockDevice(16384, 512)
+    expect(await classifyDisk(dev)).toBe('blank')
+    await layoutDisk(dev).slots.writeImage('A', buildCoreImage({ version: 1 }))
+    expect(await classifyDisk(dev)).toBe('honk')
+    await dev.write(0, new Uint8Array(512).fill(7)) // one copy damaged: the other still says honk
+    expect(await classifyDisk(dev)).toBe('honk')
+    await dev.write(1, new Uint8Array(512).fill(7))
+    expect(await classifyDisk(dev)).toBe('foreign')
+    expect(await classifyDisk(new MemoryBlockDevice(1, 512))).toBe('foreign')
   })
 })
 

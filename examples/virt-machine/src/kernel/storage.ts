@@ -21,7 +21,7 @@
 import type { BlockDevice } from '@honk/block'
 import { slice } from '@honk/block'
 import { HonkError } from '@honk/errors'
-import { SlotError, Slots, bytesReader, openImageFS, verifyImage, type Anchor, type CoreSource, type ImageFS, type Rejection, type VerifyOptions } from '@honk/image'
+import { SlotError, Slots, bytesReader, decodeMetadata, openImageFS, verifyImage, type Anchor, type CoreSource, type ImageFS, type Rejection, type VerifyOptions } from '@honk/image'
 import { openKV, type BatchOp, type Bytes, type KV, type KVOptions, type KVSnapshot, type KVStats, type RangeOptions, type WriteOptions } from '@honk/kv'
 import { MemoryFS, openKvFS, overlay, type DirEntry, type FS, type FileHandle, type KvFSOptions, type OpenOptions, type SetAttr, type Stat } from '@honk/vfs'
 import type { MountLayer, MountedRoot, Storage } from './services.js'
@@ -102,6 +102,20 @@ export function layoutDisk(dev: BlockDevice): DiskLayout {
     scratchBlock: dev.blockCount - 1,
     extents: { slots: { start: 0, count: slotsUsed }, kv: { start: slotsUsed, count: kvBlocks }, scratch: { start: dev.blockCount - 1, count: 1 } },
   }
+}
+
+/**
+ * What a disk holds, judged from its first two blocks (the A/B metadata copies) before anything
+ * is written: `honk` — valid metadata in either copy; `blank` — both blocks all zero (a new
+ * disk, formatted on first boot); `foreign` — anything else. The kernel leaves a foreign disk
+ * untouched (never lose data it does not understand) and boots read-only from the factory.
+ */
+export async function classifyDisk(dev: BlockDevice): Promise<'honk' | 'blank' | 'foreign'> {
+  if (dev.blockCount < 2) return 'foreign'
+  const head = new Uint8Array(2 * dev.blockSize)
+  await dev.read(0, head)
+  for (const lba of [0, 1]) if (decodeMetadata(head.subarray(lba * dev.blockSize, (lba + 1) * dev.blockSize))) return 'honk'
+  return head.every((b) => b === 0) ? 'blank' : 'foreign'
 }
 
 /** The `Storage` the kernel hands the shell for `blk`. */
