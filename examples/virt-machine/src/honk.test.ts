@@ -26,6 +26,7 @@ it('boots to the shell, writes through the overlay, reads the share and the core
   session.start(honk.machine)
   const boot = await session.waitFor('honk> ', 30_000)
   expect(boot).toContain('honk: SMP OK - IPIs answered on 2/2 harts [0 1]')
+  expect(boot).toContain('honk: probed  uart@0x10000000 irq 10  plic@0xc000000 S-context 1  virtio: blk@0x10001000 irq 1, 9p@0x10002000 irq 2 (6 empty slots)')
   expect(boot).toContain('honk: storage = virtio-blk, 16384 blocks x 512 bytes')
   expect(boot).toContain('honk: host share mounted (9p, tag "host")')
   expect(boot).toContain('honk: core verified - embedded factory v1')

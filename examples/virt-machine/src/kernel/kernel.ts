@@ -114,6 +114,7 @@ export class Kernel {
       this.line(`honk: SMP up  harts=${this.online.size}  (started through SBI HSM; kernel tasks run on hart ${hart}'s event loop)`)
       this.initInterrupts()
       this.initConsole()
+      this.line(this.probeLine())
       const blk = await this.initStorage()
       const host = await this.initShare()
       await this.mountFs(blk, host)
@@ -190,6 +191,22 @@ export class Kernel {
     this.plic.enable(u.irq, () => console.onInterrupt())
     this.console = console
     console.enableReceive()
+  }
+
+  /** What the device tree and the virtio transports show, in one line. */
+  private probeLine(): string {
+    const names: Record<number, string> = { 1: 'net', 2: 'blk', 3: 'console', 4: 'rng', 9: '9p', 16: 'gpu', 18: 'input' }
+    const found: string[] = []
+    let empty = 0
+    for (const v of this.platform.virtio) {
+      const id = this.deviceId(v.base)
+      if (id === undefined) empty++
+      else found.push(`${names[id] ?? `id${id}`}@0x${v.base.toString(16)} irq ${v.irq}`)
+    }
+    const p = this.platform.plic
+    const u = this.platform.uart
+    const parts = [u ? `uart@0x${u.base.toString(16)} irq ${u.irq}` : 'no uart', p ? `plic@0x${p.base.toString(16)} S-context ${p.sContext.get(this.port.bootHart)}` : 'no plic', `virtio: ${found.length ? found.join(', ') : 'none'} (${empty} empty slots)`]
+    return `honk: probed  ${parts.join('  ')}`
   }
 
   /** Every trap any hart takes lands here (between slices, synchronously). */
