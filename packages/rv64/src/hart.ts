@@ -105,6 +105,12 @@ export class Hart {
   /** Integer registers (x0 is kept 0). */
   readonly x = new BigInt64Array(32)
   private readonly xu = new BigUint64Array(this.x.buffer)
+  /**
+   * The same registers as 32-bit halves (little-endian host: x[i] is xw[2i] low, xw[2i + 1]
+   * high): addresses, branches, loads and stores use these with plain number arithmetic and
+   * allocate no BigInt (each BigInt read from the 64-bit views is a heap allocation).
+   */
+  private readonly xw = new Int32Array(this.x.buffer)
   /** F and D: f0–f31, fcsr, and mstatus.FS (which `mstatus` itself never holds). */
   readonly fpu = new Fpu(this.x)
   pc: number
@@ -496,6 +502,39 @@ export class Hart {
 
   // ---- memory --------------------------------------------------------------------------
 
+  /** The physical address of the last `ramOffset()` that was not plain RAM. */
+  private mmioPa = 0
+
+  /**
+   * Translates a data access; returns its offset in RAM when `[pa, pa + size)` is plain RAM,
+   * else -1 with the physical address in `mmioPa` (for `loadMmio` / `storeMmio`).
+   */
+  private ramOffset(va: number, size: number, kind: Access): number {
+    const addr = this.translate(va, kind)
+    if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) return addr - this.ramBase
+    this.mmioPa = addr
+    return -1
+  }
+
+  /** The rest of a load that `ramOffset` found outside RAM. */
+  private loadMmio(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
+    const r = this.bus.read(this.mmioPa, size)
+    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, BigInt.asUintN(64, BigInt(va)))
+    return signed ? BigInt.asIntN(size * 8, r) : r
+  }
+
+  /** What follows a store into RAM at offset `o`: decoded code there is dropped, a reservation broken. */
+  private stored(o: number, size: number, va: number): void {
+    this.cache.written(o + this.ramBase, size)
+    if (Math.abs(va - this.reservation) < 8) this.reservation = NaN
+  }
+
+  /** The rest of a store that `ramOffset` found outside RAM. */
+  private storeMmio(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
+    if (!this.bus.write(this.mmioPa, size, value)) throw new Trap(CAUSE.STORE_ACCESS, BigInt.asUintN(64, BigInt(va)))
+    if (this.bus.exitCode !== undefined) this.stopExit = true
+  }
+
   private load(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
     const addr = this.translate(va, LOAD)
     if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
@@ -770,6 +809,8 @@ export class Hart {
   run(budget: number): RunResult {
     const x = this.x
     const xu = this.xu
+    const xw = this.xw
+    const view = this.view
     let executed = 0
     this.fetchBase = NaN // the host may have changed the privilege or anything else since
     if (this.waiting) {
@@ -811,57 +852,145 @@ export class Hart {
               next = t
               break
             }
-            case Op.BEQ:
-              if (x[d.rs1] === x[d.rs2]) next = pc + d.immN
+            case Op.BEQ: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              if (xw[a] === xw[b] && xw[a + 1] === xw[b + 1]) next = pc + d.immN
               break
-            case Op.BNE:
-              if (x[d.rs1] !== x[d.rs2]) next = pc + d.immN
+            }
+            case Op.BNE: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              if (xw[a] !== xw[b] || xw[a + 1] !== xw[b + 1]) next = pc + d.immN
               break
-            case Op.BLT:
-              if (x[d.rs1]! < x[d.rs2]!) next = pc + d.immN
+            }
+            case Op.BLT: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              if (xw[a + 1]! < xw[b + 1]! || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 < xw[b]! >>> 0)) next = pc + d.immN
               break
-            case Op.BGE:
-              if (x[d.rs1]! >= x[d.rs2]!) next = pc + d.immN
+            }
+            case Op.BGE: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              if (xw[a + 1]! > xw[b + 1]! || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 >= xw[b]! >>> 0)) next = pc + d.immN
               break
-            case Op.BLTU:
-              if (xu[d.rs1]! < xu[d.rs2]!) next = pc + d.immN
+            }
+            case Op.BLTU: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              if (xw[a + 1]! >>> 0 < xw[b + 1]! >>> 0 || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 < xw[b]! >>> 0)) next = pc + d.immN
               break
-            case Op.BGEU:
-              if (xu[d.rs1]! >= xu[d.rs2]!) next = pc + d.immN
+            }
+            case Op.BGEU: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              if (xw[a + 1]! >>> 0 > xw[b + 1]! >>> 0 || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 >= xw[b]! >>> 0)) next = pc + d.immN
               break
-            case Op.LB:
-              x[rd] = this.load(this.addr(d), 1, true)
+            }
+            case Op.LB: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 1, LOAD)
+              if (o >= 0) {
+                const v = view.getInt8(o)
+                xw[rd << 1] = v
+                xw[(rd << 1) + 1] = v >> 31
+              } else x[rd] = this.loadMmio(va, 1, true)
               break
-            case Op.LH:
-              x[rd] = this.load(this.addr(d), 2, true)
+            }
+            case Op.LH: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 2, LOAD)
+              if (o >= 0) {
+                const v = view.getInt16(o, true)
+                xw[rd << 1] = v
+                xw[(rd << 1) + 1] = v >> 31
+              } else x[rd] = this.loadMmio(va, 2, true)
               break
-            case Op.LW:
-              x[rd] = this.load(this.addr(d), 4, true)
+            }
+            case Op.LW: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 4, LOAD)
+              if (o >= 0) {
+                const v = view.getInt32(o, true)
+                xw[rd << 1] = v
+                xw[(rd << 1) + 1] = v >> 31
+              } else x[rd] = this.loadMmio(va, 4, true)
               break
-            case Op.LD:
-              x[rd] = this.load(this.addr(d), 8, true)
+            }
+            case Op.LD: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 8, LOAD)
+              if (o >= 0) {
+                xw[rd << 1] = view.getInt32(o, true)
+                xw[(rd << 1) + 1] = view.getInt32(o + 4, true)
+              } else x[rd] = this.loadMmio(va, 8, true)
               break
-            case Op.LBU:
-              x[rd] = this.load(this.addr(d), 1, false)
+            }
+            case Op.LBU: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 1, LOAD)
+              if (o >= 0) {
+                xw[rd << 1] = view.getUint8(o)
+                xw[(rd << 1) + 1] = 0
+              } else x[rd] = this.loadMmio(va, 1, false)
               break
-            case Op.LHU:
-              x[rd] = this.load(this.addr(d), 2, false)
+            }
+            case Op.LHU: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 2, LOAD)
+              if (o >= 0) {
+                xw[rd << 1] = view.getUint16(o, true)
+                xw[(rd << 1) + 1] = 0
+              } else x[rd] = this.loadMmio(va, 2, false)
               break
-            case Op.LWU:
-              x[rd] = this.load(this.addr(d), 4, false)
+            }
+            case Op.LWU: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 4, LOAD)
+              if (o >= 0) {
+                xw[rd << 1] = view.getInt32(o, true)
+                xw[(rd << 1) + 1] = 0
+              } else x[rd] = this.loadMmio(va, 4, false)
               break
-            case Op.SB:
-              this.store(this.addr(d), 1, x[d.rs2]!)
+            }
+            case Op.SB: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 1, STORE)
+              if (o >= 0) {
+                view.setInt8(o, xw[d.rs2 << 1]!)
+                this.stored(o, 1, va)
+              } else this.storeMmio(va, 1, x[d.rs2]!)
               break
-            case Op.SH:
-              this.store(this.addr(d), 2, x[d.rs2]!)
+            }
+            case Op.SH: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 2, STORE)
+              if (o >= 0) {
+                view.setInt16(o, xw[d.rs2 << 1]!, true)
+                this.stored(o, 2, va)
+              } else this.storeMmio(va, 2, x[d.rs2]!)
               break
-            case Op.SW:
-              this.store(this.addr(d), 4, x[d.rs2]!)
+            }
+            case Op.SW: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 4, STORE)
+              if (o >= 0) {
+                view.setInt32(o, xw[d.rs2 << 1]!, true)
+                this.stored(o, 4, va)
+              } else this.storeMmio(va, 4, x[d.rs2]!)
               break
-            case Op.SD:
-              this.store(this.addr(d), 8, x[d.rs2]!)
+            }
+            case Op.SD: {
+              const va = this.addr(d)
+              const o = this.ramOffset(va, 8, STORE)
+              if (o >= 0) {
+                view.setInt32(o, xw[d.rs2 << 1]!, true)
+                view.setInt32(o + 4, xw[(d.rs2 << 1) + 1]!, true)
+                this.stored(o, 8, va)
+              } else this.storeMmio(va, 8, x[d.rs2]!)
               break
+            }
             case Op.ADDI:
               x[rd] = x[d.rs1]! + d.imm
               break
@@ -1274,6 +1403,10 @@ export class Hart {
    * canonical Sv39/Sv48 address is that large — so it faults, with `lastAddr` as tval.
    */
   private addr(d: Decoded): number {
+    // From the 32-bit halves while the register is well inside ±2^53 (every real address).
+    const r = d.rs1 << 1
+    const hi = this.xw[r + 1]!
+    if (hi < 0x1f_ffff && hi > -0x1f_ffff) return hi * 4294967296 + (this.xw[r]! >>> 0) + d.immN
     return this.toAddr(this.x[d.rs1]! + d.imm)
   }
 
