@@ -57,13 +57,21 @@ export class DecodeCache {
     this.lines[(o + d.len - 1) >>> LINE_SHIFT] = 1
   }
 
-  /** A store to `[pa, pa + size)` of RAM: drops the decoded instructions it may have changed. */
-  written(pa: number, size: number): void {
+  /** A store to `[pa, pa + size)` of RAM: drops the decoded instructions it may have changed; true when it did. */
+  written(pa: number, size: number): boolean {
     const o = pa - this.base
     const first = o >>> LINE_SHIFT
     const last = (o + size - 1) >>> LINE_SHIFT
-    if (this.lines[first]) this.dropLine(first)
-    if (last !== first && this.lines[last]) this.dropLine(last)
+    let dropped = false
+    if (this.lines[first]) {
+      this.dropLine(first)
+      dropped = true
+    }
+    if (last !== first && this.lines[last]) {
+      this.dropLine(last)
+      dropped = true
+    }
+    return dropped
   }
 
   private dropLine(line: number): void {

@@ -4,6 +4,7 @@
  * interpreter's hot loop is one `switch` on a small integer. Decoded records are cached per
  * address by the hart (decode once).
  */
+import type { BlockFn } from './block.js'
 import { expandCompressed } from './rvc.js'
 
 export const enum Op {
@@ -51,9 +52,38 @@ export interface Decoded {
   /** The 32-bit instruction (the expansion, for a compressed one); mtval of an illegal instruction is `raw`. */
   inst: number
   raw: number
+  /** The hart's block tier: the compiled block starting here (undefined: not yet, null: none). */
+  block: BlockFn | null | undefined
+  /** Instructions in `block`. */
+  blockLength: number
+  /** Times the interpreter reached this instruction at a block boundary before compiling. */
+  hits: number
 }
 
-const ILLEGAL = (raw: number, len: 2 | 4): Decoded => ({ op: Op.ILLEGAL, rd: 0, rs1: 0, rs2: 0, imm: 0n, immN: 0, len, inst: raw, raw })
+/**
+ * Every decoded record is built by this one constructor, so all of them share one hidden class
+ * (object literals from several sites and a spread gave V8 four) and carry the block tier's
+ * fields from the start.
+ */
+class DecodedRecord implements Decoded {
+  constructor(
+    readonly op: Op,
+    readonly rd: number,
+    readonly rs1: number,
+    readonly rs2: number,
+    readonly imm: bigint,
+    readonly immN: number,
+    readonly len: 2 | 4,
+    readonly inst: number,
+    readonly raw: number,
+  ) {}
+
+  block: BlockFn | null | undefined = undefined
+  blockLength = 0
+  hits = 0
+}
+
+const ILLEGAL = (raw: number, len: 2 | 4): Decoded => new DecodedRecord(Op.ILLEGAL, 0, 0, 0, 0n, 0, len, raw, raw)
 
 /** Decodes the instruction whose low 16 bits are `lo` and high 16 bits `hi` (hi unused if compressed). */
 export function decode(word: number): Decoded {
@@ -62,7 +92,7 @@ export function decode(word: number): Decoded {
     const inst = expandCompressed(raw)
     if (inst === 0) return ILLEGAL(raw, 2)
     const d = decode32(inst)
-    return { ...d, len: 2, raw }
+    return new DecodedRecord(d.op, d.rd, d.rs1, d.rs2, d.imm, d.immN, 2, d.inst, raw)
   }
   return decode32(word >>> 0)
 }
@@ -75,7 +105,7 @@ function decode32(inst: number): Decoded {
   const rs2 = (inst >>> 20) & 31
   const f7 = inst >>> 25
   const immI = inst >> 20
-  const d = (op: Op, immN = 0): Decoded => ({ op, rd, rs1, rs2, imm: BigInt(immN), immN, len: 4, inst, raw: inst })
+  const d = (op: Op, immN = 0): Decoded => new DecodedRecord(op, rd, rs1, rs2, BigInt(immN), immN, 4, inst, inst)
   switch (opcode) {
     case 0x37:
       return d(Op.LUI, inst & 0xfffff000 | 0)

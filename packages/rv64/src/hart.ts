@@ -6,14 +6,17 @@
  *
  * Registers live in a BigInt64Array with a BigUint64Array view of the same memory: V8 compiles
  * BigInt arithmetic whose result is stored straight into such an array to native 64-bit code,
- * and the unsigned view gives unsigned comparisons and shifts for free. Decoded instructions
- * are cached per address (decode once); stores to a page holding cached code drop that page's
- * entries, and `fence.i` drops everything.
+ * and the unsigned view gives unsigned comparisons and shifts for free. An Int32Array view of
+ * the same registers serves addresses, branches, loads and stores with number arithmetic (no
+ * BigInt allocated). Decoded instructions are cached per address (decode once); stores to a
+ * line holding cached code drop that line's entries, and `fence.i` drops everything. Hot
+ * straight-line runs are compiled into JS functions (`block.ts`), entered from the fetch page.
  */
 import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
 import { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
 import { Op, decode, type Decoded } from './decode.js'
+import { compileBlock } from './block.js'
 import { DecodeCache } from './decode-cache.js'
 import { Fpu } from './fpu.js'
 import { PMP_R, PMP_W, PMP_X, Pmp } from './pmp.js'
@@ -83,6 +86,8 @@ const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1
 /** Interrupt priority, highest first (privileged spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
 const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
 const PAGE = 4096
+/** Times a block start is reached before it is compiled (most code that runs once stays interpreted). */
+const BLOCK_THRESHOLD = 8
 const TLB_SIZE = 256
 type Access = 0 | 1 | 2
 const FETCH: Access = 0
@@ -523,11 +528,19 @@ export class Hart {
     return signed ? BigInt.asIntN(size * 8, r) : r
   }
 
-  /** What follows a store into RAM at offset `o`: decoded code there is dropped, a reservation broken. */
-  private stored(o: number, size: number, va: number): void {
-    this.cache.written(o + this.ramBase, size)
+  /** What follows a store into RAM at offset `o`: decoded code there is dropped (then true), a reservation broken. */
+  private stored(o: number, size: number, va: number): boolean {
     if (Math.abs(va - this.reservation) < 8) this.reservation = NaN
+    return this.cache.written(o + this.ramBase, size)
   }
+
+  /** JALR's target when rs1 lies beyond ±2^53 (the block tier's slow path). */
+  private jalrTarget(d: Decoded): number {
+    return Number(BigInt.asIntN(64, this.x[d.rs1]! + d.imm) & ~1n)
+  }
+
+  /** Instructions a compiled block completed before the one that trapped (see block.ts). */
+  private blockDone = 0
 
   /** The rest of a store that `ramOffset` found outside RAM. */
   private storeMmio(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
@@ -822,16 +835,38 @@ export class Hart {
       const irq = this.pendingInterrupt()
       if (irq >= 0) this.trap(irq, 0n, true)
       const limit = Math.min(budget, executed + 64)
+      // Looked at once per block: a breakpoint set from a callback inside the block counts from the next.
+      const breakpoints = this.breakpoints.size > 0 ? this.breakpoints : undefined
       try {
         while (executed < limit) {
           const pc = this.pc
-          if (this.breakpoints.size > 0 && this.breakpoints.has(pc) && executed > 0) {
+          if (breakpoints !== undefined && breakpoints.has(pc) && executed > 0) {
             this.instret += BigInt(executed)
             return { reason: 'breakpoint', executed }
           }
           const off = pc - this.fetchBase
           let d = off >= 0 && off < PAGE ? this.fetchSlots[off >>> 1] : undefined
-          if (d === undefined) d = this.fetch(pc)
+          if (d !== undefined) {
+            // On the fetch page (so the whole page is executable): the block tier, unless a
+            // debugger is watching (breakpoints, trace).
+            if (d.block !== null && breakpoints === undefined && this.onTrace === undefined) {
+              const block = d.block
+              if (block === undefined) {
+                if (++d.hits >= BLOCK_THRESHOLD) {
+                  const b = compileBlock(this.fetchSlots, off)
+                  d.block = b === null ? null : b.fn
+                  d.blockLength = b === null ? 0 : b.length
+                }
+              } else if (executed + d.blockLength <= limit) {
+                const n = block(this, xw, view, pc)
+                if (n > 0) {
+                  executed += n
+                  this.blockDone = 0
+                  continue
+                }
+              }
+            }
+          } else d = this.fetch(pc)
           if (this.onTrace) this.onTrace(pc, d)
           let next = pc + d.len
           const rd = d.rd
@@ -1386,6 +1421,8 @@ export class Hart {
       } catch (e) {
         if (!(e instanceof Trap)) throw e
         x[0] = 0n
+        executed += this.blockDone // the instructions of a compiled block before the trapping one
+        this.blockDone = 0
         this.trap(e.cause, e.tval, false)
         executed++ // a trapping instruction still takes a step of the budget (never loops forever)
       }

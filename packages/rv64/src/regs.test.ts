@@ -34,6 +34,8 @@ const I_OPS: Record<string, [number, number, number, number, (a: bigint, imm: bi
   xori: [4, 0, 0x13, 0, (a, i) => a ^ i],
   ori: [6, 0, 0x13, 0, (a, i) => a | i],
   andi: [7, 0, 0x13, 0, (a, i) => a & i],
+  slti: [2, 0, 0x13, 0, (a, i) => (s64(a) < i ? 1n : 0n)],
+  sltiu: [3, 0, 0x13, 0, (a, i) => (u64(a) < u64(i) ? 1n : 0n)],
   slli: [1, 0, 0x13, 6, (a, i) => a << i],
   srli: [5, 0, 0x13, 6, (a, i) => u64(a) >> i],
   srai: [5, 0x400, 0x13, 6, (a, i) => s64(a) >> i],
@@ -62,7 +64,8 @@ describe('register fast paths against a BigInt oracle (fast-check)', () => {
   it('R-type ops with the destination equal to a source', () => {
     const ops: [number, number, number, (a: bigint, b: bigint) => bigint][] = [
       [0, 0, 0x33, (a, b) => a + b], [0x20, 0, 0x33, (a, b) => a - b], [0, 4, 0x33, (a, b) => a ^ b], [0, 6, 0x33, (a, b) => a | b], [0, 7, 0x33, (a, b) => a & b],
-      [0, 0, 0x3b, (a, b) => s32(a + b)], [0x20, 0, 0x3b, (a, b) => s32(a - b)],
+      [0, 0, 0x3b, (a, b) => s32(a + b)], [0x20, 0, 0x3b, (a, b) => s32(a - b)], [1, 0, 0x3b, (a, b) => s32(a * b)],
+      [0, 2, 0x33, (a, b) => (s64(a) < s64(b) ? 1n : 0n)], [0, 3, 0x33, (a, b) => (a < b ? 1n : 0n)],
     ]
     fc.assert(
       fc.property(value, value, fc.constantFrom(...ops), fc.constantFrom(10, 11), (a, b, [f7, f3, op, fn], rd) => {
