@@ -47,7 +47,8 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   }
   if (ds.length < 2) return null
   if (!terminal) body.push(`h.pc = pc0 + ${off - start}\nreturn ${ds.length}`)
-  const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\n${body.join('\n')}\n}`
+  // direct, ramBase, ramEnd: constant while a block runs (it writes no CSR and maps nothing).
+  const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\nconst direct = h.direct, ramBase = h.ramBase, ramEnd = h.ramEnd\n${body.join('\n')}\n}`
   const fn = new Function('ds', source)(ds) as BlockFn
   return { fn, length: ds.length }
 }
@@ -68,6 +69,14 @@ const ltu = (ah: string, al: string, bh: string, bl: string) => `((${ah} >>> 0) 
 
 /** The effective address of a load or store: number arithmetic on the halves, the hart's BigInt path beyond ±2^53. */
 const ea = (d: Decoded, i: number) => `const ah = ${hi(d.rs1)}\nconst va = ah < 0x1fffff && ah > -0x1fffff ? ah * 4294967296 + (${lo(d.rs1)} >>> 0) + ${d.immN} : h.addr(ds[${i}])`
+
+/**
+ * `o`, the RAM offset of the access: straight from `va` while the hart is `direct` (nothing can
+ * trap there), else through the hart's translation, which may trap (so `h.pc` and `h.blockDone`
+ * are set first) or find MMIO (then the block returns, for the interpreter to do it).
+ */
+const offset = (size: number, kind: number, pcHere: string, i: number) =>
+  `let o\nif (direct && va >= ramBase && va + ${size} <= ramEnd) o = va - ramBase\nelse {\nh.pc = ${pcHere}\nh.blockDone = ${i}\no = h.ramOffset(va, ${size}, ${kind})\nif (o < 0) return ${i}\n}`
 
 function shiftLeft(rd: number, rs: number, sh: number): string {
   if (rd === 0) return ''
@@ -109,9 +118,9 @@ function gen(d: Decoded, i: number, rel: number): { text: string; terminal: bool
   const plain = (text: string) => ({ text, terminal: false })
   const branch = (cond: string) => ({ text: `h.pc = (${cond}) ? pc0 + ${rel + imm} : ${pcNext}\nreturn ${i + 1}`, terminal: true })
   const load = LOADS[d.op]
-  if (load) return plain(`{ h.pc = ${pcHere}\nh.blockDone = ${i}\n${ea(d, i)}\nconst o = h.ramOffset(va, ${load[0]}, 1)\nif (o < 0) return ${i}\n${load[1](rd)} }`)
+  if (load) return plain(`{ ${ea(d, i)}\n${offset(load[0], 1, pcHere, i)}\n${load[1](rd)} }`)
   const store = STORES[d.op]
-  if (store) return plain(`{ h.pc = ${pcHere}\nh.blockDone = ${i}\n${ea(d, i)}\nconst o = h.ramOffset(va, ${store[0]}, 2)\nif (o < 0) return ${i}\n${store[1](rs2)}\nif (h.stored(o, ${store[0]}, va)) { h.pc = ${pcNext}\nreturn ${i + 1} } }`)
+  if (store) return plain(`{ ${ea(d, i)}\n${offset(store[0], 2, pcHere, i)}\n${store[1](rs2)}\nif (h.stored(o, ${store[0]}, va)) { h.pc = ${pcNext}\nreturn ${i + 1} } }`)
   switch (d.op) {
     case Op.LUI:
       return plain(rd === 0 ? '' : `${lo(rd)} = ${imm}\n${hi(rd)} = ${imm >> 31}`)

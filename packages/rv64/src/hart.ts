@@ -647,6 +647,19 @@ export class Hart {
   private flushTlb(): void {
     this.tlbTag.fill(NaN)
     this.fetchBase = NaN
+    this.updateDirect()
+  }
+
+  /**
+   * True while a data access's virtual address is its physical address and needs no check:
+   * bare translation (satp.MODE 0, so whatever the privilege and MPRV), no active PMP entry, no
+   * device over RAM. Compiled blocks then reach RAM with one range test. Kept with every satp and
+   * PMP write (both flush the TLB) and at the start of every `run()` (the host may map devices).
+   */
+  private direct = false
+
+  private updateDirect(): void {
+    this.direct = this.satpMode === 0 && !this.pmp.active && this.bus.shadowedPages.size === 0
   }
 
   /**
@@ -826,6 +839,7 @@ export class Hart {
     const view = this.view
     let executed = 0
     this.fetchBase = NaN // the host may have changed the privilege or anything else since
+    this.updateDirect()
     if (this.waiting) {
       if (!this.wakeable()) return { reason: 'wfi', executed: 0 }
       this.waiting = false
