@@ -87,6 +87,26 @@ describe('the block tier agrees with the interpreter', () => {
     )
   })
 
+  it('MUL in a block against a BigInt oracle', () => {
+    const value = fc.oneof(fc.bigInt({ min: 0n, max: U64 }), fc.constantFrom(0n, 1n, U64, 1n << 63n, 0xffffffffn, 0xffffn, 0x1_0000_0000n))
+    fc.assert(
+      fc.property(value, value, (a, b) => {
+        // mul x5, x6, x7; mul x8, x8, x8; addi x2, x2, -1; bne x2, x0, start
+        const m = machine([R(1, 7, 6, 0, 5), R(1, 8, 8, 0, 8), ADDI(2, 2, -1), B(1, 2, 0, -12), J_SELF], true)
+        m.hart.setX(2, 12n)
+        m.hart.setX(6, a)
+        m.hart.setX(7, b)
+        m.hart.setX(8, a)
+        m.hart.run(47)
+        expect(compiled(m, BASE)).toBe(true)
+        let sq = a
+        for (let i = 0; i < 12; i++) sq = (sq * sq) & U64
+        expect([m.hart.getX(5), m.hart.getX(8)]).toEqual([(a * b) & U64, sq])
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('a load fault inside a compiled block traps at that instruction with exact instret', () => {
     // addi x5, x5, 1 ×3; ld x6, 0(x7); addi x5, x5, 1; addi x2, x2, -1; bne x2, x0, start
     const program = [ADDI(5, 5, 1), ADDI(5, 5, 1), ADDI(5, 5, 1), I(0, 7, 3, 6, 0x03), ADDI(5, 5, 1), ADDI(2, 2, -1), B(1, 2, 0, -24), J_SELF]

@@ -49,8 +49,28 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   if (!terminal) body.push(`h.pc = pc0 + ${off - start}\nreturn ${ds.length}`)
   // direct, ramBase, ramEnd: constant while a block runs (it writes no CSR and maps nothing).
   const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\nconst direct = h.direct, ramBase = h.ramBase, ramEnd = h.ramEnd\n${body.join('\n')}\n}`
-  const fn = new Function('ds', source)(ds) as BlockFn
+  const fn = new Function('ds', 'mul64', source)(ds, mul64) as BlockFn
   return { fn, length: ds.length }
+}
+
+/**
+ * MUL on register halves: xw[rd] ← the low 64 bits of xw[a] × xw[b] (indices of the low
+ * halves). The 32 × 32 → 64-bit product of the low words is built from 16-bit pieces (each
+ * partial product is exact in a double); the cross terms only matter modulo 2^32 (Math.imul).
+ */
+function mul64(xw: Int32Array, rd: number, a: number, b: number): void {
+  const al = xw[a]! >>> 0
+  const bl = xw[b]! >>> 0
+  const ah = xw[a + 1]!
+  const bh = xw[b + 1]!
+  const a0 = al & 0xffff
+  const a1 = al >>> 16
+  const b0 = bl & 0xffff
+  const b1 = bl >>> 16
+  const p00 = a0 * b0
+  const mid = a0 * b1 + a1 * b0 + (p00 >>> 16)
+  xw[rd] = ((mid & 0xffff) << 16) | (p00 & 0xffff)
+  xw[rd + 1] = (a1 * b1 + Math.floor(mid / 65536) + Math.imul(al, bh) + Math.imul(ah, bl)) | 0
 }
 
 const lo = (r: number) => `xw[${r << 1}]`
@@ -170,6 +190,8 @@ function gen(d: Decoded, i: number, rel: number): { text: string; terminal: bool
       return plain(setW(rd, `(${lo(rs1)} + ${lo(rs2)}) | 0`))
     case Op.SUBW:
       return plain(setW(rd, `(${lo(rs1)} - ${lo(rs2)}) | 0`))
+    case Op.MUL:
+      return plain(rd === 0 ? '' : `mul64(xw, ${rd << 1}, ${rs1 << 1}, ${rs2 << 1})`)
     case Op.MULW:
       return plain(setW(rd, `Math.imul(${lo(rs1)}, ${lo(rs2)})`))
     case Op.BEQ:
