@@ -14,7 +14,7 @@ const DATA = BASE + 0x4000
 const U64 = (1n << 64n) - 1n
 
 function machine(program: number[], blocks: boolean) {
-  const sys = createSystem({ harts: 1, ramSize: 1 << 20 })
+  const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: 8 }) // compile early: the loops here are short
   sys.bus.writeBytes(BASE, words(program))
   const hart = sys.harts[0]!
   if (!blocks) hart.onTrace = () => {}
@@ -85,6 +85,26 @@ describe('the block tier agrees with the interpreter', () => {
       }),
       { numRuns: 300 },
     )
+  })
+
+  it('compiles a block start after blockThreshold visits (not before), and never with Infinity', () => {
+    const loop = [ADDI(5, 5, 1), ADDI(2, 2, -1), B(1, 2, 0, -8), J_SELF]
+    for (const threshold of [8, 50]) {
+      const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: threshold })
+      sys.bus.writeBytes(BASE, words(loop))
+      const m = { hart: sys.harts[0]!, bus: sys.bus, sys }
+      m.hart.setX(2, 1000n)
+      // Visits are counted once the loop is on the fetch page (from the third visit on).
+      m.hart.run(3 * (threshold - 1))
+      expect(compiled(m, BASE)).toBe(false)
+      m.hart.run(3 * 4)
+      expect(compiled(m, BASE)).toBe(true)
+    }
+    const never = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: Infinity })
+    never.bus.writeBytes(BASE, words(loop))
+    never.harts[0]!.setX(2, 1000n)
+    never.harts[0]!.run(2500)
+    expect(compiled({ hart: never.harts[0]!, bus: never.bus, sys: never }, BASE)).toBe(false)
   })
 
   it('MUL in a block against a BigInt oracle', () => {

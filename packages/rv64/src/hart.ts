@@ -37,6 +37,8 @@ export interface HartOptions {
   bus: Bus
   clock: Clock
   resetPc?: number
+  /** Visits before a block is compiled (default {@link DEFAULT_BLOCK_THRESHOLD}; Infinity = never). */
+  blockThreshold?: number
 }
 
 /** The state of a hart, for snapshot/restore. */
@@ -87,7 +89,14 @@ const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1
 const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
 const PAGE = 4096
 /** Times a block start is reached before it is compiled (most code that runs once stays interpreted). */
-const BLOCK_THRESHOLD = 8
+/**
+ * Visits of a block start before it is compiled. Measured (2026-11-30): at 8 the CPU bench ran
+ * at 140 M instr/s but Linux's boot (34 M instructions over ~35 000 distinct hot blocks) took 3.4×
+ * longer than the interpreter alone — each new function starts in V8's bytecode interpreter,
+ * slower than ours, and pays its compile cost; at 20 000 the bench keeps 136 and the boot is as
+ * fast as the interpreter's. See docs/RATIONALE.md "Why compile a block only after 20 000 visits?".
+ */
+export const DEFAULT_BLOCK_THRESHOLD = 20_000
 const TLB_SIZE = 256
 type Access = 0 | 1 | 2
 const FETCH: Access = 0
@@ -174,7 +183,10 @@ export class Hart {
     this.ramEnd = options.bus.ramEnd
     this.cache = new DecodeCache(this.ramBase, this.ramEnd - this.ramBase)
     this.pc = options.resetPc ?? options.bus.ramBase
+    this.blockThreshold = options.blockThreshold ?? DEFAULT_BLOCK_THRESHOLD
   }
+
+  private readonly blockThreshold: number
 
   getX(i: number): bigint {
     return i === 0 ? 0n : BigInt.asUintN(64, this.x[i]!)
@@ -866,7 +878,7 @@ export class Hart {
             if (d.block !== null && breakpoints === undefined && this.onTrace === undefined) {
               const block = d.block
               if (block === undefined) {
-                if (++d.hits >= BLOCK_THRESHOLD) {
+                if (++d.hits >= this.blockThreshold) {
                   const b = compileBlock(this.fetchSlots, off)
                   d.block = b === null ? null : b.fn
                   d.blockLength = b === null ? 0 : b.length

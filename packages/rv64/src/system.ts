@@ -13,6 +13,8 @@ export interface SystemOptions {
   clock?: 'realtime' | 'instret'
   /** Instructions per hart per slice (default 10 000). */
   slice?: number
+  /** Block-tier compile threshold of every hart (see `HartOptions.blockThreshold`). */
+  blockThreshold?: number
 }
 
 export interface System {
@@ -28,7 +30,7 @@ export function createSystem(options: SystemOptions): System {
   const bus = new Bus({ ramSize: options.ramSize, ...(options.ramBase !== undefined ? { ramBase: options.ramBase } : {}) })
   const harts: Hart[] = []
   const clint = new Clint(harts, options.harts ?? 1, options.clock ?? 'instret')
-  for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint }))
+  for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint, ...(options.blockThreshold !== undefined ? { blockThreshold: options.blockThreshold } : {}) }))
   bus.map(0x0200_0000, clint)
   const slice = options.slice ?? 10_000
   return {
