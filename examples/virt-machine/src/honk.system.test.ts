@@ -110,8 +110,8 @@ describe('honk console and shell (M1, M2)', () => {
 describe('honk storage (M3, M4, M5)', () => {
   it('A then P: cp/put/ls on a fresh disk, and the data survives a reboot on the same disk', async () => {
     const d = disk()
-    const a = await session({ disk: d }, ['blk', 'cat os-release', 'cp motd readme', 'put config/host honkbox', 'ls', 'exit'])
-    expectAll(a.log, ['honk: storage = virtio-blk, 32768 blocks x 512 bytes', 'honk: core verified - embedded factory v1', 'blk: read/write self-test OK', 'NAME=honk', 'cp: motd -> readme', 'put: wrote config/host', 'readme', 'config/'])
+    const a = await session({ disk: d }, ['help', 'blk', 'cat os-release', 'cp motd readme', 'put config/host honkbox', 'ls', 'exit'])
+    expectAll(a.log, ['commands:', '  run [name]   ps   kill <pid>   crash   reap   stress [n]', 'honk: storage = virtio-blk, 32768 blocks x 512 bytes', 'honk: core verified - embedded factory v1', 'blk: read/write self-test OK', 'NAME=honk', 'cp: motd -> readme', 'put: wrote config/host', 'readme', 'config/'])
     const p = await session({ disk: d }, ['cat config/host', 'cat readme', 'exit'])
     expectAll(p.log, ['honkbox', 'Welcome to honk'])
   })
