@@ -20,6 +20,20 @@ async function request(r: Rig<VirtioBlk>, readable: Uint8Array[], dataIn: number
 const write = (r: Rig<VirtioBlk>, sector: number, data: Uint8Array) => request(r, [blkHeader(BLK_T.OUT, sector), data], 0)
 const read = (r: Rig<VirtioBlk>, sector: number | bigint, n: number) => request(r, [blkHeader(BLK_T.IN, sector)], n)
 
+/** A device whose reads wait until their gate is opened (gates[i]() completes the i-th read). */
+function gatedReads(inner: MemoryBlockDevice): { slow: BlockDevice; gates: (() => void)[] } {
+  const gates: (() => void)[] = []
+  const slow: BlockDevice = {
+    blockSize: inner.blockSize,
+    blockCount: inner.blockCount,
+    read: (lba, buf) => new Promise<void>((res) => gates.push(() => res(inner.read(lba, buf)))),
+    write: (lba, data) => inner.write(lba, data),
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  }
+  return { slow, gates }
+}
+
 describe('virtio-blk', () => {
   it('writes, reads back, flushes and answers GET_ID', async () => {
     const disk = new MemoryBlockDevice(64)
@@ -153,17 +167,9 @@ describe('virtio-blk', () => {
   })
 
   it('drops completions that arrive after a reset (no DMA into reused memory)', async () => {
-    const gates: (() => void)[] = []
     const inner = new MemoryBlockDevice(8)
     inner.bytes.fill(0x55)
-    const slow: BlockDevice = {
-      blockSize: 512,
-      blockCount: 8,
-      read: (lba, buf) => new Promise<void>((res) => gates.push(() => res(inner.read(lba, buf)))),
-      write: (lba, data) => inner.write(lba, data),
-      flush: () => inner.flush(),
-      close: () => inner.close(),
-    }
+    const { slow, gates } = gatedReads(inner)
     const r = rig(new VirtioBlk(slow))
     const s = submit(r, r.queues[0]!, [blkHeader(BLK_T.IN, 0)], [SECTOR, 1])
     expect(gates.length).toBe(1)
@@ -176,16 +182,8 @@ describe('virtio-blk', () => {
   })
 
   it('completes requests out of order when the backend does', async () => {
-    const gates: (() => void)[] = []
     const inner = new MemoryBlockDevice(8)
-    const slow: BlockDevice = {
-      blockSize: 512,
-      blockCount: 8,
-      read: (lba, buf) => new Promise<void>((res) => gates.push(() => res(inner.read(lba, buf)))),
-      write: (lba, data) => inner.write(lba, data),
-      flush: () => inner.flush(),
-      close: () => inner.close(),
-    }
+    const { slow, gates } = gatedReads(inner)
     const r = rig(new VirtioBlk(slow))
     const a = submit(r, r.queues[0]!, [blkHeader(BLK_T.IN, 0)], [SECTOR, 1])
     const b = submit(r, r.queues[0]!, [blkHeader(BLK_T.IN, 1)], [SECTOR, 1])
