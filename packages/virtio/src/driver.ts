@@ -39,6 +39,10 @@ export class BumpAllocator implements DmaAllocator {
   reset(): void {
     this.next = this.base
   }
+  /** Bytes handed out so far (alignment padding included). */
+  get used(): number {
+    return this.next - this.base
+  }
 }
 
 /** One buffer of a chain, from the driver's point of view. */

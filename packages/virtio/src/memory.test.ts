@@ -7,6 +7,18 @@ import { blkHeader } from './harness.test-helpers.js'
 import { RamGuestMemory, busMemory } from './memory.js'
 import { VirtioMmio } from './mmio.js'
 
+describe('BumpAllocator', () => {
+  it('aligns, counts what it handed out, refuses past its end, and starts over on reset', () => {
+    const a = new BumpAllocator(0x8000_0001, 64)
+    expect(a.alloc(3, 1)).toBe(0x8000_0001)
+    expect(a.alloc(8, 8)).toBe(0x8000_0008) // padded up to the alignment
+    expect(a.used).toBe(0x10 - 1)
+    expect(() => a.alloc(64, 1)).toThrow(/out of memory/)
+    a.reset()
+    expect(a.used).toBe(0)
+  })
+})
+
 describe('GuestMemory', () => {
   it('checks every range and reports failure instead of throwing', () => {
     const m = new RamGuestMemory(new Uint8Array(4096), 0x8000_0000)

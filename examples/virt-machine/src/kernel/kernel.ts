@@ -340,7 +340,7 @@ export class Kernel {
       uptimeNs: () => ((this.port.csrRead(hart, CSR.time) - this.bootTime) * 1_000_000_000n) / BigInt(this.platform.timebase || 10_000_000),
       memory: () => {
         const m = process.memoryUsage()
-        return { ramBytes: this.platform.memory.size, dmaBytesUsed: this.dmaUsed(), heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal }
+        return { ramBytes: this.platform.memory.size, dmaBytesUsed: this.dma.used, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal }
       },
       storage: this.storage,
       root: this.root,
@@ -357,11 +357,6 @@ export class Kernel {
         this.port.raiseBreakpoint(hart)
       },
     }
-  }
-
-  private dmaUsed(): number {
-    // BumpAllocator does not expose its cursor; a zero-byte allocation finds it.
-    return this.dma.alloc(0, 1) - this.dma.base
   }
 
   private async runShell(): Promise<void> {
