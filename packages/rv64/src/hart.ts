@@ -1,8 +1,9 @@
 /**
  * The hart: an RV64IMAFDC + Zicsr/Zifencei/Zicntr + Zba/Zbb/Zbs interpreter with machine,
  * supervisor and user modes (privileged spec 1.12): traps with delegation, interrupts with
- * priority, CSRs, WFI, LR/SC and AMOs, Sv39/Sv48 translation. F and D live in `fpu.ts`
- * (registers, fcsr, mstatus.FS, arithmetic); PMP enforcement is a next step (docs/STATUS.md).
+ * priority, CSRs, WFI, LR/SC and AMOs, Sv39/Sv48 translation (Sv57 as an option,
+ * `HartOptions.sv57`). F and D live in `fpu.ts` (registers, fcsr, mstatus.FS, arithmetic); PMP
+ * enforcement is a next step (docs/STATUS.md).
  *
  * Registers live in a BigInt64Array with a BigUint64Array view of the same memory: V8 compiles
  * BigInt arithmetic whose result is stored straight into such an array to native 64-bit code,
@@ -39,6 +40,13 @@ export interface HartOptions {
   resetPc?: number
   /** Visits before a block is compiled (default {@link DEFAULT_BLOCK_THRESHOLD}; Infinity = never). */
   blockThreshold?: number
+  /**
+   * Offer Sv57 (satp.MODE 10) besides Sv39 and Sv48 (default false: a write of mode 10 to `satp`
+   * has no effect, as today). Data accesses beyond ±2^53 are translated exactly; an instruction
+   * fetch from a pc beyond ±2^53 is refused: `run()` stops with reason `error` (see
+   * docs/RATIONALE.md "Why is Sv57 an option, off by default?").
+   */
+  sv57?: boolean
 }
 
 /** The state of a hart, for snapshot/restore. */
@@ -70,6 +78,14 @@ class Trap {
     readonly cause: number,
     readonly tval: bigint,
   ) {}
+}
+
+/**
+ * Raised inside the interpreter (Sv57 offered) when the pc lies beyond ±2^53, where a number
+ * may not hold it exactly; `run()` stops with reason `error`. Never escapes `run()`.
+ */
+class WidePc {
+  constructor(readonly pc: number) {}
 }
 
 /** A hart-level host error (never a guest action): e.g. a snapshot of another shape. */
@@ -159,7 +175,7 @@ export class Hart {
   private stval = 0n
   private stimecmp = MASK64
   private satp = 0n
-  /** satp.MODE as a number (0 bare, 8 Sv39, 9 Sv48), kept with every satp write. */
+  /** satp.MODE as a number (0 bare, 8 Sv39, 9 Sv48, 10 Sv57 when offered), kept with every satp write. */
   private satpMode = 0
   private readonly pmp = new Pmp()
   instret = 0n
@@ -171,6 +187,12 @@ export class Hart {
   private readonly ramEnd: number
   private readonly cache: DecodeCache
   private reservation = NaN
+  /**
+   * An LR reservation at an address beyond ±2^53 (Sv57): `reservation` is NaN then and this holds
+   * the exact address (-1n: none). SC, traps and restore clear it; this hart's own stores do not
+   * (they break only a reservation inside ±2^53); snapshots do not carry it.
+   */
+  private reservationWide = -1n
   private readonly breakpoints = new Set<number>()
   private stopExit = false
 
@@ -184,9 +206,12 @@ export class Hart {
     this.cache = new DecodeCache(this.ramBase, this.ramEnd - this.ramBase)
     this.pc = options.resetPc ?? options.bus.ramBase
     this.blockThreshold = options.blockThreshold ?? DEFAULT_BLOCK_THRESHOLD
+    this.sv57 = options.sv57 ?? false
   }
 
   private readonly blockThreshold: number
+  /** Whether satp accepts Sv57 (HartOptions.sv57). */
+  readonly sv57: boolean
 
   getX(i: number): bigint {
     return i === 0 ? 0n : BigInt.asUintN(64, this.x[i]!)
@@ -442,10 +467,11 @@ export class Hart {
       case CSR.satp: {
         if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return false
         // WARL: a write of an unsupported mode has no effect at all (Linux probes Sv57, Sv48, Sv39 this way).
-        // Sv57 is not offered: virtual addresses are JS numbers, exact only up to 2^53, and an Sv57
-        // address has 57 significant bits (see RATIONALE "Why Sv39 and Sv48 but not Sv57?").
+        // Sv57 only with HartOptions.sv57: its addresses have 57 significant bits, beyond the 2^53
+        // of the numbers the hart keeps them in; the exact paths are in `walk` (see RATIONALE
+        // "Why is Sv57 an option, off by default?").
         const mode = Number(v >> 60n)
-        if (mode !== 0 && mode !== 8 && mode !== 9) return true
+        if (mode !== 0 && mode !== 8 && mode !== 9 && (mode !== 10 || !this.sv57)) return true
         this.satp = v & ((0xfn << 60n) | (0xffffn << 44n) | ((1n << 44n) - 1n))
         this.satpMode = Number(this.satp >> 60n)
         this.flushTlb()
@@ -536,7 +562,7 @@ export class Hart {
   /** The rest of a load that `ramOffset` found outside RAM. */
   private loadMmio(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
     const r = this.bus.read(this.mmioPa, size)
-    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, BigInt.asUintN(64, BigInt(va)))
+    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, this.faultAddr(va))
     return signed ? BigInt.asIntN(size * 8, r) : r
   }
 
@@ -556,7 +582,7 @@ export class Hart {
 
   /** The rest of a store that `ramOffset` found outside RAM. */
   private storeMmio(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
-    if (!this.bus.write(this.mmioPa, size, value)) throw new Trap(CAUSE.STORE_ACCESS, BigInt.asUintN(64, BigInt(va)))
+    if (!this.bus.write(this.mmioPa, size, value)) throw new Trap(CAUSE.STORE_ACCESS, this.faultAddr(va))
     if (this.bus.exitCode !== undefined) this.stopExit = true
   }
 
@@ -577,7 +603,7 @@ export class Hart {
       }
     }
     const r = this.bus.read(addr, size)
-    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, BigInt.asUintN(64, BigInt(va)))
+    if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, this.faultAddr(va))
     return signed ? BigInt.asIntN(size * 8, r) : r
   }
 
@@ -604,11 +630,15 @@ export class Hart {
       if (Math.abs(va - this.reservation) < 8) this.reservation = NaN
       return
     }
-    if (!this.bus.write(addr, size, value)) throw new Trap(CAUSE.STORE_ACCESS, BigInt.asUintN(64, BigInt(va)))
+    if (!this.bus.write(addr, size, value)) throw new Trap(CAUSE.STORE_ACCESS, this.faultAddr(va))
     if (this.bus.exitCode !== undefined) this.stopExit = true
   }
 
   private fetch(pc: number): Decoded {
+    // A pc beyond ±2^53 may have been rounded (a jump's target is computed as a BigInt, then kept
+    // as a number): with Sv57 offered such a pc could be mapped, so stop rather than run from a
+    // rounded address. Never on the fetch page (it lies inside ±2^53), so this is the only check.
+    if ((pc > 0x1f_ffff_ffff_ffff || pc < -0x1f_ffff_ffff_ffff) && this.sv57) throw new WidePc(pc)
     const pa = this.translate(pc, FETCH)
     const hit = this.cache.get(pa)
     if (hit) {
@@ -737,9 +767,31 @@ export class Hart {
     const levels = mode - 5 // Sv39 = 8 → 3, Sv48 = 9 → 4, Sv57 = 10 → 5
     const bits = 12 + 9 * levels
     const fault = () => new Trap(PAGE_FAULT[kind], this.faultAddr(va))
-    // The address must be canonical: bits above `bits` copy bit bits-1.
-    if (Number.isNaN(va) || va >= 2 ** (bits - 1) || va < -(2 ** (bits - 1))) throw fault()
-    const u = BigInt.asUintN(64, BigInt(va))
+    // The virtual page number (signed) and the page offset. Both fit a number exactly even when
+    // `va` does not: then (NaN, only ever a data access) they come from the exact address in
+    // `lastAddr`. Only Sv57 has canonical addresses that large.
+    let vpn: number
+    let off: number
+    let u: bigint
+    if (va === va) {
+      // The address must be canonical: bits above `bits` copy bit bits-1.
+      if (va >= 2 ** (bits - 1) || va < -(2 ** (bits - 1))) throw fault()
+      u = BigInt.asUintN(64, BigInt(va))
+      vpn = Math.floor(va / PAGE)
+      off = va - vpn * PAGE
+    } else {
+      if (mode !== 10) throw fault()
+      u = this.lastAddr
+      const s = BigInt.asIntN(64, u)
+      if (s >= 1n << 56n || s < -(1n << 56n)) throw fault()
+      vpn = Number(s >> 12n)
+      off = Number(u & 0xfffn)
+      const i = vpn & (TLB_SIZE - 1)
+      if (this.tlbTag[i] === vpn) {
+        const f = this.tlbFlags[i]!
+        if (this.allowed(f, kind, priv) && (kind !== STORE || f & PTE_D)) return this.tlbPage[i]! * PAGE + off
+      }
+    }
     let table = (this.satp & ((1n << 44n) - 1n)) * 4096n
     for (let level = levels - 1; level >= 0; level--) {
       const pteAddr = Number(table + ((u >> BigInt(12 + 9 * level)) & 511n) * 8n)
@@ -767,11 +819,10 @@ export class Hart {
       }
       const pageMask = (1n << BigInt(9 * level)) - 1n
       const ppage = Number((ppn & ~pageMask) | ((u >> 12n) & pageMask))
-      const vpn = Math.floor(va / PAGE)
       const i = vpn & (TLB_SIZE - 1)
       let tlbFlags = Number(pte & 0xffn)
       if (this.pmp.active) {
-        const pa = ppage * PAGE + (va - vpn * PAGE)
+        const pa = ppage * PAGE + off
         if (!this.pmp.check(pa, 1, PMP_NEED[kind], priv)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
         // Only a page PMP grants wholly to S/U may be served from the TLB without a check.
         if (this.pmp.pagePerms(ppage * PAGE) !== (PMP_R | PMP_W | PMP_X)) tlbFlags &= ~(PTE_R | PTE_W | PTE_X)
@@ -779,7 +830,7 @@ export class Hart {
       this.tlbTag[i] = vpn
       this.tlbPage[i] = ppage
       this.tlbFlags[i] = tlbFlags
-      return ppage * PAGE + (va - vpn * PAGE)
+      return ppage * PAGE + off
     }
     throw fault()
   }
@@ -810,6 +861,7 @@ export class Hart {
       this.pc = this.vector(this.mtvec, cause, interrupt)
     }
     this.reservation = NaN
+    this.reservationWide = -1n
   }
 
   private vector(tvec: bigint, cause: number, interrupt: boolean): number {
@@ -1391,16 +1443,18 @@ export class Hart {
               const a = this.addrOf(d.rs1)
               x[rd] = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
               this.reservation = a
+              this.reservationWide = a === a ? -1n : this.lastAddr
               break
             }
             case Op.SC_W:
             case Op.SC_D: {
               const a = this.addrOf(d.rs1)
-              if (this.reservation === a) {
+              if (a === a ? this.reservation === a : this.reservationWide === this.lastAddr) {
                 this.store(a, d.op === Op.SC_W ? 4 : 8, x[d.rs2]!)
                 x[rd] = 0n
               } else x[rd] = 1n
               this.reservation = NaN
+              this.reservationWide = -1n
               break
             }
             case Op.AMO_W:
@@ -1445,7 +1499,12 @@ export class Hart {
           }
         }
       } catch (e) {
-        if (!(e instanceof Trap)) throw e
+        if (!(e instanceof Trap)) {
+          if (!(e instanceof WidePc)) throw e
+          this.instret += BigInt(executed)
+          const message = `pc ≈ ${e.pc < 0 ? '-' : ''}0x${Math.abs(e.pc).toString(16)} lies beyond ±2^53: instruction fetch there is not supported (the pc is not exact)`
+          return { reason: 'error', executed, message }
+        }
         x[0] = 0n
         executed += this.blockDone // the instructions of a compiled block before the trapping one
         this.blockDone = 0
@@ -1586,6 +1645,7 @@ export class Hart {
     this.privilege = s.privilege
     this.instret = s.instret
     this.reservation = s.reservation ?? NaN
+    this.reservationWide = -1n
     this.waiting = s.waiting
     this.clearDecoded()
     this.flushTlb()

@@ -15,6 +15,8 @@ export interface SystemOptions {
   slice?: number
   /** Block-tier compile threshold of every hart (see `HartOptions.blockThreshold`). */
   blockThreshold?: number
+  /** Offer Sv57 on every hart (see `HartOptions.sv57`; default false). */
+  sv57?: boolean
 }
 
 export interface System {
@@ -30,7 +32,7 @@ export function createSystem(options: SystemOptions): System {
   const bus = new Bus({ ramSize: options.ramSize, ...(options.ramBase !== undefined ? { ramBase: options.ramBase } : {}) })
   const harts: Hart[] = []
   const clint = new Clint(harts, options.harts ?? 1, options.clock ?? 'instret')
-  for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint, ...(options.blockThreshold !== undefined ? { blockThreshold: options.blockThreshold } : {}) }))
+  for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint, ...(options.blockThreshold !== undefined ? { blockThreshold: options.blockThreshold } : {}), ...(options.sv57 !== undefined ? { sv57: options.sv57 } : {}) }))
   bus.map(0x0200_0000, clint)
   const slice = options.slice ?? 10_000
   return {

@@ -58,6 +58,48 @@ const SV39 = `
     pages: .space 16 * 4096
     .text`
 
+/** Sv48: the Sv39 tree under one more level (entries 0 and 256 of the new root), plus the high half. */
+const SV48 = SV39
+  .replace('    la t0, pt_root; la t1, pt_l1; la t2, pt_l0\n', `    la t0, pt_root; la t1, pt_l1; la t2, pt_l0; la s10, pt_top
+    srli t3, t0, 12; slli t3, t3, 10; ori t3, t3, 1
+    sd t3, 0(s10); li t6, 2048; add t6, t6, s10; sd t3, 0(t6)   # level 3: entries 0 and 256 → the Sv39-style tree
+`)
+  .replace('srli t3, t0, 12; li t6, 8; slli t6, t6, 60', 'srli t3, s10, 12; li t6, 9; slli t6, t6, 60')
+  // Before the jumps into non-executable pages (their fetch faults return past \`j 7f\`).
+  .replace('    li s2, 0x4000d000; jal ra, 4f; j 5f\n', `    li s2, 0xffff800040001000; ld s11, 0(s2)        # the high half maps the same pages
+    li s2, 0x0000800040001000; ld t5, 0(s2)         # bit 47 set, bits 63..48 clear: non-canonical → page fault
+    li s2, 0x4000d000; jal ra, 4f; j 5f
+`)
+  .replace('    pt_root: .space 4096\n', '    pt_top: .space 4096\n    pt_root: .space 4096\n')
+
+/**
+ * Sv57: the Sv48 tree under a fifth level (entries 0, 240, 256 and 511 of the new root: the
+ * Sv48 addresses, a low region above 2^53, the bottom of the high half), a petapage with PPN 0, a
+ * misaligned petapage and terapage, and addresses beyond ±2^53 for loads, stores and AMOs.
+ */
+const SV57 = SV48
+  .replace('la s10, pt_top\n', `la s10, pt_top; la s9, pt_top5
+    srli t3, s10, 12; slli t3, t3, 10; ori t3, t3, 1
+    sd t3, 0(s9); sd t3, 1920(s9)
+    li t6, 2048; add t6, t6, s9; sd t3, 0(t6); li t6, 4088; add t6, t6, s9; sd t3, 0(t6)   # level 4: entries 0, 240, 256, 511 → the Sv48 tree
+    li t3, 0xcf; sd t3, 16(s9)                                      # entry 2: a petapage at PPN 0 (RWX, A, D)
+    li t3, (0x80000 << 10) | 0xcf; sd t3, 24(s9)                    # entry 3: a misaligned petapage
+    li t3, (0x80000 << 10) | 0xcf; sd t3, 16(s10)                   # level 3 entry 2: a misaligned terapage
+`)
+  .replace('srli t3, s10, 12; li t6, 9; slli t6, t6, 60', 'srli t3, s9, 12; li t6, 10; slli t6, t6, 60')
+  .replace('    li s2, 0x4000d000; jal ra, 4f; j 5f\n', `    li s2, 0x00f0000040007000; ld a6, 0(s2); sd a6, 24(s2)   # above 2^53 (VPN[4] 240): page 7, RWX
+    li s2, 0x00f0000040002000; ld s3, 0(s2)         # page 2 is W without R: a page fault, the exact address in mtval
+    li s2, 0xff00000040003000; li t0, 5; amoadd.d t1, t0, (s2); ld t2, 0(s2)   # the high half, bit 56 set
+    li s2, 0xff00000040003008; lr.d t3, (s2); sc.d t4, t0, (s2); ld t6, 0(s2)
+    li s2, 0x0100000040001000; ld s3, 0(s2)         # bits 63..57 clear, bit 56 set: non-canonical → page fault
+    li s2, 0xfe00000040001000; sd t1, 0(s2)         # bit 56 clear, bits 63..57 set: non-canonical → page fault
+    la s2, pages; li t0, 0x0002000000005000; add s2, s2, t0; ld gp, 0(s2)   # through the petapage (PPN 0): page 5
+    li t0, 0x0001000000000000; add s2, s2, t0; ld tp, 0(s2)   # the misaligned petapage → page fault
+    li s2, 0x0000010040001000; ld s3, 0(s2)         # the misaligned terapage → page fault
+    li s2, 0x4000d000; jal ra, 4f; j 5f
+`)
+  .replace('    pt_top: .space 4096\n', '    pt_top5: .space 4096\n    pt_top: .space 4096\n')
+
 const cases: Record<string, string> = {
   'RV64I arithmetic and logic': `
     li a0, 0x123456789abcdef0
@@ -166,18 +208,7 @@ const cases: Record<string, string> = {
     jr t0
     2: sub a0, a0, a0`,
   'Sv39: page walks with every R/W/X/U combination, A/D updates, SUM, MXR, superpages': SV39,
-  // The same tree under one more level (entries 0 and 256 of the new root), plus the high half.
-  'Sv48: a fourth level, the high half of the address space, non-canonical addresses': SV39
-    .replace('    la t0, pt_root; la t1, pt_l1; la t2, pt_l0\n', `    la t0, pt_root; la t1, pt_l1; la t2, pt_l0; la s10, pt_top
-    srli t3, t0, 12; slli t3, t3, 10; ori t3, t3, 1
-    sd t3, 0(s10); li t6, 2048; add t6, t6, s10; sd t3, 0(t6)   # level 3: entries 0 and 256 → the Sv39-style tree
-`)
-    .replace('srli t3, t0, 12; li t6, 8; slli t6, t6, 60', 'srli t3, s10, 12; li t6, 9; slli t6, t6, 60')
-    .replace('    7: la a7, 8f; ecall\n', `    li s2, 0xffff800040001000; ld s11, 0(s2)        # the high half maps the same pages
-    li s2, 0x0000800040001000; ld t5, 0(s2)         # bit 47 set, bits 63..48 clear: non-canonical → page fault
-    7: la a7, 8f; ecall
-`)
-    .replace('    pt_root: .space 4096\n', '    pt_top: .space 4096\n    pt_root: .space 4096\n'),
+  'Sv48: a fourth level, the high half of the address space, non-canonical addresses': SV48,
   'PMP: TOR, NA4, NAPOT, a locked entry, S-mode checks with the MMU off': `
     la s1, pmp_area
     li a0, 0; li a1, 0; li a2, 0; li a3, 0; li a4, 0; li a5, 0; li a6, 0
@@ -215,6 +246,13 @@ describe.skipIf(!toolsPresent())('the hart against QEMU (differential)', () => {
       expect(diff).toEqual([])
     })
   }
+
+  // Our hart offers Sv57 only as an option (HartOptions.sv57); QEMU's rv64 always does.
+  it('Sv57: a fifth level, petapages, addresses beyond ±2^53 (sv57 on)', () => {
+    const { qemu, diff } = compare(SV57, { sv57: true })
+    expect(qemu).toMatch(/M[0-9a-f]{16}\n?$/)
+    expect(diff).toEqual([])
+  })
 
   it('random instruction streams (fast-check)', () => {
     const regs = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 's2', 's3', 's4', 's5']

@@ -45,9 +45,14 @@ export function runQemu(elf: string): string {
   return r.stdout
 }
 
+/** Options of our side: `sv57` offers Sv57 (QEMU's rv64 always does). */
+export interface OursOptions {
+  sv57?: boolean
+}
+
 /** Runs an ELF on our hart (one hart, 128 MiB at 0x8000_0000); returns the UART output. */
-export function runOurs(elf: string, budget = 50_000_000): { out: string; reason: string } {
-  const sys = createSystem({ harts: 1, ramSize: 128 << 20 })
+export function runOurs(elf: string, budget = 50_000_000, options: OursOptions = {}): { out: string; reason: string } {
+  const sys = createSystem({ harts: 1, ramSize: 128 << 20, ...(options.sv57 ? { sv57: true } : {}) })
   let out = ''
   sys.map(0x1000_0000, new CaptureUart((b) => (out += String.fromCharCode(b))))
   sys.map(0x0010_0000, new SifiveTest(sys.bus))
@@ -58,10 +63,10 @@ export function runOurs(elf: string, budget = 50_000_000): { out: string; reason
 }
 
 /** Both runs, and the lines that differ. */
-export function compare(body: string): { qemu: string; ours: string; diff: string[] } {
+export function compare(body: string, options: OursOptions = {}): { qemu: string; ours: string; diff: string[] } {
   const elf = build(body)
   const qemu = runQemu(elf)
-  const ours = runOurs(elf).out
+  const ours = runOurs(elf, undefined, options).out
   const a = qemu.split('\n')
   const b = ours.split('\n')
   const diff: string[] = []
