@@ -66,6 +66,11 @@ export interface MachineConfig {
   /** `riscv,isa` in the device tree. */
   isa?: string
   /**
+   * The widest paging mode the harts offer (and the device tree's `mmu-type`): `sv48` (default;
+   * every address fits a JS number, the fast paths apply) or `sv57` (`HartOptions.sv57`).
+   */
+  mmu?: 'sv48' | 'sv57'
+  /**
    * Called when a hart stops at one of its breakpoints (honk mode's shim stops there to hand a
    * trap or an arrival to the TypeScript kernel). Runs between slices; may change the hart's state.
    */
@@ -142,7 +147,7 @@ export class VirtMachine {
     this.bus = new Bus({ ramBase: MAP.ram, ramSize: config.memory })
     this.ramEnd = MAP.ram + config.memory
     this.clint = new Clint(this.harts, config.harts, (config.clock ?? 'virtual') === 'virtual' ? 'instret' : 'realtime')
-    for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint }))
+    for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57' }))
     this.running = this.harts.map(() => config.bios !== 'builtin')
     this.sbiTimer = this.harts.map(() => (1n << 64n) - 1n)
     this.bus.map(MAP.clint, this.clint)
@@ -188,7 +193,7 @@ export class VirtMachine {
         ramBase: BigInt(MAP.ram),
         ramSize: BigInt(this.config.memory),
         isa: this.config.isa ?? HART_ISA,
-        mmuType: 'riscv,sv48',
+        mmuType: `riscv,${this.config.mmu ?? 'sv48'}`,
         ...(this.config.bootargs !== undefined ? { bootargs: this.config.bootargs } : {}),
         ...(initrd ? { initrd: { start: BigInt(initrd.start), end: BigInt(initrd.end) } } : {}),
         rngSeed: crypto.getRandomValues(new Uint8Array(32)),

@@ -5,7 +5,7 @@ describe('honk-virt command line', () => {
   it('parses QEMU-style flags', () => {
     const o = parseCli(['--bios', '/fw.bin', '--kernel', 'Image', '--initrd', 'rd', '--append', 'console=ttyS0', '--smp', '4', '--mem', '1G', '--drive', 'a.img', '--drive', 'b.img', '--share', 'dir', '--nographic'])
     expect(o).toEqual({
-      config: { harts: 4, memory: 1 << 30, bios: 'firmware', clock: 'virtual', bootargs: 'console=ttyS0' },
+      config: { harts: 4, memory: 1 << 30, bios: 'firmware', clock: 'virtual', mmu: 'sv48', bootargs: 'console=ttyS0' },
       firmware: '/fw.bin',
       kernel: 'Image',
       initrd: 'rd',
@@ -13,11 +13,12 @@ describe('honk-virt command line', () => {
       share: 'dir',
     })
     expect(parseCli(['--kernel', 'k'])).toMatchObject({ config: { harts: 1, memory: 256 << 20, bios: 'builtin' }, drives: [] })
+    expect(parseCli(['--kernel', 'k', '--mmu', 'sv57'])).toMatchObject({ config: { mmu: 'sv57' } })
     expect(parseCli(['--help'])).toBe('help')
   })
 
   it('rejects what it cannot run with a usage error', () => {
-    for (const argv of [[], ['--kernel', 'k', '--smp', '9'], ['--kernel', 'k', '--smp', 'two'], ['--kernel', 'k', '--mem', 'lots'], ['--kernel', 'k', '--frobnicate'], ['--kernel', 'k', '--clock', 'sundial']]) {
+    for (const argv of [[], ['--kernel', 'k', '--smp', '9'], ['--kernel', 'k', '--smp', 'two'], ['--kernel', 'k', '--mem', 'lots'], ['--kernel', 'k', '--frobnicate'], ['--kernel', 'k', '--clock', 'sundial'], ['--kernel', 'k', '--mmu', 'sv39x4']]) {
       expect(() => parseCli(argv), argv.join(' ')).toThrow(UsageError)
     }
   })

@@ -27,6 +27,8 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]
   --mem <size>                RAM, e.g. 512M or 1G (default 256M)
   --drive <file>              a virtio-blk disk backed by a file (repeatable)
   --share <dir>               export a host directory over virtio-9p (mount tag "honk")
+  --mmu <sv48|sv57>           widest paging mode the harts offer (default sv48; sv57 takes
+                              exact but slower paths for addresses beyond 2^53)
   --clock <virtual|realtime>  guest time from retired instructions (default; deterministic) or
                               from the host clock
   --nographic                 accepted for QEMU compatibility (the console is always stdio)
@@ -66,6 +68,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
         share: { type: 'string' },
         nographic: { type: 'boolean', default: false },
         clock: { type: 'string', default: 'virtual' },
+        mmu: { type: 'string', default: 'sv48' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -80,8 +83,9 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
   if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${v.smp}: 1 to 8 harts`)
   const bios = v.bios === 'builtin' || v.bios === 'none' ? v.bios : 'firmware'
   if (v.clock !== 'virtual' && v.clock !== 'realtime') throw new UsageError(`--clock ${v.clock}: virtual or realtime`)
+  if (v.mmu !== 'sv48' && v.mmu !== 'sv57') throw new UsageError(`--mmu ${v.mmu}: sv48 or sv57`)
   return {
-    config: { harts, memory: parseSize(v.mem), bios, clock: v.clock, ...(v.append !== undefined ? { bootargs: v.append } : {}) },
+    config: { harts, memory: parseSize(v.mem), bios, clock: v.clock, mmu: v.mmu, ...(v.append !== undefined ? { bootargs: v.append } : {}) },
     ...(bios === 'firmware' ? { firmware: v.bios } : {}),
     kernel: v.kernel,
     ...(v.initrd ? { initrd: v.initrd } : {}),

@@ -30,7 +30,7 @@ export function patternDisk(bytes = 8 << 20): Uint8Array {
 }
 
 /** Boots the guest Linux on a fresh machine with the pattern disk, a net port and the console captured. */
-export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share'] }) {
+export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share']; mmu?: 'sv48' | 'sv57' }) {
   const session = new ConsoleSession()
   const machine = new VirtMachine({
     harts: options.harts,
@@ -41,6 +41,7 @@ export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number
     drives: [new MemoryBlockDevice(16384, 512, patternDisk())],
     net: loopbackPair()[0],
     ...(options.share ? { share: options.share } : {}),
+    ...(options.mmu ? { mmu: options.mmu } : {}),
   })
   boot(machine, {
     kernel: new Uint8Array(readFileSync(LINUX_IMAGE)),

@@ -35,4 +35,20 @@ describe.skipIf(!run)('Linux 6.1 on the virt machine', () => {
       expect(session.text).toContain('reboot: Power down')
     }, 900_000)
   }
+
+  it('runs with 5-level paging (Sv57) when the machine offers it: satp mode 10, every check passes', async () => {
+    const { session, machine } = bootLinux({ bios: 'builtin', harts: 1, mmu: 'sv57' })
+    const report = await session.waitFor(/honk-init: (all checks passed|FAILED)/, 600_000)
+    expect(report).toContain('honk-init: all checks passed')
+    // Linux probes satp from Sv57 down (arch/riscv/mm/init.c set_satp_mode) and keeps the first that sticks.
+    expect(machine.harts[0]!.getCsr(0x180) >> 60n).toBe(10n)
+    expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+  }, 900_000)
+
+  it('uses Sv48 on the default machine (satp mode 9)', async () => {
+    const { session, machine } = bootLinux({ bios: 'builtin', harts: 1 })
+    await session.waitFor('honk-init: all checks passed', 300_000)
+    expect(machine.harts[0]!.getCsr(0x180) >> 60n).toBe(9n)
+    expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+  }, 900_000)
 })
