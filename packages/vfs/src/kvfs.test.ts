@@ -24,6 +24,21 @@ describe('KV-backed FS', () => {
 
   it('agrees with the model (fast-check)', () => fsModelProperty(() => fresh(2048), { numRuns: 60 }))
 
+  it('with durable: true every operation has reached a device flush when it resolves', async () => {
+    for (const durable of [true, false]) {
+      const dev = new MemoryBlockDevice(2048)
+      const kv = await openKV(dev, { commitWindowMs: 10_000 })
+      const fs = await openKvFS(kv, { durable })
+      const before = dev.stats.flushes
+      await writeFile(fs, 'a', 'x')
+      await fs.mkdir('d')
+      // Durable: at least one flush per operation; otherwise the store waits for its commit window.
+      if (durable) expect(dev.stats.flushes).toBeGreaterThanOrEqual(before + 2)
+      else expect(dev.stats.flushes).toBe(before)
+      await kv.close()
+    }
+  })
+
   it('persists across reopening the store; chunked files with holes read back exactly', async () => {
     const dev = new MemoryBlockDevice(8192)
     let kv = await openKV(dev)

@@ -48,6 +48,12 @@ export interface KvFSOptions {
   clock?: () => number
   /** Writes through `FS.sync`/`FileHandle.sync` wait for the device flush (default true). */
   durableSync?: boolean
+  /**
+   * Every operation resolves only after its batch is flushed to the device (`{ durable: true }`),
+   * so a returned write survives a power cut without a `sync` (default false: durable within the
+   * store's group-commit window). Concurrent operations still share flushes.
+   */
+  durable?: boolean
 }
 
 /** Opens (creating on first use) a filesystem in `kv`. */
@@ -60,6 +66,7 @@ export async function openKvFS(kv: KV, options: KvFSOptions = {}): Promise<FS> {
 class KvFS implements FS {
   readonly readOnly: boolean
   private readonly clock: () => number
+  private readonly writeOptions: { durable: boolean }
   private next = 2
   /** Mutations run one at a time (each is read-modify-write of several keys). */
   private lock: Promise<unknown> = Promise.resolve()
@@ -70,6 +77,7 @@ class KvFS implements FS {
   ) {
     this.readOnly = options.readOnly ?? false
     this.clock = options.clock ?? Date.now
+    this.writeOptions = { durable: options.durable ?? false }
   }
 
   async init(): Promise<void> {
@@ -200,7 +208,7 @@ class KvFS implements FS {
           const parent = await this.inode(p, 'open', clean)
           this.touch(parent)
           this.put(ops, p, parent)
-          await this.kv.batch(ops)
+          await this.kv.batch(ops, this.writeOptions)
           return ino
         }
         if (options.create && options.exclusive) throw new FsError('EEXIST', 'open', clean)
@@ -214,7 +222,7 @@ class KvFS implements FS {
         node.size = 0
         this.touch(node)
         this.put(ops, target, node)
-        await this.kv.batch(ops)
+        await this.kv.batch(ops, this.writeOptions)
       }
       return target
     })
@@ -265,7 +273,7 @@ class KvFS implements FS {
           node.size = Math.max(node.size, at + data.length)
           this.touch(node)
           this.put(ops, ino, node)
-          await this.kv.batch(ops)
+          await this.kv.batch(ops, this.writeOptions)
           return data.length
         }),
       truncate: (size) =>
@@ -309,7 +317,7 @@ class KvFS implements FS {
     node.size = size
     this.touch(node)
     this.put(ops, ino, node)
-    await this.kv.batch(ops)
+    await this.kv.batch(ops, this.writeOptions)
   }
 
   async mkdir(path: string, mode = 0o755): Promise<void> {
@@ -328,7 +336,7 @@ class KvFS implements FS {
       parent.nlink++
       this.touch(parent)
       this.put(ops, p, parent)
-      await this.kv.batch(ops)
+      await this.kv.batch(ops, this.writeOptions)
     })
   }
 
@@ -352,7 +360,7 @@ class KvFS implements FS {
       if (node.t === 'd') parent.nlink--
       this.touch(parent)
       this.put(ops, p, parent)
-      await this.kv.batch(ops)
+      await this.kv.batch(ops, this.writeOptions)
     })
   }
 
@@ -394,7 +402,7 @@ class KvFS implements FS {
         this.touch(dpNode)
         this.put(ops, dp, dpNode)
       }
-      await this.kv.batch(ops)
+      await this.kv.batch(ops, this.writeOptions)
     })
   }
 
@@ -412,7 +420,7 @@ class KvFS implements FS {
       const parent = await this.inode(p, 'symlink', clean)
       this.touch(parent)
       this.put(ops, p, parent)
-      await this.kv.batch(ops)
+      await this.kv.batch(ops, this.writeOptions)
     })
   }
 
@@ -436,7 +444,7 @@ class KvFS implements FS {
       node.ct = this.clock()
       const ops: Op[] = []
       this.put(ops, ino, node)
-      await this.kv.batch(ops)
+      await this.kv.batch(ops, this.writeOptions)
     })
   }
 

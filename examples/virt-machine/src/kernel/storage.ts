@@ -14,15 +14,15 @@
  * The root filesystem (`mountRoot`) is overlay(KVFS(kv), [host, core]): each layer only when
  * its device is there. With no block device the root is the verified core alone (read-only).
  *
- * Durability: every write through the root is durable when its promise resolves (the KV is
- * wrapped so that every put/delete/batch waits for the device flush), so `put` then a power-off
- * keeps the data, with no sync call needed.
+ * Durability: every write through the root is durable when its promise resolves (the KV FS is
+ * opened with `durable: true`: each operation's batch waits for the device flush), so `put` then
+ * a power-off keeps the data, with no sync call needed.
  */
 import type { BlockDevice } from '@honk/block'
 import { slice } from '@honk/block'
 import { HonkError } from '@honk/errors'
 import { SlotError, Slots, bytesReader, decodeMetadata, openImageFS, verifyImage, type Anchor, type CoreSource, type ImageFS, type Rejection, type VerifyOptions } from '@honk/image'
-import { openKV, type BatchOp, type Bytes, type KV, type KVOptions, type KVSnapshot, type KVStats, type RangeOptions, type WriteOptions } from '@honk/kv'
+import { openKV, type KV, type KVOptions } from '@honk/kv'
 import { MemoryFS, openKvFS, overlay, type DirEntry, type FS, type FileHandle, type KvFSOptions, type OpenOptions, type SetAttr, type Stat } from '@honk/vfs'
 import type { MountLayer, MountedRoot, Storage } from './services.js'
 
@@ -201,10 +201,11 @@ export async function mountRoot(options: MountOptions): Promise<MountedRoot> {
   const lowers: FS[] = []
   let kv: KV | undefined
   let upper: FS | undefined
-  const kvfsOptions: KvFSOptions = options.clock ? { clock: options.clock } : {}
+  // Every write through the root is flushed before it returns (`put` then power-off keeps it).
+  const kvfsOptions: KvFSOptions = { durable: true, ...(options.clock ? { clock: options.clock } : {}) }
   if (options.kvRegion) {
     try {
-      kv = new DurableKV(await openKV(options.kvRegion, options.kvOptions ?? {}))
+      kv = await openKV(options.kvRegion, options.kvOptions ?? {})
     } catch (e) {
       throw new WritableLayerError(e)
     }
@@ -271,64 +272,6 @@ class Root implements MountedRoot {
       await this.kv.close()
     })()
     return this.done
-  }
-}
-
-/**
- * A KV whose every write is durable (`{ durable: true }` forced): the writable layer's
- * operations resolve only after the device flush. Concurrent writers still share flushes
- * (group commit).
- */
-class DurableKV implements KV {
-  constructor(private readonly kv: KV) {}
-
-  get count(): number {
-    return this.kv.count
-  }
-  get(key: Bytes): Promise<Uint8Array | undefined> {
-    return this.kv.get(key)
-  }
-  getString(key: Bytes): Promise<string | undefined> {
-    return this.kv.getString(key)
-  }
-  has(key: Bytes): boolean {
-    return this.kv.has(key)
-  }
-  size(key: Bytes): number | undefined {
-    return this.kv.size(key)
-  }
-  entries(range?: RangeOptions): AsyncIterableIterator<[Uint8Array, Uint8Array]> {
-    return this.kv.entries(range)
-  }
-  keys(range?: RangeOptions): IterableIterator<Uint8Array> {
-    return this.kv.keys(range)
-  }
-  put(key: Bytes, value: Bytes, _options?: WriteOptions): Promise<void> {
-    return this.kv.put(key, value, { durable: true })
-  }
-  delete(key: Bytes, _options?: WriteOptions): Promise<void> {
-    return this.kv.delete(key, { durable: true })
-  }
-  batch(ops: readonly BatchOp[], _options?: WriteOptions): Promise<void> {
-    return this.kv.batch(ops, { durable: true })
-  }
-  snapshot(): KVSnapshot {
-    return this.kv.snapshot()
-  }
-  sync(): Promise<void> {
-    return this.kv.sync()
-  }
-  compact(): Promise<void> {
-    return this.kv.compact()
-  }
-  reset(): Promise<void> {
-    return this.kv.reset()
-  }
-  close(): Promise<void> {
-    return this.kv.close()
-  }
-  stats(): KVStats {
-    return this.kv.stats()
   }
 }
 
