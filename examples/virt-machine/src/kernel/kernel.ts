@@ -11,14 +11,14 @@ import type { Anchor } from '@honk/image'
 import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
 import { ProcessTable } from '@honk/proc'
 import type { FS } from '@honk/vfs'
-import { BumpAllocator, VirtioMmioDriver, openVirtioBlk, type RegisterWindow } from '@honk/virtio'
+import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, type RegisterWindow } from '@honk/virtio'
 import { InterruptSignal, PlicDriver } from './plic.js'
 import { readDeviceTree, type Platform } from './platform.js'
 import { MachineStopping, type HsPort, type SupervisorTrap } from './port.js'
 import { Sbi } from './sbi.js'
 import type { MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
 import { Shell } from './shell.js'
-import { StorageError, WritableLayerError, classifyDisk, describeStorage, layoutDisk, mountRoot, selectCore, type CoreSelection, type DiskLayout } from './storage.js'
+import { StorageError, WritableLayerError, classifyDisk, describeStorage, layoutDisk, mountRoot, selectCore, type DiskLayout } from './storage.js'
 import { UartConsole } from './uart.js'
 
 export interface KernelOptions {
@@ -36,7 +36,8 @@ const SIE_SEIE = 1n << 9n
 const SSTATUS_SIE = 1n << 1n
 const IRQ_SSI = 1
 const IRQ_SEI = 9
-const DEVICE = { blk: 2, p9: 9, net: 1 } as const
+/** Short names of virtio device IDs, for the probe line. */
+const DEVICE_NAME: Readonly<Record<number, string>> = { [DEVICE_ID.NET]: 'net', [DEVICE_ID.BLOCK]: 'blk', [DEVICE_ID.CONSOLE]: 'console', [DEVICE_ID.ENTROPY]: 'rng', [DEVICE_ID.P9]: '9p', [DEVICE_ID.GPU]: 'gpu', [DEVICE_ID.INPUT]: 'input' }
 
 export const BANNER = [
   '',
@@ -65,6 +66,8 @@ const hex16 = (v: bigint) => '0x' + BigInt.asUintN(64, v).toString(16).padStart(
 export class Kernel {
   private sbi!: Sbi
   private platform!: Platform
+  /** The device tree's virtio slots with the DeviceID each answers (undefined: empty), probed once. */
+  private virtio: { base: number; irq: number; id: number | undefined }[] = []
   private plic: PlicDriver | undefined
   private console: UartConsole | undefined
   private readonly online = new Set<number>()
@@ -114,11 +117,12 @@ export class Kernel {
       this.line(`honk: SMP up  harts=${this.online.size}  (started through SBI HSM; kernel tasks run on hart ${hart}'s event loop)`)
       this.initInterrupts()
       this.initConsole()
+      this.virtio = platform.virtio.map((v) => ({ ...v, id: VirtioMmioDriver.probe(this.regs(v.base))?.deviceId }))
       this.line(this.probeLine())
       const blk = await this.initStorage()
       const host = await this.initShare()
       await this.mountFs(blk, host)
-      this.line(platform.virtio.some((v) => this.deviceId(v.base) === DEVICE.net) ? 'honk: network device present, no TCP/IP stack yet (a later issue)' : 'honk: no network device')
+      this.line(this.virtio.some((v) => v.id === DEVICE_ID.NET) ? 'honk: network device present, no TCP/IP stack yet (a later issue)' : 'honk: no network device')
       await this.smpCheck()
       this.procs = new ProcessTable<ProcServices>({ console: { write: (t: string) => this.print(t) }, fs: this.root.root, ...(this.storage ? { block: this.storage.device } : {}) })
       this.line('')
@@ -195,13 +199,11 @@ export class Kernel {
 
   /** What the device tree and the virtio transports show, in one line. */
   private probeLine(): string {
-    const names: Record<number, string> = { 1: 'net', 2: 'blk', 3: 'console', 4: 'rng', 9: '9p', 16: 'gpu', 18: 'input' }
     const found: string[] = []
     let empty = 0
-    for (const v of this.platform.virtio) {
-      const id = this.deviceId(v.base)
-      if (id === undefined) empty++
-      else found.push(`${names[id] ?? `id${id}`}@0x${v.base.toString(16)} irq ${v.irq}`)
+    for (const v of this.virtio) {
+      if (v.id === undefined) empty++
+      else found.push(`${DEVICE_NAME[v.id] ?? `id${v.id}`}@0x${v.base.toString(16)} irq ${v.irq}`)
     }
     const p = this.platform.plic
     const u = this.platform.uart
@@ -232,10 +234,6 @@ export class Kernel {
     }
   }
 
-  private deviceId(base: number): number | undefined {
-    return VirtioMmioDriver.probe(this.regs(base))?.deviceId
-  }
-
   /** A device's interrupt, acknowledged in the handler (the line is level-triggered) and signalled to waiters. */
   private interruptFor(driver: VirtioMmioDriver, irq: number): InterruptSignal {
     const signal = new InterruptSignal()
@@ -247,7 +245,7 @@ export class Kernel {
   }
 
   private async initStorage(): Promise<BlockDevice | undefined> {
-    const slot = this.platform.virtio.find((v) => this.deviceId(v.base) === DEVICE.blk)
+    const slot = this.virtio.find((v) => v.id === DEVICE_ID.BLOCK)
     if (!slot) return undefined
     const driver = new VirtioMmioDriver(this.regs(slot.base), this.port.memory, this.dma)
     const irq = this.interruptFor(driver, slot.irq)
@@ -257,11 +255,11 @@ export class Kernel {
   }
 
   private async initShare(): Promise<{ fs: FS; tag: string } | undefined> {
-    const slot = this.platform.virtio.find((v) => this.deviceId(v.base) === DEVICE.p9)
+    const slot = this.virtio.find((v) => v.id === DEVICE_ID.P9)
     if (!slot) return undefined
     try {
       const driver = new VirtioMmioDriver(this.regs(slot.base), this.port.memory, this.dma)
-      driver.init(1n) // VIRTIO_9P_F_MOUNT_TAG (§5.11.3)
+      driver.init(P9_F_MOUNT_TAG) // the tag is in config space (§5.11.3)
       const queue = driver.setupQueue(0, 64)
       driver.driverOk()
       const tag = virtioMountTag(driver)
@@ -288,7 +286,8 @@ export class Kernel {
         this.line(`honk: disk not used: ${e.message}`)
       }
     }
-    const core = await this.selectCoreOrDie(layout)
+    // Nothing verifiable throws SlotError("no verifiable core image: …"): the FATAL line, then power-off.
+    const core = await selectCore(layout?.slots, this.options.factory, this.options.anchor)
     for (const r of core.rejected) this.line(`honk: core ${r.source === 'factory' ? 'factory image' : `slot ${r.source}`} rejected: ${r.reason}`)
     this.line(`honk: core verified - ${core.label}`)
     if (disk && layout) this.storage = describeStorage(disk, layout)
@@ -302,14 +301,6 @@ export class Kernel {
     }
     // The boot got this far on a slot: mark it good so it stops spending tries (and the rollback floor may rise).
     if (layout && core.source !== 'factory') await layout.slots.markSuccessful(core.source, this.options.anchor)
-  }
-
-  private async selectCoreOrDie(layout: DiskLayout | undefined): Promise<CoreSelection> {
-    try {
-      return await selectCore(layout?.slots, this.options.factory, this.options.anchor)
-    } catch (e) {
-      throw new Error(`no verifiable core image: ${(e as Error).message.replace(/^no verifiable core image: /, '')}`, { cause: e })
-    }
   }
 
   /** Each secondary hart answers an IPI in its own trap handler: proof that it runs and takes interrupts. */
