@@ -121,9 +121,13 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
   const script = { lines: [] as string[], partial: '', ended: false, waiting: false }
   let recent = ''
   const typeNextLine = () => {
-    const line = script.lines.shift() ?? (script.ended && script.partial ? script.partial : undefined)
+    let line = script.lines.shift()
+    if (line === undefined && script.ended && script.partial !== '') {
+      // The input's last line had no newline: type it once the input has ended.
+      line = script.partial
+      script.partial = ''
+    }
     if (line === undefined) return false
-    if (line === script.partial) script.partial = ''
     machine?.input(line + '\n')
     return true
   }
