@@ -134,31 +134,28 @@ describe('the block tier agrees with the interpreter', () => {
       m.hart.setX(2, 30n)
       m.hart.setX(7, BigInt(DATA))
     }, [100, 37, 5])
-    // Now make the load fault after the blocks compiled: x7 points nowhere.
-    const a = machine(program, true)
-    const b = machine(program, false)
-    for (const m of [a, b]) {
-      m.hart.setX(2, 30n)
-      m.hart.setX(7, BigInt(DATA))
-      m.hart.run(6 * 20 + 3)
-      m.hart.setX(7, 0x4000_0000n)
-      m.hart.run(50)
+    /** Runs the loop until its blocks compiled, then points x7 at `bad` so the load faults; both ways. */
+    const faultAfterCompile = (bad: bigint) => {
+      const withBlocks = machine(program, true)
+      const interpreted = machine(program, false)
+      for (const m of [withBlocks, interpreted]) {
+        m.hart.setX(2, 30n)
+        m.hart.setX(7, BigInt(DATA))
+        m.hart.run(6 * 20 + 3)
+        m.hart.setX(7, bad)
+        m.hart.run(50)
+      }
+      return [withBlocks, interpreted] as const
     }
+    // Now make the load fault after the blocks compiled: x7 points nowhere.
+    const [a, b] = faultAfterCompile(0x4000_0000n)
     expect(compiled(a, BASE)).toBe(true)
     expect(state(a)).toEqual(state(b))
     expect(a.hart.getCsr(CSR.mcause)).toBe(5n)
     expect(a.hart.getCsr(CSR.mepc)).toBe(BigInt(BASE + 12))
 
     // A fault raised by the translation itself, inside the block: a negative (non-RAM) address.
-    const c = machine(program, true)
-    const d = machine(program, false)
-    for (const m of [c, d]) {
-      m.hart.setX(2, 30n)
-      m.hart.setX(7, BigInt(DATA))
-      m.hart.run(6 * 20 + 3)
-      m.hart.setX(7, -4096n)
-      m.hart.run(50)
-    }
+    const [c, d] = faultAfterCompile(-4096n)
     expect(compiled(c, BASE)).toBe(true)
     expect(state(c)).toEqual(state(d))
     expect([c.hart.getCsr(CSR.mcause), c.hart.getCsr(CSR.mepc), c.hart.getCsr(CSR.mtval)]).toEqual([5n, BigInt(BASE + 12), (1n << 64n) - 4096n])
