@@ -27,3 +27,27 @@ export class BlockClosedError extends HonkError {
     super('BLOCK_CLOSED', 'block device is closed')
   }
 }
+
+/** Who holds an image's write lock, as the holder describes itself. */
+export interface LockHolder {
+  readonly pid: number
+  readonly host: string
+  /** The holder's command line, or what it said it is. */
+  readonly what: string
+  /** When it took the lock (ISO 8601). */
+  readonly since: string
+}
+
+/**
+ * Another writer holds the image (QEMU's "Failed to get write lock"): a second writable open of
+ * the same file is refused, because two writers would overwrite each other's acknowledged data.
+ * `holder` names it when it answered. A read-only open may share the image.
+ */
+export class BlockLockedError extends HonkError {
+  constructor(readonly path: string, readonly holder: LockHolder | undefined, detail?: string) {
+    const who = holder
+      ? `pid ${holder.pid} on ${holder.host} (${holder.what}), since ${holder.since}`
+      : 'another process'
+    super('BLOCK_LOCKED', `${path}: Failed to get write lock: the image is in use by ${who}${detail ? `; ${detail}` : ''}. Stop it first, or open the image read-only`)
+  }
+}

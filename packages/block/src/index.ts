@@ -15,7 +15,7 @@
  */
 export type { BlockDevice } from './device.js'
 export { checkRequest } from './device.js'
-export { BlockAlignError, BlockClosedError, BlockIoError, BlockRangeError } from './errors.js'
+export { BlockAlignError, BlockClosedError, BlockIoError, BlockLockedError, BlockRangeError, type LockHolder } from './errors.js'
 export { MemoryBlockDevice, emptyStats, type BlockStats } from './memory.js'
 export { slice } from './slice.js'
 export { CrashSimulatingDevice, type CrashPlan, type PendingWrite } from './crash.js'

@@ -6,6 +6,7 @@ import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { checkRequest, type BlockDevice } from './device.js'
 import { BlockClosedError, BlockIoError } from './errors.js'
+import { acquireWriteLock, type LockNamespace, type WriteLock } from './lock.js'
 import { emptyStats, type BlockStats } from './memory.js'
 
 export interface FileBlockDeviceOptions {
@@ -15,13 +16,28 @@ export interface FileBlockDeviceOptions {
   blockCount?: number
   /** Create the file if it does not exist (default true). */
   create?: boolean
-  /** Open read-only: writes and flushes fail with `BlockIoError`. */
+  /**
+   * Open read-only: writes and flushes fail with `BlockIoError`. A read-only open takes no lock:
+   * it may share the image with one writer (and sees its writes as they land).
+   */
   readOnly?: boolean
+  /**
+   * How this process names itself to an opener its write lock refuses (default: its command
+   * line), e.g. "honk (pnpm start)".
+   */
+  lockOwner?: string
+  /** @internal Tests: the lock's namespace (default: abstract on Linux, a socket file elsewhere). */
+  lockNamespace?: LockNamespace
 }
 
 /**
  * A block device backed by a host file. `flush()` is `fdatasync(2)`: after it resolves, every
  * earlier write is on stable storage.
+ *
+ * One writer per file: a writable open takes the file's write lock (see `lock.ts`) and a second
+ * writable open of the same file — from this process or another, by any path — fails with
+ * `BlockLockedError` naming the holder. The lock is released by `close()`, and by the OS when
+ * the process exits or is killed.
  */
 export class FileBlockDevice implements BlockDevice {
   readonly stats: BlockStats = emptyStats()
@@ -37,6 +53,7 @@ export class FileBlockDevice implements BlockDevice {
     readonly blockSize: number,
     readonly blockCount: number,
     private readonly readOnly: boolean,
+    private readonly lock: WriteLock | undefined,
   ) {}
 
   /** Opens (and by default creates) `path` as a block device. */
@@ -46,21 +63,29 @@ export class FileBlockDevice implements BlockDevice {
     const create = options.create ?? true
     let fh: FileHandle
     try {
-      fh = await open(path, readOnly ? 'r' : create ? (await exists(path) ? 'r+' : 'w+') : 'r+')
+      // O_CREAT without O_TRUNC: a racing opener must never truncate a file another one created.
+      fh = await open(path, readOnly ? constants.O_RDONLY : create ? constants.O_RDWR | constants.O_CREAT : constants.O_RDWR, 0o644)
     } catch (e) {
       throw new BlockIoError(`cannot open block device file ${path}: ${(e as Error).message}`, { cause: e })
     }
-    const size = (await fh.stat()).size
-    let blockCount = options.blockCount ?? Math.floor(size / blockSize)
-    if (options.blockCount !== undefined && size < options.blockCount * blockSize) {
-      if (readOnly) {
-        await fh.close()
-        throw new BlockIoError(`${path} holds ${size} bytes, fewer than ${options.blockCount} blocks of ${blockSize}`)
+    let lock: WriteLock | undefined
+    try {
+      const st = await fh.stat({ bigint: true })
+      // The lock comes before anything is changed (the file extended below, or any write).
+      if (!readOnly) lock = await acquireWriteLock(path, { dev: st.dev, ino: st.ino }, { ...(options.lockOwner !== undefined ? { what: options.lockOwner } : {}), ...(options.lockNamespace ? { namespace: options.lockNamespace } : {}) })
+      const size = Number(st.size)
+      let blockCount = options.blockCount ?? Math.floor(size / blockSize)
+      if (options.blockCount !== undefined && size < options.blockCount * blockSize) {
+        if (readOnly) throw new BlockIoError(`${path} holds ${size} bytes, fewer than ${options.blockCount} blocks of ${blockSize}`)
+        await fh.truncate(options.blockCount * blockSize)
       }
-      await fh.truncate(options.blockCount * blockSize)
+      blockCount = Math.max(0, blockCount)
+      return new FileBlockDevice(fh, path, blockSize, blockCount, readOnly, lock)
+    } catch (e) {
+      await lock?.release()
+      await fh.close()
+      throw e
     }
-    blockCount = Math.max(0, blockCount)
-    return new FileBlockDevice(fh, path, blockSize, blockCount, readOnly)
   }
 
   async read(lba: number, buf: Uint8Array): Promise<void> {
@@ -126,8 +151,12 @@ export class FileBlockDevice implements BlockDevice {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.syncHandle?.close()
-    await this.fh.close()
+    try {
+      await this.syncHandle?.close()
+      await this.fh.close()
+    } finally {
+      await this.lock?.release()
+    }
   }
 
   private async io<T>(op: () => Promise<T>, lba: number): Promise<T> {
@@ -136,14 +165,5 @@ export class FileBlockDevice implements BlockDevice {
     } catch (e) {
       throw new BlockIoError(`I/O error on ${this.path}${lba >= 0 ? ` at block ${lba}` : ''}: ${(e as Error).message}`, { cause: e })
     }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await (await open(path, 'r')).close()
-    return true
-  } catch {
-    return false
   }
 }
