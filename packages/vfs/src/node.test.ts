@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { readText, writeFile } from './index.js'
 import { HostFS } from './node.js'
 import { fsModelProperty, testFS } from './testing/index.js'
+import { confinementProperty, runConfinement, type VictimOp } from './testing/node.js'
 
 let dir: string
 let outside: string
@@ -57,5 +58,20 @@ describe('HostFS', () => {
     expect(await fs.readlink('moved-link')).toBe(join(outside, 'secret'))
     await writeFile(fs, 'inside.txt', 'ok')
     expect(await readText(fs, 'inside.txt')).toBe('ok')
+  })
+})
+
+describe('HostFS under a concurrent renamer (issue #12 case 6)', () => {
+  it('the reported race: A opens d/e/x while B swaps d for a symlink to ../outside — A never reads or writes outside', async () => {
+    // 300 rounds of read, write and a long-lived handle on d/e/x against the issue's attack.
+    const ops: VictimOp[] = []
+    for (let i = 0; i < 100; i++) ops.push({ op: 'read', path: 'd/e/x' }, { op: 'write', path: 'd/e/x' }, { op: 'handle', path: 'd/e/x' })
+    const report = await runConfinement(async (root) => ({ fs: new HostFS(root) }), [ops, ops], ['dir-d'])
+    expect(report.attackCycles).toBeGreaterThan(10)
+    expect(report.escapes).toEqual([])
+  })
+
+  it('every FS operation, with up to 3 concurrent callers, under every attack mix: nothing outside the root is read, listed or changed (fast-check)', async () => {
+    await confinementProperty(async (root) => ({ fs: new HostFS(root) }), { numRuns: 25 })
   })
 })

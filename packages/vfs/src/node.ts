@@ -1,30 +1,73 @@
 /**
  * Node-only: `HostFS`, a host directory as an `FS`, confined to its root.
  *
- * Confinement: paths are cleaned ('..' refused), and no symlink is ever followed — every
- * intermediate component is checked with `lstat` and must be a real directory (a symlink there
- * is ENOTDIR, as in MemoryFS), the final component is opened with `O_NOFOLLOW`, and symlinks are
- * returned as symlinks. So neither a path nor a link inside the tree can reach outside it. This
- * holds against the directory's contents; a host process concurrently swapping components is
- * outside the model (export a directory nothing else writes).
+ * Confinement is race-free, without trusting any path string twice. Node has no `openat`, so
+ * every lookup goes through Linux's `/proc/self/fd/N/<name>`: the kernel resolves
+ * `/proc/self/fd/N` to the very directory open on descriptor N (wherever it is now), then looks
+ * up the one component `<name>` (never '..', never containing '/') in it. A path is walked one
+ * component at a time from a descriptor of the root, each step opened `O_PATH | O_DIRECTORY |
+ * O_NOFOLLOW` (a symlink or a file there is ENOTDIR, as in MemoryFS); the operation then acts
+ * on `<parent fd>/<last name>` with a call that does not follow a final symlink (`lstat`,
+ * `mkdir`, `unlink`, `rmdir`, `rename`, `symlink`, `readlink`, `open(O_NOFOLLOW)`), or on a
+ * descriptor of the target itself (size, mode and times, through `O_PATH | O_NOFOLLOW`). So
+ * a concurrent rename of any directory on the way, or a symlink swapped in, can change which
+ * inode inside the tree an operation reaches, never make it leave the tree.
+ *
+ * As a second line (against a host process moving a directory out of the tree while it is in
+ * use), the directory an operation acts in, and every opened file, is checked before use:
+ * `readlink('/proc/self/fd/N')` must lie under the root's real path (taken once) — otherwise
+ * `HostFsConfinementError` (EACCES) and nothing was read or written.
+ *
+ * Residual assumptions: Linux with procfs mounted at /proc (checked at the first operation;
+ * without it every operation fails with `HostFsUnavailableError`, no weaker fallback), and
+ * that nothing but callers of this FS moves directories of the tree out of it — a host process
+ * doing so after the check and during one operation can still redirect that one operation.
  * @packageDocumentation
  */
+import { HonkError } from '@honk/errors'
 import { constants, type BigIntStats } from 'node:fs'
 import * as fsp from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { FsError, ReadOnlyError, type FsErrorCode } from './errors.js'
 import { checkRange } from './memory.js'
-import { cleanPath, components } from './path.js'
+import { cleanPath, components, splitPath } from './path.js'
 import type { DirEntry, FS, FileHandle, FileType, OpenOptions, SetAttr, Stat } from './types.js'
 
 const KNOWN: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENOTEMPTY', 'EROFS', 'EINVAL', 'EXDEV', 'EACCES', 'ENOSPC', 'EBADF'])
 
 function mapError(e: unknown, op: string, path: string): FsError {
+  if (e instanceof FsError) return e
   const code = (e as NodeJS.ErrnoException)?.code ?? ''
   if (KNOWN.has(code)) return new FsError(code as FsErrorCode, op, path, undefined, { cause: e })
   if (code === 'EPERM') return new FsError('EACCES', op, path, undefined, { cause: e })
   if (code === 'ELOOP') return new FsError('EINVAL', op, path, 'is a symlink', { cause: e })
+  if (code === 'ENXIO') return new FsError('EACCES', op, path, 'not a regular file', { cause: e })
   return new FsError('EIO', op, path, (e as Error)?.message, { cause: e })
+}
+
+/** An operation reached something outside the root (a directory moved out by the host): refused. */
+export class HostFsConfinementError extends FsError {
+  constructor(op: string, path: string, readonly hostPath: string) {
+    super('EACCES', op, path, `resolves outside the HostFS root, to ${hostPath}`)
+  }
+}
+
+/** The host cannot confine HostFS (no Linux /proc/self/fd): every operation is refused. */
+export class HostFsUnavailableError extends HonkError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super('HOSTFS_UNAVAILABLE', `HostFS needs Linux with /proc mounted to confine paths race-free: ${detail}`, options)
+  }
+}
+
+/** Linux `O_PATH` (asm-generic; Node does not export it): a descriptor for lookups and fstat only. */
+const O_PATH = 0o10000000
+const O_PATH_ARCHES: ReadonlySet<string> = new Set(['x64', 'ia32', 'arm64', 'arm', 'riscv64', 'ppc64', 's390x', 'loong64'])
+const { O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = constants
+const LOOKUP_DIR = O_PATH | O_DIRECTORY | O_NOFOLLOW
+
+/** `/proc/self/fd/N`, or the entry `name` of the directory open on N. */
+function at(fd: number, name?: string): string {
+  return name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`
 }
 
 function typeOf(st: BigIntStats): FileType | undefined {
@@ -53,34 +96,106 @@ function toStat(st: BigIntStats, op: string, path: string): Stat {
   }
 }
 
+async function closeQuietly(fh: fsp.FileHandle | undefined): Promise<void> {
+  await fh?.close().catch(() => {})
+}
+
 export interface HostFSOptions {
   readOnly?: boolean
 }
 
 export class HostFS implements FS {
   readonly readOnly: boolean
+  /** The root as given, made absolute. */
   readonly root: string
+  private realRoot: Promise<string> | undefined
 
   constructor(root: string, options: HostFSOptions = {}) {
     this.root = resolve(root)
     this.readOnly = options.readOnly ?? false
   }
 
-  /** The host path of a clean path, after checking every directory on the way is a real directory. */
-  private async host(clean: string, op: string): Promise<string> {
-    const parts = components(clean)
-    let at = this.root
-    for (let i = 0; i < parts.length - 1; i++) {
-      at = join(at, parts[i]!)
-      let st: BigIntStats
+  /** The root's real path, taken once; checks that /proc/self/fd can confine (fails closed). */
+  private async rootPath(op: string, path: string): Promise<string> {
+    const start = async (): Promise<string> => {
+      if (process.platform !== 'linux' || !O_PATH_ARCHES.has(process.arch)) throw new HostFsUnavailableError(`this is ${process.platform}/${process.arch}`)
+      let real: string
       try {
-        st = await fsp.lstat(at, { bigint: true })
+        real = await fsp.realpath(this.root)
       } catch (e) {
-        throw mapError(e, op, clean)
+        throw mapError(e, op, path)
       }
-      if (!st.isDirectory()) throw new FsError('ENOTDIR', op, clean)
+      const fh = await fsp.open(real, LOOKUP_DIR).catch((e: unknown) => {
+        throw mapError(e, op, path)
+      })
+      try {
+        const seen = await fsp.readlink(at(fh.fd)).catch((e: unknown) => {
+          throw new HostFsUnavailableError(`readlink ${at(fh.fd)} failed`, { cause: e })
+        })
+        if (seen !== real) throw new HostFsUnavailableError(`${at(fh.fd)} names ${JSON.stringify(seen)}, not the root ${JSON.stringify(real)}`)
+      } finally {
+        await closeQuietly(fh)
+      }
+      return real
     }
-    return parts.length === 0 ? this.root : join(at, parts[parts.length - 1]!)
+    // Only success is remembered: a root created later, or /proc mounted later, is picked up.
+    this.realRoot ??= start().catch((e: unknown) => {
+      this.realRoot = undefined
+      throw e
+    })
+    return this.realRoot
+  }
+
+  /** Refuses a descriptor whose current host path is not under the root (checked before use). */
+  private async confine(fh: fsp.FileHandle, root: string, op: string, path: string): Promise<void> {
+    let seen: string
+    try {
+      seen = await fsp.readlink(at(fh.fd))
+    } catch (e) {
+      throw new HostFsUnavailableError(`readlink ${at(fh.fd)} failed`, { cause: e })
+    }
+    // An unlinked file reads as "<path> (deleted)"; the prefix test still places it.
+    if (!(seen === root || seen.startsWith(root === '/' ? '/' : root + '/'))) throw new HostFsConfinementError(op, path, seen)
+  }
+
+  /**
+   * An `O_PATH` descriptor of the directory `parts`, walked from the root one component at a
+   * time, each looked up in the directory open on the previous descriptor, never through a
+   * symlink; checked to be under the root. The caller closes it.
+   */
+  private async openDir(parts: readonly string[], op: string, path: string): Promise<fsp.FileHandle> {
+    const root = await this.rootPath(op, path)
+    let fh = await fsp.open(root, LOOKUP_DIR).catch((e: unknown) => {
+      throw mapError(e, op, path)
+    })
+    try {
+      for (const name of parts) {
+        const next = await fsp.open(at(fh.fd, name), LOOKUP_DIR)
+        await fh.close()
+        fh = next
+      }
+      await this.confine(fh, root, op, path)
+      return fh
+    } catch (e) {
+      await closeQuietly(fh)
+      // A symlink on the way is not a directory (O_NOFOLLOW reports ELOOP on some kernels).
+      if ((e as NodeJS.ErrnoException)?.code === 'ELOOP') throw new FsError('ENOTDIR', op, path, undefined, { cause: e })
+      throw mapError(e, op, path)
+    }
+  }
+
+  /** Runs `fn` with the parent directory of `clean` (a checked descriptor) and the last name. */
+  private async inParent<T>(clean: string, op: string, fn: (dir: number, name: string, root: string) => Promise<T>): Promise<T> {
+    const [parent, name] = splitPath(clean)
+    const root = await this.rootPath(op, clean)
+    const dir = await this.openDir(components(parent), op, clean)
+    try {
+      return await fn(dir.fd, name, root)
+    } catch (e) {
+      throw mapError(e, op, clean)
+    } finally {
+      await closeQuietly(dir)
+    }
   }
 
   private writable(op: string, path: string): void {
@@ -89,34 +204,36 @@ export class HostFS implements FS {
 
   async stat(path: string): Promise<Stat> {
     const clean = cleanPath(path, 'stat')
-    const p = await this.host(clean, 'stat')
-    try {
-      return toStat(await fsp.lstat(p, { bigint: true }), 'stat', clean)
-    } catch (e) {
-      throw e instanceof FsError ? e : mapError(e, 'stat', clean)
+    if (clean === '') {
+      const dir = await this.openDir([], 'stat', clean)
+      try {
+        return toStat(await dir.stat({ bigint: true }), 'stat', clean)
+      } finally {
+        await closeQuietly(dir)
+      }
     }
+    return this.inParent(clean, 'stat', async (dir, name) => toStat(await fsp.lstat(at(dir, name), { bigint: true }), 'stat', clean))
   }
 
   async readDir(path: string): Promise<DirEntry[]> {
     const clean = cleanPath(path, 'readdir')
-    const p = await this.host(clean, 'readdir')
-    let names: string[]
-    try {
-      const st = await fsp.lstat(p)
-      if (!st.isDirectory()) throw new FsError('ENOTDIR', 'readdir', clean)
-      names = await fsp.readdir(p)
-    } catch (e) {
-      throw e instanceof FsError ? e : mapError(e, 'readdir', clean)
-    }
+    const dir = await this.openDir(components(clean), 'readdir', clean)
     const out: DirEntry[] = []
-    for (const name of names) {
-      try {
-        const st = await fsp.lstat(join(p, name), { bigint: true })
-        const type = typeOf(st)
-        if (type) out.push({ name, type, ino: st.ino })
-      } catch {
-        // removed meanwhile
+    try {
+      const names = await fsp.readdir(at(dir.fd))
+      for (const name of names) {
+        try {
+          const st = await fsp.lstat(at(dir.fd, name), { bigint: true })
+          const type = typeOf(st)
+          if (type) out.push({ name, type, ino: st.ino })
+        } catch {
+          // removed meanwhile
+        }
       }
+    } catch (e) {
+      throw mapError(e, 'readdir', clean)
+    } finally {
+      await closeQuietly(dir)
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
@@ -125,28 +242,34 @@ export class HostFS implements FS {
     const clean = cleanPath(path, 'open')
     const write = options.write ?? false
     if ((write || options.create || options.truncate) && this.readOnly) throw new ReadOnlyError('open', clean)
-    const p = await this.host(clean, 'open')
-    let flags = (write ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW
-    if (options.create) flags |= constants.O_CREAT
-    if (options.create && options.exclusive) flags |= constants.O_EXCL
-    if (options.truncate && write) flags |= constants.O_TRUNC
-    if (options.append) flags |= constants.O_APPEND
-    let fh: fsp.FileHandle
-    try {
-      const st = await fsp.lstat(p).catch(() => undefined)
-      if (st?.isDirectory()) {
-        if (write || options.truncate) throw new FsError('EISDIR', 'open', clean)
-        return this.dirHandle(p, clean)
-      }
-      if (st && !st.isFile() && !st.isSymbolicLink()) throw new FsError('EACCES', 'open', clean, 'not a regular file')
-      fh = await fsp.open(p, flags, options.mode ?? 0o644)
-    } catch (e) {
-      throw e instanceof FsError ? e : mapError(e, 'open', clean)
+    if (clean === '') {
+      if (write || options.truncate) throw new FsError('EISDIR', 'open', clean)
+      if (options.create && options.exclusive) throw new FsError('EEXIST', 'open', clean)
+      return this.dirHandle(await this.openDir([], 'open', clean), clean)
     }
-    return this.fileHandle(fh, clean, write, options.append ?? false)
+    // O_NONBLOCK: opening a fifo swapped in must not hang (it is refused below).
+    let flags = (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK
+    if (options.create) flags |= O_CREAT
+    if (options.create && options.exclusive) flags |= O_EXCL
+    if (options.truncate && write) flags |= O_TRUNC
+    if (options.append) flags |= O_APPEND
+    return this.inParent(clean, 'open', async (dir, name, root) => {
+      const fh = await fsp.open(at(dir, name), flags, options.mode ?? 0o644)
+      try {
+        // The descriptor's own path is checked before any byte moves through it.
+        await this.confine(fh, root, 'open', clean)
+        const st = await fh.stat({ bigint: true })
+        if (st.isDirectory()) return this.dirHandle(fh, clean)
+        if (!st.isFile()) throw new FsError('EACCES', 'open', clean, 'not a regular file')
+      } catch (e) {
+        await closeQuietly(fh)
+        throw e
+      }
+      return this.fileHandle(fh, clean, write, options.append ?? false)
+    })
   }
 
-  private dirHandle(p: string, path: string): FileHandle {
+  private dirHandle(fh: fsp.FileHandle, path: string): FileHandle {
     const bad = async (op: string): Promise<never> => {
       throw new FsError('EISDIR', op, path)
     }
@@ -154,9 +277,9 @@ export class HostFS implements FS {
       read: () => bad('read'),
       write: () => bad('write'),
       truncate: () => bad('truncate'),
-      stat: async () => toStat(await fsp.lstat(p, { bigint: true }), 'stat', path),
+      stat: async () => toStat(await fh.stat({ bigint: true }).catch((e: unknown) => Promise.reject(mapError(e, 'stat', path))), 'stat', path),
       sync: async () => {},
-      close: async () => {},
+      close: () => fh.close().catch((e: unknown) => Promise.reject(mapError(e, 'close', path))),
     }
   }
 
@@ -165,7 +288,7 @@ export class HostFS implements FS {
       try {
         return await fn()
       } catch (e) {
-        throw e instanceof FsError ? e : mapError(e, op, path)
+        throw mapError(e, op, path)
       }
     }
     return {
@@ -209,24 +332,19 @@ export class HostFS implements FS {
     const clean = cleanPath(path, 'mkdir')
     this.writable('mkdir', clean)
     if (clean === '') throw new FsError('EEXIST', 'mkdir', clean)
-    const p = await this.host(clean, 'mkdir')
-    await fsp.mkdir(p, { mode }).catch((e: unknown) => {
-      throw mapError(e, 'mkdir', clean)
-    })
+    await this.inParent(clean, 'mkdir', (dir, name) => fsp.mkdir(at(dir, name), { mode }))
   }
 
   async remove(path: string): Promise<void> {
     const clean = cleanPath(path, 'remove')
     this.writable('remove', clean)
     if (clean === '') throw new FsError('EINVAL', 'remove', clean, 'cannot remove the root')
-    const p = await this.host(clean, 'remove')
-    try {
-      const st = await fsp.lstat(p)
-      if (st.isDirectory()) await fsp.rmdir(p)
-      else await fsp.unlink(p)
-    } catch (e) {
-      throw mapError(e, 'remove', clean)
-    }
+    // Neither rmdir nor unlink follows a final symlink.
+    await this.inParent(clean, 'remove', async (dir, name) => {
+      const st = await fsp.lstat(at(dir, name))
+      if (st.isDirectory()) await fsp.rmdir(at(dir, name))
+      else await fsp.unlink(at(dir, name))
+    })
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -235,66 +353,87 @@ export class HostFS implements FS {
     this.writable('rename', src)
     if (src === '' || dst === '') throw new FsError('EINVAL', 'rename', src, 'cannot rename the root')
     // Like Linux rename(2): both parent paths resolve first, then the source is looked up.
-    const a = await this.host(src, 'rename')
-    const b = await this.host(dst, 'rename')
+    const [srcParent, srcName] = splitPath(src)
+    const [dstParent, dstName] = splitPath(dst)
+    const a = await this.openDir(components(srcParent), 'rename', src)
     try {
-      const st = await fsp.lstat(a)
-      if (st.isDirectory() && (dst + '/').startsWith(src + '/') && src !== dst) throw new FsError('EINVAL', 'rename', src, `cannot move a directory into itself (${dst})`)
-      const t = await fsp.lstat(b).catch(() => undefined)
-      if (t && st.isDirectory() && !t.isDirectory()) throw new FsError('ENOTDIR', 'rename', dst)
-      if (t && !st.isDirectory() && t.isDirectory()) throw new FsError('EISDIR', 'rename', dst)
-      await fsp.rename(a, b)
+      const b = await this.openDir(components(dstParent), 'rename', dst)
+      try {
+        const st = await fsp.lstat(at(a.fd, srcName))
+        if (st.isDirectory() && (dst + '/').startsWith(src + '/') && src !== dst) throw new FsError('EINVAL', 'rename', src, `cannot move a directory into itself (${dst})`)
+        const t = await fsp.lstat(at(b.fd, dstName)).catch(() => undefined)
+        if (t && st.isDirectory() && !t.isDirectory()) throw new FsError('ENOTDIR', 'rename', dst)
+        if (t && !st.isDirectory() && t.isDirectory()) throw new FsError('EISDIR', 'rename', dst)
+        // rename(2) follows neither final name; both parents are descriptors under the root.
+        await fsp.rename(at(a.fd, srcName), at(b.fd, dstName))
+      } finally {
+        await closeQuietly(b)
+      }
     } catch (e) {
-      throw e instanceof FsError ? e : mapError(e, 'rename', src)
+      throw mapError(e, 'rename', src)
+    } finally {
+      await closeQuietly(a)
     }
   }
 
   async symlink(target: string, path: string): Promise<void> {
     const clean = cleanPath(path, 'symlink')
     this.writable('symlink', clean)
-    const p = await this.host(clean, 'symlink')
+    if (clean === '') throw new FsError('EEXIST', 'symlink', clean)
     // The target is stored as given; it is never followed by this FS.
-    await fsp.symlink(target, p).catch((e: unknown) => {
-      throw mapError(e, 'symlink', clean)
-    })
+    await this.inParent(clean, 'symlink', (dir, name) => fsp.symlink(target, at(dir, name)))
   }
 
   async readlink(path: string): Promise<string> {
     const clean = cleanPath(path, 'readlink')
-    const p = await this.host(clean, 'readlink')
-    return fsp.readlink(p).catch((e: unknown) => {
-      throw mapError(e, 'readlink', clean)
-    })
+    // The root is a directory (and /proc/self/fd/N itself would read as a host path).
+    if (clean === '') throw new FsError('EINVAL', 'readlink', clean)
+    return this.inParent(clean, 'readlink', (dir, name) => fsp.readlink(at(dir, name)))
   }
 
   async setattr(path: string, attrs: SetAttr): Promise<void> {
     const clean = cleanPath(path, 'setattr')
     this.writable('setattr', clean)
-    const p = await this.host(clean, 'setattr')
-    try {
-      const st = await fsp.lstat(p)
+    const apply = async (target: fsp.FileHandle): Promise<void> => {
+      // `target` is an O_PATH descriptor of the very inode to change (a symlink stays a
+      // symlink); `/proc/self/fd/N` names that inode, with no lookup by name left to race.
+      const st = await target.stat()
       if (attrs.size !== undefined) {
         if (st.isDirectory()) throw new FsError('EISDIR', 'setattr', clean)
         if (st.isSymbolicLink()) throw new FsError('EINVAL', 'setattr', clean, 'cannot resize a symlink')
+        if (!st.isFile()) throw new FsError('EACCES', 'setattr', clean, 'not a regular file')
         checkRange('setattr', clean, attrs.size, 0)
-        const fh = await fsp.open(p, constants.O_WRONLY | constants.O_NOFOLLOW)
-        try {
-          await fh.truncate(attrs.size)
-        } finally {
-          await fh.close()
-        }
+        await fsp.truncate(at(target.fd), attrs.size)
       }
-      // chmod follows symlinks; Linux has no lchmod, and a link's mode is meaningless anyway.
-      if (attrs.mode !== undefined && !st.isSymbolicLink()) await fsp.chmod(p, attrs.mode & 0o7777)
+      // A link's mode is meaningless (Linux has no lchmod): left alone.
+      if (attrs.mode !== undefined && !st.isSymbolicLink()) await fsp.chmod(at(target.fd), attrs.mode & 0o7777)
       if (attrs.atimeMs !== undefined || attrs.mtimeMs !== undefined) {
-        const now = await fsp.lstat(p)
-        await fsp.lutimes(p, (attrs.atimeMs ?? now.atimeMs) / 1000, (attrs.mtimeMs ?? now.mtimeMs) / 1000)
+        const now = await target.stat()
+        // Through an O_PATH descriptor of a symlink this sets the link's own times (lutimes).
+        await fsp.utimes(at(target.fd), (attrs.atimeMs ?? now.atimeMs) / 1000, (attrs.mtimeMs ?? now.mtimeMs) / 1000)
       }
-    } catch (e) {
-      throw e instanceof FsError ? e : mapError(e, 'setattr', clean)
     }
+    if (clean === '') {
+      if (attrs.size !== undefined) throw new FsError('EISDIR', 'setattr', clean)
+      const dir = await this.openDir([], 'setattr', clean)
+      try {
+        return await apply(dir)
+      } catch (e) {
+        throw mapError(e, 'setattr', clean)
+      } finally {
+        await closeQuietly(dir)
+      }
+    }
+    await this.inParent(clean, 'setattr', async (dir, name, root) => {
+      const target = await fsp.open(at(dir, name), O_PATH | O_NOFOLLOW)
+      try {
+        await this.confine(target, root, 'setattr', clean)
+        await apply(target)
+      } finally {
+        await closeQuietly(target)
+      }
+    })
   }
 
   async sync(): Promise<void> {}
 }
-
