@@ -78,12 +78,33 @@ describe('LineEditor', () => {
     expect(t.type([0x1b, 0x5b, 0x0d])).toEqual([{ kind: 'line', line: '' }])
   })
 
-  it('bounds the line length', () => {
+  it('refuses a line longer than maxLength whole: never a truncated line to run (issue 12, cases 9-10)', () => {
     const t = editor(4)
-    expect(t.type('abcdef\r')).toEqual([{ kind: 'line', line: 'abcd' }])
+    // Beyond the limit nothing more is echoed; the line end reports the overflow, not a line.
+    expect(t.type('abcdef\r')).toEqual([{ kind: 'overflow', length: 6 }])
     expect(t.echo).toBe('abcd\r\n')
+    // Deleting back under the limit before the end makes it an ordinary line again.
+    expect(t.type([...bytes('abcdef'), 0x7f, 0x7f, 0x7f, 0x0d])).toEqual([{ kind: 'line', line: 'abc' }])
+    // Ctrl-U and Ctrl-C forget the overflow too.
+    expect(t.type([...bytes('abcdefgh'), 0x15, ...bytes('ok\r')])).toEqual([{ kind: 'line', line: 'ok' }])
+    expect(t.type([...bytes('abcdefgh'), 0x03, ...bytes('ok\r')])).toEqual([{ kind: 'cancel' }, { kind: 'line', line: 'ok' }])
     expect(new LineEditor().maxLength).toBe(MAX_LINE)
     expect(() => new LineEditor({ maxLength: 0 })).toThrow(RangeError)
+  })
+
+  it('takes a line of 4095 characters whole (the Linux N_TTY canonical limit) and refuses 4096', () => {
+    expect(MAX_LINE).toBe(4095)
+    const t = editor()
+    const long = 'x'.repeat(MAX_LINE)
+    expect(t.type(long + '\n')).toEqual([{ kind: 'line', line: long }])
+    expect(t.type(long + 'y\n')).toEqual([{ kind: 'overflow', length: MAX_LINE + 1 }])
+  })
+
+  it('Ctrl-D on an empty line is the end of input; inside a line it is dropped', () => {
+    const t = editor()
+    expect(t.type([0x04])).toEqual([{ kind: 'eof' }])
+    expect(t.type([...bytes('ab'), 0x04, ...bytes('c\r')])).toEqual([{ kind: 'line', line: 'abc' }])
+    expect(t.echo).toBe('abc\r\n')
   })
 
   // ---- properties -----------------------------------------------------------------------
@@ -123,16 +144,19 @@ describe('LineEditor', () => {
       }
       if (b === 0x0a && input[i - 1] === 0x0d) continue
       if (b === 0x0d || b === 0x0a) {
-        events.push({ kind: 'line', line })
+        // A line longer than the limit is refused whole (its length reported), never cut.
+        events.push(line.length > max ? { kind: 'overflow', length: line.length } : { kind: 'line', line })
         line = ''
       } else if (b === 0x7f || b === 0x08) line = line.slice(0, -1)
       else if (b === 0x15) line = ''
       else if (b === 0x03) {
         events.push({ kind: 'cancel' })
         line = ''
-      } else if (b >= 0x20 && b <= 0x7e && line.length < max) line += String.fromCharCode(b)
+      } else if (b === 0x04) {
+        if (line === '') events.push({ kind: 'eof' })
+      } else if (b >= 0x20 && b <= 0x7e) line += String.fromCharCode(b)
     }
-    return { events, pending: line }
+    return { events, pending: line.slice(0, max) }
   }
 
   it('property: the completed lines are those of the keystroke model', () => {
@@ -188,7 +212,12 @@ describe('LineEditor', () => {
           if (!e) continue
           events++
           const last = shown[shown.length - 1]
+          if (e.kind === 'eof') {
+            events-- // nothing echoed: the shell says what end of input does
+            continue
+          }
           if (e.kind === 'line') expect(last).toBe(e.line)
+          else if (e.kind === 'overflow') expect(last).toHaveLength(16) // what fitted stays visible
           else expect(last?.endsWith('^C')).toBe(true) // what was typed stays visible before it
         }
         expect(shown).toHaveLength(events)

@@ -6,10 +6,14 @@
  * Keys (honk's, plus small improvements):
  * - CR or LF completes the line and echoes "\r\n"; a CR LF pair counts as one line end.
  * - DEL (0x7F) or BS (0x08) deletes the last character, echoing "\b \b" (nothing when empty).
- * - Printable ASCII (0x20–0x7E) is appended and echoed, up to `maxLength` characters; beyond
- *   that it is dropped without echo.
+ * - Printable ASCII (0x20–0x7E) is appended and echoed, up to `maxLength` characters. Beyond
+ *   that it is counted but not echoed, and the line end reports `overflow` with the length
+ *   typed: a line too long is refused whole, never cut to a shorter command that would run
+ *   (deleting back under the limit first makes it an ordinary line again).
  * - Ctrl-U (0x15) kills the line, echoing "\b \b" once per character it erases.
  * - Ctrl-C (0x03) abandons the line, echoing "^C\r\n".
+ * - Ctrl-D (0x04) on an empty line is the end of input (a terminal's VEOF: `eof`, no echo);
+ *   inside a line it is dropped.
  * - An escape sequence (ESC [ … final byte, or ESC O x: the arrow and function keys) is
  *   swallowed whole, so pressing an arrow key does not type "[A".
  * - Every other byte (controls, bytes ≥ 0x80) is dropped.
@@ -17,13 +21,20 @@
  * So the echo only ever holds printable ASCII, "\b \b", "\r\n" and "^C\r\n".
  */
 
-/** What a byte completed: a line to run, or a line abandoned with Ctrl-C. */
-export type LineEvent = { readonly kind: 'line'; readonly line: string } | { readonly kind: 'cancel' }
+/**
+ * What a byte completed: a line to run, a line abandoned with Ctrl-C, a line longer than the
+ * limit (refused: `length` characters were typed), or the end of input (Ctrl-D on an empty line).
+ */
+export type LineEvent =
+  | { readonly kind: 'line'; readonly line: string }
+  | { readonly kind: 'cancel' }
+  | { readonly kind: 'overflow'; readonly length: number }
+  | { readonly kind: 'eof' }
 
 export interface LineEditorOptions {
   /** Receives the text to show for each keystroke (called synchronously from `feed`). */
   echo?: (text: string) => void
-  /** The longest line (default 1024 characters). */
+  /** The longest line (default {@link MAX_LINE} characters). */
   maxLength?: number
 }
 
@@ -32,16 +43,19 @@ const LF = 0x0a
 const BS = 0x08
 const DEL = 0x7f
 const CTRL_C = 0x03
+const CTRL_D = 0x04
 const CTRL_U = 0x15
 const ESC = 0x1b
 
-/** The default longest line. */
-export const MAX_LINE = 1024
+/** The default longest line: 4095 characters and the line end, Linux's N_TTY canonical-mode limit. */
+export const MAX_LINE = 4095
 
 export class LineEditor {
   readonly maxLength: number
   private readonly echo: (text: string) => void
   private chars: string[] = []
+  /** Characters typed beyond `maxLength` in this line (not kept, not echoed). */
+  private overflow = 0
   /** The previous byte was a CR: an LF right after it is the same line end. */
   private afterCR = false
   /** Inside an escape sequence: after ESC, after ESC [ (CSI), after ESC O (SS3). */
@@ -72,12 +86,15 @@ export class LineEditor {
       if (b === LF && afterCR) return undefined
       this.afterCR = b === CR
       const line = this.pending
+      const overflow = this.overflow
       this.chars = []
+      this.overflow = 0
       this.echo('\r\n')
-      return { kind: 'line', line }
+      return overflow > 0 ? { kind: 'overflow', length: line.length + overflow } : { kind: 'line', line }
     }
     if (b === DEL || b === BS) {
-      if (this.chars.length > 0) {
+      if (this.overflow > 0) this.overflow-- // an unseen character: nothing to erase on screen
+      else if (this.chars.length > 0) {
         this.chars.pop()
         this.echo('\b \b')
       }
@@ -86,13 +103,16 @@ export class LineEditor {
     if (b === CTRL_U) {
       if (this.chars.length > 0) this.echo('\b \b'.repeat(this.chars.length))
       this.chars = []
+      this.overflow = 0
       return undefined
     }
     if (b === CTRL_C) {
       this.chars = []
+      this.overflow = 0
       this.echo('^C\r\n')
       return { kind: 'cancel' }
     }
+    if (b === CTRL_D) return this.chars.length === 0 && this.overflow === 0 ? { kind: 'eof' } : undefined
     if (b === ESC) {
       this.escape = 'esc'
       return undefined
@@ -102,7 +122,7 @@ export class LineEditor {
         const c = String.fromCharCode(b)
         this.chars.push(c)
         this.echo(c)
-      }
+      } else this.overflow++
       return undefined
     }
     return undefined

@@ -580,6 +580,49 @@ describe('the console loop', () => {
   })
 })
 
+describe('the console loop under long and unterminated input (issue 12, cases 9 and 10)', () => {
+  async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
+    for (const p of parts) yield new TextEncoder().encode(p)
+  }
+
+  it('put of 2000 characters stores all 2000 (the line limit is 4095, not 1024)', async () => {
+    const f = fixture()
+    const text = 'abcdefghij'.repeat(200)
+    expect(await f.shell.serve(chunks(`put k ${text}\r`))).toBe('eof')
+    expect(f.output).toContain('put: wrote k')
+    expect(await readText(f.upper, 'k')).toBe(text)
+  })
+
+  it('a line over the limit is refused with a message and not run; the next line runs', async () => {
+    const f = fixture()
+    const text = 'y'.repeat(5000)
+    expect(await f.shell.serve(chunks(`put big ${text}\n`, 'echo next\n'))).toBe('eof')
+    expect(f.output).toContain('honk: line too long (5008 characters, at most 4095): not run\n')
+    expect(f.output).not.toContain('put: wrote')
+    expect(await f.upper.stat('big').catch(() => undefined)).toBeUndefined()
+    expect(f.output).toContain('next\n')
+  })
+
+  it('Ctrl-D at the prompt is the end of input: the shell powers the machine off', async () => {
+    const f = fixture()
+    expect(await f.shell.serve(chunks('echo a\n', '\x04', 'echo never\n'))).toBe('exit')
+    expect(f.powerOff).toHaveBeenCalledTimes(1)
+    expect(f.output).toBe(`${PROMPT}echo a\r\na\n${PROMPT}\nhonk: end of input\nhonk: shutting down\n`)
+  })
+
+  it('binary input: control and high bytes never reach a command; NUL-laden lines still end', async () => {
+    const f = fixture()
+    const noise = Uint8Array.from({ length: 3000 }, (_, i) => (i * 131 + 7) & 0xff).filter((b) => b !== 0x0a && b !== 0x0d && b !== 0x03 && b !== 0x04 && b !== 0x15 && b !== 0x1b)
+    async function* input() {
+      yield noise
+      yield new TextEncoder().encode('\necho alive\n')
+    }
+    expect(await f.shell.serve(input())).toBe('eof')
+    expect(f.output).toContain('alive\n')
+    expect(f.output).toMatch(/^[\x20-\x7e\r\n\x08]*$/)
+  })
+})
+
 describe('helpers', () => {
   it('shellPath cleans like Go path.Clean("/"+arg) without the leading slash', () => {
     expect(shellPath('')).toBe('.')

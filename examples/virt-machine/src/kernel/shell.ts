@@ -21,7 +21,7 @@ export interface ShellOptions {
    * `started`/`ended` with (default `Date.now`, the table's default).
    */
   now?: () => number
-  /** The longest input line `serve` accepts (default 1024). */
+  /** The longest input line `serve` accepts (default {@link MAX_LINE}, 4095). */
   maxLine?: number
 }
 
@@ -113,8 +113,10 @@ export class Shell {
   /**
    * The console loop: prints the prompt, then feeds `input` through a line editor (echoing to
    * the console), runs each completed line and prints the prompt again. Bytes that arrive while
-   * a command runs wait their turn. Resolves 'exit' after an exit command, 'eof' when `input`
-   * ends (a partly typed line is dropped).
+   * a command runs wait their turn. A line longer than the limit is refused with a message (never
+   * run cut short). Ctrl-D at an empty prompt ends the input: the shell says so and powers off as
+   * `exit` does (nobody is left to type). Resolves 'exit' after an exit command or Ctrl-D, 'eof'
+   * when `input` ends (a partly typed line is dropped).
    */
   async serve(input: AsyncIterable<number | Uint8Array>): Promise<'exit' | 'eof'> {
     const editor = new LineEditor({ echo: (text) => this.host.out(text), maxLength: this.maxLine })
@@ -124,6 +126,12 @@ export class Shell {
       for (const b of bytes) {
         const event = editor.feed(b)
         if (!event) continue
+        if (event.kind === 'eof') {
+          this.host.out('\n')
+          this.println('honk: end of input')
+          if ((await this.run('exit')) === 'exit') return 'exit'
+        }
+        if (event.kind === 'overflow') this.println(`honk: line too long (${event.length} characters, at most ${editor.maxLength}): not run`)
         if (event.kind === 'line' && (await this.run(event.line)) === 'exit') return 'exit'
         this.prompt()
       }
