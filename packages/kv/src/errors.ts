@@ -34,3 +34,20 @@ export class KvInvalidError extends HonkError {
     super('KV_INVALID', message)
   }
 }
+
+/** A write (or compaction/reset) on a store opened with `{ readOnly: true }`. */
+export class KvReadOnlyError extends HonkError {
+  constructor(what: string) {
+    super('KV_READ_ONLY', `kv store is open read-only: ${what} refused`)
+  }
+}
+
+/**
+ * The device is already open for writing by another `openKV` in this process. Two writers on
+ * one log would overwrite each other's frames; a read-only open may share the device.
+ */
+export class KvInUseError extends HonkError {
+  constructor(readonly holder: string) {
+    super('KV_IN_USE', `kv: the block device is already open (${holder}); close that store first, or open this one with { readOnly: true }`)
+  }
+}

@@ -2,8 +2,17 @@
  * The on-disk format of @honk/kv (all integers little-endian).
  *
  * Device layout, in device blocks:
- *   block 0, block 1   the double-buffered superblock; generation g lives in block g % 2
+ *   block 0, block 1   two copies of the superblock, written at format and at every update:
+ *                      block 0, flush, block 1, flush. One torn or damaged copy therefore
+ *                      always leaves a valid one (the higher generation wins when both are
+ *                      valid; they differ only inside an update a crash interrupted). Stores
+ *                      written before both copies were kept held generation g in block g % 2;
+ *                      they open the same way (the highest valid generation wins).
  *   region 0, region 1 two log regions of `regionBlocks` blocks each, from `regionStart`
+ *
+ * A device is blank (and formatted without `format: true`) only when both superblock blocks
+ * and the first {@link BLANK_CHECK_BYTES} of each region (at the geometry a format would use)
+ * are all zero; anything else without a valid superblock is damage, never formatted over.
  *
  * Superblock (72 bytes used, rest zero):
  *   0  u32 magic 'HKSB'         4  u32 crc32c of bytes [8, 72)
@@ -13,8 +22,13 @@
  *  32  u32 active region        36  u32 store id (random; seeds every frame checksum)
  *  40  u64 regionStart          48  u64 regionBlocks        56  u64 device blocks at format
  *  64  u64 regionGeneration: the generation that activated the active region
+ *  72  u64 durableThrough: every frame of the active region with seq ≤ this was flushed before
+ *      this superblock was written (the frames a compaction wrote, or those replayed at open)
+ *  80  u32 crc32c of bytes [72, 80). Stores written before this field have zeros here, which
+ *      fail this checksum and read as durableThrough = 0 (no claim); readers that predate it
+ *      check only [8, 72), so the format version did not change.
  *
- * The generation rises with every superblock write: at every open (before anything is
+ * The generation rises with every superblock update: at every writable open (before anything is
  * appended), every compaction and every reset. Each frame records the generation it was
  * written in, and replay accepts a frame only if regionGeneration ≤ its generation ≤ the
  * superblock's, and no lower than the previous frame's. So a frame left over from an aborted
@@ -28,13 +42,24 @@
  * therefore looks for the next frame at the end of the last one and, failing that, at the next
  * block boundary.
  *
+ * Where that fails, replay scans the rest of the region, byte by byte, for later frames of the
+ * region's life (magic, header checksum, generation in range, higher seq). Each frame carries a
+ * durable mark (below): the seq up to which every frame had been flushed before it was encoded.
+ * A later frame whose mark reaches the missing seq proves the unreadable bytes held flushed
+ * (acknowledged) frames: damage in the middle of the log, which recovery reports and never
+ * writes over. Without such a frame the unreadable bytes are a torn tail (writes a crash cut
+ * short, never flushed), discarded as before. See `store.ts` (`replay`).
+ *
  * Frame:
  *   0  u32 magic 'HKF2'          4  u32 crc32c(seed = store id) of the header and op table, bytes [8, 32 + 16·ops)
  *   8  u32 frame length (bytes)  12  u32 op count (≥ 1)
  *  16  u64 seq (exactly one more than the previous frame's; the first is startSeq)
  *  24  u64 generation the frame was written in
- *  32  op table, 16 bytes per op:  u8 type (1 put, 2 delete), u8[3] 0, u32 key length,
- *      u32 value length, u32 crc32c(seed = store id) of key ‖ value
+ *  32  op table, 16 bytes per op:  u8 type (1 put, 2 delete), u24 mark (op 0 only, else 0),
+ *      u32 key length, u32 value length, u32 crc32c(seed = store id) of key ‖ value
+ *      mark (the durable mark): 0 = no claim; d > 0 = every frame with seq ≤ seq − d was flushed
+ *      before this frame was encoded. Readers that predate it ignore these bytes (they read the
+ *      type byte alone), so the format version did not change.
  *  then the keys and values, op after op: key bytes, value bytes
  * The per-op checksum lets a disk-resident value be verified by reading only that op's bytes.
  */
@@ -44,10 +69,16 @@ export const SUPER_MAGIC = 0x4253_4b48 // 'HKSB'
 export const FRAME_MAGIC = 0x3246_4b48 // 'HKF2'
 export const FORMAT_VERSION = 2
 export const SUPER_BYTES = 72
+/** Bytes of a superblock including the durableThrough extension. */
+export const SUPER_EXT_BYTES = 84
 export const FRAME_HEADER = 32
 export const OP_HEADER = 16
 export const OP_PUT = 1
 export const OP_DELETE = 2
+/** Bytes at the start of each region that must be zero (with both superblocks) for a device to be blank. */
+export const BLANK_CHECK_BYTES = 4096
+/** The largest durable mark a frame can carry (24 bits); a larger distance is recorded as 0 (no claim). */
+export const MAX_MARK = 0xff_ffff
 /** Upper bound on a key; keys live in RAM in the index. */
 export const MAX_KEY = 64 * 1024
 
@@ -61,6 +92,8 @@ export interface Superblock {
   regionBlocks: number
   deviceBlocks: number
   regionGeneration: number
+  /** Every frame with seq ≤ this in the active region is durable (0: no claim). */
+  durableThrough: number
 }
 
 export function encodeSuperblock(sb: Superblock, blockSize: number): Uint8Array {
@@ -78,12 +111,14 @@ export function encodeSuperblock(sb: Superblock, blockSize: number): Uint8Array 
   v.setBigUint64(56, BigInt(sb.deviceBlocks), true)
   v.setBigUint64(64, BigInt(sb.regionGeneration), true)
   v.setUint32(4, crc32c(buf, 0, 8, SUPER_BYTES), true)
+  v.setBigUint64(72, BigInt(sb.durableThrough), true)
+  v.setUint32(80, crc32c(buf, 0, 72, 80), true)
   return buf
 }
 
 /** Decodes a superblock, or returns a reason it is not one. */
 export function decodeSuperblock(buf: Uint8Array): Superblock | string {
-  if (buf.length < SUPER_BYTES) return 'block too small'
+  if (buf.length < SUPER_EXT_BYTES) return 'block too small'
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   if (v.getUint32(0, true) !== SUPER_MAGIC) return 'bad magic'
   if (v.getUint32(4, true) !== crc32c(buf, 0, 8, SUPER_BYTES)) return 'checksum mismatch'
@@ -104,6 +139,7 @@ export function decodeSuperblock(buf: Uint8Array): Superblock | string {
     regionBlocks: big(48),
     deviceBlocks: big(56),
     regionGeneration: big(64),
+    durableThrough: v.getUint32(80, true) === crc32c(buf, 0, 72, 80) ? Math.max(0, big(72)) : 0,
   }
   if (sb.regionGeneration < 0 || sb.regionGeneration > sb.generation) return 'region generation out of range'
   if (sb.generation < 0 || sb.startSeq < 1 || sb.regionStart < 0 || sb.regionBlocks < 1 || sb.deviceBlocks < 0) return 'field out of range'
@@ -128,7 +164,17 @@ export function frameSize(ops: readonly FrameOp[]): number {
  * Encodes a frame into `out` at `at` (which must have room for {@link frameSize}); returns,
  * per op, the byte offset of its value relative to the frame start and its checksum.
  */
-export function encodeFrame(out: Uint8Array, at: number, seq: number, generation: number, ops: readonly FrameOp[], storeId: number, valueOffsets: number[], crcs: number[]): number {
+export function encodeFrame(
+  out: Uint8Array,
+  at: number,
+  seq: number,
+  generation: number,
+  ops: readonly FrameOp[],
+  storeId: number,
+  valueOffsets: number[],
+  crcs: number[],
+  durableSeq = 0,
+): number {
   const size = frameSize(ops)
   const v = new DataView(out.buffer, out.byteOffset + at, size)
   v.setUint32(0, FRAME_MAGIC, true)
@@ -143,7 +189,9 @@ export function encodeFrame(out: Uint8Array, at: number, seq: number, generation
     out.set(op.key, at + data)
     out.set(op.value, at + data + op.key.length)
     const c = crc32c(out, storeId, at + data, at + data + op.key.length + op.value.length)
-    v.setUint32(h, op.type, true) // type in the low byte, three zero bytes
+    // Type in the low byte; op 0's upper three bytes hold the durable mark.
+    const mark = i === 0 && durableSeq > 0 && seq - durableSeq <= MAX_MARK ? seq - durableSeq : 0
+    v.setUint32(h, (op.type | (mark << 8)) >>> 0, true)
     v.setUint32(h + 4, op.key.length, true)
     v.setUint32(h + 8, op.value.length, true)
     v.setUint32(h + 12, c, true)
@@ -160,6 +208,8 @@ export interface FrameHead {
   length: number
   seq: number
   generation: number
+  /** Every frame with seq ≤ this was flushed before this frame was encoded (0: no claim). */
+  durableSeq: number
   ops: { type: number; keyLength: number; valueLength: number; crc: number }[]
 }
 
@@ -195,5 +245,7 @@ export function decodeFrameHead(buf: Uint8Array, at: number, end: number, avail:
     ops.push({ type, keyLength, valueLength, crc: v.getUint32(h + 12, true) })
   }
   if (headLen + dataLen !== length) return `frame length ${length} disagrees with its ops (${headLen + dataLen})`
-  return { length, seq: Number(seqBig), generation: Number(genBig), ops }
+  const mark = v.getUint32(FRAME_HEADER, true) >>> 8
+  const seq = Number(seqBig)
+  return { length, seq, generation: Number(genBig), durableSeq: mark > 0 && mark < seq ? seq - mark : 0, ops }
 }

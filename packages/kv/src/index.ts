@@ -15,7 +15,7 @@
  * @packageDocumentation
  */
 export { openKV, type OpenOptions } from './store.js'
-export type { BatchOp, Bytes, KV, KVOptions, KVReader, KVSnapshot, KVStats, RangeOptions, WriteOptions } from './types.js'
-export { KvClosedError, KvCorruptError, KvFullError, KvInvalidError, KvIoError } from './errors.js'
+export type { BatchOp, Bytes, KV, KVDamage, KVOptions, KVRecovery, KVReader, KVSnapshot, KVStats, RangeOptions, WriteOptions } from './types.js'
+export { KvClosedError, KvCorruptError, KvFullError, KvInUseError, KvInvalidError, KvIoError, KvReadOnlyError } from './errors.js'
 export { crc32c } from './crc32c.js'
 export { bytesToString, toBytes } from './bytes.js'

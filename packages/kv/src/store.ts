@@ -6,9 +6,11 @@
 import type { BlockDevice } from '@honk/block'
 import { bytesToString, keyBytes, keyId, prefixEnd, toBytes } from './bytes.js'
 import { crc32c } from './crc32c.js'
-import { KvClosedError, KvCorruptError, KvFullError, KvInvalidError, KvIoError } from './errors.js'
+import { KvClosedError, KvCorruptError, KvFullError, KvInUseError, KvInvalidError, KvIoError, KvReadOnlyError } from './errors.js'
 import {
+  BLANK_CHECK_BYTES,
   FRAME_HEADER,
+  FRAME_MAGIC,
   MAX_KEY,
   OP_DELETE,
   OP_HEADER,
@@ -18,11 +20,12 @@ import {
   encodeFrame,
   encodeSuperblock,
   frameSize,
+  type FrameHead,
   type FrameOp,
   type Superblock,
 } from './format.js'
 import { MemIndex, type Entry } from './memindex.js'
-import type { BatchOp, Bytes, KV, KVOptions, KVReader, KVSnapshot, KVStats, RangeOptions, WriteOptions } from './types.js'
+import type { BatchOp, Bytes, KV, KVDamage, KVOptions, KVReader, KVRecovery, KVSnapshot, KVStats, RangeOptions, WriteOptions } from './types.js'
 
 /** Options of {@link openKV} beyond tuning. */
 export interface OpenOptions extends KVOptions {
@@ -32,8 +35,37 @@ export interface OpenOptions extends KVOptions {
    * rather than being silently wiped.
    */
   format?: boolean
+  /**
+   * Open without writing a single byte: no generation bump, no superblock repair, no format (a
+   * blank device reads as an empty store). Writes, `compact` and `reset` throw
+   * `KvReadOnlyError`. Any number of read-only opens may share a device, also with a writer
+   * (they see the store as it was at their open).
+   */
+  readOnly?: boolean
+  /**
+   * What to do with damage in the middle of the log (unreadable bytes followed by intact frames
+   * that prove the missing ones had been flushed, i.e. acknowledged data lost). A torn tail (the
+   * writes a crash cut short) is always discarded; it is not damage.
+   *  - 'strict' (default): fail with `KvCorruptError` naming the byte range and the lost seqs;
+   *    nothing is written. Like RocksDB's kTolerateCorruptedTailRecords: only a tail may be torn.
+   *  - 'point-in-time': recover the log up to the damage, nothing after it (a state that
+   *    existed, minus acknowledged writes). Like RocksDB's kPointInTimeRecovery.
+   *  - 'salvage': recover every intact frame, skipping the unreadable ones (a state that may
+   *    never have existed: later writes over a missing one). Like kSkipAnyCorruptedRecords.
+   * With damage, a non-strict writable open first rewrites the recovered state into the other
+   * region (a compaction), so the damaged bytes are never appended over; `kv.recovery` lists
+   * what was lost.
+   */
+  recovery?: 'strict' | 'point-in-time' | 'salvage'
+  /** Called once with the recovery report before `openKV` resolves (also on `kv.recovery`). */
+  onRecovery?: (report: KVRecovery) => void
 }
 
+/** Writable stores open in this process, per device: a second writer is refused. */
+const writers = new WeakMap<BlockDevice, string>()
+
+/** Bytes searched per step when replay scans for frames after a break in the log. */
+const SCAN_STEP = 64 * 1024
 /** Write size of compaction. */
 const CHUNK = 1 << 20
 /** A log buffer starts this big and grows by doubling… */
@@ -55,6 +87,14 @@ interface LogBuffer {
   waiters: { resolve: () => void; reject: (e: unknown) => void }[]
   /** Large values served from `data` until it is written. */
   pending: { entry: Entry; at: number }[]
+  /** The seq of the last frame in it. */
+  lastSeq: number
+}
+
+/** A frame read back during replay. */
+interface ReadFrame {
+  head: FrameHead
+  data: Uint8Array
 }
 
 type Request =
@@ -63,11 +103,25 @@ type Request =
 
 /**
  * Opens the store on `dev`: replays an existing one (discarding a torn tail) or formats a
- * blank device. Throws `KvCorruptError` if the device holds a damaged store it cannot recover.
+ * blank device (both superblocks and the start of both regions zero). Throws `KvCorruptError`
+ * if the device holds a damaged store it cannot recover under `options.recovery`, or data that
+ * is not a store; `KvInUseError` if another writable store of this process has `dev` open.
  */
 export async function openKV(dev: BlockDevice, options: OpenOptions = {}): Promise<KV> {
+  const readOnly = options.readOnly ?? false
+  if (!readOnly) {
+    const holder = writers.get(dev)
+    if (holder !== undefined) throw new KvInUseError(holder)
+    writers.set(dev, `opened for writing by openKV at ${new Date().toISOString()}`)
+  }
   const store = new Store(dev, options)
-  await store.recover(options.format ?? false)
+  try {
+    await store.recover(options.format ?? false)
+  } catch (e) {
+    if (!readOnly) writers.delete(dev)
+    throw e
+  }
+  options.onRecovery?.(store.recovery)
   return store
 }
 
@@ -101,13 +155,23 @@ class Store implements KV {
   private unflushed = false
   private closed = false
   private failure: Error | undefined
+  readonly readOnly: boolean
+  private readonly mode: 'strict' | 'point-in-time' | 'salvage'
+  readonly recovery: KVRecovery
+  /** Highest seq whose device write completed / that a flush made durable (the durable mark). */
+  private writtenSeq = 0
+  private flushedSeq = 0
   private readonly counters = { puts: 0, deletes: 0, batches: 0, commits: 0, flushes: 0, compactions: 0 }
 
-  constructor(private readonly dev: BlockDevice, options: KVOptions) {
+  constructor(private readonly dev: BlockDevice, options: OpenOptions) {
     this.inlineMax = options.inlineMax ?? 256
     this.windowMs = options.commitWindowMs ?? 10
     this.bs = dev.blockSize
     this.tailBytes = new Uint8Array(this.bs)
+    this.readOnly = options.readOnly ?? false
+    this.mode = options.recovery ?? 'strict'
+    if (this.mode !== 'strict' && this.mode !== 'point-in-time' && this.mode !== 'salvage') throw new KvInvalidError(`unknown recovery mode ${String(this.mode)}`)
+    this.recovery = { mode: this.mode, readOnly: this.readOnly, formatted: false, superblocks: [], region: 0, frames: 0, damage: [], tail: undefined, logEnd: 0, compacted: false }
   }
 
   // ---- recovery -------------------------------------------------------------------------
@@ -115,7 +179,7 @@ class Store implements KV {
   async recover(format: boolean): Promise<void> {
     const dev = this.dev
     if (dev.blockCount < 4) throw new KvInvalidError(`device has ${dev.blockCount} blocks; the store needs at least 4`)
-    if (this.bs < 64) throw new KvInvalidError(`block size ${this.bs} is below the 64-byte minimum`)
+    if (this.bs < 128) throw new KvInvalidError(`block size ${this.bs} is below the 128-byte minimum`)
     const blocks = new Uint8Array(2 * this.bs)
     await this.io(() => dev.read(0, blocks), 'reading the superblocks')
     const candidates: Superblock[] = []
@@ -128,26 +192,76 @@ class Store implements KV {
       }
       const geometry = this.checkGeometry(sb)
       if (geometry) reasons.push(`block ${i}: ${geometry}`)
-      else if (sb.generation % 2 !== i) reasons.push(`block ${i}: generation ${sb.generation} belongs in block ${sb.generation % 2}`)
       else candidates.push(sb)
     }
     if (candidates.length === 0) {
-      if (!format && blocks.some((b) => b !== 0)) {
-        throw new KvCorruptError('superblocks (blocks 0 and 1)', `${reasons.join('; ')}; neither is valid and the device is not blank (open with { format: true } to wipe it)`)
+      // Blank means every block an open reads is zero; one bad sector is never "blank".
+      const blank = !blocks.some((b) => b !== 0) && (await this.regionStartsBlank())
+      if (!format && !blank) {
+        throw new KvCorruptError(
+          'superblocks (blocks 0 and 1)',
+          `${reasons.join('; ')}; neither is valid and the device is not blank (open with { readOnly: true } to inspect nothing, or { format: true } to wipe it)`,
+        )
+      }
+      if (this.readOnly) {
+        if (format) throw new KvReadOnlyError('format')
+        // A blank device reads as an empty store; nothing is written.
+        this.sb = { ...this.formatGeometry(), storeId: 0 }
+        this.index.seq = 0
+        return
       }
       await this.format()
       return
     }
     candidates.sort((a, b) => b.generation - a.generation)
     this.sb = candidates[0]!
+    this.recovery.superblocks = reasons
+    this.recovery.region = this.sb.activeRegion
     await this.replay()
+    if (this.readOnly) return
     // A new generation before anything is appended: whatever a crash left past the end of the
     // log (frames of the old generation) can then never be mistaken for what we write next.
-    const bumped: Superblock = { ...this.sb, generation: this.sb.generation + 1 }
-    await this.writeSuperblock(bumped)
-    await this.io(() => this.dev.flush(), 'flushing the superblock at open')
-    this.counters.flushes++
+    // Both copies are rewritten, which also repairs a damaged one. Everything replayed is
+    // durable once this flush is done: the superblock says so (durableThrough).
+    const bumped: Superblock = { ...this.sb, generation: this.sb.generation + 1, durableThrough: this.index.seq }
+    await this.writeSuperblocks(bumped, 'at open')
     this.sb = bumped
+    this.writtenSeq = this.flushedSeq = this.index.seq
+    if (this.recovery.damage.length > 0) {
+      // Non-strict mode (strict threw in replay): move what was recovered out of the damaged
+      // region before anything is appended, so no byte it could not read is ever written over.
+      await this.compactNow()
+      this.recovery.compacted = true
+      this.recovery.region = this.sb.activeRegion
+      this.recovery.logEnd = this.regionBase(this.sb.activeRegion) + this.head
+    }
+  }
+
+  /** True when the first bytes of both regions (at the geometry a format would use) are zero. */
+  private async regionStartsBlank(): Promise<boolean> {
+    const g = this.formatGeometry()
+    const bytes = Math.min(roundUp(BLANK_CHECK_BYTES, this.bs), g.regionBlocks * this.bs)
+    const buf = new Uint8Array(bytes)
+    for (const region of [0, 1]) {
+      await this.io(() => this.dev.read(g.regionStart + region * g.regionBlocks, buf), `reading the start of region ${region}`)
+      if (buf.some((b) => b !== 0)) return false
+    }
+    return true
+  }
+
+  private formatGeometry(): Superblock {
+    return {
+      generation: 0,
+      startSeq: 1,
+      activeRegion: 0,
+      storeId: randomU32(),
+      blockSize: this.bs,
+      regionStart: 2,
+      regionBlocks: Math.floor((this.dev.blockCount - 2) / 2),
+      deviceBlocks: this.dev.blockCount,
+      regionGeneration: 0,
+      durableThrough: 0,
+    }
   }
 
   private checkGeometry(sb: Superblock): string | undefined {
@@ -159,65 +273,117 @@ class Store implements KV {
   }
 
   private async format(): Promise<void> {
-    const regionBlocks = Math.floor((this.dev.blockCount - 2) / 2)
-    this.sb = {
-      generation: 0,
-      startSeq: 1,
-      activeRegion: 0,
-      storeId: randomU32(),
-      blockSize: this.bs,
-      regionStart: 2,
-      regionBlocks,
-      deviceBlocks: this.dev.blockCount,
-      regionGeneration: 0,
-    }
-    await this.writeSuperblock(this.sb)
-    // The other superblock slot may hold garbage; make it unambiguously invalid.
-    await this.io(() => this.dev.write(1, new Uint8Array(this.bs)), 'clearing superblock 1')
-    await this.io(() => this.dev.flush(), 'flushing the new superblock')
-    this.counters.flushes++
+    this.sb = this.formatGeometry()
+    // Both copies from the start: one bad sector can never leave the store without a superblock.
+    await this.writeSuperblocks(this.sb, 'formatting')
+    this.recovery.formatted = true
+    this.recovery.logEnd = this.regionBase(0)
     this.head = 0
     this.nextStart = 0
     this.index.seq = 0
   }
 
   /**
-   * Replays the active region: frames with consecutive seqs from startSeq, stopping at the first
-   * gap, checksum failure or implausible frame — a torn tail or a leftover of an earlier life.
+   * Replays the active region: frames with consecutive seqs from startSeq. Where that chain
+   * breaks (a checksum failure, a gap, an implausible frame), the rest of the region is scanned
+   * for later frames of this region's life. If none of them carries a durable mark reaching the
+   * missing seq, the break is a torn tail: writes a crash cut short, never flushed, discarded
+   * (later frames included: they were never flushed either). Otherwise the missing frames had
+   * been flushed — acknowledged data damaged in the middle of the log — and `mode` decides.
    */
   private async replay(): Promise<void> {
-    const regionBytes = this.sb.regionBlocks * this.bs
-    const base = this.regionBase(this.sb.activeRegion)
+    const regionBytes = this.regionBytes()
+    const region = this.sb.activeRegion
+    const base = this.regionBase(region)
     const reader = new RegionReader(this.dev, base, regionBytes, this.bs)
     let off = 0
     let expected = this.sb.startSeq
     let minGeneration = this.sb.regionGeneration
-    const storeId = this.sb.storeId
-    for (;;) {
-      let frame = await this.readFrameAt(reader, off, regionBytes, expected, minGeneration, storeId)
-      if (!frame && off % this.bs !== 0) {
-        // The writer pads to a block boundary after a flush: look there too.
-        const aligned = roundUp(off, this.bs)
-        frame = await this.readFrameAt(reader, aligned, regionBytes, expected, minGeneration, storeId)
-        if (frame) off = aligned
-      }
-      if (!frame) break
+    const apply = (frame: ReadFrame, at: number) => {
       minGeneration = frame.head.generation
-      let dataAt = off + FRAME_HEADER + OP_HEADER * frame.head.ops.length
+      let dataAt = at + FRAME_HEADER + OP_HEADER * frame.head.ops.length
       for (const op of frame.head.ops) {
-        const key = frame.data.subarray(dataAt - off, dataAt - off + op.keyLength)
+        const key = frame.data.subarray(dataAt - at, dataAt - at + op.keyLength)
         const id = keyId(key)
         if (op.type === OP_DELETE) {
           this.index.set(id, null, frame.head.seq)
         } else {
           const valueAt = dataAt + op.keyLength
-          const inline = op.valueLength <= this.inlineMax ? frame.data.slice(valueAt - off, valueAt - off + op.valueLength) : null
+          const inline = op.valueLength <= this.inlineMax ? frame.data.slice(valueAt - at, valueAt - at + op.valueLength) : null
           this.index.set(id, { seq: frame.head.seq, length: op.valueLength, inline, pos: base + valueAt, crc: op.crc }, frame.head.seq)
         }
         dataAt += op.keyLength + op.valueLength
       }
-      off += frame.head.length
-      expected++
+      this.recovery.frames++
+      off = at + frame.head.length
+      expected = frame.head.seq + 1
+    }
+    for (;;) {
+      let at = off
+      let frame = await this.readFrameAt(reader, at, regionBytes, expected, expected, minGeneration)
+      if (!frame && off % this.bs !== 0) {
+        // The writer pads to a block boundary after a flush: look there too.
+        at = roundUp(off, this.bs)
+        frame = await this.readFrameAt(reader, at, regionBytes, expected, expected, minGeneration)
+      }
+      if (!frame) break
+      apply(frame, at)
+    }
+    // The chain broke at `off`. Collect every later frame of this life, in log order.
+    const later: { at: number; frame: ReadFrame }[] = []
+    {
+      let pos = off
+      let seqFloor = expected
+      let gen = minGeneration
+      for (;;) {
+        const found = await this.scanFrame(reader, pos, regionBytes, seqFloor, gen)
+        if (!found) break
+        later.push(found)
+        pos = found.at + found.frame.head.length
+        seqFloor = found.frame.head.seq + 1
+        gen = found.frame.head.generation
+      }
+    }
+    // The highest seq known flushed: the superblock's claim, or any later frame's mark.
+    let durable = this.sb.durableThrough
+    for (const l of later) durable = Math.max(durable, l.frame.head.durableSeq)
+    let dropped = later.length
+    if (durable >= expected) {
+      // Damage: frames from `expected` to at least `durable` were flushed and are unreadable.
+      dropped = 0
+      let stopped = false
+      for (let i = 0; i < later.length && !stopped; i++) {
+        const l = later[i]!
+        if (l.frame.head.seq > expected) {
+          if (expected > durable) {
+            dropped = later.length - i // a torn tail after the damage: never flushed
+            break
+          }
+          this.recovery.damage.push(this.damageAt(off, l.at, expected, l.frame.head.seq - expected))
+          if (this.mode === 'point-in-time') {
+            dropped = later.length - i
+            stopped = true
+            break
+          }
+        }
+        apply(l.frame, l.at)
+      }
+      // Frames up to `durable` were flushed, yet nothing intact follows the last one recovered.
+      if (!stopped && expected <= durable) this.recovery.damage.push(this.damageAt(off, regionBytes, expected, durable - expected + 1))
+    }
+    if (dropped > 0 || (await this.tornAt(reader, off, regionBytes, minGeneration))) {
+      this.recovery.tail = { start: base + off, regionStart: off, droppedFrames: dropped }
+    }
+    this.recovery.logEnd = base + off
+    if (this.recovery.damage.length > 0 && this.mode === 'strict') {
+      const d = this.recovery.damage[0]!
+      const lost = this.recovery.damage.reduce((n, x) => n + x.lostSeqs, 0)
+      throw new KvCorruptError(
+        `device bytes [${d.start}, ${d.end}) (region ${region} bytes [${d.regionStart}, ${d.regionEnd}))`,
+        `${lost} flushed log frame(s) unreadable (seq ${d.firstLostSeq}…${d.firstLostSeq + d.lostSeqs - 1}${this.recovery.damage.length > 1 ? `, and ${this.recovery.damage.length - 1} more range(s)` : ''}) ` +
+          `with intact frames after them: acknowledged writes are lost. Nothing was written. Open with { readOnly: true, recovery: 'salvage' } to read what survives, ` +
+          `or { recovery: 'salvage' } (every intact frame) / { recovery: 'point-in-time' } (up to the damage) to accept the loss and continue`,
+      )
     }
     // The fix for the Go store's bug (inventory §1.3): the next seq continues from the floor even
     // when the region is empty, so new frames are never below startSeq and never discarded.
@@ -226,15 +392,36 @@ class Store implements KV {
     this.nextStart = roundUp(off, this.bs)
   }
 
-  private async readFrameAt(reader: RegionReader, off: number, regionBytes: number, expected: number, minGeneration: number, storeId: number) {
+  private damageAt(from: number, to: number, firstLostSeq: number, lostSeqs: number): KVDamage {
+    const base = this.regionBase(this.sb.activeRegion)
+    return { start: base + from, end: base + to, region: this.sb.activeRegion, regionStart: from, regionEnd: to, firstLostSeq, lostSeqs }
+  }
+
+  /** Whether the bytes where the log ends look like a write of this life that did not finish. */
+  private async tornAt(reader: RegionReader, off: number, regionBytes: number, minGeneration: number): Promise<boolean> {
+    const n = Math.min(FRAME_HEADER, regionBytes - off)
+    if (n <= 0) return false
+    const bytes = await reader.bytes(off, n)
+    if (!bytes.some((b) => b !== 0)) return false
+    // A whole frame head of an earlier life of the region is a leftover, not a torn write.
+    const head = decodeFrameHead(bytes, 0, n, regionBytes - off, this.sb.storeId)
+    return typeof head === 'string' || head.generation >= minGeneration
+  }
+
+  /**
+   * A frame with seq in [seqLo, seqHi] and a generation in [minGeneration, the superblock's] at
+   * region offset `off`, checksums verified; undefined when there is none.
+   */
+  private async readFrameAt(reader: RegionReader, off: number, regionBytes: number, seqLo: number, seqHi: number, minGeneration: number): Promise<ReadFrame | undefined> {
     if (off + FRAME_HEADER > regionBytes) return undefined
+    const storeId = this.sb.storeId
     let head = decodeFrameHead(await reader.bytes(off, FRAME_HEADER), 0, FRAME_HEADER, regionBytes - off, storeId)
     if (typeof head === 'string' && head.startsWith('need ')) {
       const need = Number(head.slice(5))
       if (off + need > regionBytes) return undefined
       head = decodeFrameHead(await reader.bytes(off, need), 0, need, regionBytes - off, storeId)
     }
-    if (typeof head === 'string' || head.seq !== expected) return undefined
+    if (typeof head === 'string' || head.seq < seqLo || head.seq > seqHi) return undefined
     if (head.generation < minGeneration || head.generation > this.sb.generation) return undefined
     const data = await reader.bytes(off, head.length)
     let at = FRAME_HEADER + OP_HEADER * head.ops.length
@@ -243,6 +430,33 @@ class Store implements KV {
       at += op.keyLength + op.valueLength
     }
     return { head, data: data.slice() }
+  }
+
+  /**
+   * The first frame at region offset ≥ `from` with seq ≥ `seqFloor` and generation ≥
+   * `minGeneration` (frames are not aligned: every byte where the magic appears is tried).
+   */
+  private async scanFrame(reader: RegionReader, from: number, regionBytes: number, seqFloor: number, minGeneration: number): Promise<{ at: number; frame: ReadFrame } | undefined> {
+    const m0 = FRAME_MAGIC & 0xff
+    const m1 = (FRAME_MAGIC >>> 8) & 0xff
+    const m2 = (FRAME_MAGIC >>> 16) & 0xff
+    const m3 = FRAME_MAGIC >>> 24
+    let p = from
+    while (p + FRAME_HEADER <= regionBytes) {
+      const n = Math.min(SCAN_STEP, regionBytes - p)
+      const chunk = await reader.bytes(p, n)
+      let i = chunk.indexOf(m0)
+      while (i >= 0 && p + i + FRAME_HEADER <= regionBytes) {
+        const magic = i + 3 < n ? chunk[i + 1] === m1 && chunk[i + 2] === m2 && chunk[i + 3] === m3 : true
+        if (magic) {
+          const frame = await this.readFrameAt(reader, p + i, regionBytes, seqFloor, Number.MAX_SAFE_INTEGER, minGeneration)
+          if (frame) return { at: p + i, frame }
+        }
+        i = chunk.indexOf(m0, i + 1)
+      }
+      p += n
+    }
+    return undefined
   }
 
   private regionBase(region: 0 | 1): number {
@@ -459,7 +673,12 @@ class Store implements KV {
     if (this.closed) return
     const done = this.request('close')
     this.closed = true
-    await done
+    try {
+      await done
+    } finally {
+      // The device may be opened for writing again (even if this close failed: the store is done).
+      if (!this.readOnly && writers.has(this.dev)) writers.delete(this.dev)
+    }
   }
 
   stats(): KVStats {
@@ -479,6 +698,7 @@ class Store implements KV {
   private submit(ops: FrameOp[], durable: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) return reject(new KvClosedError())
+      if (this.readOnly) return reject(new KvReadOnlyError(ops.length > 1 ? 'batch' : ops[0]!.type === OP_PUT ? 'put' : 'delete'))
       if (this.failure) return reject(this.failure)
       if (this.slow.length > 0 || this.exclusive || this.tryAppend(ops, durable, resolve, reject) !== 'ok') {
         this.slow.push({ kind: 'write', ops, durable, resolve, reject })
@@ -490,6 +710,7 @@ class Store implements KV {
   private request(kind: 'sync' | 'compact' | 'reset' | 'close'): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) return reject(new KvClosedError())
+      if (this.readOnly && (kind === 'compact' || kind === 'reset')) return reject(new KvReadOnlyError(kind))
       this.slow.push({ kind, resolve, reject })
       this.kick()
     })
@@ -517,7 +738,7 @@ class Store implements KV {
       this.spare = null
       const data = spare && spare.length >= want ? spare : new Uint8Array(Math.max(INITIAL_BUFFER, want))
       if (used > 0) data.set(this.tailBytes.subarray(0, used))
-      buf = this.buffer = { base, prefix: used, used, data, waiters: [], pending: [] }
+      buf = this.buffer = { base, prefix: used, used, data, waiters: [], pending: [], lastSeq: 0 }
     }
     if (buf.used + size > buf.data.length) {
       const grown = new Uint8Array(roundUp(Math.max(buf.data.length * 2, buf.used + size), this.bs))
@@ -530,8 +751,10 @@ class Store implements KV {
     const valueOffsets: number[] = []
     const crcs: number[] = []
     const frameAt = buf.used
-    encodeFrame(buf.data, frameAt, seq, this.sb.generation, ops, this.sb.storeId, valueOffsets, crcs)
+    // The durable mark: what was flushed before this frame existed (replay tells torn tails from damage by it).
+    encodeFrame(buf.data, frameAt, seq, this.sb.generation, ops, this.sb.storeId, valueOffsets, crcs, this.flushedSeq)
     buf.used += size
+    buf.lastSeq = seq
     const regionBase = this.regionBase(this.sb.activeRegion)
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!
@@ -630,8 +853,10 @@ class Store implements KV {
         this.counters.flushes++
         this.unflushed = false
         this.flushDue = false
+        this.writtenSeq = this.flushedSeq = Math.max(this.flushedSeq, buf.lastSeq)
       } else {
         await this.io(() => this.dev.write(lba, bytes), where)
+        this.writtenSeq = Math.max(this.writtenSeq, buf.lastSeq)
         this.unflushed = true
         if (flush) {
           this.flushDue = false
@@ -719,9 +944,11 @@ class Store implements KV {
 
   private async flushNow(): Promise<void> {
     if (!this.unflushed) return
+    const written = this.writtenSeq
     await this.io(() => this.dev.flush(), 'flushing the log')
     this.counters.flushes++
     this.unflushed = false
+    this.flushedSeq = Math.max(this.flushedSeq, written)
   }
 
   /**
@@ -788,14 +1015,14 @@ class Store implements KV {
     await writeOut(true)
     await this.io(() => this.dev.flush(), 'flushing the compacted region')
     this.counters.flushes++
-    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq, regionGeneration: this.sb.generation + 1 }
-    await this.writeSuperblock(next)
-    await this.io(() => this.dev.flush(), 'flushing the superblock')
-    this.counters.flushes++
+    // Every frame just written is flushed: the superblock vouches for them (durableThrough).
+    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq, regionGeneration: this.sb.generation + 1, durableThrough: seq - 1 }
+    await this.writeSuperblocks(next, 'switching to the compacted region')
     // Switched. Point the index at the new copies.
     this.sb = next
     for (const m of moves) m.entry.pos = m.pos
     this.index.seq = seq - 1
+    this.writtenSeq = this.flushedSeq = seq - 1
     this.head = off
     this.nextStart = roundUp(off, this.bs)
     this.unflushed = false
@@ -811,13 +1038,12 @@ class Store implements KV {
     // frames in the target region have older generations, so replay ignores them.
     const resetSeq = this.index.seq + 1
     const startSeq = resetSeq + 1
-    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq, regionGeneration: this.sb.generation + 1 }
-    await this.writeSuperblock(next)
-    await this.io(() => this.dev.flush(), 'flushing the reset superblock')
-    this.counters.flushes++
+    const next: Superblock = { ...this.sb, generation: this.sb.generation + 1, activeRegion: target, startSeq, regionGeneration: this.sb.generation + 1, durableThrough: resetSeq }
+    await this.writeSuperblocks(next, 'resetting')
     this.sb = next
     this.index.clear(resetSeq)
     this.index.seq = resetSeq
+    this.writtenSeq = this.flushedSeq = resetSeq
     this.head = 0
     this.nextStart = 0
   }
@@ -839,8 +1065,17 @@ class Store implements KV {
     return value
   }
 
-  private async writeSuperblock(sb: Superblock): Promise<void> {
-    await this.io(() => this.dev.write(sb.generation % 2, encodeSuperblock(sb, this.bs)), `writing superblock ${sb.generation % 2}`)
+  /**
+   * Writes both superblock copies, each followed by a flush: block 0, then block 1. A crash or
+   * a torn write can spoil at most the copy being written; the other is whole (old or new).
+   */
+  private async writeSuperblocks(sb: Superblock, why: string): Promise<void> {
+    const bytes = encodeSuperblock(sb, this.bs)
+    for (const block of [0, 1]) {
+      await this.io(() => this.dev.write(block, bytes), `writing superblock copy ${block} (${why})`)
+      await this.io(() => this.dev.flush(), `flushing superblock copy ${block} (${why})`)
+      this.counters.flushes++
+    }
   }
 
   private async io<T>(op: () => Promise<T>, what: string): Promise<T> {

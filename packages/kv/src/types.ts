@@ -76,6 +76,55 @@ export interface KVStats {
   diskResidentValues: number
 }
 
+/** Bytes of the device a recovery found unreadable or discarded (device byte offsets, end exclusive). */
+export interface KVDamage {
+  /** First device byte that could not be read as a frame. */
+  start: number
+  /** Device byte where the next intact frame begins (or where the scan ended). */
+  end: number
+  /** The log region (0 or 1) and the same range as region offsets. */
+  region: 0 | 1
+  regionStart: number
+  regionEnd: number
+  /** Sequence numbers missing there: [firstLostSeq, firstLostSeq + lostSeqs). */
+  firstLostSeq: number
+  lostSeqs: number
+}
+
+/**
+ * What the open found and did, on `kv.recovery` (and passed to `onRecovery`). A clean open has
+ * `damage: []`, `superblocks: []` and at most a `tail`.
+ */
+export interface KVRecovery {
+  /** How mid-log damage was handled (the `recovery` option in effect). */
+  mode: 'strict' | 'salvage' | 'point-in-time'
+  readOnly: boolean
+  /** The store was created by this open (the device was blank, or `format: true`). */
+  formatted: boolean
+  /** Superblock copies that were invalid ("block 0: checksum mismatch"); repaired when writable. */
+  superblocks: string[]
+  /** The active region and the frames replayed from it. */
+  region: 0 | 1
+  frames: number
+  /**
+   * Damage in the middle of the log: unreadable bytes followed by intact frames whose durable
+   * mark proves the missing ones had been flushed. Each entry is acknowledged data lost. Never
+   * written over: in 'salvage'/'point-in-time' mode a writable open first compacts the
+   * recovered state into the other region (`compacted`).
+   */
+  damage: KVDamage[]
+  /**
+   * A torn tail: from this device byte on, nothing in the region was a frame flushed before a
+   * later intact one (the writes a crash cut short). `droppedFrames` intact frames after it
+   * (written, never flushed) were discarded with it. A writable store appends over it.
+   */
+  tail: { start: number; regionStart: number; droppedFrames: number } | undefined
+  /** Device byte where the recovered log ends (a writable store appends from the next block boundary). */
+  logEnd: number
+  /** The recovered state was rewritten into the other region at open (after damage). */
+  compacted: boolean
+}
+
 /** Tuning for {@link openKV}. */
 export interface KVOptions {
   /** Values longer than this many bytes stay on disk; the index keeps a verified pointer. Default 256. */
@@ -100,4 +149,8 @@ export interface KV extends KVReader {
   /** Flushes and closes; later calls fail with `KvClosedError`. Does not close the device. */
   close(): Promise<void>
   stats(): KVStats
+  /** What the open recovered, skipped and repaired (see {@link KVRecovery}). */
+  readonly recovery: KVRecovery
+  /** True when opened with `{ readOnly: true }`: writes, `compact` and `reset` throw `KvReadOnlyError`. */
+  readonly readOnly: boolean
 }
