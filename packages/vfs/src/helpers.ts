@@ -31,17 +31,38 @@ export async function readText(fs: FS, path: string): Promise<string> {
   return new TextDecoder().decode(await readFile(fs, path))
 }
 
+/** The temporary sibling of an interrupted {@link writeFile}: `.<name>.tmp-<8 of [0-9a-z]>`. */
+const TEMP_NAME = /^\..+\.tmp-[0-9a-z]{8}$/
+
+/**
+ * True for the name of {@link writeFile}'s temporary sibling (`.<name>.tmp-<8 of [0-9a-z]>`).
+ * A crash between its creation and the rename leaves it behind: the KV FS removes such files
+ * when it is mounted and no listing (KV FS, overlay) shows them.
+ */
+export function isAtomicWriteTemp(name: string): boolean {
+  return TEMP_NAME.test(name)
+}
+
+/** `.<name>.tmp-` and 8 random characters of [0-9a-z] (always 8: {@link isAtomicWriteTemp} relies on it). */
+function tempName(name: string): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(8))
+  let tag = ''
+  for (const b of bytes) tag += (b % 36).toString(36)
+  return `.${name}.tmp-${tag}`
+}
+
 /**
  * Creates or replaces a file with `data`, atomically: the data goes to a temporary sibling
  * that is then renamed over `path`, so on a crash-safe FS (the KV FS) a reader or a crash sees
- * the old file or the new one, never a mix. Where the rename cannot be used (a directory is in
+ * the old file or the new one, never a mix (a crash may leave the temporary sibling; see
+ * {@link isAtomicWriteTemp}). Where the rename cannot be used (a directory is in
  * the way, EXDEV…) it falls back to truncate-and-write in place.
  */
 export async function writeFile(fs: FS, path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
   const clean = cleanPath(path, 'write')
   const [dir, name] = splitPath(clean)
-  const tmp = joinPath(dir, `.${name}.tmp-${Math.random().toString(36).slice(2, 10)}`)
+  const tmp = joinPath(dir, tempName(name))
   try {
     await writeInPlace(fs, tmp, bytes, mode, true)
   } catch (e) {

@@ -16,7 +16,7 @@ export type { DirEntry, FS, FileHandle, FileType, OpenOptions, SetAttr, Stat } f
 export { ERRNO_OF, FsError, ReadOnlyError, isFsError, type FsErrorCode } from './errors.js'
 export { cleanPath, components, joinPath, splitPath } from './path.js'
 export { MemoryFS, type MemoryFSOptions } from './memory.js'
-export { copy, exists, mkdirp, readFile, readText, statOrUndefined, walk, writeFile } from './helpers.js'
+export { copy, exists, isAtomicWriteTemp, mkdirp, readFile, readText, statOrUndefined, walk, writeFile } from './helpers.js'
 export { sub } from './sub.js'
 export { overlay } from './overlay.js'
 export { openKvFS, CHUNK as KVFS_CHUNK, type KvFSOptions } from './kvfs.js'

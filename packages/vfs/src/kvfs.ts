@@ -11,6 +11,7 @@
  */
 import type { KV } from '@honk/kv'
 import { FsError, ReadOnlyError } from './errors.js'
+import { isAtomicWriteTemp } from './helpers.js'
 import { checkRange } from './memory.js'
 import { cleanPath, components, splitPath } from './path.js'
 import type { DirEntry, FS, FileHandle, FileType, OpenOptions, SetAttr, Stat } from './types.js'
@@ -86,6 +87,7 @@ class KvFS implements FS {
       const parsed = JSON.parse(sb) as { v: number; next: number }
       if (parsed.v !== 1 || !Number.isSafeInteger(parsed.next)) throw new FsError('EIO', 'mount', '', `unknown superblock ${sb}`)
       this.next = parsed.next
+      if (!this.readOnly) await this.removeTemps()
       return
     }
     if (this.readOnly) throw new FsError('EIO', 'mount', '', 'no filesystem in the store and it is read-only')
@@ -98,6 +100,29 @@ class KvFS implements FS {
       ],
       { durable: true },
     )
+  }
+
+  /**
+   * Removes the temporary files interrupted atomic writes left (`writeFile` crashed between
+   * creating `.<name>.tmp-…` and renaming it): nothing can still be writing them at mount. The
+   * keys are in RAM, so finding them reads nothing from the device.
+   */
+  private async removeTemps(): Promise<void> {
+    const found: { parent: number; name: string; ino: number }[] = []
+    for (const k of this.kv.keys({ prefix: 'e/' })) {
+      const key = dec.decode(k)
+      const name = key.slice(2 + 16 + 1)
+      if (!isAtomicWriteTemp(name)) continue
+      const raw = await this.kv.getString(k)
+      if (raw !== undefined) found.push({ parent: parseInt(key.slice(2, 18), 16), name, ino: parseInt(raw, 16) })
+    }
+    for (const t of found) {
+      const node = await this.kv.getString(inoKey(t.ino))
+      if (node !== undefined && (JSON.parse(node) as Inode).t !== 'f') continue // only files are temps
+      const ops: Op[] = [{ type: 'delete', key: entryKey(t.parent, t.name) }]
+      this.drop(ops, t.ino)
+      await this.kv.batch(ops, this.writeOptions)
+    }
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -181,6 +206,7 @@ class KvFS implements FS {
     const prefix = entryPrefix(ino)
     for await (const [k, v] of this.kv.entries({ prefix })) {
       const name = dec.decode(k).slice(prefix.length)
+      if (isAtomicWriteTemp(name)) continue // an atomic write's temporary sibling: never listed
       const child = parseInt(dec.decode(v), 16)
       const node = await this.inode(child, 'readdir', clean)
       out.push({ name, type: node.t === 'd' ? 'dir' : node.t === 'l' ? 'symlink' : 'file', ino: BigInt(child) })

@@ -15,7 +15,7 @@
  * - Inode numbers are the layer's, times 8, plus the layer index: unique across layers.
  */
 import { FsError, ReadOnlyError, isFsError } from './errors.js'
-import { readFile, writeFile } from './helpers.js'
+import { isAtomicWriteTemp, readFile, writeFile } from './helpers.js'
 import { cleanPath, components, joinPath, splitPath } from './path.js'
 import type { DirEntry, FS, FileHandle, OpenOptions, SetAttr, Stat } from './types.js'
 
@@ -144,6 +144,7 @@ class Overlay implements FS {
           continue
         }
         if (l > 0 && (hidden.has(e.name) || e.name.startsWith(WH))) continue
+        if (isAtomicWriteTemp(e.name)) continue // an interrupted atomic write's leftover: never listed
         if (!merged.has(e.name)) merged.set(e.name, { ...e, ino: e.ino * 8n + BigInt(l) })
       }
     }
