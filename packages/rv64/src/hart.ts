@@ -553,6 +553,12 @@ export class Hart {
    * else -1 with the physical address in `mmioPa` (for `loadMmio` / `storeMmio`).
    */
   private ramOffset(va: number, size: number, kind: Access): number {
+    // A misaligned access across a page boundary: the pages need not be adjacent in physical
+    // memory, so it goes to the slow path (`mmioPa` NaN), which translates each page.
+    if ((va & (PAGE - 1)) > PAGE - size) {
+      this.mmioPa = NaN
+      return -1
+    }
     const addr = this.translate(va, kind)
     if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) return addr - this.ramBase
     this.mmioPa = addr
@@ -561,6 +567,7 @@ export class Hart {
 
   /** The rest of a load that `ramOffset` found outside RAM. */
   private loadMmio(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
+    if (Number.isNaN(this.mmioPa)) return this.loadSplit(va, size, signed)
     const r = this.bus.read(this.mmioPa, size)
     if (r === undefined) throw new Trap(CAUSE.LOAD_ACCESS, this.faultAddr(va))
     return signed ? BigInt.asIntN(size * 8, r) : r
@@ -582,11 +589,60 @@ export class Hart {
 
   /** The rest of a store that `ramOffset` found outside RAM. */
   private storeMmio(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
+    if (Number.isNaN(this.mmioPa)) return this.storeSplit(va, size, value)
     if (!this.bus.write(this.mmioPa, size, value)) throw new Trap(CAUSE.STORE_ACCESS, this.faultAddr(va))
     if (this.bus.exitCode !== undefined) this.stopExit = true
   }
 
+  /**
+   * The physical address of each byte of a misaligned access that crosses a page boundary. The
+   * privileged spec lets such an access be split into parts (§3.6.4, "Misaligned accesses"):
+   * each page is translated and checked on its own, both before any byte moves, so a store that
+   * faults on its second page writes nothing (stval is then that page's first address).
+   */
+  private splitAddresses(va: number, size: number, kind: Access): number[] {
+    const first = PAGE - (va & (PAGE - 1))
+    const pa1 = this.translate(va, kind)
+    const pa2 = this.translate(va + first, kind)
+    const pa: number[] = []
+    for (let i = 0; i < size; i++) pa.push(i < first ? pa1 + i : pa2 + (i - first))
+    return pa
+  }
+
+  private loadSplit(va: number, size: number, signed: boolean): bigint {
+    const pa = this.splitAddresses(va, size, LOAD)
+    let v = 0n
+    for (let i = size - 1; i >= 0; i--) {
+      const b = this.bus.read(pa[i]!, 1)
+      if (b === undefined) throw new Trap(CAUSE.LOAD_ACCESS, this.faultAddr(va))
+      v = (v << 8n) | b
+    }
+    return signed ? BigInt.asIntN(size * 8, v) : v
+  }
+
+  private storeSplit(va: number, size: number, value: bigint): void {
+    const pa = this.splitAddresses(va, size, STORE)
+    for (let i = 0; i < size; i++) {
+      const a = pa[i]!
+      if (!this.bus.write(a, 1, (value >> BigInt(8 * i)) & 0xffn)) throw new Trap(CAUSE.STORE_ACCESS, this.faultAddr(va))
+      if (a >= this.ramBase && a < this.ramEnd) this.cache.written(a, 1)
+    }
+    if (Math.abs(va - this.reservation) < 8) this.reservation = NaN
+    if (this.bus.exitCode !== undefined) this.stopExit = true
+  }
+
+  /**
+   * LR, SC and AMOs need a naturally aligned address (unprivileged spec, "A" chapter: otherwise
+   * an address-misaligned exception — load-misaligned for LR, store/AMO-misaligned for SC and
+   * AMOs — as Linux expects, which answers with SIGBUS). Ordinary loads and stores do not.
+   */
+  private atomicAligned(va: number, size: number, cause: number): void {
+    const low = va === va ? va & (size - 1) : Number(this.lastAddr & BigInt(size - 1))
+    if (low !== 0) throw new Trap(cause, this.faultAddr(va))
+  }
+
   private load(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
+    if ((va & (PAGE - 1)) > PAGE - size) return this.loadSplit(va, size, signed)
     const addr = this.translate(va, LOAD)
     if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
       const o = addr - this.ramBase
@@ -608,6 +664,7 @@ export class Hart {
   }
 
   private store(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
+    if ((va & (PAGE - 1)) > PAGE - size) return this.storeSplit(va, size, value)
     const addr = this.translate(va, STORE)
     if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
       const o = addr - this.ramBase
@@ -1441,6 +1498,7 @@ export class Hart {
             case Op.LR_W:
             case Op.LR_D: {
               const a = this.addrOf(d.rs1)
+              this.atomicAligned(a, d.op === Op.LR_W ? 4 : 8, CAUSE.MISALIGNED_LOAD)
               x[rd] = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
               this.reservation = a
               this.reservationWide = a === a ? -1n : this.lastAddr
@@ -1449,6 +1507,7 @@ export class Hart {
             case Op.SC_W:
             case Op.SC_D: {
               const a = this.addrOf(d.rs1)
+              this.atomicAligned(a, d.op === Op.SC_W ? 4 : 8, CAUSE.MISALIGNED_STORE)
               if (a === a ? this.reservation === a : this.reservationWide === this.lastAddr) {
                 this.store(a, d.op === Op.SC_W ? 4 : 8, x[d.rs2]!)
                 x[rd] = 0n
@@ -1462,6 +1521,7 @@ export class Hart {
               const a = this.addrOf(d.rs1)
               const w = d.op === Op.AMO_W
               const size = w ? 4 : 8
+              this.atomicAligned(a, size, CAUSE.MISALIGNED_STORE)
               const old = this.load(a, size, true)
               const src = w ? BigInt.asIntN(32, x[d.rs2]!) : x[d.rs2]!
               const u = (v: bigint) => (w ? BigInt.asUintN(32, v) : BigInt.asUintN(64, v))
