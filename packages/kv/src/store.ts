@@ -399,13 +399,17 @@ class Store implements KV {
 
   /** Whether the bytes where the log ends look like a write of this life that did not finish. */
   private async tornAt(reader: RegionReader, off: number, regionBytes: number, minGeneration: number): Promise<boolean> {
-    const n = Math.min(FRAME_HEADER, regionBytes - off)
-    if (n <= 0) return false
-    const bytes = await reader.bytes(off, n)
-    if (!bytes.some((b) => b !== 0)) return false
-    // A whole frame head of an earlier life of the region is a leftover, not a torn write.
-    const head = decodeFrameHead(bytes, 0, n, regionBytes - off, this.sb.storeId)
-    return typeof head === 'string' || head.generation >= minGeneration
+    // The next frame would start at `off` or, after a flush, at the next block boundary.
+    for (const at of off % this.bs === 0 ? [off] : [off, roundUp(off, this.bs)]) {
+      const n = Math.min(FRAME_HEADER, regionBytes - at)
+      if (n <= 0) continue
+      const bytes = await reader.bytes(at, n)
+      if (!bytes.some((b) => b !== 0)) continue
+      // A whole frame head of an earlier life of the region is a leftover, not a torn write.
+      const head = decodeFrameHead(bytes, 0, n, regionBytes - at, this.sb.storeId)
+      if (typeof head === 'string' || head.generation >= minGeneration) return true
+    }
+    return false
   }
 
   /**

@@ -1,0 +1,223 @@
+import { MemoryBlockDevice } from '@honk/block'
+import { describe, expect, it } from 'vitest'
+import { decodeSuperblock, FRAME_MAGIC } from './format.js'
+import { KvCorruptError, KvInUseError, KvReadOnlyError, openKV, type KV, type KVRecovery } from './index.js'
+
+const BS = 512
+
+async function fill(dev: MemoryBlockDevice, n: number): Promise<void> {
+  const kv = await openKV(dev)
+  for (let i = 0; i < n; i++) await kv.put(`key-${i}`, `value-${i}`, { durable: true })
+  await kv.close()
+}
+
+async function countReadable(kv: KV, n: number): Promise<number> {
+  let ok = 0
+  for (let i = 0; i < n; i++) if ((await kv.getString(`key-${i}`)) === `value-${i}`) ok++
+  return ok
+}
+
+/** Device byte of the first frame of region 0 (the store's first write). */
+const REGION0 = 2 * BS
+
+describe('issue #12 case 2: one bad superblock sector never loses the store', () => {
+  it('writes both superblock copies at format', async () => {
+    const dev = new MemoryBlockDevice(64)
+    await (await openKV(dev)).close()
+    for (const b of [0, 1]) expect(typeof decodeSuperblock(dev.bytes.subarray(b * BS, (b + 1) * BS))).toBe('object')
+  })
+
+  for (const sector of [0, 1]) {
+    it(`keeps 100 durable keys when superblock sector ${sector} is zeroed, and repairs it`, async () => {
+      const dev = new MemoryBlockDevice(256)
+      await fill(dev, 100)
+      dev.bytes.fill(0, sector * BS, (sector + 1) * BS)
+      let report: KVRecovery | undefined
+      const kv = await openKV(dev, { onRecovery: (r) => (report = r) })
+      expect(kv.count).toBe(100)
+      expect(await countReadable(kv, 100)).toBe(100)
+      expect(report?.formatted).toBe(false)
+      expect(report?.superblocks.join()).toMatch(new RegExp(`block ${sector}`))
+      // Repaired: both copies valid again.
+      for (const b of [0, 1]) expect(typeof decodeSuperblock(dev.bytes.subarray(b * BS, (b + 1) * BS))).toBe('object')
+      await kv.close()
+    })
+  }
+
+  it('keeps the keys when the newest copy is damaged right after a compaction', async () => {
+    const dev = new MemoryBlockDevice(64)
+    const kv = await openKV(dev)
+    await kv.put('a', '1')
+    await kv.compact()
+    await kv.put('b', '2', { durable: true })
+    dev.bytes.fill(0x77, 0, BS) // copy 0 (written first at every update)
+    const again = await openKV(dev, { readOnly: true })
+    expect(await again.getString('a')).toBe('1')
+    expect(await again.getString('b')).toBe('2')
+  })
+
+  it('does not format when both superblocks are zero but the log is not: KvCorruptError', async () => {
+    const dev = new MemoryBlockDevice(256)
+    await fill(dev, 10)
+    const before = dev.bytes.slice()
+    dev.bytes.fill(0, 0, 2 * BS)
+    const damaged = dev.bytes.slice()
+    const err = await openKV(dev).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KvCorruptError)
+    expect((err as Error).message).toMatch(/not blank/)
+    expect(dev.bytes).toEqual(damaged) // nothing written
+    expect(before.subarray(2 * BS)).toEqual(dev.bytes.subarray(2 * BS))
+    // A second open (writable again: the failed one released the device) still refuses.
+    await expect(openKV(dev)).rejects.toBeInstanceOf(KvCorruptError)
+  })
+
+  it('formats a blank device, and only with format: true a damaged one', async () => {
+    const blank = new MemoryBlockDevice(64)
+    const kv = await openKV(blank)
+    expect(kv.recovery.formatted).toBe(true)
+    await kv.close()
+    const damaged = new MemoryBlockDevice(64)
+    damaged.bytes[(2 + 31) * BS + 5] = 1 // region 1's first block, superblocks zero
+    await expect(openKV(damaged)).rejects.toBeInstanceOf(KvCorruptError)
+    expect((await openKV(damaged, { format: true })).recovery.formatted).toBe(true)
+  })
+})
+
+describe('issue #12 case 3: mid-log damage is told apart from a torn tail', () => {
+  async function damagedStore(): Promise<MemoryBlockDevice> {
+    const dev = new MemoryBlockDevice(4096)
+    await fill(dev, 1001)
+    dev.bytes[REGION0 + 40] ^= 0x01 // one flipped byte in the first log frame
+    return dev
+  }
+
+  it('strict (default): refuses with KvCorruptError naming the byte range, writing nothing', async () => {
+    const dev = await damagedStore()
+    const before = dev.bytes.slice()
+    const err = await openKV(dev).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KvCorruptError)
+    expect((err as Error).message).toMatch(new RegExp(`device bytes \\[${REGION0}, ${REGION0 + BS}\\)`))
+    expect((err as Error).message).toMatch(/seq 1…1/)
+    expect(dev.bytes).toEqual(before)
+  })
+
+  it('read-only salvage recovers every intact frame after the damage and reports the loss, writing nothing', async () => {
+    const dev = await damagedStore()
+    const before = dev.bytes.slice()
+    const writesBefore = dev.stats.writes
+    const flushesBefore = dev.stats.flushes
+    const kv = await openKV(dev, { readOnly: true, recovery: 'salvage' })
+    expect(await countReadable(kv, 1001)).toBe(1000)
+    expect(kv.has('key-0')).toBe(false)
+    expect(kv.recovery.damage).toEqual([{ start: REGION0, end: REGION0 + BS, region: 0, regionStart: 0, regionEnd: BS, firstLostSeq: 1, lostSeqs: 1 }])
+    expect(kv.readOnly).toBe(true)
+    await expect(kv.put('x', 'y')).rejects.toBeInstanceOf(KvReadOnlyError)
+    await expect(kv.batch([{ type: 'delete', key: 'x' }])).rejects.toBeInstanceOf(KvReadOnlyError)
+    await expect(kv.compact()).rejects.toBeInstanceOf(KvReadOnlyError)
+    await expect(kv.reset()).rejects.toBeInstanceOf(KvReadOnlyError)
+    await kv.sync()
+    await kv.close()
+    expect(dev.stats.writes).toBe(writesBefore)
+    expect(dev.stats.flushes).toBe(flushesBefore)
+    expect(dev.bytes).toEqual(before)
+  })
+
+  it('writable salvage moves the survivors to the other region before writing, and they stay', async () => {
+    const dev = await damagedStore()
+    const region0 = dev.bytes.slice(REGION0, REGION0 + 2047 * BS)
+    const kv = await openKV(dev, { recovery: 'salvage' })
+    expect(kv.recovery.compacted).toBe(true)
+    expect(kv.recovery.region).toBe(1)
+    for (let i = 0; i < 50; i++) await kv.put(`new-${i}`, 'n', { durable: true })
+    // The damaged region was not written over.
+    expect(dev.bytes.slice(REGION0, REGION0 + 2047 * BS)).toEqual(region0)
+    await kv.close()
+    const again = await openKV(dev)
+    expect(again.recovery.damage).toEqual([])
+    expect(await countReadable(again, 1001)).toBe(1000)
+    expect(again.count).toBe(1050)
+    await again.close()
+  })
+
+  it('point-in-time stops at the damage and reports every later frame as dropped', async () => {
+    const dev = await damagedStore()
+    const kv = await openKV(dev, { readOnly: true, recovery: 'point-in-time' })
+    expect(kv.count).toBe(0)
+    expect(kv.recovery.damage).toHaveLength(1)
+    expect(kv.recovery.tail?.droppedFrames).toBe(1000)
+  })
+
+  it('damage in a multi-frame group commit (frames not block-aligned) is found and skipped exactly', async () => {
+    const dev = new MemoryBlockDevice(1024)
+    const kv = await openKV(dev)
+    await Promise.all(Array.from({ length: 300 }, (_, i) => kv.put(`key-${i}`, `value-${i}`)))
+    await kv.sync()
+    for (let i = 300; i < 310; i++) await kv.put(`key-${i}`, `value-${i}`, { durable: true }) // vouch for the group
+    await kv.close()
+    // Corrupt a byte in the middle of the group's first block: the frames there are lost.
+    dev.bytes[REGION0 + 200] ^= 0xff
+    await expect(openKV(dev)).rejects.toBeInstanceOf(KvCorruptError)
+    const salvage = await openKV(dev, { readOnly: true, recovery: 'salvage' })
+    const [d] = salvage.recovery.damage
+    expect(d!.lostSeqs).toBeGreaterThanOrEqual(1)
+    expect(await countReadable(salvage, 310)).toBe(310 - d!.lostSeqs)
+  })
+
+  it('damage to frames replayed at an earlier open is caught even with nothing after them', async () => {
+    const dev = new MemoryBlockDevice(256)
+    await fill(dev, 5)
+    await (await openKV(dev)).close() // this open vouches for all 5 (the superblock's durableThrough)
+    dev.bytes.fill(0, REGION0 + 4 * BS, REGION0 + 5 * BS) // the last frame
+    const err = await openKV(dev).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KvCorruptError)
+    expect((err as Error).message).toMatch(/seq 5…5/)
+  })
+
+  it('a torn tail is still discarded, reported, and written over', async () => {
+    const dev = new MemoryBlockDevice(256)
+    await fill(dev, 3)
+    dev.bytes.fill(0xee, REGION0 + 2 * BS, REGION0 + 3 * BS) // the last frame, never vouched for
+    const kv = await openKV(dev)
+    expect(kv.count).toBe(2)
+    expect(kv.recovery.damage).toEqual([])
+    expect(kv.recovery.tail?.droppedFrames).toBe(0)
+    expect(kv.recovery.tail?.start).toBe(kv.recovery.logEnd) // the log ends inside block 1, padded to block 2
+    expect(kv.recovery.logEnd).toBeLessThan(REGION0 + 2 * BS)
+    await kv.put('c', '3', { durable: true })
+    expect(new DataView(dev.bytes.buffer, dev.bytes.byteOffset).getUint32(REGION0 + 2 * BS, true)).toBe(FRAME_MAGIC)
+  })
+})
+
+describe('read-only open and one writer per device', () => {
+  it('a read-only open of a blank device is an empty store and writes nothing', async () => {
+    const dev = new MemoryBlockDevice(64)
+    const kv = await openKV(dev, { readOnly: true })
+    expect(kv.count).toBe(0)
+    expect(dev.stats.writes).toBe(0)
+    expect(dev.bytes.every((b) => b === 0)).toBe(true)
+    await expect(openKV(dev, { readOnly: true, format: true })).rejects.toBeInstanceOf(KvReadOnlyError)
+  })
+
+  it('a second writable openKV on the same device is refused with KvInUseError; read-only opens share', async () => {
+    const dev = new MemoryBlockDevice(64)
+    const kv = await openKV(dev)
+    await kv.put('a', '1', { durable: true })
+    const err = await openKV(dev).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KvInUseError)
+    expect((err as Error).message).toMatch(/already open/)
+    const reader = await openKV(dev, { readOnly: true })
+    expect(await reader.getString('a')).toBe('1')
+    await kv.close()
+    const again = await openKV(dev)
+    expect(await again.getString('a')).toBe('1')
+    await again.close()
+  })
+
+  it('two concurrent openKV calls on one device: exactly one wins', async () => {
+    const dev = new MemoryBlockDevice(64)
+    const results = await Promise.allSettled([openKV(dev), openKV(dev)])
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
+    expect(failed.reason).toBeInstanceOf(KvInUseError)
+  })
+})
