@@ -297,13 +297,15 @@ class Overlay implements FS {
     if (isDir && vs.present.some((l) => l > 0)) throw new FsError('EXDEV', 'rename', src, 'the directory is in a lower layer; copy it instead')
     await this.copyUp(src, vs)
     await this.upperDirs(dstDir)
-    // Clear the target in the upper layer (a file, an emptied directory, a whiteout marker).
-    if (vt.top && vt.present.includes(0)) {
-      if (vt.top.stat.type === 'dir') await this.removeUpperDir(dst)
-      else await this.upper.remove(dst)
-    }
-    const hadWhiteout = await this.clearWhiteout(dst)
+    // An emptied upper directory in the way is removed first (with its markers). A file in the
+    // upper layer is replaced by the rename itself, atomically: removing it first left a moment
+    // where a crash lost both the old file and the new one (writeFile's temporary was then all
+    // that remained; issue #12 case 11).
+    if (vt.top && vt.present.includes(0) && vt.top.stat.type === 'dir') await this.removeUpperDir(dst)
     await this.upper.rename(src, dst)
+    // After the rename, not before: a crash in between leaves the new entry over a stale marker
+    // (which it shadows), never the lower file resurrected.
+    const hadWhiteout = await this.clearWhiteout(dst)
     if (isDir && (hadWhiteout || (vt.top && vt.present.some((l) => l > 0)))) {
       await (await this.upper.open(joinPath(dst, OPAQUE), { write: true, create: true, mode: 0 })).close()
     }

@@ -64,6 +64,20 @@ describe('atomic-write temporaries (issue #12 case 11)', () => {
     expect(leftBehind).toBeGreaterThan(0) // some cut points really did leave a temporary behind
   })
 
+  it('through the overlay, replacing a file is atomic: a cut at any device request leaves the old file or the new one, never neither', async () => {
+    const lower = new MemoryFS({ files: { 'core.txt': 'core' }, readOnly: true })
+    for (let cut = 0; cut < 12; cut++) {
+      const dev = new CrashSimulatingDevice((2 * MiB) / 512)
+      const fs = overlay(await openKvFS(await openKV(dev), { durable: true }), [lower])
+      await writeFile(fs, 'f0', 'old')
+      dev.cutPowerAfter(cut)
+      await writeFile(fs, 'f0', 'new').catch(() => undefined)
+      const after = overlay(await openKvFS(await openKV(dev.crash()), { durable: true }), [lower])
+      expect(['old', 'new']).toContain(await readText(after, 'f0'))
+      expect((await after.readDir('')).map((e) => e.name)).toEqual(['core.txt', 'f0'])
+    }
+  })
+
   it('a read-only mount hides a temporary without removing it', async () => {
     const dev = new MemoryBlockDevice(4096)
     const kv = await openKV(dev)
