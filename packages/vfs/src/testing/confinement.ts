@@ -8,6 +8,7 @@
  * link targets) comes from `outside`.
  */
 import fc from 'fast-check'
+import * as fsSync from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -128,6 +129,63 @@ export async function attackLoop(fx: ConfinementFixture, attacks: readonly Attac
   return cycles
 }
 
+/** The attacks of `attackLoop`, as synchronous code for a worker thread (CommonJS, eval'd). */
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads')
+const fs = require('node:fs')
+const path = require('node:path')
+const { root, outside, attacks, flag } = workerData
+const stop = new Int32Array(flag)
+const r = (p) => path.join(root, p)
+const swap = (p, target) => {
+  fs.renameSync(r(p), r(p + '.away'))
+  try {
+    fs.symlinkSync(target, r(p))
+    fs.unlinkSync(r(p))
+  } finally {
+    fs.renameSync(r(p + '.away'), r(p))
+  }
+}
+let cycles = 0
+for (let i = 0; Atomics.load(stop, 0) === 0; i++) {
+  try {
+    switch (attacks[i % attacks.length]) {
+      case 'dir-d': swap('d', '../outside'); break
+      case 'dir-e': swap('d/e', '../../outside/e'); break
+      case 'final-x': swap('d/e/x', path.join(outside, 'e/x')); break
+      case 'final-e-abs': swap('d/e', path.join(outside, 'e')); break
+      case 'shuffle': fs.renameSync(r('d/e'), r('d/e2')); fs.renameSync(r('d/e2'), r('d/e')); break
+    }
+  } catch {}
+  cycles++
+  // Intact most of the time, so the victim's walks succeed and its later steps meet the swap.
+  Atomics.wait(stop, 0, 0, Math.random() * 1.5)
+}
+parentPort.postMessage(cycles)
+`
+
+/**
+ * The same attacks from a worker thread: truly parallel with the event loop (a victim's
+ * syscalls race it between any two instructions, not only at await points). Call the result
+ * to stop it; it resolves with the number of attack cycles run.
+ */
+export async function attackInWorker(fx: ConfinementFixture, attacks: readonly Attack[]): Promise<() => Promise<number>> {
+  const { Worker } = await import('node:worker_threads')
+  const flag = new SharedArrayBuffer(4)
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: fx.root, outside: fx.outside, attacks: [...attacks], flag } })
+  const result = new Promise<number>((resolve, reject) => {
+    worker.once('message', (n: number) => resolve(n))
+    worker.once('error', reject)
+  })
+  await new Promise((res) => worker.once('online', res))
+  return async () => {
+    Atomics.store(new Int32Array(flag), 0, 1)
+    const n = await result
+    await worker.terminate()
+    return n
+  }
+}
+
 /** One victim operation, through the FS under test. */
 export type VictimOp =
   | { op: 'stat' | 'readDir' | 'readlink' | 'read' | 'remove' | 'mkdir' | 'chmod' | 'utimes' | 'truncate'; path: string }
@@ -237,13 +295,14 @@ export interface ConfinementReport {
 
 /**
  * One run: a fresh fixture, `victims` concurrent sequences of operations through the FS that
- * `open(root)` returns, the attacker looping meanwhile; then the oracle.
+ * `open(root)` returns, the attacker looping meanwhile (on the event loop, or in a worker
+ * thread); then the oracle.
  */
 export async function runConfinement(
   open: (root: string) => Promise<{ fs: FS; close?: () => Promise<void> }>,
   victims: readonly (readonly VictimOp[])[],
   attacks: readonly Attack[],
-  options: { minAttackCycles?: number } = {},
+  options: { minAttackCycles?: number; attacker?: 'loop' | 'worker' } = {},
 ): Promise<ConfinementReport> {
   const fx = await confinementFixture()
   try {
@@ -253,7 +312,8 @@ export async function runConfinement(
     const escapes: string[] = []
     let done = false
     let cycles = 0
-    const attacker = attackLoop(fx, attacks, () => done && cycles >= (options.minAttackCycles ?? 0)).then((n) => void (cycles = n))
+    const stopWorker = options.attacker === 'worker' ? await attackInWorker(fx, attacks) : undefined
+    const attacker = stopWorker ? Promise.resolve() : attackLoop(fx, attacks, () => done).then((n) => void (cycles = n))
     try {
       await Promise.all(
         victims.map(async (ops) => {
@@ -267,6 +327,7 @@ export async function runConfinement(
     } finally {
       done = true
       await attacker
+      if (stopWorker) cycles = await stopWorker()
       await close?.()
     }
     const after = await fx.snapshotOutside()
@@ -281,11 +342,116 @@ export async function runConfinement(
  * The property: for generated victim sequences (every FS operation) and attack mixes, no run
  * lets anything escape the root.
  */
-export async function confinementProperty(open: (root: string) => Promise<{ fs: FS; close?: () => Promise<void> }>, params: fc.Parameters<[VictimOp[][], Attack[]]> = {}): Promise<void> {
+export async function confinementProperty(open: (root: string) => Promise<{ fs: FS; close?: () => Promise<void> }>, params: fc.Parameters<[VictimOp[][], Attack[], 'loop' | 'worker']> = {}): Promise<void> {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.array(victimOpArb, { minLength: 1, maxLength: 25 }), { minLength: 1, maxLength: 3 }), fc.array(attackArb, { minLength: 1, maxLength: 5 }), async (victims, attacks) => {
-      const report = await runConfinement(open, victims, attacks)
+    fc.asyncProperty(fc.array(fc.array(victimOpArb, { minLength: 1, maxLength: 25 }), { minLength: 1, maxLength: 3 }), fc.array(attackArb, { minLength: 1, maxLength: 5 }), fc.constantFrom('loop' as const, 'worker' as const), async (victims, attacks, attacker) => {
+      const report = await runConfinement(open, victims, attacks, { attacker })
       if (report.escapes.length > 0) throw new Error(`escaped the root (${report.escapes.length}):\n${report.escapes.join('\n')}`)
+    }),
+    params,
+  )
+}
+
+/**
+ * A syscall hook: test files mock `node:fs/promises` so that every call first runs
+ * `hook.before(name)` (see the HostFS tests). With it, an attack runs synchronously right
+ * before the k-th filesystem call of an operation — every interleaving of one swap with the
+ * operation's own steps, deterministically, whatever the implementation's steps are.
+ */
+export interface SyscallHook {
+  before(name: string): void
+}
+
+/** Synchronous attacks for the hook: each returns its undo. */
+const syncAttacks: Record<Attack, (fx: ConfinementFixture) => () => void> = {
+  'dir-d': (fx) => syncSwap(fx, 'd', '../outside'),
+  'dir-e': (fx) => syncSwap(fx, 'd/e', '../../outside/e'),
+  'final-x': (fx) => syncSwap(fx, 'd/e/x', join(fx.outside, 'e/x')),
+  'final-e-abs': (fx) => syncSwap(fx, 'd/e', join(fx.outside, 'e')),
+  shuffle: (fx) => {
+    fsSync.renameSync(join(fx.root, 'd/e'), join(fx.root, 'd/e2'))
+    return () => fsSync.renameSync(join(fx.root, 'd/e2'), join(fx.root, 'd/e'))
+  },
+}
+
+function syncSwap(fx: ConfinementFixture, path: string, target: string): () => void {
+  const r = (p: string) => join(fx.root, p)
+  fsSync.renameSync(r(path), r(path + '.away'))
+  fsSync.symlinkSync(target, r(path))
+  return () => {
+    fsSync.unlinkSync(r(path))
+    fsSync.renameSync(r(path + '.away'), r(path))
+  }
+}
+
+export interface Interleaving {
+  op: VictimOp
+  attack: Attack
+  /** The attack runs before the `at`-th filesystem call of the operation (0-based)… */
+  at: number
+  /** …and is undone before the `at + undoAfter`-th (never, if the operation ends first). */
+  undoAfter: number
+}
+
+export const interleavingArb = (maxCalls: number): fc.Arbitrary<Interleaving> =>
+  fc.record({ op: victimOpArb, attack: attackArb, at: fc.nat(maxCalls), undoAfter: fc.integer({ min: 1, max: 8 }) })
+
+/** Runs one operation with one swap injected before its `at`-th filesystem call; then the oracle. */
+export async function runInterleaved(open: (root: string) => Promise<{ fs: FS; close?: () => Promise<void> }>, hook: SyscallHook, plan: Interleaving): Promise<ConfinementReport & { calls: number; attacked: boolean }> {
+  const fx = await confinementFixture()
+  try {
+    const before = await fx.snapshotOutside()
+    const outsideInos = await fx.outsideInos()
+    const { fs, close } = await open(fx.root)
+    await fs.stat('') // connection set-up and first-use checks are not part of the operation
+    let calls = 0
+    let undo: (() => void) | undefined
+    let attacked = false
+    const quietly = (f: () => void) => {
+      try {
+        f()
+      } catch {
+        // the operation moved what the attack touches
+      }
+    }
+    hook.before = () => {
+      if (calls === plan.at) quietly(() => ((undo = syncAttacks[plan.attack](fx)), (attacked = true)))
+      if (calls === plan.at + plan.undoAfter && undo) quietly(undo), (undo = undefined)
+      calls++
+    }
+    let seen: { text: string[]; inos: bigint[] }
+    try {
+      seen = await runVictimOp(fs, plan.op)
+    } finally {
+      hook.before = () => {}
+      if (undo) quietly(undo)
+      await close?.()
+    }
+    const escapes: string[] = []
+    for (const t of seen.text) if (t.includes(SECRET)) escapes.push(`saw ${JSON.stringify(t.slice(0, 60))}`)
+    for (const ino of seen.inos) if (outsideInos.has(ino)) escapes.push(`saw inode ${ino} of outside`)
+    const after = await fx.snapshotOutside()
+    if (after !== before) escapes.push(`outside changed:\n--- before\n${before}\n--- after\n${after}`)
+    return { escapes, attackCycles: attacked ? 1 : 0, calls, attacked }
+  } finally {
+    await fx.cleanup()
+  }
+}
+
+/**
+ * The deterministic property: for every operation, attack and injection point (up to
+ * `maxCalls` filesystem calls into the operation), nothing escapes the root.
+ */
+export async function interleavedConfinementProperty(
+  open: (root: string) => Promise<{ fs: FS; close?: () => Promise<void> }>,
+  hook: SyscallHook,
+  options: { maxCalls?: number } & fc.Parameters<[Interleaving]> = {},
+): Promise<void> {
+  const { maxCalls = 24, ...params } = options
+  await fc.assert(
+    fc.asyncProperty(interleavingArb(maxCalls), async (plan) => {
+      const report = await runInterleaved(open, hook, plan)
+      if (report.escapes.length > 0) throw new Error(`escaped the root after ${report.calls} calls:\n${report.escapes.join('\n')}`)
     }),
     params,
   )
