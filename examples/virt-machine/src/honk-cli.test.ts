@@ -7,12 +7,12 @@ import { parseHonkCli } from './honk-cli.js'
 
 describe('pnpm start options', () => {
   it('defaults: 4 harts, 512 MiB, .honk, a 64 MiB disk, ./share, the TypeScript SBI, interactive', () => {
-    expect(parseHonkCli([], '/w')).toEqual({ harts: 4, memory: 512 << 20, state: '/w/.honk', diskSize: 64 << 20, disk: true, share: '/w/share', firmware: 'builtin', input: undefined })
+    expect(parseHonkCli([], '/w')).toEqual({ harts: 4, memory: 512 << 20, state: '/w/.honk', diskSize: 64 << 20, disk: true, share: '/w/share', shareNamed: false, firmware: 'builtin', input: undefined })
   })
 
   it('flags change each default; a leading "--" (pnpm start -- …) is skipped', () => {
     const o = parseHonkCli(['--', '--smp', '2', '--mem', '1G', '--state', 's', '--disk-size', '16M', '--share', 'none', '--firmware', 'opensbi', '--input', 'in.txt'], '/w')
-    expect(o).toEqual({ harts: 2, memory: 1 << 30, state: '/w/s', diskSize: 16 << 20, disk: true, share: undefined, firmware: 'opensbi', input: '/w/in.txt' })
+    expect(o).toEqual({ harts: 2, memory: 1 << 30, state: '/w/s', diskSize: 16 << 20, disk: true, share: undefined, shareNamed: false, firmware: 'opensbi', input: '/w/in.txt' })
     expect(parseHonkCli(['--no-disk'], '/w')).toMatchObject({ disk: false })
     expect(parseHonkCli(['--help'], '/w')).toBe('help')
   })

@@ -1,31 +1,41 @@
 /**
  * `pnpm start`: honk on the virt machine. Defaults: 4 harts, 512 MiB, the state disk in
  * `.honk/disk.img` (created on first run), `./share` exported as the 9P host share, the shell on
- * the terminal (Ctrl-A x quits; `exit` powers off). Flags, or a JSON config file, change each
- * default. With input from a pipe or `--input`, it runs non-interactively and exits at power-off.
+ * the terminal (Ctrl-A x quits; `exit` or Ctrl-D powers off). Flags, or a JSON config file, change
+ * each default. With input from a pipe or `--input`, it runs non-interactively and powers off
+ * when the input ends.
+ *
+ * Every user error is one line on stderr and an exit code (2: usage, 1: anything else), never a
+ * stack trace; and everything is checked before anything is created, so a refused run leaves no
+ * file behind.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { FileBlockDevice } from '@honk/block/node'
 import { HostFS } from '@honk/vfs/node'
-import { exitCode, parseSize, UsageError } from './cli.js'
+import { describeError, exitCode, parseSize, UsageError } from './cli.js'
+import { OPENSBI_FW_JUMP } from './guest.js'
 import { createHonk } from './honk.js'
 import { coreAnchor, factoryImage } from './kernel/core.js'
+import { MIN_KV_BYTES, SLOT_BYTES } from './kernel/storage.js'
+import { ConsoleFeeder } from './session.js'
 
 export const HONK_USAGE = `usage: pnpm start [options]
   --smp <n>                   harts (1-8, default 4)
-  --mem <size>                RAM, e.g. 512M or 1G (default 512M)
-  --state <dir>               state folder; the disk image is <dir>/disk.img (default .honk)
-  --disk-size <size>          size of a new disk image (default 64M)
+  --mem <size>                RAM, e.g. 512M or 1G (64M-4G, default 512M)
+  --state <dir>               state folder; the disk image is <dir>/disk.img (default .honk;
+                              created if missing, its parent must exist)
+  --disk-size <size>          size of a new disk image (default 64M, at least 4M)
   --no-disk                   boot without a disk: the factory core, read-only
-  --share <dir|none>          host folder exported over 9P with tag "host" (default ./share)
+  --share <dir|none>          an existing host folder exported over 9P with tag "host"
+                              (default ./share, created if missing)
   --firmware <builtin|opensbi>  the SBI in TypeScript (default) or Debian's OpenSBI fw_jump.bin
   --input <file>              read console input from a file (non-interactive; also when stdin is a pipe)
   --config <file.json>        defaults from a JSON file ({"smp": 2, "mem": "1G", ...}; honk.json if present)
   --help                      this text
-Ctrl-A x quits the machine; 'exit' in the shell powers it off.`
+Ctrl-A x quits the machine; 'exit' or Ctrl-D in the shell powers it off.`
 
 export interface HonkCliOptions {
   harts: number
@@ -34,6 +44,8 @@ export interface HonkCliOptions {
   diskSize: number
   disk: boolean
   share: string | undefined
+  /** The share was named by the user (flag or config): it must exist. The default may be created. */
+  shareNamed?: boolean
   firmware: 'builtin' | 'opensbi'
   input: string | undefined
 }
@@ -51,7 +63,31 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const
 
-export function parseHonkCli(argv: string[], cwd = process.env["INIT_CWD"] ?? process.cwd()): HonkCliOptions | 'help' {
+type Key = keyof typeof OPTIONS
+
+/** What a config file may give for each key: the flag's own type, and numbers where the flag takes one. */
+const CONFIG_TYPES: Partial<Record<Key, readonly ('string' | 'number' | 'boolean')[]>> = {
+  smp: ['number', 'string'],
+  mem: ['string', 'number'],
+  'disk-size': ['string', 'number'],
+  state: ['string'],
+  share: ['string'],
+  firmware: ['string'],
+  input: ['string'],
+  'no-disk': ['boolean'],
+}
+
+const MiB = 1 << 20
+/** RAM bounds: the kernel's DMA region and core need 64 MiB; a JS typed array holds at most 4 GiB. */
+export const MIN_MEMORY = 64 * MiB
+export const MAX_MEMORY = 4 * 1024 * MiB
+/** The smallest disk the kernel lays out (metadata, two slots, the KV region, the scratch block), rounded up to MiB. */
+export const MIN_DISK = Math.ceil(((2 + 2 * Math.ceil(SLOT_BYTES / 512) + Math.ceil(MIN_KV_BYTES / 512) + 1) * 512) / MiB) * MiB
+export const MAX_DISK = 2 ** 40
+
+const sizeText = (n: number) => (n % (1 << 30) === 0 ? `${n / (1 << 30)}G` : `${n / MiB}M`)
+
+export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? process.cwd()): HonkCliOptions | 'help' {
   let values
   try {
     // `pnpm start -- --smp 2` passes the "--" through: skip it.
@@ -60,63 +96,221 @@ export function parseHonkCli(argv: string[], cwd = process.env["INIT_CWD"] ?? pr
     throw new UsageError((e as Error).message)
   }
   if (values.help) return 'help'
-  const configPath = values.config ?? (existsSync(join(cwd, 'honk.json')) ? join(cwd, 'honk.json') : undefined)
+  const configPath = values.config !== undefined ? resolve(cwd, values.config) : existsSync(join(cwd, 'honk.json')) ? join(cwd, 'honk.json') : undefined
   let file: Record<string, unknown> = {}
   if (configPath) {
+    let parsed: unknown
     try {
-      file = JSON.parse(readFileSync(resolve(cwd, configPath), 'utf8')) as Record<string, unknown>
+      parsed = JSON.parse(readFileSync(configPath, 'utf8'))
     } catch (e) {
-      throw new UsageError(`config ${configPath}: ${(e as Error).message}`)
+      throw new UsageError(`config ${configPath}: ${hostReason(e)}`)
     }
-    for (const k of Object.keys(file)) if (!(k in OPTIONS) || k === 'config' || k === 'help') throw new UsageError(`config ${configPath}: unknown key "${k}"`)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config ${configPath}: must be a JSON object like {"smp": 2}, not ${JSON.stringify(parsed)}`)
+    file = parsed as Record<string, unknown>
+    for (const [k, v] of Object.entries(file)) {
+      const types = CONFIG_TYPES[k as Key]
+      if (!types) throw new UsageError(`config ${configPath}: unknown key "${k}"`)
+      if (!types.includes(typeof v as 'string')) throw new UsageError(`config ${configPath}: "${k}" must be a ${types.join(' or ')}, not ${JSON.stringify(v)}`)
+    }
   }
-  const pick = (k: keyof typeof OPTIONS): string | boolean | undefined => {
+  /** The value of `k`: the flag, else the config file's (as the flag's text). */
+  const pick = (k: Key): string | boolean | undefined => {
     const v = (values as Record<string, string | boolean | undefined>)[k] ?? file[k]
-    if (v !== undefined && typeof v !== 'string' && typeof v !== 'boolean' && typeof v !== 'number') throw new UsageError(`${k}: not a value`)
-    return typeof v === 'number' ? String(v) : v
+    return typeof v === 'number' ? String(v) : (v as string | boolean | undefined)
   }
-  const str = (k: keyof typeof OPTIONS, d: string) => {
+  const str = (k: Key, d: string) => {
     const v = pick(k)
     return typeof v === 'string' ? v : d
   }
-  const harts = Number(str('smp', '4'))
-  if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${str('smp', '4')}: 1 to 8 harts`)
+  const smp = str('smp', '4')
+  const harts = /^\d+$/.test(smp.trim()) ? Number(smp) : NaN
+  if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${smp}: 1 to 8 harts`)
   const firmware = str('firmware', 'builtin')
   if (firmware !== 'builtin' && firmware !== 'opensbi') throw new UsageError(`--firmware ${firmware}: builtin or opensbi`)
-  const memory = parseSize(str('mem', '512M'))
-  if (memory < 64 << 20) throw new UsageError('--mem: honk needs at least 64M')
-  const share = str('share', './share')
+  const mem = str('mem', '512M')
+  const memory = parseSize(mem)
+  if (memory < MIN_MEMORY) throw new UsageError(`--mem ${mem}: honk needs at least ${sizeText(MIN_MEMORY)}`)
+  if (memory > MAX_MEMORY) throw new UsageError(`--mem ${mem}: at most ${sizeText(MAX_MEMORY)}`)
+  if (memory % (2 * MiB) !== 0) throw new UsageError(`--mem ${mem}: a whole number of 2M blocks`)
+  const disk = str('disk-size', '64M')
+  const diskSize = parseSize(disk)
+  if (diskSize < MIN_DISK) throw new UsageError(`--disk-size ${disk}: a disk needs at least ${sizeText(MIN_DISK)} (two 1M image slots, a 1M store, metadata)`)
+  if (diskSize > MAX_DISK) throw new UsageError(`--disk-size ${disk}: at most 1024G`)
+  const share = pick('share')
+  const state = str('state', '.honk')
   const input = pick('input')
+  for (const [flag, v] of [['--state', state], ['--share', share], ['--input', input]] as const) if (v === '') throw new UsageError(`${flag}: an empty path`)
   return {
     harts,
     memory,
-    state: resolve(cwd, str('state', '.honk')),
-    diskSize: parseSize(str('disk-size', '64M')),
+    state: resolve(cwd, state),
+    diskSize,
     disk: pick('no-disk') !== true,
-    share: share === 'none' ? undefined : resolve(cwd, share),
+    share: share === 'none' ? undefined : resolve(cwd, typeof share === 'string' ? share : './share'),
+    shareNamed: typeof share === 'string' && share !== 'none',
     firmware,
     input: typeof input === 'string' ? resolve(cwd, input) : undefined,
   }
 }
 
+/** What `prepareHonk` set up for a run; `undo` removes what it created (a run refused before booting). */
+export interface PreparedRun {
+  disk: FileBlockDevice | undefined
+  input: string | undefined
+  firmware: Uint8Array | undefined
+  undo(): Promise<void>
+}
+
+/** A host error (ENOENT, EACCES…) as its short text: "no such file or directory". */
+function hostReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code
+  const text: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', ENOTDIR: 'a path component is not a directory', EROFS: 'read-only file system', EEXIST: 'already exists', EISDIR: 'is a directory', ENOSPC: 'no space left on device' }
+  return (code && text[code]) ?? describeError(e)
+}
+
+async function statOrUndefined(path: string) {
+  try {
+    return await stat(path)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new UsageError(`${path}: ${hostReason(e)}`)
+  }
+}
+
+/**
+ * Checks every path before creating anything, then creates what the run needs: the state folder
+ * (one level: its parent must exist — Node's recursive mkdir loops forever on /proc), the disk
+ * image, the default share folder. Throws `UsageError` (one line) for anything wrong.
+ */
+export async function prepareHonk(options: HonkCliOptions): Promise<PreparedRun> {
+  // 1. Check: nothing is created until every check has passed.
+  let input: string | undefined
+  if (options.input !== undefined) {
+    try {
+      input = await readFile(options.input, 'utf8')
+    } catch (e) {
+      throw new UsageError(`--input ${options.input}: ${hostReason(e)}`)
+    }
+  }
+  let firmware: Uint8Array | undefined
+  if (options.firmware === 'opensbi') {
+    try {
+      firmware = new Uint8Array(await readFile(OPENSBI_FW_JUMP))
+    } catch (e) {
+      throw new UsageError(`--firmware opensbi: ${OPENSBI_FW_JUMP}: ${hostReason(e)} (apt install opensbi)`)
+    }
+  }
+  const shareStat = options.share !== undefined ? await statOrUndefined(options.share) : undefined
+  if (options.share !== undefined) {
+    if (shareStat && !shareStat.isDirectory()) throw new UsageError(`--share ${options.share}: not a directory`)
+    if (!shareStat && options.shareNamed) throw new UsageError(`--share ${options.share}: no such directory (create it, or use --share none)`)
+    if (!shareStat && !(await statOrUndefined(dirname(options.share)))?.isDirectory()) throw new UsageError(`--share ${options.share}: its parent folder does not exist`)
+  }
+  const diskPath = join(options.state, 'disk.img')
+  let stateStat: Awaited<ReturnType<typeof statOrUndefined>>
+  let diskStat: Awaited<ReturnType<typeof statOrUndefined>>
+  if (options.disk) {
+    stateStat = await statOrUndefined(options.state)
+    if (stateStat && !stateStat.isDirectory()) throw new UsageError(`--state ${options.state}: not a directory`)
+    if (!stateStat) {
+      const parent = await statOrUndefined(dirname(options.state))
+      if (!parent?.isDirectory()) throw new UsageError(`--state ${options.state}: its parent folder ${dirname(options.state)} does not exist`)
+    }
+    diskStat = stateStat ? await statOrUndefined(diskPath) : undefined
+    if (diskStat && !diskStat.isFile() && !diskStat.isBlockDevice()) throw new UsageError(`${diskPath}: not a disk image (${diskStat.isDirectory() ? 'a directory' : 'not a regular file'})`)
+  }
+
+  // 2. Create, remembering what to undo if a later step (or the machine's construction) fails.
+  const created: { path: string; dir: boolean }[] = []
+  const undo = async () => {
+    for (const c of created.reverse()) await (c.dir ? rmdir(c.path) : rm(c.path, { force: true })).catch(() => undefined)
+    created.length = 0
+  }
+  let disk: FileBlockDevice | undefined
+  try {
+    if (options.disk) {
+      if (!stateStat) {
+        try {
+          await mkdir(options.state)
+        } catch (e) {
+          throw new UsageError(`--state ${options.state}: cannot create the folder: ${hostReason(e)}`)
+        }
+        created.push({ path: options.state, dir: true })
+      }
+      if (!diskStat) {
+        // Created here (exclusively) so that a failure further on knows the file is ours to remove.
+        try {
+          await (await open(diskPath, 'wx', 0o644)).close()
+        } catch (e) {
+          throw new UsageError(`${diskPath}: cannot create the disk image: ${hostReason(e)}`)
+        }
+        created.push({ path: diskPath, dir: false })
+      }
+      disk = await FileBlockDevice.open(diskPath, { blockSize: 512, ...(!diskStat ? { blockCount: options.diskSize / 512 } : {}) })
+      if (disk.blockCount * 512 < MIN_DISK) {
+        const blocks = disk.blockCount
+        await disk.close()
+        disk = undefined
+        throw new UsageError(`${diskPath}: ${blocks} blocks of 512 bytes, too small for honk (at least ${sizeText(MIN_DISK)})`)
+      }
+    }
+    if (options.share !== undefined && !shareStat) {
+      try {
+        await mkdir(options.share)
+      } catch (e) {
+        throw new UsageError(`--share ${options.share}: cannot create the folder: ${hostReason(e)}`)
+      }
+      created.push({ path: options.share, dir: true })
+    }
+  } catch (e) {
+    await disk?.close().catch(() => undefined)
+    await undo()
+    throw e
+  }
+  return { disk, input, firmware, undo }
+}
+
+export interface HonkIo {
+  stdin: NodeJS.ReadStream
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+}
+
+const processIo = (): HonkIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr })
+
 /** Runs honk until power-off (rebooting on a reset); returns the process exit code. */
-export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream } = { stdin: process.stdin, stdout: process.stdout }): Promise<number> {
+export async function runHonk(options: HonkCliOptions, io: Pick<HonkIo, 'stdin' | 'stdout'> = processIo()): Promise<number> {
+  const prepared = await prepareHonk(options)
+  let booted = false
+  try {
+    return await runPrepared(options, prepared, io, () => (booted = true))
+  } finally {
+    await prepared.disk?.close().catch(() => undefined)
+    // A run that failed before its machine ever started leaves nothing behind.
+    if (!booted) await prepared.undo()
+  }
+}
+
+async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: Pick<HonkIo, 'stdin' | 'stdout'>, onBoot: () => void): Promise<number> {
   const out: number[] = []
   const flush = () => {
     if (out.length) io.stdout.write(Uint8Array.from(out.splice(0)))
   }
-  const flusher = setInterval(flush, 10)
+  const feeder = new ConsoleFeeder()
+  const flusher = setInterval(() => {
+    flush()
+    feeder.pump()
+  }, 10)
   const interactive = options.input === undefined && io.stdin.isTTY === true
   if (interactive) io.stdin.setRawMode(true)
   let machine: ReturnType<typeof createHonk>['machine'] | undefined
   let ctrlA = false
   let quit = false
-  /** Interactive bytes typed before the machine exists. */
-  const early: Uint8Array[] = []
   /**
    * Non-interactive input is typed a line at a time, each after a prompt, as a person would:
    * firmware may reset the UART's FIFO while it boots, and a `reboot` would swallow lines sent
-   * ahead of it.
+   * ahead of it. When the input has ended and nothing is left to type, the next prompt gets
+   * Ctrl-D: the shell's end of input, which powers off (nobody is left to type).
    */
   const script = { lines: [] as string[], partial: '', ended: false, waiting: false }
   let recent = ''
@@ -127,8 +321,13 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
       line = script.partial
       script.partial = ''
     }
-    if (line === undefined) return false
-    machine?.input(line + '\n')
+    if (line === undefined) {
+      if (!script.ended) return false
+      feeder.push('\x04')
+      return true
+    }
+    // A Ctrl-D inside a piped line is data, not the end of input.
+    feeder.push(line.replaceAll('\x04', '') + '\n')
     return true
   }
   const watchForPrompt = (b: number) => {
@@ -143,8 +342,9 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
     script.ended = ended
     if (script.waiting) script.waiting = !typeNextLine()
   }
+  const decoder = new TextDecoder()
   const onData = (chunk: Buffer) => {
-    if (!interactive) return feedScript(chunk.toString('utf8'), false)
+    if (!interactive) return feedScript(decoder.decode(chunk, { stream: true }), false)
     for (const b of chunk) {
       if (ctrlA && b === 0x78) {
         quit = true
@@ -152,32 +352,26 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
         return
       }
       ctrlA = b === 0x01
-      if (!ctrlA) machine ? machine.input(Uint8Array.of(b)) : early.push(Uint8Array.of(b))
+      if (!ctrlA) feeder.push(Uint8Array.of(b))
     }
   }
-  const onEnd = () => feedScript('', true)
-  if (options.input !== undefined) feedScript(await readFile(options.input, 'utf8'), true)
+  // The terminal went away: kill the typed line and end the input (the shell powers off).
+  const onEnd = () => (interactive ? feeder.push('\x15\x04') : feedScript(decoder.decode(), true))
+  if (prepared.input !== undefined) feedScript(prepared.input, true)
   else {
     io.stdin.on('data', onData)
     io.stdin.on('end', onEnd)
   }
 
-  const factory = factoryImage()
-  let disk: FileBlockDevice | undefined
   try {
-    if (options.disk) {
-      await mkdir(options.state, { recursive: true })
-      const path = join(options.state, 'disk.img')
-      const fresh = !existsSync(path)
-      disk = await FileBlockDevice.open(path, { blockSize: 512, ...(fresh ? { blockCount: options.diskSize / 512 } : {}) })
-    }
-    if (options.share !== undefined) await mkdir(options.share, { recursive: true })
+    const factory = factoryImage()
     for (;;) {
       const honk = createHonk({
         harts: options.harts,
         memory: options.memory,
         firmware: options.firmware,
-        ...(disk ? { disk } : {}),
+        ...(prepared.firmware ? { firmwareImage: prepared.firmware } : {}),
+        ...(prepared.disk ? { disk: prepared.disk } : {}),
         ...(options.share !== undefined ? { share: { fs: new HostFS(options.share), tag: 'host' } } : {}),
         consoleOut: (b) => {
           watchForPrompt(b)
@@ -188,11 +382,13 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
         anchor: coreAnchor(),
       })
       machine = honk.machine
-      for (const b of early.splice(0)) machine.input(b)
+      onBoot()
+      feeder.attach(machine)
       const exit = await machine.run()
+      feeder.attach(undefined)
       machine = undefined
       await honk.close()
-      await disk?.flush()
+      await prepared.disk?.flush()
       flush()
       if (exit.reason === 'reset' && !quit) continue
       if (exit.reason === 'error') io.stdout.write(`\nhonk: machine error: ${exit.message}\n`)
@@ -201,7 +397,6 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
   } finally {
     clearInterval(flusher)
     flush()
-    await disk?.close()
     io.stdin.off('data', onData)
     io.stdin.off('end', onEnd)
     if (interactive) io.stdin.setRawMode(false)
@@ -209,20 +404,17 @@ export async function runHonk(options: HonkCliOptions, io: { stdin: NodeJS.ReadS
   }
 }
 
-export async function honkMain(argv: string[]): Promise<number> {
-  let options
+/** `pnpm start`: parses, checks, runs; any error is one line on stderr (2 for usage, 1 otherwise). */
+export async function honkMain(argv: string[], io: HonkIo = processIo(), cwd?: string): Promise<number> {
   try {
-    options = parseHonkCli(argv)
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`honk: ${e.message}\n${HONK_USAGE}\n`)
-      return 2
+    const options = parseHonkCli(argv, cwd)
+    if (options === 'help') {
+      io.stdout.write(HONK_USAGE + '\n')
+      return 0
     }
-    throw e
+    return await runHonk(options, io)
+  } catch (e) {
+    io.stderr.write(`honk: ${describeError(e)}${e instanceof UsageError ? ' (pnpm start --help lists the options)' : ''}\n`)
+    return e instanceof UsageError ? 2 : 1
   }
-  if (options === 'help') {
-    process.stdout.write(HONK_USAGE + '\n')
-    return 0
-  }
-  return runHonk(options)
 }

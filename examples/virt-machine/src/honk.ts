@@ -25,6 +25,8 @@ export interface HonkConfig {
   /** The host share, exported over virtio-9p with this tag ("host" in the Go honk). */
   share?: { fs: FS; tag: string }
   consoleOut: (byte: number) => void
+  /** OpenSBI's fw_jump.bin for `firmware: 'opensbi'` (default: read from Debian's path). */
+  firmwareImage?: Uint8Array
   /** The factory core image and the anchor that verifies cores. */
   factory: Uint8Array
   anchor: Anchor
@@ -57,7 +59,7 @@ export function createHonk(config: HonkConfig): HonkMachine {
   port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor }).boot()))
   boot(machine, {
     kernel: hsShim().bytes,
-    ...(config.firmware === 'opensbi' ? { firmware: new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
+    ...(config.firmware === 'opensbi' ? { firmware: config.firmwareImage ?? new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
   })
   return {
     machine,

@@ -81,3 +81,59 @@ export class ConsoleSession {
     this.machine?.input(text)
   }
 }
+
+/** Bytes of host input let into the guest's UART ahead of the guest reading them. */
+export const FEED_WINDOW = 64 * 1024
+
+/**
+ * Host console input on its way to a machine: queued from the moment it arrives (bytes typed or
+ * piped before the machine exists, or before it is ready, are kept), then let into the UART no
+ * faster than the guest reads it — at most {@link FEED_WINDOW} bytes waiting there, as QEMU's
+ * character backend reads its input only while the serial port can take it. So a large paste or
+ * a long piped line never overflows the UART's backlog, and the host queue can tell the reader
+ * to pause (`backlog`).
+ */
+export class ConsoleFeeder {
+  private readonly queue: Uint8Array[] = []
+  private queued = 0
+  private target: VirtMachine | undefined
+  private readonly encoder = new TextEncoder()
+
+  constructor(private readonly window = FEED_WINDOW) {}
+
+  /** Bytes queued on the host side, not yet let into a machine. */
+  get pending(): number {
+    return this.queued
+  }
+
+  /** Queues input; it goes to the attached machine as its UART has room. */
+  push(bytes: Uint8Array | string): void {
+    const b = typeof bytes === 'string' ? this.encoder.encode(bytes) : bytes
+    if (b.length === 0) return
+    this.queue.push(b)
+    this.queued += b.length
+    this.pump()
+  }
+
+  /** Starts feeding `machine` (what is queued goes first); undefined stops feeding. */
+  attach(machine: VirtMachine | undefined): void {
+    this.target = machine
+    this.pump()
+  }
+
+  /** Lets queued bytes into the machine while its UART holds fewer than `window` unread ones. Call it periodically. */
+  pump(): void {
+    const m = this.target
+    if (!m) return
+    let room = this.window - m.uart.rxCount
+    while (room > 0 && this.queue.length > 0) {
+      const c = this.queue[0]!
+      const n = Math.min(room, c.length)
+      m.input(c.subarray(0, n))
+      if (n === c.length) this.queue.shift()
+      else this.queue[0] = c.subarray(n)
+      this.queued -= n
+      room -= n
+    }
+  }
+}

@@ -32,6 +32,13 @@ export class ConsoleInput implements AsyncIterable<number> {
     this.queue.close()
   }
 
+  /** The next byte, waiting for one; rejects with `ChannelClosedError` once closed and drained. */
+  async receive(): Promise<number> {
+    const b = await this.queue.receive()
+    this.taken()
+    return b
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<number> {
     for await (const b of this.queue) {
       this.taken()
