@@ -14,7 +14,7 @@
  * and the first {@link BLANK_CHECK_BYTES} of each region (at the geometry a format would use)
  * are all zero; anything else without a valid superblock is damage, never formatted over.
  *
- * Superblock (72 bytes used, rest zero):
+ * Superblock (84 bytes used, rest zero; both copies hold the same bytes):
  *   0  u32 magic 'HKSB'         4  u32 crc32c of bytes [8, 72)
  *   8  u16 format version (2)  10  u16 0
  *  12  u32 block size           16  u64 generation
@@ -24,9 +24,9 @@
  *  64  u64 regionGeneration: the generation that activated the active region
  *  72  u64 durableThrough: every frame of the active region with seq ≤ this was flushed before
  *      this superblock was written (the frames a compaction wrote, or those replayed at open)
- *  80  u32 crc32c of bytes [72, 80). Stores written before this field have zeros here, which
- *      fail this checksum and read as durableThrough = 0 (no claim); readers that predate it
- *      check only [8, 72), so the format version did not change.
+ *  80  u32 crc32c of bytes [72, 80); a mismatch reads as durableThrough = 0 (no claim). Stores
+ *      written before this field have zeros here, which read as 0 either way; readers that
+ *      predate it check only [8, 72), so the format version did not change.
  *
  * The generation rises with every superblock update: at every writable open (before anything is
  * appended), every compaction and every reset. Each frame records the generation it was
