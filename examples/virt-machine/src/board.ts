@@ -11,7 +11,7 @@
 import type { BlockDevice } from '@honk/block'
 import { Bus, Clint, Hart, Plic, type AccessSize, type MmioDevice, type RunResult } from '@honk/rv64'
 import { Firmware, buildFdt, virtDeviceTree, type SbiPlatform } from '@honk/sbi'
-import { GoldfishRtc, Ns16550a, SifiveTest, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type SysconEvent, type VirtioDevice } from '@honk/virtio'
+import { GoldfishRtc, Ns16550a, SifiveTest, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type RandomSource, type SysconEvent, type VirtioDevice } from '@honk/virtio'
 
 export const MAP = {
   test: 0x0010_0000,
@@ -61,6 +61,18 @@ export interface MachineConfig {
    * instructions in timer interrupts).
    */
   clock?: 'virtual' | 'realtime'
+  /**
+   * Makes a run reproducible (needs the virtual clock): the guest's entropy — the device tree's
+   * `rng-seed` and virtio-rng's bytes — comes from a generator seeded with this integer instead
+   * of the host's, the RTC starts at {@link SEEDED_RTC_START} and advances with the virtual clock
+   * instead of following the host's, and an idle machine yields to the host only to let finished
+   * device work in, never for a span of host time. The same images, configuration and seed then
+   * run the same instructions in the same order and print the same bytes, as long as the host
+   * side is in-memory too (a disk backed by a file, a network or typed input arrive when the
+   * host delivers them). The guest's randomness is then predictable: for tests and debugging.
+   * Default: none (host entropy and the host's clock, as QEMU).
+   */
+  seed?: number
   /** Kernel command line (`/chosen/bootargs`). */
   bootargs?: string
   /** `riscv,isa` in the device tree. */
@@ -75,6 +87,38 @@ export interface MachineConfig {
    * trap or an arrival to the TypeScript kernel). Runs between slices; may change the hart's state.
    */
   onBreakpoint?: (hart: Hart) => void
+}
+
+/** The RTC's time at power-on in a seeded run (`MachineConfig.seed`): 2024-01-01T00:00:00Z, in ns. */
+export const SEEDED_RTC_START = 1_704_067_200_000_000_000n
+
+/**
+ * A deterministic byte source for a seeded run: sfc32 (Chris Doty-Humphrey's small fast
+ * counting generator, 128 bits of state) started from `seed`. Not for secrets.
+ */
+export function seededRandom(seed: number): RandomSource {
+  let a = 0x9e3779b9 | 0
+  let b = 0x243f6a88 | 0
+  let c = 0xb7e15162 | 0
+  let d = seed | 0
+  const hi = Math.floor(seed / 2 ** 32) | 0
+  a ^= hi
+  const next = (): number => {
+    const t = (((a + b) | 0) + d) | 0
+    d = (d + 1) | 0
+    a = b ^ (b >>> 9)
+    b = (c + (c << 3)) | 0
+    c = (c << 21) | (c >>> 11)
+    c = (c + t) | 0
+    return t >>> 0
+  }
+  for (let i = 0; i < 16; i++) next() // mix the seed in
+  return (buf) => {
+    for (let i = 0; i < buf.length; i += 4) {
+      const w = next()
+      for (let k = 0; k < 4 && i + k < buf.length; k++) buf[i + k] = (w >>> (8 * k)) & 0xff
+    }
+  }
 }
 
 /** The ISA the harts implement, as the device tree tells the guest. */
@@ -140,12 +184,19 @@ export class VirtMachine {
   /** Harts started through SBI HSM that have not executed yet (HSM START_PENDING, SBI 2.0 §9.1). */
   private readonly startPending = new Set<number>()
   private readonly sbiInput: number[] = []
+  /** The guest's entropy: seeded (`MachineConfig.seed`) or the host's. */
+  private readonly entropy: RandomSource | undefined
 
   constructor(readonly config: MachineConfig) {
     if (!Number.isInteger(config.harts) || config.harts < 1 || config.harts > 8) throw new RangeError(`harts must be 1..8, not ${config.harts}`)
     if (config.memory % (2 << 20) !== 0 || config.memory < 16 << 20) throw new RangeError(`memory must be a multiple of 2 MiB and at least 16 MiB, not ${config.memory}`)
     this.bus = new Bus({ ramBase: MAP.ram, ramSize: config.memory })
     this.ramEnd = MAP.ram + config.memory
+    if (config.seed !== undefined) {
+      if (!Number.isSafeInteger(config.seed)) throw new RangeError(`seed must be an integer, not ${config.seed}`)
+      if ((config.clock ?? 'virtual') !== 'virtual') throw new RangeError('a seeded (reproducible) run needs the virtual clock, not realtime')
+      this.entropy = seededRandom(config.seed)
+    }
     this.clint = new Clint(this.harts, config.harts, (config.clock ?? 'virtual') === 'virtual' ? 'instret' : 'realtime')
     for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57' }))
     this.running = this.harts.map(() => config.bios !== 'builtin')
@@ -163,14 +214,15 @@ export class VirtMachine {
     this.uart = new Ns16550a({ irq: this.plic.line(IRQ_UART), transmit: config.consoleOut })
     this.bus.map(MAP.uart, this.uart)
     this.bus.map(MAP.test, new SifiveTest((e) => this.syscon(e)))
-    this.rtc = new GoldfishRtc({ irq: this.plic.line(IRQ_RTC) })
+    // Seeded: the RTC is the virtual clock (10 MHz ticks = 100 ns) from a fixed start.
+    this.rtc = new GoldfishRtc(config.seed === undefined ? { irq: this.plic.line(IRQ_RTC) } : { irq: this.plic.line(IRQ_RTC), clock: () => SEEDED_RTC_START + this.clint.mtime() * 100n, timer: 'manual' })
     this.bus.map(MAP.rtc, this.rtc)
 
     const memory = busMemory(this.bus)
     const devices: VirtioDevice[] = []
     for (const [i, d] of (config.drives ?? []).entries()) devices.push(new VirtioBlk(d, { serial: `honk-disk${i}` }))
     if (config.net) devices.push(new VirtioNet(config.net))
-    if (config.rng ?? true) devices.push(new VirtioRng())
+    if (config.rng ?? true) devices.push(new VirtioRng(this.entropy ? { source: this.entropy } : {}))
     if (config.share) devices.push(new VirtioP9(config.share.tag, config.share.handler))
     if (devices.length > VIRTIO_SLOTS) throw new RangeError(`${devices.length} virtio devices do not fit in ${VIRTIO_SLOTS} slots`)
     // QEMU fills the slots from the last one down, so the first device sits at the highest address;
@@ -196,7 +248,7 @@ export class VirtMachine {
         mmuType: `riscv,${this.config.mmu ?? 'sv48'}`,
         ...(this.config.bootargs !== undefined ? { bootargs: this.config.bootargs } : {}),
         ...(initrd ? { initrd: { start: BigInt(initrd.start), end: BigInt(initrd.end) } } : {}),
-        rngSeed: crypto.getRandomValues(new Uint8Array(32)),
+        rngSeed: ((b) => (this.entropy ? this.entropy(b) : crypto.getRandomValues(b), b))(new Uint8Array(32)),
       }),
     )
   }
@@ -218,17 +270,11 @@ export class VirtMachine {
     if (this.config.bios === 'builtin') this.running[0] = true
   }
 
-  /** What M-mode firmware sets up before it drops a hart into S-mode. */
+  /** What M-mode firmware sets up before it drops a hart into S-mode: the TS SBI's hand-off (counters, menvcfg, delegation…). */
   private enterSupervisor(h: Hart): void {
-    // Delegate every exception S-mode handles (all but ecalls from S/M: S ecalls go to the TS SBI).
-    h.setCsr(0x302, 0xb1ffn & ~(1n << 9n) | (1n << 12n) | (1n << 13n) | (1n << 15n)) // medeleg
-    h.setCsr(0x303, 0x222n) // mideleg: SSI, STI, SEI
-    h.setCsr(0x306, 0x7n) // mcounteren: cycle, time, instret readable by S
-    h.setCsr(0x180, 0n) // satp
-    h.setCsr(0x100, 0n) // sstatus: SIE = 0
-    h.privilege = 1
     const fw = this.firmware
     if (fw) {
+      fw.enterSupervisor(h)
       h.onEcall = (hart) => {
         const out = fw.ecall(hart)
         if (out.kind === 'trap') return false
@@ -320,6 +366,7 @@ export class VirtMachine {
   /** Drives the timer lines: CLINT (M-mode firmware) and the SBI timer (builtin SBI). */
   private updateTimers(): void {
     this.clint.update()
+    if (this.config.seed !== undefined) this.rtc.update()
     if (this.firmware) {
       const now = this.clint.mtime()
       this.harts.forEach((h, i) => {
@@ -328,13 +375,26 @@ export class VirtMachine {
     }
   }
 
-  /** Ticks (10 MHz) until the earliest timer, or undefined when none is armed. */
+  /**
+   * Ticks (10 MHz) until the earliest timer deadline ahead, or undefined when none is. Deadlines
+   * already passed are pending interrupts, not events to wait for (see `Clint.nextDeadline`).
+   */
   private ticksToNextTimer(): bigint | undefined {
-    let next = this.clint.nextDeadline()
-    if (this.firmware) for (const t of this.sbiTimer) if (t < next) next = t
-    if (next === (1n << 64n) - 1n) return undefined
     const now = this.clint.mtime()
-    return next > now ? next - now : 0n
+    let next = this.clint.nextDeadline(now)
+    for (const t of this.sbiDeadlines()) if (t > now && t < next) next = t
+    if (next === (1n << 64n) - 1n) return undefined
+    return next - now
+  }
+
+  /** The builtin SBI's timers (none under real firmware). */
+  private sbiDeadlines(): bigint[] {
+    return this.firmware ? this.sbiTimer : []
+  }
+
+  /** Whether every running hart still waits in WFI (a device interrupt clears a hart's wait). */
+  private allWaiting(): boolean {
+    return this.harts.every((h, i) => !this.running[i] || h.waiting)
   }
 
   /**
@@ -386,10 +446,13 @@ export class VirtMachine {
         // Every running hart waits for an interrupt: sleep until the next timer or a device event.
         const ticks = this.ticksToNextTimer()
         if ((this.config.clock ?? 'virtual') === 'virtual') {
-          // Let pending I/O complete (a device interrupt wakes us early), then skip time ahead.
-          await this.waker.wait(ticks === undefined ? 50 : 1)
-          const left = this.ticksToNextTimer()
-          if (left !== undefined && left > 0n) this.clint.advance(left)
+          // Let pending I/O complete (a device interrupt wakes us early), then skip time to the
+          // next deadline ahead — never past it (Clint.skipToNextDeadline) — unless an interrupt
+          // arrived meanwhile. Seeded: only finished work gets in (one turn of the host's event
+          // loop, no host time), so the skip happens at the same instruction every run.
+          if (this.config.seed !== undefined) await new Promise<void>((r) => setImmediate(r))
+          else await this.waker.wait(ticks === undefined ? 50 : 1)
+          if (this.allWaiting()) this.clint.skipToNextDeadline(this.sbiDeadlines())
         } else {
           const ms = ticks === undefined ? 50 : Math.min(50, Number(ticks) / 10_000)
           if (ms > 0.05) await this.waker.wait(ms)

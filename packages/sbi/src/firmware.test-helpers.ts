@@ -94,3 +94,28 @@ export class FakeHart implements SbiHart {
     if (i !== 0) this.x[i] = BigInt.asUintN(64, v)
   }
 }
+
+/**
+ * A hart with CSRs as M-mode sees them, for the hand-off tests: every CSR reads what was written,
+ * except menvcfg, whose fields are WARL (read-only zero unless the hart implements them): it
+ * keeps `menvcfgKeeps`. Every write is logged in order.
+ */
+export class FakeCsrHart extends FakeHart {
+  pc = 0x8020_0000
+  privilege: 0 | 1 | 3 = 3
+  readonly csrs = new Map<number, bigint>()
+  readonly writes: [number, bigint][] = []
+  constructor(
+    hartId: number,
+    readonly menvcfgKeeps = 1n << 63n,
+  ) {
+    super(hartId)
+  }
+  getCsr(n: number): bigint {
+    return this.csrs.get(n) ?? 0n
+  }
+  setCsr(n: number, v: bigint): void {
+    this.writes.push([n, v])
+    this.csrs.set(n, n === 0x30a ? v & this.menvcfgKeeps : BigInt.asUintN(64, v))
+  }
+}

@@ -13,8 +13,8 @@ import {
   SBI_IMPL_VERSION,
   SBI_SUCCESS,
 } from './constants.js'
-import { CAUSE_LOAD_ACCESS, DBCN_CHUNK, Firmware, type SbiOutcome } from './firmware.js'
-import { FakeHart, FakePlatform, RAM_BASE, RAM_SIZE, regs } from './firmware.test-helpers.js'
+import { CAUSE_LOAD_ACCESS, DBCN_CHUNK, Firmware, HANDOFF_CSR as C, MENVCFG_STCE, type SbiOutcome } from './firmware.js'
+import { FakeCsrHart, FakeHart, FakePlatform, RAM_BASE, RAM_SIZE, regs } from './firmware.test-helpers.js'
 
 const U64 = (1n << 64n) - 1n
 const ok = (value: bigint | number = 0): SbiOutcome => ({ kind: 'return', error: 0n, value: BigInt(value) })
@@ -116,6 +116,82 @@ describe('TIME (§6)', () => {
       { fn: 'setTimer', hart: 2, value: U64 },
       { fn: 'setTimer', hart: 2, value: U64 },
     ])
+  })
+})
+
+describe('hand-off to S-mode: what M-mode firmware sets up for the modes below (issue #12 case 13)', () => {
+  // The values Debian's OpenSBI 1.1 (fw_jump) leaves on this machine's hart at its mret into
+  // S-mode, read from the hart (examples/virt-machine usercheck.system.test.ts compares them live).
+  const OPENSBI = { mcounteren: 0xffff_ffffn, scounteren: 0x7n, menvcfg: MENVCFG_STCE, mideleg: 0x222n, medeleg: 0xb109n, fs: 3n }
+
+  it('sets every register a kernel and its user programs rely on, as OpenSBI does', () => {
+    const h = new FakeCsrHart(0)
+    h.pc = 0x8020_0000
+    expect(fw.enterSupervisor(h)).toBe(MENVCFG_STCE)
+    expect(h.privilege).toBe(1)
+    // U-mode reads cycle, time and instret (CY|TM|IR) until the kernel closes them; without TM the
+    // vDSO's rdtime is an illegal instruction (the SIGILL of the issue). S-mode reads every counter.
+    expect(h.getCsr(C.scounteren)).toBe(OPENSBI.scounteren)
+    expect(h.getCsr(C.mcounteren)).toBe(OPENSBI.mcounteren)
+    expect(h.getCsr(C.menvcfg)).toBe(OPENSBI.menvcfg)
+    expect(h.getCsr(C.mideleg)).toBe(OPENSBI.mideleg)
+    // Every exception OpenSBI delegates, plus those it takes in M-mode only to emulate or to
+    // redirect to S (access faults 1/5/7, illegal instruction 2, misaligned load/store 4/6):
+    // nothing runs in M-mode here, and the hart needs no emulation (it has the time CSR and
+    // does misaligned loads and stores itself).
+    expect(h.getCsr(C.medeleg) & OPENSBI.medeleg).toBe(OPENSBI.medeleg)
+    expect(h.getCsr(C.medeleg) & ~OPENSBI.medeleg).toBe((1n << 1n) | (1n << 2n) | (1n << 4n) | (1n << 5n) | (1n << 6n) | (1n << 7n))
+    expect(h.getCsr(C.medeleg) & (1n << 9n)).toBe(0n) // S ecalls come to the SBI
+    const mstatus = h.getCsr(C.mstatus)
+    expect((mstatus >> 13n) & 3n).toBe(OPENSBI.fs) // FP on
+    expect(mstatus & ((1n << 17n) | (1n << 18n) | (1n << 19n) | (1n << 20n) | (1n << 21n) | (1n << 22n) | (1n << 1n) | (1n << 3n))).toBe(0n) // MPRV SUM MXR TVM TW TSR, SIE MIE off
+    expect([C.sie, C.satp, C.sscratch, C.mie].map((c) => h.getCsr(c))).toEqual([0n, 0n, 0n, 0n])
+    expect(h.getCsr(C.stvec)).toBe(0x8020_0000n) // as OpenSBI: the entry
+    expect(h.getCsr(C.stimecmp)).toBe(U64) // no S timer pending until asked for
+  })
+
+  it('keeps only the menvcfg fields the hart implements (WARL), and tells which', () => {
+    expect(fw.enterSupervisor(new FakeCsrHart(0, 0n))).toBe(0n)
+    expect(fw.enterSupervisor(new FakeCsrHart(0, U64))).toBe(MENVCFG_STCE | (1n << 62n) | 0xd0n) // STCE PBMTE CBZE CBCFE CBIE=01, never FIOM
+    expect(new Firmware(pf, { sstc: false }).enterSupervisor(new FakeCsrHart(0, U64))).toBe((1n << 62n) | 0xd0n)
+  })
+
+  it('SBI set_timer writes the hart’s stimecmp under Sstc, as OpenSBI; the platform timer otherwise', () => {
+    const sstc = new FakeCsrHart(1)
+    const none = new FakeCsrHart(2, 0n)
+    fw.enterSupervisor(sstc)
+    fw.enterSupervisor(none)
+    sstc.x[17] = BigInt(EID.TIME)
+    sstc.x[10] = 12345n
+    expect(fw.ecall(sstc)).toEqual(ok())
+    expect(sstc.getCsr(C.stimecmp)).toBe(12345n)
+    sstc.x[17] = BigInt(EID.LEGACY_SET_TIMER)
+    sstc.x[10] = 777n
+    expect(fw.ecall(sstc)).toEqual(legacy(0))
+    expect(sstc.getCsr(C.stimecmp)).toBe(777n)
+    expect(pf.calls).toEqual([])
+    expect(call(2, EID.TIME, 0, 99)).toEqual(ok())
+    expect(call(0, EID.TIME, 0, 98)).toEqual(ok()) // hart 0 was never handed off by this firmware
+    expect(pf.calls).toEqual([{ fn: 'setTimer', hart: 2, value: 99n }, { fn: 'setTimer', hart: 0, value: 98n }])
+    // Opting out of Sstc: every timer through the platform.
+    const f2 = new Firmware(pf, { sstc: false })
+    const h = new FakeCsrHart(3)
+    f2.enterSupervisor(h)
+    expect(f2.handleEcall(3, regs(EID.TIME, 0, 5))).toEqual(ok())
+    expect(h.getCsr(C.stimecmp)).toBe(0n)
+    expect(pf.calls.at(-1)).toEqual({ fn: 'setTimer', hart: 3, value: 5n })
+  })
+
+  it('a hart started again (HSM) is handed off afresh: its old timer is gone', () => {
+    const h = new FakeCsrHart(1)
+    fw.enterSupervisor(h)
+    expect(fw.handleEcall(1, regs(EID.TIME, 0, 50))).toEqual(ok())
+    h.setCsr(C.scounteren, 0n) // what the previous kernel left
+    h.pc = 0x8030_0000
+    fw.enterSupervisor(h)
+    expect(h.getCsr(C.stimecmp)).toBe(U64)
+    expect(h.getCsr(C.scounteren)).toBe(0x7n)
+    expect(h.getCsr(C.stvec)).toBe(0x8030_0000n)
   })
 })
 

@@ -130,9 +130,69 @@ export type SbiOutcome =
   | { kind: 'noreturn' }
   | { kind: 'trap'; cause: number; tval: bigint }
 
+/**
+ * A hart as M-mode firmware sees it when it hands the hart to S-mode: its CSRs (without privilege
+ * checks, as M-mode), its pc and its privilege (`@honk/rv64`'s `Hart` satisfies it).
+ */
+export interface SbiMachineHart extends SbiHart {
+  pc: number
+  privilege: 0 | 1 | 3
+  getCsr(n: number): bigint
+  setCsr(n: number, v: bigint): void
+}
+
+/** CSR numbers the hand-off writes (privileged spec 1.12, table 2.2–2.5). */
+export const HANDOFF_CSR = {
+  sstatus: 0x100,
+  sie: 0x104,
+  stvec: 0x105,
+  scounteren: 0x106,
+  sscratch: 0x140,
+  satp: 0x180,
+  stimecmp: 0x14d,
+  mstatus: 0x300,
+  medeleg: 0x302,
+  mideleg: 0x303,
+  mie: 0x304,
+  mcounteren: 0x306,
+  menvcfg: 0x30a,
+} as const
+
+/** mstatus.FS = Dirty (3) and MPIE, as after OpenSBI's `mret` into S-mode; everything else 0 (MPRV, TVM, TW, TSR, SUM, MXR, SIE). */
+export const HANDOFF_MSTATUS = (3n << 13n) | (1n << 7n)
+/**
+ * Exceptions delegated to S-mode: every delegable cause (0–8, 12, 13, 15) except ecalls from S,
+ * which the TypeScript SBI answers. OpenSBI delegates fewer (0xb109) because it handles the
+ * others in M-mode (emulation, or a redirect to S); nothing runs in M-mode here, so S-mode gets
+ * them directly, which is what OpenSBI's redirect amounts to.
+ */
+export const HANDOFF_MEDELEG = 0xb1ffn
+/** Interrupts delegated to S-mode: SSI, STI, SEI (as OpenSBI). */
+export const HANDOFF_MIDELEG = 0x222n
+/** S-mode may read every counter (cycle, time, instret, hpmcounter3–31), as under OpenSBI (privileged spec §3.1.11). */
+export const HANDOFF_MCOUNTEREN = 0xffff_ffffn
+/**
+ * U-mode may read cycle, time and instret until the kernel says otherwise (OpenSBI's value):
+ * without it, user programs that read the clock through the vDSO (`rdtime`) get SIGILL.
+ */
+export const HANDOFF_SCOUNTEREN = 0x7n
+/**
+ * menvcfg fields asked for; the hart keeps those it implements (the fields are WARL, read-only
+ * zero when their extension is absent, §3.1.18): STCE (Sstc: S-mode's own timer, stimecmp),
+ * PBMTE (Svpbmt), CBZE (Zicboz), CBCFE and CBIE = 01 (Zicbom: flush). FIOM stays 0 as OpenSBI
+ * leaves it (I/O and memory fences stay separate).
+ */
+export const MENVCFG_STCE = 1n << 63n
+export const HANDOFF_MENVCFG_WANTED = MENVCFG_STCE | (1n << 62n) | (1n << 7n) | (1n << 6n) | (1n << 4n)
+
 export interface FirmwareOptions {
   /** Harts STARTED at reset (default `[0]`, the boot hart); the others are STOPPED. */
   startedHarts?: readonly number[]
+  /**
+   * Use a hart's Sstc when it has one (default true, as OpenSBI): the hand-off sets menvcfg.STCE
+   * and SBI set_timer writes the hart's stimecmp instead of calling `SbiPlatform.setTimer`.
+   */
+  sstc?: boolean
   mvendorid?: bigint
   marchid?: bigint
   mimpid?: bigint
@@ -205,6 +265,46 @@ export class Firmware {
     if (s === HsmState.START_PENDING || s === HsmState.SUSPENDED || s === HsmState.RESUME_PENDING) this.states[hartId] = HsmState.STARTED
   }
 
+  /**
+   * What M-mode firmware does for the modes below it before it drops `hart` into S-mode at
+   * `hart.pc` (OpenSBI's hart init and `mret`, measured on this machine's hart: the values of
+   * the HANDOFF_* constants): trap delegation, counter access for S and U, menvcfg, mstatus
+   * with FS on, and S-mode's registers cleared (stvec = the entry, as OpenSBI). Returns the
+   * menvcfg the hart kept. Call it at reset for the boot hart and on every HSM start.
+   */
+  enterSupervisor(hart: SbiMachineHart): bigint {
+    const c = HANDOFF_CSR
+    hart.setCsr(c.mstatus, HANDOFF_MSTATUS)
+    hart.setCsr(c.medeleg, HANDOFF_MEDELEG)
+    hart.setCsr(c.mideleg, HANDOFF_MIDELEG)
+    hart.setCsr(c.mie, 0n)
+    hart.setCsr(c.mcounteren, HANDOFF_MCOUNTEREN)
+    hart.setCsr(c.scounteren, HANDOFF_SCOUNTEREN)
+    hart.setCsr(c.menvcfg, (this.options.sstc ?? true) ? HANDOFF_MENVCFG_WANTED : HANDOFF_MENVCFG_WANTED & ~MENVCFG_STCE)
+    const menvcfg = hart.getCsr(c.menvcfg)
+    if (menvcfg & MENVCFG_STCE) {
+      // Sstc: no timer pending until S-mode asks for one (stimecmp is WARL-wide, all ones = never).
+      hart.setCsr(c.stimecmp, (1n << 64n) - 1n)
+      this.sstcHarts.set(hart.hartId, hart)
+    } else this.sstcHarts.delete(hart.hartId)
+    hart.setCsr(c.sie, 0n)
+    hart.setCsr(c.satp, 0n)
+    hart.setCsr(c.sscratch, 0n)
+    hart.setCsr(c.stvec, BigInt.asUintN(64, BigInt(hart.pc)))
+    hart.privilege = 1
+    return menvcfg
+  }
+
+  /** Harts whose timer is their own stimecmp (Sstc enabled by {@link enterSupervisor}). */
+  private readonly sstcHarts = new Map<number, SbiMachineHart>()
+
+  /** SBI set_timer (§6.1, legacy §5.1): the hart's stimecmp under Sstc (as OpenSBI), else the platform's timer. */
+  private setTimer(hartId: number, value: bigint): void {
+    const hart = this.sstcHarts.get(hartId)
+    if (hart) hart.setCsr(HANDOFF_CSR.stimecmp, value)
+    else this.platform.setTimer(hartId, value)
+  }
+
   /** Handle the ecall of `hart`: read a0..a7, write back a0 (and a1) when the call returns. */
   ecall(hart: SbiHart): SbiOutcome {
     const r = (i: number): bigint => hart.getX(i)
@@ -238,7 +338,7 @@ export class Firmware {
         return this.base(fid, a.a0)
       case EID.TIME:
         if (fid !== TIME_FID.SET_TIMER) return ret(SBI_ERR_NOT_SUPPORTED)
-        this.platform.setTimer(hartId, a.a0)
+        this.setTimer(hartId, a.a0)
         return ret(SBI_SUCCESS)
       case EID.IPI: {
         if (fid !== IPI_FID.SEND_IPI) return ret(SBI_ERR_NOT_SUPPORTED)
@@ -425,7 +525,7 @@ export class Firmware {
   private legacyCall(hartId: number, eid: number, a: { a0: bigint; a1: bigint; a2: bigint; a3: bigint }): SbiOutcome {
     switch (eid) {
       case EID.LEGACY_SET_TIMER:
-        this.platform.setTimer(hartId, a.a0)
+        this.setTimer(hartId, a.a0)
         return legacy(0)
       case EID.LEGACY_CONSOLE_PUTCHAR:
         this.platform.consolePutchar(Number(a.a0 & 0xffn))
