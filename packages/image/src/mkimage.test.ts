@@ -1,0 +1,116 @@
+/**
+ * `honk-mkimage` through its exported `main` with injected stdio (issue #12 case 15): every
+ * user error is one line on stderr, no stack trace, a non-zero exit code, and not one byte of
+ * the directory changes; the working paths do what they say. The same table runs through a
+ * real child process in mkimage.system.test.ts.
+ */
+import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { SoftwareAnchor, verifyImage } from './index.js'
+import { HOSTILE, makeFixtures, resolveArgv, snapshot } from './mkimage.test-helpers.js'
+import { USAGE, main, parseCommand, parsePublicKey, parseSecretKey, writeFiles } from './mkimage.js'
+import { nodeHasher } from './node.js'
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'honk-mkimage-'))
+  await makeFixtures(dir)
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  const code = await main(resolveArgv(argv, dir), { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) })
+  return { code, stdout, stderr }
+}
+
+describe('honk-mkimage: hostile input (one line, no stack, non-zero, nothing written)', () => {
+  it.each(HOSTILE.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    await c.setup?.(dir)
+    const before = await snapshot(dir)
+    const r = await run(c.argv)
+    expect(r.code, r.stderr).toBe(c.code)
+    expect(r.stdout).toBe('')
+    expect(r.stderr.endsWith('\n')).toBe(true)
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(r.stderr).not.toMatch(/^\s+at |Error:|node:internal/m)
+    expect(r.stderr.trimEnd()).toMatch(c.stderr)
+    expect(await snapshot(dir)).toEqual(before)
+  })
+})
+
+describe('honk-mkimage: what works', () => {
+  it('keygen writes a PEM key pair (secret 0600) that openssl-style parsers read back', async () => {
+    const r = await run(['keygen', '@new'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^honk-mkimage: wrote \S+\/new \(secret\) and \S+\/new\.pub \(public key [0-9a-f]{64}\)\n$/)
+    expect((await stat(join(dir, 'new'))).mode & 0o777).toBe(0o600)
+    const secret = await readFile(join(dir, 'new'), 'utf8')
+    const pub = await readFile(join(dir, 'new.pub'), 'utf8')
+    expect(secret).toMatch(/^-----BEGIN PRIVATE KEY-----\n/)
+    expect(pub).toMatch(/^-----BEGIN PUBLIC KEY-----\n/)
+    expect(parseSecretKey(secret, 'new')).toHaveLength(32)
+    expect(r.stdout).toContain(Buffer.from(parsePublicKey(pub, 'new.pub')).toString('hex'))
+  })
+
+  it('keygen --force replaces a key pair with a fresh inode (0600 even over a 0644 file)', async () => {
+    await chmod(join(dir, 'k'), 0o644)
+    const old = await readFile(join(dir, 'k'), 'utf8')
+    const r = await run(['keygen', '@k', '--force'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(await readFile(join(dir, 'k'), 'utf8')).not.toBe(old)
+    expect((await stat(join(dir, 'k'))).mode & 0o777).toBe(0o600)
+  })
+
+  it('build with flags before the arguments, then verify with the PEM and the hex public key', async () => {
+    const b = await run(['build', '--key', '@k', '--version', '7', '--compatible', 'board-x', '@src', '@new.img'])
+    expect(b.code, b.stderr).toBe(0)
+    expect(b.stdout).toMatch(/^honk-mkimage: \S+\/src -> \S+\/new\.img \(1 files, \d+ bytes, version 7\)\n$/)
+    const img = new Uint8Array(await readFile(join(dir, 'new.img')))
+    const pub = parsePublicKey(await readFile(join(dir, 'k.pub'), 'utf8'), 'k.pub')
+    expect((await verifyImage(img, new SoftwareAnchor(pub), { hasher: nodeHasher, compatible: 'board-x' })).secVersion).toBe(7n)
+    for (const key of ['@k.pub', '@hex.pub']) {
+      const v = await run(['verify', '--floor', '7', '--pub', key, '@new.img', '--compatible', 'board-x'])
+      expect(v.code, v.stderr).toBe(0)
+      expect(v.stdout).toMatch(/verified: version 7, \d+ entries, root [0-9a-f]{64}/)
+    }
+    const i = await run(['inspect', '@new.img'])
+    expect(i.stdout).toMatch(/^version\s+7$/m)
+    expect(i.stdout).toMatch(/^compatible\s+board-x$/m)
+  })
+
+  it('build --force replaces an existing image and leaves no temporary file', async () => {
+    const before = await readFile(join(dir, 'out.img'))
+    const r = await run(['build', '@src', '@out.img', '--key', '@k', '--force', '--version', '9'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(Buffer.compare(before, await readFile(join(dir, 'out.img')))).not.toBe(0)
+    expect(Object.keys(await snapshot(dir)).filter((p) => p.includes('.tmp-'))).toEqual([])
+  })
+
+  it('--help and help print the usage on stdout', async () => {
+    for (const argv of [['--help'], ['-h'], ['help'], ['build', '--help']]) {
+      const r = await run(argv)
+      expect(r).toEqual({ code: 0, stdout: USAGE + '\n', stderr: '' })
+    }
+  })
+
+  it('parseCommand: defaults and strictness', () => {
+    expect(parseCommand(['build', 'd', 'o', '--key', 'k'])).toEqual({ command: 'build', args: ['d', 'o'], key: 'k', version: 1n, floor: 0n, force: false })
+    expect(parseCommand(['verify', 'i', '--pub=p', '--floor', '18446744073709551615'])).toMatchObject({ floor: (1n << 64n) - 1n })
+    expect(() => parseCommand(['inspect', 'i', '--', '--x'])).toThrow(/unexpected argument "--x"/)
+  })
+
+  it('writeFiles is all or nothing: a name taken after the check fails the write, and the file already placed is removed', async () => {
+    // keygen checks both names first; if the .pub appears in between, link(2) refuses it.
+    await writeFile(join(dir, 'race.pub'), 'someone else')
+    await expect(writeFiles([{ path: join(dir, 'race'), data: 'secret', mode: 0o600 }, { path: join(dir, 'race.pub'), data: 'public', mode: 0o644 }], false)).rejects.toThrow(/race\.pub already exists/)
+    expect(await readFile(join(dir, 'race.pub'), 'utf8')).toBe('someone else')
+    await expect(stat(join(dir, 'race'))).rejects.toThrow(/ENOENT/)
+    expect(Object.keys(await snapshot(dir)).filter((p) => p.includes('race'))).toEqual(['race.pub'])
+  })
+})
