@@ -282,19 +282,37 @@ export class Framer {
 
   constructor(public msize = 0xffffffff) {}
 
+  /** Bytes fed and not yet returned as messages (a partial frame, or frames not taken yet). */
+  get buffered(): number {
+    return this.pendingBytes
+  }
+
+  /** Feeds bytes and returns every whole message now available. */
   push(chunk: Uint8Array): Uint8Array[] {
+    this.feed(chunk)
+    const out: Uint8Array[] = []
+    for (let m = this.next(); m; m = this.next()) out.push(m)
+    return out
+  }
+
+  /** Feeds bytes without taking messages (see `next`): a reader can take them at its own pace. */
+  feed(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
-    const out: Uint8Array[] = []
-    for (;;) {
-      if (this.pendingBytes < 4) break
-      const head = this.peek(4)
-      const size = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true)
-      if (size < HEADER_SIZE || size > this.msize) throw new P9ProtocolError(`frame size ${size} is outside [7, msize ${this.msize}]`)
-      if (this.pendingBytes < size) break
-      out.push(this.take(size))
-    }
-    return out
+  }
+
+  /**
+   * The next whole message, or undefined until more bytes come. Throws P9ProtocolError as soon
+   * as a size field is out of range (after 4 bytes: a slow sender cannot make it wait for more).
+   */
+  next(): Uint8Array | undefined {
+    if (this.pendingBytes < 4) return undefined
+    const head = this.peek(4)
+    const size = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true)
+    if (size < HEADER_SIZE || size > this.msize) throw new P9ProtocolError(`frame size ${size} is outside [7, msize ${this.msize}]`)
+    if (this.pendingBytes < size) return undefined
+    return this.take(size)
   }
 
   private peek(n: number): Uint8Array {
