@@ -24,7 +24,8 @@
  *  64  u64 regionGeneration: the generation that activated the active region
  *  72  u64 durableThrough: every frame of the active region with seq ≤ this was flushed before
  *      this superblock was written (the frames a compaction wrote, or those replayed at open)
- *  80  u32 crc32c of bytes [72, 80); a mismatch reads as durableThrough = 0 (no claim). Stores
+ *  80  u32 crc32c of bytes [8, 80) (so a torn write cannot pair old fields with a new claim); a
+ *      mismatch reads as durableThrough = 0 (no claim). Stores
  *      written before this field have zeros here, which read as 0 either way; readers that
  *      predate it check only [8, 72), so the format version did not change.
  *
@@ -112,7 +113,7 @@ export function encodeSuperblock(sb: Superblock, blockSize: number): Uint8Array 
   v.setBigUint64(64, BigInt(sb.regionGeneration), true)
   v.setUint32(4, crc32c(buf, 0, 8, SUPER_BYTES), true)
   v.setBigUint64(72, BigInt(sb.durableThrough), true)
-  v.setUint32(80, crc32c(buf, 0, 72, 80), true)
+  v.setUint32(80, crc32c(buf, 0, 8, 80), true)
   return buf
 }
 
@@ -139,7 +140,9 @@ export function decodeSuperblock(buf: Uint8Array): Superblock | string {
     regionBlocks: big(48),
     deviceBlocks: big(56),
     regionGeneration: big(64),
-    durableThrough: v.getUint32(80, true) === crc32c(buf, 0, 72, 80) ? Math.max(0, big(72)) : 0,
+    // Checked over [8, 80), not [72, 80) alone: a write torn between 72 and 84 must not pair an
+    // old superblock with a new claim.
+    durableThrough: v.getUint32(80, true) === crc32c(buf, 0, 8, 80) ? Math.max(0, big(72)) : 0,
   }
   if (sb.regionGeneration < 0 || sb.regionGeneration > sb.generation) return 'region generation out of range'
   if (sb.generation < 0 || sb.startSeq < 1 || sb.regionStart < 0 || sb.regionBlocks < 1 || sb.deviceBlocks < 0) return 'field out of range'

@@ -87,7 +87,7 @@ describe('issue #12 case 3: mid-log damage is told apart from a torn tail', () =
   async function damagedStore(): Promise<MemoryBlockDevice> {
     const dev = new MemoryBlockDevice(4096)
     await fill(dev, 1001)
-    dev.bytes[REGION0 + 40] ^= 0x01 // one flipped byte in the first log frame
+    dev.bytes[REGION0 + 40]! ^= 0x01 // one flipped byte in the first log frame
     return dev
   }
 
@@ -155,7 +155,7 @@ describe('issue #12 case 3: mid-log damage is told apart from a torn tail', () =
     for (let i = 300; i < 310; i++) await kv.put(`key-${i}`, `value-${i}`, { durable: true }) // vouch for the group
     await kv.close()
     // Corrupt a byte in the middle of the group's first block: the frames there are lost.
-    dev.bytes[REGION0 + 200] ^= 0xff
+    dev.bytes[REGION0 + 200]! ^= 0xff
     await expect(openKV(dev)).rejects.toBeInstanceOf(KvCorruptError)
     const salvage = await openKV(dev, { readOnly: true, recovery: 'salvage' })
     const [d] = salvage.recovery.damage

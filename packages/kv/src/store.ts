@@ -114,8 +114,9 @@ export async function openKV(dev: BlockDevice, options: OpenOptions = {}): Promi
     if (holder !== undefined) throw new KvInUseError(holder)
     writers.set(dev, `opened for writing by openKV at ${new Date().toISOString()}`)
   }
-  const store = new Store(dev, options)
+  let store: Store
   try {
+    store = new Store(dev, options)
     await store.recover(options.format ?? false)
   } catch (e) {
     if (!readOnly) writers.delete(dev)
