@@ -28,6 +28,8 @@ export const ERRNO = {
   ENOTDIR: 20,
   EISDIR: 21,
   EINVAL: 22,
+  ENFILE: 23,
+  EMFILE: 24,
   EFBIG: 27,
   ENOSPC: 28,
   EROFS: 30,

@@ -13,6 +13,10 @@ import { HEADER_SIZE, QTDIR, QTFILE, QTSYMLINK, SETATTR, type Message, type Qid,
 export interface ServerOptions {
   /** Largest message this server accepts and sends (default 512000, Linux's virtio cap). */
   maxMessageSize?: number
+  /** Most fids one connection may hold (default 65536); beyond it a new fid is ENFILE. */
+  maxFids?: number
+  /** Most open fids (open files) one connection may hold (default 4096); beyond it EMFILE. */
+  maxOpenFids?: number
 }
 
 interface Fid {
@@ -47,6 +51,10 @@ export class Connection {
   private readonly fids = new Map<number, Fid>()
   private msize: number
   private readonly max: number
+  private readonly maxFids: number
+  private readonly maxOpen: number
+  /** Fids holding an open handle (bounded: each may hold a host file descriptor). */
+  private opened = 0
 
   constructor(
     private readonly fs: FS,
@@ -54,6 +62,8 @@ export class Connection {
   ) {
     this.max = options.maxMessageSize ?? 512000
     this.msize = this.max
+    this.maxFids = options.maxFids ?? 65536
+    this.maxOpen = options.maxOpenFids ?? 4096
   }
 
   /** Answers one T-message. Never throws. */
@@ -75,8 +85,23 @@ export class Connection {
 
   /** Releases every fid (closes open handles). */
   async close(): Promise<void> {
-    for (const f of this.fids.values()) await f.handle?.close().catch(() => {})
+    const all = [...this.fids.values()]
     this.fids.clear()
+    for (const f of all) await this.release(f)
+  }
+
+  /** Closes a fid's handle, if any (the fid is already out of the table). */
+  private async release(f: Fid): Promise<void> {
+    if (!f.handle) return
+    const h = f.handle
+    delete f.handle
+    this.opened--
+    await h.close().catch(() => {})
+  }
+
+  /** Refuses one more open handle past the limit (EMFILE). */
+  private canOpen(): void {
+    if (this.opened >= this.maxOpen) throw new Lerror(ERRNO.EMFILE)
   }
 
   private fid(n: number): Fid {
@@ -87,6 +112,7 @@ export class Connection {
 
   private newFid(n: number, f: Fid): void {
     if (this.fids.has(n)) throw new Lerror(ERRNO.EEXIST)
+    if (this.fids.size >= this.maxFids) throw new Lerror(ERRNO.ENFILE)
     this.fids.set(n, f)
   }
 
@@ -151,13 +177,13 @@ export class Connection {
       case 'Tclunk': {
         const f = this.fid(t.fid)
         this.fids.delete(t.fid)
-        await f.handle?.close().catch(() => {})
+        await this.release(f)
         return { kind: 'Rclunk', tag }
       }
       case 'Tremove': {
         const f = this.fid(t.fid)
         this.fids.delete(t.fid) // remove(5): the fid is clunked even if the remove fails
-        await f.handle?.close().catch(() => {})
+        await this.release(f)
         if (f.path === '') throw new Lerror(ERRNO.EINVAL)
         await this.fs.remove(f.path)
         return { kind: 'Rremove', tag }
@@ -217,6 +243,7 @@ export class Connection {
         if (f.handle || f.listing) throw new Lerror(ERRNO.EINVAL)
         const acc = t.flags & O_ACCMODE
         const write = acc === 1 || acc === 2
+        this.canOpen()
         if (f.isDir) {
           if (write) throw new Lerror(ERRNO.EISDIR)
           delete f.listing
@@ -224,6 +251,7 @@ export class Connection {
         } else {
           f.handle = await this.fs.open(f.path, { read: acc !== 1, write, truncate: (t.flags & O_TRUNC) !== 0, append: (t.flags & O_APPEND) !== 0 })
         }
+        this.opened++
         return { kind: 'Rlopen', tag, qid: await this.qid(f.path), iounit: this.iounit }
       }
       case 'Tlcreate': {
@@ -232,6 +260,7 @@ export class Connection {
         checkName(t.name)
         const path = joinPath(f.path, t.name)
         const acc = t.flags & O_ACCMODE
+        this.canOpen()
         const handle = await this.fs.open(path, {
           read: acc !== 1,
           write: true,
@@ -243,6 +272,7 @@ export class Connection {
         })
         // lcreate: the fid now stands for the new file, open.
         this.fids.set(t.fid, { path, isDir: false, handle })
+        this.opened++
         return { kind: 'Rlcreate', tag, qid: qidOf(await handle.stat()), iounit: this.iounit }
       }
       case 'Tread': {
