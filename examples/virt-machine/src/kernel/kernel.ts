@@ -18,7 +18,7 @@ import { MachineStopping, type HsPort, type SupervisorTrap } from './port.js'
 import { Sbi } from './sbi.js'
 import type { MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
 import { Shell } from './shell.js'
-import { StorageError, WritableLayerError, classifyDisk, describeStorage, layoutDisk, mountRoot, selectCore, type DiskLayout } from './storage.js'
+import { bringUpStorage } from './storage.js'
 import { UartConsole } from './uart.js'
 
 export interface KernelOptions {
@@ -274,33 +274,9 @@ export class Kernel {
   }
 
   private async mountFs(disk: BlockDevice | undefined, host: { fs: FS; tag: string } | undefined): Promise<void> {
-    let layout: DiskLayout | undefined
-    const kind = disk ? await classifyDisk(disk) : undefined
-    if (disk && kind === 'foreign') {
-      this.line('honk: disk not used: blocks 0-1 hold no honk A/B metadata and are not blank; nothing on it is changed (read-only boot)')
-    } else if (disk) {
-      try {
-        layout = layoutDisk(disk)
-      } catch (e) {
-        if (!(e instanceof StorageError)) throw e
-        this.line(`honk: disk not used: ${e.message}`)
-      }
-    }
-    // Nothing verifiable throws SlotError("no verifiable core image: …"): the FATAL line, then power-off.
-    const core = await selectCore(layout?.slots, this.options.factory, this.options.anchor)
-    for (const r of core.rejected) this.line(`honk: core ${r.source === 'factory' ? 'factory image' : `slot ${r.source}`} rejected: ${r.reason}`)
-    this.line(`honk: core verified - ${core.label}`)
-    if (disk && layout) this.storage = describeStorage(disk, layout)
-    const common = { ...(host ? { host: host.fs, hostTag: host.tag } : {}), core: core.fs, bootCore: core.label }
-    try {
-      this.root = await mountRoot({ ...(layout ? { kvRegion: layout.kvRegion } : {}), ...common })
-    } catch (e) {
-      if (!(e instanceof WritableLayerError)) throw e
-      this.line(`honk: writable layer unavailable: ${e.message}`)
-      this.root = await mountRoot(common)
-    }
-    // The boot got this far on a slot: mark it good so it stops spending tries (and the rollback floor may rise).
-    if (layout && core.source !== 'factory') await layout.slots.markSuccessful(core.source, this.options.anchor)
+    const up = await bringUpStorage({ ...(disk ? { disk } : {}), ...(host ? { host } : {}), factory: this.options.factory, anchor: this.options.anchor, line: (t) => this.line(t) })
+    this.root = up.root
+    if (up.storage) this.storage = up.storage
   }
 
   /** Each secondary hart answers an IPI in its own trap handler: proof that it runs and takes interrupts. */

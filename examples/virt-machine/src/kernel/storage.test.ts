@@ -5,7 +5,8 @@ import { SlotError, bytesReader, openImageFS, type ImageFS } from '@honk/image'
 import { openKV } from '@honk/kv'
 import { MemoryFS, isFsError, mkdirp, readText, writeFile, type FS } from '@honk/vfs'
 import { buildCoreImage, coreAnchor, coreFiles } from './core.js'
-import { MIN_KV_BYTES, SLOT_BYTES, StorageError, WritableLayerError, classifyDisk, describeStorage, layoutDisk, mountRoot, selectCore } from './storage.js'
+import { MIN_KV_BYTES, SLOT_BYTES, StorageError, WritableLayerError, bringUpStorage, classifyDisk, describeStorage, firstNonZeroBlock, inspectDisk, layoutDisk, mountRoot, selectCore } from './storage.js'
+import { runStorageCase, storageCaseArb } from './storage-harness.js'
 
 const MiB = 1 << 20
 const FACTORY = buildCoreImage({ version: 1 })
@@ -336,5 +337,189 @@ describe('@honk/kv: the sequence floor after reopen + reset (inventory §3.3 ite
     const kv4 = await openKV(dev)
     expect([...kv4.keys()].map((k) => new TextDecoder().decode(k))).toEqual(['new/a', 'new/b', 'new/c'])
     await kv4.close()
+  })
+})
+
+// ---- issue #12 case 4: a foreign disk is never taken for blank ------------------------------
+
+/** A zero disk of `blocks` with `bytes` placed at `offset`. */
+function diskWith(blocks: number, offset: number, bytes: number[] | string): MemoryBlockDevice {
+  const image = new Uint8Array(blocks * 512)
+  image.set(typeof bytes === 'string' ? Uint8Array.from(bytes, (c) => c.charCodeAt(0)) : bytes, offset)
+  return new MemoryBlockDevice(blocks, 512, image)
+}
+
+async function imageOf(dev: BlockDevice): Promise<Uint8Array> {
+  const b = new Uint8Array(dev.blockCount * dev.blockSize)
+  await dev.read(0, b)
+  return b
+}
+
+async function bootOn(dev: BlockDevice) {
+  const lines: string[] = []
+  const up = await bringUpStorage({ disk: dev, factory: FACTORY, anchor: coreAnchor(), line: (t) => lines.push(t) })
+  return { ...up, lines }
+}
+
+describe('inspectDisk / classifyDisk (issue #12 case 4)', () => {
+  const blocks = (8 * MiB) / 512
+  const signatures: [string, number, number[] | string, RegExp][] = [
+    ['ext2/3/4 (first KiB zero)', 1080, [0x53, 0xef], /ext2\/3\/4 filesystem \(magic 0xEF53 at byte 1080\)/],
+    ['Linux swap, 4 KiB pages', 4086, 'SWAPSPACE2', /Linux swap area \("SWAPSPACE2" at byte 4086\)/],
+    ['Linux swap (old), 64 KiB pages', 65526, 'SWAP-SPACE', /Linux swap area \("SWAP-SPACE" at byte 65526\)/],
+    ['LUKS', 0, 'LUKS\xba\xbe', /LUKS encrypted volume/],
+    ['GPT (512-byte sectors)', 512, 'EFI PART', /GPT partition table \("EFI PART" at byte 512\)/],
+    ['GPT (4 KiB sectors)', 4096, 'EFI PART', /GPT partition table \("EFI PART" at byte 4096\)/],
+    ['MBR', 510, [0x55, 0xaa], /MBR partition table or boot sector/],
+    ['XFS', 0, 'XFSB', /XFS filesystem/],
+    ['btrfs', 65600, '_BHRfS_M', /btrfs filesystem/],
+    ['ISO 9660', 32769, 'CD001', /ISO 9660/],
+  ]
+  for (const [name, offset, bytes, why] of signatures) {
+    it(`a disk holding only the ${name} signature is foreign, and the boot changes nothing`, async () => {
+      const dev = diskWith(blocks, offset, bytes)
+      const inspection = await inspectDisk(dev)
+      expect(inspection.kind).toBe('foreign')
+      expect(inspection.detail).toMatch(why)
+      const before = await imageOf(dev)
+      const up = await bootOn(dev)
+      expect(up.root.writable).toBeUndefined()
+      expect(up.lines[0]).toMatch(/^honk: disk not used: blocks 0-1 hold no honk A\/B metadata and it holds /)
+      expect(up.lines[0]).toMatch(why)
+      expect(Buffer.compare(await imageOf(dev), before)).toBe(0)
+    })
+  }
+
+  it('a FAT boot sector is named as FAT', async () => {
+    const image = new Uint8Array(blocks * 512)
+    image.set([0xeb, 0x3c, 0x90], 0)
+    image.set(Uint8Array.from('mkfs.fat', (c) => c.charCodeAt(0)), 3)
+    image.set(Uint8Array.from('FAT16   ', (c) => c.charCodeAt(0)), 54)
+    image.set([0x55, 0xaa], 510)
+    expect((await inspectDisk(new MemoryBlockDevice(blocks, 512, image))).detail).toMatch(/FAT filesystem/)
+  })
+
+  it('data anywhere — even only in the last block, far past the first KiB — makes a disk foreign', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: blocks - 1 }), fc.nat(511), fc.integer({ min: 1, max: 255 }), async (lba, at, value) => {
+        const dev = diskWith(blocks, lba * 512 + at, [value])
+        expect(await inspectDisk(dev)).toEqual({ kind: 'foreign', detail: `block ${lba} is not zero` })
+      }),
+      { numRuns: 40 },
+    )
+    expect(await classifyDisk(diskWith(blocks, (blocks - 1) * 512 + 511, [1]))).toBe('foreign')
+    expect(await classifyDisk(diskWith(blocks, 100, [1]))).toBe('foreign') // block 0, past the metadata's 32 bytes
+  })
+
+  it('blank means every block is zero; the one exception is a torn first metadata write (bytes only within the first 32 of blocks 0-1)', async () => {
+    expect(await inspectDisk(new MemoryBlockDevice(blocks))).toEqual({ kind: 'blank', detail: 'every block is zero' })
+    const torn = diskWith(blocks, 0, [0, 0x41, 0x42, 0x30, 1, 0, 0, 0, 15, 7])
+    expect(await classifyDisk(torn)).toBe('blank')
+    const up = await bootOn(torn)
+    expect(up.root.writable).toBeDefined()
+    expect(await classifyDisk(torn)).toBe('honk')
+    await up.root.close()
+  })
+
+  it('firstNonZeroBlock finds the first non-zero block of a run (any position, any request size)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 5000 }), fc.option(fc.nat(4999), { nil: undefined }), fc.nat(4999), async (count, at, start) => {
+        const dev = new MemoryBlockDevice(10_000)
+        if (at !== undefined) await dev.write(at, new Uint8Array(512).fill(1))
+        const s = Math.min(start, 10_000 - count)
+        const expected = at !== undefined && at >= s && at < s + count ? at : undefined
+        expect(await firstNonZeroBlock(dev, s, count)).toBe(expected)
+      }),
+      { numRuns: 60 },
+    )
+  })
+})
+
+// ---- issue #12 cases 2 and 5 as the kernel sees them --------------------------------------
+
+describe('bringUpStorage on a damaged writable layer', () => {
+  it('a zeroed KV superblock sector never makes the boot reformat: 100 durable files survive, or the boot is read-only and says why', async () => {
+    const dev = disk()
+    const first = await bootOn(dev)
+    for (let i = 0; i < 100; i++) await writeFile(first.root.root, `k${i}`, `v${i}`)
+    await first.root.close()
+    const kvStart = first.layout!.extents.kv.start
+    for (const lba of [kvStart, kvStart + 1]) {
+      const image = await imageOf(dev)
+      image.fill(0, lba * 512, (lba + 1) * 512)
+      const damaged = new MemoryBlockDevice(dev.blockCount, 512, image)
+      const up = await bootOn(damaged)
+      if (up.root.writable) {
+        for (let i = 0; i < 100; i++) expect(await readText(up.root.root, `k${i}`)).toBe(`v${i}`)
+        await up.root.close()
+      } else {
+        expect(up.readOnlyWhy).toMatch(/writable layer unavailable/)
+        expect(Buffer.compare(await imageOf(damaged), image)).toBe(0)
+      }
+    }
+  })
+
+  it('a KV region whose superblocks are blank but whose log holds data is not formatted', async () => {
+    const dev = disk()
+    const first = await bootOn(dev)
+    for (let i = 0; i < 20; i++) await writeFile(first.root.root, `k${i}`, `v${i}`)
+    await first.root.close()
+    const kvStart = first.layout!.extents.kv.start
+    await dev.write(kvStart, new Uint8Array(2 * 512)) // both superblock blocks zero
+    const before = await imageOf(dev)
+    const up = await bootOn(dev)
+    expect(up.root.writable).toBeUndefined()
+    expect(up.lines).toContain(`honk: ${up.readOnlyWhy}`)
+    expect(up.readOnlyWhy).toMatch(/^writable layer unavailable: the KV region's superblocks \(its blocks 0-1\) are blank but block \d+ of it holds data; it is not formatted/)
+    expect(Buffer.compare(await imageOf(dev), before)).toBe(0)
+    expect(await readText(up.root.root, 'motd')).toMatch(/^Welcome to honk/) // the core still serves
+  })
+
+  it('fresh, then reboot: writable both times, the disk is honk’s after the first', async () => {
+    const dev = disk()
+    const a = await bootOn(dev)
+    expect(a.disk).toEqual({ kind: 'blank', detail: 'every block is zero' })
+    expect(a.readOnlyWhy).toBeUndefined()
+    await writeFile(a.root.root, 'x', 'y')
+    await a.root.close()
+    const b = await bootOn(dev)
+    expect(b.disk?.kind).toBe('honk')
+    expect(await readText(b.root.root, 'x')).toBe('y')
+    await b.root.close()
+  })
+
+  it('property: after ops, a power cut and one damaged sector, every acknowledged write survives or the boot is read-only and says why (fast-check)', async () => {
+    const outcomes = { writable: 0, 'read-only': 0 }
+    await fc.assert(
+      fc.asyncProperty(storageCaseArb, async (c) => {
+        outcomes[await runStorageCase(c)]++
+      }),
+      { numRuns: 25 },
+    )
+    expect(outcomes.writable).toBeGreaterThan(0)
+  })
+})
+
+describe('bringUpStorage: damage in the middle of the log (issue #12 case 3 as the kernel sees it)', () => {
+  it('boots read-only, says why, shows what could be read, and writes nothing', async () => {
+    const dev = disk()
+    const first = await bootOn(dev)
+    for (let i = 0; i < 200; i++) await writeFile(first.root.root, `k${i}`, `value ${i} `.repeat(20))
+    await first.root.close()
+    const kvStart = first.layout!.extents.kv.start
+    // Flip a byte in the log's first frames (region blocks 2-3): acknowledged records lost mid-log.
+    const image = await imageOf(dev)
+    image[(kvStart + 3) * 512 + 100]! ^= 0x40
+    const damaged = new MemoryBlockDevice(dev.blockCount, 512, image.slice())
+    const up = await bootOn(damaged)
+    expect(up.root.writable).toBeUndefined()
+    expect(up.readOnlyWhy).toMatch(/^writable layer unavailable: kv store corrupt at .*; it is left as it is \(read-only boot\)$/)
+    expect(up.lines).toContain(`honk: ${up.readOnlyWhy}`)
+    expect(up.lines.some((l) => /^honk: writable layer: its readable files are shown read-only \(\d+ log records read, \d+ lost\)/.test(l))).toBe(true)
+    expect(up.root.layers.map((l) => `${l.name} ${l.mode}`)).toEqual(['kv read-only', 'core read-only'])
+    expect(await readText(up.root.root, 'k199')).toBe('value 199 '.repeat(20)) // salvaged: records after the damage
+    await expect(writeFile(up.root.root, 'x', 'y')).rejects.toSatisfy((e: unknown) => isFsError(e, 'EROFS'))
+    await up.root.close()
+    expect(Buffer.compare(await imageOf(damaged), image)).toBe(0)
   })
 })
