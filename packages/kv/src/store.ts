@@ -224,6 +224,9 @@ class Store implements KV {
     // log (frames of the old generation) can then never be mistaken for what we write next.
     // Both copies are rewritten, which also repairs a damaged one. Everything replayed is
     // durable once this flush is done: the superblock says so (durableThrough).
+    // (The flush first: what was replayed may still sit in a device cache of this process.)
+    await this.io(() => this.dev.flush(), 'flushing before the superblock at open')
+    this.counters.flushes++
     const bumped: Superblock = { ...this.sb, generation: this.sb.generation + 1, durableThrough: this.index.seq }
     await this.writeSuperblocks(bumped, 'at open')
     this.sb = bumped
