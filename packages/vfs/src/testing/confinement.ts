@@ -189,14 +189,14 @@ export async function attackInWorker(fx: ConfinementFixture, attacks: readonly A
 /** One victim operation, through the FS under test. */
 export type VictimOp =
   | { op: 'stat' | 'readDir' | 'readlink' | 'read' | 'remove' | 'mkdir' | 'chmod' | 'utimes' | 'truncate'; path: string }
-  | { op: 'write' | 'create' | 'handle'; path: string }
+  | { op: 'write' | 'create' | 'handle' | 'truncOpen' | 'append'; path: string }
   | { op: 'rename'; from: string; to: string }
   | { op: 'symlink'; path: string }
 
 const PATHS = ['d', 'd/e', 'd/e/x', 'd/e/y', 'd/e/new', 'd/e/l', 'd/e/sub', 'd/f', 'd/new', 'd/sub', 'top', 'd/e/sub/x']
 const pathArb = fc.constantFrom(...PATHS)
 export const victimOpArb: fc.Arbitrary<VictimOp> = fc.oneof(
-  fc.record({ op: fc.constantFrom('stat', 'readDir', 'readlink', 'read', 'remove', 'mkdir', 'chmod', 'utimes', 'truncate', 'write', 'create', 'handle'), path: pathArb }) as fc.Arbitrary<VictimOp>,
+  fc.record({ op: fc.constantFrom('stat', 'readDir', 'readlink', 'read', 'remove', 'mkdir', 'chmod', 'utimes', 'truncate', 'write', 'create', 'handle', 'truncOpen', 'append'), path: pathArb }) as fc.Arbitrary<VictimOp>,
   fc.record({ op: fc.constant('rename' as const), from: pathArb, to: pathArb }),
   fc.record({ op: fc.constant('symlink' as const), path: pathArb }),
 )
@@ -241,6 +241,19 @@ export async function runVictimOp(fs: FS, op: VictimOp): Promise<{ text: string[
         } finally {
           await h.close()
         }
+        break
+      }
+      case 'truncOpen':
+      case 'append': {
+        const h = await fs.open(op.path, op.op === 'append' ? { write: true, append: true } : { read: true, write: true, truncate: true })
+        try {
+          await h.write(0, enc.encode('more\n'))
+          await h.sync()
+          inos.push((await h.stat()).ino)
+        } finally {
+          await h.close()
+        }
+        await fs.sync()
         break
       }
       case 'handle': {
