@@ -14,6 +14,8 @@ import { describe, expect, it } from 'vitest'
 import { buildCoreImage, coreAnchor } from './core.js'
 import { runStorageCase, storageCaseArb } from './storage-harness.js'
 import { bringUpStorage, inspectDisk } from './storage.js'
+import { createHonk } from '../honk.js'
+import { ConsoleSession } from '../session.js'
 
 const RUNS = Number(process.env.HONK_STORAGE_RUNS ?? 2000)
 
@@ -68,6 +70,29 @@ describe('real foreign images are never formatted (issue #12 case 4)', () => {
       expect(Buffer.compare(after, image)).toBe(0)
     })
   }
+
+  it('the whole machine: honk boots on a mkfs.ext4 disk read-only, says why, and `put` changes no byte', async () => {
+    const image = await madeBy('mkfs.ext4', (p) => ['-F', '-q', p])
+    const dev = new MemoryBlockDevice(image.length / 512, 512, image.slice())
+    const console = new ConsoleSession()
+    const honk = createHonk({ harts: 1, memory: 128 << 20, firmware: 'builtin', disk: dev, consoleOut: console.out, factory: buildCoreImage({ version: 1 }), anchor: coreAnchor() })
+    console.start(honk.machine)
+    try {
+      for (const line of ['put a b', 'exit']) {
+        await console.waitFor('honk> ', 60_000)
+        console.send(line + '\n')
+      }
+      await console.exit
+    } finally {
+      honk.machine.stop()
+      await honk.close()
+    }
+    expect(console.text).toContain('honk: disk not used: blocks 0-1 hold no honk A/B metadata and it holds an ext2/3/4 filesystem (magic 0xEF53 at byte 1080); nothing on it is changed (read-only boot)')
+    expect(console.text).toContain('put: filesystem is read-only')
+    const after = new Uint8Array(image.length)
+    await dev.read(0, after)
+    expect(Buffer.compare(after, image)).toBe(0)
+  })
 
   it('raw data after a zero first MiB (no signature) is foreign', async () => {
     const image = new Uint8Array(16 << 20)
