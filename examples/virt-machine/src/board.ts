@@ -392,9 +392,9 @@ export class VirtMachine {
     return this.firmware ? this.sbiTimer : []
   }
 
-  /** Whether every running hart still waits in WFI (a device interrupt clears a hart's wait). */
-  private allWaiting(): boolean {
-    return this.harts.every((h, i) => !this.running[i] || h.waiting)
+  /** Whether every running hart still sleeps in WFI (no enabled interrupt pending on any). */
+  private allAsleep(): boolean {
+    return this.harts.every((h, i) => !this.running[i] || h.asleep)
   }
 
   /**
@@ -450,9 +450,9 @@ export class VirtMachine {
           // next deadline ahead — never past it (Clint.skipToNextDeadline) — unless an interrupt
           // arrived meanwhile. Seeded: only finished work gets in (one turn of the host's event
           // loop, no host time), so the skip happens at the same instruction every run.
-          if (this.config.seed !== undefined) await new Promise<void>((r) => setImmediate(r))
+          if (this.config.seed !== undefined && ticks !== undefined) await new Promise<void>((r) => setImmediate(r))
           else await this.waker.wait(ticks === undefined ? 50 : 1)
-          if (this.allWaiting()) this.clint.skipToNextDeadline(this.sbiDeadlines())
+          if (this.allAsleep()) this.clint.skipToNextDeadline(this.sbiDeadlines())
         } else {
           const ms = ticks === undefined ? 50 : Math.min(50, Number(ticks) / 10_000)
           if (ms > 0.05) await this.waker.wait(ms)

@@ -6,6 +6,9 @@
 import type { AccessSize, Bus, Clock, MmioDevice } from './bus.js'
 import type { Hart } from './hart.js'
 
+/** No deadline: mtimecmp's and stimecmp's reset value (all ones). */
+const MAX_TIME = (1n << 64n) - 1n
+
 const mask = (size: AccessSize) => (size === 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n)
 
 /** Reads `size` bytes at `offset` of a little-endian register file of 64-bit words. */
@@ -39,7 +42,7 @@ export class Clint implements MmioDevice, Clock {
     private readonly instructionsPerTick = 10,
   ) {
     this.msip = new Array<number>(count).fill(0)
-    this.mtimecmp = new Array<bigint>(count).fill((1n << 64n) - 1n)
+    this.mtimecmp = new Array<bigint>(count).fill(MAX_TIME)
   }
 
   mtime(): bigint {
@@ -54,15 +57,36 @@ export class Clint implements MmioDevice, Clock {
     this.offset += ticks
   }
 
-  /** The earliest mtimecmp (to know how far to skip when every hart waits). */
-  nextDeadline(): bigint {
-    let next = this.mtimecmp.reduce((a, b) => (a < b ? a : b))
-    // Sstc: a hart's own stimecmp is a timer too (when menvcfg.STCE enables it).
+  /**
+   * The earliest timer deadline still ahead of `now` — an mtimecmp, or a hart's stimecmp under
+   * Sstc (menvcfg.STCE) — or 2^64 - 1 when none is. A deadline at or before `now` is not a
+   * future event: its MTIP/STIP is already pending (the comparators are levels, privileged spec
+   * 3.2.1), and if that does not wake its hart (the interrupt is masked, as Linux leaves its
+   * timer after the last tick before going tickless), waiting for it would stop time forever.
+   */
+  nextDeadline(now = this.mtime()): bigint {
+    let next = MAX_TIME
+    for (const t of this.mtimecmp) if (t > now && t < next) next = t
     for (const h of this.harts) {
       const s = h.supervisorTimerDeadline()
-      if (s < next) next = s
+      if (s > now && s < next) next = s
     }
     return next
+  }
+
+  /**
+   * Every hart waits for an interrupt: moves time forward to the earliest deadline ahead (of
+   * the CLINT, Sstc, or `others` — e.g. an SBI's own timers), never past it, and drives the
+   * lines. Returns the ticks skipped (0n when no deadline lies ahead: nothing to skip to).
+   */
+  skipToNextDeadline(others: Iterable<bigint> = []): bigint {
+    const now = this.mtime()
+    let next = this.nextDeadline(now)
+    for (const t of others) if (t > now && t < next) next = t
+    if (next === MAX_TIME) return 0n
+    this.offset += next - now
+    this.update()
+    return next - now
   }
 
   /** Drives MTIP/MSIP from the registers; the system calls it between run slices. */

@@ -243,7 +243,8 @@ export class Hart {
   setSoftIrq(bit: number, level: boolean): void {
     const m = 1n << BigInt(bit)
     this.mipSoft = level ? this.mipSoft | m : this.mipSoft & ~m
-    if (level) this.waiting = false
+    // WFI is left by `run()` when an enabled interrupt is pending, not here: a level that is
+    // masked (a timer left in the past) must not wake the hart over and over.
   }
 
   /** Whether a software-writable pending bit is set (see {@link setSoftIrq}). */
@@ -282,7 +283,15 @@ export class Hart {
   setIrq(bit: number, level: boolean): void {
     const m = 1n << BigInt(bit)
     this.mipHw = level ? this.mipHw | m : this.mipHw & ~m
-    if (level) this.waiting = false
+    // As for setSoftIrq: `run()` wakes a waiting hart when an enabled interrupt is pending.
+  }
+
+  /**
+   * In WFI with no enabled interrupt pending (mip & mie = 0): `run()` would execute nothing.
+   * When every hart is asleep, only time (the next timer deadline) or a device can wake one.
+   */
+  get asleep(): boolean {
+    return this.waiting && !this.wakeable()
   }
 
   /** Current mip: device lines, software bits, and Sstc's STIP when enabled (menvcfg.STCE). */
