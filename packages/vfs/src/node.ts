@@ -25,7 +25,7 @@
  * @packageDocumentation
  */
 import { HonkError } from '@honk/errors'
-import { constants, type BigIntStats } from 'node:fs'
+import { close as closeFd, constants, fstat, open as openFd, type BigIntStats } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { FsError, ReadOnlyError, type FsErrorCode } from './errors.js'
@@ -100,6 +100,27 @@ async function closeQuietly(fh: fsp.FileHandle | undefined): Promise<void> {
   await fh?.close().catch(() => {})
 }
 
+/** Closes a lookup descriptor without waiting (nothing is read or written through it). */
+function release(fh: fsp.FileHandle | undefined): void {
+  fh?.close().catch(() => {})
+}
+
+const fstatBig = (fd: number): Promise<BigIntStats> => new Promise((res, rej) => fstat(fd, { bigint: true }, (e, st) => (e ? rej(e) : res(st))))
+
+/** A directory to act in: its descriptor, and `done()` when finished with it. */
+interface Dir {
+  readonly fd: number
+  stat(): Promise<BigIntStats>
+  done(): void
+}
+
+/** The root's descriptor, held for the HostFS's life and closed when it is collected. */
+interface Root {
+  readonly real: string
+  readonly fd: number
+}
+const rootFds = new FinalizationRegistry<number>((fd) => closeFd(fd, () => {}))
+
 export interface HostFSOptions {
   readOnly?: boolean
 }
@@ -108,16 +129,19 @@ export class HostFS implements FS {
   readonly readOnly: boolean
   /** The root as given, made absolute. */
   readonly root: string
-  private realRoot: Promise<string> | undefined
+  private rootOnce: Promise<Root> | undefined
 
   constructor(root: string, options: HostFSOptions = {}) {
     this.root = resolve(root)
     this.readOnly = options.readOnly ?? false
   }
 
-  /** The root's real path, taken once; checks that /proc/self/fd can confine (fails closed). */
-  private async rootPath(op: string, path: string): Promise<string> {
-    const start = async (): Promise<string> => {
+  /**
+   * The root: its real path and a descriptor of it, taken once (so the root is that directory
+   * for the life of this HostFS); checks that /proc/self/fd can confine (fails closed).
+   */
+  private async rootDir(op: string, path: string): Promise<Root> {
+    const start = async (): Promise<Root> => {
       if (process.platform !== 'linux' || !O_PATH_ARCHES.has(process.arch)) throw new HostFsUnavailableError(`this is ${process.platform}/${process.arch}`)
       let real: string
       try {
@@ -125,59 +149,69 @@ export class HostFS implements FS {
       } catch (e) {
         throw mapError(e, op, path)
       }
-      const fh = await fsp.open(real, LOOKUP_DIR).catch((e: unknown) => {
-        throw mapError(e, op, path)
-      })
+      const fd = await new Promise<number>((res, rej) => openFd(real, LOOKUP_DIR, (e, fd) => (e ? rej(mapError(e, op, path)) : res(fd))))
       try {
-        const seen = await fsp.readlink(at(fh.fd)).catch((e: unknown) => {
-          throw new HostFsUnavailableError(`readlink ${at(fh.fd)} failed`, { cause: e })
+        const seen = await fsp.readlink(at(fd)).catch((e: unknown) => {
+          throw new HostFsUnavailableError(`readlink ${at(fd)} failed`, { cause: e })
         })
-        if (seen !== real) throw new HostFsUnavailableError(`${at(fh.fd)} names ${JSON.stringify(seen)}, not the root ${JSON.stringify(real)}`)
-      } finally {
-        await closeQuietly(fh)
+        if (seen !== real) throw new HostFsUnavailableError(`${at(fd)} names ${JSON.stringify(seen)}, not the root ${JSON.stringify(real)}`)
+      } catch (e) {
+        closeFd(fd, () => {})
+        throw e
       }
-      return real
+      rootFds.register(this, fd)
+      return { real, fd }
     }
     // Only success is remembered: a root created later, or /proc mounted later, is picked up.
-    this.realRoot ??= start().catch((e: unknown) => {
-      this.realRoot = undefined
+    this.rootOnce ??= start().catch((e: unknown) => {
+      this.rootOnce = undefined
       throw e
     })
-    return this.realRoot
+    return this.rootOnce
   }
 
   /** Refuses a descriptor whose current host path is not under the root (checked before use). */
-  private async confine(fh: fsp.FileHandle, root: string, op: string, path: string): Promise<void> {
+  private async confine(fd: number, root: string, op: string, path: string): Promise<void> {
     let seen: string
     try {
-      seen = await fsp.readlink(at(fh.fd))
+      seen = await fsp.readlink(at(fd))
     } catch (e) {
-      throw new HostFsUnavailableError(`readlink ${at(fh.fd)} failed`, { cause: e })
+      throw new HostFsUnavailableError(`readlink ${at(fd)} failed`, { cause: e })
     }
     // An unlinked file reads as "<path> (deleted)"; the prefix test still places it.
     if (!(seen === root || seen.startsWith(root === '/' ? '/' : root + '/'))) throw new HostFsConfinementError(op, path, seen)
   }
 
   /**
-   * An `O_PATH` descriptor of the directory `parts`, walked from the root one component at a
-   * time, each looked up in the directory open on the previous descriptor, never through a
-   * symlink; checked to be under the root. The caller closes it.
+   * The directory `parts`, walked from the root's descriptor one component at a time, each
+   * looked up in the directory open on the previous descriptor (`O_PATH | O_DIRECTORY |
+   * O_NOFOLLOW`: never through a symlink); checked to be under the root. Call `done()` after.
    */
-  private async openDir(parts: readonly string[], op: string, path: string): Promise<fsp.FileHandle> {
-    const root = await this.rootPath(op, path)
-    let fh = await fsp.open(root, LOOKUP_DIR).catch((e: unknown) => {
-      throw mapError(e, op, path)
-    })
+  private async openDir(parts: readonly string[], op: string, path: string): Promise<Dir> {
+    const root = await this.rootDir(op, path)
+    if (parts.length === 0) return { fd: root.fd, stat: () => fstatBig(root.fd), done: () => {} }
+    // Fast path, one lookup: the whole relative path from the root's descriptor. It may pass
+    // through a symlink, so it only counts if the descriptor's path is then exactly the one
+    // asked for under the root (no link followed, nothing outside); else the walk decides.
+    const expected = `${root.real === '/' ? '' : root.real}/${parts.join('/')}`
+    const quick = await fsp.open(at(root.fd, parts.join('/')), LOOKUP_DIR).catch(() => undefined)
+    if (quick) {
+      const seen = await fsp.readlink(at(quick.fd)).catch(() => undefined)
+      if (seen === expected) return { fd: quick.fd, stat: () => quick.stat({ bigint: true }), done: () => release(quick) }
+      release(quick)
+    }
+    let fh: fsp.FileHandle | undefined
     try {
       for (const name of parts) {
-        const next = await fsp.open(at(fh.fd, name), LOOKUP_DIR)
-        await fh.close()
+        const next = await fsp.open(at(fh?.fd ?? root.fd, name), LOOKUP_DIR)
+        release(fh)
         fh = next
       }
-      await this.confine(fh, root, op, path)
-      return fh
+      const dir = fh!
+      await this.confine(dir.fd, root.real, op, path)
+      return { fd: dir.fd, stat: () => dir.stat({ bigint: true }), done: () => release(dir) }
     } catch (e) {
-      await closeQuietly(fh)
+      release(fh)
       // A symlink on the way is not a directory (O_NOFOLLOW reports ELOOP on some kernels).
       if ((e as NodeJS.ErrnoException)?.code === 'ELOOP') throw new FsError('ENOTDIR', op, path, undefined, { cause: e })
       throw mapError(e, op, path)
@@ -187,14 +221,14 @@ export class HostFS implements FS {
   /** Runs `fn` with the parent directory of `clean` (a checked descriptor) and the last name. */
   private async inParent<T>(clean: string, op: string, fn: (dir: number, name: string, root: string) => Promise<T>): Promise<T> {
     const [parent, name] = splitPath(clean)
-    const root = await this.rootPath(op, clean)
+    const root = await this.rootDir(op, clean)
     const dir = await this.openDir(components(parent), op, clean)
     try {
-      return await fn(dir.fd, name, root)
+      return await fn(dir.fd, name, root.real)
     } catch (e) {
       throw mapError(e, op, clean)
     } finally {
-      await closeQuietly(dir)
+      dir.done()
     }
   }
 
@@ -207,9 +241,11 @@ export class HostFS implements FS {
     if (clean === '') {
       const dir = await this.openDir([], 'stat', clean)
       try {
-        return toStat(await dir.stat({ bigint: true }), 'stat', clean)
+        return toStat(await dir.stat(), 'stat', clean)
+      } catch (e) {
+        throw mapError(e, 'stat', clean)
       } finally {
-        await closeQuietly(dir)
+        dir.done()
       }
     }
     return this.inParent(clean, 'stat', async (dir, name) => toStat(await fsp.lstat(at(dir, name), { bigint: true }), 'stat', clean))
@@ -233,7 +269,7 @@ export class HostFS implements FS {
     } catch (e) {
       throw mapError(e, 'readdir', clean)
     } finally {
-      await closeQuietly(dir)
+      dir.done()
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
@@ -245,7 +281,10 @@ export class HostFS implements FS {
     if (clean === '') {
       if (write || options.truncate) throw new FsError('EISDIR', 'open', clean)
       if (options.create && options.exclusive) throw new FsError('EEXIST', 'open', clean)
-      return this.dirHandle(await this.openDir([], 'open', clean), clean)
+      // A handle of its own on the root directory (the held root descriptor stays private).
+      const root = await this.rootDir('open', clean)
+      const fh = await fsp.open(at(root.fd), O_PATH | O_DIRECTORY).catch((e: unknown) => Promise.reject(mapError(e, 'open', clean)))
+      return this.dirHandle(fh, clean)
     }
     // O_NONBLOCK: opening a fifo swapped in must not hang (it is refused below).
     let flags = (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK
@@ -257,7 +296,7 @@ export class HostFS implements FS {
       const fh = await fsp.open(at(dir, name), flags, options.mode ?? 0o644)
       try {
         // The descriptor's own path is checked before any byte moves through it.
-        await this.confine(fh, root, 'open', clean)
+        await this.confine(fh.fd, root, 'open', clean)
         const st = await fh.stat({ bigint: true })
         if (st.isDirectory()) return this.dirHandle(fh, clean)
         if (!st.isFile()) throw new FsError('EACCES', 'open', clean, 'not a regular file')
@@ -367,12 +406,12 @@ export class HostFS implements FS {
         // rename(2) follows neither final name; both parents are descriptors under the root.
         await fsp.rename(at(a.fd, srcName), at(b.fd, dstName))
       } finally {
-        await closeQuietly(b)
+        b.done()
       }
     } catch (e) {
       throw mapError(e, 'rename', src)
     } finally {
-      await closeQuietly(a)
+      a.done()
     }
   }
 
@@ -394,7 +433,7 @@ export class HostFS implements FS {
   async setattr(path: string, attrs: SetAttr): Promise<void> {
     const clean = cleanPath(path, 'setattr')
     this.writable('setattr', clean)
-    const apply = async (target: fsp.FileHandle): Promise<void> => {
+    const apply = async (target: { fd: number; stat(): Promise<BigIntStats> }): Promise<void> => {
       // `target` is an O_PATH descriptor of the very inode to change (a symlink stays a
       // symlink); `/proc/self/fd/N` names that inode, with no lookup by name left to race.
       const st = await target.stat()
@@ -410,7 +449,7 @@ export class HostFS implements FS {
       if (attrs.atimeMs !== undefined || attrs.mtimeMs !== undefined) {
         const now = await target.stat()
         // Through an O_PATH descriptor of a symlink this sets the link's own times (lutimes).
-        await fsp.utimes(at(target.fd), (attrs.atimeMs ?? now.atimeMs) / 1000, (attrs.mtimeMs ?? now.mtimeMs) / 1000)
+        await fsp.utimes(at(target.fd), (attrs.atimeMs ?? Number(now.atimeMs)) / 1000, (attrs.mtimeMs ?? Number(now.mtimeMs)) / 1000)
       }
     }
     if (clean === '') {
@@ -421,14 +460,14 @@ export class HostFS implements FS {
       } catch (e) {
         throw mapError(e, 'setattr', clean)
       } finally {
-        await closeQuietly(dir)
+        dir.done()
       }
     }
     await this.inParent(clean, 'setattr', async (dir, name, root) => {
       const target = await fsp.open(at(dir, name), O_PATH | O_NOFOLLOW)
       try {
-        await this.confine(target, root, 'setattr', clean)
-        await apply(target)
+        await this.confine(target.fd, root, 'setattr', clean)
+        await apply({ fd: target.fd, stat: () => target.stat({ bigint: true }) })
       } finally {
         await closeQuietly(target)
       }
