@@ -18,6 +18,13 @@
  * `readlink('/proc/self/fd/N')` must lie under the root's real path (taken once) — otherwise
  * `HostFsConfinementError` (EACCES) and nothing was read or written.
  *
+ * Speed: the root's descriptor is opened once and held (closed when the HostFS is collected).
+ * A directory is first looked up in one step (`<root fd>/a/b/c`, `O_PATH`, so the lookup
+ * itself has no effect); that descriptor is used only if `/proc/self/fd/N` then reads exactly
+ * `<root>/a/b/c` — no symlink was taken and it is inside — and otherwise the per-component
+ * walk above decides (and gives the exact error). Files are always opened, and created or
+ * truncated, relative to a checked parent descriptor, never through a multi-component path.
+ *
  * Residual assumptions: Linux with procfs mounted at /proc (checked at the first operation;
  * without it every operation fails with `HostFsUnavailableError`, no weaker fallback), and
  * that nothing but callers of this FS moves directories of the tree out of it — a host process
