@@ -350,6 +350,11 @@ export class VirtMachine {
     return this.exit !== undefined
   }
 
+  /** Whether the guest reads console input through the SBI (legacy getchar) instead of the UART. */
+  get sbiConsole(): boolean {
+    return this.sbiConsoleInput
+  }
+
   /** Console input from the host. */
   input(bytes: Uint8Array | string): void {
     if (this.sbiConsoleInput) this.sbiInput.push(...(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes))

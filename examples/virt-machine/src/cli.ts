@@ -5,8 +5,9 @@
  *             [--smp N] [--mem 512M] [--drive file.img]… [--share dir] [--nographic]
  *
  * The console is stdin/stdout (raw mode on a terminal; Ctrl-A x quits). Input is kept from the
- * start and let into the UART once the guest has printed (the firmware resets the UART's FIFO
- * before that), no faster than the guest reads it. When stdin ends the guest keeps running, as
+ * start and let into the UART once the guest listens (`Ns16550a.listening`: its receive
+ * interrupt is on, or it polls LSR — firmware resets the UART's FIFO while it boots, which would
+ * drop bytes sent earlier; or it reads the SBI console), no faster than the guest reads it. When stdin ends the guest keeps running, as
  * under QEMU. The exit code is the guest's: 0 on poweroff, the sifive-test failure code
  * otherwise; 2 for usage errors, 1 when a file it was given cannot be used, 3 for a machine
  * error. Every error is one line on stderr.
@@ -205,9 +206,6 @@ export function exitCode(exit: MachineExit): number {
 /** Host input queued beyond this pauses reading stdin until the guest has taken most of it. */
 const STDIN_HIGH = 1 << 20
 const STDIN_LOW = 256 << 10
-/** Input waits for the guest's first output, but never longer than this (a guest that reads silently). */
-export const INPUT_GATE_MS = 2000
-
 export interface CliIo {
   stdin: NodeJS.ReadStream
   stdout: NodeJS.WritableStream
@@ -236,9 +234,8 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
   const stdin = io.stdin
   const feeder = new ConsoleFeeder()
   let current: VirtMachine | undefined
-  /** The current run's guest has printed (or the gate's time is up): input may go in. */
+  /** The current run's guest listens: input may go in. */
   let ready = false
-  let gate: ReturnType<typeof setTimeout> | undefined
   const open = () => {
     ready = true
     feeder.attach(current)
@@ -246,6 +243,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
   let paused = false
   const flusher = setInterval(() => {
     flush()
+    if (!ready && current && (current.uart.listening || current.sbiConsole)) open()
     feeder.pump()
     if (paused && feeder.pending < STDIN_LOW) {
       paused = false
@@ -285,7 +283,6 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
       const { machine, close } = await createFromCli(
         options,
         (b) => {
-          if (!ready) open()
           out.push(b)
           if (out.length > 4096) flush()
         },
@@ -293,9 +290,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
       )
       current = machine
       ready = false
-      gate = setTimeout(open, INPUT_GATE_MS)
       const exit = await machine.run()
-      clearTimeout(gate)
       feeder.attach(undefined)
       current = undefined
       await close()
@@ -309,7 +304,6 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
     io.stderr.write(`honk-virt: ${describeError(e)}\n`)
     return e instanceof UsageError ? 2 : e instanceof HonkError ? 1 : 3
   } finally {
-    clearTimeout(gate)
     clearInterval(flusher)
     stdin.off('data', onData)
     stdin.off('end', onEnd)

@@ -8,6 +8,7 @@ import { MemoryFS } from '@honk/vfs'
 import { expect, it } from 'vitest'
 import { createHonk } from './honk.js'
 import { coreAnchor, factoryImage } from './kernel/core.js'
+import { exitCode } from './cli.js'
 import { ConsoleSession } from './session.js'
 
 it('boots to the shell, writes through the overlay, reads the share and the core, and powers off', async () => {
@@ -33,5 +34,18 @@ it('boots to the shell, writes through the overlay, reads the share and the core
   session.send('put notes/a written\ncat notes/a\ncat from-host.txt\ncat os-release\nexit\n')
   expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
   for (const want of ['put: wrote notes/a', 'written', 'host bytes', 'NAME=honk', 'honk: shutting down']) expect(session.text).toContain(want)
+  await honk.close()
+})
+
+it('fault: the FATAL trap powers off with a failure status, so the exit code is 1, not 0 (issue 12, case 14)', async () => {
+  const session = new ConsoleSession()
+  const honk = createHonk({ harts: 1, memory: 64 << 20, firmware: 'builtin', consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
+  session.start(honk.machine)
+  await session.waitFor('honk> ', 30_000)
+  session.send('fault\n')
+  const exit = await session.exit
+  expect(session.text).toContain('honk: FATAL supervisor trap  (breakpoint on hart 0)')
+  expect(exit).toEqual({ reason: 'poweroff', code: 1 })
+  expect(exitCode(exit)).toBe(1)
   await honk.close()
 })

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { IrqRecorder } from './harness.test-helpers.js'
-import { IER, IIR, LSR, MCR, MSR, Ns16550a, UART } from './uart.js'
+import { IER, IIR, LSR, MCR, MSR, Ns16550a, POLLING_READS, UART } from './uart.js'
 
 function uart(options: { backlog?: number } = {}) {
   const irq = new IrqRecorder()
@@ -204,6 +204,26 @@ describe('ns16550a', () => {
     u.push(new Uint8Array(20).map((_, i) => i))
     w(UART.FCR, 0x03)
     expect(r(UART.RBR)).toBe(16)
+  })
+
+  it('listening: once the receive interrupt is enabled, or LSR is polled without transmitting', () => {
+    const { u, r, w } = uart()
+    expect(u.listening).toBe(false)
+    // A driver sending: one LSR read (THRE) per byte never counts as listening.
+    for (let i = 0; i < 100; i++) {
+      r(UART.LSR)
+      w(UART.THR, 0x41)
+    }
+    expect(u.listening).toBe(false)
+    for (let i = 0; i < POLLING_READS - 1; i++) r(UART.LSR)
+    w(UART.FCR, 0x07) // a FIFO reset starts the count again
+    for (let i = 0; i < POLLING_READS - 1; i++) r(UART.LSR)
+    expect(u.listening).toBe(false)
+    r(UART.LSR)
+    expect(u.listening).toBe(true)
+    const b = uart()
+    b.w(UART.IER, IER.ERBFI)
+    expect(b.u.listening).toBe(true)
   })
 
   it('reads 0 outside its 8 registers and ignores a transmit hook that throws', () => {

@@ -17,6 +17,8 @@ export const MSR = { DCTS: 0x01, DDSR: 0x02, TERI: 0x04, DDCD: 0x08, CTS: 0x10, 
 /** Hardware receive FIFO depth of a 16550A. */
 export const UART_FIFO_DEPTH = 16
 const TRIGGER = [1, 4, 8, 14] as const
+/** LSR reads without a transmit in between that make a guest count as polling for input. */
+export const POLLING_READS = 32
 
 export interface Ns16550aOptions {
   /** Interrupt line (IRQ 10 on virt). */
@@ -54,6 +56,8 @@ export class Ns16550a implements MmioDevice {
   private msrDelta = 0
   private thrIpending = false
   private irqLevel = false
+  /** LSR reads since the last THR write or FCR write (see `listening`). */
+  private lsrPolls = 0
   private readonly irq: IrqLine | undefined
   private readonly transmit: ((byte: number) => void) | undefined
   private readonly maxBacklog: number
@@ -82,6 +86,16 @@ export class Ns16550a implements MmioDevice {
   /** The divisor latch (DLM:DLL), as the guest programmed it. */
   get divisor(): number {
     return (this.dlm << 8) | this.dll
+  }
+
+  /**
+   * Whether the guest is listening for input: its receive interrupt is enabled, or it has read
+   * LSR {@link POLLING_READS} times since it last transmitted or reset the FIFOs (a polling
+   * driver's `tstc` loop; a driver waiting for THRE reads LSR once per byte it sends). A host
+   * that holds input until then loses none of it to the FIFO resets of a booting firmware.
+   */
+  get listening(): boolean {
+    return (this.ier & IER.ERBFI) !== 0 || this.lsrPolls >= POLLING_READS
   }
 
   /** True while the interrupt line is asserted. */
@@ -134,6 +148,7 @@ export class Ns16550a implements MmioDevice {
       case UART.MCR:
         return this.mcr
       case UART.LSR: {
+        this.lsrPolls++
         const v = (this.rxCount > 0 ? LSR.DR : 0) | LSR.THRE | LSR.TEMT | this.lsrErrors
         this.lsrErrors = 0 // OE/PE/FE/BI clear on read
         return v
@@ -157,6 +172,7 @@ export class Ns16550a implements MmioDevice {
           this.dll = v
           return
         }
+        this.lsrPolls = 0
         if (this.mcr & MCR.LOOP) {
           if (this.rxCount < this.maxBacklog) this.rx.push(v)
           else this.dropped++
@@ -181,6 +197,7 @@ export class Ns16550a implements MmioDevice {
         return
       }
       case UART.FCR: {
+        this.lsrPolls = 0
         const enable = (v & 1) !== 0
         if (enable !== this.fifoEnabled) this.clearRxFifo() // changing FIFO mode resets the FIFOs
         this.fifoEnabled = enable

@@ -138,7 +138,7 @@ export class Kernel {
   private fatal(e: unknown): void {
     try {
       this.line(`honk: FATAL ${(e as Error).message ?? String(e)}`)
-      this.powerOffNow()
+      this.powerOffNow(0, true)
     } catch {
       // the machine is already stopping
     }
@@ -223,7 +223,7 @@ export class Kernel {
       this.line('')
       this.line(`honk: FATAL supervisor trap  (${EXCEPTION[t.code] ?? 'exception'} on hart ${t.hart})`)
       this.line(`  scause=${hex16(BigInt(t.code))}  sepc=${hex16(t.sepc)}  stval=${hex16(t.stval)}`)
-      this.powerOffNow()
+      this.powerOffNow(0, true)
     }
   }
 
@@ -336,11 +336,17 @@ export class Kernel {
     await shell.serve(console.input)
   }
 
-  /** SRST shutdown (type 0) or cold reboot (type 1), SBI 2.0 §10. */
-  private powerOffNow(type: 0 | 1 = 0): void {
-    this.procs.shutdown('power-off')
+  /**
+   * SRST shutdown (type 0) or cold reboot (type 1), SBI 2.0 §10. After a FATAL error (`failed`)
+   * the machine is ended through the test device's FINISHER_FAIL with code 1 first: OpenSBI does
+   * not pass SRST's "system failure" reason on, and a failure must not exit 0.
+   */
+  private powerOffNow(type: 0 | 1 = 0, failed = false): void {
+    this.procs?.shutdown('power-off')
     this.console?.input.close()
     this.options.onPowerOff?.()
+    const finisher = this.platform?.finisher
+    if (failed && finisher) this.port.mmioWrite(finisher.base, 4, BigInt(0x3333 | (1 << 16)))
     try {
       this.sbi.systemReset(type)
     } catch (e) {

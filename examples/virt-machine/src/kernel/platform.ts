@@ -25,6 +25,11 @@ export interface Platform {
   /** virtio-mmio transports, in address order. */
   readonly virtio: readonly { readonly base: number; readonly irq: number }[]
   readonly bootargs: string
+  /**
+   * The SiFive test device (`sifive,test0`), if any: writing FINISHER_FAIL (0x3333) | code << 16
+   * ends the machine with a failure status (QEMU exits with `code`), whichever firmware runs.
+   */
+  readonly finisher: { readonly base: number } | undefined
   /** Bytes of the blob (`totalsize`). */
   readonly dtbSize: number
 }
@@ -77,6 +82,7 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
   let memory: Platform['memory'] | undefined
   let uart: Platform['uart']
   let plic: Platform['plic']
+  let finisher: Platform['finisher']
   const virtio: { base: number; irq: number }[] = []
   for (const { node, parent } of nodes(root)) {
     if (!okay(node)) continue
@@ -89,6 +95,7 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
     if (getString(node, 'device_type') === 'memory' && !memory) memory = reg()
     else if (compatibleWith(node, 'ns16550a') && !uart) uart = { base: reg().base, irq: irq() }
     else if (compatibleWith(node, 'virtio,mmio')) virtio.push({ base: reg().base, irq: irq() })
+    else if (compatibleWith(node, 'sifive,test0') && !finisher) finisher = { base: reg().base }
     else if (compatibleWith(node, 'riscv,plic0') || compatibleWith(node, 'sifive,plic-1.0.0')) {
       // interrupts-extended = (phandle, irq) per context, in context order (§2.4.1.1 of the PLIC binding).
       const ext = getCells(node, 'interrupts-extended') ?? []
@@ -103,5 +110,5 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
   if (!memory) throw new PlatformError('the device tree has no memory node')
   virtio.sort((a, b) => a.base - b.base)
   const chosen = root.children.find((c) => c.name === 'chosen')
-  return { harts, memory, timebase, uart, plic, virtio, bootargs: (chosen && getString(chosen, 'bootargs')) ?? '', dtbSize }
+  return { harts, memory, timebase, uart, plic, virtio, bootargs: (chosen && getString(chosen, 'bootargs')) ?? '', finisher, dtbSize }
 }
