@@ -11,7 +11,7 @@ const hook = vi.hoisted((): SyscallHook => ({ before: () => {} }))
 vi.mock('node:fs/promises', async (importOriginal) => {
   const orig = await importOriginal<Record<string, unknown>>()
   const out: Record<string, unknown> = { ...orig }
-  for (const [name, f] of Object.entries(orig)) if (typeof f === 'function') out[name] = (...args: unknown[]) => (hook.before(name), (f as (...a: unknown[]) => unknown)(...args))
+  for (const [name, f] of Object.entries(orig)) if (typeof f === 'function') out[name] = (...args: unknown[]) => (hook.before(name, args), (f as (...a: unknown[]) => unknown)(...args))
   return out
 })
 

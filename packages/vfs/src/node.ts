@@ -18,12 +18,9 @@
  * `readlink('/proc/self/fd/N')` must lie under the root's real path (taken once) — otherwise
  * `HostFsConfinementError` (EACCES) and nothing was read or written.
  *
- * Speed: the root's descriptor is opened once and held (closed when the HostFS is collected).
- * A directory is first looked up in one step (`<root fd>/a/b/c`, `O_PATH`, so the lookup
- * itself has no effect); that descriptor is used only if `/proc/self/fd/N` then reads exactly
- * `<root>/a/b/c` — no symlink was taken and it is inside — and otherwise the per-component
- * walk above decides (and gives the exact error). Files are always opened, and created or
- * truncated, relative to a checked parent descriptor, never through a multi-component path.
+ * The root's descriptor is opened once and held (closed when the HostFS is collected); lookup
+ * descriptors are closed without waiting. Files are always opened, created or truncated
+ * relative to a checked parent descriptor, never through a multi-component path.
  *
  * Residual assumptions: Linux with procfs mounted at /proc (checked at the first operation;
  * without it every operation fails with `HostFsUnavailableError`, no weaker fallback), and
@@ -197,16 +194,8 @@ export class HostFS implements FS {
   private async openDir(parts: readonly string[], op: string, path: string): Promise<Dir> {
     const root = await this.rootDir(op, path)
     if (parts.length === 0) return { fd: root.fd, stat: () => fstatBig(root.fd), done: () => {} }
-    // Fast path, one lookup: the whole relative path from the root's descriptor. It may pass
-    // through a symlink, so it only counts if the descriptor's path is then exactly the one
-    // asked for under the root (no link followed, nothing outside); else the walk decides.
-    const expected = `${root.real === '/' ? '' : root.real}/${parts.join('/')}`
-    const quick = await fsp.open(at(root.fd, parts.join('/')), LOOKUP_DIR).catch(() => undefined)
-    if (quick) {
-      const seen = await fsp.readlink(at(quick.fd)).catch(() => undefined)
-      if (seen === expected) return { fd: quick.fd, stat: () => quick.stat({ bigint: true }), done: () => release(quick) }
-      release(quick)
-    }
+    // No one-step lookup of the whole path, even verified afterwards: it could pass through a
+    // symlink and look things up outside the tree (a stale mount there could hang it).
     let fh: fsp.FileHandle | undefined
     try {
       for (const name of parts) {

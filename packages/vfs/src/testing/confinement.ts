@@ -372,7 +372,7 @@ export async function confinementProperty(open: (root: string) => Promise<{ fs: 
  * operation's own steps, deterministically, whatever the implementation's steps are.
  */
 export interface SyscallHook {
-  before(name: string): void
+  before(name: string, args: readonly unknown[]): void
 }
 
 /** Synchronous attacks for the hook: each returns its undo. */
