@@ -193,6 +193,14 @@ export class Hart {
    * (they break only a reservation inside ±2^53); snapshots do not carry it.
    */
   private reservationWide = -1n
+  /**
+   * What the LR read. Harts run in slices, and another hart's store into the reserved word does
+   * not reach this hart's `reservation`; so the SC also checks that memory still holds this
+   * value (the A extension: a store by any hart to the reservation set makes the SC fail; QEMU
+   * checks the same way). A store of the very same value in between is not seen (ABA): the
+   * compromise QEMU makes too.
+   */
+  private reservedValue = 0n
   private readonly breakpoints = new Set<number>()
   private stopExit = false
 
@@ -1508,7 +1516,7 @@ export class Hart {
             case Op.LR_D: {
               const a = this.addrOf(d.rs1)
               this.atomicAligned(a, d.op === Op.LR_W ? 4 : 8, CAUSE.MISALIGNED_LOAD)
-              x[rd] = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
+              x[rd] = this.reservedValue = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
               this.reservation = a
               this.reservationWide = a === a ? -1n : this.lastAddr
               break
@@ -1517,7 +1525,7 @@ export class Hart {
             case Op.SC_D: {
               const a = this.addrOf(d.rs1)
               this.atomicAligned(a, d.op === Op.SC_W ? 4 : 8, CAUSE.MISALIGNED_STORE)
-              if (a === a ? this.reservation === a : this.reservationWide === this.lastAddr) {
+              if ((a === a ? this.reservation === a : this.reservationWide === this.lastAddr) && this.load(a, d.op === Op.SC_W ? 4 : 8, true) === this.reservedValue) {
                 this.store(a, d.op === Op.SC_W ? 4 : 8, x[d.rs2]!)
                 x[rd] = 0n
               } else x[rd] = 1n
