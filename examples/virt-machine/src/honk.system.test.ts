@@ -238,3 +238,86 @@ describe('pnpm start', () => {
     }
   })
 })
+
+describe('pnpm start under long, binary and unterminated input, and bad paths (issue 12, cases 9, 10, 11, 14)', () => {
+  const start = (args: string[], options: { input?: string | Buffer; cwd: string; uid?: number; gid?: number }) =>
+    new Promise<{ out: string; err: string; code: number | null }>((resolve) => {
+      const child = execFile(process.execPath, ['--conditions=@honk/source', '--import', 'tsx', 'src/main.ts', ...args], { cwd: join(import.meta.dirname, '..'), timeout: 120_000, env: { ...process.env, INIT_CWD: options.cwd }, encoding: 'latin1', maxBuffer: 64 << 20, ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}) }, (_e, out, err) => resolve({ out, err, code: child.exitCode }))
+      child.stdin!.end(options.input ?? '')
+    })
+
+  it('piped input that ends without exit powers off with exit 0; a 2000-character put is stored whole; a 5000-character line is refused and the shell goes on; binary bytes are dropped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'honk-pipe-'))
+    try {
+      const text = 'abcdefghij'.repeat(200)
+      const input = Buffer.concat([
+        Buffer.from(`put k ${text}\ncat k\necho ${'z'.repeat(5000)}\necho after-long\n`),
+        Buffer.from([0x00, 0x01, 0xff, 0xfe, 0x7f, 0x1b, 0x5b, 0x41, 0x0a]),
+        Buffer.from('echo after-binary\necho last line without a newline'),
+      ])
+      const r = await start(['--smp', '2', '--mem', '128M', '--share', 'none'], { input, cwd: dir })
+      expect(r.err).toBe('')
+      expect(r.code).toBe(0)
+      expectAll(r.out, ['put: wrote k', 'honk: line too long (5005 characters, at most 4095): not run', 'after-long', 'after-binary', 'last line without a newline', 'honk: end of input', 'honk: shutting down'])
+      expect(r.out).toContain(`honk> cat k\r\n${text}\r\n`)
+      expect(r.out).not.toContain('put: wrote k\r\nhonk> cat k\r\n' + text.slice(0, 1016) + '\r\n')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 180_000)
+
+  it('empty input: boots, and powers off at the first prompt with exit 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'honk-pipe-'))
+    try {
+      const r = await start(['--smp', '1', '--mem', '128M', '--no-disk', '--share', 'none'], { input: '', cwd: dir })
+      expect(r.code).toBe(0)
+      expectAll(r.out, ["honk: shell ready (type 'help')", 'honk: end of input', 'honk: shutting down'])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 180_000)
+
+  it('fault exits 1 (the FATAL trap is a failure), under both firmwares', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'honk-pipe-'))
+    try {
+      for (const fw of existsSync(OPENSBI_FW_JUMP) ? ['builtin', 'opensbi'] : ['builtin']) {
+        const r = await start(['--smp', '2', '--mem', '128M', '--no-disk', '--share', 'none', '--firmware', fw], { input: 'fault\n', cwd: dir })
+        expect(r.out).toContain('honk: FATAL supervisor trap  (breakpoint on hart 0)')
+        expect(r.code, fw).toBe(1)
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 180_000)
+
+  it('the real entry point: --mem 99999G, --state /proc/honk and an unwritable state folder are one line each, exit 2, nothing created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'honk-bad-'))
+    try {
+      const locked = join(dir, 'locked')
+      await mkdir(locked, { mode: 0o555 })
+      const { chmod } = await import('node:fs/promises')
+      await chmod(dir, 0o777)
+      await chmod(locked, 0o555)
+      const asRoot = process.getuid?.() === 0
+      const cases: [string[], RegExp, { uid?: number }][] = [
+        [['--mem', '99999G'], /^honk: --mem 99999G: at most 4G/, {}],
+        [['--state', '/proc/honk'], /^honk: --state \/proc\/honk: cannot create the folder/, {}],
+        // An unprivileged user cannot write a folder of mode 0555 (root could: run as nobody then).
+        [['--state', locked, '--share', 'none'], /^honk: .*locked\/disk\.img: cannot create the disk image: permission denied/, asRoot ? { uid: 65534 } : {}],
+      ]
+      for (const [args, want, as] of cases) {
+        const r = await start(args, { cwd: dir, ...as })
+        expect(r.err, args.join(' ')).toMatch(want)
+        expect(r.err.trimEnd().split('\n'), args.join(' ')).toHaveLength(1)
+        expect(r.err).not.toMatch(/\n\s+at /)
+        expect(r.code, args.join(' ')).toBe(2)
+      }
+      const { readdir } = await import('node:fs/promises')
+      expect((await readdir(dir)).sort()).toEqual(['locked'])
+      expect(await readdir(locked)).toEqual([])
+      expect(existsSync('/proc/honk')).toBe(false)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 180_000)
+})
