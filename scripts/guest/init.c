@@ -4,7 +4,8 @@
  * "honk-init: <check>: <result>", so a host test can assert on them. The checks to run come
  * from the kernel command line: honk.checks=basic,9p (default basic).
  *
- *   basic: harts in /proc/cpuinfo, a known sector of /dev/vda, /dev/hwrng, eth0 up
+ *   basic: harts in /proc/cpuinfo, a known sector of /dev/vda, /dev/hwrng, eth0 up, timers
+ *          (sleeps on every hart, all of them idle at once)
  *   9p:    mount the virtio-9p share "honk" at /mnt and run a file workload on it
  *
  * Built by scripts/guest/build-initramfs.sh with riscv64-linux-gnu-gcc -nostdlib -static.
@@ -75,15 +76,60 @@ static int contains(const char *hay, const char *needle)
 	return 0;
 }
 
-static void check_harts(void)
+static unsigned long check_harts(void)
 {
 	static char buf[16384];
 	char num[24];
-	if (slurp("/proc/cpuinfo", buf, sizeof buf) < 0) return fail("harts", "cannot read /proc/cpuinfo");
+	if (slurp("/proc/cpuinfo", buf, sizeof buf) < 0) { fail("harts", "cannot read /proc/cpuinfo"); return 1; }
 	unsigned long n = 0;
 	for (char *p = buf; *p; p++)
 		if ((p == buf || p[-1] == '\n') && !strncmp(p, "processor", 9)) n++;
 	say("harts: ", utoa_buf(n, num), 0);
+	return n;
+}
+
+struct ts64 { long sec; long nsec; };
+
+static long now_ns(void)
+{
+	struct ts64 t;
+	my_syscall2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &t);
+	return t.sec * 1000000000L + t.nsec;
+}
+
+/*
+ * Timers while every hart idles (issue #12 case 12): one child pinned to each hart sleeps 8
+ * times for 1-8 ms, so all harts wait in WFI at once with hrtimers armed, and a tickless idle
+ * hart leaves its last timer in the past, masked. Each sleep must end (a lost wake-up hangs
+ * here) and last at least what was asked on the monotonic clock.
+ */
+#define SLEEPS 8
+static void check_timers(unsigned long harts)
+{
+	char num[24];
+	for (unsigned long c = 0; c < harts; c++) {
+		pid_t pid = fork();
+		if (pid < 0) return fail("timers", "fork");
+		if (pid == 0) {
+			unsigned long mask = 1ul << c;
+			if (my_syscall3(__NR_sched_setaffinity, 0, sizeof mask, &mask) < 0) exit(2);
+			for (unsigned long i = 0; i < SLEEPS; i++) {
+				struct ts64 ts = { 0, (long)(1 + (i * 3 + c) % 8) * 1000000L };
+				long t0 = now_ns();
+				if (my_syscall2(__NR_nanosleep, &ts, 0) < 0) exit(3);
+				if (now_ns() - t0 < ts.nsec) exit(4);
+			}
+			exit(0);
+		}
+	}
+	unsigned long ok = 0;
+	for (unsigned long c = 0; c < harts; c++) {
+		int status = 0;
+		if (wait4(-1, &status, 0, 0) < 0) return fail("timers", "wait");
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) ok++;
+	}
+	if (ok != harts) return fail("timers", "a sleep failed or ended early");
+	say("timers: ", utoa_buf(SLEEPS, num), " sleeps ok on every hart");
 }
 
 /* The host writes a known pattern into sector 1 of the disk: "HONK-SECTOR-1" then bytes i&0xff. */
@@ -232,10 +278,11 @@ int main(int argc, char **argv)
 	int nine = contains(cmdline, "honk.checks=") && contains(cmdline, "9p");
 	int basic = !contains(cmdline, "honk.checks=") || contains(cmdline, "basic");
 	if (basic) {
-		check_harts();
+		unsigned long harts = check_harts();
 		check_vda();
 		check_hwrng();
 		check_eth0();
+		check_timers(harts);
 	}
 	if (nine) check_9p();
 	say(failures ? "FAILED" : "all checks passed", 0, 0);
