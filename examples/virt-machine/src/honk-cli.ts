@@ -297,13 +297,19 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
     if (out.length) io.stdout.write(Uint8Array.from(out.splice(0)))
   }
   const feeder = new ConsoleFeeder()
+  let machine: ReturnType<typeof createHonk>['machine'] | undefined
+  /** Input goes in once the kernel listens (its UART receive interrupt is on): firmware may reset the FIFO before. */
+  let listening = false
   const flusher = setInterval(() => {
     flush()
+    if (!listening && machine?.uart.listening) {
+      listening = true
+      feeder.attach(machine)
+    }
     feeder.pump()
   }, 10)
   const interactive = options.input === undefined && io.stdin.isTTY === true
   if (interactive) io.stdin.setRawMode(true)
-  let machine: ReturnType<typeof createHonk>['machine'] | undefined
   let ctrlA = false
   let quit = false
   /**
@@ -383,7 +389,7 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
       })
       machine = honk.machine
       onBoot()
-      feeder.attach(machine)
+      listening = false
       const exit = await machine.run()
       feeder.attach(undefined)
       machine = undefined
