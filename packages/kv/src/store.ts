@@ -452,13 +452,14 @@ class Store implements KV {
     let p = from
     while (p + FRAME_HEADER <= regionBytes) {
       const n = Math.min(SCAN_STEP, regionBytes - p)
-      const chunk = await reader.bytes(p, n)
+      let chunk = await reader.bytes(p, n)
       let i = chunk.indexOf(m0)
       while (i >= 0 && p + i + FRAME_HEADER <= regionBytes) {
         const magic = i + 3 < n ? chunk[i + 1] === m1 && chunk[i + 2] === m2 && chunk[i + 3] === m3 : true
         if (magic) {
           const frame = await this.readFrameAt(reader, p + i, regionBytes, seqFloor, Number.MAX_SAFE_INTEGER, minGeneration)
           if (frame) return { at: p + i, frame }
+          chunk = await reader.bytes(p, n) // the reader's window may have moved
         }
         i = chunk.indexOf(m0, i + 1)
       }
@@ -1161,8 +1162,9 @@ function resolveRange(r: RangeOptions): ResolvedRange {
 /** Sequential reader of a log region with a large read-ahead buffer. */
 class RegionReader {
   private buf = new Uint8Array(0)
+  private store = new Uint8Array(0)
   private bufStart = 0 // region offset of buf[0]
-  private static readonly WINDOW = 1 << 20
+  private static readonly WINDOW = 4 << 20
 
   constructor(
     private readonly dev: BlockDevice,
@@ -1176,7 +1178,10 @@ class RegionReader {
     if (off < this.bufStart || off + length > this.bufStart + this.buf.length) {
       const start = Math.floor(off / this.bs) * this.bs
       const want = Math.min(this.regionBytes - start, Math.max(RegionReader.WINDOW, roundUp(off + length - start, this.bs)))
-      const buf = new Uint8Array(want)
+      // One array, reused while big enough (views handed out are valid until the next call).
+      if (this.store.length < want) this.store = new Uint8Array(want)
+      const buf = this.store.subarray(0, want)
+      this.buf = buf.subarray(0, 0)
       try {
         await this.dev.read((this.base + start) / this.bs, buf)
       } catch (e) {
