@@ -1,8 +1,10 @@
+import fc from 'fast-check'
 import { MemoryBlockDevice, type BlockDevice } from '@honk/block'
 import { ProcessTable } from '@honk/proc'
 import { FsError, MemoryFS, joinPath, overlay, readText, type FS } from '@honk/vfs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { MountLayer, MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
+import { LineEditor } from './line-editor.js'
 import { PROMPT, Shell, describeError, goDuration, goQuote, parseGoInt, shellPath } from './shell.js'
 
 const MOTD = 'Welcome to honk\nthe goose OS\n'
@@ -608,6 +610,29 @@ describe('the console loop under long and unterminated input (issue 12, cases 9 
     expect(await f.shell.serve(chunks('echo a\n', '\x04', 'echo never\n'))).toBe('exit')
     expect(f.powerOff).toHaveBeenCalledTimes(1)
     expect(f.output).toBe(`${PROMPT}echo a\r\na\n${PROMPT}\nhonk: end of input\nhonk: shutting down\n`)
+  })
+
+  it('property: under any bytes (long runs, controls, high bytes), every line end gets its prompt and the loop ends', async () => {
+    const piece = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom('x', 'y', ' ', '\r', '\n', '\r\n').map((c) => Buffer.from(c)) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 6000 }).map((n) => Buffer.alloc(n, 0x78)) },
+      { weight: 2, arbitrary: fc.integer({ min: 0, max: 0xff }).filter((b) => b !== 0x04).map((b) => Buffer.of(b)) },
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), async (pieces) => {
+        const f = fixture()
+        const bytes = Buffer.concat(pieces)
+        async function* input() {
+          yield new Uint8Array(bytes)
+        }
+        expect(await f.shell.serve(input())).toBe('eof')
+        // Every event of the line discipline (a line, a Ctrl-C, a line too long) is answered by a prompt: none is lost.
+        const events = new LineEditor().feedAll(bytes).length
+        expect(f.output.split(PROMPT).length - 1).toBe(1 + events)
+        expect(f.output).not.toContain('put: wrote')
+      }),
+      { numRuns: 60 },
+    )
   })
 
   it('binary input: control and high bytes never reach a command; NUL-laden lines still end', async () => {
