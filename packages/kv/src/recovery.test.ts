@@ -173,6 +173,20 @@ describe('issue #12 case 3: mid-log damage is told apart from a torn tail', () =
     expect((err as Error).message).toMatch(/seq 5…5/)
   })
 
+  it('the documented limit: the last flushed write, damaged with nothing after it and no open since, reads as a torn tail', async () => {
+    const dev = new MemoryBlockDevice(256)
+    const kv = await openKV(dev)
+    for (let i = 0; i < 3; i++) await kv.put(`key-${i}`, `value-${i}`, { durable: true })
+    // No close, no later write: nothing vouches for the third frame (as in LevelDB/RocksDB).
+    dev.bytes.fill(0xee, REGION0 + 2 * BS, REGION0 + 3 * BS)
+    const again = await openKV(dev, { readOnly: true })
+    expect(await countReadable(again, 3)).toBe(2)
+    expect(again.recovery.damage).toEqual([])
+    expect(again.recovery.tail?.start).toBe(again.recovery.logEnd)
+    expect(again.recovery.logEnd).toBeLessThan(REGION0 + 3 * BS) // the report says where the log ended
+    await kv.close()
+  })
+
   it('a torn tail is still discarded, reported, and written over', async () => {
     const dev = new MemoryBlockDevice(256)
     await fill(dev, 3)
