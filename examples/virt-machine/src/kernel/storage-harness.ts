@@ -79,11 +79,17 @@ async function boot(disk: BlockDevice): Promise<BroughtUp & { lines: string[] }>
   return { ...up, lines }
 }
 
+/**
+ * How a case's reboot went: writable with every acknowledged write; writable after damage to the
+ * log's last records (a consistent earlier state: see `tailHit`); or read-only, saying why.
+ */
+export type StorageOutcome = 'writable' | 'writable-tail' | 'read-only'
+
 /** The files' contents at one moment (undefined: absent). */
 type Snapshot = ReadonlyMap<string, string | undefined>
 
 /** Runs one case; throws (an assertion message) when the property fails. Returns how the reboot went. */
-export async function runStorageCase(c: StorageCase): Promise<'writable' | 'read-only'> {
+export async function runStorageCase(c: StorageCase): Promise<StorageOutcome> {
   const dev = new CrashSimulatingDevice(HARNESS_BLOCKS)
   const first = await boot(dev)
   if (!first.root.writable) throw new Error(`first boot on a blank disk was not writable: ${first.lines.join(' | ')}`)
@@ -162,7 +168,7 @@ export async function runStorageCase(c: StorageCase): Promise<'writable' | 'read
   if (!again.root.writable) throw new Error(`the boot after a writable one was read-only: ${again.lines.join(' | ')}`)
   await expectOneOf(again, [final], 'after a second reboot')
   await again.root.close()
-  return 'writable'
+  return tailHit ? 'writable-tail' : 'writable'
 }
 
 /** Where the KV log ends in `image` (a byte offset in the KV region), from a read-only open; undefined if it does not open. */

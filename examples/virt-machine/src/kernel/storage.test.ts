@@ -489,7 +489,7 @@ describe('bringUpStorage on a damaged writable layer', () => {
   })
 
   it('property: after ops, a power cut and one damaged sector, every acknowledged write survives or the boot is read-only and says why (fast-check)', async () => {
-    const outcomes = { writable: 0, 'read-only': 0 }
+    const outcomes = { writable: 0, 'writable-tail': 0, 'read-only': 0 }
     await fc.assert(
       fc.asyncProperty(storageCaseArb, async (c) => {
         outcomes[await runStorageCase(c)]++
