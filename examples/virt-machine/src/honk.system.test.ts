@@ -97,7 +97,8 @@ describe('honk console and shell (M1, M2)', () => {
   it('fault: a real breakpoint exception reaches the trap handler, which reports it and powers off', async () => {
     const { log, exit } = await session({ harts: 1 }, ['fault'])
     expectAll(log, ['fault: raising a supervisor exception', 'honk: FATAL supervisor trap', 'scause=0x0000000000000003', 'sepc=0x', 'stval=0x'])
-    expect(exit).toEqual({ reason: 'poweroff', code: 0 })
+    // A FATAL error is a failure: the test device's FINISHER_FAIL ends the machine with code 1 (issue 12, case 14).
+    expect(exit).toEqual({ reason: 'poweroff', code: 1 })
   })
 
   it('processes: run, ps, kill, crash (contained), reap, stress', async () => {
