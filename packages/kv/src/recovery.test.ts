@@ -202,6 +202,30 @@ describe('issue #12 case 3: mid-log damage is told apart from a torn tail', () =
   })
 })
 
+describe('hostile images', () => {
+  it('a region full of plausible frame heads claiming huge op tables is refused quickly, not scanned quadratically', async () => {
+    const dev = new MemoryBlockDevice(4096)
+    await (await openKV(dev)).close()
+    const sb = decodeSuperblock(dev.bytes.subarray(0, BS))
+    if (typeof sb !== 'object') throw new Error(sb)
+    const regionBytes = sb.regionBlocks * BS
+    const v = new DataView(dev.bytes.buffer, dev.bytes.byteOffset)
+    for (let off = 0; off + 32 <= regionBytes; off += 32) {
+      const at = REGION0 + off
+      const length = regionBytes - off
+      v.setUint32(at, FRAME_MAGIC, true)
+      v.setUint32(at + 8, length, true)
+      v.setUint32(at + 12, Math.floor((length - 32) / 16), true)
+      v.setBigUint64(at + 16, BigInt(sb.startSeq), true)
+      v.setBigUint64(at + 24, BigInt(sb.generation), true)
+    }
+    const t0 = performance.now()
+    const err = await openKV(dev).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KvCorruptError)
+    expect(performance.now() - t0).toBeLessThan(10_000)
+  })
+})
+
 describe('read-only open and one writer per device', () => {
   it('a read-only open of a blank device is an empty store and writes nothing', async () => {
     const dev = new MemoryBlockDevice(64)

@@ -162,6 +162,8 @@ class Store implements KV {
   /** Highest seq whose device write completed / that a flush made durable (the durable mark). */
   private writtenSeq = 0
   private flushedSeq = 0
+  /** Checksummed bytes replay may still spend (see `spend`). */
+  private replayBudget = 0
   private readonly counters = { puts: 0, deletes: 0, batches: 0, commits: 0, flushes: 0, compactions: 0 }
 
   constructor(private readonly dev: BlockDevice, options: OpenOptions) {
@@ -300,6 +302,7 @@ class Store implements KV {
     const region = this.sb.activeRegion
     const base = this.regionBase(region)
     const reader = new RegionReader(this.dev, base, regionBytes, this.bs)
+    this.replayBudget = 8 * regionBytes + (64 << 20)
     let off = 0
     let expected = this.sb.startSeq
     let minGeneration = this.sb.regionGeneration
@@ -423,14 +426,25 @@ class Store implements KV {
   private async readFrameAt(reader: RegionReader, off: number, regionBytes: number, seqLo: number, seqHi: number, minGeneration: number): Promise<ReadFrame | undefined> {
     if (off + FRAME_HEADER > regionBytes) return undefined
     const storeId = this.sb.storeId
+    {
+      // Cheap checks before any checksum: magic, seq and generation in range.
+      const b = await reader.bytes(off, FRAME_HEADER)
+      const v = new DataView(b.buffer, b.byteOffset, FRAME_HEADER)
+      if (v.getUint32(0, true) !== FRAME_MAGIC) return undefined
+      const seq = Number(v.getBigUint64(16, true))
+      const generation = Number(v.getBigUint64(24, true))
+      if (seq < seqLo || seq > seqHi || generation < minGeneration || generation > this.sb.generation) return undefined
+    }
     let head = decodeFrameHead(await reader.bytes(off, FRAME_HEADER), 0, FRAME_HEADER, regionBytes - off, storeId)
     if (typeof head === 'string' && head.startsWith('need ')) {
       const need = Number(head.slice(5))
       if (off + need > regionBytes) return undefined
+      this.spend(need)
       head = decodeFrameHead(await reader.bytes(off, need), 0, need, regionBytes - off, storeId)
     }
     if (typeof head === 'string' || head.seq < seqLo || head.seq > seqHi) return undefined
     if (head.generation < minGeneration || head.generation > this.sb.generation) return undefined
+    this.spend(head.length)
     const data = await reader.bytes(off, head.length)
     let at = FRAME_HEADER + OP_HEADER * head.ops.length
     for (const op of head.ops) {
@@ -438,6 +452,18 @@ class Store implements KV {
       at += op.keyLength + op.valueLength
     }
     return { head, data: data.slice() }
+  }
+
+  /**
+   * Bounds the bytes replay checksums: a log this store wrote needs about the region's size
+   * (each frame once, plus leftovers of earlier lives); a crafted image full of plausible frame
+   * heads claiming huge op tables would otherwise cost time quadratic in the region.
+   */
+  private spend(bytes: number): void {
+    this.replayBudget -= bytes
+    if (this.replayBudget < 0) {
+      throw new KvCorruptError(`log region ${this.sb.activeRegion}`, `more frame heads that fail their checks than a log this store wrote can hold: not a log of this store (nothing was written)`)
+    }
   }
 
   /**
