@@ -126,9 +126,10 @@ const SCAN_BYTES = 1 << 20
  */
 export async function firstNonZeroBlock(dev: BlockDevice, start = 0, count = dev.blockCount - start): Promise<number | undefined> {
   const bs = dev.blockSize
-  const per = Math.max(1, Math.floor(SCAN_BYTES / bs))
-  const buf = new Uint8Array(per * bs)
-  for (let lba = start; lba < start + count; lba += per) {
+  const max = Math.max(1, Math.floor(SCAN_BYTES / bs))
+  const buf = new Uint8Array(max * bs)
+  // Requests grow from one block to 1 MiB: a disk in use answers from its first block.
+  for (let lba = start, per = 1; lba < start + count; lba += per, per = Math.min(max, per * 4)) {
     const n = Math.min(per, start + count - lba)
     const view = buf.subarray(0, n * bs)
     await dev.read(lba, view)
