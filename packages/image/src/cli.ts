@@ -1,5 +1,15 @@
 #!/usr/bin/env node
 /** Entry point of `honk-mkimage` (the program is mkimage.ts). */
-import { main } from './mkimage.js'
+import { constants } from 'node:os'
+import { main, removeIncomplete } from './mkimage.js'
+
+// Interrupted (Ctrl-C, kill): remove the files of an unfinished write, exit as the signal would.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    removeIncomplete()
+    process.stderr.write(`honk-mkimage: interrupted (${signal}); unfinished files removed\n`)
+    process.exit(128 + constants.signals[signal])
+  })
+}
 
 process.exitCode = await main(process.argv.slice(2))

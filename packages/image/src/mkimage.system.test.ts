@@ -4,23 +4,36 @@
  * escaped `main` (a stack trace, an unhandled rejection, exit code 0) would show here.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { watch } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { SoftwareAnchor, verifyImage } from './index.js'
 import { HOSTILE, makeFixtures, resolveArgv, snapshot } from './mkimage.test-helpers.js'
+import { parsePublicKey } from './mkimage.js'
+import { nodeHasher } from './node.js'
 
 const PACKAGE = join(__dirname, '..')
 
-function cli(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(argv: string[], interrupt?: (kill: () => void) => () => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=@honk/source', '--import', 'tsx', 'src/cli.ts', ...argv], { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    let killed = false
+    const stop = interrupt?.(() => {
+      if (!killed) child.kill('SIGINT')
+      killed = true
+    })
     child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.on('close', (code) => {
+      stop?.()
+      resolve({ code, stdout, stderr })
+    })
   })
 }
 
@@ -55,4 +68,42 @@ describe('honk-mkimage child process: hostile input', () => {
     expect((await cli(['inspect', join(dir, 'new.img')])).stdout).toMatch(/version\s+3/)
     expect((await cli(['verify', join(dir, 'new.img'), '--pub', key + '.pub'])).code).toBe(0)
   })
+
+  it('an interrupt at any moment leaves no image or the complete one, and never a temporary file', async () => {
+    await writeFile(join(dir, 'src', 'big.bin'), randomBytes(48 << 20))
+    const before = await snapshot(dir)
+    const pub = parsePublicKey(await readFile(join(dir, 'k.pub'), 'utf8'), 'k.pub')
+    const argv = ['build', join(dir, 'src'), join(dir, 'new.img'), '--key', join(dir, 'k')]
+    // SIGINT as soon as the staged file appears (mid-write), then after fixed delays.
+    const triggers: ((kill: () => void) => () => void)[] = [
+      (kill) => {
+        const w = watch(dir, (_, name) => {
+          if (name?.includes('.tmp-')) kill()
+        })
+        return () => w.close()
+      },
+      ...[200, 500, 800, 1100, 1500, 2500].map((ms) => (kill: () => void) => {
+        const t = setTimeout(kill, ms)
+        return () => clearTimeout(t)
+      }),
+    ]
+    const codes: (number | null)[] = []
+    for (const trigger of triggers) {
+      const r = await cli(argv, trigger)
+      codes.push(r.code)
+      // null: killed before the handler was installed (still loading), 130: by the handler.
+      expect([0, 130, null], r.stderr).toContain(r.code)
+      const after = await snapshot(dir)
+      if (r.code !== 0) {
+        if (r.code === 130) expect(r.stderr).toBe('honk-mkimage: interrupted (SIGINT); unfinished files removed\n')
+        expect(after).toEqual(before)
+      } else {
+        expect(Object.keys(after).sort()).toEqual([...Object.keys(before), 'new.img'].sort())
+        const v = await verifyImage(new Uint8Array(await readFile(join(dir, 'new.img'))), new SoftwareAnchor(pub), { hasher: nodeHasher })
+        expect(v.entries.some((e) => e.path.endsWith('big.bin'))).toBe(true)
+        await rm(join(dir, 'new.img'))
+      }
+    }
+    console.log(`honk-mkimage interrupted builds: exit codes ${codes.join(', ')}`)
+  }, 300_000)
 })

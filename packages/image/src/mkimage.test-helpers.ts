@@ -3,7 +3,8 @@
  * in-process unit test and the child-process system test. Each case runs in a fresh directory
  * holding the fixtures below; arguments starting with "@" name a path in it.
  */
-import { generateKeyPairSync } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import { mkdir, readFile, readdir, lstat, readlink, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildImage, generateKeyPair, toHex } from './index.js'
@@ -76,15 +77,20 @@ export const HOSTILE: HostileCase[] = [
   { name: 'build --key <text>', argv: ['build', '@src', '@new.img', '--key', '@a.txt'], code: 1, stderr: /a\.txt is not a secret key file/ },
   { name: 'build --key <binary>', argv: ['build', '@src', '@new.img', '--key', '@binary'], code: 1, stderr: /binary is not a secret key file/ },
   { name: 'build --key <100 KB file>', argv: ['build', '@src', '@new.img', '--key', '@big.key'], code: 1, stderr: /big\.key: 100000 bytes is too large for a key file/ },
+  { name: 'build --key /dev/zero (endless)', argv: ['build', '@src', '@new.img', '--key', '/dev/zero'], code: 1, stderr: /\/dev\/zero: more than 65536 bytes is too large for a key file/ },
   { name: 'build --key <directory>', argv: ['build', '@src', '@new.img', '--key', '@adir'], code: 1, stderr: /adir: is a directory, not a key file/ },
   { name: 'build --key <missing file>', argv: ['build', '@src', '@new.img', '--key', '@nokey'], code: 1, stderr: /nokey: no such file or directory$/ },
   // build never overwrites, never writes into its own source
   { name: 'build over an existing image', argv: ['build', '@src', '@out.img', '--key', '@k'], code: 1, stderr: /out\.img already exists \(--force overwrites it\)/ },
   { name: 'build over a dangling symlink', argv: ['build', '@src', '@dangling', '--key', '@k'], code: 1, stderr: /dangling already exists/ },
   { name: 'build --force onto a directory', argv: ['build', '@src', '@adir', '--key', '@k', '--force'], code: 1, stderr: /adir is a directory/ },
+  { name: 'build --force onto a symlink', argv: ['build', '@src', '@link.img', '--key', '@k', '--force'], setup: (d) => symlink(join(d, 'out.img'), join(d, 'link.img')), code: 1, stderr: /link\.img is not a regular file \(a symbolic link\); --force replaces only regular files/ },
+  { name: 'build --force onto a FIFO', argv: ['build', '@src', '@fifo', '--key', '@k', '--force'], setup: async (d) => void execFileSync('mkfifo', [join(d, 'fifo')]), code: 1, stderr: /fifo is not a regular file \(a device, pipe or socket\)/ },
+  { name: 'build --force over its own key', argv: ['build', '@src', '@k', '--key', '@k', '--force'], code: 1, stderr: /k is the key file \S+\/k: refusing to overwrite the key with the image/ },
+  { name: 'build --force over its own key by another name', argv: ['build', '@src', '@klink', '--key', '@k', '--force'], setup: (d) => symlink(join(d, 'k'), join(d, 'klink')), code: 1, stderr: /klink is the key file/ },
   { name: 'build into its own source', argv: ['build', '@src', '@src/etc/core.img', '--key', '@k'], code: 1, stderr: /src\/etc\/core\.img lies inside \S+\/src/ },
   { name: 'build onto its own source', argv: ['build', '@src', '@src', '--key', '@k', '--force'], code: 1, stderr: /lies inside/ },
-  { name: 'build into a missing directory', argv: ['build', '@src', '@nodir/x.img', '--key', '@k'], code: 1, stderr: /nodir\/x\.img: no such file or directory$/ },
+  { name: 'build into a missing directory', argv: ['build', '@src', '@nodir/x.img', '--key', '@k'], code: 1, stderr: /nodir: no such file or directory$/ },
   { name: 'build from a missing directory', argv: ['build', '@nosrc', '@new.img', '--key', '@k'], code: 1, stderr: /nosrc: no such file or directory$/ },
   { name: 'build from a file', argv: ['build', '@a.txt', '@new.img', '--key', '@k'], code: 1, stderr: /a\.txt: not a directory/ },
   { name: 'build from an empty directory', argv: ['build', '@empty', '@new.img', '--key', '@k'], code: 1, stderr: /empty holds no files/ },
@@ -122,6 +128,8 @@ export const HOSTILE: HostileCase[] = [
   { name: 'verify --compatible other', argv: ['verify', '@out.img', '--pub', '@k.pub', '--compatible', 'other'], code: 1, stderr: /image compatible check failed/ },
   { name: 'verify a missing image', argv: ['verify', '@none.img', '--pub', '@k.pub'], code: 1, stderr: /none\.img: no such file or directory$/ },
   { name: 'verify a directory', argv: ['verify', '@adir', '--pub', '@k.pub'], code: 1, stderr: /adir: is a directory, not an image/ },
+  { name: 'verify /dev/zero (endless)', argv: ['verify', '/dev/zero', '--pub', '@k.pub'], code: 1, stderr: /\/dev\/zero: not a regular file or block device/ },
+  { name: 'verify a FIFO', argv: ['verify', '@fifo', '--pub', '@k.pub'], setup: async (d) => void execFileSync('mkfifo', [join(d, 'fifo')]), code: 1, stderr: /fifo: not a regular file or block device/ },
   { name: 'verify a text file', argv: ['verify', '@a.txt', '--pub', '@k.pub'], code: 1, stderr: /a\.txt: 10 bytes is too short for an image/ },
   { name: 'verify random bytes', argv: ['verify', '@binary', '--pub', '@k.pub'], code: 1, stderr: /binary: image format check failed/ },
   { name: 'verify without --pub', argv: ['verify', '@out.img'], code: 2, stderr: /verify needs --pub/ },
@@ -153,7 +161,8 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
         out[path] = `dir ${st.mode.toString(8)}`
         await walk(path)
       } else if (st.isSymbolicLink()) out[path] = `link ${await readlink(join(dir, path))}`
-      else out[path] = `file ${st.mode.toString(8)} ${(st.mode & 0o400) === 0 ? '(unreadable)' : toHex(new Uint8Array(await readFile(join(dir, path))))}`
+      else if (!st.isFile()) out[path] = `special ${st.mode.toString(8)}` // never opened: a FIFO would block
+      else out[path] = `file ${st.mode.toString(8)} ${(st.mode & 0o400) === 0 ? '(unreadable)' : createHash('sha256').update(await readFile(join(dir, path))).digest('hex')}`
     }
   }
   await walk('')

@@ -8,8 +8,9 @@
  * the secret one belongs is told by its content, whatever the file is called.
  */
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
-import { link, lstat, open, readFile, rename, rm, stat } from 'node:fs/promises'
-import { isAbsolute, relative, resolve, sep } from 'node:path'
+import { rmSync } from 'node:fs'
+import { link, lstat, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SoftwareAnchor, buildImage, decodeHeader, fromHex, generateKeyPair, toHex, verifyImage } from './index.js'
 import { entriesFromDirectory, nodeHasher } from './node.js'
@@ -190,12 +191,28 @@ export function keyPairPem(secretKey: Uint8Array, publicKey: Uint8Array): { secr
   return { secret: key.export({ type: 'pkcs8', format: 'pem' }).toString(), public: createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString() }
 }
 
-/** Reads a small text file (a key), refusing anything that cannot be one. */
+/**
+ * Reads a key file of at most KEY_FILE_MAX bytes. A pipe is fine (`--key <(pass show k)`); what
+ * is larger, or endless like /dev/zero, is refused after KEY_FILE_MAX + 1 bytes.
+ */
 async function readKeyText(path: string): Promise<string> {
   const st = await fsTry(path, () => stat(path))
   if (st.isDirectory()) throw new MkimageError(`${path}: is a directory, not a key file`)
-  if (st.size > KEY_FILE_MAX) throw new MkimageError(`${path}: ${st.size} bytes is too large for a key file`)
-  return fsTry(path, () => readFile(path, 'utf8'))
+  if (st.isFile() && st.size > KEY_FILE_MAX) throw new MkimageError(`${path}: ${st.size} bytes is too large for a key file`)
+  const h = await fsTry(path, () => open(path, 'r'))
+  try {
+    const buf = Buffer.alloc(KEY_FILE_MAX + 1)
+    let n = 0
+    for (;;) {
+      const { bytesRead } = await fsTry(path, () => h.read(buf, n, buf.length - n, null))
+      if (bytesRead === 0) break
+      n += bytesRead
+      if (n > KEY_FILE_MAX) throw new MkimageError(`${path}: more than ${KEY_FILE_MAX} bytes is too large for a key file`)
+    }
+    return buf.toString('utf8', 0, n)
+  } finally {
+    await h.close()
+  }
 }
 
 function pemLabel(text: string): string | undefined {
@@ -252,9 +269,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * What an interrupted run must remove: staged temporaries, and files this run created whose
+ * write is not complete (the secret key placed before its .pub). See `removeIncomplete`.
+ */
+const incomplete = new Set<string>()
+
+/** Removes every file of an unfinished write (synchronous: called from a signal handler). */
+export function removeIncomplete(): void {
+  for (const path of incomplete) rmSync(path, { force: true })
+  incomplete.clear()
+}
+
 /** A file staged next to its destination: written and synced, then renamed (or linked) into place. */
 async function stage(path: string, data: string | Uint8Array, mode: number): Promise<string> {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
+  incomplete.add(tmp)
   try {
     const h = await open(tmp, 'wx', mode)
     try {
@@ -265,6 +295,7 @@ async function stage(path: string, data: string | Uint8Array, mode: number): Pro
     }
   } catch (e) {
     await rm(tmp, { force: true })
+    incomplete.delete(tmp)
     throw fsError(e, path)
   }
   return tmp
@@ -274,6 +305,7 @@ async function stage(path: string, data: string | Uint8Array, mode: number): Pro
 async function placeNew(tmp: string, path: string): Promise<void> {
   try {
     await link(tmp, path)
+    incomplete.add(path) // ours now, until the whole write is done
   } catch (e) {
     const code = (e as { code?: string }).code
     if (code === 'EEXIST') throw new MkimageError(`${path} already exists (--force overwrites it)`)
@@ -282,6 +314,7 @@ async function placeNew(tmp: string, path: string): Promise<void> {
     const h = await open(path, 'wx').catch((e2: unknown) => {
       throw (e2 as { code?: string }).code === 'EEXIST' ? new MkimageError(`${path} already exists (--force overwrites it)`) : fsError(e2, path)
     })
+    incomplete.add(path)
     await h.close()
     await fsTry(path, () => rename(tmp, path)).catch(async (e3: unknown) => {
       await rm(path, { force: true })
@@ -306,13 +339,31 @@ export async function writeFiles(files: { path: string; data: string | Uint8Arra
     for (const [i, f] of files.entries()) {
       if (force) await fsTry(f.path, () => rename(staged[i]!, f.path))
       else await placeNew(staged[i]!, f.path)
+      incomplete.delete(staged[i]!)
       staged[i] = ''
       placed.push(f.path)
     }
+    // The new names are durable once their directories are synced.
+    for (const d of new Set(files.map((f) => dirname(resolve(f.path))))) await syncDir(d)
   } catch (e) {
     for (const t of staged) if (t) await rm(t, { force: true })
     if (!force) for (const p of placed) await rm(p, { force: true })
     throw e
+  } finally {
+    for (const t of staged) incomplete.delete(t)
+    for (const f of files) incomplete.delete(f.path)
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const h = await open(dir, 'r').catch(() => undefined)
+  if (!h) return
+  try {
+    await h.sync()
+  } catch {
+    // Some filesystems cannot fsync a directory; the files themselves are synced.
+  } finally {
+    await h.close()
   }
 }
 
@@ -321,8 +372,17 @@ async function refuseExisting(paths: string[], force: boolean): Promise<void> {
   for (const p of paths) {
     if (!(await exists(p))) continue
     if (!force) throw new MkimageError(`${p} already exists (--force overwrites it)`)
-    if ((await fsTry(p, () => lstat(p))).isDirectory()) throw new MkimageError(`${p} is a directory`)
+    // --force replaces a regular file, never a directory, a device, a pipe or a symlink.
+    const st = await fsTry(p, () => lstat(p))
+    if (st.isDirectory()) throw new MkimageError(`${p} is a directory`)
+    if (!st.isFile()) throw new MkimageError(`${p} is not a regular file (${st.isSymbolicLink() ? 'a symbolic link' : 'a device, pipe or socket'}); --force replaces only regular files`)
   }
+}
+
+/** Same file (device and inode), for paths that both exist. */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)])
+  return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino
 }
 
 async function keygen(c: Command, io: Io): Promise<number> {
@@ -345,9 +405,13 @@ async function build(c: Command, io: Io): Promise<number> {
   const [dir, out] = c.args as [string, string]
   const st = await fsTry(dir, () => stat(dir))
   if (!st.isDirectory()) throw new MkimageError(`${dir}: not a directory`)
-  const rel = relative(resolve(dir), resolve(out))
+  // Resolved through symlinks (the parent of `out`: `out` itself may not exist yet).
+  const realDir = await fsTry(dir, () => realpath(dir))
+  const outParent = await fsTry(dirname(resolve(out)), () => realpath(dirname(resolve(out))))
+  const rel = relative(realDir, join(outParent, basename(resolve(out))))
   if (rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith('..' + sep)))
     throw new MkimageError(`${out} lies inside ${dir}: the next build would pack this image into itself`)
+  if (await sameFile(out, c.key!)) throw new MkimageError(`${out} is the key file ${c.key}: refusing to overwrite the key with the image`)
   await refuseExisting([out], c.force)
   const secretKey = parseSecretKey(await readKeyText(c.key!), c.key!)
   let entries
@@ -372,6 +436,8 @@ async function build(c: Command, io: Io): Promise<number> {
 async function readImage(file: string): Promise<Uint8Array> {
   const st = await fsTry(file, () => stat(file))
   if (st.isDirectory()) throw new MkimageError(`${file}: is a directory, not an image`)
+  // A pipe or a character device (/dev/zero) could be endless: images are files or block devices.
+  if (!st.isFile() && !st.isBlockDevice()) throw new MkimageError(`${file}: not a regular file or block device`)
   const img = new Uint8Array(await fsTry(file, () => readFile(file)))
   if (img.length < BLOCK) throw new MkimageError(`${file}: ${img.length} bytes is too short for an image (its header alone is ${BLOCK})`)
   return img
