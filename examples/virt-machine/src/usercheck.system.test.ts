@@ -53,7 +53,7 @@ const verdicts = (lines: Line[]) => lines.map((l) => (l.verdict ? `${l.check}: $
 
 async function onHonk(bios: 'builtin' | 'firmware'): Promise<Line[]> {
   const session = new ConsoleSession()
-  const machine = new VirtMachine({ harts: HARTS, memory: 256 << 20, bios, consoleOut: session.out, bootargs: 'console=ttyS0 rdinit=/usercheck' })
+  const machine = new VirtMachine({ harts: HARTS, memory: 256 << 20, bios, consoleOut: session.out, bootargs: 'console=ttyS0 rdinit=/usercheck quiet' })
   boot(machine, {
     kernel: new Uint8Array(readFileSync(LINUX_IMAGE)),
     initrd: new Uint8Array(readFileSync(USERCHECK)),
@@ -66,7 +66,7 @@ async function onHonk(bios: 'builtin' | 'firmware'): Promise<Line[]> {
 }
 
 function onQemu(): Promise<Line[]> {
-  const args = ['-M', 'virt', '-smp', String(HARTS), '-m', '256M', '-nographic', '-no-reboot', '-bios', OPENSBI_FW_JUMP, '-kernel', LINUX_IMAGE, '-initrd', USERCHECK, '-append', 'console=ttyS0 rdinit=/usercheck']
+  const args = ['-M', 'virt', '-smp', String(HARTS), '-m', '256M', '-nographic', '-no-reboot', '-bios', OPENSBI_FW_JUMP, '-kernel', LINUX_IMAGE, '-initrd', USERCHECK, '-append', 'console=ttyS0 rdinit=/usercheck quiet']
   return new Promise((resolve, reject) =>
     execFile(QEMU!, args, { timeout: 180_000, maxBuffer: 16 << 20 }, (err, stdout) => (err && !stdout.includes('honk-user: done') ? reject(err) : resolve(parse(stdout)))),
   )
