@@ -12,4 +12,12 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   })
 }
 
+// A reader that went away (`honk-mkimage inspect img | head -1`): stop quietly, as cat does.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0)
+  })
+}
+
 process.exitCode = await main(process.argv.slice(2))

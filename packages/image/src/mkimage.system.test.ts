@@ -106,4 +106,16 @@ describe('honk-mkimage child process: hostile input', () => {
     }
     console.log(`honk-mkimage interrupted builds: exit codes ${codes.join(', ')}`)
   }, 300_000)
+
+  it('a reader that goes away (| head) ends the program quietly', async () => {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--conditions=@honk/source', '--import', 'tsx', 'src/cli.ts', 'inspect', join(dir, 'out.img')], { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'pipe'] })
+      child.stdout.destroy() // the reader is gone before the first write: EPIPE
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({ code, stderr }))
+    })
+    expect(r).toEqual({ code: 0, stderr: '' })
+  })
 })

@@ -142,6 +142,8 @@ export const HOSTILE: HostileCase[] = [
   { name: 'no command', argv: [], code: 2, stderr: /no command given/ },
   { name: 'unknown command', argv: ['sign', '@x'], code: 2, stderr: /unknown command "sign"/ },
   { name: 'a flag alone', argv: ['--verison'], code: 2, stderr: /unknown option --verison \(did you mean --version\?\)/ },
+  { name: 'a path with a newline and an escape sequence', argv: ['inspect', '@new\nline\u001b[31m.img'], code: 1, stderr: /new\\nline\\x1b\[31m\.img: no such file or directory$/ },
+  { name: 'an option value with a newline', argv: ['build', '@src', '@new.img', '--key', '@k', '--version', '1\n2'], code: 2, stderr: /--version "1\\n2" is not a whole number/ },
   { name: 'an empty argument', argv: ['inspect', ''], code: 2, stderr: /an argument is empty/ },
 ]
 

@@ -109,7 +109,7 @@ export function parseCommand(argv: string[]): Command {
     const err = e as Error & { code?: string }
     const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(err.message)
     if (unknown) throw new UsageError(`unknown option ${unknown[1]}${suggest(unknown[1]!.replace(/^-+/, ''), Object.keys(OPTIONS))}`)
-    throw new UsageError(err.message.split('\n')[0]!)
+    throw new UsageError(err.message)
   }
   const { values, positionals, tokens } = parsed
   const [name, ...args] = positionals
@@ -170,8 +170,10 @@ function fsError(e: unknown, path: string): MkimageError {
   return new MkimageError(`${path}: ${firstLine(e)}`)
 }
 
+/** An error's message on one line: control characters (a newline in a path…) escaped. */
 function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!
+  const text = e instanceof Error ? e.message : String(e)
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
 }
 
 async function fsTry<T>(path: string, f: () => Promise<T>): Promise<T> {
