@@ -81,7 +81,7 @@ function hex(n: number | bigint): string {
 function parseElf(elf: Uint8Array, ramBase: number, ramEnd: number): { entry: number; load: Segment[]; symbols: Map<string, number> } {
   const v = new DataView(elf.buffer, elf.byteOffset, elf.byteLength)
   const len = elf.length
-  /** [off, off + n) must lie in the file (both are safe integers, so the sum cannot wrap). */
+  /** [off, off + n) must lie in the file (a sum beyond 2^53 loses precision only far above any buffer length). */
   const need = (off: number, n: number, what: string) => {
     if (off < 0 || n < 0 || off + n > len) throw new ElfError(`${what} at byte ${off} (+${n}) runs past the ${len}-byte file`)
   }
