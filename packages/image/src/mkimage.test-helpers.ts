@@ -28,7 +28,9 @@ export async function makeFixtures(dir: string): Promise<void> {
   await writeFile(join(dir, 'other.pub'), otherPem.public)
   // A public key under a secret key's name: told by its content.
   await writeFile(join(dir, 'signing.key'), pem.public)
-  await writeFile(join(dir, 'ec.key'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  await writeFile(join(dir, 'ec.key'), ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
+  await writeFile(join(dir, 'ec.pub'), ec.publicKey.export({ type: 'spki', format: 'pem' }).toString())
   await writeFile(join(dir, 'broken.key'), '-----BEGIN PRIVATE KEY-----\nnot base64 at all\n-----END PRIVATE KEY-----\n')
   await writeFile(join(dir, 'ssh.key'), '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\n')
   await writeFile(join(dir, 'big.key'), 'a'.repeat(100_000))
@@ -63,6 +65,8 @@ export const HOSTILE: HostileCase[] = [
   { name: 'keygen where only the .pub exists', argv: ['keygen', '@hex'], code: 1, stderr: /hex\.pub already exists/ },
   { name: 'keygen onto a dangling symlink', argv: ['keygen', '@dangling'], code: 1, stderr: /dangling already exists/ },
   { name: 'keygen --force where the .pub is a directory', argv: ['keygen', '@kd', '--force'], setup: async (d) => writeFile(join(d, 'kd'), 'old').then(() => mkdir(join(d, 'kd.pub'))), code: 1, stderr: /kd\.pub is a directory$/ },
+  { name: 'keygen --force onto /dev/null', argv: ['keygen', '/dev/null', '--force'], code: 1, stderr: /^honk-mkimage: \/dev\/null is not a regular file \(a device, pipe or socket\); --force replaces only regular files$/ },
+  { name: 'keygen under a file', argv: ['keygen', '@a.txt/k'], code: 1, stderr: /a\.txt\/k: a component of the path is not a directory$/ },
   { name: 'keygen into a missing directory', argv: ['keygen', '@nodir/k'], code: 1, stderr: /nodir\/k: no such file or directory$/ },
   { name: 'keygen without a file', argv: ['keygen'], code: 2, stderr: /keygen <key>: missing <key>/ },
   { name: 'keygen with two files', argv: ['keygen', '@x', '@y'], code: 2, stderr: /unexpected argument/ },
@@ -118,6 +122,7 @@ export const HOSTILE: HostileCase[] = [
   { name: 'verify --pub <garbage>', argv: ['verify', '@out.img', '--pub', '@a.txt'], code: 1, stderr: /a\.txt is not a public key file/ },
   { name: 'verify --pub <binary>', argv: ['verify', '@out.img', '--pub', '@binary'], code: 1, stderr: /binary is not a public key file/ },
   { name: 'verify --pub <short hex>', argv: ['verify', '@out.img', '--pub', '@short.pub'], setup: (d) => writeFile(join(d, 'short.pub'), 'abcd\n'), code: 1, stderr: /short\.pub is not a public key file/ },
+  { name: 'verify --pub <P-256 public key>', argv: ['verify', '@out.img', '--pub', '@ec.pub'], code: 1, stderr: /ec\.pub holds an ec key, not ed25519/ },
   { name: 'verify --pub <secret key>', argv: ['verify', '@out.img', '--pub', '@k'], code: 1, stderr: /k holds a secret key: --pub takes the public key/ },
   { name: 'verify --pub <missing file>', argv: ['verify', '@out.img', '--pub', '@nopub'], code: 1, stderr: /nopub: no such file or directory$/ },
   { name: 'verify --pub <directory>', argv: ['verify', '@out.img', '--pub', '@adir'], code: 1, stderr: /adir: is a directory/ },
