@@ -178,7 +178,11 @@ export class Hart {
   /** satp.MODE as a number (0 bare, 8 Sv39, 9 Sv48, 10 Sv57 when offered), kept with every satp write. */
   private satpMode = 0
   private readonly pmp = new Pmp()
+  /** Instructions retired: never written by the guest (the virtual clock counts these). */
   instret = 0n
+  /** mcycle and minstret as the guest last set them, relative to `instret` (both count retired instructions here). */
+  private cycleOffset = 0n
+  private instretOffset = 0n
 
   private readonly bus: Bus
   private readonly clock: Clock
@@ -329,7 +333,8 @@ export class Hart {
     const bit = 1n << BigInt(n & 31)
     if (this.privilege < 3 && !(this.mcounteren & bit)) return undefined
     if (this.privilege < 1 && !(this.scounteren & bit)) return undefined
-    if (n === CSR.cycle || n === CSR.instret) return this.instret
+    if (n === CSR.cycle) return BigInt.asUintN(64, this.instret + this.cycleOffset)
+    if (n === CSR.instret) return BigInt.asUintN(64, this.instret + this.instretOffset)
     if (n === CSR.time) return this.clock.mtime()
     return 0n // hpmcounter3–31
   }
@@ -399,8 +404,9 @@ export class Hart {
       case CSR.mip:
         return this.mip()
       case CSR.mcycle:
+        return BigInt.asUintN(64, this.instret + this.cycleOffset)
       case CSR.minstret:
-        return this.instret
+        return BigInt.asUintN(64, this.instret + this.instretOffset)
       case CSR.mvendorid:
       case CSR.marchid:
       case CSR.mimpid:
@@ -540,9 +546,14 @@ export class Hart {
         this.mipSoft = (this.mipSoft & ~m) | (v & m)
         return true
       }
+      // A write moves what the counter reads, not `instret`: that is the retired count the
+      // virtual clock is made of, and firmware setting a counter (OpenSBI's PMU starting one
+      // for perf) must not move time and strand every timer deadline.
       case CSR.mcycle:
+        this.cycleOffset = v - this.instret
+        return true
       case CSR.minstret:
-        this.instret = v
+        this.instretOffset = v - this.instret
         return true
     }
     if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) {

@@ -139,6 +139,32 @@ describe('timers and the WFI time skip', () => {
     }
   })
 
+  it('a write to mcycle or minstret (OpenSBI starting a PMU counter for perf) moves the counter, not time', () => {
+    const sys = createSystem({ harts: 1, ramSize: 1 << 20 })
+    const { bytes, symbols } = assemble(`
+      rdtime t0
+      li t1, -1000; csrw minstret, t1; csrw mcycle, zero
+      rdtime t2
+      csrr t3, minstret; csrr t4, mcycle
+    done: j done`, { base: BASE })
+    sys.bus.writeBytes(BASE, bytes)
+    const hart = sys.harts[0]!
+    hart.pc = BASE
+    hart.instret = 1_000_000n // a hart that has run a while: mtime 100 000
+    hart.addBreakpoint(symbols.get('done')!)
+    expect(hart.run(100).reason).toBe('breakpoint')
+    expect(hart.getX(5)).toBe(100_000n)
+    expect(hart.getX(7)).toBe(100_000n) // time did not go back with the counters
+    expect(sys.clint.mtime()).toBeGreaterThanOrEqual(100_000n)
+    // The counters read what was written (a slice's instructions are counted when it ends)...
+    expect(BigInt.asIntN(64, hart.getX(28))).toBe(-1000n)
+    expect(hart.getX(29)).toBe(0n)
+    // ...plus what retired since.
+    const since = BigInt.asIntN(64, hart.getCsr(CSR.minstret)) + 1000n
+    expect(since > 0n && since < 20n).toBe(true)
+    expect(hart.getCsr(CSR.mcycle)).toBe(since)
+  })
+
   let skipsSeen = 0
   it('property: on N harts, every timer that comes due raises MTIP/STIP and wakes its hart, and time skips exactly to the earliest deadline ahead', () => {
     fc.assert(
