@@ -412,9 +412,10 @@ class Store implements KV {
       if (n <= 0) continue
       const bytes = await reader.bytes(at, n)
       if (!bytes.some((b) => b !== 0)) continue
-      // A whole frame head of an earlier life of the region is a leftover, not a torn write.
-      const head = decodeFrameHead(bytes, 0, n, regionBytes - at, this.sb.storeId)
-      if (typeof head === 'string' || head.generation >= minGeneration) return true
+      // A frame head of an earlier life of the region (lower generation) is a leftover, not a torn write.
+      const v = new DataView(bytes.buffer, bytes.byteOffset, n)
+      const leftover = n === FRAME_HEADER && v.getUint32(0, true) === FRAME_MAGIC && Number(v.getBigUint64(24, true)) < minGeneration
+      if (!leftover) return true
     }
     return false
   }
