@@ -182,6 +182,38 @@ describe('hand-off to S-mode: what M-mode firmware sets up for the modes below (
     expect(pf.calls.at(-1)).toEqual({ fn: 'setTimer', hart: 3, value: 5n })
   })
 
+  it('property: whatever the hart held before and whichever menvcfg fields it implements, the hand-off is the same and set_timer follows the STCE it kept', () => {
+    const csrs = Object.values(C)
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...csrs), fc.bigInt({ min: 0n, max: U64 })), { maxLength: 20 }),
+        fc.bigInt({ min: 0n, max: U64 }),
+        fc.boolean(),
+        fc.bigInt({ min: 0n, max: U64 }),
+        (before, keeps, sstc, deadline) => {
+          const p = new FakePlatform(1)
+          const f = new Firmware(p, { sstc })
+          const h = new FakeCsrHart(0, keeps)
+          for (const [n, v] of before) h.setCsr(n, v)
+          h.privilege = 3
+          const kept = f.enterSupervisor(h)
+          expect(kept).toBe(h.getCsr(C.menvcfg))
+          expect(kept & ~(MENVCFG_STCE | (1n << 62n) | 0xf0n)).toBe(0n) // nothing beyond what was asked (no FIOM)
+          expect([C.scounteren, C.mcounteren, C.medeleg, C.mideleg, C.mie, C.sie, C.satp, C.sscratch].map((c) => h.getCsr(c))).toEqual([0x7n, 0xffff_ffffn, 0xb1ffn, 0x222n, 0n, 0n, 0n, 0n])
+          expect([h.privilege, h.getCsr(C.stvec)]).toEqual([1, BigInt(h.pc)])
+          h.x[17] = BigInt(EID.TIME)
+          h.x[16] = 0n
+          h.x[10] = deadline
+          expect(f.ecall(h)).toEqual(ok())
+          const viaStimecmp = sstc && (keeps & MENVCFG_STCE) !== 0n
+          expect(p.calls).toEqual(viaStimecmp ? [] : [{ fn: 'setTimer', hart: 0, value: deadline }])
+          if (viaStimecmp) expect(h.getCsr(C.stimecmp)).toBe(deadline)
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
   it('a hart started again (HSM) is handed off afresh: its old timer is gone', () => {
     const h = new FakeCsrHart(1)
     fw.enterSupervisor(h)
