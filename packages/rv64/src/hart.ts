@@ -542,7 +542,8 @@ export class Hart {
         this.mtval = v
         return true
       case CSR.mip: {
-        const m = S_INTS
+        // Sstc: with menvcfg.STCE, STIP is stimecmp's comparator and read-only in mip.
+        const m = this.menvcfg >> 63n ? S_INTS & ~(1n << BigInt(IRQ.STI)) : S_INTS
         this.mipSoft = (this.mipSoft & ~m) | (v & m)
         return true
       }
@@ -1671,9 +1672,14 @@ export class Hart {
     const old = this.csrRead(n)
     if (old === undefined) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
     if (writes) {
+      // mip's read-modify-write starts from the software-writable bits only (privileged spec
+      // 3.1.9: "only the software-writable SEIP bit participates in the read-sets-write
+      // sequence of a CSRRS or CSRRC"): firmware's `csrs mip, SSIP` while the PLIC holds SEIP
+      // must not latch SEIP on for good (an SEI storm that starves the timer, issue #12 case 12).
+      const base = n === CSR.mip ? this.mipSoft : old
       let v = src
-      if (d.op === Op.CSRRS || d.op === Op.CSRRSI) v = old | src
-      else if (d.op === Op.CSRRC || d.op === Op.CSRRCI) v = old & ~src
+      if (d.op === Op.CSRRS || d.op === Op.CSRRSI) v = base | src
+      else if (d.op === Op.CSRRC || d.op === Op.CSRRCI) v = base & ~src
       if (!this.csrWrite(n, v)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
     }
     if (reads) this.x[d.rd] = BigInt.asIntN(64, old)

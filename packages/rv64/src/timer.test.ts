@@ -195,3 +195,57 @@ describe('timers and the WFI time skip', () => {
     expect(skipsSeen).toBeGreaterThan(100) // the skip was exercised, not just the busy paths
   })
 })
+
+/** One CSR instruction on mip: csrrw/csrrs/csrrc (funct3 1/2/3) rd = x10, rs1 = x11. */
+const csrMip = (funct3: 1 | 2 | 3) => ((CSR.mip << 20) | (11 << 15) | (funct3 << 12) | (10 << 7) | 0x73) >>> 0
+
+describe('mip read-modify-write (issue #12 case 12: the SEI storm)', () => {
+  it('`csrs mip, SSIP` while the PLIC holds SEIP does not latch SEIP: it drops with the PLIC line', () => {
+    const sys = createSystem({ harts: 1, ramSize: 1 << 20 })
+    const hart = sys.harts[0]!
+    const { bytes } = assemble('li a1, 2; csrs mip, a1', { base: BASE })
+    sys.bus.writeBytes(BASE, bytes)
+    hart.pc = BASE
+    hart.setIrq(9, true) // the PLIC's S-mode context output: an external interrupt (the UART)
+    hart.run(2) // OpenSBI's IPI handler hands an IPI to S-mode this way
+    expect(hart.getCsr(CSR.mip) & 0x202n).toBe(0x202n)
+    hart.setIrq(9, false) // S-mode claimed and completed it
+    expect(hart.getCsr(CSR.mip) & 0x202n).toBe(0x2n)
+  })
+
+  it('property: after any sequence of device levels and csrrw/csrrs/csrrc on mip, mip = software bits | device lines, and each instruction read the whole mip', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('line' as const), bit: fc.constantFrom(3, 7, 9, 11), level: fc.boolean() }),
+      fc.record({ kind: fc.constant('csr' as const), funct3: fc.constantFrom(1 as const, 2 as const, 3 as const), value: fc.bigInt({ min: 0n, max: 0xfffn }) }),
+    )
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(op, { maxLength: 40 }), (stce, ops) => {
+        const sys = createSystem({ harts: 1, ramSize: 1 << 20 })
+        const hart = sys.harts[0]!
+        if (stce) hart.setCsr(CSR.menvcfg, 1n << 63n) // stimecmp stays far away: STIP reads 0
+        const writable = stce ? 0x202n : 0x222n // SSIP, SEIP (and STIP without Sstc)
+        let soft = 0n
+        let lines = 0n
+        let at = BASE
+        for (const o of ops) {
+          if (o.kind === 'line') {
+            lines = o.level ? lines | (1n << BigInt(o.bit)) : lines & ~(1n << BigInt(o.bit))
+            hart.setIrq(o.bit, o.level)
+            continue
+          }
+          const before = soft | lines
+          at += 4 // a fresh address each time (the hart keeps what it decoded)
+          sys.bus.write(at, 4, BigInt(csrMip(o.funct3)))
+          hart.pc = at
+          hart.setX(11, o.value)
+          hart.run(1)
+          expect(hart.getX(10)).toBe(before)
+          const next = o.funct3 === 1 ? o.value : o.funct3 === 2 ? soft | o.value : soft & ~o.value
+          soft = (soft & ~writable) | (next & writable)
+          expect(hart.getCsr(CSR.mip)).toBe(soft | lines)
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
