@@ -44,6 +44,31 @@ describe('issue #12 case 2: one bad superblock sector never loses the store', ()
     })
   }
 
+  for (const sector of [0, 1]) {
+    it(`with superblock sector ${sector} damaged, a power cut tearing the next superblock write loses nothing`, async () => {
+      const dev = new MemoryBlockDevice(256)
+      await fill(dev, 100)
+      dev.bytes.fill(0x5a, sector * BS, (sector + 1) * BS)
+      // The open's first superblock write is torn (half garbage) and the power goes.
+      const torn = new MemoryBlockDevice(256, BS, dev.bytes)
+      const write = torn.write.bind(torn)
+      let cut = false
+      torn.write = async (block, data) => {
+        if (!cut && block < 2) {
+          cut = true
+          dev.bytes.fill(0xee, block * BS, block * BS + BS / 2)
+          throw new Error('power cut')
+        }
+        return write(block, data)
+      }
+      await expect(openKV(torn)).rejects.toThrow(/power cut/)
+      // The intact copy was not the one written first: it survived, and so did every key.
+      const again = await openKV(new MemoryBlockDevice(256, BS, dev.bytes))
+      expect(await countReadable(again, 100)).toBe(100)
+      await again.close()
+    })
+  }
+
   it('keeps the keys when the newest copy is damaged right after a compaction', async () => {
     const dev = new MemoryBlockDevice(64)
     const kv = await openKV(dev)

@@ -132,6 +132,12 @@ class Store implements KV {
   private readonly windowMs: number
   private readonly bs: number
   private sb!: Superblock
+  /**
+   * Which superblock copies (blocks 0 and 1) hold `sb` intact. An update writes a copy that
+   * does not first, so a torn write can only ever hit a copy whose loss costs nothing: while
+   * one copy is damaged or stale, the sole good copy is rewritten last.
+   */
+  private sbIntact: [boolean, boolean] = [false, false]
   /** Bytes of the active region written to the device. */
   private head = 0
   /**
@@ -218,6 +224,10 @@ class Store implements KV {
     }
     candidates.sort((a, b) => b.generation - a.generation)
     this.sb = candidates[0]!
+    for (let i = 0; i < 2; i++) {
+      const copy = decodeSuperblock(blocks.subarray(i * this.bs, (i + 1) * this.bs))
+      this.sbIntact[i] = typeof copy !== 'string' && copy.generation === this.sb.generation && this.checkGeometry(copy) === undefined
+    }
     this.recovery.superblocks = reasons
     this.recovery.region = this.sb.activeRegion
     await this.replay()
@@ -1107,11 +1117,16 @@ class Store implements KV {
    */
   private async writeSuperblocks(sb: Superblock, why: string): Promise<void> {
     const bytes = encodeSuperblock(sb, this.bs)
-    for (const block of [0, 1]) {
+    // The copy that does not hold the current state first (block 0 when both do): the only
+    // intact copy is never the one a torn write can hit.
+    const order = !this.sbIntact[0] || this.sbIntact[1] ? [0, 1] : [1, 0]
+    for (const block of order) {
+      this.sbIntact[block] = false
       await this.io(() => this.dev.write(block, bytes), `writing superblock copy ${block} (${why})`)
       await this.io(() => this.dev.flush(), `flushing superblock copy ${block} (${why})`)
       this.counters.flushes++
     }
+    this.sbIntact = [true, true]
   }
 
   private async io<T>(op: () => Promise<T>, what: string): Promise<T> {
