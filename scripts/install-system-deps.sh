@@ -2,12 +2,14 @@
 # Installs the Debian packages the system tests and benchmarks use (idempotent; needs root).
 #   qemu-system-misc     qemu-system-riscv64: the reference hart and the speed baseline
 #   gcc-riscv64-linux-gnu  cross compiler for hart test programs and the guest Linux
+#   libc6-dev-riscv64-cross  glibc for the static user-space check program (usercheck.c)
+#   e2fsprogs            mkfs.ext4, for the foreign-disk tests (a real ext4 image is never formatted)
 #   opensbi, u-boot-qemu   real firmware and an S-mode guest for the machine
 #   diod                 a real 9P2000.L server
 #   cryptsetup-bin       veritysetup, to check the image Merkle tree
 #   device-tree-compiler dtc, to check the FDT writer byte for byte
 set -euo pipefail
-PKGS=(qemu-system-misc gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin device-tree-compiler)
+PKGS=(qemu-system-misc gcc-riscv64-linux-gnu libc6-dev-riscv64-cross e2fsprogs binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin device-tree-compiler)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
