@@ -14,11 +14,12 @@ describe('honk-virt command line', () => {
     })
     expect(parseCli(['--kernel', 'k'])).toMatchObject({ config: { harts: 1, memory: 256 << 20, bios: 'builtin' }, drives: [] })
     expect(parseCli(['--kernel', 'k', '--mmu', 'sv57'])).toMatchObject({ config: { mmu: 'sv57' } })
+    expect(parseCli(['--kernel', 'k', '--seed', '42'])).toMatchObject({ config: { seed: 42, clock: 'virtual' } })
     expect(parseCli(['--help'])).toBe('help')
   })
 
   it('rejects what it cannot run with a usage error', () => {
-    for (const argv of [[], ['--kernel', 'k', '--smp', '9'], ['--kernel', 'k', '--smp', 'two'], ['--kernel', 'k', '--mem', 'lots'], ['--kernel', 'k', '--frobnicate'], ['--kernel', 'k', '--clock', 'sundial'], ['--kernel', 'k', '--mmu', 'sv39x4']]) {
+    for (const argv of [[], ['--kernel', 'k', '--smp', '9'], ['--kernel', 'k', '--smp', 'two'], ['--kernel', 'k', '--mem', 'lots'], ['--kernel', 'k', '--frobnicate'], ['--kernel', 'k', '--clock', 'sundial'], ['--kernel', 'k', '--mmu', 'sv39x4'], ['--kernel', 'k', '--seed', 'x'], ['--kernel', 'k', '--seed', '-1'], ['--kernel', 'k', '--seed', '1', '--clock', 'realtime']]) {
       expect(() => parseCli(argv), argv.join(' ')).toThrow(UsageError)
     }
   })

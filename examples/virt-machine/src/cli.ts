@@ -38,6 +38,9 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]
                               exact but slower paths for addresses beyond 2^53)
   --clock <virtual|realtime>  guest time from retired instructions (default; deterministic) or
                               from the host clock
+  --seed <n>                  a reproducible run: the guest's entropy from this seed, the RTC on
+                              the virtual clock (same images and flags: the same boot, byte for
+                              byte, as long as no input, file disk or network comes in)
   --nographic                 accepted for QEMU compatibility (the console is always stdio)
   --help                      this text`
 
@@ -88,6 +91,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
         share: { type: 'string' },
         nographic: { type: 'boolean', default: false },
         clock: { type: 'string', default: 'virtual' },
+        seed: { type: 'string' },
         mmu: { type: 'string', default: 'sv48' },
         help: { type: 'boolean', default: false },
       },
@@ -107,8 +111,11 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
   for (const [flag, value] of [['--kernel', v.kernel], ['--initrd', v.initrd], ['--share', v.share], ['--bios', v.bios], ...v.drive.map((d) => ['--drive', d])]) if (value === '') throw new UsageError(`${flag}: an empty path`)
   if (v.clock !== 'virtual' && v.clock !== 'realtime') throw new UsageError(`--clock ${v.clock}: virtual or realtime`)
   if (v.mmu !== 'sv48' && v.mmu !== 'sv57') throw new UsageError(`--mmu ${v.mmu}: sv48 or sv57`)
+  const seed = v.seed === undefined ? undefined : /^\d{1,15}$/.test(v.seed.trim()) ? Number(v.seed) : NaN
+  if (Number.isNaN(seed)) throw new UsageError(`--seed ${v.seed}: a whole number (0 to 15 digits)`)
+  if (seed !== undefined && v.clock !== 'virtual') throw new UsageError('--seed needs --clock virtual (a reproducible run keeps guest time off the host clock)')
   return {
-    config: { harts, memory, bios, clock: v.clock, mmu: v.mmu, ...(v.append !== undefined ? { bootargs: v.append } : {}) },
+    config: { harts, memory, bios, clock: v.clock, mmu: v.mmu, ...(v.append !== undefined ? { bootargs: v.append } : {}), ...(seed !== undefined ? { seed } : {}) },
     ...(bios === 'firmware' ? { firmware: v.bios } : {}),
     ...(v.kernel ? { kernel: v.kernel } : {}),
     ...(v.initrd ? { initrd: v.initrd } : {}),
