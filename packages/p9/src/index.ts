@@ -35,4 +35,13 @@ export { O, Session, split, type SessionOptions } from './session.js'
 export { loopbackTransport, type Transport } from './transport.js'
 export { Connection, qidOf, serve, type ServerOptions } from './server.js'
 export { mount, type MountOptions } from './mount.js'
-export { virtioMountTag, virtioTransport, type VirtioTransportOptions } from './virtio.js'
+export {
+  virtioMountTag,
+  virtioTransport,
+  type P9DmaAllocator,
+  type P9GuestMemory,
+  type P9VirtioDriver,
+  type P9Virtqueue,
+  type P9VirtqueueSegment,
+  type VirtioTransportOptions,
+} from './virtio.js'

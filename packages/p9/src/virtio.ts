@@ -8,17 +8,61 @@
  * The caller supplies how completions are noticed: `waitForInterrupt()` resolves when the
  * device has raised its interrupt (honk's kernel resolves it from the PLIC handler).
  */
-import type { DmaAllocator, DriverQueue, GuestMemory, VirtioMmioDriver } from '@honk/virtio'
 import { P9ProtocolError } from './errors.js'
 import type { Transport } from './transport.js'
 
+// The shapes below are the few members of @honk/virtio's `VirtioMmioDriver`, `DriverQueue`,
+// `GuestMemory` and `DmaAllocator` this transport calls, declared here structurally (DESIGN: a
+// driver satisfies an interface without importing it), so @honk/p9 carries no virtio or rv64
+// code. `virtio.test.ts` passes the real classes, which keeps the two in step.
+
+/** The driver side of a virtio-mmio device (`VirtioMmioDriver` of @honk/virtio satisfies it). */
+export interface P9VirtioDriver {
+  /** `length` bytes of the device's config space from `offset`. */
+  readConfig(offset: number, length: number): Uint8Array
+  /** Acknowledges the pending interrupt bits. */
+  ackInterrupt(): unknown
+}
+
+/** One buffer of a descriptor chain. */
+export interface P9VirtqueueSegment {
+  readonly addr: number
+  readonly len: number
+  /** Device-writable (the device fills it) rather than device-readable. */
+  readonly writable: boolean
+}
+
+/** A driver-side virtqueue (`DriverQueue` of @honk/virtio satisfies it). */
+export interface P9Virtqueue {
+  /** Makes a chain available; returns its head descriptor index. */
+  submit(segments: readonly P9VirtqueueSegment[]): number
+  /** Notifies the device (unless it asked not to be). */
+  kick(): unknown
+  /** The chains the device has used since the last call. */
+  collect(): Iterable<{ readonly head: number; readonly len: number }>
+}
+
+/** Guest RAM as the device sees it (`GuestMemory` of @honk/virtio satisfies it). */
+export interface P9GuestMemory {
+  /** Copies `dst.length` bytes from `addr` into `dst`; false if the range is not RAM. */
+  read(addr: number, dst: Uint8Array): boolean
+  /** Copies `src` to `addr`; false if the range is not RAM. */
+  write(addr: number, src: Uint8Array): boolean
+}
+
+/** Where DMA buffers come from (`DmaAllocator` of @honk/virtio satisfies it). */
+export interface P9DmaAllocator {
+  /** `size` bytes aligned to `align` (a power of 2). */
+  alloc(size: number, align: number): number
+}
+
 export interface VirtioTransportOptions {
   /** An initialised driver whose device is a virtio-9p (device id 9) and whose queue 0 is set up. */
-  readonly driver: VirtioMmioDriver
-  readonly queue: DriverQueue
-  readonly memory: GuestMemory
+  readonly driver: P9VirtioDriver
+  readonly queue: P9Virtqueue
+  readonly memory: P9GuestMemory
   /** Where the request/response buffers are allocated (guest memory the device can reach). */
-  readonly alloc: DmaAllocator
+  readonly alloc: P9DmaAllocator
   /** Resolves after the device's next interrupt (or soon, for polling). */
   waitForInterrupt(): Promise<void>
   /** Largest message; default 128 KiB (Linux's default msize for virtio is 512 KiB; any value ≥ 8 KiB works). */
@@ -33,7 +77,7 @@ interface Slot {
 }
 
 /** The mount tag a virtio-9p device advertises in its config space (§5.11.4: u16 length, then bytes). */
-export function virtioMountTag(driver: VirtioMmioDriver): string {
+export function virtioMountTag(driver: Pick<P9VirtioDriver, 'readConfig'>): string {
   const len = new DataView(driver.readConfig(0, 2).buffer).getUint16(0, true)
   return new TextDecoder().decode(driver.readConfig(2, Math.min(len, 1024)))
 }
