@@ -4,6 +4,12 @@
  *   honk-virt --bios <file|builtin|none> --kernel <file> [--initrd f] [--append "…"]
  *             [--smp N] [--mem 512M] [--drive file.img]… [--share dir] [--nographic]
  *
+ * QEMU's spellings work as pasted: `-x` or `--x` for every option, `-m 512`, `-smp cpus=4`,
+ * `-drive file=…,format=raw[,if=virtio|none,id=…,readonly=on]`, `-virtfs local,…,mount_tag=…`,
+ * `-fsdev` + `-device virtio-9p-device`, `-device virtio-blk-device|virtio-rng-device`. An
+ * option the machine cannot honour (`-netdev`, `-display sdl`, `-serial tcp:…`, a property it
+ * lacks) is refused with one line and exit 2, never ignored.
+ *
  * The console is stdin/stdout (raw mode on a terminal; Ctrl-A x quits). Input is kept from the
  * start and let into the UART once the guest listens (`Ns16550a.listening`: its receive
  * interrupt is on, or it polls LSR — firmware resets the UART's FIFO while it boots, which would
@@ -12,8 +18,8 @@
  * otherwise; 2 for usage errors, 1 when a file it was given cannot be used, 3 for a machine
  * error. Every error is one line on stderr.
  */
+import { readFileSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import type { BlockDevice } from '@honk/block'
 import { FileBlockDevice } from '@honk/block/node'
 import { HonkError } from '@honk/errors'
@@ -23,17 +29,25 @@ import { VirtMachine, type MachineConfig, type MachineExit } from './board.js'
 import { boot } from './boot.js'
 import { ConsoleFeeder } from './session.js'
 
-export const USAGE = `usage: honk-virt --kernel <file> [options]
+export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x spellings work too)
   --bios <file|builtin|none>  M-mode firmware to run (e.g. OpenSBI fw_jump.bin, or U-Boot's
                               u-boot.bin alone, without --kernel), the SBI in TypeScript
-                              (builtin, default), or none (the kernel runs in M-mode)
+                              (builtin, default; QEMU's "default" means it too), or none (the
+                              kernel runs in M-mode)
   --kernel <file>             Linux Image, U-Boot u-boot.bin, or an ELF
   --initrd <file>             initramfs
   --append "<cmdline>"        kernel command line
-  --smp <n>                   harts (1-8, default 1)
-  --mem <size>                RAM, e.g. 512M or 1G (16M-4G, default 256M)
-  --drive <file>              a virtio-blk disk backed by an existing file (repeatable)
-  --share <dir>               export an existing host directory over virtio-9p (mount tag "honk")
+  --smp <n>                   harts (1-8, default 1); also -smp cpus=N
+  --mem, -m <size>            RAM, e.g. 512M or 1G; a bare number is MiB (16M-4G, default 256M)
+  --drive <file>              a virtio-blk disk backed by an existing file (repeatable); or
+                              QEMU's file=<f>,format=raw[,if=virtio|none][,id=d][,readonly=on]
+  --share <dir>               export an existing host directory over virtio-9p
+  --share-tag <tag>           the share's 9P mount tag (default "honk")
+  --virtfs local,path=<dir>,mount_tag=<tag>[,security_model=none][,readonly=on]
+                              QEMU's form of --share (mount_tag required, as in QEMU)
+  --fsdev local,id=<id>,path=<dir>[,security_model=none][,readonly=on]
+  --device <driver,…>         virtio-blk-device,drive=<id> | virtio-9p-device,fsdev=<id>,
+                              mount_tag=<tag> | virtio-rng-device (always present)
   --mmu <sv48|sv57>           widest paging mode the harts offer (default sv48; sv57 takes
                               exact but slower paths for addresses beyond 2^53)
   --clock <virtual|realtime>  guest time from retired instructions (default; deterministic) or
@@ -41,8 +55,13 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]
   --seed <n>                  a reproducible run: the guest's entropy from this seed, the RTC on
                               the virtual clock (same images and flags: the same boot, byte for
                               byte, as long as no input, file disk or network comes in)
-  --nographic                 accepted for QEMU compatibility (the console is always stdio)
-  --help                      this text`
+  --no-reboot                 exit when the guest resets instead of rebooting it
+  --nographic, -M/-machine virt, -cpu rv64, -display none, -serial stdio|mon:stdio,
+  -accel tcg                  accepted for QEMU compatibility: they ask for what the machine is
+                              (the console is always stdio; Ctrl-A x quits)
+  --version                   the version
+  --help, -h                  this text
+Any other option (e.g. -netdev: no network yet) is refused with one line, exit code 2.`
 
 export interface CliOptions {
   config: Omit<MachineConfig, 'consoleOut'>
@@ -50,9 +69,21 @@ export interface CliOptions {
   /** Absent only with firmware that is itself the payload (`--bios u-boot.bin`). */
   kernel?: string
   initrd?: string
+  /** The virtio-blk disks, in command-line order. */
   drives: string[]
+  /** Indexes into `drives` opened read-only (`readonly=on`); absent when none is. */
+  readOnlyDrives?: number[]
   share?: string
+  /** The share's 9P mount tag; absent means `DEFAULT_SHARE_TAG`. */
+  shareTag?: string
+  /** The share is exported read-only (`readonly=on`). */
+  shareReadOnly?: true
+  /** `-no-reboot`: a guest reset ends the run (exit 0) instead of rebooting. */
+  noReboot?: true
 }
+
+/** The 9P mount tag of `--share` when no tag is given: the repository's guest initramfs mounts "honk". */
+export const DEFAULT_SHARE_TAG = 'honk'
 
 /** A command line or configuration that cannot be run: one line, exit code 2. */
 export class UsageError extends HonkError {
@@ -74,53 +105,269 @@ export function parseSize(text: string): number {
   return Number(m[1]) * unit
 }
 
-const MiB = 1 << 20
-export function parseCli(argv: string[]): CliOptions | 'help' {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        bios: { type: 'string', default: 'builtin' },
-        kernel: { type: 'string' },
-        initrd: { type: 'string' },
-        append: { type: 'string' },
-        smp: { type: 'string', default: '1' },
-        mem: { type: 'string', default: '256M' },
-        drive: { type: 'string', multiple: true, default: [] },
-        share: { type: 'string' },
-        nographic: { type: 'boolean', default: false },
-        clock: { type: 'string', default: 'virtual' },
-        seed: { type: 'string' },
-        mmu: { type: 'string', default: 'sv48' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    })
-  } catch (e) {
-    throw new UsageError((e as Error).message)
+/**
+ * Every option honk-virt takes, and whether it takes a value. Each is spelled `-name` or
+ * `--name` (QEMU accepts both), a value either as the next argument or after `=`.
+ */
+const OPTIONS = {
+  bios: true, kernel: true, initrd: true, append: true, smp: true, mem: true, m: true, drive: true, share: true, 'share-tag': true,
+  virtfs: true, fsdev: true, device: true, clock: true, seed: true, mmu: true, M: true, machine: true, cpu: true, display: true,
+  serial: true, accel: true, nographic: false, 'no-reboot': false, help: false, h: false, version: false,
+} as const satisfies Record<string, boolean>
+type OptionName = keyof typeof OPTIONS
+
+const NO_NET = 'the machine has no network yet (virtio-net has no host side)'
+/** QEMU options a user may paste that this machine cannot honour, with the reason. */
+const UNSUPPORTED: Record<string, string> = {
+  netdev: NO_NET, nic: NO_NET, net: NO_NET,
+  s: 'no gdb stub', S: 'no gdb stub', gdb: 'no gdb stub',
+  monitor: 'no QEMU monitor (the console is stdio; Ctrl-A x quits)', qmp: 'no QMP', chardev: 'no character devices besides the console on stdio',
+  snapshot: 'no snapshot mode (a drive is written in place; use readonly=on to keep it unchanged)',
+  hda: 'use -drive file=…,format=raw,if=virtio', hdb: 'use -drive file=…,format=raw,if=virtio', sd: 'no SD card', pflash: 'no flash',
+  dtb: 'the machine builds its own device tree', object: 'no QEMU objects', global: 'no device properties',
+  vnc: 'no display', vga: 'no display', spice: 'no display', 'enable-kvm': 'no hardware acceleration (the harts are emulated)',
+  loadvm: 'no saved VM state', incoming: 'no migration', rtc: 'no RTC options (the RTC follows --clock)', icount: 'no -icount (--clock virtual: guest time from retired instructions)',
+  usb: 'no USB', audio: 'no audio', numa: 'no NUMA', 'semihosting': 'no semihosting', 'semihosting-config': 'no semihosting', plugin: 'no TCG plugins', d: 'no QEMU logging', D: 'no QEMU logging',
+}
+
+/** QEMU's option syntax: `item,key=value,…` with `,,` a literal comma; a bare first item is the `implied` key's value. */
+export function parseKeyval(flag: string, text: string, implied?: string): Map<string, string> {
+  const items: string[] = []
+  let cur = ''
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== ',') cur += text[i]
+    else if (text[i + 1] === ',') (cur += ','), i++
+    else items.push(cur), (cur = '')
   }
-  const v = parsed.values
-  if (v.help) return 'help'
-  const bios = v.bios === 'builtin' || v.bios === 'none' ? v.bios : 'firmware'
-  if (!v.kernel && bios !== 'firmware') throw new UsageError('--kernel is required (or --bios <file> alone, as QEMU -bios u-boot.bin)')
-  const harts = /^\d+$/.test(v.smp.trim()) ? Number(v.smp) : NaN
-  if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`--smp ${v.smp}: 1 to 8 harts`)
-  const memory = parseSize(v.mem)
-  if (memory < 16 * MiB || memory > 4096 * MiB || memory % (2 * MiB) !== 0) throw new UsageError(`--mem ${v.mem}: 16M to 4G, in whole 2M blocks`)
-  for (const [flag, value] of [['--kernel', v.kernel], ['--initrd', v.initrd], ['--share', v.share], ['--bios', v.bios], ...v.drive.map((d) => ['--drive', d])]) if (value === '') throw new UsageError(`${flag}: an empty path`)
-  if (v.clock !== 'virtual' && v.clock !== 'realtime') throw new UsageError(`--clock ${v.clock}: virtual or realtime`)
-  if (v.mmu !== 'sv48' && v.mmu !== 'sv57') throw new UsageError(`--mmu ${v.mmu}: sv48 or sv57`)
-  const seed = v.seed === undefined ? undefined : /^\d{1,15}$/.test(v.seed.trim()) ? Number(v.seed) : NaN
-  if (Number.isNaN(seed)) throw new UsageError(`--seed ${v.seed}: a whole number (0 to 15 digits)`)
-  if (seed !== undefined && v.clock !== 'virtual') throw new UsageError('--seed needs --clock virtual (a reproducible run keeps guest time off the host clock)')
+  items.push(cur)
+  const out = new Map<string, string>()
+  items.forEach((item, i) => {
+    const eq = item.indexOf('=')
+    if (eq > 0) out.set(item.slice(0, eq), item.slice(eq + 1))
+    else if (i === 0 && implied !== undefined && item !== '') out.set(implied, item)
+    else throw new UsageError(`${flag} ${text}: "${item}" is not key=value`)
+  })
+  return out
+}
+
+function qemuBool(flag: string, key: string, value: string): boolean {
+  if (['on', 'yes', 'true'].includes(value)) return true
+  if (['off', 'no', 'false'].includes(value)) return false
+  throw new UsageError(`${flag}: ${key}=${value}: on or off`)
+}
+
+/** Refuses the keys of a QEMU option this machine does not implement (never ignored silently). */
+function rest(flag: string, text: string, kv: Map<string, string>, what = 'not supported'): void {
+  const [key, value] = [...kv][0] ?? []
+  if (key !== undefined) throw new UsageError(`${flag} ${text}: ${key}=${value} is ${what}`)
+}
+
+function take(kv: Map<string, string>, key: string): string | undefined {
+  const v = kv.get(key)
+  kv.delete(key)
+  return v
+}
+
+/** A 9P export: host directory and read-only-ness (`-fsdev`, `-virtfs`, `--share`). */
+interface FsSpec {
+  path: string
+  readOnly: boolean
+}
+
+function parseFs(flag: string, text: string, kv: Map<string, string>): FsSpec & { id?: string } {
+  const driver = take(kv, 'fsdriver')
+  if (driver !== 'local') throw new UsageError(`${flag} ${text}: only the "local" fsdriver (a host directory) is supported`)
+  const path = take(kv, 'path')
+  if (!path) throw new UsageError(`${flag} ${text}: path=<host directory> is required`)
+  // honk's HostFS stores no guest ownership or modes apart from the host's: QEMU's security_model=none.
+  const model = take(kv, 'security_model') ?? 'none'
+  if (model !== 'none') throw new UsageError(`${flag} ${text}: security_model=${model} is not supported (only none: files keep the host's owner)`)
+  const ro = take(kv, 'readonly')
+  const id = take(kv, 'id')
+  return { path, readOnly: ro === undefined ? false : qemuBool(flag, 'readonly', ro), ...(id !== undefined ? { id } : {}) }
+}
+
+function checkTag(flag: string, tag: string | undefined): string {
+  // virtio-9p's config space: le16 tag_len, then the tag (virtio 1.2 §5.11.4).
+  const n = tag === undefined ? 0 : new TextEncoder().encode(tag).length
+  if (tag === undefined || n === 0) throw new UsageError(`${flag}: mount_tag=<tag> is required (the guest mounts the share by it, e.g. mount_tag=host)`)
+  if (n > 0xffff) throw new UsageError(`${flag}: the mount tag is ${n} bytes, more than 65535`)
+  return tag
+}
+
+const MiB = 1 << 20
+export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
+  const single: Partial<Record<OptionName, { flag: string; value: string }>> = {}
+  /** Options that may repeat, in command-line order (drives and devices keep their order). */
+  const repeated: Array<{ name: 'drive' | 'virtfs' | 'fsdev' | 'device'; flag: string; value: string }> = []
+  const flags = new Set<OptionName>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const m = /^--?([A-Za-z][\w-]*)(?:=([\s\S]*))?$/.exec(arg)
+    if (!m) throw new UsageError(`unexpected argument "${arg}" (a disk is -drive file=${arg},format=raw)`)
+    const name = m[1]!
+    const flag = arg.startsWith('--') ? `--${name}` : `-${name}`
+    if (!Object.hasOwn(OPTIONS, name)) {
+      const why = Object.hasOwn(UNSUPPORTED, name) ? UNSUPPORTED[name] : 'not an option of honk-virt'
+      throw new UsageError(`${flag}: not supported: ${why}`)
+    }
+    const opt = name as OptionName
+    if (!OPTIONS[opt]) {
+      if (m[2] !== undefined) throw new UsageError(`${flag} takes no value`)
+      if (opt === 'help' || opt === 'h') return 'help'
+      if (opt === 'version') return 'version'
+      flags.add(opt)
+      continue
+    }
+    const value = m[2] ?? argv[++i]
+    if (value === undefined) throw new UsageError(`${flag} needs a value`)
+    if (opt === 'drive' || opt === 'virtfs' || opt === 'fsdev' || opt === 'device') repeated.push({ name: opt, flag, value })
+    else single[opt === 'm' ? 'mem' : opt === 'M' ? 'machine' : opt] = { flag, value } // the last one wins, as in QEMU
+  }
+  const val = (o: OptionName) => single[o]?.value
+  const label = (o: OptionName) => `${single[o]?.flag ?? `--${o}`} ${single[o]?.value ?? ''}`.trim()
+
+  // Options that only ask for what this machine is (QEMU semantics); anything else is refused.
+  if (single.machine) {
+    const kv = parseKeyval(single.machine.flag, single.machine.value, 'type')
+    if (take(kv, 'type') !== 'virt') throw new UsageError(`${label('machine')}: not supported: the only machine is virt`)
+    rest(label('machine'), '', kv, 'not supported (virt with its defaults only)')
+  }
+  if (val('cpu') !== undefined && val('cpu') !== 'rv64') throw new UsageError(`${label('cpu')}: not supported: the only CPU model is rv64 (QEMU's default for virt)`)
+  if (val('display') !== undefined && val('display') !== 'none') throw new UsageError(`${label('display')}: not supported: no display (the console is stdio)`)
+  if (val('serial') !== undefined && val('serial') !== 'stdio' && val('serial') !== 'mon:stdio') throw new UsageError(`${label('serial')}: not supported: the one UART is always on stdio (-serial stdio or mon:stdio)`)
+  if (val('accel') !== undefined && val('accel') !== 'tcg') throw new UsageError(`${label('accel')}: not supported: the harts are emulated (-accel tcg)`)
+
+  const biosValue = val('bios') ?? 'builtin'
+  const bios = biosValue === 'builtin' || biosValue === 'default' ? 'builtin' : biosValue === 'none' ? 'none' : 'firmware'
+  const kernel = val('kernel')
+  if (!kernel && bios !== 'firmware') throw new UsageError('--kernel is required (or --bios <file> alone, as QEMU -bios u-boot.bin)')
+
+  let harts = NaN
+  const smpText = val('smp') ?? '1'
+  if (/^\s*\d+\s*$/.test(smpText)) harts = Number(smpText)
+  else if (single.smp) {
+    const kv = parseKeyval(single.smp.flag, smpText, 'cpus')
+    const cpus = take(kv, 'cpus')
+    rest(label('smp'), '', kv, 'not supported (only the hart count: N or cpus=N)')
+    if (cpus !== undefined && /^\d+$/.test(cpus)) harts = Number(cpus)
+  }
+  if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`${label('smp') || '--smp'}: 1 to 8 harts`)
+
+  const memText = val('mem') ?? '256M'
+  let memory: number
+  if (single.mem && /=/.test(memText)) {
+    const kv = parseKeyval(single.mem.flag, memText, 'size')
+    const size = take(kv, 'size')
+    rest(label('mem'), '', kv, 'not supported (only the RAM size)')
+    memory = parseSize(size ?? '')
+  } else memory = parseSize(memText)
+  if (memory < 16 * MiB || memory > 4096 * MiB || memory % (2 * MiB) !== 0) throw new UsageError(`${label('mem')}: 16M to 4G, in whole 2M blocks`)
+
+  // Drives and 9P exports: QEMU's -drive/-fsdev define backends, -device attaches them; if=virtio and -virtfs do both.
+  const drives: Array<{ path: string; readOnly: boolean; id?: string; used: boolean }> = []
+  const fsdevs = new Map<string, FsSpec & { used: boolean }>()
+  const attached: Array<{ path: string; readOnly: boolean }> = []
+  let share: (FsSpec & { tag?: string; flag: string }) | undefined
+  const addShare = (flag: string, s: FsSpec & { tag?: string }) => {
+    if (share) throw new UsageError(`${flag}: not supported: one 9P share only (already ${share.flag})`)
+    share = { ...s, flag }
+  }
+  for (const r of repeated) {
+    if (r.name === 'drive') {
+      if (!/(^|,)file=/.test(r.value)) {
+        drives.push({ path: r.value, readOnly: false, used: true }) // honk-virt's own form: a path
+        attached.push({ path: r.value, readOnly: false })
+        continue
+      }
+      const kv = parseKeyval(r.flag, r.value)
+      const path = take(kv, 'file') ?? ''
+      const format = take(kv, 'format') ?? 'raw' // QEMU probes; a raw image probes as raw
+      if (format !== 'raw') throw new UsageError(`${r.flag} ${r.value}: format=${format} is not supported (raw images only)`)
+      // QEMU's riscv virt has no default interface; an -drive without if= is taken as virtio here.
+      const iface = take(kv, 'if') ?? 'virtio'
+      if (iface !== 'virtio' && iface !== 'none') throw new UsageError(`${r.flag} ${r.value}: if=${iface} is not supported (virtio, or none with -device virtio-blk-device)`)
+      const media = take(kv, 'media') ?? 'disk'
+      if (media !== 'disk') throw new UsageError(`${r.flag} ${r.value}: media=${media} is not supported (disk only)`)
+      const ro = take(kv, 'readonly')
+      const id = take(kv, 'id')
+      rest(r.flag, r.value, kv)
+      if (path === '') throw new UsageError(`${r.flag} ${r.value}: an empty path`)
+      const readOnly = ro === undefined ? false : qemuBool(r.flag, 'readonly', ro)
+      if (id !== undefined && drives.some((d) => d.id === id)) throw new UsageError(`${r.flag} ${r.value}: a drive id=${id} already exists`)
+      drives.push({ path, readOnly, ...(id !== undefined ? { id } : {}), used: iface === 'virtio' })
+      if (iface === 'virtio') attached.push({ path, readOnly })
+    } else if (r.name === 'fsdev') {
+      const kv = parseKeyval(r.flag, r.value, 'fsdriver')
+      const fs = parseFs(r.flag, r.value, kv)
+      rest(r.flag, r.value, kv)
+      if (fs.id === undefined) throw new UsageError(`${r.flag} ${r.value}: id=<name> is required (-device virtio-9p-device,fsdev=<name> uses it)`)
+      if (fsdevs.has(fs.id)) throw new UsageError(`${r.flag} ${r.value}: an fsdev id=${fs.id} already exists`)
+      fsdevs.set(fs.id, { path: fs.path, readOnly: fs.readOnly, used: false })
+    } else if (r.name === 'virtfs') {
+      const kv = parseKeyval(r.flag, r.value, 'fsdriver')
+      const fs = parseFs(r.flag, r.value, kv)
+      const tag = checkTag(`${r.flag} ${r.value}`, take(kv, 'mount_tag'))
+      rest(r.flag, r.value, kv)
+      addShare(r.flag, { path: fs.path, readOnly: fs.readOnly, tag })
+    }
+  }
+  // -device after every backend exists (QEMU creates -drive and -fsdev backends before devices).
+  // The disks' order: if=virtio drives as given, then those attached by -device, as given.
+  for (const r of repeated) {
+    if (r.name !== 'device') continue
+    const kv = parseKeyval(r.flag, r.value, 'driver')
+    const driver = take(kv, 'driver')!
+    if (driver === 'virtio-blk-device') {
+      const id = take(kv, 'drive')
+      rest(r.flag, r.value, kv)
+      const d = drives.find((x) => x.id !== undefined && x.id === id)
+      if (!d) throw new UsageError(`${r.flag} ${r.value}: drive=${id ?? ''} names no -drive …,id=${id ?? '<id>'},if=none`)
+      if (d.used) throw new UsageError(`${r.flag} ${r.value}: drive ${id} is already in use`)
+      d.used = true
+      attached.push({ path: d.path, readOnly: d.readOnly })
+    } else if (driver === 'virtio-9p-device') {
+      const id = take(kv, 'fsdev')
+      const tag = checkTag(`${r.flag} ${r.value}`, take(kv, 'mount_tag'))
+      rest(r.flag, r.value, kv)
+      const fs = id === undefined ? undefined : fsdevs.get(id)
+      if (!fs) throw new UsageError(`${r.flag} ${r.value}: fsdev=${id ?? ''} names no -fsdev local,id=…`)
+      if (fs.used) throw new UsageError(`${r.flag} ${r.value}: fsdev ${id} is already in use`)
+      fs.used = true
+      addShare(r.flag, { path: fs.path, readOnly: fs.readOnly, tag })
+    } else if (driver === 'virtio-rng-device') {
+      rest(r.flag, r.value, kv, 'not supported (the rng takes no properties)') // the board always has one virtio-rng
+    } else if (driver === 'virtio-net-device') throw new UsageError(`${r.flag} ${r.value}: not supported: ${NO_NET}`)
+    else if (driver.endsWith('-pci')) throw new UsageError(`${r.flag} ${driver}: not supported: no PCI bus (use the virtio-…-device form on virtio-mmio)`)
+    else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device and virtio-rng-device are)`)
+  }
+
+  if (single.share) addShare(single.share.flag, { path: single.share.value, readOnly: false, ...(single['share-tag'] ? { tag: checkTag(label('share-tag'), single['share-tag'].value) } : {}) })
+  else if (single['share-tag']) throw new UsageError(`${label('share-tag')}: needs --share <dir>`)
+
+  for (const [flag, value] of [['--kernel', kernel], ['--initrd', val('initrd')], ['--share', share?.path], ['--bios', val('bios')], ...attached.map((d) => ['--drive', d.path])]) if (value === '') throw new UsageError(`${flag}: an empty path`)
+  const clock = val('clock') ?? 'virtual'
+  const mmu = val('mmu') ?? 'sv48'
+  if (clock !== 'virtual' && clock !== 'realtime') throw new UsageError(`${label('clock')}: virtual or realtime`)
+  if (mmu !== 'sv48' && mmu !== 'sv57') throw new UsageError(`${label('mmu')}: sv48 or sv57`)
+  const seedText = val('seed')
+  const seed = seedText === undefined ? undefined : /^\d{1,15}$/.test(seedText.trim()) ? Number(seedText) : NaN
+  if (Number.isNaN(seed)) throw new UsageError(`${label('seed')}: a whole number (0 to 15 digits)`)
+  if (seed !== undefined && clock !== 'virtual') throw new UsageError('--seed needs --clock virtual (a reproducible run keeps guest time off the host clock)')
+  const append = val('append')
+  const initrd = val('initrd')
+  const readOnlyDrives = attached.flatMap((d, i) => (d.readOnly ? [i] : []))
   return {
-    config: { harts, memory, bios, clock: v.clock, mmu: v.mmu, ...(v.append !== undefined ? { bootargs: v.append } : {}), ...(seed !== undefined ? { seed } : {}) },
-    ...(bios === 'firmware' ? { firmware: v.bios } : {}),
-    ...(v.kernel ? { kernel: v.kernel } : {}),
-    ...(v.initrd ? { initrd: v.initrd } : {}),
-    drives: v.drive,
-    ...(v.share ? { share: v.share } : {}),
+    config: { harts, memory, bios, clock, mmu, ...(append !== undefined ? { bootargs: append } : {}), ...(seed !== undefined ? { seed } : {}) },
+    ...(bios === 'firmware' ? { firmware: biosValue } : {}),
+    ...(kernel ? { kernel } : {}),
+    ...(initrd ? { initrd } : {}),
+    drives: attached.map((d) => d.path),
+    ...(readOnlyDrives.length ? { readOnlyDrives } : {}),
+    ...(share ? { share: share.path } : {}),
+    ...(share?.tag !== undefined ? { shareTag: share.tag } : {}),
+    ...(share?.readOnly ? { shareReadOnly: true as const } : {}),
+    ...(flags.has('no-reboot') ? { noReboot: true as const } : {}),
   }
 }
 
@@ -174,20 +421,21 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
   const drives: BlockDevice[] = []
   let server: ReturnType<typeof serve> | undefined
   try {
-    for (const path of options.drives) {
+    for (const [i, path] of options.drives.entries()) {
       try {
-        drives.push(await FileBlockDevice.open(path, { create: false }))
+        // A read-only open takes no write lock (FileBlockDevice), so it may share the image with one writer.
+        drives.push(await FileBlockDevice.open(path, { create: false, ...(options.readOnlyDrives?.includes(i) ? { readOnly: true } : {}) }))
       } catch (e) {
         throw e instanceof HonkError ? e : new CliFileError(`--drive ${path}: ${hostReason(e)}`)
       }
     }
-    server = options.share ? serve(new HostFS(options.share)) : undefined
+    server = options.share ? serve(new HostFS(options.share, options.shareReadOnly ? { readOnly: true } : {})) : undefined
     const p9 = server
     const machine = new VirtMachine({
       ...options.config,
       consoleOut,
       drives,
-      ...(p9 ? { share: { tag: 'honk', handler: (t: Uint8Array) => p9.handle(t) } } : {}),
+      ...(p9 ? { share: { tag: options.shareTag ?? DEFAULT_SHARE_TAG, handler: (t: Uint8Array) => p9.handle(t) } } : {}),
     })
     boot(machine, { kernel: images.kernel, ...(images.firmware ? { firmware: images.firmware } : {}), ...(images.initrd ? { initrd: images.initrd } : {}) })
     return {
@@ -202,6 +450,12 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
     for (const d of drives) await d.close().catch(() => undefined)
     throw e
   }
+}
+
+/** `honk-virt --version`: one line, the program and its package's name and version. */
+export function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string }
+  return `honk-virt ${pkg.version} (${pkg.name})`
 }
 
 export function exitCode(exit: MachineExit): number {
@@ -221,12 +475,16 @@ export interface CliIo {
 
 /** The `honk-virt` program: console on stdio, Ctrl-A x quits, a reset reboots with the same images. */
 export async function main(argv: string[], io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  let options: CliOptions | 'help'
+  let options: CliOptions | 'help' | 'version'
   let files: CliFiles
   try {
     options = parseCli(argv)
     if (options === 'help') {
       io.stdout.write(USAGE + '\n')
+      return 0
+    }
+    if (options === 'version') {
+      io.stdout.write(versionLine() + '\n')
       return 0
     }
     files = await readCliFiles(options)
@@ -302,7 +560,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
       current = undefined
       await close()
       flush()
-      if (exit.reason === 'reset' && !quit) continue
+      if (exit.reason === 'reset' && !quit && !options.noReboot) continue
       if (exit.reason === 'error') io.stderr.write(`\nhonk-virt: ${describeError(exit.message)}\n`)
       return exitCode(exit)
     }

@@ -1,0 +1,206 @@
+/**
+ * honk-virt takes QEMU's command lines as a user pastes them (issue 13, "Ready to publish"):
+ * each line below gives the machine configuration shown; each option the machine cannot honour is
+ * refused with one line and exit code 2 — never ignored.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { MAP } from './board.js'
+import { DEFAULT_SHARE_TAG, type CliOptions, UsageError, createFromCli, main, parseCli, parseKeyval } from './cli.js'
+
+/** A command line as typed in a shell (double quotes group; no other shell syntax). */
+function words(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!)
+}
+
+const QEMU = 'qemu-system-riscv64'
+const PASTED = `${QEMU} -M virt -m 512M -smp 4 -nographic -bios fw_jump.bin -kernel Image -initrd initrd.cpio -append "console=ttyS0" -drive file=disk.img,format=raw,if=virtio -virtfs local,path=share,mount_tag=host,security_model=none -device virtio-rng-device`
+
+/** Each command line (after the program name) → the options it gives. */
+const ACCEPTED: Array<[string, Partial<CliOptions> & { config?: Partial<CliOptions['config']> }]> = [
+  [PASTED, { config: { harts: 4, memory: 512 << 20, bios: 'firmware', bootargs: 'console=ttyS0' }, firmware: 'fw_jump.bin', kernel: 'Image', initrd: 'initrd.cpio', drives: ['disk.img'], share: 'share', shareTag: 'host' }],
+  ['-kernel k -m 1G', { config: { memory: 1 << 30 } }],
+  ['-kernel k -m 512', { config: { memory: 512 << 20 } }],
+  ['-kernel k -m size=64M', { config: { memory: 64 << 20 } }],
+  ['--kernel=k --m=32M', { config: { memory: 32 << 20 } }],
+  ['-kernel k -smp 4', { config: { harts: 4 } }],
+  ['-kernel k -smp cpus=3', { config: { harts: 3 } }],
+  ['-kernel k --smp cpus=2', { config: { harts: 2 } }],
+  ['-machine virt -kernel k', { config: { harts: 1 } }],
+  ['-machine type=virt -cpu rv64 -display none -serial mon:stdio -accel tcg -kernel k', { config: { bios: 'builtin' } }],
+  ['-serial stdio -kernel k', { config: { bios: 'builtin' } }],
+  ['-bios none -kernel k', { config: { bios: 'none' } }],
+  ['-bios default -kernel k', { config: { bios: 'builtin' } }],
+  ['-bios u-boot.bin', { config: { bios: 'firmware' }, firmware: 'u-boot.bin', drives: [] }],
+  ['-kernel k -drive file=a.img,format=raw,id=d0,if=none -device virtio-blk-device,drive=d0', { drives: ['a.img'] }],
+  ['-kernel k -device virtio-blk-device,drive=d0 -drive file=a.img,format=raw,id=d0,if=none', { drives: ['a.img'] }],
+  ['-kernel k -drive file=a.img,format=raw,readonly=on', { drives: ['a.img'], readOnlyDrives: [0] }],
+  ['-kernel k -drive file=a.img -drive file=b.img,if=virtio,readonly=off --drive c.img', { drives: ['a.img', 'b.img', 'c.img'] }],
+  ['-kernel k -drive file=a,,b.img,format=raw', { drives: ['a,b.img'] }],
+  ['-kernel k -fsdev local,id=f0,path=share,security_model=none -device virtio-9p-device,fsdev=f0,mount_tag=host', { share: 'share', shareTag: 'host' }],
+  ['-kernel k -fsdev local,id=f0,path=share,readonly=on -device virtio-9p-device,fsdev=f0,mount_tag=hostshare', { share: 'share', shareTag: 'hostshare', shareReadOnly: true }],
+  ['-kernel k -virtfs local,path=share,mount_tag=host,security_model=none,id=s0,readonly=on', { share: 'share', shareTag: 'host', shareReadOnly: true }],
+  ['--kernel k --share share --share-tag host', { share: 'share', shareTag: 'host' }],
+  ['--kernel k --share share', { share: 'share' }],
+  ['-kernel k -no-reboot', { noReboot: true }],
+]
+
+/** Each command line → what its one-line refusal says. */
+const REFUSED: Array<[string, RegExp]> = [
+  ['-kernel k -netdev user,id=n0 -device virtio-net-device,netdev=n0', /^-netdev: not supported: the machine has no network yet/],
+  ['-kernel k -device virtio-net-device', /virtio-net-device.*not supported: the machine has no network yet/],
+  ['-kernel k -nic user', /^-nic: not supported: the machine has no network/],
+  ['-kernel k -display sdl', /^-display sdl: not supported: no display/],
+  ['-kernel k -display gtk', /^-display gtk: not supported/],
+  ['-kernel k -serial tcp::4444,server', /^-serial tcp::4444,server: not supported/],
+  ['-kernel k -serial pty', /^-serial pty: not supported/],
+  ['-kernel k -serial none', /^-serial none: not supported/],
+  ['-kernel k -M sifive_u', /^-M sifive_u: not supported: the only machine is virt/],
+  ['-kernel k -machine virt,aia=aplic-imsic', /aia=aplic-imsic is not supported/],
+  ['-kernel k -cpu rv64,v=true', /^-cpu rv64,v=true: not supported/],
+  ['-kernel k -cpu sifive-u54', /^-cpu sifive-u54: not supported/],
+  ['-kernel k -accel kvm', /^-accel kvm: not supported/],
+  ['-kernel k -enable-kvm', /^-enable-kvm: not supported/],
+  ['-kernel k -s -S', /^-s: not supported: no gdb stub/],
+  ['-kernel k -monitor stdio', /^-monitor: not supported/],
+  ['-kernel k -snapshot', /^-snapshot: not supported/],
+  ['-kernel k -hda disk.img', /^-hda: not supported: use -drive file=/],
+  ['-kernel k -drive file=a.qcow2,format=qcow2', /format=qcow2 is not supported/],
+  ['-kernel k -drive file=a.img,format=raw,if=ide', /if=ide is not supported/],
+  ['-kernel k -drive file=a.img,format=raw,cache=none', /cache=none is not supported/],
+  ['-kernel k -drive file=a.img,media=cdrom', /media=cdrom is not supported/],
+  ['-kernel k -drive file=a.img,readonly=maybe', /readonly=maybe: on or off/],
+  ['-kernel k -drive file=a.img,id=d0,if=none -device virtio-blk-device,drive=d1', /drive=d1 names no -drive/],
+  ['-kernel k -drive file=a.img,id=d0 -device virtio-blk-device,drive=d0', /drive d0 is already in use/],
+  ['-kernel k -device virtio-blk-pci,drive=d0', /virtio-blk-pci: not supported: no PCI bus/],
+  ['-kernel k -device virtio-gpu-device', /virtio-gpu-device: not supported/],
+  ['-kernel k -device virtio-rng-device,rng=r0', /rng=r0 is not supported/],
+  ['-kernel k -virtfs local,path=share,security_model=none', /mount_tag=<tag> is required/],
+  ['-kernel k -virtfs local,path=share,mount_tag=host,security_model=mapped-xattr', /security_model=mapped-xattr is not supported/],
+  ['-kernel k -virtfs proxy,sock_fd=3,mount_tag=host', /only the "local" fsdriver/],
+  ['-kernel k -virtfs local,path=share,mount_tag=host,multidevs=remap', /multidevs=remap is not supported/],
+  ['-kernel k -virtfs local,path=a,mount_tag=a -virtfs local,path=b,mount_tag=b', /one 9P share only/],
+  ['-kernel k -fsdev local,path=share -device virtio-9p-device,fsdev=f0,mount_tag=host', /id=<name> is required/],
+  ['-kernel k -fsdev local,id=f0,path=share -device virtio-9p-device,fsdev=f0', /mount_tag=<tag> is required/],
+  ['-kernel k -fsdev local,id=f0,path=share -device virtio-9p-device,fsdev=f1,mount_tag=h', /fsdev=f1 names no -fsdev/],
+  ['-kernel k --share s --share-tag ""', /mount_tag=<tag> is required/],
+  ['-kernel k --share-tag host', /--share-tag host: needs --share/],
+  ['-kernel k -m 1G,slots=2,maxmem=4G', /slots=2 is not supported/],
+  ['-kernel k -m 8G', /^-m 8G: 16M to 4G/],
+  ['-kernel k -smp 4,sockets=2', /sockets=2 is not supported/],
+  ['-kernel k -smp cpus=16', /^-smp cpus=16: 1 to 8 harts/],
+  ['-kernel k disk.img', /unexpected argument "disk.img"/],
+  ['-kernel k -frobnicate', /^-frobnicate: not supported: not an option of honk-virt/],
+  ['-kernel', /^-kernel needs a value/],
+  ['-kernel k -nographic=on', /^-nographic takes no value/],
+]
+
+describe('honk-virt takes QEMU command lines as pasted', () => {
+  for (const [line, want] of ACCEPTED) {
+    it(line.startsWith(QEMU) ? 'the README\'s pasted qemu-system-riscv64 line' : line, () => {
+      const argv = words(line)
+      expect(parseCli(argv[0] === QEMU ? argv.slice(1) : argv)).toMatchObject(want)
+    })
+  }
+
+  it('--share without a tag keeps the tag it always had', () => {
+    const o = parseCli(['--kernel', 'k', '--share', 'dir']) as CliOptions
+    expect(o.shareTag).toBeUndefined()
+    expect(DEFAULT_SHARE_TAG).toBe('honk')
+  })
+
+  it('QEMU key=value lists: ",," is a comma, a bare first item is the implied key', () => {
+    expect([...parseKeyval('-fsdev', 'local,path=a,,b,id=f', 'fsdriver')]).toEqual([['fsdriver', 'local'], ['path', 'a,b'], ['id', 'f']])
+    expect(() => parseKeyval('-drive', 'a.img,format=raw')).toThrow(UsageError)
+  })
+})
+
+describe('honk-virt refuses what it cannot honour: one line, exit code 2', () => {
+  for (const [line, want] of REFUSED) {
+    it(line, async () => {
+      expect(() => parseCli(words(line)), line).toThrow(UsageError)
+      let err = ''
+      let out = ''
+      const code = await main(words(line), {
+        stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+        stdout: { write: (c: string) => ((out += c), true) } as unknown as NodeJS.WritableStream,
+        stderr: { write: (c: string) => ((err += c), true) } as unknown as NodeJS.WritableStream,
+      })
+      expect(code).toBe(2)
+      expect(out).toBe('')
+      expect(err.endsWith('\n') && err.split('\n').length === 2, err).toBe(true)
+      expect(err.replace(/^honk-virt: /, '')).toMatch(want)
+    })
+  }
+})
+
+describe('honk-virt --version and --help', () => {
+  async function run(argv: string[]) {
+    let out = ''
+    let err = ''
+    const code = await main(argv, {
+      stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+      stdout: { write: (c: string) => ((out += c), true) } as unknown as NodeJS.WritableStream,
+      stderr: { write: (c: string) => ((err += c), true) } as unknown as NodeJS.WritableStream,
+    })
+    return { code, out, err }
+  }
+
+  it('--version and -version print one line with the package name and version, exit 0', async () => {
+    const pkg = JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { name: string; version: string }
+    for (const flag of ['--version', '-version']) {
+      const r = await run([flag])
+      expect(r).toEqual({ code: 0, out: `honk-virt ${pkg.version} (${pkg.name})\n`, err: '' })
+    }
+  })
+
+  it('-h, -help and --help print the usage, exit 0', async () => {
+    for (const flag of ['-h', '-help', '--help', '--h']) {
+      const r = await run([flag])
+      expect(r.code).toBe(0)
+      expect(r.out).toMatch(/^usage: honk-virt/)
+      expect(r.out).toContain('-virtfs')
+      expect(r.err).toBe('')
+    }
+  })
+})
+
+describe('the 9P mount tag reaches the guest (virtio-9p config space: le16 tag_len, tag)', () => {
+  /** The virtio-mmio slot holding device id 9 (9P), and the tag in its config space (virtio-mmio offset 0x100). */
+  function mountTag(machine: Awaited<ReturnType<typeof createFromCli>>['machine']): string | undefined {
+    for (let slot = 0; slot < 8; slot++) {
+      const base = MAP.virtio + 0x1000 * slot
+      if (Number(machine.bus.read(base + 0x008, 4)) !== 9) continue
+      const len = Number(machine.bus.read(base + 0x100, 2))
+      const bytes = Uint8Array.from({ length: len }, (_, i) => Number(machine.bus.read(base + 0x102 + i, 1)))
+      return new TextDecoder().decode(bytes)
+    }
+    return undefined
+  }
+
+  for (const [name, args, tag] of [
+    ['-virtfs …,mount_tag=host', ['-virtfs', 'local,path=SHARE,mount_tag=host,security_model=none'], 'host'],
+    ['-fsdev + -device virtio-9p-device,mount_tag=host', ['-fsdev', 'local,id=f0,path=SHARE,security_model=none', '-device', 'virtio-9p-device,fsdev=f0,mount_tag=host'], 'host'],
+    ['--share --share-tag some_tag', ['--share', 'SHARE', '--share-tag', 'some_tag'], 'some_tag'],
+    ['--share alone (the default tag)', ['--share', 'SHARE'], 'honk'],
+  ] as const) {
+    it(name, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'honk-virt-tag-'))
+      try {
+        await writeFile(join(dir, 'k'), new Uint8Array(16))
+        const argv = ['-bios', 'none', '-kernel', join(dir, 'k'), '-m', '16M', ...args.map((a) => a.replace('SHARE', dir))]
+        const { machine, close } = await createFromCli(parseCli(argv) as CliOptions, () => undefined)
+        try {
+          expect(mountTag(machine)).toBe(tag)
+        } finally {
+          await close()
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+  }
+})
