@@ -9,7 +9,13 @@
  * - Linux: a socket in the abstract namespace (`\0honk-block-lock:<dev>:<ino>`). `bind(2)` of a
  *   name is atomic (`EADDRINUSE` for the second binder), and the name disappears with the last
  *   descriptor of the socket — at `close`, at exit, and on SIGKILL or a crash. There is no lock
- *   file that can go stale, so there is no stale-lock check to race on.
+ *   file that can go stale, so there is no stale-lock check to race on. But the abstract
+ *   namespace is per *network* namespace: two containers (or `unshare -n`) sharing the image's
+ *   folder never see each other's name (both wrote, and acknowledged writes were overwritten). So
+ *   the holder also binds the socket file `<real path of the image>.lock` beside it, which every
+ *   namespace reaches (a leftover of a killed holder is replaced, as below). Within one network
+ *   namespace the abstract name serialises the openers, so the leftover-replacement window exists
+ *   only between namespaces. Where the folder is not writable the socket file is skipped.
  * - Elsewhere (no abstract namespace): a socket file `<image>.lock` beside the image. A leftover
  *   of a killed holder is recognised by `ECONNREFUSED` (nobody listens) and replaced; two openers
  *   replacing the same leftover at once is possible only in that window (documented in
@@ -20,7 +26,9 @@
  */
 import { createConnection, createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
-import { unlink } from 'node:fs/promises'
+import { closeSync, constants, openSync } from 'node:fs'
+import { realpath, unlink } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
 import { BlockLockedError, type LockHolder } from './errors.js'
 
 /** How long a refused opener waits for the holder to say who it is. */
@@ -61,6 +69,44 @@ export async function acquireWriteLock(path: string, id: LockIdentity, options: 
   const ns = options.namespace ?? DEFAULT_LOCK_NAMESPACE
   const name = lockName(path, id, ns)
   const self = describeSelf(options.what)
+  const server = await bindLock(path, name, self, ns === 'file')
+  if (!server) throw new BlockLockedError(path, undefined, 'cannot take the write lock')
+  // The abstract namespace is per network namespace: a holder in a container (or under
+  // `unshare -n`) sharing the image's folder never sees this name. A socket file beside the
+  // image is reachable from every network namespace, so it is taken too, where it can be.
+  let beside: Beside | undefined
+  if (ns === 'abstract') {
+    try {
+      beside = await besideLock(path, self)
+    } catch (e) {
+      await closeServer(server)
+      throw e
+    }
+  }
+  let released: Promise<void> | undefined
+  return {
+    name,
+    release: () =>
+      (released ??= (async () => {
+        if (beside) {
+          await closeServer(beside.server) // unlinks the socket file (through the held folder descriptor)
+          closeSync(beside.dirFd)
+        }
+        await closeServer(server) // for a socket file, close() also unlinks it
+      })()),
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => server.close(() => resolve()))
+}
+
+/**
+ * Binds `name`, or throws {@link BlockLockedError} naming the holder. With `replaceStale`
+ * (socket files), a leftover nobody listens on is unlinked and the bind tried once more. When
+ * `optional`, a bind failing for another reason than the name being in use returns undefined.
+ */
+async function bindLock(path: string, name: string, self: LockHolder, replaceStale: boolean, optional = false): Promise<Server | undefined> {
   const server = createServer((socket) => {
     socket.on('error', () => undefined)
     socket.end(JSON.stringify(self) + '\n')
@@ -69,9 +115,12 @@ export async function acquireWriteLock(path: string, id: LockIdentity, options: 
   for (let attempt = 0; ; attempt++) {
     const bound = await listen(server, name)
     if (bound === true) break
-    if (bound.code !== 'EADDRINUSE') throw new BlockLockedError(path, undefined, `cannot take the write lock (${bound.message})`)
+    if (bound.code !== 'EADDRINUSE') {
+      if (optional) return undefined
+      throw new BlockLockedError(path, undefined, `cannot take the write lock (${bound.message})`)
+    }
     const holder = await askHolder(name)
-    if (holder === 'gone' && ns === 'file' && attempt === 0) {
+    if (holder === 'gone' && replaceStale && attempt === 0) {
       // A socket file left by a holder that died: nobody listens. Replace it once.
       await unlink(name).catch(() => undefined)
       continue
@@ -81,13 +130,41 @@ export async function acquireWriteLock(path: string, id: LockIdentity, options: 
     throw new BlockLockedError(path, mine ? { ...holder, what: `this process: ${holder.what}` } : holder)
   }
   server.unref() // the lock must not keep the process alive
-  let released: Promise<void> | undefined
-  return {
-    name,
-    release: () =>
-      (released ??= new Promise<void>((resolve) => {
-        server.close(() => resolve()) // for a socket file, close() also unlinks it
-      })),
+  return server
+}
+
+interface Beside {
+  readonly server: Server
+  readonly dirFd: number
+}
+
+/**
+ * The socket file `<real path>.lock`, bound through `/proc/self/fd/<folder>/` (a socket path is
+ * at most 107 bytes, and Node cuts a longer one silently). Skipped (undefined) where it cannot
+ * be made: a read-only or unwritable folder, no /proc — the abstract name alone then guards the
+ * image, as before. A live holder there is refused like one of the abstract name.
+ */
+async function besideLock(path: string, self: LockHolder): Promise<Beside | undefined> {
+  let dirFd: number
+  let file: string
+  try {
+    const real = await realpath(path)
+    file = `${basename(real)}.lock`
+    dirFd = openSync(dirname(real), constants.O_RDONLY | constants.O_DIRECTORY)
+  } catch {
+    return undefined
+  }
+  const name = `/proc/self/fd/${dirFd}/${file}`
+  try {
+    const server = await bindLock(path, name, self, true, true)
+    if (!server) {
+      closeSync(dirFd)
+      return undefined
+    }
+    return { server, dirFd }
+  } catch (e) {
+    closeSync(dirFd)
+    throw e
   }
 }
 
