@@ -20,7 +20,8 @@ const QEMU = 'qemu-system-riscv64'
 const PASTED = `${QEMU} -M virt -m 512M -smp 4 -nographic -bios fw_jump.bin -kernel Image -initrd initrd.cpio -append "console=ttyS0" -drive file=disk.img,format=raw,if=virtio -virtfs local,path=share,mount_tag=host,security_model=none -device virtio-rng-device`
 
 /** Each command line (after the program name) → the options it gives. */
-const ACCEPTED: Array<[string, Partial<CliOptions> & { config?: Partial<CliOptions['config']> }]> = [
+type Want = Omit<Partial<CliOptions>, 'config'> & { config?: Partial<CliOptions['config']> }
+const ACCEPTED: Array<[string, Want]> = [
   [PASTED, { config: { harts: 4, memory: 512 << 20, bios: 'firmware', bootargs: 'console=ttyS0' }, firmware: 'fw_jump.bin', kernel: 'Image', initrd: 'initrd.cpio', drives: ['disk.img'], share: 'share', shareTag: 'host' }],
   ['-kernel k -m 1G', { config: { memory: 1 << 30 } }],
   ['-kernel k -m 512', { config: { memory: 512 << 20 } }],
@@ -86,9 +87,13 @@ const REFUSED: Array<[string, RegExp]> = [
   ['-kernel k -fsdev local,path=share -device virtio-9p-device,fsdev=f0,mount_tag=host', /id=<name> is required/],
   ['-kernel k -fsdev local,id=f0,path=share -device virtio-9p-device,fsdev=f0', /mount_tag=<tag> is required/],
   ['-kernel k -fsdev local,id=f0,path=share -device virtio-9p-device,fsdev=f1,mount_tag=h', /fsdev=f1 names no -fsdev/],
+  ['-kernel k -virtfs local,path=a,mount_tag=a --share b', /^--share: not supported: one 9P share only/],
   ['-kernel k --share s --share-tag ""', /mount_tag=<tag> is required/],
   ['-kernel k --share-tag host', /--share-tag host: needs --share/],
-  ['-kernel k -m 1G,slots=2,maxmem=4G', /slots=2 is not supported/],
+  ['-kernel k -drive file=a.img,format=raw,id=d0,if=none', /^-drive a\.img: if=none, and no -device virtio-blk-device,drive=d0 attaches it/],
+  ['-kernel k -fsdev local,id=f0,path=share', /^-fsdev id=f0: no -device virtio-9p-device,fsdev=f0/],
+  ['-kernel k -machine virt,aia=aplic-imsic', /^-machine virt,aia=aplic-imsic: aia=aplic-imsic is not supported/],
+  ['-kernel k -m 1G,slots=2,maxmem=4G', /^-m 1G,slots=2,maxmem=4G: slots=2 is not supported/],
   ['-kernel k -m 8G', /^-m 8G: 16M to 4G/],
   ['-kernel k -smp 4,sockets=2', /sockets=2 is not supported/],
   ['-kernel k -smp cpus=16', /^-smp cpus=16: 1 to 8 harts/],

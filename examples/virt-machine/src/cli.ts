@@ -157,9 +157,9 @@ function qemuBool(flag: string, key: string, value: string): boolean {
 }
 
 /** Refuses the keys of a QEMU option this machine does not implement (never ignored silently). */
-function rest(flag: string, text: string, kv: Map<string, string>, what = 'not supported'): void {
+function rest(where: string, kv: Map<string, string>, what = 'not supported'): void {
   const [key, value] = [...kv][0] ?? []
-  if (key !== undefined) throw new UsageError(`${flag} ${text}: ${key}=${value} is ${what}`)
+  if (key !== undefined) throw new UsageError(`${where}: ${key}=${value} is ${what}`)
 }
 
 function take(kv: Map<string, string>, key: string): string | undefined {
@@ -231,7 +231,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   if (single.machine) {
     const kv = parseKeyval(single.machine.flag, single.machine.value, 'type')
     if (take(kv, 'type') !== 'virt') throw new UsageError(`${label('machine')}: not supported: the only machine is virt`)
-    rest(label('machine'), '', kv, 'not supported (virt with its defaults only)')
+    rest(label('machine'), kv, 'not supported (virt with its defaults only)')
   }
   if (val('cpu') !== undefined && val('cpu') !== 'rv64') throw new UsageError(`${label('cpu')}: not supported: the only CPU model is rv64 (QEMU's default for virt)`)
   if (val('display') !== undefined && val('display') !== 'none') throw new UsageError(`${label('display')}: not supported: no display (the console is stdio)`)
@@ -249,7 +249,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   else if (single.smp) {
     const kv = parseKeyval(single.smp.flag, smpText, 'cpus')
     const cpus = take(kv, 'cpus')
-    rest(label('smp'), '', kv, 'not supported (only the hart count: N or cpus=N)')
+    rest(label('smp'), kv, 'not supported (only the hart count: N or cpus=N)')
     if (cpus !== undefined && /^\d+$/.test(cpus)) harts = Number(cpus)
   }
   if (!Number.isInteger(harts) || harts < 1 || harts > 8) throw new UsageError(`${label('smp') || '--smp'}: 1 to 8 harts`)
@@ -259,7 +259,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   if (single.mem && /=/.test(memText)) {
     const kv = parseKeyval(single.mem.flag, memText, 'size')
     const size = take(kv, 'size')
-    rest(label('mem'), '', kv, 'not supported (only the RAM size)')
+    rest(label('mem'), kv, 'not supported (only the RAM size)')
     memory = parseSize(size ?? '')
   } else memory = parseSize(memText)
   if (memory < 16 * MiB || memory > 4096 * MiB || memory % (2 * MiB) !== 0) throw new UsageError(`${label('mem')}: 16M to 4G, in whole 2M blocks`)
@@ -291,7 +291,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       if (media !== 'disk') throw new UsageError(`${r.flag} ${r.value}: media=${media} is not supported (disk only)`)
       const ro = take(kv, 'readonly')
       const id = take(kv, 'id')
-      rest(r.flag, r.value, kv)
+      rest(`${r.flag} ${r.value}`, kv)
       if (path === '') throw new UsageError(`${r.flag} ${r.value}: an empty path`)
       const readOnly = ro === undefined ? false : qemuBool(r.flag, 'readonly', ro)
       if (id !== undefined && drives.some((d) => d.id === id)) throw new UsageError(`${r.flag} ${r.value}: a drive id=${id} already exists`)
@@ -300,7 +300,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     } else if (r.name === 'fsdev') {
       const kv = parseKeyval(r.flag, r.value, 'fsdriver')
       const fs = parseFs(r.flag, r.value, kv)
-      rest(r.flag, r.value, kv)
+      rest(`${r.flag} ${r.value}`, kv)
       if (fs.id === undefined) throw new UsageError(`${r.flag} ${r.value}: id=<name> is required (-device virtio-9p-device,fsdev=<name> uses it)`)
       if (fsdevs.has(fs.id)) throw new UsageError(`${r.flag} ${r.value}: an fsdev id=${fs.id} already exists`)
       fsdevs.set(fs.id, { path: fs.path, readOnly: fs.readOnly, used: false })
@@ -308,7 +308,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       const kv = parseKeyval(r.flag, r.value, 'fsdriver')
       const fs = parseFs(r.flag, r.value, kv)
       const tag = checkTag(`${r.flag} ${r.value}`, take(kv, 'mount_tag'))
-      rest(r.flag, r.value, kv)
+      rest(`${r.flag} ${r.value}`, kv)
       addShare(r.flag, { path: fs.path, readOnly: fs.readOnly, tag })
     }
   }
@@ -320,7 +320,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     const driver = take(kv, 'driver')!
     if (driver === 'virtio-blk-device') {
       const id = take(kv, 'drive')
-      rest(r.flag, r.value, kv)
+      rest(`${r.flag} ${r.value}`, kv)
       const d = drives.find((x) => x.id !== undefined && x.id === id)
       if (!d) throw new UsageError(`${r.flag} ${r.value}: drive=${id ?? ''} names no -drive …,id=${id ?? '<id>'},if=none`)
       if (d.used) throw new UsageError(`${r.flag} ${r.value}: drive ${id} is already in use`)
@@ -329,19 +329,22 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     } else if (driver === 'virtio-9p-device') {
       const id = take(kv, 'fsdev')
       const tag = checkTag(`${r.flag} ${r.value}`, take(kv, 'mount_tag'))
-      rest(r.flag, r.value, kv)
+      rest(`${r.flag} ${r.value}`, kv)
       const fs = id === undefined ? undefined : fsdevs.get(id)
       if (!fs) throw new UsageError(`${r.flag} ${r.value}: fsdev=${id ?? ''} names no -fsdev local,id=…`)
       if (fs.used) throw new UsageError(`${r.flag} ${r.value}: fsdev ${id} is already in use`)
       fs.used = true
       addShare(r.flag, { path: fs.path, readOnly: fs.readOnly, tag })
     } else if (driver === 'virtio-rng-device') {
-      rest(r.flag, r.value, kv, 'not supported (the rng takes no properties)') // the board always has one virtio-rng
+      rest(`${r.flag} ${r.value}`, kv, 'not supported (the rng takes no properties)') // the board always has one virtio-rng
     } else if (driver === 'virtio-net-device') throw new UsageError(`${r.flag} ${r.value}: not supported: ${NO_NET}`)
     else if (driver.endsWith('-pci')) throw new UsageError(`${r.flag} ${driver}: not supported: no PCI bus (use the virtio-…-device form on virtio-mmio)`)
     else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device and virtio-rng-device are)`)
   }
 
+  // QEMU would leave an unattached backend unused; here it is refused, so that nothing is ignored.
+  for (const d of drives) if (!d.used) throw new UsageError(`-drive ${d.path}: if=none, and no -device virtio-blk-device,drive=${d.id ?? '<id>'} attaches it`)
+  for (const [id, f] of fsdevs) if (!f.used) throw new UsageError(`-fsdev id=${id}: no -device virtio-9p-device,fsdev=${id},mount_tag=<tag> attaches it`)
   if (single.share) addShare(single.share.flag, { path: single.share.value, readOnly: false, ...(single['share-tag'] ? { tag: checkTag(label('share-tag'), single['share-tag'].value) } : {}) })
   else if (single['share-tag']) throw new UsageError(`${label('share-tag')}: needs --share <dir>`)
 
