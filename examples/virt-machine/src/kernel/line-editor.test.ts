@@ -64,18 +64,31 @@ describe('LineEditor', () => {
     expect(t.type('ls\r')).toEqual([{ kind: 'line', line: 'ls' }])
   })
 
-  it('drops control bytes and bytes >= 0x80, and swallows escape sequences (arrow keys)', () => {
+  it('swallows escape sequences (arrow keys)', () => {
     const t = editor()
     const up = [0x1b, 0x5b, 0x41]
     const f1 = [0x1b, 0x4f, 0x50]
     const del = [0x1b, 0x5b, 0x33, 0x7e]
-    const events = t.type([0x01, ...bytes('e'), 0x09, 0xc3, 0xa9, ...up, ...bytes('c'), ...f1, ...del, ...bytes('ho'), 0x0d])
+    const events = t.type([...bytes('e'), ...up, ...bytes('c'), ...f1, ...del, ...bytes('ho'), 0x0d])
     expect(events).toEqual([{ kind: 'line', line: 'echo' }])
     expect(t.echo).toBe('echo\r\n')
     // ESC followed by an ordinary key: the key counts.
     expect(t.type([0x1b, ...bytes('x'), 0x0d])).toEqual([{ kind: 'line', line: 'x' }])
     // A line end inside an unfinished sequence still ends the line.
     expect(t.type([0x1b, 0x5b, 0x0d])).toEqual([{ kind: 'line', line: '' }])
+  })
+
+  it('refuses a line that held a control byte or a byte >= 0x80 whole, naming the first: never runs it without them', () => {
+    const t = editor()
+    // "put k café" was run as "put k caf" (stored, and "put: wrote"); "rm café" would remove "caf".
+    expect(t.type([...bytes('put k caf'), 0xc3, 0xa9, 0x0a])).toEqual([{ kind: 'refused', byte: 0xc3, column: 10 }])
+    expect(t.echo).toBe('put k caf\r\n') // nothing but printable ASCII is echoed
+    expect(t.type([...bytes('put k a'), 0x00, ...bytes('b\n')])).toEqual([{ kind: 'refused', byte: 0x00, column: 8 }])
+    expect(t.type([0x01, ...bytes('e'), 0x09, ...bytes('cho\r')])).toEqual([{ kind: 'refused', byte: 0x01, column: 1 }])
+    // Ctrl-U and Ctrl-C forget it; the next line is judged on its own.
+    expect(t.type([0xff, 0x15, ...bytes('ls\r')])).toEqual([{ kind: 'line', line: 'ls' }])
+    expect(t.type([0xff, 0x03, ...bytes('ls\r')])).toEqual([{ kind: 'cancel' }, { kind: 'line', line: 'ls' }])
+    expect(t.type([0xff, 0x0a, ...bytes('ls\n')])).toEqual([{ kind: 'refused', byte: 0xff, column: 1 }, { kind: 'line', line: 'ls' }])
   })
 
   it('refuses a line longer than maxLength whole: never a truncated line to run (issue 12, cases 9-10)', () => {
@@ -127,6 +140,7 @@ describe('LineEditor', () => {
   function model(input: number[], max: number): { events: LineEvent[]; pending: string } {
     const events: LineEvent[] = []
     let line = ''
+    let dropped: { byte: number; column: number } | undefined
     for (let i = 0; i < input.length; i++) {
       const b = input[i]!
       if (b === 0x1b) {
@@ -145,16 +159,18 @@ describe('LineEditor', () => {
       if (b === 0x0a && input[i - 1] === 0x0d) continue
       if (b === 0x0d || b === 0x0a) {
         // A line longer than the limit is refused whole (its length reported), never cut.
-        events.push(line.length > max ? { kind: 'overflow', length: line.length } : { kind: 'line', line })
+        events.push(line.length > max ? { kind: 'overflow', length: line.length } : dropped ? { kind: 'refused', ...dropped } : { kind: 'line', line })
         line = ''
+        dropped = undefined
       } else if (b === 0x7f || b === 0x08) line = line.slice(0, -1)
-      else if (b === 0x15) line = ''
-      else if (b === 0x03) {
-        events.push({ kind: 'cancel' })
+      else if (b === 0x15 || b === 0x03) {
+        if (b === 0x03) events.push({ kind: 'cancel' })
         line = ''
+        dropped = undefined
       } else if (b === 0x04) {
         if (line === '') events.push({ kind: 'eof' })
       } else if (b >= 0x20 && b <= 0x7e) line += String.fromCharCode(b)
+      else dropped ??= { byte: b, column: line.length + 1 }
     }
     return { events, pending: line.slice(0, max) }
   }
@@ -218,6 +234,7 @@ describe('LineEditor', () => {
           }
           if (e.kind === 'line') expect(last).toBe(e.line)
           else if (e.kind === 'overflow') expect(last).toHaveLength(16) // what fitted stays visible
+          else if (e.kind === 'refused') expect(e.byte < 0x20 || e.byte >= 0x7f).toBe(true) // only a byte never echoed refuses a line
           else expect(last?.endsWith('^C')).toBe(true) // what was typed stays visible before it
         }
         expect(shown).toHaveLength(events)

@@ -16,19 +16,25 @@
  *   inside a line it is dropped.
  * - An escape sequence (ESC [ … final byte, or ESC O x: the arrow and function keys) is
  *   swallowed whole, so pressing an arrow key does not type "[A".
- * - Every other byte (controls, bytes ≥ 0x80) is dropped.
+ * - Every other byte (controls such as NUL or Tab, bytes ≥ 0x80 such as UTF-8) is not kept and
+ *   not echoed, and the line end reports `refused` with the first such byte and its column: a
+ *   line that held one is refused whole, never run without it (`put k café` stored "caf" and
+ *   said `put: wrote`; `rm café` would remove `caf`). Ctrl-U and Ctrl-C forget it.
  *
  * So the echo only ever holds printable ASCII, "\b \b", "\r\n" and "^C\r\n".
  */
 
 /**
  * What a byte completed: a line to run, a line abandoned with Ctrl-C, a line longer than the
- * limit (refused: `length` characters were typed), or the end of input (Ctrl-D on an empty line).
+ * limit (refused: `length` characters were typed), a line that held a byte the editor does not
+ * take (refused: the first one, at `column`, 1-based), or the end of input (Ctrl-D on an empty
+ * line).
  */
 export type LineEvent =
   | { readonly kind: 'line'; readonly line: string }
   | { readonly kind: 'cancel' }
   | { readonly kind: 'overflow'; readonly length: number }
+  | { readonly kind: 'refused'; readonly byte: number; readonly column: number }
   | { readonly kind: 'eof' }
 
 export interface LineEditorOptions {
@@ -56,6 +62,8 @@ export class LineEditor {
   private chars: string[] = []
   /** Characters typed beyond `maxLength` in this line (not kept, not echoed). */
   private overflow = 0
+  /** The first byte of this line that was not taken (a control or a byte ≥ 0x80), and where. */
+  private dropped: { byte: number; column: number } | undefined
   /** The previous byte was a CR: an LF right after it is the same line end. */
   private afterCR = false
   /** Inside an escape sequence: after ESC, after ESC [ (CSI), after ESC O (SS3). */
@@ -87,10 +95,13 @@ export class LineEditor {
       this.afterCR = b === CR
       const line = this.pending
       const overflow = this.overflow
+      const dropped = this.dropped
       this.chars = []
       this.overflow = 0
+      this.dropped = undefined
       this.echo('\r\n')
-      return overflow > 0 ? { kind: 'overflow', length: line.length + overflow } : { kind: 'line', line }
+      if (overflow > 0) return { kind: 'overflow', length: line.length + overflow }
+      return dropped ? { kind: 'refused', ...dropped } : { kind: 'line', line }
     }
     if (b === DEL || b === BS) {
       if (this.overflow > 0) this.overflow-- // an unseen character: nothing to erase on screen
@@ -104,11 +115,13 @@ export class LineEditor {
       if (this.chars.length > 0) this.echo('\b \b'.repeat(this.chars.length))
       this.chars = []
       this.overflow = 0
+      this.dropped = undefined
       return undefined
     }
     if (b === CTRL_C) {
       this.chars = []
       this.overflow = 0
+      this.dropped = undefined
       this.echo('^C\r\n')
       return { kind: 'cancel' }
     }
@@ -125,6 +138,7 @@ export class LineEditor {
       } else this.overflow++
       return undefined
     }
+    this.dropped ??= { byte: b, column: this.chars.length + this.overflow + 1 }
     return undefined
   }
 

@@ -605,6 +605,24 @@ describe('the console loop under long and unterminated input (issue 12, cases 9 
     expect(f.output).toContain('next\n')
   })
 
+  it('a line holding a byte the console does not take (UTF-8, NUL) is refused with a message and not run', async () => {
+    // "put k café" stored "caf" and said "put: wrote k"; "rm café" would have removed "caf".
+    const f = fixture()
+    const input = Buffer.concat([Buffer.from('put caf x\n'), Buffer.from('put k café\n'), Buffer.from('rm café\n'), Buffer.from('put n a\0b\n'), Buffer.from('echo next\n')])
+    async function* bytes() {
+      yield new Uint8Array(input)
+    }
+    expect(await f.shell.serve(bytes())).toBe('eof')
+    expect(f.output).toContain('honk: line not run: byte 0xc3 at column 10 is not taken (the console takes printable ASCII)\n')
+    expect(f.output).toContain('honk: line not run: byte 0xc3 at column 7 is not taken')
+    expect(f.output).toContain('honk: line not run: byte 0x00 at column 8 is not taken')
+    expect(f.output).not.toContain('put: wrote k')
+    expect(await f.upper.stat('k').catch(() => undefined)).toBeUndefined()
+    expect(await f.upper.stat('n').catch(() => undefined)).toBeUndefined()
+    expect(await readText(f.upper, 'caf')).toBe('x')
+    expect(f.output).toContain('next\n')
+  })
+
   it('Ctrl-D at the prompt is the end of input: the shell powers the machine off', async () => {
     const f = fixture()
     expect(await f.shell.serve(chunks('echo a\n', '\x04', 'echo never\n'))).toBe('exit')

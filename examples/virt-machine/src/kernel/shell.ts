@@ -132,6 +132,7 @@ export class Shell {
           if ((await this.run('exit')) === 'exit') return 'exit'
         }
         if (event.kind === 'overflow') this.println(`honk: line too long (${event.length} characters, at most ${editor.maxLength}): not run`)
+        if (event.kind === 'refused') this.println(`honk: line not run: byte 0x${event.byte.toString(16).padStart(2, '0')} at column ${event.column} is not taken (the console takes printable ASCII)`)
         if (event.kind === 'line' && (await this.run(event.line)) === 'exit') return 'exit'
         this.prompt()
       }
