@@ -47,6 +47,8 @@ export interface MachineConfig {
   consoleOut: (byte: number) => void
   /** Disks, in virtio slot order. */
   drives?: BlockDevice[]
+  /** Indexes into `drives` the guest sees as read-only (VIRTIO_BLK_F_RO; QEMU's `readonly=on`). */
+  readOnlyDrives?: readonly number[]
   /** A network port (virtio-net). */
   net?: FramePort
   /** A 9P server for the host share (virtio-9p with this mount tag). */
@@ -220,7 +222,7 @@ export class VirtMachine {
 
     const memory = busMemory(this.bus)
     const devices: VirtioDevice[] = []
-    for (const [i, d] of (config.drives ?? []).entries()) devices.push(new VirtioBlk(d, { serial: `honk-disk${i}` }))
+    for (const [i, d] of (config.drives ?? []).entries()) devices.push(new VirtioBlk(d, { serial: `honk-disk${i}`, readOnly: config.readOnlyDrives?.includes(i) ?? false }))
     if (config.net) devices.push(new VirtioNet(config.net))
     if (config.rng ?? true) devices.push(new VirtioRng(this.entropy ? { source: this.entropy } : {}))
     if (config.share) devices.push(new VirtioP9(config.share.tag, config.share.handler))

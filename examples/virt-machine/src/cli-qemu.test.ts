@@ -173,6 +173,38 @@ describe('honk-virt --version and --help', () => {
   })
 })
 
+describe('-drive …,readonly=on: a read-only open, and the guest sees a read-only disk', () => {
+  it('VIRTIO_BLK_F_RO (feature bit 5) is offered for the readonly=on drive only; the image file is unchanged', async () => {
+    const { FileBlockDevice } = await import('@honk/block/node')
+    const dir = await mkdtemp(join(tmpdir(), 'honk-virt-ro-'))
+    try {
+      await writeFile(join(dir, 'k'), new Uint8Array(16))
+      await writeFile(join(dir, 'ro.img'), new Uint8Array(64 << 10).fill(7))
+      await writeFile(join(dir, 'rw.img'), new Uint8Array(64 << 10))
+      // A writer holds ro.img: a read-only open takes no write lock, so it still opens.
+      const writer = await FileBlockDevice.open(join(dir, 'ro.img'), { create: false })
+      const argv = ['-bios', 'none', '-kernel', join(dir, 'k'), '-m', '16M', '-drive', `file=${join(dir, 'rw.img')},format=raw`, '-drive', `file=${join(dir, 'ro.img')},format=raw,readonly=on`]
+      const { machine, close } = await createFromCli(parseCli(argv) as CliOptions, () => undefined)
+      try {
+        const features = (slot: number) => {
+          const base = MAP.virtio + 0x1000 * slot
+          expect(Number(machine.bus.read(base + 0x008, 4))).toBe(2) // block device
+          machine.bus.write(base + 0x014, 4, 0n) // DeviceFeaturesSel = 0
+          return Number(machine.bus.read(base + 0x010, 4))
+        }
+        expect(features(0) & (1 << 5)).toBe(0)
+        expect(features(1) & (1 << 5)).toBe(1 << 5)
+      } finally {
+        await close()
+        await writer.close()
+      }
+      expect((await readFile(join(dir, 'ro.img'))).every((b) => b === 7)).toBe(true)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('the 9P mount tag reaches the guest (virtio-9p config space: le16 tag_len, tag)', () => {
   /** The virtio-mmio slot holding device id 9 (9P), and the tag in its config space (virtio-mmio offset 0x100). */
   function mountTag(machine: Awaited<ReturnType<typeof createFromCli>>['machine']): string | undefined {

@@ -438,6 +438,7 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
       ...options.config,
       consoleOut,
       drives,
+      ...(options.readOnlyDrives ? { readOnlyDrives: options.readOnlyDrives } : {}),
       ...(p9 ? { share: { tag: options.shareTag ?? DEFAULT_SHARE_TAG, handler: (t: Uint8Array) => p9.handle(t) } } : {}),
     })
     boot(machine, { kernel: images.kernel, ...(images.firmware ? { firmware: images.firmware } : {}), ...(images.initrd ? { initrd: images.initrd } : {}) })
