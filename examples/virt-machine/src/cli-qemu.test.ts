@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MAP } from './board.js'
 import { DEFAULT_SHARE_TAG, type CliOptions, UsageError, createFromCli, main, parseCli, parseKeyval } from './cli.js'
@@ -120,6 +121,18 @@ describe('honk-virt takes QEMU command lines as pasted', () => {
   it('QEMU key=value lists: ",," is a comma, a bare first item is the implied key', () => {
     expect([...parseKeyval('-fsdev', 'local,path=a,,b,id=f', 'fsdriver')]).toEqual([['fsdriver', 'local'], ['path', 'a,b'], ['id', 'f']])
     expect(() => parseKeyval('-drive', 'a.img,format=raw')).toThrow(UsageError)
+  })
+
+  it('property: any key=value list written with QEMU\'s ",," escaping parses back to its pairs', () => {
+    const key = fc.stringMatching(/^[a-z_][a-z0-9_-]{0,8}$/)
+    const pairs = fc.uniqueArray(fc.tuple(key, fc.string({ maxLength: 12 })), { selector: ([k]) => k, minLength: 1, maxLength: 6 })
+    fc.assert(
+      fc.property(pairs, (kvs) => {
+        const text = kvs.map(([k, v]) => `${k}=${v.replaceAll(',', ',,')}`).join(',')
+        expect([...parseKeyval('-x', text)]).toEqual(kvs)
+      }),
+      { numRuns: 500 },
+    )
   })
 })
 
