@@ -9,6 +9,8 @@ import { BlockClosedError, BlockIoError } from './errors.js'
 import { acquireWriteLock, type LockNamespace, type WriteLock } from './lock.js'
 import { emptyStats, type BlockStats } from './memory.js'
 
+export type { LockNamespace } from './lock.js'
+
 export interface FileBlockDeviceOptions {
   /** Bytes per block (default 512). */
   blockSize?: number

@@ -24,14 +24,17 @@ export {
   QTSYMLINK,
   SCHEMA,
   SETATTR,
+  type FieldType,
+  type FieldValue,
   type Message,
+  type MessageFields,
   type MessageName,
   type MessageOf,
   type Qid,
   type RMessage,
   type TMessage,
 } from './schema.js'
-export { O, Session, split, type SessionOptions } from './session.js'
+export { O, Session, split, type ReplyOf, type RequestBody, type SessionOptions } from './session.js'
 export { loopbackTransport, type Transport } from './transport.js'
 export { Connection, qidOf, serve, type ServerOptions } from './server.js'
 export { mount, type MountOptions } from './mount.js'

@@ -105,7 +105,8 @@ export interface Qid {
   path: bigint
 }
 
-type FieldValue<T extends FieldType> = T extends 'u8' | 'u16' | 'u32'
+/** The TypeScript type a field of a given wire type decodes to. */
+export type FieldValue<T extends FieldType> = T extends 'u8' | 'u16' | 'u32'
   ? number
   : T extends 'u64'
     ? bigint
@@ -119,12 +120,13 @@ type FieldValue<T extends FieldType> = T extends 'u8' | 'u16' | 'u32'
             ? string[]
             : Uint8Array
 
-type Fields<F> = F extends readonly [] ? {} : F extends readonly [readonly [infer K extends string, infer T extends FieldType], ...infer Rest] ? { [P in K]: FieldValue<T> } & Fields<Rest> : never
+/** The fields of a {@link SCHEMA} row (`[name, type]` pairs) as an object type. */
+export type MessageFields<F> = F extends readonly [] ? {} : F extends readonly [readonly [infer K extends string, infer T extends FieldType], ...infer Rest] ? { [P in K]: FieldValue<T> } & MessageFields<Rest> : never
 
-type Simplify<T> = { [K in keyof T]: T[K] }
-
-/** The message of a given name, with its tag. */
-export type MessageOf<N extends MessageName> = Simplify<{ kind: N; tag: number } & Fields<(typeof SCHEMA)[N]['fields']>>
+/** The message of a given name, with its tag (one flat object type, not an intersection). */
+export type MessageOf<N extends MessageName> = {
+  [K in keyof ({ kind: N; tag: number } & MessageFields<(typeof SCHEMA)[N]['fields']>)]: ({ kind: N; tag: number } & MessageFields<(typeof SCHEMA)[N]['fields']>)[K]
+}
 
 /** Any 9P2000.L message. */
 export type Message = { [N in MessageName]: MessageOf<N> }[MessageName]

@@ -21,8 +21,10 @@ export interface SessionOptions {
   uid?: number
 }
 
-type Reply<N extends MessageName> = N extends `T${infer Rest}` ? MessageOf<`R${Rest}` & MessageName> : never
-type Request<N extends MessageName> = Omit<MessageOf<N>, 'kind' | 'tag'>
+/** The R-message that answers the T-message `N` (`Rlerror` is thrown as an error instead). */
+export type ReplyOf<N extends MessageName> = N extends `T${infer Rest}` ? MessageOf<`R${Rest}` & MessageName> : never
+/** The body of the message `N`: its fields without `kind` and `tag` (the session fills them in). */
+export type RequestBody<N extends MessageName> = Omit<MessageOf<N>, 'kind' | 'tag'>
 
 export class Session {
   /** The negotiated maximum message size. */
@@ -57,12 +59,12 @@ export class Session {
   }
 
   /** Sends a request and returns its typed reply; an Rlerror becomes `P9RemoteError`. */
-  async call<N extends MessageName & `T${string}`>(kind: N, body: Request<N>, what: string = kind.slice(1), path?: string): Promise<Reply<N>> {
+  async call<N extends MessageName & `T${string}`>(kind: N, body: RequestBody<N>, what: string = kind.slice(1), path?: string): Promise<ReplyOf<N>> {
     if (this.closed) throw new P9ProtocolError('session is closed')
     const tag = this.allocTag()
     try {
       const want = ('R' + kind.slice(1)) as MessageName
-      return (await this.exchange({ kind, tag, ...body } as unknown as Message, want, what, path)) as Reply<N>
+      return (await this.exchange({ kind, tag, ...body } as unknown as Message, want, what, path)) as ReplyOf<N>
     } finally {
       this.freeTags.push(tag)
     }

@@ -33,13 +33,14 @@ export interface VirtioBlkDriverOptions {
   readonly name?: string
 }
 
-type Op = 'read' | 'write' | 'flush'
+/** The kind of a virtio-blk request, as named in errors. */
+export type BlkRequestOp = 'read' | 'write' | 'flush'
 
 /** The device answered a request with a status other than OK (IOERR, UNSUPP, or no status at all). */
 export class VirtioBlkStatusError extends BlockIoError {
   constructor(
     readonly device: string,
-    readonly op: Op,
+    readonly op: BlkRequestOp,
     /** First 512-byte sector of the request, and how many (0 for a flush). */
     readonly sector: number,
     readonly sectors: number,
@@ -223,7 +224,7 @@ export class VirtioBlkDisk implements BlockDevice {
       })
       const status = new Uint8Array(1)
       this.dma(this.memory.read(slot.status, status), slot.status)
-      const op: Op = type === BLK_T.IN ? 'read' : type === BLK_T.OUT ? 'write' : 'flush'
+      const op: BlkRequestOp = type === BLK_T.IN ? 'read' : type === BLK_T.OUT ? 'write' : 'flush'
       if (status[0] !== BLK_S.OK) throw new VirtioBlkStatusError(this.name, op, sector, data ? data.length / SECTOR : 0, status[0]!)
       if (data && type === BLK_T.IN) this.dma(this.memory.read(slot.data, data), slot.data)
     } finally {
