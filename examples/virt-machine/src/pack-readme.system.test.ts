@@ -5,11 +5,11 @@
  * there with plain `node` — no tsx, no `@honk/source` condition, no workspace links. It must exit
  * 0 and print exactly the ```text block the README shows after it.
  *
- * Needs the packages built (`pnpm build`; run here if a `dist` is missing) and the npm registry
+ * Needs the packages built (`pnpm build`; run here if a `dist` is missing or older than its `src`) and the npm registry
  * for third-party dependencies (@noble/*).
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,8 +46,17 @@ function npmProject(dir: string, deps: readonly string[]): void {
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, env: plainEnv(), stdio: 'pipe', timeout: 300_000 })
 }
 
+/** Newest modification time of the files under `dir` (0 if it does not exist). */
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0
+  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)))
+}
+
+/** A package whose dist is missing or older than its sources would be packed stale. */
+const stale = (p: string) => !existsSync(join(packagesDir, p, 'dist')) || newest(join(packagesDir, p, 'src')) > newest(join(packagesDir, p, 'dist'))
+
 beforeAll(() => {
-  if (packages.some((p) => !existsSync(join(packagesDir, p, 'dist')))) execFileSync('pnpm', ['-r', '--filter', './packages/*', 'build'], { cwd: root, stdio: 'pipe', timeout: 600_000 })
+  if (packages.some(stale)) execFileSync('pnpm', ['-r', '--filter', './packages/*', 'build'], { cwd: root, stdio: 'pipe', timeout: 600_000 })
   work = mkdtempSync(join(tmpdir(), 'honk-pack-'))
   const dest = join(work, 'tarballs')
   tarballs = new Map()
