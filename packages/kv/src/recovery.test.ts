@@ -212,9 +212,36 @@ describe('issue #12 case 3: mid-log damage is told apart from a torn tail', () =
     await kv.close()
   })
 
+  // A clean close flushed every write: the superblock then vouches for all of them, so damage to
+  // the log's last frames is damage, not a torn tail. (Before, 4 zeroed sectors at the end of a
+  // cleanly closed log opened as a store 4 durable keys short, with no damage and no tail.)
+  for (const [what, damage] of [['zeroed', 0x00], ['garbage', 0xee]] as const) {
+    it(`after a clean close, the last frames ${what} are reported as lost acknowledged writes`, async () => {
+      const dev = new MemoryBlockDevice(256)
+      await fill(dev, 100)
+      const kv0 = await openKV(dev, { readOnly: true })
+      const end = REGION0 + kv0.stats().logBytes
+      await kv0.close()
+      const last = Math.floor((end - 1) / BS) * BS
+      dev.bytes.fill(damage, last - 3 * BS, last + BS) // the log's last 4 sectors
+      const before = dev.bytes.slice()
+      const err = await openKV(dev).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(KvCorruptError)
+      expect(dev.bytes).toEqual(before) // nothing written
+      const salvage = await openKV(dev, { readOnly: true, recovery: 'salvage' })
+      const lost = salvage.recovery.damage.reduce((n, d) => n + d.lostSeqs, 0)
+      expect(lost).toBeGreaterThan(0)
+      expect(await countReadable(salvage, 100)).toBe(100 - lost)
+    })
+  }
+
   it('a torn tail is still discarded, reported, and written over', async () => {
-    const dev = new MemoryBlockDevice(256)
-    await fill(dev, 3)
+    const live = new MemoryBlockDevice(256)
+    const w = await openKV(live)
+    for (let i = 0; i < 3; i++) await w.put(`key-${i}`, `value-${i}`, { durable: true })
+    // A crash (the disk as it is, no close): nothing vouches for the last frame.
+    const dev = new MemoryBlockDevice(256, BS, live.bytes.slice())
+    await w.close()
     dev.bytes.fill(0xee, REGION0 + 2 * BS, REGION0 + 3 * BS) // the last frame, never vouched for
     const kv = await openKV(dev)
     expect(kv.count).toBe(2)

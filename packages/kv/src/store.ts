@@ -955,6 +955,15 @@ class Store implements KV {
           await this.flushNow()
           if (this.flushTimer) clearTimeout(this.flushTimer)
           this.flushTimer = undefined
+          // A clean close vouches for everything it flushed (durableThrough): without it, the
+          // log's last frames zeroed or garbled after the close read as a torn tail at the next
+          // open — acknowledged writes dropped with no word. (After a crash, only later frames
+          // and the superblock of the last open can vouch: the documented limit.)
+          if (!this.readOnly && !this.failure && this.flushedSeq > this.sb.durableThrough) {
+            const closing: Superblock = { ...this.sb, generation: this.sb.generation + 1, durableThrough: this.flushedSeq }
+            await this.writeSuperblocks(closing, 'at close')
+            this.sb = closing
+          }
           break
       }
       req.resolve()
