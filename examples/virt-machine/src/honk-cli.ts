@@ -9,7 +9,7 @@
  * stack trace; and everything is checked before anything is created, so a refused run leaves no
  * file behind.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync } from 'node:fs'
 import { mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -101,16 +101,17 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
   if (configPath) {
     let parsed: unknown
     try {
-      parsed = JSON.parse(readFileSync(configPath, 'utf8'))
+      parsed = JSON.parse(readCapped(configPath, MAX_CONFIG_BYTES))
     } catch (e) {
       throw new UsageError(`config ${configPath}: ${hostReason(e)}`)
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config ${configPath}: must be a JSON object like {"smp": 2}, not ${JSON.stringify(parsed)}`)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config ${configPath}: must be a JSON object like {"smp": 2}, not ${quote(parsed)}`)
     file = parsed as Record<string, unknown>
     for (const [k, v] of Object.entries(file)) {
-      const types = CONFIG_TYPES[k as Key]
-      if (!types) throw new UsageError(`config ${configPath}: unknown key "${k}"`)
-      if (!types.includes(typeof v as 'string')) throw new UsageError(`config ${configPath}: "${k}" must be a ${types.join(' or ')}, not ${JSON.stringify(v)}`)
+      // Own keys only: "__proto__", "constructor"… are Object.prototype's, not config types.
+      const types = Object.hasOwn(CONFIG_TYPES, k) ? CONFIG_TYPES[k as Key] : undefined
+      if (!types) throw new UsageError(`config ${configPath}: unknown key ${quote(k)}`)
+      if (!types.includes(typeof v as 'string')) throw new UsageError(`config ${configPath}: "${k}" must be a ${types.join(' or ')}, not ${quote(v)}`)
     }
   }
   /** The value of `k`: the flag, else the config file's (as the flag's text). */
@@ -162,6 +163,29 @@ export interface PreparedRun {
 }
 
 /** A host error (ENOENT, EACCES…) as its short text: "no such file or directory". */
+/** The largest config file read: it is a small JSON object (an endless /dev/zero was read whole, and the process died). */
+const MAX_CONFIG_BYTES = 1 << 20
+
+/** A value as JSON for a one-line message, cut to 60 characters. */
+function quote(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v)
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text
+}
+
+/** Reads a file as UTF-8, refusing one larger than `max` bytes without reading past that. */
+function readCapped(path: string, max: number): string {
+  const fd = openSync(path, 'r')
+  try {
+    const buf = Buffer.alloc(max + 1)
+    let n = 0
+    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got
+    if (n > max) throw new UsageError(`larger than ${max >> 20}M (a config file is a small JSON object)`)
+    return buf.toString('utf8', 0, n)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 function hostReason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code
   const text: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', ENOTDIR: 'a path component is not a directory', EROFS: 'read-only file system', EEXIST: 'already exists', EISDIR: 'is a directory', ENOSPC: 'no space left on device' }

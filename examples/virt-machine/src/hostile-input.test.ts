@@ -120,6 +120,13 @@ const START_CASES: Case[] = [
   ['honk.json {"share":"missing"}', [], /--share .*missing: no such directory/, { 'honk.json': '{"share":"missing"}' }, 2],
   ['honk.json with an unknown key', [], /unknown key "cores"/, { 'honk.json': '{"cores":2}' }, 2],
   ['honk.json {"config":"x"}', [], /unknown key "config"/, { 'honk.json': '{"config":"x"}' }, 2],
+  // Keys that name Object.prototype members: looked up as config types, they were the internal
+  // error "types.includes is not a function" (exit 1).
+  ['honk.json {"__proto__":{}}', [], /unknown key "__proto__"/, { 'honk.json': '{"__proto__":{"smp":1}}' }, 2],
+  ['honk.json {"constructor":1}', [], /unknown key "constructor"/, { 'honk.json': '{"constructor":1}' }, 2],
+  ['honk.json {"toString":"x"}', [], /unknown key "toString"/, { 'honk.json': '{"toString":"x"}' }, 2],
+  // An endless file was read whole: the process died in C++ (std::bad_alloc, exit 134).
+  ['--config /dev/zero (endless)', ['--config', '/dev/zero'], /config \/dev\/zero: larger than 1M/, {}, 2],
 ]
 
 describe('pnpm start under bad flags, config files and paths: one line, non-zero, nothing left behind', () => {
@@ -142,6 +149,16 @@ describe('pnpm start under bad flags, config files and paths: one line, non-zero
     const r = { code: await honkMain(['--state', '/sys/fs', '--share', 'none'], t.io, cwd), stderr: t.stderr }
     expectOneLineRefusal(r, 'honk', /\/sys\/fs\/disk\.img: cannot create the disk image: permission denied/, 2)
     expect(existsSync('/sys/fs/disk.img')).toBe(false)
+  })
+
+  it('a config too big to echo: the one line quotes the start of it, not 3 MB (the whole value was echoed)', async () => {
+    const cwd = await workdir('start huge config', { 'honk.json': '[' + '1,'.repeat(400_000) + '1]', 'big.json': `{${JSON.stringify('k'.repeat(100_000))}:1}` })
+    for (const argv of [[], ['--config', 'big.json']]) {
+      const t = io()
+      const r = { code: await honkMain(argv, t.io, cwd), stderr: t.stderr }
+      expectOneLineRefusal(r, 'honk', argv.length ? /unknown key "kkkk.*…/ : /must be a JSON object like \{"smp": 2\}, not \[1,1,.*…/, 2)
+      expect(r.stderr.length).toBeLessThan(400)
+    }
   })
 
   it('a disk another process holds: the lock error is one line naming the image (exit 1)', async () => {
