@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { link, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { link, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -171,6 +171,18 @@ describe('FileBlockDevice write lock (issue #12 case 1)', () => {
     await next.close()
     expect(existsSync(`${path}.lock`)).toBe(false)
   }, 30_000)
+
+  it('a file of the user\'s named <image>.lock (not a socket) is never removed; the image still opens', async () => {
+    const path = join(dir, 'disk.img')
+    await writeFile(`${path}.lock`, 'notes')
+    const a = await FileBlockDevice.open(path, { blockCount: 8 })
+    await a.close()
+    expect(await readFile(`${path}.lock`, 'utf8')).toBe('notes')
+    const e = await refusal(FileBlockDevice.open(path, { lockNamespace: 'file' }))
+    expect(e).toBeInstanceOf(BlockLockedError)
+    expect((e as Error).message).toMatch(/not a socket/)
+    expect(await readFile(`${path}.lock`, 'utf8')).toBe('notes')
+  })
 
   it('of many concurrent writable opens, exactly one wins', async () => {
     const path = join(dir, 'disk.img')

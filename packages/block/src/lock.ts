@@ -27,7 +27,7 @@
 import { createConnection, createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
 import { closeSync, constants, openSync } from 'node:fs'
-import { realpath, unlink } from 'node:fs/promises'
+import { lstat, realpath, unlink } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { BlockLockedError, type LockHolder } from './errors.js'
 
@@ -121,6 +121,12 @@ async function bindLock(path: string, name: string, self: LockHolder, replaceSta
     }
     const holder = await askHolder(name)
     if (holder === 'gone' && replaceStale && attempt === 0) {
+      // Only a socket is a leftover lock: a file of the user's by that name is never removed.
+      const kind = await lstat(name).then((st) => (st.isSocket() ? 'socket' : 'other'), () => 'gone')
+      if (kind === 'other') {
+        if (optional) return undefined
+        throw new BlockLockedError(path, undefined, `cannot take the write lock: ${name} exists and is not a socket (remove or rename it)`)
+      }
       // A socket file left by a holder that died: nobody listens. Replace it once.
       await unlink(name).catch(() => undefined)
       continue
