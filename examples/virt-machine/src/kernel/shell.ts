@@ -378,7 +378,9 @@ export class Shell {
 
   private async reset(args: string[]): Promise<void> {
     const root = this.host.root
-    if (!root.writable) return this.println('reset: no writable layer (read-only core)')
+    // A damaged layer shown read-only (the boot said "copy them off, then `reset`") can be reset.
+    const damaged = root.layers.some((l) => l.name === 'kv' && l.mode === 'read-only')
+    if (!root.writable && !damaged) return this.println('reset: no writable layer (read-only core)')
     if (args[0] !== '--confirm') return this.println('reset: clears ALL state in the writable layer; re-run as: reset --confirm')
     try {
       await root.reset()

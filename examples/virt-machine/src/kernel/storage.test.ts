@@ -519,4 +519,27 @@ describe('bringUpStorage: damage in the middle of the log (issue #12 case 3 as t
     await up.root.close()
     expect(Buffer.compare(await imageOf(damaged), image)).toBe(0)
   })
+
+  it('`reset` — what the boot line tells the user to do — clears the damaged store and makes the layer writable', async () => {
+    // The boot line says "copy them off, then `reset`"; reset answered "no writable layer".
+    const dev = disk()
+    const first = await bootOn(dev)
+    for (let i = 0; i < 50; i++) await writeFile(first.root.root, `k${i}`, `value ${i} `.repeat(20))
+    await first.root.close()
+    const image = await imageOf(dev)
+    image[(first.layout!.extents.kv.start + 3) * 512 + 100]! ^= 0x40
+    const damaged = new MemoryBlockDevice(dev.blockCount, 512, image.slice())
+    const up = await bootOn(damaged)
+    expect(up.root.writable).toBeUndefined()
+    await up.root.reset()
+    expect(up.root.writable).toBeDefined()
+    expect(up.root.layers.map((l) => `${l.name} ${l.mode}`)).toEqual(['kv writable', 'core read-only'])
+    await expect(readText(up.root.root, 'k49')).rejects.toSatisfy((e: unknown) => isFsError(e, 'ENOENT')) // cleared
+    await writeFile(up.root.root, 'after', 'reset')
+    await up.root.close()
+    const next = await bootOn(damaged)
+    expect(next.readOnlyWhy).toBeUndefined()
+    expect(await readText(next.root.root, 'after')).toBe('reset')
+    await next.root.close()
+  })
 })

@@ -284,7 +284,7 @@ export interface MountOptions {
    * A damaged writable layer opened read-only (instead of `kvRegion`): its readable files are
    * shown, read-only, over the lower layers so they can be copied off.
    */
-  salvage?: { kv: KV; fs: FS }
+  salvage?: { kv: KV; fs: FS; region?: BlockDevice }
 }
 
 /**
@@ -319,7 +319,7 @@ export async function mountRoot(options: MountOptions): Promise<MountedRoot> {
   }
   lowers.push(options.core)
   layers.push({ name: 'core', mode: 'read-only', detail: options.bootCore })
-  return new Root(kv, upper, lowers, layers, options.bootCore, kvfsOptions, options.salvage && !kv ? options.salvage.kv : undefined)
+  return new Root(kv, upper, lowers, layers, options.bootCore, kvfsOptions, options.salvage && !kv ? options.salvage : undefined)
 }
 
 /**
@@ -361,11 +361,11 @@ const lastRecovery = new WeakMap<BlockDevice, KVRecovery>()
  * Opens a damaged store read-only, recovering every intact record ('salvage'), with its file
  * system read-only: nothing is written. Undefined when even that fails.
  */
-async function salvageLayer(region: BlockDevice): Promise<{ kv: KV; fs: FS } | undefined> {
+async function salvageLayer(region: BlockDevice): Promise<{ kv: KV; fs: FS; region: BlockDevice } | undefined> {
   let kv: KV | undefined
   try {
     kv = await openKV(region, { readOnly: true, recovery: 'salvage' })
-    return { kv, fs: await openKvFS(kv, { readOnly: true }) }
+    return { kv, fs: await openKvFS(kv, { readOnly: true }), region }
   } catch {
     await kv?.close().catch(() => undefined)
     return undefined
@@ -459,14 +459,14 @@ class Root implements MountedRoot {
   private done: Promise<void> | undefined
 
   constructor(
-    private readonly kv: KV | undefined,
+    private kv: KV | undefined,
     private upper: FS | undefined,
-    private readonly lowers: readonly FS[],
-    readonly layers: readonly MountLayer[],
+    private lowers: readonly FS[],
+    public layers: readonly MountLayer[],
     readonly bootCore: string,
     private readonly kvfsOptions: KvFSOptions,
-    /** A damaged store opened read-only (closed with the root; it writes nothing). */
-    private readonly salvaged?: KV,
+    /** A damaged store opened read-only (closed with the root; it writes nothing until `reset`). */
+    private salvaged?: { kv: KV; fs: FS; region?: BlockDevice },
   ) {
     this.view = this.compose()
     // One stable object for the kernel to hold: it forwards to the current overlay, which
@@ -486,6 +486,24 @@ class Root implements MountedRoot {
   }
 
   async reset(): Promise<void> {
+    const salvaged = this.salvaged
+    if (!this.kv && salvaged?.region) {
+      // A damaged store shown read-only: the boot line said "copy them off, then `reset`". The
+      // user asked for it to be cleared, so (only now) it is formatted afresh, and the layer
+      // becomes writable.
+      await salvaged.kv.close()
+      this.salvaged = undefined
+      // A writable salvage open (it moves what it read away from the damage first), then the
+      // store's own crash-safe reset.
+      const kv = await openKV(salvaged.region, { recovery: 'salvage' })
+      await kv.reset()
+      this.kv = kv
+      this.upper = await openKvFS(kv, this.kvfsOptions)
+      this.lowers = this.lowers.filter((l) => l !== salvaged.fs)
+      this.layers = this.layers.map((l) => (l.name === 'kv' ? { name: 'kv', mode: 'writable', detail: '(shadows the layers below)' } : l))
+      this.view = this.compose()
+      return
+    }
     if (!this.kv) throw new StorageError('no writable layer (read-only core)')
     // The store's reset is crash-safe and durable (a new superblock, flushed); the filesystem
     // is then created afresh in the empty store. File handles opened before are stale.
@@ -496,7 +514,7 @@ class Root implements MountedRoot {
 
   close(): Promise<void> {
     this.done ??= (async () => {
-      await this.salvaged?.close()
+      await this.salvaged?.kv.close()
       if (!this.kv) return
       await this.kv.sync()
       await this.kv.close()
