@@ -1,4 +1,4 @@
-import { FsError, isFsError } from './errors.js'
+import { FsError, isFsError, type FsErrorCode } from './errors.js'
 import { cleanPath, components, joinPath, splitPath } from './path.js'
 import type { FS, Stat } from './types.js'
 
@@ -67,16 +67,28 @@ export async function writeFile(fs: FS, path: string, data: Uint8Array | string,
     await writeInPlace(fs, tmp, bytes, mode, true)
   } catch (e) {
     await fs.remove(tmp).catch(() => {})
-    if (isFsError(e, 'EROFS') || isFsError(e, 'ENOENT') || isFsError(e, 'ENOTDIR')) throw rewrap(e, clean)
+    if (!inPlaceMayWork(e)) throw rewrap(e, clean)
     return writeInPlace(fs, clean, bytes, mode, false)
   }
   try {
     await fs.rename(tmp, clean)
   } catch (e) {
     await fs.remove(tmp).catch(() => {})
-    if (isFsError(e, 'EISDIR')) throw rewrap(e, clean)
+    if (isFsError(e, 'EISDIR') || !inPlaceMayWork(e)) throw rewrap(e, clean)
     await writeInPlace(fs, clean, bytes, mode, false)
   }
+}
+
+/**
+ * Whether a failure of the temporary (or of its rename) is one that writing in place could
+ * avoid: the temporary's creation refused (it exists, not permitted, an invalid name), or no
+ * rename here (EXDEV). Anything else — no space, a full store, an I/O error, a
+ * read-only FS, a non-FS error — would fail in place too, after truncating the file: the
+ * existing (acknowledged) content was lost and part of the new data left in its place.
+ */
+function inPlaceMayWork(e: unknown): boolean {
+  const codes: FsErrorCode[] = ['EEXIST', 'EACCES', 'EXDEV', 'EINVAL']
+  return codes.some((code) => isFsError(e, code))
 }
 
 async function writeInPlace(fs: FS, path: string, bytes: Uint8Array, mode: number, exclusive: boolean): Promise<void> {

@@ -78,6 +78,27 @@ describe('atomic-write temporaries (issue #12 case 11)', () => {
     }
   })
 
+  // writeFile fell back to truncate-and-write in place after ANY failure of the temporary: a
+  // full store truncated the existing (acknowledged) file and left part of the new data in it.
+  it('a write that does not fit (store full) leaves the existing file as it was, and no partial file', async () => {
+    const kv = await openKV(new MemoryBlockDevice((2 * MiB) / 512))
+    const fs = await openKvFS(kv, { durable: true })
+    await writeFile(fs, 'keep', 'important')
+    const big = new Uint8Array(3 * MiB).fill(7)
+    await expect(writeFile(fs, 'keep', big)).rejects.toBeDefined()
+    expect(await readText(fs, 'keep')).toBe('important')
+    await expect(writeFile(fs, 'fresh', big)).rejects.toBeDefined()
+    await expect(fs.stat('fresh')).rejects.toBeDefined() // no partial (or empty) file left
+    expect((await fs.readDir('')).map((e) => e.name).sort()).toEqual(['keep'])
+    // Through the overlay (the shell's path), with a lower file of the same name: not shadowed by a partial copy.
+    const lower = new MemoryFS()
+    await writeFile(lower, 'big', 'lower')
+    const root = overlay(fs, [lower])
+    await expect(writeFile(root, 'big', big)).rejects.toBeDefined()
+    expect(await readText(root, 'big')).toBe('lower')
+    await kv.close()
+  })
+
   it('a read-only mount hides a temporary without removing it', async () => {
     const dev = new MemoryBlockDevice(4096)
     const kv = await openKV(dev)
