@@ -119,13 +119,17 @@ export class Shell {
    * when `input` ends (a partly typed line is dropped).
    */
   async serve(input: AsyncIterable<number | Uint8Array>): Promise<'exit' | 'eof'> {
-    const editor = new LineEditor({ echo: (text) => this.host.out(text), maxLength: this.maxLine })
+    const editor = new LineEditor({ echo: (text) => this.host.out(text), maxLength: this.maxLine, prompt: PROMPT })
     this.prompt()
     for await (const chunk of input) {
       const bytes = typeof chunk === 'number' ? [chunk] : chunk
       for (const b of bytes) {
         const event = editor.feed(b)
         if (!event) continue
+        if (event.kind === 'complete') {
+          editor.complete(await this.completions(event.before))
+          continue
+        }
         if (event.kind === 'eof') {
           this.host.out('\n')
           this.println('honk: end of input')
@@ -138,6 +142,29 @@ export class Shell {
       }
     }
     return 'eof'
+  }
+
+  /**
+   * What Tab may complete the word before the cursor with (`before` is the line up to it): a
+   * command name for the first word, else a path in the root FS (directories end in "/", the
+   * word's own directory part kept). Never rejects: a directory that cannot be read offers nothing.
+   */
+  async completions(before: string): Promise<string[]> {
+    const start = before.lastIndexOf(' ') + 1
+    const word = before.slice(start)
+    if (before.slice(0, start).trim() === '') return [...this.commands.keys()].filter((c) => c.startsWith(word)).sort()
+    const slash = word.lastIndexOf('/') + 1
+    const dir = word.slice(0, slash)
+    const base = word.slice(slash)
+    try {
+      const entries = await this.fs.readDir(shellPath(dir === '' ? '.' : dir))
+      return entries
+        .filter((e) => e.name.startsWith(base))
+        .map((e) => `${dir}${e.name}${e.type === 'dir' ? '/' : ''}`)
+        .sort()
+    } catch {
+      return []
+    }
   }
 
   private async execute(line: string): Promise<RunResult> {
