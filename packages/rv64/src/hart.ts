@@ -3,7 +3,8 @@
  * supervisor and user modes (privileged spec 1.12): traps with delegation, interrupts with
  * priority, CSRs, WFI, LR/SC and AMOs, Sv39/Sv48 translation (Sv57 as an option,
  * `HartOptions.sv57`). F and D live in `fpu.ts` (registers, fcsr, mstatus.FS, arithmetic); PMP
- * enforcement is a next step (docs/STATUS.md).
+ * (TOR/NA4/NAPOT, locks) is enforced on every access and page-table walk (`pmp.ts`; the TLB
+ * carries the permissions).
  *
  * Registers live in a BigInt64Array with a BigUint64Array view of the same memory: V8 compiles
  * BigInt arithmetic whose result is stored straight into such an array to native 64-bit code,
