@@ -12,7 +12,7 @@ import { MemoryFS } from '@honk/vfs'
 import { lowerIsBetter, report } from '../../../scripts/bench-report.ts'
 import { OPENSBI_FW_JUMP } from '../src/guest.ts'
 import { createHonk } from '../src/honk.ts'
-import { coreAnchor, factoryImage } from '../src/kernel/core.ts'
+import { coreAnchor, factoryImage } from '../src/factory-core.ts'
 import { ConsoleSession } from '../src/session.ts'
 import { timeQemuUntil } from './qemu.ts'
 

@@ -5,7 +5,7 @@
  *   node --conditions=@honk/source --import tsx scripts/build-factory.ts
  */
 import { relative } from 'node:path'
-import { CORE_DIR, FACTORY_IMAGE_PATH, FACTORY_VERSION, coreFiles, writeFactoryImage } from '../src/kernel/core.ts'
+import { CORE_DIR, FACTORY_IMAGE_PATH, FACTORY_VERSION, coreFiles, writeFactoryImage } from '../src/factory-core.ts'
 
 const image = writeFactoryImage()
 const files = Object.keys(coreFiles()).length

@@ -18,8 +18,8 @@ import { HostFS } from '@honk/vfs/node'
 import { describeError, exitCode, parseSize, UsageError } from './cli.js'
 import { OPENSBI_FW_JUMP } from './guest.js'
 import { createHonk } from './honk.js'
-import { coreAnchor, factoryImage } from './kernel/core.js'
-import { MIN_KV_BYTES, SLOT_BYTES } from './kernel/storage.js'
+import { coreAnchor, factoryImage } from './factory-core.js'
+import { MIN_KV_BYTES, SLOT_BYTES } from '@honk/kernel'
 import { ConsoleFeeder } from './session.js'
 
 export const HONK_USAGE = `usage: pnpm start [options]

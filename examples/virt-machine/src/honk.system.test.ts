@@ -15,8 +15,8 @@ import { MemoryFS, type FS } from '@honk/vfs'
 import { describe, expect, it } from 'vitest'
 import { OPENSBI_FW_JUMP } from './guest.js'
 import { createHonk } from './honk.js'
-import { buildCoreImage, coreAnchor, factoryImage } from './kernel/core.js'
-import { layoutDisk } from './kernel/storage.js'
+import { buildCoreImage, coreAnchor, factoryImage } from './factory-core.js'
+import { layoutDisk } from '@honk/kernel'
 import { ConsoleSession } from './session.js'
 
 const MiB = 1 << 20

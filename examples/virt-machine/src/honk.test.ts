@@ -7,7 +7,7 @@ import { MemoryBlockDevice } from '@honk/block'
 import { MemoryFS } from '@honk/vfs'
 import { expect, it } from 'vitest'
 import { createHonk } from './honk.js'
-import { coreAnchor, factoryImage } from './kernel/core.js'
+import { coreAnchor, factoryImage } from './factory-core.js'
 import { exitCode } from './cli.js'
 import { ConsoleSession } from './session.js'
 

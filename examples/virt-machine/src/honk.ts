@@ -12,7 +12,7 @@ import { VirtMachine } from './board.js'
 import { boot } from './boot.js'
 import { OPENSBI_FW_JUMP } from './guest.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
-import { Kernel } from './kernel/kernel.js'
+import { Kernel } from '@honk/kernel'
 
 export interface HonkConfig {
   harts: number

@@ -7,10 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { VirtMachine, MAP, IRQ_UART } from './board.js'
 import { boot } from './boot.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
-import { PlicDriver } from './kernel/plic.js'
-import { MachineStopping, type SupervisorTrap } from './kernel/port.js'
-import { Sbi } from './kernel/sbi.js'
-import { UartConsole } from './kernel/uart.js'
+import { MachineStopping, PlicDriver, Sbi, UartConsole, type SupervisorTrap } from '@honk/kernel'
 
 function machine(harts: number) {
   const out: number[] = []

@@ -10,7 +10,7 @@
 import { assemble, type AccessSize, type Hart } from '@honk/rv64'
 import { busMemory } from '@honk/virtio'
 import { MAP, type VirtMachine } from './board.js'
-import { HartPortError, MachineStopping, type HsPort, type SbiRet, type SupervisorTrap } from './kernel/port.js'
+import { HartPortError, MachineStopping, type HostMemoryStats, type HsPort, type SbiRet, type SupervisorTrap } from '@honk/kernel'
 
 /** Where the firmware jumps: the S-mode payload address of QEMU virt's fw_jump (RAM + 2 MiB). */
 export const SHIM_BASE = MAP.ram + 0x20_0000
@@ -171,6 +171,12 @@ export class MachineHsPort implements HsPort {
     const h = this.hart(hart)
     h.pc = this.addr.fault
     h.waiting = false
+  }
+
+  /** The kernel runs in this Node process, so its heap is the process's. */
+  memoryStats(): HostMemoryStats {
+    const m = process.memoryUsage()
+    return { heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal }
   }
 
   private hart(id: number): Hart {

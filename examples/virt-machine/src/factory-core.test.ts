@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ImageVerifyError, SoftwareAnchor, bytesReader, generateKeyPair, openImageFS, toHex, verifyImage } from '@honk/image'
 import { readText } from '@honk/vfs'
-import { CORE_COMPATIBLE, DEV_PUBLIC_KEY_HEX, DEV_SIGNING_SEED, FACTORY_IMAGE_PATH, FACTORY_VERSION, buildCoreImage, coreAnchor, coreFiles, devKeys, factoryImage } from './core.js'
+import { CORE_COMPATIBLE, DEV_PUBLIC_KEY_HEX, DEV_SIGNING_SEED, FACTORY_IMAGE_PATH, FACTORY_VERSION, buildCoreImage, coreAnchor, coreFiles, devKeys, factoryImage } from './factory-core.js'
 
 const tmp: string[] = []
 function tempDir(): string {

@@ -5,13 +5,21 @@
  * port is the only way it reaches the machine, so everything it does is what a real
  * supervisor would do — register reads and writes, DMA into RAM, `ecall`, `sret`.
  *
- * The machine's implementation (`../hs-port.ts`) runs a tiny RISC-V shim on the harts: the
- * firmware jumps to its entry, it idles in `wfi`, and its trap vector hands each trap to the
- * kernel's handler.
+ * The virt-machine example's implementation (`examples/virt-machine/src/hs-port.ts`) runs a
+ * tiny RISC-V shim on the harts: the firmware jumps to its entry, it idles in `wfi`, and its
+ * trap vector hands each trap to the kernel's handler.
  */
 import { HonkError } from '@honk/errors'
-import type { AccessSize } from '@honk/rv64'
 import type { GuestMemory } from '@honk/virtio'
+
+/** The width in bytes of one MMIO access (the kernel's drivers use 1, 2, 4 and 8). */
+export type AccessSize = 1 | 2 | 4 | 8
+
+/** The host's memory figures the `mem` command reports (bytes). */
+export interface HostMemoryStats {
+  readonly heapUsedBytes: number
+  readonly heapTotalBytes: number
+}
 
 /** A trap a hart took in S-mode: `scause` split into its interrupt bit and code (priv spec §4.1.9). */
 export interface SupervisorTrap {
@@ -54,6 +62,8 @@ export interface HsPort {
   attach(handlers: { trap(t: SupervisorTrap): void; hartArrived(hart: number, opaque: bigint): void }): void
   /** Executes `ebreak` on `hart` in S-mode (the `fault` command): a real breakpoint exception. */
   raiseBreakpoint(hart: number): void
+  /** The memory the kernel itself uses on its host (the `mem` command's heap lines). */
+  memoryStats(): HostMemoryStats
 }
 
 /** Thrown from an SBI call that ended the machine (SRST shutdown or reboot). */

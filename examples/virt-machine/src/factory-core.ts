@@ -36,10 +36,10 @@ export const FACTORY_VERSION = 1n
 export const CORE_COMPATIBLE = 'honk-virt'
 
 /** `examples/virt-machine/core/`: the core's committed source files. */
-export const CORE_DIR: string = fileURLToPath(new URL('../../core/', import.meta.url))
+export const CORE_DIR: string = fileURLToPath(new URL('../core/', import.meta.url))
 
 /** `examples/virt-machine/build/factory.img`: the built factory image (gitignored). */
-export const FACTORY_IMAGE_PATH: string = fileURLToPath(new URL('../../build/factory.img', import.meta.url))
+export const FACTORY_IMAGE_PATH: string = fileURLToPath(new URL('../build/factory.img', import.meta.url))
 
 /** The development key pair, derived from {@link DEV_SIGNING_SEED}. */
 export function devKeys(): KeyPair {

@@ -4,7 +4,7 @@ import { CrashSimulatingDevice, MemoryBlockDevice, type BlockDevice } from '@hon
 import { SlotError, bytesReader, openImageFS, type ImageFS } from '@honk/image'
 import { openKV } from '@honk/kv'
 import { MemoryFS, isFsError, mkdirp, readText, writeFile, type FS } from '@honk/vfs'
-import { buildCoreImage, coreAnchor, coreFiles } from './core.js'
+import { TEST_MOTD, buildCoreImage, coreAnchor, coreFiles } from './test-core.js'
 import { MIN_KV_BYTES, SLOT_BYTES, StorageError, WritableLayerError, bringUpStorage, classifyDisk, describeStorage, firstNonZeroBlock, inspectDisk, layoutDisk, mountRoot, selectCore } from './storage.js'
 import { runStorageCase, storageCaseArb } from './storage-harness.js'
 
@@ -255,7 +255,7 @@ describe('mountRoot', () => {
     await root.root.remove('motd')
     await expect(root.root.stat('motd')).rejects.toSatisfy((e: unknown) => isFsError(e, 'ENOENT'))
     expect(await readText(core, 'motd')).toMatch(/^Welcome to honk/)
-    expect((await core.stat('motd')).size).toBe(470)
+    expect((await core.stat('motd')).size).toBe(TEST_MOTD.length)
     await root.close()
 
     const again = await mountRoot({ kvRegion: layoutDisk(dev).kvRegion, core: await factoryCore(), bootCore: 'embedded factory v1' })

@@ -306,8 +306,8 @@ export class Kernel {
       harts: () => ({ online: this.online.size, current: hart }),
       uptimeNs: () => ((this.port.csrRead(hart, CSR.time) - this.bootTime) * 1_000_000_000n) / BigInt(this.platform.timebase || 10_000_000),
       memory: () => {
-        const m = process.memoryUsage()
-        return { ramBytes: this.platform.memory.size, dmaBytesUsed: this.dma.used, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal }
+        const m = this.port.memoryStats()
+        return { ramBytes: this.platform.memory.size, dmaBytesUsed: this.dma.used, heapUsedBytes: m.heapUsedBytes, heapTotalBytes: m.heapTotalBytes }
       },
       storage: this.storage,
       root: this.root,

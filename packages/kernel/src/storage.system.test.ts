@@ -2,7 +2,8 @@
  * The kernel's storage under damage, at scale (issue #12 cases 4 and 5, system tier): thousands
  * of (operations, power cut, one damaged sector) cases of the bring-up property, and real
  * foreign images made by the real tools (mkfs.ext4, mkswap, cryptsetup) that must never be
- * taken for blank disks.
+ * taken for blank disks. (The same foreign disk under the whole machine is
+ * examples/virt-machine/src/foreign-disk.system.test.ts.)
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -11,11 +12,9 @@ import { join } from 'node:path'
 import { MemoryBlockDevice } from '@honk/block'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { buildCoreImage, coreAnchor } from './core.js'
+import { buildCoreImage, coreAnchor } from './test-core.js'
 import { runStorageCase, storageCaseArb } from './storage-harness.js'
 import { bringUpStorage, inspectDisk } from './storage.js'
-import { createHonk } from '../honk.js'
-import { ConsoleSession } from '../session.js'
 
 const RUNS = Number(process.env.HONK_STORAGE_RUNS ?? 2000)
 
@@ -70,29 +69,6 @@ describe('real foreign images are never formatted (issue #12 case 4)', () => {
       expect(Buffer.compare(after, image)).toBe(0)
     })
   }
-
-  it('the whole machine: honk boots on a mkfs.ext4 disk read-only, says why, and `put` changes no byte', async () => {
-    const image = await madeBy('mkfs.ext4', (p) => ['-F', '-q', p])
-    const dev = new MemoryBlockDevice(image.length / 512, 512, image.slice())
-    const console = new ConsoleSession()
-    const honk = createHonk({ harts: 1, memory: 128 << 20, firmware: 'builtin', disk: dev, consoleOut: console.out, factory: buildCoreImage({ version: 1 }), anchor: coreAnchor() })
-    console.start(honk.machine)
-    try {
-      for (const line of ['put a b', 'exit']) {
-        await console.waitFor('honk> ', 60_000)
-        console.send(line + '\n')
-      }
-      await console.exit
-    } finally {
-      honk.machine.stop()
-      await honk.close()
-    }
-    expect(console.text).toContain('honk: disk not used: blocks 0-1 hold no honk A/B metadata and it holds an ext2/3/4 filesystem (magic 0xEF53 at byte 1080); nothing on it is changed (read-only boot)')
-    expect(console.text).toContain('put: filesystem is read-only')
-    const after = new Uint8Array(image.length)
-    await dev.read(0, after)
-    expect(Buffer.compare(after, image)).toBe(0)
-  })
 
   it('raw data after a zero first MiB (no signature) is foreign', async () => {
     const image = new Uint8Array(16 << 20)

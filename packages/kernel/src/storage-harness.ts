@@ -16,7 +16,7 @@ import { CrashSimulatingDevice, MemoryBlockDevice, type BlockDevice } from '@hon
 import { openKV } from '@honk/kv'
 import { isFsError, readText, writeFile } from '@honk/vfs'
 import fc from 'fast-check'
-import { buildCoreImage, coreAnchor } from './core.js'
+import { buildCoreImage, coreAnchor } from './test-core.js'
 import { bringUpStorage, layoutDisk, type BroughtUp } from './storage.js'
 
 const MiB = 1 << 20
