@@ -2,7 +2,7 @@ import { CrashSimulatingDevice } from '@honk/block'
 import fc from 'fast-check'
 import { decodeSuperblock } from './format.js'
 import { KvFullError, openKV, type KV } from './index.js'
-import { describeMap, dump, prng, sameMap, valueHex } from './testing.js'
+import { describeMap, dump, prng, recordOutcomes, sameMap, valueHex } from './testing.js'
 
 /**
  * Crash consistency. Each run drives a store through several "lives" on a crash-simulating
@@ -64,7 +64,6 @@ export async function crashRun(seed: number, lives: number, imagesPerCrash: numb
         let alive = true
         for (let step = 0; step < 30 && alive; step++) {
           const r = rnd()
-          const last = states[states.length - 1]!
           type Planned = { run: () => Promise<void>; apply: (m: Map<string, string>) => void; durable: boolean }
           const plans: Planned[] = []
           if (r < 0.45) {
@@ -106,20 +105,8 @@ export async function crashRun(seed: number, lives: number, imagesPerCrash: numb
           }
           const results = await Promise.allSettled(plans.map((p) => p.run()))
           trace?.(`life ${life} step ${step}: r=${r.toFixed(2)} ${plans.length} ops -> ${results.map((x) => (x.status === 'fulfilled' ? 'ok' : (x.reason as Error).name)).join(',')} floor=${floor} states=${states.length}`)
-          let prev = last
-          for (let i = 0; i < plans.length; i++) {
-            const res = results[i]!
-            if (res.status === 'rejected' && res.reason instanceof KvFullError) continue // nothing happened
-            const next = new Map(prev)
-            plans[i]!.apply(next)
-            states.push(next)
-            prev = next
-            if (res.status === 'fulfilled') {
-              if (plans[i]!.durable) floor = states.length - 1
-            } else {
-              alive = false // the power is cut: this op and every later one may or may not have landed
-            }
-          }
+          // A failure means the power is cut: that op and every later one may or may not have landed.
+          ;({ floor, alive } = recordOutcomes(plans, results, states, floor, (e) => e instanceof KvFullError))
           // A group's durable write makes the whole group durable (they share the flush).
         }
         if (alive) {

@@ -2,7 +2,7 @@ import { CrashSimulatingDevice, MemoryBlockDevice } from '@honk/block'
 import fc from 'fast-check'
 import { decodeSuperblock } from './format.js'
 import { KvCorruptError, KvFullError, openKV, type KV } from './index.js'
-import { describeMap, dump, prng, sameMap, valueHex } from './testing.js'
+import { describeMap, dump, prng, recordOutcomes, sameMap, valueHex } from './testing.js'
 
 /**
  * Issue #12 case 5 (the KV half): fast-check over (operation sequence, one damaged sector,
@@ -131,20 +131,7 @@ export async function damageRun(c: DamageCase): Promise<keyof DamageOutcomes> {
     for (let step = 0, n = 5 + Math.floor(rnd() * 20); step < n && alive; step++) {
       const plans = plan()
       const results = await Promise.allSettled(plans.map((p) => p.run(kv)))
-      let prev = states[states.length - 1]!
-      for (let i = 0; i < plans.length; i++) {
-        const res = results[i]!
-        if (res.status === 'rejected' && res.reason instanceof KvFullError) continue
-        const next = new Map(prev)
-        plans[i]!.apply(next)
-        states.push(next)
-        prev = next
-        if (res.status === 'fulfilled') {
-          if (plans[i]!.durable) floor = states.length - 1
-        } else {
-          alive = false
-        }
-      }
+      ;({ floor, alive } = recordOutcomes(plans, results, states, floor, (e) => e instanceof KvFullError))
     }
     if (alive) dev.cutPowerAfter(0)
   }

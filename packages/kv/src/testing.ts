@@ -37,3 +37,35 @@ export function sameMap(a: Map<string, string>, b: Map<string, string>): boolean
 export function describeMap(m: Map<string, string>): string {
   return `{${[...m].map(([k, v]) => `${k}:${v.length / 2}B:${v.slice(0, 8)}`).join(', ')}}`
 }
+
+/**
+ * Folds the settled results of one group of concurrent writes into the model: each write that
+ * was not refused for space adds a state; a durable success raises the floor (the oldest state
+ * a crash may leave); the first failure means the power was cut, and every later write of the
+ * group may or may not have landed. Shared by the crash and damage harnesses.
+ */
+export function recordOutcomes(
+  plans: readonly { apply: (m: Map<string, string>) => void; durable: boolean }[],
+  results: readonly PromiseSettledResult<unknown>[],
+  states: Map<string, string>[],
+  floor: number,
+  isRefusal: (reason: unknown) => boolean,
+): { floor: number; alive: boolean } {
+  let alive = true
+  let prev = states[states.length - 1]!
+  for (let i = 0; i < plans.length; i++) {
+    const res = results[i]!
+    if (res.status === 'rejected' && isRefusal(res.reason)) continue // nothing happened
+    const next = new Map(prev)
+    plans[i]!.apply(next)
+    states.push(next)
+    prev = next
+    if (res.status === 'fulfilled') {
+      if (plans[i]!.durable) floor = states.length - 1
+    } else {
+      alive = false
+    }
+  }
+  return { floor, alive }
+}
+
