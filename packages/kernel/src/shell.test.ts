@@ -5,7 +5,7 @@ import { FsError, MemoryFS, joinPath, overlay, readText, type FS } from '@honk/v
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { MountLayer, MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
 import { LineEditor } from './line-editor.js'
-import { PROMPT, Shell, describeError, goDuration, goQuote, parseGoInt, shellPath } from './shell.js'
+import { BUILTIN_COMMANDS, PROMPT, Shell, ShellCommandConflictError, defineCommand, describeError, goDuration, goQuote, parseGoInt, shellPath } from './shell.js'
 
 const MOTD = 'Welcome to honk\nthe goose OS\n'
 const OS_RELEASE = 'NAME=honk\nVERSION=1\n'
@@ -97,17 +97,41 @@ afterEach(() => {
 })
 
 describe('system information', () => {
-  it('help lists the commands that exist here, in honk\'s layout', async () => {
+  it('help is generated from the command modules: one line of usages per group, in honk\'s order', async () => {
     const f = fixture()
     expect(await f.run('help')).toBe(
       lines(
         'commands:',
-        '  help  harts  uptime  mem  echo <text>',
+        '  help [command]   harts   uptime   mem   echo <text>',
         '  run [name]   ps   kill <pid>   crash   reap   stress [n]',
         '  ls [dir]   cat <file>   cp <src> <dst>   put <key> <text>   rm <file>   mkdir <dir>',
-        '  blk  mount  reset --confirm  fault  reboot  exit',
+        '  blk   mount   reset --confirm   fault   reboot   exit',
       ),
     )
+    // Every word help lists runs (no "unknown command"), and every module is listed.
+    for (const c of f.shell.commands) {
+      expect(await f.run('help')).toContain(c.usage)
+      expect(await f.run(`help ${c.name}`)).toBe(lines(`usage: ${c.usage}${c.aliases ? ` (also: ${c.aliases.join(', ')})` : ''}`, `  ${c.summary}`))
+    }
+    expect(await f.run('help quit')).toBe(lines('usage: exit (also: halt, quit)', '  closes the writable layer and powers the machine off'))
+    expect(await f.run('help nope')).toBe('help: no command "nope" (try \'help\')\n')
+  })
+
+  it('a subsystem adds a command as a module: it runs, help lists it, Tab completes it; a word defined twice is refused', async () => {
+    const f = fixture()
+    const net = defineCommand({ name: 'net', usage: 'net', summary: 'network status', group: 'system', run: (ctx, args) => ctx.println(`net: ${args.length} args`) })
+    const shell = new Shell(f.host, { commands: [...BUILTIN_COMMANDS, net] })
+    let out = ''
+    const host = { ...f.host, out: (t: string) => void (out += t) }
+    const withOut = new Shell(host, { commands: [...BUILTIN_COMMANDS, net] })
+    expect(await withOut.run('net a b')).toBe('continue')
+    expect(out).toBe('net: 2 args\n')
+    out = ''
+    await withOut.run('help')
+    expect(out.split('\n')[1]).toBe('  help [command]   harts   uptime   mem   echo <text>   net')
+    expect(await shell.completions('ne')).toEqual(['net'])
+    expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...net, name: 'ls' }] })).toThrow(ShellCommandConflictError)
+    expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...net, aliases: ['quit'] }] })).toThrow(/"quit" is defined by two modules/)
   })
 
   it('harts, uptime, mem, echo', async () => {
@@ -166,7 +190,7 @@ describe('processes (phase-a M2)', () => {
       ),
     )
     expect(await f.run('reap')).toBe('reaped 2 terminated processes\n')
-    expect(await f.run('stress 8')).toBe('stress: 8 processes ran across 1 hart (they shared the event loop of hart 0), reaped 8\n')
+    expect(await f.run('stress 8')).toBe("stress: 8 processes ran across 1 hart (the kernel's event loop on hart 0; 3 other harts online ran none), reaped 8\n")
     expect(f.procs.list().map((p) => p.pid)).toEqual([1])
     expect(vi.getTimerCount()).toBe(0)
   })
@@ -210,10 +234,12 @@ describe('processes (phase-a M2)', () => {
     const f = fixture()
     await f.run('crash')
     await f.procs.wait(2)
-    expect(await f.run('stress nope')).toBe('stress: 64 processes ran across 1 hart (they shared the event loop of hart 0), reaped 65\n')
+    expect(await f.run('stress nope')).toBe("stress: 64 processes ran across 1 hart (the kernel's event loop on hart 0; 3 other harts online ran none), reaped 65\n")
     expect(await f.run('stress 0')).toMatch(/^stress: 64 processes ran across 1 hart/)
     expect(await f.run('stress -3')).toMatch(/^stress: 64 processes ran across 1 hart/)
     expect(f.procs.count).toBe(1)
+    const single = fixture({ host: { harts: () => ({ online: 1, current: 0 }) } })
+    expect(await single.run('stress 2')).toBe("stress: 2 processes ran across 1 hart (the kernel's event loop on hart 0), reaped 2\n")
   })
 
   it('stress processes hold caps proc and yield to the event loop', async () => {

@@ -1,0 +1,74 @@
+/** System information: help, harts, uptime, mem, echo. */
+import { COMMAND_GROUPS, defineCommand, type CommandContext, type ShellCommand } from './command.js'
+import { goDuration, goQuote, KiB, MiB } from './format.js'
+
+/** `help`'s lines, generated from the command modules: one line of usages per group. */
+export function helpLines(commands: readonly ShellCommand[]): string[] {
+  const lines = ['commands:']
+  for (const group of COMMAND_GROUPS) {
+    const usages = commands.filter((c) => c.group === group).map((c) => c.usage)
+    if (usages.length > 0) lines.push(`  ${usages.join('   ')}`)
+  }
+  return lines
+}
+
+export const help = defineCommand({
+  name: 'help',
+  usage: 'help [command]',
+  summary: 'lists the commands, or says what one does',
+  group: 'system',
+  run(ctx: CommandContext, args) {
+    const name = args[0]
+    if (name === undefined) {
+      for (const line of helpLines(ctx.commands)) ctx.println(line)
+      return
+    }
+    const command = ctx.commands.find((c) => c.name === name || c.aliases?.includes(name))
+    if (!command) return ctx.println(`help: no command ${goQuote(name)} (try 'help')`)
+    const aliases = command.aliases?.length ? ` (also: ${command.aliases.join(', ')})` : ''
+    ctx.println(`usage: ${command.usage}${aliases}`)
+    ctx.println(`  ${command.summary}`)
+  },
+})
+
+export const harts = defineCommand({
+  name: 'harts',
+  usage: 'harts',
+  summary: 'how many harts are online, and which one runs the kernel',
+  group: 'system',
+  run(ctx) {
+    const { online, current } = ctx.host.harts()
+    ctx.println(`harts: ${online} online  this=hart ${current}`)
+    ctx.println(`harts: kernel tasks all run on the event loop of hart ${current} (no parallel harts yet)`)
+  },
+})
+
+export const uptime = defineCommand({
+  name: 'uptime',
+  usage: 'uptime',
+  summary: 'time since boot, from the time CSR',
+  group: 'system',
+  run: (ctx) => ctx.println(`uptime: ${goDuration(ctx.host.uptimeNs())}`),
+})
+
+export const mem = defineCommand({
+  name: 'mem',
+  usage: 'mem',
+  summary: "guest RAM, the kernel's DMA memory and heap, and the process count",
+  group: 'system',
+  run(ctx) {
+    const m = ctx.host.memory()
+    const kib = (n: number) => Math.floor(n / KiB)
+    ctx.println(
+      `mem: ram=${Math.floor(m.ramBytes / MiB)}MiB dma=${kib(m.dmaBytesUsed)}KiB heap=${kib(m.heapUsedBytes)}KiB/${kib(m.heapTotalBytes)}KiB processes=${ctx.host.procs.count}`,
+    )
+  },
+})
+
+export const echo = defineCommand({
+  name: 'echo',
+  usage: 'echo <text>',
+  summary: 'prints its arguments',
+  group: 'system',
+  run: (ctx, args) => ctx.println(args.join(' ')),
+})
