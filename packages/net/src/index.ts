@@ -5,3 +5,9 @@
  */
 export { NetMalformedError } from './errors.js'
 export { internetChecksum, pseudoHeaderSum, sumWords, finishChecksum } from './checksum.js'
+export { parseIpv4, formatIpv4, prefixToMask, maskToPrefix, IPV4_BROADCAST, parseMac, formatMac, macFromBytes, macToBytes, MAC_BROADCAST, randomMac } from './addr.js'
+export { type EthernetFrame, EtherType, encodeEthernet, decodeEthernet, ETHERNET_HEADER } from './ethernet.js'
+export { type ArpPacket, ArpOp, encodeArp, decodeArp } from './arp.js'
+export { type Ipv4Packet, IpProtocol, encodeIpv4, decodeIpv4, fragmentIpv4, Reassembler, type ReassemblyLimits, type ReassemblyCounters, IPV4_HEADER } from './ipv4.js'
+export { type IcmpMessage, IcmpType, IcmpUnreachableCode, encodeIcmp, decodeIcmp, echoId, echoSeq } from './icmp.js'
+export { type UdpDatagram, encodeUdp, decodeUdp } from './udp.js'
