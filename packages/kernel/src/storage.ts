@@ -23,7 +23,7 @@ import { slice } from '@honk/block'
 import { HonkError } from '@honk/errors'
 import { SlotError, Slots, bytesReader, decodeMetadata, openImageFS, verifyImage, type Anchor, type CoreSource, type ImageFS, type Rejection, type VerifyOptions } from '@honk/image'
 import { openKV, type KV, type KVOptions, type KVRecovery } from '@honk/kv'
-import { MemoryFS, openKvFS, overlay, type DirEntry, type FS, type FileHandle, type KvFSOptions, type OpenOptions, type SetAttr, type Stat } from '@honk/vfs'
+import { MemoryFS, forwarding, openKvFS, overlay, type FS, type KvFSOptions } from '@honk/vfs'
 import type { MountLayer, MountedRoot, Storage } from './services.js'
 
 /** Bytes per image slot (as honk: 1 MiB). */
@@ -471,7 +471,7 @@ class Root implements MountedRoot {
     this.view = this.compose()
     // One stable object for the kernel to hold: it forwards to the current overlay, which
     // `reset` replaces.
-    this.root = new ForwardingFS(() => this.view)
+    this.root = forwarding(() => this.view)
   }
 
   get writable(): FS | undefined {
@@ -520,44 +520,5 @@ class Root implements MountedRoot {
       await this.kv.close()
     })()
     return this.done
-  }
-}
-
-/** An FS that forwards every call to whatever `target()` returns at the time of the call. */
-class ForwardingFS implements FS {
-  constructor(private readonly target: () => FS) {}
-
-  get readOnly(): boolean {
-    return this.target().readOnly
-  }
-  stat(path: string): Promise<Stat> {
-    return this.target().stat(path)
-  }
-  readDir(path: string): Promise<DirEntry[]> {
-    return this.target().readDir(path)
-  }
-  open(path: string, options?: OpenOptions): Promise<FileHandle> {
-    return this.target().open(path, options)
-  }
-  mkdir(path: string, mode?: number): Promise<void> {
-    return this.target().mkdir(path, mode)
-  }
-  remove(path: string): Promise<void> {
-    return this.target().remove(path)
-  }
-  rename(from: string, to: string): Promise<void> {
-    return this.target().rename(from, to)
-  }
-  symlink(target: string, path: string): Promise<void> {
-    return this.target().symlink(target, path)
-  }
-  readlink(path: string): Promise<string> {
-    return this.target().readlink(path)
-  }
-  setattr(path: string, attrs: SetAttr): Promise<void> {
-    return this.target().setattr(path, attrs)
-  }
-  sync(): Promise<void> {
-    return this.target().sync()
   }
 }
