@@ -3,32 +3,16 @@
  * made by the real mkfs.ext4 read-only, says why, and `put` changes no byte. (The kernel's own
  * foreign-image cases are packages/kernel/src/storage.system.test.ts.)
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { MemoryBlockDevice } from '@honk/block'
+import { imageMadeBy } from '@honk/block/testing/node'
 import { describe, expect, it } from 'vitest'
 import { buildCoreImage, coreAnchor } from './factory-core.js'
 import { createHonk } from './honk.js'
 import { ConsoleSession } from './session.js'
 
-/** Runs a tool on a new 16 MiB image file and returns its bytes. */
-async function madeBy(tool: string, args: (path: string) => string[]): Promise<Uint8Array> {
-  const dir = await mkdtemp(join(tmpdir(), 'honk-foreign-'))
-  try {
-    const path = join(dir, 'disk.img')
-    execFileSync('truncate', ['-s', '16M', path])
-    execFileSync(tool, args(path), { stdio: 'ignore' })
-    return new Uint8Array(await readFile(path))
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
 describe('real foreign images are never formatted (issue #12 case 4)', () => {
   it('the whole machine: honk boots on a mkfs.ext4 disk read-only, says why, and `put` changes no byte', async () => {
-    const image = await madeBy('mkfs.ext4', (p) => ['-F', '-q', p])
+    const image = await imageMadeBy('mkfs.ext4', (p) => ['-F', '-q', p])
     const dev = new MemoryBlockDevice(image.length / 512, 512, image.slice())
     const console = new ConsoleSession()
     const honk = createHonk({ harts: 1, memory: 128 << 20, firmware: 'builtin', disk: dev, consoleOut: console.out, factory: buildCoreImage({ version: 1 }), anchor: coreAnchor() })

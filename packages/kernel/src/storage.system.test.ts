@@ -5,12 +5,9 @@
  * taken for blank disks. (The same foreign disk under the whole machine is
  * examples/virt-machine/src/foreign-disk.system.test.ts.)
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { MemoryBlockDevice } from '@honk/block'
 import fc from 'fast-check'
+import { imageMadeBy } from '@honk/block/testing/node'
 import { describe, expect, it } from 'vitest'
 import { buildCoreImage, coreAnchor } from './test-core.js'
 import { runStorageCase, storageCaseArb } from './storage-harness.js'
@@ -34,25 +31,12 @@ describe('kernel storage: damage + crash property at scale', () => {
   }, 1_800_000)
 })
 
-/** Runs a tool on a new 16 MiB image file and returns its bytes. */
-async function madeBy(tool: string, args: (path: string) => string[]): Promise<Uint8Array> {
-  const dir = await mkdtemp(join(tmpdir(), 'honk-foreign-'))
-  try {
-    const path = join(dir, 'disk.img')
-    execFileSync('truncate', ['-s', '16M', path])
-    execFileSync(tool, args(path), { stdio: 'ignore' })
-    return new Uint8Array(await readFile(path))
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
 describe('real foreign images are never formatted (issue #12 case 4)', () => {
   const cases: [string, () => Promise<Uint8Array>, RegExp][] = [
-    ['mkfs.ext4', () => madeBy('mkfs.ext4', (p) => ['-F', '-q', p]), /ext2\/3\/4 filesystem/],
-    ['mkfs.ext2', () => madeBy('mkfs.ext4', (p) => ['-F', '-q', '-t', 'ext2', p]), /ext2\/3\/4 filesystem/],
-    ['mkswap', () => madeBy('mkswap', (p) => [p]), /Linux swap area \("SWAPSPACE2"/],
-    ['cryptsetup luksFormat', () => madeBy('sh', (p) => ['-c', `printf pw > ${p}.key && cryptsetup luksFormat --batch-mode --key-file ${p}.key --pbkdf pbkdf2 --pbkdf-force-iterations 1000 ${p}`]), /LUKS encrypted volume/],
+    ['mkfs.ext4', () => imageMadeBy('mkfs.ext4', (p) => ['-F', '-q', p]), /ext2\/3\/4 filesystem/],
+    ['mkfs.ext2', () => imageMadeBy('mkfs.ext4', (p) => ['-F', '-q', '-t', 'ext2', p]), /ext2\/3\/4 filesystem/],
+    ['mkswap', () => imageMadeBy('mkswap', (p) => [p]), /Linux swap area \("SWAPSPACE2"/],
+    ['cryptsetup luksFormat', () => imageMadeBy('sh', (p) => ['-c', `printf pw > ${p}.key && cryptsetup luksFormat --batch-mode --key-file ${p}.key --pbkdf pbkdf2 --pbkdf-force-iterations 1000 ${p}`]), /LUKS encrypted volume/],
   ]
   for (const [name, make, why] of cases) {
     it(`a disk made by ${name} is foreign; the boot is read-only and changes no byte`, async () => {
