@@ -1,30 +1,14 @@
 /**
- * The `virt` board: QEMU virt's memory map (DESIGN §3) populated with the @honk packages —
- * harts and PLIC from `@honk/rv64`, the device set from `@honk/virtio`, the device tree and
- * (optionally) the SBI from `@honk/sbi` — and the loop that runs it.
- *
- *   0x0010_0000 sifive test/syscon      0x0c00_0000 PLIC (M + S context per hart)
- *   0x0010_1000 goldfish RTC (IRQ 11)   0x1000_0000 ns16550a UART (IRQ 10)
- *   0x0200_0000 CLINT                   0x1000_1000 + 0x1000·i  virtio-mmio slot i (IRQ 1+i)
- *   0x8000_0000 RAM
+ * The `virt` board: QEMU virt's memory map (DESIGN §3; `VIRT_MAP` and `VIRT_IRQ` of
+ * `@honk/riscv`, which the device tree reads too) populated with the @honk packages — harts,
+ * PLIC and the SiFive test device from `@honk/rv64`, the device set from `@honk/virtio`, the
+ * device tree and (optionally) the SBI from `@honk/sbi` — and the loop that runs it.
  */
 import type { BlockDevice } from '@honk/block'
-import { Bus, Clint, Hart, Plic, type AccessSize, type MmioDevice, type RunResult } from '@honk/rv64'
+import { CSR, IRQ, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, virtioSlotBase } from '@honk/riscv'
+import { Bus, Clint, Hart, Plic, SifiveTest, type AccessSize, type MmioDevice, type RunResult, type SysconEvent } from '@honk/rv64'
 import { Firmware, buildFdt, virtDeviceTree, type SbiPlatform } from '@honk/sbi'
-import { GoldfishRtc, Ns16550a, SifiveTest, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type RandomSource, type SysconEvent, type VirtioDevice } from '@honk/virtio'
-
-export const MAP = {
-  test: 0x0010_0000,
-  rtc: 0x0010_1000,
-  clint: 0x0200_0000,
-  plic: 0x0c00_0000,
-  uart: 0x1000_0000,
-  virtio: 0x1000_1000,
-  ram: 0x8000_0000,
-} as const
-export const IRQ_UART = 10
-export const IRQ_RTC = 11
-export const VIRTIO_SLOTS = 8
+import { GoldfishRtc, Ns16550a, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type RandomSource, type VirtioDevice } from '@honk/virtio'
 
 /** How a run of the machine ended. */
 export type MachineExit =
@@ -132,7 +116,7 @@ export const HART_ISA = 'rv64imafdc_zicsr_zifencei_zba_zbb_zbs'
  */
 class EmptyVirtioSlot implements MmioDevice {
   readonly name = 'virtio-mmio:empty'
-  readonly size = 0x1000
+  readonly size = VIRT_MAP.virtio.size
   read(offset: number, size: AccessSize): bigint {
     if (size !== 4) return 0n
     if (offset === 0x000) return 0x74726976n // "virt"
@@ -192,8 +176,8 @@ export class VirtMachine {
   constructor(readonly config: MachineConfig) {
     if (!Number.isInteger(config.harts) || config.harts < 1 || config.harts > 8) throw new RangeError(`harts must be 1..8, not ${config.harts}`)
     if (config.memory % (2 << 20) !== 0 || config.memory < 16 << 20) throw new RangeError(`memory must be a multiple of 2 MiB and at least 16 MiB, not ${config.memory}`)
-    this.bus = new Bus({ ramBase: MAP.ram, ramSize: config.memory })
-    this.ramEnd = MAP.ram + config.memory
+    this.bus = new Bus({ ramBase: VIRT_MAP.ram.base, ramSize: config.memory })
+    this.ramEnd = VIRT_MAP.ram.base + config.memory
     if (config.seed !== undefined) {
       if (!Number.isSafeInteger(config.seed)) throw new RangeError(`seed must be an integer, not ${config.seed}`)
       if ((config.clock ?? 'virtual') !== 'virtual') throw new RangeError('a seeded (reproducible) run needs the virtual clock, not realtime')
@@ -203,22 +187,22 @@ export class VirtMachine {
     for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57' }))
     this.running = this.harts.map(() => config.bios !== 'builtin')
     this.sbiTimer = this.harts.map(() => (1n << 64n) - 1n)
-    this.bus.map(MAP.clint, this.clint)
+    this.bus.map(VIRT_MAP.clint.base, this.clint)
     this.plic = new Plic({
       contexts: 2 * config.harts,
       onContext: (ctx, level) => {
         // Context 2h: hart h's M-mode external interrupt; 2h+1: its S-mode one.
-        this.harts[ctx >> 1]!.setIrq(ctx & 1 ? 9 : 11, level)
+        this.harts[ctx >> 1]!.setIrq(VIRT_PLIC_CONTEXT_IRQS[ctx & 1]!, level)
         if (level) this.waker.wake()
       },
     })
-    this.bus.map(MAP.plic, this.plic)
-    this.uart = new Ns16550a({ irq: this.plic.line(IRQ_UART), transmit: config.consoleOut })
-    this.bus.map(MAP.uart, this.uart)
-    this.bus.map(MAP.test, new SifiveTest((e) => this.syscon(e)))
+    this.bus.map(VIRT_MAP.plic.base, this.plic)
+    this.uart = new Ns16550a({ irq: this.plic.line(VIRT_IRQ.uart), transmit: config.consoleOut })
+    this.bus.map(VIRT_MAP.uart.base, this.uart)
+    this.bus.map(VIRT_MAP.test.base, new SifiveTest((e) => this.syscon(e)))
     // Seeded: the RTC is the virtual clock (10 MHz ticks = 100 ns) from a fixed start.
-    this.rtc = new GoldfishRtc(config.seed === undefined ? { irq: this.plic.line(IRQ_RTC) } : { irq: this.plic.line(IRQ_RTC), clock: () => SEEDED_RTC_START + this.clint.mtime() * 100n, timer: 'manual' })
-    this.bus.map(MAP.rtc, this.rtc)
+    this.rtc = new GoldfishRtc(config.seed === undefined ? { irq: this.plic.line(VIRT_IRQ.rtc) } : { irq: this.plic.line(VIRT_IRQ.rtc), clock: () => SEEDED_RTC_START + this.clint.mtime() * 100n, timer: 'manual' })
+    this.bus.map(VIRT_MAP.rtc.base, this.rtc)
 
     const memory = busMemory(this.bus)
     const devices: VirtioDevice[] = []
@@ -226,15 +210,15 @@ export class VirtMachine {
     if (config.net) devices.push(new VirtioNet(config.net))
     if (config.rng ?? true) devices.push(new VirtioRng(this.entropy ? { source: this.entropy } : {}))
     if (config.share) devices.push(new VirtioP9(config.share.tag, config.share.handler))
-    if (devices.length > VIRTIO_SLOTS) throw new RangeError(`${devices.length} virtio devices do not fit in ${VIRTIO_SLOTS} slots`)
+    if (devices.length > VIRT_MAP.virtio.count) throw new RangeError(`${devices.length} virtio devices do not fit in ${VIRT_MAP.virtio.count} slots`)
     // QEMU fills the slots from the last one down, so the first device sits at the highest address;
     // we fill from slot 0 up (the guest enumerates by the device tree either way).
     devices.forEach((d, i) => {
-      const mmio = new VirtioMmio(d, { memory, irq: this.plic.line(1 + i) })
+      const mmio = new VirtioMmio(d, { memory, irq: this.plic.line(VIRT_IRQ.virtio0 + i) })
       this.virtio.push(mmio)
-      this.bus.map(MAP.virtio + 0x1000 * i, mmio)
+      this.bus.map(virtioSlotBase(i), mmio)
     })
-    for (let i = devices.length; i < VIRTIO_SLOTS; i++) this.bus.map(MAP.virtio + 0x1000 * i, new EmptyVirtioSlot())
+    for (let i = devices.length; i < VIRT_MAP.virtio.count; i++) this.bus.map(virtioSlotBase(i), new EmptyVirtioSlot())
 
     if (config.bios === 'builtin') this.firmware = new Firmware(this.sbiPlatform(), { startedHarts: [0] })
   }
@@ -244,7 +228,7 @@ export class VirtMachine {
     return buildFdt(
       virtDeviceTree({
         harts: this.config.harts,
-        ramBase: BigInt(MAP.ram),
+        ramBase: BigInt(VIRT_MAP.ram.base),
         ramSize: BigInt(this.config.memory),
         isa: this.config.isa ?? HART_ISA,
         mmuType: `riscv,${this.config.mmu ?? 'sv48'}`,
@@ -287,7 +271,7 @@ export class VirtMachine {
   }
 
   private sbiPlatform(): SbiPlatform {
-    const inRam = (addr: bigint, length: bigint) => addr >= BigInt(MAP.ram) && addr + length <= BigInt(this.ramEnd) && length >= 0n
+    const inRam = (addr: bigint, length: bigint) => addr >= BigInt(VIRT_MAP.ram.base) && addr + length <= BigInt(this.ramEnd) && length >= 0n
     return {
       hartCount: this.config.harts,
       consolePutchar: (b) => this.config.consoleOut(b),
@@ -298,21 +282,21 @@ export class VirtMachine {
       },
       isAccessible: (addr, length) => inRam(addr, length),
       readPhysical: (addr, length) => {
-        const o = Number(addr) - MAP.ram
+        const o = Number(addr) - VIRT_MAP.ram.base
         return this.bus.ram.slice(o, o + length)
       },
-      writePhysical: (addr, data) => this.bus.ram.set(data, Number(addr) - MAP.ram),
+      writePhysical: (addr, data) => this.bus.ram.set(data, Number(addr) - VIRT_MAP.ram.base),
       setTimer: (hartId, value) => {
         this.sbiTimer[hartId] = value
-        this.harts[hartId]!.setSoftIrq(5, this.clint.mtime() >= value)
+        this.harts[hartId]!.setSoftIrq(IRQ.STI, this.clint.mtime() >= value)
       },
       sendIpi: (ids) => {
-        for (const i of ids) this.harts[i]!.setSoftIrq(1, true)
+        for (const i of ids) this.harts[i]!.setSoftIrq(IRQ.SSI, true)
         this.waker.wake()
       },
       clearIpi: (id) => {
-        const was = this.harts[id]!.softIrq(1)
-        this.harts[id]!.setSoftIrq(1, false)
+        const was = this.harts[id]!.softIrq(IRQ.SSI)
+        this.harts[id]!.setSoftIrq(IRQ.SSI, false)
         return was
       },
       remoteFenceI: (ids) => ids.forEach((i) => this.harts[i]!.flushDecodedInstructions()),
@@ -377,7 +361,7 @@ export class VirtMachine {
     if (this.firmware) {
       const now = this.clint.mtime()
       this.harts.forEach((h, i) => {
-        if (now >= this.sbiTimer[i]!) h.setSoftIrq(5, true)
+        if (now >= this.sbiTimer[i]!) h.setSoftIrq(IRQ.STI, true)
       })
     }
   }
@@ -444,7 +428,7 @@ export class VirtMachine {
           progressed = true
         }
         if (this.firmware && h.privilege === 3) {
-          this.exit = { reason: 'error', message: `hart ${i} trapped to M-mode, where no firmware runs (mcause ${h.getCsr(0x342)}, mepc 0x${h.getCsr(0x341).toString(16)}, mtval 0x${h.getCsr(0x343).toString(16)})` }
+          this.exit = { reason: 'error', message: `hart ${i} trapped to M-mode, where no firmware runs (mcause ${h.getCsr(CSR.mcause)}, mepc 0x${h.getCsr(CSR.mepc).toString(16)}, mtval 0x${h.getCsr(CSR.mtval).toString(16)})` }
         }
       }
       if (this.exit !== undefined) break

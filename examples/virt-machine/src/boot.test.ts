@@ -1,7 +1,8 @@
+import { VIRT_MAP } from '@honk/riscv'
 import { describe, expect, it } from 'vitest'
 import { assemble } from '@honk/rv64'
 import { findNode, getCells, getString, parseFdt } from '@honk/sbi'
-import { MAP, VirtMachine } from './board.js'
+import { VirtMachine } from './board.js'
 import { BootError, boot, linuxImageHeader } from './boot.js'
 
 function machine(bios: 'builtin' | 'none' | 'firmware' = 'builtin', out: number[] = []) {
@@ -22,10 +23,10 @@ describe('boot placement', () => {
   it('places kernel, initrd and device tree like QEMU and describes them in /chosen', () => {
     const m = machine()
     const layout = boot(m, { kernel: new Uint8Array(4096).fill(0x13), initrd: new Uint8Array(1000).fill(7) })
-    expect(layout.entry).toBe(MAP.ram + 0x200000)
-    expect(layout.initrd).toEqual({ start: MAP.ram + (16 << 20), end: MAP.ram + (16 << 20) + 1000 })
-    expect(layout.dtb).toBe(MAP.ram + (30 << 20))
-    const { root } = parseFdt(m.bus.ram.subarray(layout.dtb - MAP.ram))
+    expect(layout.entry).toBe(VIRT_MAP.ram.base + 0x200000)
+    expect(layout.initrd).toEqual({ start: VIRT_MAP.ram.base + (16 << 20), end: VIRT_MAP.ram.base + (16 << 20) + 1000 })
+    expect(layout.dtb).toBe(VIRT_MAP.ram.base + (30 << 20))
+    const { root } = parseFdt(m.bus.ram.subarray(layout.dtb - VIRT_MAP.ram.base))
     const chosen = findNode(root, '/chosen')!
     expect(getString(chosen, 'bootargs')).toBe('console=ttyS0')
     expect(getCells(chosen, 'linux,initrd-start')).toBeDefined()

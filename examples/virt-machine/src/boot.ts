@@ -4,9 +4,10 @@
  * asks for that with its text_offset; an ELF goes where its segments say), the initramfs at
  * RAM + min(RAM/2, 128 MiB), the device tree in the last 2 MiB-aligned block below the end.
  */
+import { VIRT_MAP } from '@honk/riscv'
 import { HonkError } from '@honk/errors'
 import { loadElf } from '@honk/rv64'
-import { MAP, type VirtMachine } from './board.js'
+import type { VirtMachine } from './board.js'
 
 export class BootError extends HonkError {
   constructor(message: string) {
@@ -52,14 +53,14 @@ export function boot(machine: VirtMachine, images: BootImages): BootLayout {
   const ram = machine.bus.ram
   const ramSize = ram.length
   const put = (what: string, addr: number, bytes: Uint8Array) => {
-    const o = addr - MAP.ram
+    const o = addr - VIRT_MAP.ram.base
     if (o < 0 || o + bytes.length > ramSize) throw new BootError(`${what} (${bytes.length} bytes at 0x${addr.toString(16)}) does not fit in ${ramSize >> 20} MiB of RAM`)
     ram.set(bytes, o)
   }
   const bios = machine.config.bios
   if (bios === 'firmware') {
     if (!images.firmware) throw new BootError('bios "firmware" needs a firmware image (e.g. OpenSBI fw_jump.bin)')
-    put('firmware', MAP.ram, images.firmware)
+    put('firmware', VIRT_MAP.ram.base, images.firmware)
   }
 
   let entry: number
@@ -71,7 +72,7 @@ export function boot(machine: VirtMachine, images: BootImages): BootLayout {
     if (bios === 'firmware') throw new BootError('an ELF payload under real firmware is not supported: give a raw image to load at RAM + 2 MiB')
   } else {
     const header = linuxImageHeader(images.kernel)
-    const start = bios === 'none' ? MAP.ram : MAP.ram + (header?.textOffset || KERNEL_OFFSET)
+    const start = bios === 'none' ? VIRT_MAP.ram.base : VIRT_MAP.ram.base + (header?.textOffset || KERNEL_OFFSET)
     const size = Math.max(images.kernel.length, header?.imageSize ?? 0)
     put('kernel', start, images.kernel)
     entry = start
@@ -80,19 +81,19 @@ export function boot(machine: VirtMachine, images: BootImages): BootLayout {
 
   let initrd: { start: number; end: number } | undefined
   if (images.initrd) {
-    const start = MAP.ram + Math.min(ramSize / 2, 128 * MiB)
+    const start = VIRT_MAP.ram.base + Math.min(ramSize / 2, 128 * MiB)
     if (start < kernel.end) throw new BootError(`the initrd at 0x${start.toString(16)} would overlap the kernel, which ends at 0x${kernel.end.toString(16)}`)
     put('initrd', start, images.initrd)
     initrd = { start, end: start + images.initrd.length }
   }
 
   const dtb = machine.deviceTree(initrd)
-  const dtbAddr = MAP.ram + ramSize - 2 * MiB
+  const dtbAddr = VIRT_MAP.ram.base + ramSize - 2 * MiB
   if (dtb.length > 2 * MiB) throw new BootError(`device tree of ${dtb.length} bytes is too large`)
   if (initrd && initrd.end > dtbAddr) throw new BootError(`the initrd (${images.initrd!.length} bytes) reaches the device tree at 0x${dtbAddr.toString(16)}: give the machine more memory`)
   put('device tree', dtbAddr, dtb)
 
-  const start = bios === 'firmware' ? MAP.ram : entry
+  const start = bios === 'firmware' ? VIRT_MAP.ram.base : entry
   machine.reset(start, dtbAddr)
   return { entry: start, kernel, ...(initrd ? { initrd } : {}), dtb: dtbAddr }
 }

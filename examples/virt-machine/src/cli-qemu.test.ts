@@ -3,13 +3,13 @@
  * each line below gives the machine configuration shown; each option the machine cannot honour is
  * refused with one line and exit code 2 — never ignored.
  */
+import { virtioSlotBase } from '@honk/riscv'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAP } from './board.js'
 import { DEFAULT_SHARE_TAG, type CliOptions, UsageError, createFromCli, main, parseCli, parseKeyval } from './cli.js'
 
 /** A command line as typed in a shell (double quotes group; no other shell syntax). */
@@ -200,7 +200,7 @@ describe('-drive …,readonly=on: a read-only open, and the guest sees a read-on
       const { machine, close } = await createFromCli(parseCli(argv) as CliOptions, () => undefined)
       try {
         const features = (slot: number) => {
-          const base = MAP.virtio + 0x1000 * slot
+          const base = virtioSlotBase(slot)
           expect(Number(machine.bus.read(base + 0x008, 4))).toBe(2) // block device
           machine.bus.write(base + 0x014, 4, 0n) // DeviceFeaturesSel = 0
           return Number(machine.bus.read(base + 0x010, 4))
@@ -222,7 +222,7 @@ describe('the 9P mount tag reaches the guest (virtio-9p config space: le16 tag_l
   /** The virtio-mmio slot holding device id 9 (9P), and the tag in its config space (virtio-mmio offset 0x100). */
   function mountTag(machine: Awaited<ReturnType<typeof createFromCli>>['machine']): string | undefined {
     for (let slot = 0; slot < 8; slot++) {
-      const base = MAP.virtio + 0x1000 * slot
+      const base = virtioSlotBase(slot)
       if (Number(machine.bus.read(base + 0x008, 4)) !== 9) continue
       const len = Number(machine.bus.read(base + 0x100, 2))
       const bytes = Uint8Array.from({ length: len }, (_, i) => Number(machine.bus.read(base + 0x102 + i, 1)))

@@ -4,12 +4,13 @@
  * counters there; a read the counter-enable registers close is an illegal instruction (scause 2,
  * stval = the instruction), which is what Linux turns into SIGILL.
  */
+import { VIRT_MAP } from '@honk/riscv'
 import { describe, expect, it } from 'vitest'
 import { assemble } from '@honk/rv64'
 import { HANDOFF_CSR as C, HANDOFF_MCOUNTEREN, HANDOFF_MEDELEG, HANDOFF_MIDELEG, HANDOFF_SCOUNTEREN, MENVCFG_STCE } from '@honk/sbi'
-import { MAP, VirtMachine } from './board.js'
+import { VirtMachine } from './board.js'
 
-const ENTRY = MAP.ram + 0x20_0000
+const ENTRY = VIRT_MAP.ram.base + 0x20_0000
 const SRST = 'li a7, 0x53525354; li a6, 0; li a0, 0; li a1, 0; ecall' // SBI system reset: shutdown
 
 function machine(harts = 1) {
@@ -19,7 +20,7 @@ function machine(harts = 1) {
 /** Runs S-mode `source` at the kernel's entry until the SBI shutdown; returns the boot hart. */
 async function runS(source: string, harts = 1) {
   const m = machine(harts)
-  m.bus.ram.set(assemble(source, { base: ENTRY }).bytes, ENTRY - MAP.ram)
+  m.bus.ram.set(assemble(source, { base: ENTRY }).bytes, ENTRY - VIRT_MAP.ram.base)
   m.reset(ENTRY, 0)
   const exit = await m.run({ limit: 2_000_000 })
   return { m, h: m.harts[0]!, exit }
@@ -88,7 +89,7 @@ describe('TS SBI hand-off (issue #12 case 13)', () => {
        park: j park`,
       { base: ENTRY },
     )
-    m.bus.ram.set(prog.bytes, ENTRY - MAP.ram)
+    m.bus.ram.set(prog.bytes, ENTRY - VIRT_MAP.ram.base)
     m.reset(ENTRY, 0)
     m.harts[1]!.setCsr(C.scounteren, 0n) // whatever a stopped hart holds, HSM start sets it up again
     await m.run({ limit: 100_000 })

@@ -3,8 +3,9 @@
  * `ecall`s on the hart, secondaries started through HSM arriving at the entry, an IPI trapping on
  * each secondary, an EBREAK raised on the boot hart, and a PLIC interrupt from the UART.
  */
+import { VIRT_IRQ, VIRT_MAP } from '@honk/riscv'
 import { describe, expect, it } from 'vitest'
-import { VirtMachine, MAP, IRQ_UART } from './board.js'
+import { VirtMachine } from './board.js'
 import { boot } from './boot.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
 import { MachineStopping, PlicDriver, Sbi, UartConsole, type SupervisorTrap } from '@honk/kernel'
@@ -29,7 +30,7 @@ describe('MachineHsPort', () => {
     const running = m.run()
     const port = await booted
     expect(port.bootHart).toBe(0)
-    expect(port.dtbAddress).toBe(MAP.ram + (64 << 20) - (2 << 20))
+    expect(port.dtbAddress).toBe(VIRT_MAP.ram.base + (64 << 20) - (2 << 20))
     port.attach({ trap: (t) => {
       traps.push(t)
       if (t.interrupt && t.code === 1) port.csrWrite(t.hart, 0x144, port.csrRead(t.hart, 0x144) & ~2n) // clear sip.SSIP
@@ -68,14 +69,14 @@ describe('MachineHsPort', () => {
     const { m, booted } = machine(1)
     const running = m.run()
     const port = await booted
-    const plic = new PlicDriver(port, MAP.plic, 1)
-    const uart = new UartConsole(port, MAP.uart)
+    const plic = new PlicDriver(port, VIRT_MAP.plic.base, 1)
+    const uart = new UartConsole(port, VIRT_MAP.uart.base)
     let traps = 0
     port.attach({ trap: (t) => {
       traps++
       if (t.interrupt && t.code === 9) plic.service()
     }, hartArrived: () => {} })
-    plic.enable(IRQ_UART, () => uart.onInterrupt())
+    plic.enable(VIRT_IRQ.uart, () => uart.onInterrupt())
     uart.enableReceive()
     port.csrWrite(0, 0x104, 1n << 9n)
     port.csrWrite(0, 0x100, port.csrRead(0, 0x100) | 2n)
@@ -83,7 +84,7 @@ describe('MachineHsPort', () => {
     expect(await uart.input.receive()).toBe(0x61)
     expect(await uart.input.receive()).toBe(0x62)
     expect(traps).toBeGreaterThanOrEqual(1)
-    expect(plic.counts.get(IRQ_UART)).toBeGreaterThanOrEqual(1)
+    expect(plic.counts.get(VIRT_IRQ.uart)).toBeGreaterThanOrEqual(1)
     m.stop()
     await running
   })

@@ -7,13 +7,14 @@
  * the kernel's trap handler runs, and the hart resumes with `sret`. SBI calls are real `ecall`s
  * executed on the hart, so under OpenSBI the firmware's own code answers them.
  */
+import { CAUSE_INTERRUPT, CSR, SSTATUS, VIRT_MAP } from '@honk/riscv'
 import { assemble, type AccessSize, type Hart } from '@honk/rv64'
 import { busMemory } from '@honk/virtio'
-import { MAP, type VirtMachine } from './board.js'
+import type { VirtMachine } from './board.js'
 import { HartPortError, MachineStopping, type HostMemoryStats, type HsPort, type SbiRet, type SupervisorTrap } from '@honk/kernel'
 
 /** Where the firmware jumps: the S-mode payload address of QEMU virt's fw_jump (RAM + 2 MiB). */
-export const SHIM_BASE = MAP.ram + 0x20_0000
+export const SHIM_BASE = VIRT_MAP.ram.base + 0x20_0000
 
 const SHIM_SOURCE = `
 entry:
@@ -42,8 +43,7 @@ fault:
   j fault
 `
 
-const CSR = { sstatus: 0x100, scause: 0x142, sepc: 0x141, stval: 0x143 } as const
-const SSTATUS_SIE = 1n << 1n
+const SSTATUS_SIE = SSTATUS.SIE
 /** An SBI call runs at most this many instructions of firmware (OpenSBI's console write of a long line is ~10⁵). */
 const SBI_BUDGET = 50_000_000
 
@@ -106,7 +106,7 @@ export class MachineHsPort implements HsPort {
       const scause = h.getCsr(CSR.scause)
       const trap: SupervisorTrap = {
         hart: h.hartId,
-        interrupt: scause >> 63n === 1n,
+        interrupt: (scause & CAUSE_INTERRUPT) !== 0n,
         code: Number(scause & 0xffffn),
         sepc: h.getCsr(CSR.sepc),
         stval: h.getCsr(CSR.stval),

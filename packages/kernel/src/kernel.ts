@@ -10,6 +10,7 @@ import type { BlockDevice } from '@honk/block'
 import type { Anchor } from '@honk/image'
 import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
 import { ProcessTable } from '@honk/proc'
+import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, irqMask } from '@honk/riscv'
 import type { FS } from '@honk/vfs'
 import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, type RegisterWindow } from '@honk/virtio'
 import { InterruptSignal, PlicDriver } from './plic.js'
@@ -30,12 +31,9 @@ export interface KernelOptions {
   readonly onPowerOff?: () => void
 }
 
-const CSR = { sie: 0x104, sstatus: 0x100, sip: 0x144, time: 0xc01 } as const
-const SIE_SSIE = 1n << 1n
-const SIE_SEIE = 1n << 9n
-const SSTATUS_SIE = 1n << 1n
-const IRQ_SSI = 1
-const IRQ_SEI = 9
+const SIE_SSIE = irqMask(IRQ.SSI)
+const SIE_SEIE = irqMask(IRQ.SEI)
+const SSTATUS_SIE = SSTATUS.SIE
 /** Short names of virtio device IDs, for the probe line. */
 const DEVICE_NAME: Readonly<Record<number, string>> = { [DEVICE_ID.NET]: 'net', [DEVICE_ID.BLOCK]: 'blk', [DEVICE_ID.CONSOLE]: 'console', [DEVICE_ID.ENTROPY]: 'rng', [DEVICE_ID.P9]: '9p', [DEVICE_ID.GPU]: 'gpu', [DEVICE_ID.INPUT]: 'input' }
 
@@ -49,9 +47,9 @@ export const BANNER = [
 
 /** `scause` exception codes (privileged spec §4.1.9, table 4.2). */
 const EXCEPTION: Record<number, string> = {
-  0: 'instruction address misaligned', 1: 'instruction access fault', 2: 'illegal instruction', 3: 'breakpoint',
-  4: 'load address misaligned', 5: 'load access fault', 6: 'store address misaligned', 7: 'store access fault',
-  8: 'environment call from U-mode', 12: 'instruction page fault', 13: 'load page fault', 15: 'store page fault',
+  [CAUSE.MISALIGNED_FETCH]: 'instruction address misaligned', [CAUSE.FETCH_ACCESS]: 'instruction access fault', [CAUSE.ILLEGAL]: 'illegal instruction', [CAUSE.BREAKPOINT]: 'breakpoint',
+  [CAUSE.MISALIGNED_LOAD]: 'load address misaligned', [CAUSE.LOAD_ACCESS]: 'load access fault', [CAUSE.MISALIGNED_STORE]: 'store address misaligned', [CAUSE.STORE_ACCESS]: 'store access fault',
+  [CAUSE.ECALL_U]: 'environment call from U-mode', [CAUSE.FETCH_PAGE]: 'instruction page fault', [CAUSE.LOAD_PAGE]: 'load page fault', [CAUSE.STORE_PAGE]: 'store page fault',
 }
 
 /** Waits for `p` or `ms`, whichever comes first, leaving no timer behind. */
@@ -213,8 +211,8 @@ export class Kernel {
 
   /** Every trap any hart takes lands here (between slices, synchronously). */
   private trap(t: SupervisorTrap): void {
-    if (t.interrupt && t.code === IRQ_SEI) this.plic?.service()
-    else if (t.interrupt && t.code === IRQ_SSI) {
+    if (t.interrupt && t.code === IRQ.SEI) this.plic?.service()
+    else if (t.interrupt && t.code === IRQ.SSI) {
       this.port.csrWrite(t.hart, CSR.sip, this.port.csrRead(t.hart, CSR.sip) & ~SIE_SSIE)
       this.ipiAnswered.add(t.hart)
       this.ipiArrival?.()
@@ -346,7 +344,7 @@ export class Kernel {
     this.console?.input.close()
     this.options.onPowerOff?.()
     const finisher = this.platform?.finisher
-    if (failed && finisher) this.port.mmioWrite(finisher.base, 4, BigInt(0x3333 | (1 << 16)))
+    if (failed && finisher) this.port.mmioWrite(finisher.base, 4, BigInt(FINISHER.FAIL | (1 << 16)))
     try {
       this.sbi.systemReset(type)
     } catch (e) {

@@ -4,6 +4,7 @@
  * #address-cells), §2.4 (interrupts, interrupts-extended), §3.7 (cpus), §3.4 (memory).
  */
 import { HonkError } from '@honk/errors'
+import { IRQ } from '@honk/riscv'
 import { getCells, getReg, getString, getStrings, getU32, parseFdt, type FdtNode } from '@honk/sbi'
 import type { GuestMemory } from '@honk/virtio'
 
@@ -20,7 +21,7 @@ export interface Platform {
   /** `/cpus/timebase-frequency` (Hz). */
   readonly timebase: number
   readonly uart: { readonly base: number; readonly irq: number } | undefined
-  /** The PLIC and, per hart, the index of its S-mode context (the context whose interrupt is 9, SEI). */
+  /** The PLIC and, per hart, the index of its S-mode context (the context whose interrupt is SEI). */
   readonly plic: { readonly base: number; readonly sources: number; readonly sContext: ReadonlyMap<number, number> } | undefined
   /** virtio-mmio transports, in address order. */
   readonly virtio: readonly { readonly base: number; readonly irq: number }[]
@@ -102,7 +103,7 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
       const sContext = new Map<number, number>()
       for (let i = 0; i + 1 < ext.length; i += 2) {
         const hart = intcHart.get(ext[i]!)
-        if (hart !== undefined && ext[i + 1] === 9) sContext.set(hart, i / 2)
+        if (hart !== undefined && ext[i + 1] === IRQ.SEI) sContext.set(hart, i / 2)
       }
       plic = { base: reg().base, sources: getU32(node, 'riscv,ndev') ?? 31, sContext }
     }

@@ -1,8 +1,8 @@
 /**
- * The kernel's PLIC driver for one S-mode context (RISC-V PLIC spec 1.0.0: priority at
- * 4·source, enable bits at 0x2000 + 0x80·context, threshold at 0x20_0000 + 0x1000·context and
- * claim/complete 4 bytes after it), and the dispatch of claimed sources to their handlers.
+ * The kernel's PLIC driver for one S-mode context (RISC-V PLIC spec 1.0.0; the register layout
+ * is `@honk/riscv`'s `PLIC`), and the dispatch of claimed sources to their handlers.
  */
+import { plicClaim, plicEnableWord, plicPriority, plicThreshold } from '@honk/riscv'
 import type { HsPort } from './port.js'
 
 export class PlicDriver {
@@ -15,21 +15,21 @@ export class PlicDriver {
     private readonly base: number,
     private readonly context: number,
   ) {
-    this.port.mmioWrite(this.base + 0x20_0000 + 0x1000 * context, 4, 0n) // threshold 0: every priority ≥ 1 passes
+    this.port.mmioWrite(this.base + plicThreshold(context), 4, 0n) // threshold 0: every priority ≥ 1 passes
   }
 
   /** Routes `source` to `handler` at priority 1 and enables it for this context. */
   enable(source: number, handler: () => void): void {
     this.handlers.set(source, handler)
-    this.port.mmioWrite(this.base + 4 * source, 4, 1n)
-    const word = this.base + 0x2000 + 0x80 * this.context + 4 * (source >> 5)
+    this.port.mmioWrite(this.base + plicPriority(source), 4, 1n)
+    const word = this.base + plicEnableWord(this.context, source)
     const bits = this.port.mmioRead(word, 4) ?? 0n
     this.port.mmioWrite(word, 4, bits | (1n << BigInt(source & 31)))
   }
 
   /** Claims and completes until nothing is pending (§7: claim returns 0 when no source is). */
   service(): void {
-    const claim = this.base + 0x20_0004 + 0x1000 * this.context
+    const claim = this.base + plicClaim(this.context)
     for (let guard = 0; guard < 1024; guard++) {
       const source = Number(this.port.mmioRead(claim, 4) ?? 0n)
       if (source === 0) return

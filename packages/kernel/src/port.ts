@@ -10,10 +10,10 @@
  * trap vector hands each trap to the kernel's handler.
  */
 import { HonkError } from '@honk/errors'
+import type { AccessSize } from '@honk/riscv'
 import type { GuestMemory } from '@honk/virtio'
 
-/** The width in bytes of one MMIO access (the kernel's drivers use 1, 2, 4 and 8). */
-export type AccessSize = 1 | 2 | 4 | 8
+export type { AccessSize }
 
 /** The host's memory figures the `mem` command reports (bytes). */
 export interface HostMemoryStats {

@@ -1,20 +1,9 @@
 /**
  * The physical address space: RAM (one ArrayBuffer, the fast path) and memory-mapped devices.
  */
-export type AccessSize = 1 | 2 | 4 | 8
+import { VIRT_MAP, type AccessSize, type MmioDevice } from '@honk/riscv'
 
-/**
- * A memory-mapped device. Offsets are relative to its base; values are little-endian and
- * zero-extended in a bigint. A device never throws for a guest-caused access (a bad offset
- * reads 0 and ignores writes): guest mistakes are not host errors.
- */
-export interface MmioDevice {
-  readonly name: string
-  /** Bytes of address space it decodes. */
-  readonly size: number
-  read(offset: number, size: AccessSize): bigint
-  write(offset: number, size: AccessSize, value: bigint): void
-}
+export type { AccessSize, MmioDevice }
 
 interface Mapping {
   base: number
@@ -23,6 +12,7 @@ interface Mapping {
 }
 
 export interface BusOptions {
+  /** Default 0x8000_0000, QEMU virt's RAM base. */
   ramBase?: number
   ramSize: number
 }
@@ -41,7 +31,7 @@ export class Bus {
   private exit: number | undefined
 
   constructor(options: BusOptions) {
-    this.ramBase = options.ramBase ?? 0x8000_0000
+    this.ramBase = options.ramBase ?? VIRT_MAP.ram.base
     this.ramSize = options.ramSize
     this.ramEnd = this.ramBase + this.ramSize
     if (!Number.isSafeInteger(this.ramEnd) || this.ramSize <= 0 || this.ramSize % 4096 !== 0) throw new RangeError(`RAM of ${this.ramSize} bytes at ${this.ramBase} is not a positive whole number of pages`)

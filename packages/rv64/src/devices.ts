@@ -1,9 +1,10 @@
 /**
  * The simple devices a bare RISC-V test machine needs: the CLINT (msip, mtimecmp, mtime),
- * a transmit-only 16550 UART for capture, the SiFive test device (poweroff) and HTIF tohost.
+ * a transmit-only 16550 UART for capture, the SiFive test device (poweroff, fail, reset) and HTIF tohost.
  * (The full UART with interrupts, the PLIC and virtio come with the machine, issue #5.)
  */
-import type { AccessSize, Bus, Clock, MmioDevice } from './bus.js'
+import { FINISHER, IRQ } from '@honk/riscv'
+import { Bus, type AccessSize, type Clock, type MmioDevice } from './bus.js'
 import type { Hart } from './hart.js'
 
 /** No deadline: mtimecmp's and stimecmp's reset value (all ones). */
@@ -94,8 +95,8 @@ export class Clint implements MmioDevice, Clock {
     const now = this.mtime()
     this.harts.forEach((h, i) => {
       if (i >= this.mtimecmp.length) return
-      h.setIrq(7, now >= this.mtimecmp[i]!)
-      h.setIrq(3, this.msip[i] !== 0)
+      h.setIrq(IRQ.MTI, now >= this.mtimecmp[i]!)
+      h.setIrq(IRQ.MSI, this.msip[i] !== 0)
     })
   }
 
@@ -139,20 +140,56 @@ export class CaptureUart implements MmioDevice {
   }
 }
 
-/** SiFive test device: 0x5555 = pass/poweroff (exit 0), 0x3333 | code << 16 = fail, 0x7777 = reset. */
+export type SysconEvent =
+  /** FINISHER.PASS (0x5555): the guest passed / powered off. `code` is 0. */
+  | { readonly reason: 'poweroff'; readonly code: 0 }
+  /** FINISHER.FAIL | code << 16 (0x3333): the guest failed with `code` (QEMU exits with it). */
+  | { readonly reason: 'fail'; readonly code: number }
+  /** FINISHER.RESET (0x7777): the guest asked for a reset (reboot). */
+  | { readonly reason: 'reset'; readonly code: 0 }
+
+/**
+ * The SiFive test finisher ("sifive,test0/1"), which QEMU's virt board also exposes to Linux as
+ * syscon-poweroff (FINISHER.PASS) and syscon-reboot (FINISHER.RESET) at offset 0. Each event
+ * goes to `onEvent`; given a {@link Bus} instead, the device ends the bus's run (`Bus.requestExit`):
+ * pass → 0, fail → its code (1 when 0), reset → -1. Writes of other values, or at other offsets,
+ * are ignored; reads return 0.
+ */
 export class SifiveTest implements MmioDevice {
   readonly name = 'sifive-test'
   readonly size = 0x1000
-  constructor(private readonly bus: Bus) {}
+  private readonly onEvent: (event: SysconEvent) => void
+
+  constructor(target: Bus | ((event: SysconEvent) => void)) {
+    this.onEvent = target instanceof Bus ? (e) => target.requestExit(e.reason === 'poweroff' ? 0 : e.reason === 'fail' ? e.code || 1 : -1) : target
+  }
+
   read(): bigint {
     return 0n
   }
-  write(offset: number, _size: AccessSize, value: bigint): void {
-    if (offset !== 0) return
-    const v = Number(value & 0xffffffffn)
-    if ((v & 0xffff) === 0x5555) this.bus.requestExit(0)
-    else if ((v & 0xffff) === 0x3333) this.bus.requestExit(v >>> 16 || 1)
-    else if ((v & 0xffff) === 0x7777) this.bus.requestExit(-1)
+
+  write(offset: number, size: AccessSize, value: bigint): void {
+    // OpenSBI's sifive_test driver writes 16 bits (writew); QEMU accepts 2- and 4-byte writes.
+    if (offset !== 0 || size < 2) return
+    const v = Number(value & (size === 2 ? 0xffffn : 0xffff_ffffn))
+    let event: SysconEvent | undefined
+    switch (v & 0xffff) {
+      case FINISHER.PASS:
+        event = { reason: 'poweroff', code: 0 }
+        break
+      case FINISHER.FAIL:
+        event = { reason: 'fail', code: v >>> 16 }
+        break
+      case FINISHER.RESET:
+        event = { reason: 'reset', code: 0 }
+        break
+    }
+    if (!event) return
+    try {
+      this.onEvent(event)
+    } catch {
+      // the host's hook failing must not fault the guest's store
+    }
   }
 }
 

@@ -16,7 +16,7 @@
  */
 import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
-import { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
+import { CAUSE, CSR, IRQ, MSTATUS } from '@honk/riscv'
 import { Op, decode, type Decoded } from './decode.js'
 import { compileBlock } from './block.js'
 import { DecodeCache } from './decode-cache.js'

@@ -15,9 +15,10 @@
  * @packageDocumentation
  */
 export { Bus, type AccessSize, type BusOptions, type Clock, type MmioDevice } from './bus.js'
-export { CAUSE, CSR, IRQ, MSTATUS } from './csr.js'
+// The ISA's numbers live in @honk/riscv (one home for the emulator, the firmware and the kernel); re-exported here.
+export { CAUSE, CSR, IRQ, MSTATUS } from '@honk/riscv'
 export { Op, decode, type Decoded } from './decode.js'
-export { CaptureUart, Clint, Htif, SifiveTest, mapHtif } from './devices.js'
+export { CaptureUart, Clint, Htif, SifiveTest, mapHtif, type SysconEvent } from './devices.js'
 export { ElfError, loadElf, type LoadedElf } from './elf.js'
 export { DEFAULT_BLOCK_THRESHOLD, Hart, HartError, type HartOptions, type HartState, type Privilege, type RunResult, type StopReason } from './hart.js'
 export { Fpu } from './fpu.js'

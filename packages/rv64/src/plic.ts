@@ -7,6 +7,7 @@
  * Sources are level-triggered through a gateway (spec §5): a source that is high becomes
  * pending unless a claim of it is in flight; completing the claim lets it fire again.
  */
+import { PLIC } from '@honk/riscv'
 import type { AccessSize, MmioDevice } from './bus.js'
 
 /** An interrupt wire a device drives (the virtio and UART models take one). */
@@ -52,7 +53,7 @@ export class Plic implements MmioDevice {
     this.threshold = new Uint32Array(options.contexts)
     this.output = new Uint8Array(options.contexts)
     this.priorityMask = (1 << (options.priorityBits ?? 3)) - 1
-    this.size = 0x20_0000 + options.contexts * 0x1000
+    this.size = PLIC.CONTEXT + options.contexts * PLIC.CONTEXT_STRIDE
   }
 
   /** The wire of source `id` (1-based; 0 does not exist). */
@@ -102,27 +103,27 @@ export class Plic implements MmioDevice {
   }
 
   private read32(offset: number): number {
-    if (offset < 0x1000) {
-      const id = offset >> 2
+    if (offset < PLIC.PENDING) {
+      const id = (offset - PLIC.PRIORITY) >> 2
       return id < this.sources ? this.priority[id]! : 0
     }
-    if (offset < 0x2000) {
-      const w = (offset - 0x1000) >> 2
+    if (offset < PLIC.ENABLE) {
+      const w = (offset - PLIC.PENDING) >> 2
       if (w >= this.words) return 0
       let v = 0
       for (let b = 0; b < 32; b++) if (this.pending[w * 32 + b]) v |= 1 << b
       return v
     }
-    if (offset < 0x20_0000) {
-      const ctx = (offset - 0x2000) >> 7
-      const w = ((offset - 0x2000) & 0x7f) >> 2
+    if (offset < PLIC.CONTEXT) {
+      const ctx = Math.floor((offset - PLIC.ENABLE) / PLIC.ENABLE_STRIDE)
+      const w = ((offset - PLIC.ENABLE) % PLIC.ENABLE_STRIDE) >> 2
       return ctx < this.options.contexts && w < this.words ? this.enable[ctx * this.words + w]! : 0
     }
-    const ctx = (offset - 0x20_0000) >> 12
-    const reg = offset & 0xfff
+    const ctx = Math.floor((offset - PLIC.CONTEXT) / PLIC.CONTEXT_STRIDE)
+    const reg = (offset - PLIC.CONTEXT) % PLIC.CONTEXT_STRIDE
     if (ctx >= this.options.contexts) return 0
-    if (reg === 0) return this.threshold[ctx]!
-    if (reg === 4) return this.claim(ctx)
+    if (reg === PLIC.THRESHOLD) return this.threshold[ctx]!
+    if (reg === PLIC.CLAIM) return this.claim(ctx)
     return 0
   }
 
@@ -139,25 +140,25 @@ export class Plic implements MmioDevice {
   write(offset: number, size: AccessSize, value: bigint): void {
     if (size !== 4) return
     const v = Number(value & 0xffffffffn)
-    if (offset < 0x1000) {
-      const id = offset >> 2
+    if (offset < PLIC.PENDING) {
+      const id = (offset - PLIC.PRIORITY) >> 2
       if (id > 0 && id < this.sources) this.priority[id] = v & this.priorityMask
-    } else if (offset < 0x2000) {
+    } else if (offset < PLIC.ENABLE) {
       // Pending bits are read-only.
-    } else if (offset < 0x20_0000) {
-      const ctx = (offset - 0x2000) >> 7
-      const w = ((offset - 0x2000) & 0x7f) >> 2
+    } else if (offset < PLIC.CONTEXT) {
+      const ctx = Math.floor((offset - PLIC.ENABLE) / PLIC.ENABLE_STRIDE)
+      const w = ((offset - PLIC.ENABLE) % PLIC.ENABLE_STRIDE) >> 2
       if (ctx < this.options.contexts && w < this.words) {
         // Source 0 does not exist, nor do sources past the last.
         const valid = w === this.words - 1 && this.sources % 32 !== 0 ? (1 << (this.sources % 32)) - 1 : 0xffffffff
         this.enable[ctx * this.words + w] = (v & valid & (w === 0 ? ~1 : 0xffffffff)) >>> 0
       }
     } else {
-      const ctx = (offset - 0x20_0000) >> 12
-      const reg = offset & 0xfff
+      const ctx = Math.floor((offset - PLIC.CONTEXT) / PLIC.CONTEXT_STRIDE)
+      const reg = (offset - PLIC.CONTEXT) % PLIC.CONTEXT_STRIDE
       if (ctx >= this.options.contexts) return
-      if (reg === 0) this.threshold[ctx] = v & this.priorityMask
-      else if (reg === 4) this.complete(ctx, v)
+      if (reg === PLIC.THRESHOLD) this.threshold[ctx] = v & this.priorityMask
+      else if (reg === PLIC.CLAIM) this.complete(ctx, v)
     }
     this.update()
   }

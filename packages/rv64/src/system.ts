@@ -1,7 +1,8 @@
 /**
  * N harts on one bus, run round-robin in slices, with the CLINT driving their timer and
- * software interrupts; time skips forward when every hart waits in WFI.
+ * software interrupts (at QEMU virt's CLINT address); time skips forward when every hart waits in WFI.
  */
+import { VIRT_MAP } from '@honk/riscv'
 import { Bus, type MmioDevice } from './bus.js'
 import { Clint } from './devices.js'
 import { Hart, type RunResult } from './hart.js'
@@ -33,7 +34,7 @@ export function createSystem(options: SystemOptions): System {
   const harts: Hart[] = []
   const clint = new Clint(harts, options.harts ?? 1, options.clock ?? 'instret')
   for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint, ...(options.blockThreshold !== undefined ? { blockThreshold: options.blockThreshold } : {}), ...(options.sv57 !== undefined ? { sv57: options.sv57 } : {}) }))
-  bus.map(0x0200_0000, clint)
+  bus.map(VIRT_MAP.clint.base, clint) // where QEMU virt has it
   const slice = options.slice ?? 10_000
   return {
     bus,

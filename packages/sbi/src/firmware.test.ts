@@ -12,7 +12,7 @@ import {
   SBI_IMPL_ID_HONK,
   SBI_IMPL_VERSION,
   SBI_SUCCESS,
-} from './constants.js'
+} from '@honk/riscv'
 import { CAUSE_LOAD_ACCESS, DBCN_CHUNK, Firmware, HANDOFF_CSR as C, MENVCFG_STCE, type SbiOutcome } from './firmware.js'
 import { FakeCsrHart, FakeHart, FakePlatform, RAM_BASE, RAM_SIZE, regs } from './firmware.test-helpers.js'
 

@@ -5,11 +5,16 @@
  */
 import {
   BASE_FID,
+  CAUSE,
+  CSR,
   DBCN_FID,
   EID,
   HSM_FID,
   HsmState,
   IPI_FID,
+  IRQ,
+  MENVCFG,
+  MSTATUS,
   RESET_REASON,
   RESET_TYPE,
   RFENCE_FID,
@@ -25,13 +30,15 @@ import {
   SRST_FID,
   SUSPEND_TYPE,
   TIME_FID,
-} from './constants.js'
+  causeMask,
+  irqMask,
+} from '@honk/riscv'
 
 const U64 = (1n << 64n) - 1n
 /** Bytes moved per DBCN read/write call; the caller loops on the returned count (§12.1 allows partial writes). */
 export const DBCN_CHUNK = 4096
 /** Load access fault / load page fault (privileged spec §3.1.15), for legacy hart-mask reads. */
-export const CAUSE_LOAD_ACCESS = 5
+export const CAUSE_LOAD_ACCESS = CAUSE.LOAD_ACCESS
 
 /** The kind of access S-mode needs to a memory range (DBCN reads guest memory to write the console, and the reverse). */
 export type Access = 'read' | 'write' | 'execute'
@@ -143,32 +150,35 @@ export interface SbiMachineHart extends SbiHart {
 
 /** CSR numbers the hand-off writes (privileged spec 1.12, table 2.2–2.5). */
 export const HANDOFF_CSR = {
-  sstatus: 0x100,
-  sie: 0x104,
-  stvec: 0x105,
-  scounteren: 0x106,
-  sscratch: 0x140,
-  satp: 0x180,
-  stimecmp: 0x14d,
-  mstatus: 0x300,
-  medeleg: 0x302,
-  mideleg: 0x303,
-  mie: 0x304,
-  mcounteren: 0x306,
-  menvcfg: 0x30a,
+  sstatus: CSR.sstatus,
+  sie: CSR.sie,
+  stvec: CSR.stvec,
+  scounteren: CSR.scounteren,
+  sscratch: CSR.sscratch,
+  satp: CSR.satp,
+  stimecmp: CSR.stimecmp,
+  mstatus: CSR.mstatus,
+  medeleg: CSR.medeleg,
+  mideleg: CSR.mideleg,
+  mie: CSR.mie,
+  mcounteren: CSR.mcounteren,
+  menvcfg: CSR.menvcfg,
 } as const
 
 /** mstatus.FS = Dirty (3) and MPIE, as after OpenSBI's `mret` into S-mode; everything else 0 (MPRV, TVM, TW, TSR, SUM, MXR, SIE). */
-export const HANDOFF_MSTATUS = (3n << 13n) | (1n << 7n)
+export const HANDOFF_MSTATUS = MSTATUS.FS | MSTATUS.MPIE
 /**
  * Exceptions delegated to S-mode: every delegable cause (0–8, 12, 13, 15) except ecalls from S,
  * which the TypeScript SBI answers. OpenSBI delegates fewer (0xb109) because it handles the
  * others in M-mode (emulation, or a redirect to S); nothing runs in M-mode here, so S-mode gets
  * them directly, which is what OpenSBI's redirect amounts to.
  */
-export const HANDOFF_MEDELEG = 0xb1ffn
+export const HANDOFF_MEDELEG = [
+  CAUSE.MISALIGNED_FETCH, CAUSE.FETCH_ACCESS, CAUSE.ILLEGAL, CAUSE.BREAKPOINT, CAUSE.MISALIGNED_LOAD, CAUSE.LOAD_ACCESS,
+  CAUSE.MISALIGNED_STORE, CAUSE.STORE_ACCESS, CAUSE.ECALL_U, CAUSE.FETCH_PAGE, CAUSE.LOAD_PAGE, CAUSE.STORE_PAGE,
+].reduce((m, c) => m | causeMask(c), 0n) // 0xb1ff
 /** Interrupts delegated to S-mode: SSI, STI, SEI (as OpenSBI). */
-export const HANDOFF_MIDELEG = 0x222n
+export const HANDOFF_MIDELEG = irqMask(IRQ.SSI) | irqMask(IRQ.STI) | irqMask(IRQ.SEI) // 0x222
 /** S-mode may read every counter (cycle, time, instret, hpmcounter3–31), as under OpenSBI (privileged spec §3.1.11). */
 export const HANDOFF_MCOUNTEREN = 0xffff_ffffn
 /**
@@ -182,8 +192,8 @@ export const HANDOFF_SCOUNTEREN = 0x7n
  * PBMTE (Svpbmt), CBZE (Zicboz), CBCFE and CBIE = 01 (Zicbom: flush). FIOM stays 0 as OpenSBI
  * leaves it (I/O and memory fences stay separate).
  */
-export const MENVCFG_STCE = 1n << 63n
-export const HANDOFF_MENVCFG_WANTED = MENVCFG_STCE | (1n << 62n) | (1n << 7n) | (1n << 6n) | (1n << 4n)
+export const MENVCFG_STCE = MENVCFG.STCE
+export const HANDOFF_MENVCFG_WANTED = MENVCFG.STCE | MENVCFG.PBMTE | MENVCFG.CBZE | MENVCFG.CBCFE | MENVCFG.CBIE_FLUSH
 
 export interface FirmwareOptions {
   /** Harts STARTED at reset (default `[0]`, the boot hart); the others are STOPPED. */
@@ -457,7 +467,7 @@ export class Firmware {
       }
       case HSM_FID.HART_SUSPEND: {
         const type = Number(a.a0 & 0xffff_ffffn) // uint32_t: the upper register half is ignored (§3)
-        const retentive = type < 0x8000_0000
+        const retentive = type < SUSPEND_TYPE.DEFAULT_NON_RETENTIVE
         // Only the two default types exist here; reserved and unimplemented platform types are invalid.
         if (type !== SUSPEND_TYPE.DEFAULT_RETENTIVE && type !== SUSPEND_TYPE.DEFAULT_NON_RETENTIVE) return ret(SBI_ERR_INVALID_PARAM)
         if (!retentive && !this.platform.isAccessible(a.a1, 2n, 'execute')) return ret(SBI_ERR_INVALID_ADDRESS)

@@ -1,7 +1,7 @@
 /** Model-based test of the HSM state machine (SBI §9): random command sequences against a table model. */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { EID, HsmState, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_INVALID_ADDRESS, SBI_ERR_INVALID_PARAM } from './constants.js'
+import { EID, HsmState, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_INVALID_ADDRESS, SBI_ERR_INVALID_PARAM } from '@honk/riscv'
 import { Firmware, type SbiOutcome } from './firmware.js'
 import { FakePlatform, RAM_BASE, regs } from './firmware.test-helpers.js'
 

@@ -13,7 +13,38 @@
  * ```
  * @packageDocumentation
  */
-export * from './constants.js'
+// The SBI's numbers and the virt board's map live in @honk/riscv (one home for this firmware, the
+// device tree, the board and the kernel that calls it); re-exported here.
+export {
+  BASE_FID,
+  DBCN_FID,
+  EID,
+  HSM_FID,
+  HsmState,
+  IPI_FID,
+  RESET_REASON,
+  RESET_TYPE,
+  RFENCE_FID,
+  SBI_ERRORS,
+  SBI_ERR_ALREADY_AVAILABLE,
+  SBI_ERR_ALREADY_STARTED,
+  SBI_ERR_ALREADY_STOPPED,
+  SBI_ERR_DENIED,
+  SBI_ERR_FAILED,
+  SBI_ERR_INVALID_ADDRESS,
+  SBI_ERR_INVALID_PARAM,
+  SBI_ERR_NOT_SUPPORTED,
+  SBI_ERR_NO_SHMEM,
+  SBI_IMPL_ID_HONK,
+  SBI_IMPL_VERSION,
+  SBI_SPEC_VERSION,
+  SBI_SUCCESS,
+  SRST_FID,
+  SUSPEND_TYPE,
+  TIME_FID,
+  VIRT_IRQ,
+  VIRT_MAP,
+} from '@honk/riscv'
 export { buildFdt, parseFdt, FdtError, FDT_MAGIC, FDT_VERSION, FDT_LAST_COMP_VERSION, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END } from './fdt.js'
 export type { FdtErrorCode, FdtNode, FdtProp, FdtReservation, BuildFdtOptions, ParseFdtOptions, ParsedFdt } from './fdt.js'
 export {
@@ -39,7 +70,7 @@ export {
   type PropInit,
 } from './props.js'
 export { formatDts, formatValue, type FormatDtsOptions } from './dts.js'
-export { virtDeviceTree, splitIsa, VIRT_MAP, VIRT_IRQ, DEFAULT_ISA, type VirtConfig } from './virt.js'
+export { virtDeviceTree, splitIsa, DEFAULT_ISA, type VirtConfig } from './virt.js'
 export {
   Firmware,
   DBCN_CHUNK,

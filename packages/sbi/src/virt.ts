@@ -1,32 +1,14 @@
 /**
  * The device tree of the honk `virt` board (DESIGN §3), a copy of QEMU's `virt` machine so that
  * firmware and kernels built for QEMU (OpenSBI, U-Boot, Linux) find their devices unchanged.
+ * Where each device sits and which interrupt it raises is `@honk/riscv`'s `VIRT_MAP`/`VIRT_IRQ`,
+ * which the board's bus reads too.
  * Bindings: Linux `Documentation/devicetree/bindings/riscv/{cpus,extensions}.yaml`,
  * `interrupt-controller/sifive,plic-1.0.0.yaml`, `timer/sifive,clint.yaml`, `power/reset/syscon-*.yaml`.
  */
+import { FINISHER, VIRT_CLINT_IRQS, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, virtioSlotBase } from '@honk/riscv'
 import { FdtError, type FdtNode } from './fdt.js'
 import { node, prop, type PropInit } from './props.js'
-
-/** The board's fixed physical map (matches QEMU virt and DESIGN §3). */
-export const VIRT_MAP = {
-  test: { base: 0x10_0000n, size: 0x1000n },
-  rtc: { base: 0x10_1000n, size: 0x1000n },
-  clint: { base: 0x200_0000n, size: 0x1_0000n },
-  /** QEMU sizes the PLIC for its 512-hart maximum (2 contexts per hart): 0x200000 + 1024 × 0x1000. */
-  plic: { base: 0xc00_0000n, size: 0x60_0000n },
-  uart: { base: 0x1000_0000n, size: 0x100n },
-  virtio: { base: 0x1000_1000n, size: 0x1000n, stride: 0x1000n, count: 8 },
-  ram: { base: 0x8000_0000n },
-} as const
-
-/** Interrupt numbers on the PLIC. */
-export const VIRT_IRQ = { virtio0: 1, uart: 10, rtc: 11 } as const
-
-/** Local interrupt causes wired to each hart's `riscv,cpu-intc` (privileged spec §3.1.9). */
-const IRQ_M_SOFT = 3
-const IRQ_M_TIMER = 7
-const IRQ_S_EXT = 9
-const IRQ_M_EXT = 11
 
 export interface VirtConfig {
   /** Number of harts (hart ids 0..harts-1). */
@@ -72,27 +54,27 @@ export function splitIsa(isa: string): { base: string; extensions: string[] } {
   return { base: `${m[1]}${single[0]}`, extensions: [...new Set(extensions)] }
 }
 
-const hex = (v: bigint): string => v.toString(16)
-const reg = (base: bigint, size: bigint): Uint8Array => prop.wide([base, size])
+const hex = (v: bigint | number): string => v.toString(16)
+const reg = (base: bigint | number, size: bigint | number): Uint8Array => prop.wide([BigInt(base), BigInt(size)])
 
 /** The device tree of the `virt` board. Hand it to {@link buildFdt}. */
 export function virtDeviceTree(config: VirtConfig): FdtNode {
   const harts = config.harts
   if (!Number.isInteger(harts) || harts < 1 || harts > 512) throw new FdtError('FDT_BAD_VALUE', `harts ${harts} is not in 1..512`)
-  const ramBase = config.ramBase ?? VIRT_MAP.ram.base
+  const ramBase = config.ramBase ?? BigInt(VIRT_MAP.ram.base)
   if (config.ramSize <= 0n) throw new FdtError('FDT_BAD_VALUE', `ramSize ${config.ramSize} must be positive`)
   const isa = config.isa ?? DEFAULT_ISA
   const { base: isaBase, extensions } = splitIsa(isa)
-  const slots = config.virtioSlots ?? [0, 1, 2, 3, 4, 5, 6, 7]
+  const slots = config.virtioSlots ?? Array.from({ length: VIRT_MAP.virtio.count }, (_, i) => i)
   for (const s of slots)
-    if (!Number.isInteger(s) || s < 0 || s >= VIRT_MAP.virtio.count) throw new FdtError('FDT_BAD_VALUE', `virtio slot ${s} is not in 0..7`)
+    if (!Number.isInteger(s) || s < 0 || s >= VIRT_MAP.virtio.count) throw new FdtError('FDT_BAD_VALUE', `virtio slot ${s} is not in 0..${VIRT_MAP.virtio.count - 1}`)
 
   // phandles: cpu i → 1+2i, its interrupt controller → 2+2i, then the PLIC and the test device.
   const cpuPh = (i: number): number => 1 + 2 * i
   const intcPh = (i: number): number => 2 + 2 * i
   const plicPh = 2 * harts + 1
   const testPh = 2 * harts + 2
-  const perHart = (irqs: number[]): number[] => Array.from({ length: harts }, (_, i) => irqs.flatMap((irq) => [intcPh(i), irq])).flat()
+  const perHart = (irqs: readonly number[]): number[] => Array.from({ length: harts }, (_, i) => irqs.flatMap((irq) => [intcPh(i), irq])).flat()
 
   const cpus = node(
     'cpus',
@@ -150,7 +132,7 @@ export function virtDeviceTree(config: VirtConfig): FdtNode {
     node(`clint@${hex(VIRT_MAP.clint.base)}`, {
       compatible: ['sifive,clint0', 'riscv,clint0'],
       reg: reg(VIRT_MAP.clint.base, VIRT_MAP.clint.size),
-      'interrupts-extended': perHart([IRQ_M_SOFT, IRQ_M_TIMER]),
+      'interrupts-extended': perHart(VIRT_CLINT_IRQS),
     }),
     node(`plic@${hex(VIRT_MAP.plic.base)}`, {
       compatible: ['sifive,plic-1.0.0', 'riscv,plic0'],
@@ -158,7 +140,7 @@ export function virtDeviceTree(config: VirtConfig): FdtNode {
       '#interrupt-cells': 1,
       'interrupt-controller': true,
       reg: reg(VIRT_MAP.plic.base, VIRT_MAP.plic.size),
-      'interrupts-extended': perHart([IRQ_M_EXT, IRQ_S_EXT]),
+      'interrupts-extended': perHart(VIRT_PLIC_CONTEXT_IRQS),
       'riscv,ndev': config.plicSources ?? 95,
       phandle: plicPh,
     }),
@@ -171,7 +153,7 @@ export function virtDeviceTree(config: VirtConfig): FdtNode {
     ...[...new Set(slots)]
       .sort((a, b) => a - b)
       .map((s) => {
-        const base = VIRT_MAP.virtio.base + BigInt(s) * VIRT_MAP.virtio.stride
+        const base = virtioSlotBase(s)
         return node(`virtio_mmio@${hex(base)}`, {
           compatible: 'virtio,mmio',
           reg: reg(base, VIRT_MAP.virtio.size),
@@ -185,7 +167,7 @@ export function virtDeviceTree(config: VirtConfig): FdtNode {
     node(`memory@${hex(ramBase)}`, { device_type: 'memory', reg: reg(ramBase, config.ramSize) }),
     node('chosen', chosen),
     soc,
-    node('poweroff', { compatible: 'syscon-poweroff', regmap: testPh, offset: 0, value: 0x5555 }),
-    node('reboot', { compatible: 'syscon-reboot', regmap: testPh, offset: 0, value: 0x7777 }),
+    node('poweroff', { compatible: 'syscon-poweroff', regmap: testPh, offset: 0, value: FINISHER.PASS }),
+    node('reboot', { compatible: 'syscon-reboot', regmap: testPh, offset: 0, value: FINISHER.RESET }),
   ])
 }

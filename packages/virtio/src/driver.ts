@@ -4,7 +4,7 @@
  * §3.1.1 (driver initialization), §4.2.3 (MMIO specifics) and §2.7.13 (supplying buffers).
  * Unlike the device side it trusts the device, and throws `VirtioDriverError` on surprises.
  */
-import type { AccessSize } from '@honk/rv64'
+import type { AccessSize } from '@honk/riscv'
 import { FEATURE, MMIO, STATUS, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTQ_DESC_F, VIRTQ_USED_F_NO_NOTIFY, needEvent, splitRingSizes } from './constants.js'
 import { VirtioDriverError } from './errors.js'
 import type { GuestMemory } from './memory.js'

@@ -2,7 +2,7 @@
  * The device set of the honk machine, device side and driver side: the virtio-mmio v2
  * transport, split virtqueues, device models (blk, net, console, rng, 9p) with pluggable
  * backends, a virtio driver for honk's own kernel, and the simple MMIO devices of QEMU's virt
- * board (ns16550a UART, SiFive test/syscon, goldfish RTC).
+ * board (ns16550a UART, goldfish RTC; the SiFive test device is `@honk/rv64`'s `SifiveTest`).
  *
  * @example
  * ```ts
@@ -30,5 +30,4 @@ export { P9_F_MOUNT_TAG, VirtioP9, rlerror, type P9Handler, type VirtioP9Options
 export { BumpAllocator, DriverQueue, VirtioMmioDriver, type DmaAllocator, type DriverSegment, type ProbeResult, type RegisterWindow, type UsedEntry } from './driver.js'
 export { VirtioBlkDisk, VirtioBlkStatusError, openVirtioBlk, type BlkRequestOp, type VirtioBlkDriverOptions } from './blk-driver.js'
 export { IER, IIR, LSR, MCR, MSR, POLLING_READS, UART, UART_FIFO_DEPTH, Ns16550a, type Ns16550aOptions } from './uart.js'
-export { FINISHER, SifiveTest, type SysconEvent } from './syscon.js'
 export { GoldfishRtc, RTC, hostClock, type GoldfishRtcOptions, type NanoClock } from './rtc.js'

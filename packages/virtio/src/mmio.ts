@@ -3,7 +3,7 @@
  * negotiation, queue setup and the interrupt line. Legacy (version 1) is not offered.
  */
 import type { HonkError } from '@honk/errors'
-import type { AccessSize, MmioDevice } from '@honk/rv64'
+import type { AccessSize, MmioDevice } from '@honk/riscv'
 import { FEATURE, INTERRUPT, MMIO, STATUS, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VIRTQ_MAX_SIZE, splitRingSizes } from './constants.js'
 import type { VirtioContext, VirtioDevice } from './device.js'
 import { VirtioConfigError, VirtqueueError } from './errors.js'

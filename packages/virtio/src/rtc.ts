@@ -3,7 +3,7 @@
  * nanosecond wall clock with one alarm. Register semantics from the Android emulator's
  * GOLDFISH-VIRTUAL-HARDWARE.TXT ("Goldfish timer/RTC").
  */
-import type { AccessSize, MmioDevice } from '@honk/rv64'
+import type { AccessSize, MmioDevice } from '@honk/riscv'
 import type { IrqLine } from './memory.js'
 
 export const RTC = {

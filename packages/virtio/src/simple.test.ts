@@ -1,28 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { IrqRecorder } from './harness.test-helpers.js'
 import { GoldfishRtc, RTC } from './rtc.js'
-import { SifiveTest, type SysconEvent } from './syscon.js'
-
-describe('SiFive test / syscon', () => {
-  it('reports poweroff, failure codes and reset to the host', () => {
-    const events: SysconEvent[] = []
-    const d = new SifiveTest((e) => events.push(e))
-    d.write(0, 4, 0x5555n)
-    d.write(0, 4, 0x3333n | (42n << 16n))
-    d.write(0, 4, 0x7777n)
-    d.write(0, 4, 0x1234n) // not a finisher command
-    d.write(4, 4, 0x5555n) // wrong offset
-    d.write(0, 2, 0x5555n) // OpenSBI's driver writes 16 bits
-    d.write(0, 1, 0x55n) // a byte is too narrow for a command
-    expect(events).toEqual([
-      { reason: 'poweroff', code: 0 },
-      { reason: 'fail', code: 42 },
-      { reason: 'reset', code: 0 },
-      { reason: 'poweroff', code: 0 },
-    ])
-    expect(d.read()).toBe(0n)
-  })
-})
 
 describe('goldfish RTC', () => {
   afterEach(() => {

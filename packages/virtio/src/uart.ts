@@ -3,7 +3,7 @@
  * driver, U-Boot's ns16550 and OpenSBI's uart8250 touch. Register semantics from the
  * PC16550D datasheet (TI/National, "PC16550D UART with FIFOs").
  */
-import type { AccessSize, MmioDevice } from '@honk/rv64'
+import type { AccessSize, MmioDevice } from '@honk/riscv'
 import type { IrqLine } from './memory.js'
 
 /** Register offsets (DLAB = LCR bit 7 selects DLL/DLM at 0/1). */

@@ -1,6 +1,7 @@
 /**
  * Numbers of the RISC-V Supervisor Binary Interface, specification v2.0 (chapter references in
- * comments). Values are `number`s; registers carry them as sign-extended 64-bit values.
+ * comments): what the firmware (`@honk/sbi`) answers and the kernel (`@honk/kernel`) calls.
+ * Values are `number`s; registers carry them as sign-extended 64-bit values.
  */
 
 /** Extension IDs (a7). */
