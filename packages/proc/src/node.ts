@@ -1,0 +1,69 @@
+/**
+ * Node-only parts of `@honk/proc`: WebAssembly processes in `worker_threads` Workers.
+ *
+ * @example
+ * ```ts
+ * import { ProcessTable } from '@honk/proc'
+ * import { spawnWasm } from '@honk/proc/node'
+ * import { MemoryFS } from '@honk/vfs'
+ * const table = new ProcessTable({})
+ * const p = spawnWasm(bytes, { table, args: ['hello'], preopens: { '/': new MemoryFS() }, caps: ['fs', 'console'],
+ *   stdout: (b) => process.stdout.write(b) })
+ * const { code } = await p.exit
+ * ```
+ * @packageDocumentation
+ */
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { spawnWasm as spawnWasmWith, type SpawnWasmOptions, type WasmProcess, type WasmWorker, type WasmWorkerFactory } from './wasi/spawn.js'
+import type { WasmModule } from './wasi/wasm-api.js'
+
+export interface NodeWasmWorkerOptions {
+  /** V8 heap of the worker's JavaScript (the host), MiB; the module's memory is separate. Default 256. */
+  maxHeapMb?: number
+}
+
+/**
+ * Where the worker entry is. From the TypeScript sources (tests, `--conditions=@honk/source`)
+ * the worker registers tsx first; from the build it loads dist/wasi-worker.js.
+ */
+function workerSource(): { code: string | URL; eval: boolean } {
+  const here = import.meta.url
+  if (here.endsWith('.ts')) {
+    const api = pathToFileURL(createRequire(here).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs')
+    const entry = new URL('./wasi/worker-node.ts', here).href
+    return { code: `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(entry)})`, eval: true }
+  }
+  return { code: new URL('./wasi-worker.js', here), eval: false }
+}
+
+/** A `WasmWorkerFactory` of worker_threads Workers. */
+export function nodeWasmWorkers(options: NodeWasmWorkerOptions = {}): WasmWorkerFactory {
+  const src = workerSource()
+  return (): WasmWorker => {
+    const w = new Worker(src.code, {
+      eval: src.eval,
+      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
+      // The module never reaches the worker's console; keep its streams off the parent's.
+      stdout: false,
+      stderr: false,
+    })
+    return {
+      postMessage: (m, transfer) => w.postMessage(m, transfer ?? []),
+      onMessage: (l) => w.on('message', l),
+      onError: (l) => {
+        w.on('error', l)
+        w.on('exit', (code) => l(new Error(`worker exited with code ${code}`)))
+      },
+      terminate: () => void w.terminate(),
+    }
+  }
+}
+
+let shared: WasmWorkerFactory | undefined
+
+/** `spawnWasm` with worker_threads Workers (unless `options.workers` says otherwise). */
+export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, options: Omit<SpawnWasmOptions<S>, 'workers'> & { workers?: WasmWorkerFactory }): WasmProcess {
+  return spawnWasmWith(module, { ...options, workers: options.workers ?? (shared ??= nodeWasmWorkers()) })
+}

@@ -1,0 +1,135 @@
+/**
+ * The worker side: receives a `StartMessage`, builds a `WasiHost` over a SharedArrayBuffer
+ * bridge to the main thread, instantiates the module and runs `_start` (or `_initialize`).
+ * Platform-neutral: the Node entry (worker-node.ts) and a browser worker script hand it a port.
+ */
+import { WasiExit, WasiHost, WasiLimitExceeded, WasiRaise, type BridgeAnswer, type WasiBridge } from './host.js'
+import { HEADER, KIND_BYTES, KIND_JSON, type DriverCall, type Request, type StartMessage, type WorkerMessage } from './protocol.js'
+import { isWasmModule, wasmApi, type WasmMemory } from './wasm-api.js'
+
+/** The worker's end of its message channel. */
+export interface RunnerPort {
+  postMessage(message: WorkerMessage, transfer?: ArrayBuffer[]): void
+  onMessage(listener: (message: unknown) => void): void
+}
+
+const dec = new TextDecoder()
+
+/** A bridge that blocks this thread in `Atomics.wait` until the main thread has answered. */
+export class SharedBridge implements WasiBridge {
+  private readonly ctrl: Int32Array
+  private readonly payload: Uint8Array
+  private readonly nap = new Int32Array(new SharedArrayBuffer(4))
+
+  constructor(
+    private readonly port: RunnerPort,
+    sab: SharedArrayBuffer,
+  ) {
+    this.ctrl = new Int32Array(sab, 0, 8)
+    this.payload = new Uint8Array(sab, HEADER)
+  }
+
+  private roundTrip(req: Request): { errno: number; kind: number; chunk: Uint8Array; more: number } {
+    Atomics.store(this.ctrl, 0, 0)
+    const transfer = req.op === 'write' && req.data.byteOffset === 0 && req.data.byteLength === req.data.buffer.byteLength ? [req.data.buffer as ArrayBuffer] : []
+    this.port.postMessage({ t: 'call', req }, transfer)
+    while (Atomics.load(this.ctrl, 0) === 0) Atomics.wait(this.ctrl, 0, 0)
+    const len = this.ctrl[3]!
+    return { errno: this.ctrl[1]!, kind: this.ctrl[2]!, chunk: this.payload.slice(0, len), more: this.ctrl[4]! }
+  }
+
+  call(req: Request): BridgeAnswer {
+    const first = this.roundTrip(req)
+    if (first.errno !== 0) return { errno: first.errno }
+    let body = first.chunk
+    let more = first.more
+    while (more > 0) {
+      const next = this.roundTrip({ op: 'more' })
+      const joined = new Uint8Array(body.length + next.chunk.length)
+      joined.set(body)
+      joined.set(next.chunk, body.length)
+      body = joined
+      more = next.more
+    }
+    if (first.kind === KIND_JSON) return { json: JSON.parse(dec.decode(body)) as unknown }
+    if (first.kind === KIND_BYTES) return { bytes: body }
+    return { errno: 0 }
+  }
+
+  output(fd: 1 | 2, data: Uint8Array): void {
+    const copy = data.slice()
+    this.port.postMessage({ t: 'out', fd, data: copy }, [copy.buffer])
+  }
+
+  sleep(ms: number): void {
+    if (ms > 0) Atomics.wait(this.nap, 0, 0, ms)
+  }
+}
+
+/** Runs one module (or a test driver) on this thread; answers on `port`. */
+export function runWasiWorker(port: RunnerPort): void {
+  let host: WasiHost | undefined
+  let memory: WasmMemory | undefined
+  port.onMessage((raw) => {
+    const m = raw as StartMessage | DriverCall
+    if (m.t === 'start') {
+      const bridge = new SharedBridge(port, m.sab)
+      const capacity = m.sab.byteLength - HEADER
+      host = new WasiHost(bridge, {
+        args: m.args, env: m.env, preopens: m.preopens, console: true, stdin: m.stdin, clock: m.clock, randomSeed: m.randomSeed,
+        maxOpenFds: m.maxOpenFds, maxMemoryPages: m.maxMemoryPages, maxIo: m.maxIo, chunk: capacity,
+      })
+      if (m.driver) {
+        memory = new wasmApi.Memory({ initial: 2, maximum: 4 })
+        host.bind(memory)
+        port.postMessage({ t: 'ready' })
+        return
+      }
+      run(port, host, m)
+      return
+    }
+    if (m.t === 'drv' && host && memory) {
+      try {
+        for (const [p, b] of m.writes) new Uint8Array(memory.buffer, p, b.length).set(b)
+        const fn = host.imports()[m.fn] as unknown as (...a: (number | bigint)[]) => number
+        const result = fn(...m.args)
+        const reads = m.reads.map(([p, l]) => new Uint8Array(memory!.buffer, p, l).slice())
+        port.postMessage({ t: 'driver', id: m.id, result, reads })
+      } catch (e) {
+        port.postMessage({ t: 'driver', id: m.id, error: describe(e) })
+      }
+    }
+  })
+}
+
+function describe(e: unknown): string {
+  if (e instanceof WasiExit) return `exit ${e.code}`
+  if (e instanceof WasiRaise) return `signal ${e.signal}`
+  if (e instanceof WasiLimitExceeded) return `limit ${e.kind}: ${e.detail}`
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+}
+
+function run(port: RunnerPort, host: WasiHost, m: StartMessage): void {
+  let memory: WasmMemory | undefined
+  try {
+    const mod = isWasmModule(m.module) ? m.module : new wasmApi.Module(m.module ?? new Uint8Array(0))
+    const instance = new wasmApi.Instance(mod, { wasi_snapshot_preview1: host.imports() })
+    const mem = instance.exports['memory']
+    if (typeof mem !== 'object' || mem === null || !(mem as WasmMemory).buffer) throw new Error('the module does not export its memory as "memory"')
+    memory = mem as WasmMemory
+    host.bind(memory)
+    if (memory.buffer.byteLength > m.maxMemoryPages * 65536) {
+      port.postMessage({ t: 'limit', kind: 'memory', detail: `initial memory ${memory.buffer.byteLength / 65536} pages is over the limit of ${m.maxMemoryPages}` })
+      return
+    }
+    const start = instance.exports['_start'] ?? instance.exports['_initialize']
+    if (typeof start !== 'function') throw new Error('the module exports neither _start nor _initialize')
+    ;(start as () => unknown)()
+    port.postMessage({ t: 'exit', code: 0 })
+  } catch (e) {
+    if (e instanceof WasiExit) port.postMessage({ t: 'exit', code: e.code })
+    else if (e instanceof WasiRaise) port.postMessage({ t: 'signal', signal: e.signal })
+    else if (e instanceof WasiLimitExceeded) port.postMessage({ t: 'limit', kind: e.kind, detail: e.detail })
+    else port.postMessage({ t: 'trap', message: describe(e), memoryPages: memory ? memory.buffer.byteLength / 65536 : 0 })
+  }
+}

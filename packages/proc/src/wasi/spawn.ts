@@ -1,0 +1,259 @@
+/**
+ * `spawnWasm`: a WebAssembly module as a process of a `ProcessTable`. The module runs in a
+ * worker (any platform: the worker is made by the injected `WasmWorkerFactory`; `@honk/proc/node`
+ * supplies worker_threads), its WASI imports are served here on the calling thread with the
+ * `@honk/vfs` filesystems of its preopens, and `kill` terminates the worker at once, whatever
+ * the module is doing (a tight loop, a blocking read, its start function).
+ *
+ * Capabilities decide what exists: without `fs` the module has no preopens (libc then answers
+ * ENOTCAPABLE for every path), without `console` its stdout/stderr are discarded and stdin is
+ * empty.
+ */
+import type { FS } from '@honk/vfs'
+import type { Cap } from '../caps.js'
+import type { Process, ProcessInfo, ProcessTable } from '../table.js'
+import { WasmLimitError, WasmSignalError, WasmTrapError, type WasmLimitKind } from './errors.js'
+import { capMemory, MalformedModule } from './limits.js'
+import { DEFAULT_CAPACITY, HEADER, KIND_BYTES, KIND_JSON, KIND_NONE, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
+import { WasiFsServer, type Answer, type WasiStdin } from './server.js'
+import type { WasmModule } from './wasm-api.js'
+
+/** A worker as `spawnWasm` needs it (Node's worker_threads Worker or a browser Worker, adapted). */
+export interface WasmWorker {
+  postMessage(message: unknown, transfer?: ArrayBuffer[]): void
+  onMessage(listener: (message: unknown) => void): void
+  /** An uncaught error in the worker (e.g. it ran out of heap). */
+  onError(listener: (error: unknown) => void): void
+  /** Stops the worker now. */
+  terminate(): void
+}
+
+/** Makes a fresh worker running the WASI runner (`runWasiWorker`). */
+export type WasmWorkerFactory = () => WasmWorker
+
+/** Limits of one WebAssembly process. */
+export interface WasmLimits {
+  /** Linear memory in 64 KiB pages (default 16384 = 1 GiB). Growth past it fails; an initial size past it is refused. */
+  maxMemoryPages?: number
+  /** Open descriptors, stdio and preopens included (default 1024). Opening more ends the process. */
+  maxOpenFds?: number
+  /** stdout+stderr bytes per second, with one second of burst (default 64 MiB/s). More ends the process. */
+  maxOutputBytesPerSecond?: number
+}
+
+export interface SpawnWasmOptions<S extends object> {
+  /** The process table the module becomes a process of. */
+  table: ProcessTable<S>
+  /** Makes the worker the module runs in. */
+  workers: WasmWorkerFactory
+  /** Process name (default: the last component of args[0], else "wasm"). */
+  name?: string
+  /** Parent pid (default 1); the capabilities must be a subset of the parent's. */
+  parent?: number
+  /** argv, args[0] being the program name. */
+  args?: readonly string[]
+  /** The environment: exactly this, nothing inherited. */
+  env?: Readonly<Record<string, string>>
+  /** Guest directory name → filesystem, preopened at fds 3, 4, … in this order (needs `fs`). */
+  preopens?: Readonly<Record<string, FS>>
+  /** stdin (needs `console`): bytes, a string, or a source. Default: empty. */
+  stdin?: Uint8Array | string | WasiStdin
+  /** stdout/stderr bytes (need `console`). */
+  stdout?: (data: Uint8Array) => void
+  stderr?: (data: Uint8Array) => void
+  caps?: readonly Cap[]
+  /** "real" (default) or a deterministic clock. */
+  clock?: 'real' | FakeClockSpec
+  /** "crypto" (default) or a seeded deterministic generator. */
+  random?: 'crypto' | { seed: number }
+  limits?: WasmLimits
+}
+
+/** How a WebAssembly process ended. */
+export interface WasmExit {
+  /** The exit code (proc_exit's, or 0 when `_start` returned); undefined if it did not exit. */
+  readonly code: number | undefined
+  readonly info: ProcessInfo
+  /** The typed reason of an abnormal end (trap, limit, signal). */
+  readonly error: WasmLimitError | WasmTrapError | WasmSignalError | undefined
+}
+
+/** A WebAssembly process: a `Process` of the table, plus how it ended. */
+export interface WasmProcess extends Process {
+  /** Resolves when the process has ended (exited, trapped, killed). */
+  readonly exit: Promise<WasmExit>
+}
+
+class ByteStdin implements WasiStdin {
+  private off = 0
+  constructor(private readonly data: Uint8Array) {}
+  async read(max: number): Promise<Uint8Array> {
+    const out = this.data.subarray(this.off, this.off + max)
+    this.off += out.length
+    return out.slice()
+  }
+  async ready(): Promise<boolean> {
+    return true
+  }
+}
+
+const enc = new TextEncoder()
+
+/** Runs `module` (bytes or a compiled module) as a process of `options.table`. */
+export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, options: SpawnWasmOptions<S>): WasmProcess {
+  const args = [...(options.args ?? [])]
+  const name = options.name ?? (args[0] ? args[0].slice(args[0].lastIndexOf('/') + 1) : 'wasm')
+  const caps = options.caps ?? []
+  const limits = {
+    maxMemoryPages: options.limits?.maxMemoryPages ?? 16384,
+    maxOpenFds: options.limits?.maxOpenFds ?? 1024,
+    maxOutputBytesPerSecond: options.limits?.maxOutputBytesPerSecond ?? 64 << 20,
+  }
+  let exitCode: number | undefined
+  let failure: WasmExit['error']
+  const proc = options.table.spawn(name, caps, (ctx) => {
+    const fsCap = ctx.can('fs')
+    const consoleCap = ctx.can('console')
+    const preopenEntries = fsCap ? Object.entries(options.preopens ?? {}) : []
+    const stdinSrc = !consoleCap || options.stdin === undefined ? undefined : typeof options.stdin === 'string' ? new ByteStdin(enc.encode(options.stdin)) : options.stdin instanceof Uint8Array ? new ByteStdin(options.stdin) : options.stdin
+    const server = new WasiFsServer(
+      preopenEntries.map(([, fs]) => fs),
+      { stdin: stdinSrc, maxHandles: limits.maxOpenFds },
+    )
+    let bytes: Uint8Array | WasmModule = module
+    if (module instanceof Uint8Array) {
+      try {
+        const capped = capMemory(module, limits.maxMemoryPages).bytes
+        // The bytes are transferred to the worker: never the caller's own buffer.
+        bytes = capped === module ? module.slice() : capped
+      } catch (e) {
+        if (e instanceof RangeError) throw (failure = new WasmLimitError(ctx.pid, 'memory', e.message))
+        if (!(e instanceof MalformedModule)) throw e
+        bytes = module.slice()
+      }
+    }
+    const sab = new SharedArrayBuffer(HEADER + DEFAULT_CAPACITY)
+    const ctrl = new Int32Array(sab, 0, 8)
+    const payload = new Uint8Array(sab, HEADER)
+    const worker = options.workers()
+    return new Promise<number>((resolve, reject) => {
+      let over = false
+      // Output rate: a token bucket holding one second's worth.
+      let tokens = limits.maxOutputBytesPerSecond
+      let last = performance.now()
+      const finish = (f: () => void): void => {
+        if (over) return
+        over = true
+        ctx.signal.removeEventListener('abort', onAbort)
+        // Wake the worker if it is blocked in Atomics.wait, then stop it.
+        Atomics.store(ctrl, 1, 8)
+        Atomics.store(ctrl, 0, 1)
+        Atomics.notify(ctrl, 0)
+        worker.terminate()
+        void server.closeAll()
+        f()
+      }
+      const onAbort = (): void => finish(() => reject(ctx.signal.reason))
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
+      const limit = (kind: WasmLimitKind, detail: string): void => {
+        const err = new WasmLimitError(ctx.pid, kind, detail)
+        failure = err
+        finish(() => reject(err))
+      }
+      const answer = (a: Answer): void => {
+        if (over) return
+        let kind = KIND_NONE
+        let body: Uint8Array = new Uint8Array(0)
+        let errno = 0
+        if ('errno' in a) errno = a.errno
+        else if ('json' in a) {
+          kind = KIND_JSON
+          body = enc.encode(JSON.stringify(a.json))
+        } else {
+          kind = KIND_BYTES
+          body = a.bytes
+        }
+        const first = body.subarray(0, payload.length)
+        payload.set(first)
+        server.setPending(body.length > first.length ? body.slice(first.length) : undefined)
+        ctrl[1] = errno
+        ctrl[2] = kind
+        ctrl[3] = first.length
+        ctrl[4] = body.length - first.length
+        Atomics.store(ctrl, 0, 1)
+        Atomics.notify(ctrl, 0)
+      }
+      worker.onError((e) => {
+        const err = new WasmTrapError(ctx.pid, `worker failed: ${e instanceof Error ? e.message : String(e)}`)
+        failure = err
+        finish(() => reject(err))
+      })
+      worker.onMessage((raw) => {
+        if (over) return
+        const m = raw as WorkerMessage
+        switch (m.t) {
+          case 'call':
+            void server.serve(m.req).then(answer)
+            return
+          case 'out': {
+            const now = performance.now()
+            tokens = Math.min(limits.maxOutputBytesPerSecond, tokens + ((now - last) / 1000) * limits.maxOutputBytesPerSecond)
+            last = now
+            tokens -= m.data.length
+            if (tokens < 0) return limit('output', `more than ${limits.maxOutputBytesPerSecond} bytes/s of output`)
+            if (!consoleCap) return
+            const sink = m.fd === 1 ? options.stdout : options.stderr
+            try {
+              sink?.(m.data)
+            } catch {
+              // A failing console must not take the kernel down; the module's output is lost.
+            }
+            return
+          }
+          case 'exit':
+            exitCode = m.code
+            return finish(() => resolve(m.code))
+          case 'signal': {
+            const err = new WasmSignalError(ctx.pid, m.signal)
+            failure = err
+            return finish(() => reject(err))
+          }
+          case 'limit':
+            return limit(m.kind, m.detail)
+          case 'trap': {
+            const atLimit = m.memoryPages >= limits.maxMemoryPages ? ` (memory is at its limit of ${limits.maxMemoryPages} pages)` : ''
+            const err = new WasmTrapError(ctx.pid, m.message + atLimit)
+            failure = err
+            return finish(() => reject(err))
+          }
+          default:
+            return
+        }
+      })
+      const start: StartMessage = {
+        t: 'start',
+        module: bytes,
+        driver: false,
+        args,
+        env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        preopens: preopenEntries.map(([n]) => n),
+        stdin: stdinSrc !== undefined,
+        sab,
+        clock: options.clock === 'real' ? undefined : options.clock,
+        randomSeed: options.random === undefined || options.random === 'crypto' ? undefined : options.random.seed,
+        maxMemoryPages: limits.maxMemoryPages,
+        maxOpenFds: limits.maxOpenFds,
+        maxIo: 16 << 20,
+      }
+      worker.postMessage(start, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : [])
+    })
+  }, options.parent === undefined ? {} : { parent: options.parent })
+  const exit = proc.wait().then((info) => ({ code: exitCode, info, error: failure }))
+  return Object.assign(Object.create(null) as object, {
+    pid: proc.pid,
+    info: () => proc.info(),
+    wait: () => proc.wait(),
+    kill: (reason?: string) => proc.kill(reason),
+    exit,
+  })
+}
