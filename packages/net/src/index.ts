@@ -25,3 +25,5 @@ export { Stack, UdpSocket, type StackOptions, type Ipv4Config, type ArpOptions, 
 export { type DhcpMessage, type DhcpOptions, DhcpMessageType, encodeDhcp, decodeDhcp, DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from './dhcp-codec.js'
 export { type DnsMessage, type DnsQuestion, type DnsRecord, DnsType, DnsRcode, encodeDns, decodeDns, DNS_PORT } from './dns-codec.js'
 export { type NetClock, type NetTimer, realClock, VirtualClock } from './clock.js'
+export { DhcpClient, DhcpServer, type DhcpLease, type DhcpClientState, type DhcpClientOptions, type DhcpServerOptions } from './dhcp.js'
+export { DnsResolver, DnsResponder, type DnsResolverOptions, type DnsResponderOptions } from './dns.js'
