@@ -3,4 +3,6 @@
  * host-side user-mode NAT.
  * @packageDocumentation
  */
-export {}
+export { TcpDuplex } from './node/duplex.js'
+export { streamFramePort, dgramFramePort, type ClosableFramePort, type StreamFramePortOptions } from './node/qemu.js'
+export { driveClock } from './node/testing.js'
