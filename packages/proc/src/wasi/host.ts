@@ -13,7 +13,7 @@
  */
 import {
   ADVICE_MAX, Clockid, DIR_RIGHTS, Errno, Eventtype, EVENTRW_HANGUP, FILE_RIGHTS, Fdflags, Filetype, Fstflags,
-  IGNORED_SIGNALS, INHERITING_RIGHTS, LOOKUP_SYMLINK_FOLLOW, Oflags, PREOPENTYPE_DIR, Rights, SIGNAL_MAX, SIZE,
+  IGNORED_SIGNALS, LOOKUP_SYMLINK_FOLLOW, Oflags, PREOPENTYPE_DIR, Rights, SIGNAL_MAX, SIZE,
   STDIN_RIGHTS, STDOUT_RIGHTS, SUBCLOCK_ABSTIME, Whence, ALL_RIGHTS, WASI_FUNCTIONS,
 } from './abi.js'
 import type { WasmMemory } from './wasm-api.js'
@@ -121,7 +121,7 @@ export class WasiHost {
     this.fds.set(2, std('stderr', STDOUT_RIGHTS))
     config.preopens.forEach((name, i) => {
       this.fds.set(3 + i, {
-        kind: 'dir', filetype: Filetype.DIRECTORY, base: DIR_RIGHTS, inheriting: INHERITING_RIGHTS, flags: 0, handle: 0, pos: 0,
+        kind: 'dir', filetype: Filetype.DIRECTORY, base: DIR_RIGHTS, inheriting: ALL_RIGHTS, flags: 0, handle: 0, pos: 0,
         pre: i, path: '', preopen: name, listing: undefined,
       })
     })
@@ -258,8 +258,9 @@ export class WasiHost {
   private file(fd: number, right: bigint, stdio: number = Errno.SPIPE): Fd {
     const f = this.fd(fd)
     if (f.kind === 'dir') fail(Errno.BADF)
-    this.need(f, right)
+    // stdio is not seekable (ESPIPE, as lseek/pread on a terminal), whatever its rights.
     if (f.kind !== 'file') fail(stdio)
+    this.need(f, right)
     return f
   }
 
@@ -310,6 +311,7 @@ export class WasiHost {
   }
 
   private now(id: number): bigint {
+    if (id > Clockid.THREAD_CPUTIME_ID) fail(Errno.INVAL)
     if (this.fakeNow !== undefined) {
       const t = this.fakeNow
       this.fakeNow += this.config.clock!.stepNs
@@ -690,9 +692,9 @@ export class WasiHost {
   fd_seek(fd: number, offset: bigint, whence: number, out: number): number {
     const f = this.fd(fd)
     if (f.kind === 'dir') return Errno.BADF
+    if (f.kind !== 'file') return Errno.SPIPE
     const tellOnly = offset === 0n && whence === Whence.CUR
     this.need(f, tellOnly ? Rights.FD_TELL : Rights.FD_SEEK)
-    if (f.kind !== 'file') return Errno.SPIPE
     this.check(out, 8)
     let base: number
     switch (whence) {
@@ -719,8 +721,8 @@ export class WasiHost {
   fd_tell(fd: number, out: number): number {
     const f = this.fd(fd)
     if (f.kind === 'dir') return Errno.BADF
-    this.need(f, Rights.FD_TELL)
     if (f.kind !== 'file') return Errno.SPIPE
+    this.need(f, Rights.FD_TELL)
     this.u64(out, BigInt(f.pos))
     return Errno.SUCCESS
   }

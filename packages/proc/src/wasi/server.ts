@@ -380,7 +380,9 @@ export class WasiFsServer {
       if (creat && excl) fail(Errno.EXIST)
       if (r.stat.type === 'symlink') fail(directory ? Errno.NOTDIR : Errno.LOOP)
       if (r.stat.type === 'dir') {
-        if (trunc || req.write) fail(Errno.ISDIR)
+        // POSIX: a directory opened for writing is EISDIR. With O_DIRECTORY the caller said what
+        // it wants, and write rights are simply not given to a directory descriptor.
+        if (trunc || (req.write && !directory)) fail(Errno.ISDIR)
         return { kind: 'dir', path: r.path, stat: this.wire(r.stat, req.at.pre) }
       }
       if (directory || r.dirOnly) fail(Errno.NOTDIR)

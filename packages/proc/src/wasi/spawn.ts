@@ -99,6 +99,33 @@ class ByteStdin implements WasiStdin {
 
 const enc = new TextEncoder()
 
+/**
+ * Writes the answer to a bridge request into the shared buffer and wakes the worker. An answer
+ * longer than the buffer leaves the rest with the server, fetched by `more` requests.
+ */
+export function writeAnswer(ctrl: Int32Array, payload: Uint8Array, server: WasiFsServer, a: Answer): void {
+  let kind = KIND_NONE
+  let body: Uint8Array = new Uint8Array(0)
+  let errno = 0
+  if ('errno' in a) errno = a.errno
+  else if ('json' in a) {
+    kind = KIND_JSON
+    body = enc.encode(JSON.stringify(a.json))
+  } else {
+    kind = KIND_BYTES
+    body = a.bytes
+  }
+  const first = body.subarray(0, payload.length)
+  payload.set(first)
+  server.setPending(body.length > first.length ? body.slice(first.length) : undefined)
+  ctrl[1] = errno
+  ctrl[2] = kind
+  ctrl[3] = first.length
+  ctrl[4] = body.length - first.length
+  Atomics.store(ctrl, 0, 1)
+  Atomics.notify(ctrl, 0)
+}
+
 /** Runs `module` (bytes or a compiled module) as a process of `options.table`. */
 export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, options: SpawnWasmOptions<S>): WasmProcess {
   const args = [...(options.args ?? [])]
@@ -161,27 +188,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         finish(() => reject(err))
       }
       const answer = (a: Answer): void => {
-        if (over) return
-        let kind = KIND_NONE
-        let body: Uint8Array = new Uint8Array(0)
-        let errno = 0
-        if ('errno' in a) errno = a.errno
-        else if ('json' in a) {
-          kind = KIND_JSON
-          body = enc.encode(JSON.stringify(a.json))
-        } else {
-          kind = KIND_BYTES
-          body = a.bytes
-        }
-        const first = body.subarray(0, payload.length)
-        payload.set(first)
-        server.setPending(body.length > first.length ? body.slice(first.length) : undefined)
-        ctrl[1] = errno
-        ctrl[2] = kind
-        ctrl[3] = first.length
-        ctrl[4] = body.length - first.length
-        Atomics.store(ctrl, 0, 1)
-        Atomics.notify(ctrl, 0)
+        if (!over) writeAnswer(ctrl, payload, server, a)
       }
       worker.onError((e) => {
         const err = new WasmTrapError(ctx.pid, `worker failed: ${e instanceof Error ? e.message : String(e)}`)

@@ -1,0 +1,94 @@
+/**
+ * Test driver (not exported from the package): a `WasiHost` in a real worker, on a bare
+ * 128 KiB memory, whose imports the test calls one at a time from the main thread — the same
+ * bridge and file server a module gets, without needing a module per case.
+ */
+import type { FS } from '@honk/vfs'
+import { DEFAULT_CAPACITY, HEADER, type DriverCall, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
+import { WasiFsServer, type WasiStdin } from './server.js'
+import { writeAnswer, type WasmWorkerFactory } from './spawn.js'
+
+export interface DriverOptions {
+  preopens?: Record<string, FS>
+  args?: string[]
+  env?: string[]
+  stdin?: WasiStdin
+  clock?: FakeClockSpec
+  randomSeed?: number
+  maxOpenFds?: number
+  /** Shared-buffer payload capacity (small values exercise `more`). */
+  capacity?: number
+}
+
+export interface DriverResult {
+  /** The errno the import returned; undefined if it threw (`thrown` says what). */
+  errno: number | undefined
+  thrown: string | undefined
+  reads: Uint8Array[]
+}
+
+export interface Driver {
+  call(fn: string, args: (number | bigint)[], io?: { writes?: [number, Uint8Array | string][]; reads?: [number, number][] }): Promise<DriverResult>
+  readonly stdout: Uint8Array[]
+  readonly stderr: Uint8Array[]
+  readonly server: WasiFsServer
+  close(): void
+}
+
+const enc = new TextEncoder()
+
+export async function startDriver(workers: WasmWorkerFactory, options: DriverOptions = {}): Promise<Driver> {
+  const entries = Object.entries(options.preopens ?? {})
+  const server = new WasiFsServer(entries.map(([, fs]) => fs), { stdin: options.stdin })
+  const sab = new SharedArrayBuffer(HEADER + (options.capacity ?? DEFAULT_CAPACITY))
+  const ctrl = new Int32Array(sab, 0, 8)
+  const payload = new Uint8Array(sab, HEADER)
+  const worker = workers()
+  const stdout: Uint8Array[] = []
+  const stderr: Uint8Array[] = []
+  const pending = new Map<number, (r: DriverResult) => void>()
+  let ready!: () => void
+  const isReady = new Promise<void>((r) => (ready = r))
+  let failed: unknown
+  worker.onError((e) => {
+    failed = e
+  })
+  worker.onMessage((raw) => {
+    const m = raw as WorkerMessage
+    if (m.t === 'call') void server.serve(m.req).then((a) => writeAnswer(ctrl, payload, server, a))
+    else if (m.t === 'out') (m.fd === 1 ? stdout : stderr).push(m.data)
+    else if (m.t === 'ready') ready()
+    else if (m.t === 'driver') {
+      const r = pending.get(m.id)
+      pending.delete(m.id)
+      r?.({ errno: m.result, thrown: m.error, reads: m.reads ?? [] })
+    }
+  })
+  const start: StartMessage = {
+    t: 'start', module: undefined, driver: true, args: options.args ?? [], env: options.env ?? [], preopens: entries.map(([n]) => n),
+    stdin: options.stdin !== undefined, sab, clock: options.clock, randomSeed: options.randomSeed, maxMemoryPages: 4,
+    maxOpenFds: options.maxOpenFds ?? 64, maxIo: 16 << 20,
+  }
+  worker.postMessage(start)
+  await isReady
+  let nextId = 1
+  return {
+    stdout,
+    stderr,
+    server,
+    call(fn, args, io = {}) {
+      if (failed) return Promise.reject(failed)
+      const id = nextId++
+      const msg: DriverCall = {
+        t: 'drv', id, fn, args,
+        writes: (io.writes ?? []).map(([p, b]) => [p, typeof b === 'string' ? enc.encode(b) : b]),
+        reads: io.reads ?? [],
+      }
+      return new Promise((resolve) => {
+        pending.set(id, resolve)
+        worker.postMessage(msg)
+      })
+    },
+    close: () => worker.terminate(),
+  }
+}
