@@ -7,6 +7,11 @@
  *   basic: harts in /proc/cpuinfo, a known sector of /dev/vda, /dev/hwrng, eth0 up, timers
  *          (sleeps on every hart, all of them idle at once)
  *   9p:    mount the virtio-9p share "honk" at /mnt and run a file workload on it
+ *   net:   eth0's address (the kernel's own DHCP: ip=dhcp on the command line), then
+ *          honk.fetch=<ip>:<port>:<bytes> fetches http://<ip>:<port>/<bytes> and prints the
+ *          body's length and hash; honk.serve=<port>:<bytes>:<count> answers <count> HTTP
+ *          requests with <bytes> of the pattern (its hash printed first). The pattern and
+ *          hash are the 9p workload's, so the host computes the same numbers.
  *
  * Built by scripts/guest/build-initramfs.sh with riscv64-linux-gnu-gcc -nostdlib -static.
  */
@@ -264,6 +269,157 @@ static void check_9p(void)
 	say("9p: done", 0, 0);
 }
 
+/* ---- net: Linux's TCP/IP stack against whatever is on the other end of eth0 ---- */
+
+#define SOCK_STREAM 1
+#define SOL_SOCKET 1
+#define SO_REUSEADDR 2
+#define SIOCGIFADDR 0x8915
+
+struct sockaddr_in4 {
+	unsigned short family;
+	unsigned short port; /* big-endian */
+	unsigned int addr;   /* big-endian */
+	unsigned char zero[8];
+};
+
+static unsigned char pattern_byte(unsigned long i)
+{
+	return (unsigned char)(i * 2654435761ul >> 13);
+}
+
+/* "a.b.c.d" at *p (advanced past it) as a big-endian address; 0 when malformed. */
+static unsigned int parse_ip(const char **p)
+{
+	unsigned int out = 0;
+	for (int part = 0; part < 4; part++) {
+		unsigned long v = 0;
+		int digits = 0;
+		while (**p >= '0' && **p <= '9') v = v * 10 + (*(*p)++ - '0'), digits++;
+		if (!digits || v > 255) return 0;
+		out |= (unsigned int)v << (8 * part); /* stored in network order on a little-endian hart */
+		if (part < 3 && *(*p)++ != '.') return 0;
+	}
+	return out;
+}
+
+static unsigned long parse_num(const char **p)
+{
+	unsigned long v = 0;
+	while (**p >= '0' && **p <= '9') v = v * 10 + (*(*p)++ - '0');
+	return v;
+}
+
+static unsigned short be16(unsigned short v) { return (unsigned short)((v >> 8) | (v << 8)); }
+
+/* The value of "name=" in the command line, or 0. */
+static const char *param(const char *cmdline, const char *name)
+{
+	unsigned long n = strlen(name);
+	for (const char *p = cmdline; *p; p++)
+		if ((p == cmdline || p[-1] == ' ') && !strncmp(p, name, n)) return p + n;
+	return 0;
+}
+
+static void check_net_address(void)
+{
+	struct { char name[16]; struct sockaddr_in4 addr; char pad[8]; } ifr;
+	char num[24];
+	int s = my_syscall3(__NR_socket, AF_INET, SOCK_DGRAM, 0);
+	if (s < 0) return fail("net", "no socket");
+	memset(&ifr, 0, sizeof ifr);
+	memcpy(ifr.name, "eth0", 5);
+	long r = ioctl(s, SIOCGIFADDR, &ifr);
+	close(s);
+	if (r < 0) return fail("net", "eth0 has no IPv4 address (did the kernel's DHCP get a lease?)");
+	char text[20], *t = text;
+	for (int i = 0; i < 4; i++) {
+		char *d = utoa_buf((ifr.addr.addr >> (8 * i)) & 255, num);
+		while (*d) *t++ = *d++;
+		if (i < 3) *t++ = '.';
+	}
+	*t = 0;
+	say("net: eth0 ip=", text, 0);
+}
+
+static void check_net_fetch(const char *spec)
+{
+	static unsigned char buf[65536];
+	char num[24], h[20];
+	unsigned int ip = parse_ip(&spec);
+	if (!ip || *spec++ != ':') return fail("net fetch", "honk.fetch=<ip>:<port>:<bytes>");
+	unsigned long port = parse_num(&spec);
+	if (*spec++ != ':') return fail("net fetch", "honk.fetch=<ip>:<port>:<bytes>");
+	unsigned long want = parse_num(&spec);
+	int s = my_syscall3(__NR_socket, AF_INET, SOCK_STREAM, 0);
+	if (s < 0) return fail("net fetch", "no socket");
+	struct sockaddr_in4 sa = { AF_INET, be16((unsigned short)port), ip, { 0 } };
+	if (my_syscall3(__NR_connect, s, &sa, sizeof sa) < 0) { close(s); return fail("net fetch", "connect failed"); }
+	char req[80] = "GET /";
+	utoa_buf(want, req + 5);
+	memcpy(req + strlen(req), " HTTP/1.0\r\n\r\n", 14);
+	if (write_all(s, req, strlen(req)) < 0) { close(s); return fail("net fetch", "send failed"); }
+	/* Headers end at the first blank line; the body is everything after it. */
+	unsigned long body = 0, sum = 0;
+	int in_body = 0, crlf = 0;
+	long n;
+	while ((n = read(s, buf, sizeof buf)) > 0) {
+		for (long i = 0; i < n; i++) {
+			if (in_body) { sum = sum * 31 + buf[i]; body++; continue; }
+			crlf = (buf[i] == '\r' || buf[i] == '\n') ? crlf + 1 : 0;
+			if (crlf == 4) in_body = 1;
+		}
+	}
+	close(s);
+	if (n < 0) return fail("net fetch", "read failed");
+	if (body != want) return fail("net fetch", "body length differs from the size asked");
+	say("net fetch: ", utoa_buf(body, num), 0);
+	say("net fetch hash: ", hex_buf(sum, h), 0);
+}
+
+static void check_net_serve(const char *spec)
+{
+	static unsigned char chunk[65536];
+	static char req[4096];
+	char num[24], h[20];
+	unsigned long port = parse_num(&spec);
+	if (*spec++ != ':') return fail("net serve", "honk.serve=<port>:<bytes>:<count>");
+	unsigned long size = parse_num(&spec);
+	if (*spec++ != ':') return fail("net serve", "honk.serve=<port>:<bytes>:<count>");
+	unsigned long count = parse_num(&spec);
+	unsigned long sum = 0;
+	for (unsigned long i = 0; i < size; i++) sum = sum * 31 + pattern_byte(i);
+	int s = my_syscall3(__NR_socket, AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	my_syscall5(__NR_setsockopt, s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in4 sa = { AF_INET, be16((unsigned short)port), 0, { 0 } };
+	if (s < 0 || my_syscall3(__NR_bind, s, &sa, sizeof sa) < 0 || my_syscall2(__NR_listen, s, 16) < 0) return fail("net serve", "cannot listen");
+	say("net serve: listening, hash ", hex_buf(sum, h), 0);
+	for (unsigned long served = 0; served < count; served++) {
+		int c = my_syscall3(__NR_accept, s, 0, 0);
+		if (c < 0) return fail("net serve", "accept failed");
+		long got = 0, n;
+		while (got < (long)sizeof req - 1 && (n = read(c, req + got, sizeof req - 1 - got)) > 0) {
+			got += n;
+			req[got] = 0;
+			if (contains(req, "\r\n\r\n")) break;
+		}
+		char head[96] = "HTTP/1.0 200 OK\r\nContent-Length: ";
+		utoa_buf(size, head + strlen(head));
+		memcpy(head + strlen(head), "\r\n\r\n", 5);
+		int ok = write_all(c, head, strlen(head)) == 0;
+		for (unsigned long off = 0; ok && off < size; off += sizeof chunk) {
+			unsigned long len = size - off < sizeof chunk ? size - off : sizeof chunk;
+			for (unsigned long i = 0; i < len; i++) chunk[i] = pattern_byte(off + i);
+			ok = write_all(c, chunk, len) == 0;
+		}
+		close(c);
+		if (!ok) return fail("net serve", "send failed");
+	}
+	close(s);
+	say("net serve: served ", utoa_buf(count, num), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static char cmdline[1024];
@@ -285,6 +441,12 @@ int main(int argc, char **argv)
 		check_timers(harts);
 	}
 	if (nine) check_9p();
+	if (contains(cmdline, "honk.checks=") && contains(cmdline, "net")) {
+		const char *fetch = param(cmdline, "honk.fetch="), *serve = param(cmdline, "honk.serve=");
+		check_net_address();
+		if (fetch) check_net_fetch(fetch);
+		if (serve) check_net_serve(serve);
+	}
 	say(failures ? "FAILED" : "all checks passed", 0, 0);
 	my_syscall0(__NR_sync);
 	reboot(LINUX_REBOOT_CMD_POWER_OFF);
