@@ -22,6 +22,7 @@ export { RamGuestMemory, busMemory, noIrq, type GuestMemory, type IrqLine } from
 export { VirtioMmio, type VirtioMmioOptions } from './mmio.js'
 export { Chain, MAX_INDIRECT_ENTRIES, Virtqueue, type QueueHost, type QueueLayout, type Segment } from './virtqueue.js'
 export { BLK_F, BLK_S, BLK_T, SECTOR, VirtioBlk, type BlkStats, type VirtioBlkOptions } from './blk.js'
+export { openVirtioNet, VirtioNetPort, type NetDriverStats, type VirtioNetDriverOptions } from './net-driver.js'
 export { NET_F, NET_HDR_SIZE, VirtioNet, loopbackPair, parseMac, type FramePort, type NetStats, type VirtioNetOptions } from './net.js'
 export { CONSOLE_F, VirtioConsole, type VirtioConsoleOptions } from './console.js'
 export { RequestDevice, type RequestDeviceOptions, type RequestHandler } from './request.js'
