@@ -9,7 +9,7 @@ import { HonkError } from '@honk/errors'
 import { loadElf } from '@honk/rv64'
 import type { VirtMachine } from './board.js'
 
-export class BootError extends HonkError {
+export class BootError extends HonkError<'BOOT_ERROR'> {
   constructor(message: string) {
     super('BOOT_ERROR', message)
     this.name = 'BootError'
@@ -96,4 +96,10 @@ export function boot(machine: VirtMachine, images: BootImages): BootLayout {
   const start = bios === 'firmware' ? VIRT_MAP.ram.base : entry
   machine.reset(start, dtbAddr)
   return { entry: start, kernel, ...(initrd ? { initrd } : {}), dtb: dtbAddr }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    BootError: BootError
+  }
 }

@@ -86,7 +86,7 @@ export interface CliOptions {
 export const DEFAULT_SHARE_TAG = 'honk'
 
 /** A command line or configuration that cannot be run: one line, exit code 2. */
-export class UsageError extends HonkError {
+export class UsageError extends HonkError<'USAGE'> {
   constructor(message: string) {
     super('USAGE', message)
   }
@@ -390,7 +390,7 @@ async function readInput(flag: string, path: string): Promise<Uint8Array> {
 }
 
 /** A file named on the command line cannot be used: one line, exit code 1. */
-export class CliFileError extends HonkError {
+export class CliFileError extends HonkError<'CLI_FILE'> {
   constructor(message: string) {
     super('CLI_FILE', message)
   }
@@ -578,5 +578,12 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
     stdin.off('end', onEnd)
     if (raw) stdin.setRawMode(false)
     stdin.pause()
+  }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    UsageError: UsageError
+    CliFileError: CliFileError
   }
 }

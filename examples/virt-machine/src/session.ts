@@ -5,7 +5,7 @@
 import { HonkError } from '@honk/errors'
 import type { MachineExit, VirtMachine } from './board.js'
 
-export class ConsoleTimeoutError extends HonkError {
+export class ConsoleTimeoutError extends HonkError<'CONSOLE_TIMEOUT'> {
   constructor(what: string, ms: number, tail: string) {
     super('CONSOLE_TIMEOUT', `waited ${ms} ms for ${what}; the console ends with:\n${tail}`)
     this.name = 'ConsoleTimeoutError'
@@ -135,5 +135,11 @@ export class ConsoleFeeder {
       this.queued -= n
       room -= n
     }
+  }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    ConsoleTimeoutError: ConsoleTimeoutError
   }
 }

@@ -16,7 +16,7 @@
  */
 export { SoftwareAnchor, type Anchor, type FloorStore } from './anchor.js'
 export { buildImage, entriesFromFS, type BuildOptions, type ImageEntry } from './build.js'
-export { ImageCorruptBlockError, ImageVerifyError, SlotError, type ImageCheck } from './errors.js'
+export { ImageCorruptBlockError, ImageVerifyError, SlotError, type ImageCheck, type ImageVerifyCode } from './errors.js'
 export { FORMAT_VERSION, MAGIC, decodeHeader, type EntryType, type Header, type TableEntry } from './format.js'
 export { equalBytes, fromHex, nobleHasher, toHex, type Hasher } from './hash.js'
 export { openImageFS, type ImageFS, type ImageFSOptions } from './imagefs.js'

@@ -8,7 +8,7 @@ import { IRQ } from '@honk/riscv'
 import { getCells, getReg, getString, getStrings, getU32, parseFdt, type FdtNode } from '@honk/sbi'
 import type { GuestMemory } from '@honk/virtio'
 
-export class PlatformError extends HonkError {
+export class PlatformError extends HonkError<'PLATFORM'> {
   constructor(message: string) {
     super('PLATFORM', message)
   }
@@ -112,4 +112,10 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
   virtio.sort((a, b) => a.base - b.base)
   const chosen = root.children.find((c) => c.name === 'chosen')
   return { harts, memory, timebase, uart, plic, virtio, bootargs: (chosen && getString(chosen, 'bootargs')) ?? '', finisher, dtbSize }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    PlatformError: PlatformError
+  }
 }

@@ -67,15 +67,22 @@ export interface HsPort {
 }
 
 /** Thrown from an SBI call that ended the machine (SRST shutdown or reboot). */
-export class MachineStopping extends HonkError {
+export class MachineStopping extends HonkError<'MACHINE_STOPPING'> {
   constructor() {
     super('MACHINE_STOPPING', 'the machine is powering off or resetting')
   }
 }
 
 /** The hart did not come back from an SBI call or a trap within its instruction budget. */
-export class HartPortError extends HonkError {
+export class HartPortError extends HonkError<'HART_PORT'> {
   constructor(message: string) {
     super('HART_PORT', message)
+  }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    MachineStopping: MachineStopping
+    HartPortError: HartPortError
   }
 }

@@ -17,7 +17,7 @@ export const HART_STATE = {
   [HsmState.RESUME_PENDING]: 'resume-pending',
 } as const satisfies Record<HsmState, string>
 
-export class SbiError extends HonkError {
+export class SbiError extends HonkError<'SBI'> {
   constructor(
     readonly call: string,
     readonly sbiError: bigint,
@@ -77,5 +77,11 @@ export class Sbi {
   /** SRST system_reset: type 0 shutdown, 1 cold reboot ({@link RESET_TYPE}); reason 0 none. Does not return. */
   systemReset(type: typeof RESET_TYPE.SHUTDOWN | typeof RESET_TYPE.COLD_REBOOT): void {
     this.call('system_reset', EID.SRST, SRST_FID.SYSTEM_RESET, [BigInt(type), BigInt(RESET_REASON.NONE)])
+  }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    SbiError: SbiError
   }
 }

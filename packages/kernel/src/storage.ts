@@ -32,7 +32,7 @@ export const SLOT_BYTES = 1 << 20
 export const MIN_KV_BYTES = 1 << 20
 
 /** A storage request that cannot be honoured (a disk too small, no writable layer…). */
-export class StorageError extends HonkError {
+export class StorageError extends HonkError<'STORAGE'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORAGE', message, options)
   }
@@ -56,7 +56,7 @@ export class StorageError extends HonkError {
  * }
  * ```
  */
-export class WritableLayerError extends HonkError {
+export class WritableLayerError extends HonkError<'STORAGE_WRITABLE_UNAVAILABLE'> {
   constructor(cause: unknown) {
     super('STORAGE_WRITABLE_UNAVAILABLE', cause instanceof Error ? cause.message : String(cause), { cause })
   }
@@ -520,5 +520,12 @@ class Root implements MountedRoot {
       await this.kv.close()
     })()
     return this.done
+  }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    StorageError: StorageError
+    WritableLayerError: WritableLayerError
   }
 }

@@ -1,14 +1,14 @@
 import { HonkError } from '@honk/errors'
 
 /** A message that does not parse: truncated, oversized, an unknown type, a bad string. */
-export class P9ProtocolError extends HonkError {
+export class P9ProtocolError extends HonkError<'P9_PROTOCOL'> {
   constructor(message: string) {
     super('P9_PROTOCOL', `9p: ${message}`)
   }
 }
 
 /** The peer answered Rlerror: `errno` is the Linux errno it sent. */
-export class P9RemoteError extends HonkError {
+export class P9RemoteError extends HonkError<ErrnoName> {
   constructor(readonly errno: number, readonly op: string, readonly path?: string) {
     super(errnoName(errno), `9p: ${op}${path !== undefined ? ` ${path}` : ''}: ${errnoName(errno)} (errno ${errno})`)
   }
@@ -45,9 +45,19 @@ export const ERRNO = {
   EOPNOTSUPP: 95,
 } as const
 
-const NAMES = new Map(Object.entries(ERRNO).map(([k, v]) => [v as number, k]))
+const NAMES = new Map(Object.entries(ERRNO).map(([k, v]) => [v as number, k as keyof typeof ERRNO]))
 
-/** "ENOENT" for 2, "EUNKNOWN_n" for numbers outside the table. */
-export function errnoName(errno: number): string {
+/** The name of a Linux errno: a {@link ERRNO} key, or `E` and the number for one outside the table. */
+export type ErrnoName = keyof typeof ERRNO | `E${number}`
+
+/** "ENOENT" for 2, "E<n>" for numbers outside the table. */
+export function errnoName(errno: number): ErrnoName {
   return NAMES.get(errno) ?? `E${errno}`
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    P9RemoteError: P9RemoteError
+    P9ProtocolError: P9ProtocolError
+  }
 }

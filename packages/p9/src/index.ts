@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 export { Framer, decode, decodeDirents, direntSize, encode, encodeDirents, type Dirent } from './codec.js'
-export { ERRNO, P9ProtocolError, P9RemoteError, errnoName } from './errors.js'
+export { ERRNO, P9ProtocolError, P9RemoteError, errnoName, type ErrnoName } from './errors.js'
 export {
   AT_REMOVEDIR,
   GETATTR_ALL,

@@ -13,7 +13,7 @@
 import { HonkError } from '@honk/errors'
 import type { Bus } from './bus.js'
 
-export class ElfError extends HonkError {
+export class ElfError extends HonkError<'RV64_ELF'> {
   constructor(message: string) {
     super('RV64_ELF', `ELF: ${message}`)
   }
@@ -209,4 +209,10 @@ function parseElf(elf: Uint8Array, ramBase: number, ramEnd: number): { entry: nu
     if (value <= BigInt(Number.MAX_SAFE_INTEGER)) symbols.set(text, Number(value))
   }
   return { entry, load, symbols }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    ElfError: ElfError
+  }
 }

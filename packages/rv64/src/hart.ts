@@ -90,7 +90,7 @@ class WidePc {
 }
 
 /** A hart-level host error (never a guest action): e.g. a snapshot of another shape. */
-export class HartError extends HonkError {
+export class HartError extends HonkError<'RV64_HART'> {
   constructor(message: string) {
     super('RV64_HART', message)
   }
@@ -1764,4 +1764,10 @@ function ctz64(v: bigint): number {
   if (lo !== 0) return 31 - Math.clz32(lo & -lo)
   const hi = Number(v >> 32n)
   return 32 + 31 - Math.clz32(hi & -hi)
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    HartError: HartError
+  }
 }

@@ -24,7 +24,7 @@ export type FdtErrorCode =
   | 'FDT_BAD_VALUE'
 
 /** A malformed blob (with the byte `offset` where it went wrong), an invalid tree, or a property of the wrong shape. */
-export class FdtError extends HonkError {
+export class FdtError extends HonkError<FdtErrorCode> {
   /** Byte offset in the blob, when the error is about a blob. */
   readonly offset: number | undefined
   constructor(code: FdtErrorCode, message: string, offset?: number) {
@@ -350,4 +350,10 @@ export function parseFdt(bytes: Uint8Array, opts: ParseFdtOptions = {}): ParsedF
     }
   }
   return { root: root!, bootCpuId, reserved, version, lastCompVersion, totalSize }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    FdtError: FdtError
+  }
 }

@@ -35,8 +35,7 @@ const MESSAGES: Record<FsErrorCode, string> = {
 }
 
 /** A filesystem error: `code` is the POSIX name, `path` the path it is about. */
-export class FsError extends HonkError {
-  declare readonly code: FsErrorCode
+export class FsError extends HonkError<FsErrorCode> {
   constructor(code: FsErrorCode, readonly op: string, readonly path: string, detail?: string, options?: { cause?: unknown }) {
     super(code, `${op} ${path === '' ? '/' : path}: ${MESSAGES[code]}${detail ? ` (${detail})` : ''}`, options)
   }
@@ -52,4 +51,10 @@ export class ReadOnlyError extends FsError {
 /** True when `e` is an FsError with `code`. */
 export function isFsError(e: unknown, code?: FsErrorCode): e is FsError {
   return e instanceof FsError && (code === undefined || e.code === code)
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    FsError: FsError
+  }
 }

@@ -57,7 +57,7 @@ export class HostFsConfinementError extends FsError {
 }
 
 /** The host cannot confine HostFS (no Linux /proc/self/fd): every operation is refused. */
-export class HostFsUnavailableError extends HonkError {
+export class HostFsUnavailableError extends HonkError<'HOSTFS_UNAVAILABLE'> {
   constructor(detail: string, options?: { cause?: unknown }) {
     super('HOSTFS_UNAVAILABLE', `HostFS needs Linux with /proc mounted to confine paths race-free: ${detail}`, options)
   }
@@ -471,4 +471,10 @@ export class HostFS implements FS {
   }
 
   async sync(): Promise<void> {}
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    HostFsUnavailableError: HostFsUnavailableError
+  }
 }

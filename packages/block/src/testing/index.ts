@@ -8,7 +8,7 @@ import { HonkError } from '@honk/errors'
 import { BlockAlignError, BlockClosedError, BlockRangeError } from '../errors.js'
 import type { BlockDevice } from '../device.js'
 
-export class BlockContractError extends HonkError {
+export class BlockContractError extends HonkError<'BLOCK_CONTRACT'> {
   constructor(rule: string) {
     super('BLOCK_CONTRACT', `BlockDevice contract broken: ${rule}`)
   }
@@ -46,4 +46,10 @@ export async function checkBlockDeviceContract(dev: BlockDevice): Promise<void> 
   await dev.flush()
   await dev.close()
   await rejectsWith('a read after close', dev.read(0, new Uint8Array(bs)), BlockClosedError)
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    BlockContractError: BlockContractError
+  }
 }

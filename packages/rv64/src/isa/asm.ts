@@ -19,7 +19,7 @@ import { expandCompressed } from '../rvc.js'
 import { CSR_BY_NAME, REG } from './names.js'
 import { BY_NAME, FP_BY_NAME, FREG, RM_NAMES, type FpOpcodeSpec, type OpcodeSpec } from './opcodes.js'
 
-export class AsmError extends HonkError {
+export class AsmError extends HonkError<'ASM_ERROR'> {
   constructor(
     readonly line: number,
     readonly source: string,
@@ -717,4 +717,10 @@ function directive(ctx: Ctx, name: string, rest: string): Parsed {
     }
   }
   return fail(ctx, `unsupported directive ${name}`)
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    AsmError: AsmError
+  }
 }
