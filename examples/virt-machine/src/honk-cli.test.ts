@@ -6,13 +6,18 @@ import { UsageError } from './cli.js'
 import { parseHonkCli } from './honk-cli.js'
 
 describe('pnpm start options', () => {
-  it('defaults: 4 harts, 512 MiB, .honk, a 64 MiB disk, ./share, the TypeScript SBI, interactive', () => {
-    expect(parseHonkCli([], '/w')).toEqual({ harts: 4, memory: 512 << 20, state: '/w/.honk', diskSize: 64 << 20, disk: true, share: '/w/share', shareNamed: false, firmware: 'builtin', input: undefined })
+  it('defaults: 4 harts, 512 MiB, .honk, a 64 MiB disk, ./share, the TypeScript SBI, interactive, user networking with 8080 → :80', () => {
+    expect(parseHonkCli([], '/w')).toEqual({ harts: 4, memory: 512 << 20, state: '/w/.honk', diskSize: 64 << 20, disk: true, share: '/w/share', shareNamed: false, firmware: 'builtin', input: undefined, net: true, hostForwards: ['tcp:127.0.0.1:8080-:80'] })
   })
 
   it('flags change each default; a leading "--" (pnpm start -- …) is skipped', () => {
-    const o = parseHonkCli(['--', '--smp', '2', '--mem', '1G', '--state', 's', '--disk-size', '16M', '--share', 'none', '--firmware', 'opensbi', '--input', 'in.txt'], '/w')
-    expect(o).toEqual({ harts: 2, memory: 1 << 30, state: '/w/s', diskSize: 16 << 20, disk: true, share: undefined, shareNamed: false, firmware: 'opensbi', input: '/w/in.txt' })
+    const o = parseHonkCli(['--', '--smp', '2', '--mem', '1G', '--state', 's', '--disk-size', '16M', '--share', 'none', '--firmware', 'opensbi', '--input', 'in.txt', '--hostfwd', 'tcp::2222-:22', '--hostfwd', 'tcp:127.0.0.1:8081-10.0.2.15:80'], '/w')
+    expect(o).toEqual({ harts: 2, memory: 1 << 30, state: '/w/s', diskSize: 16 << 20, disk: true, share: undefined, shareNamed: false, firmware: 'opensbi', input: '/w/in.txt', net: true, hostForwards: ['tcp::2222-:22', 'tcp:127.0.0.1:8081-10.0.2.15:80'] })
+    expect(parseHonkCli(['--net', 'none'], '/w')).toMatchObject({ net: false })
+    expect(parseHonkCli(['--hostfwd', 'none'], '/w')).toMatchObject({ net: true, hostForwards: [] })
+    expect(() => parseHonkCli(['--net', 'tap'], '/w')).toThrow(/--net tap: user or none/)
+    expect(() => parseHonkCli(['--hostfwd', '8080:80'], '/w')).toThrow(/--hostfwd 8080:80: .*hostport-/)
+    expect(() => parseHonkCli(['--hostfwd', 'udp::53-:53'], '/w')).toThrow(/only tcp/)
     expect(parseHonkCli(['--no-disk'], '/w')).toMatchObject({ disk: false })
     expect(parseHonkCli(['--help'], '/w')).toBe('help')
   })

@@ -15,6 +15,8 @@ import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { FileBlockDevice } from '@honk/block/node'
 import { HostFS } from '@honk/vfs/node'
+import { UserNet, parseHostForward } from '@honk/net/node'
+import { loopbackPair } from '@honk/virtio'
 import { describeError, exitCode, parseSize, UsageError } from './cli.js'
 import { OPENSBI_FW_JUMP } from './guest.js'
 import { createHonk } from './honk.js'
@@ -31,6 +33,12 @@ export const HONK_USAGE = `usage: pnpm start [options]
   --no-disk                   boot without a disk: the factory core, read-only
   --share <dir|none>          an existing host folder exported over 9P with tag "host"
                               (default ./share, created if missing)
+  --net <user|none>           user-mode networking through a NAT on this host (default user:
+                              the guest gets 10.0.2.15 by DHCP; 10.0.2.2 is this host's
+                              loopback), or no network device
+  --hostfwd <spec|none>       a host port forwarded into the guest, QEMU's
+                              tcp:[hostaddr]:hostport-[guestaddr]:guestport (repeatable;
+                              default tcp:127.0.0.1:8080-:80, honk's HTTP server)
   --firmware <builtin|opensbi>  the SBI in TypeScript (default) or Debian's OpenSBI fw_jump.bin
   --input <file>              read console input from a file (non-interactive; also when stdin is a pipe)
   --config <file.json>        defaults from a JSON file ({"smp": 2, "mem": "1G", ...}; honk.json if present)
@@ -48,7 +56,14 @@ export interface HonkCliOptions {
   shareNamed?: boolean
   firmware: 'builtin' | 'opensbi'
   input: string | undefined
+  /** User-mode networking (`--net user`, the default) or none. */
+  net: boolean
+  /** Host forwards in QEMU's hostfwd syntax (default {@link DEFAULT_HOSTFWD}). */
+  hostForwards: string[]
 }
+
+/** `pnpm start`'s port forward: host 127.0.0.1:8080 → honk's HTTP server on :80. */
+export const DEFAULT_HOSTFWD = 'tcp:127.0.0.1:8080-:80'
 
 const OPTIONS = {
   smp: { type: 'string' },
@@ -59,6 +74,8 @@ const OPTIONS = {
   share: { type: 'string' },
   firmware: { type: 'string' },
   input: { type: 'string' },
+  net: { type: 'string' },
+  hostfwd: { type: 'string', multiple: true },
   config: { type: 'string' },
   help: { type: 'boolean' },
 } as const
@@ -74,6 +91,8 @@ const CONFIG_TYPES: Partial<Record<Key, readonly ('string' | 'number' | 'boolean
   share: ['string'],
   firmware: ['string'],
   input: ['string'],
+  net: ['string'],
+  hostfwd: ['string'],
   'no-disk': ['boolean'],
 }
 
@@ -116,7 +135,8 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
   }
   /** The value of `k`: the flag, else the config file's (as the flag's text). */
   const pick = (k: Key): string | boolean | undefined => {
-    const v = (values as Record<string, string | boolean | undefined>)[k] ?? file[k]
+    const flag = (values as Record<string, string | boolean | string[] | undefined>)[k]
+    const v = (Array.isArray(flag) ? flag[flag.length - 1] : flag) ?? file[k]
     return typeof v === 'number' ? String(v) : (v as string | boolean | undefined)
   }
   const str = (k: Key, d: string) => {
@@ -141,6 +161,17 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
   const state = str('state', '.honk')
   const input = pick('input')
   for (const [flag, v] of [['--state', state], ['--share', share], ['--input', input]] as const) if (v === '') throw new UsageError(`${flag}: an empty path`)
+  const net = str('net', 'user')
+  if (net !== 'user' && net !== 'none') throw new UsageError(`--net ${net}: user or none`)
+  const fwdFlags = values.hostfwd ?? (typeof file['hostfwd'] === 'string' ? [file['hostfwd']] : [DEFAULT_HOSTFWD])
+  const hostForwards = fwdFlags.includes('none') ? [] : fwdFlags
+  for (const spec of hostForwards) {
+    try {
+      parseHostForward(spec)
+    } catch (e) {
+      throw new UsageError(`--hostfwd ${spec}: ${describeError(e)}`)
+    }
+  }
   return {
     harts,
     memory,
@@ -151,6 +182,8 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
     shareNamed: typeof share === 'string' && share !== 'none',
     firmware,
     input: typeof input === 'string' ? resolve(cwd, input) : undefined,
+    net: net === 'user',
+    hostForwards,
   }
 }
 
@@ -393,6 +426,7 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
     io.stdin.on('end', onEnd)
   }
 
+  const network = options.net ? await startUserNet(options.hostForwards, (t) => io.stdout.write(t)) : undefined
   try {
     const factory = factoryImage()
     for (;;) {
@@ -403,6 +437,7 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
         ...(prepared.firmware ? { firmwareImage: prepared.firmware } : {}),
         ...(prepared.disk ? { disk: prepared.disk } : {}),
         ...(options.share !== undefined ? { share: { fs: new HostFS(options.share), tag: 'host' } } : {}),
+        ...(network ? { net: network.guestWire } : {}),
         consoleOut: (b) => {
           watchForPrompt(b)
           out.push(b)
@@ -425,12 +460,34 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
       return exitCode(exit)
     }
   } finally {
+    await network?.nat.close().catch(() => undefined)
     clearInterval(flusher)
     flush()
     io.stdin.off('data', onData)
     io.stdin.off('end', onEnd)
     if (interactive) io.stdin.setRawMode(false)
     io.stdin.pause()
+  }
+}
+
+/**
+ * The user-mode NAT on one end of a wire whose other end becomes the guest's NIC. A forward whose
+ * host port cannot be bound (in use) is reported and left out: the guest's network works without it.
+ */
+async function startUserNet(hostForwards: string[], say: (text: string) => void): Promise<{ nat: UserNet; guestWire: ReturnType<typeof loopbackPair>[0] }> {
+  const [guestWire, hostWire] = loopbackPair()
+  let forwards = hostForwards
+  for (;;) {
+    try {
+      const nat = await UserNet.create({ port: hostWire, hostForwards: forwards })
+      const shown = nat.forwards().map((f) => `${f.hostAddress}:${f.hostPort} → guest :${f.guestPort}`)
+      say(`honk: user-mode network: gateway 10.0.2.2 (this host), DHCP, DNS${shown.length ? `; forwarding ${shown.join(', ')}` : ''}\n`)
+      return { nat, guestWire }
+    } catch (e) {
+      if (forwards.length === 0) throw e
+      say(`honk: port forward${forwards.length > 1 ? 's' : ''} ${forwards.join(', ')} not set up: ${describeError(e)} (the guest's network works without; --hostfwd picks another port, --hostfwd none turns this off)\n`)
+      forwards = []
+    }
   }
 }
 

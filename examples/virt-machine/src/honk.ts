@@ -13,6 +13,8 @@ import { boot } from './boot.js'
 import { OPENSBI_FW_JUMP } from './guest.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
 import { Kernel } from '@honk/kernel'
+import { nodeHttpService } from '@honk/kernel/node'
+import { VirtioNet, type FramePort } from '@honk/virtio'
 
 export interface HonkConfig {
   harts: number
@@ -25,6 +27,13 @@ export interface HonkConfig {
   /** The host share, exported over virtio-9p with this tag ("host" in the Go honk). */
   share?: { fs: FS; tag: string }
   consoleOut: (byte: number) => void
+  /**
+   * The guest's network wire (a virtio-net device is added on it): one end of a pair whose other
+   * end is the host's user-mode NAT (`UserNet` of `@honk/net/node`), or a test link. None: no NIC.
+   */
+  net?: FramePort
+  /** How long the kernel waits for a DHCP lease before its static configuration (default 3 s). */
+  dhcpWaitMs?: number
   /** OpenSBI's fw_jump.bin for `firmware: 'opensbi'` (default: read from Debian's path). */
   firmwareImage?: Uint8Array
   /** The factory core image and the anchor that verifies cores. */
@@ -36,7 +45,7 @@ export interface HonkMachine {
   machine: VirtMachine
   /** Resolves when the kernel's boot and shell have ended (at power-off). */
   kernel: Promise<void>
-  /** Stops the 9P server (the disk is the caller's). */
+  /** Stops the 9P server and detaches the NIC from its wire (the disk and the wire are the caller's). */
   close(): Promise<void>
 }
 
@@ -53,10 +62,11 @@ export function createHonk(config: HonkConfig): HonkMachine {
     consoleOut: config.consoleOut,
     rng: false,
     drives: config.disk ? [config.disk] : [],
+    ...(config.net ? { net: config.net } : {}),
     ...(server && config.share ? { share: { tag: config.share.tag, handler: (t: Uint8Array) => server.handle(t) } } : {}),
     onBreakpoint: (h) => port?.onBreakpoint(h),
   })
-  port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor }).boot()))
+  port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor, http: nodeHttpService, ...(config.dhcpWaitMs !== undefined ? { dhcpWaitMs: config.dhcpWaitMs } : {}) }).boot()))
   boot(machine, {
     kernel: hsShim().bytes,
     ...(config.firmware === 'opensbi' ? { firmware: config.firmwareImage ?? new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
@@ -65,6 +75,8 @@ export function createHonk(config: HonkConfig): HonkMachine {
     machine,
     kernel,
     close: async () => {
+      // The NIC stops listening on the wire: the wire (and the NAT on it) outlives a reboot.
+      for (const v of machine.virtio) if (v.device instanceof VirtioNet) v.device.detach()
       await server?.close()
     },
   }

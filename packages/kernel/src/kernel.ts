@@ -12,13 +12,14 @@ import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
 import { ProcessTable } from '@honk/proc'
 import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, irqMask } from '@honk/riscv'
 import type { FS } from '@honk/vfs'
-import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, type RegisterWindow } from '@honk/virtio'
+import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, type RegisterWindow } from '@honk/virtio'
+import { Network, type HttpService } from './network.js'
 import { InterruptSignal, PlicDriver } from './plic.js'
 import { readDeviceTree, type Platform } from './platform.js'
 import { MachineStopping, type HsPort, type SupervisorTrap } from './port.js'
 import { Sbi } from './sbi.js'
 import type { MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
-import { Shell } from './shell.js'
+import { BUILTIN_COMMANDS, Shell, goDuration, type ShellCommand } from './shell.js'
 import { bringUpStorage } from './storage.js'
 import { UartConsole } from './uart.js'
 
@@ -29,6 +30,12 @@ export interface KernelOptions {
   readonly anchor: Anchor
   /** Called with each line printed before the UART console is up and after (for logs); optional. */
   readonly onPowerOff?: () => void
+  /** Serves honk's HTTP routes on :80 (on Node: `nodeHttpService` of `@honk/kernel/node`); absent: no HTTP server. */
+  readonly http?: HttpService
+  /** Shell commands added to the built-in ones (a subsystem's commands, as modules). */
+  readonly commands?: readonly ShellCommand[]
+  /** How long the boot waits for a DHCP lease before the static configuration (default 3 s). */
+  readonly dhcpWaitMs?: number
 }
 
 const SIE_SSIE = irqMask(IRQ.SSI)
@@ -74,6 +81,7 @@ export class Kernel {
   private ipiArrival: (() => void) | undefined
   private dma!: BumpAllocator
   private storage: Storage | undefined
+  private network: Network | undefined
   private root!: MountedRoot
   private bootTime = 0n
   private halted = false
@@ -120,7 +128,7 @@ export class Kernel {
       const blk = await this.initStorage()
       const host = await this.initShare()
       await this.mountFs(blk, host)
-      this.line(this.virtio.some((v) => v.id === DEVICE_ID.NET) ? 'honk: network device present, no TCP/IP stack yet (a later issue)' : 'honk: no network device')
+      await this.initNetwork()
       await this.smpCheck()
       this.procs = new ProcessTable<ProcServices>({ console: { write: (t: string) => this.print(t) }, fs: this.root.root, ...(this.storage ? { block: this.storage.device } : {}) })
       this.line('')
@@ -271,6 +279,33 @@ export class Kernel {
     }
   }
 
+  /** virtio-net → the stack, DHCP (static fallback) and the HTTP server (inventory §2.1 line 9). */
+  private async initNetwork(): Promise<void> {
+    const slot = this.virtio.find((v) => v.id === DEVICE_ID.NET)
+    if (!slot) return this.line('honk: no network device')
+    try {
+      const driver = new VirtioMmioDriver(this.regs(slot.base), this.port.memory, this.dma)
+      const nic = openVirtioNet({ driver, memory: this.port.memory, alloc: this.dma, name: `virtio-net@${slot.base.toString(16)}` })
+      this.plic?.enable(slot.irq, () => nic.handleInterrupt())
+      this.network = await Network.up({
+        nic,
+        line: (t) => this.line(t),
+        fs: this.root.root,
+        ...(this.options.http ? { http: this.options.http } : {}),
+        ...(this.options.dhcpWaitMs !== undefined ? { dhcpWaitMs: this.options.dhcpWaitMs } : {}),
+        status: () => ({ uptime: goDuration(((this.uptimeNs() + 500_000_000n) / 1_000_000_000n) * 1_000_000_000n), harts: this.online.size || 1 }),
+      })
+    } catch (e) {
+      this.line(`honk: net init failed: ${(e as Error).message}`)
+    }
+  }
+
+  /** Nanoseconds since boot, from the time CSR. */
+  private uptimeNs(): bigint {
+    const hart = this.port.bootHart
+    return ((this.port.csrRead(hart, CSR.time) - this.bootTime) * 1_000_000_000n) / BigInt(this.platform.timebase || 10_000_000)
+  }
+
   private async mountFs(disk: BlockDevice | undefined, host: { fs: FS; tag: string } | undefined): Promise<void> {
     const up = await bringUpStorage({ ...(disk ? { disk } : {}), ...(host ? { host } : {}), factory: this.options.factory, anchor: this.options.anchor, line: (t) => this.line(t) })
     this.root = up.root
@@ -302,13 +337,14 @@ export class Kernel {
       out: (text) => this.print(text),
       procs: this.procs,
       harts: () => ({ online: this.online.size, current: hart }),
-      uptimeNs: () => ((this.port.csrRead(hart, CSR.time) - this.bootTime) * 1_000_000_000n) / BigInt(this.platform.timebase || 10_000_000),
+      uptimeNs: () => this.uptimeNs(),
       memory: () => {
         const m = this.port.memoryStats()
         return { ramBytes: this.platform.memory.size, dmaBytesUsed: this.dma.used, heapUsedBytes: m.heapUsedBytes, heapTotalBytes: m.heapTotalBytes }
       },
       storage: this.storage,
       root: this.root,
+      network: this.network,
       powerOff: async () => {
         await this.root.close().catch(() => undefined)
         this.powerOffNow()
@@ -326,7 +362,7 @@ export class Kernel {
 
   private async runShell(): Promise<void> {
     const console = this.console
-    const shell = new Shell(this.shellHost())
+    const shell = new Shell(this.shellHost(), { commands: [...BUILTIN_COMMANDS, ...(this.options.commands ?? [])] })
     if (!console) {
       this.line('honk: no console input device; the shell is not started')
       return
@@ -341,6 +377,7 @@ export class Kernel {
    */
   private powerOffNow(type: 0 | 1 = 0, failed = false): void {
     this.procs?.shutdown('power-off')
+    void this.network?.close()
     this.console?.input.close()
     this.options.onPowerOff?.()
     const finisher = this.platform?.finisher

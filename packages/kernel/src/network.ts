@@ -102,6 +102,11 @@ export class Network {
     return net
   }
 
+  /** The NIC's own counters (what the driver dropped). */
+  nicStats(): Nic['stats'] {
+    return this.options.nic.stats
+  }
+
   /** `ip=10.0.2.15/24  gw=10.0.2.2  mac=52:54:00:12:34:56`. */
   describe(): string {
     const cfg = this.stack.ipv4

@@ -9,6 +9,7 @@
 import type { BlockDevice } from '@honk/block'
 import type { ProcessTable } from '@honk/proc'
 import type { FS } from '@honk/vfs'
+import type { Network } from './network.js'
 
 /** The services behind capabilities (`ctx.use('console')` …). `proc` (may spawn and kill) has no object. */
 export interface ProcServices {
@@ -67,6 +68,8 @@ export interface ShellHost {
   memory(): { ramBytes: number; dmaBytesUsed: number; heapUsedBytes: number; heapTotalBytes: number }
   readonly storage: Storage | undefined
   readonly root: MountedRoot
+  /** The network once up (absent: no network device, or its bring-up failed). */
+  readonly network?: Network | undefined
   /** SBI SRST shutdown: prints nothing itself; the machine powers off. */
   powerOff(): Promise<void>
   /** SBI SRST cold reboot: the writable layer is closed first; the machine restarts on the same disk. */

@@ -105,6 +105,7 @@ describe('system information', () => {
         '  help [command]   harts   uptime   mem   echo <text>',
         '  run [name]   ps   kill <pid>   crash   reap   stress [n]',
         '  ls [dir]   cat <file>   cp <src> <dst>   put <key> <text>   rm <file>   mkdir <dir>',
+        '  net   ping <ip> [count]   fetch <url>',
         '  blk   mount   reset --confirm   fault   reboot   exit',
       ),
     )
@@ -117,21 +118,21 @@ describe('system information', () => {
     expect(await f.run('help nope')).toBe('help: no command "nope" (try \'help\')\n')
   })
 
-  it('a subsystem adds a command as a module: it runs, help lists it, Tab completes it; a word defined twice is refused', async () => {
+  it('a subsystem adds a command as a module (fb here): it runs, help lists it, Tab completes it; a word defined twice is refused', async () => {
     const f = fixture()
-    const net = defineCommand({ name: 'net', usage: 'net', summary: 'network status', group: 'system', run: (ctx, args) => ctx.println(`net: ${args.length} args`) })
-    const shell = new Shell(f.host, { commands: [...BUILTIN_COMMANDS, net] })
+    const fb = defineCommand({ name: 'fb', usage: 'fb', summary: 'framebuffer status', group: 'system', run: (ctx, args) => ctx.println(`fb: ${args.length} args`) })
+    const shell = new Shell(f.host, { commands: [...BUILTIN_COMMANDS, fb] })
     let out = ''
     const host = { ...f.host, out: (t: string) => void (out += t) }
-    const withOut = new Shell(host, { commands: [...BUILTIN_COMMANDS, net] })
-    expect(await withOut.run('net a b')).toBe('continue')
-    expect(out).toBe('net: 2 args\n')
+    const withOut = new Shell(host, { commands: [...BUILTIN_COMMANDS, fb] })
+    expect(await withOut.run('fb a b')).toBe('continue')
+    expect(out).toBe('fb: 2 args\n')
     out = ''
     await withOut.run('help')
-    expect(out.split('\n')[1]).toBe('  help [command]   harts   uptime   mem   echo <text>   net')
-    expect(await shell.completions('ne')).toEqual(['net'])
-    expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...net, name: 'ls' }] })).toThrow(ShellCommandConflictError)
-    expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...net, aliases: ['quit'] }] })).toThrow(/"quit" is defined by two modules/)
+    expect(out.split('\n')[1]).toBe('  help [command]   harts   uptime   mem   echo <text>   fb')
+    expect(await shell.completions('f')).toEqual(['fault', 'fb', 'fetch'])
+    expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...fb, name: 'ls' }] })).toThrow(ShellCommandConflictError)
+    expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...fb, aliases: ['quit'] }] })).toThrow(/"quit" is defined by two modules/)
   })
 
   it('harts, uptime, mem, echo', async () => {

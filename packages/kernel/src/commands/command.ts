@@ -10,7 +10,7 @@ import type { ShellHost } from '../services.js'
 export type RunResult = 'continue' | 'exit'
 
 /** The line of `help` a command is listed on, in this order. */
-export const COMMAND_GROUPS = ['system', 'processes', 'files', 'machine'] as const
+export const COMMAND_GROUPS = ['system', 'processes', 'files', 'network', 'machine'] as const
 export type CommandGroup = (typeof COMMAND_GROUPS)[number]
 
 /** What a command is handed when it runs. */
