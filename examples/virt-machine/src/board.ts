@@ -8,7 +8,7 @@ import type { BlockDevice } from '@honk/block'
 import { CSR, IRQ, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, virtioSlotBase } from '@honk/riscv'
 import { Bus, Clint, Hart, Plic, SifiveTest, type AccessSize, type MmioDevice, type RunResult, type SysconEvent } from '@honk/rv64'
 import { Firmware, buildFdt, virtDeviceTree, type SbiPlatform } from '@honk/sbi'
-import { GoldfishRtc, Ns16550a, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type RandomSource, type VirtioDevice } from '@honk/virtio'
+import { GoldfishRtc, MMIO, Ns16550a, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type RandomSource, type VirtioDevice } from '@honk/virtio'
 
 /** How a run of the machine ended. */
 export type MachineExit =
@@ -119,9 +119,9 @@ class EmptyVirtioSlot implements MmioDevice {
   readonly size = VIRT_MAP.virtio.size
   read(offset: number, size: AccessSize): bigint {
     if (size !== 4) return 0n
-    if (offset === 0x000) return 0x74726976n // "virt"
-    if (offset === 0x004) return 2n // version 2
-    if (offset === 0x00c) return 0x4b4e4f48n // vendor "HONK"
+    if (offset === MMIO.MagicValue) return BigInt(VIRTIO_MMIO_MAGIC)
+    if (offset === MMIO.Version) return BigInt(VIRTIO_MMIO_VERSION)
+    if (offset === MMIO.VendorID) return BigInt(VIRTIO_VENDOR_HONK)
     return 0n
   }
   write(): void {}
