@@ -603,6 +603,8 @@ export class WasiHost {
       if (this.config.console && data.length > 0) this.bridge.output(f.kind === 'stdout' ? 1 : 2, data)
       return data.length
     }
+    // Writing nothing changes nothing, not even the size past a seek beyond the end (POSIX).
+    if (data.length === 0) return 0
     const append = pos === undefined && (f.flags & Fdflags.APPEND) !== 0
     const sync = (f.flags & (Fdflags.SYNC | Fdflags.DSYNC)) !== 0
     const [n, end] = this.json<[number, number]>({ op: 'write', handle: f.handle, pos: pos ?? f.pos, append, sync, data })

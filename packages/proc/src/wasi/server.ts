@@ -428,6 +428,8 @@ export class WasiFsServer {
     if (!srcDir && (a.dirOnly || b.dirOnly)) fail(Errno.NOTDIR)
     if (a.path === b.path) return
     if (srcDir && (b.path + '/').startsWith(a.path + '/')) fail(Errno.INVAL)
+    // Onto one of its own ancestors: that directory holds the source, so it is not empty (Linux).
+    if (b.stat?.type === 'dir' && a.path.startsWith(b.path + '/')) fail(Errno.NOTEMPTY)
     if (b.stat) {
       const dstDir = b.stat.type === 'dir'
       if (srcDir && !dstDir) fail(Errno.NOTDIR)
