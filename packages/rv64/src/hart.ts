@@ -16,7 +16,7 @@
  */
 import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
-import { CAUSE, CSR, IRQ, MSTATUS } from '@honk/riscv'
+import { CAUSE, CAUSE_INTERRUPT, CSR, IRQ, MENVCFG, MSTATUS } from '@honk/riscv'
 import { Op, decode, type Decoded } from './decode.js'
 import { compileBlock } from './block.js'
 import { DecodeCache } from './decode-cache.js'
@@ -279,7 +279,7 @@ export class Hart {
 
   /** Sstc: when `stimecmp` raises STIP (menvcfg.STCE set), else never (2^64 - 1). */
   supervisorTimerDeadline(): bigint {
-    return this.menvcfg >> 63n ? this.stimecmp : MASK64
+    return (this.menvcfg & MENVCFG.STCE) !== 0n ? this.stimecmp : MASK64
   }
 
   /** What a remote SFENCE.VMA does: drop cached translations (all of them: always correct). */
@@ -310,7 +310,7 @@ export class Hart {
   /** Current mip: device lines, software bits, and Sstc's STIP when enabled (menvcfg.STCE). */
   private mip(): bigint {
     let p = this.mipHw | this.mipSoft
-    if (this.menvcfg >> 63n) {
+    if ((this.menvcfg & MENVCFG.STCE) !== 0n) {
       p &= ~(1n << BigInt(IRQ.STI))
       if (this.clock.mtime() >= this.stimecmp) p |= 1n << BigInt(IRQ.STI)
     }
@@ -371,7 +371,7 @@ export class Hart {
         return this.mip() & this.mideleg
       case CSR.stimecmp:
         // Sstc: S-mode access needs menvcfg.STCE (else illegal).
-        if (this.privilege < 3 && !(this.menvcfg >> 63n)) return undefined
+        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return undefined
         return this.stimecmp
       case CSR.satp:
         if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return undefined
@@ -485,7 +485,7 @@ export class Hart {
         return true
       }
       case CSR.stimecmp:
-        if (this.privilege < 3 && !(this.menvcfg >> 63n)) return false
+        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return false
         this.stimecmp = v
         return true
       case CSR.satp: {
@@ -526,7 +526,7 @@ export class Hart {
         this.mcounteren = v & 0xffffffffn
         return true
       case CSR.menvcfg:
-        this.menvcfg = v & (1n << 63n) // STCE (Sstc); other fields read as zero
+        this.menvcfg = v & MENVCFG.STCE // Sstc; other fields read as zero
         return true
       case CSR.mcountinhibit:
         return true
@@ -544,7 +544,7 @@ export class Hart {
         return true
       case CSR.mip: {
         // Sstc: with menvcfg.STCE, STIP is stimecmp's comparator and read-only in mip.
-        const m = this.menvcfg >> 63n ? S_INTS & ~(1n << BigInt(IRQ.STI)) : S_INTS
+        const m = (this.menvcfg & MENVCFG.STCE) !== 0n ? S_INTS & ~(1n << BigInt(IRQ.STI)) : S_INTS
         this.mipSoft = (this.mipSoft & ~m) | (v & m)
         return true
       }
@@ -928,7 +928,7 @@ export class Hart {
     this.fetchBase = NaN
     const bit = 1n << BigInt(cause)
     const delegated = this.privilege <= 1 && (interrupt ? this.mideleg & bit : this.medeleg & bit)
-    const causeValue = interrupt ? (1n << 63n) | BigInt(cause) : BigInt(cause)
+    const causeValue = interrupt ? CAUSE_INTERRUPT | BigInt(cause) : BigInt(cause)
     const epc = BigInt.asUintN(64, BigInt(this.pc))
     if (delegated) {
       this.scause = causeValue
