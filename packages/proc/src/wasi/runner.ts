@@ -3,6 +3,7 @@
  * bridge to the main thread, instantiates the module and runs `_start` (or `_initialize`).
  * Platform-neutral: the Node entry (worker-node.ts) and a browser worker script hand it a port.
  */
+import { WASI_FUNCTIONS } from './abi.js'
 import { WasiExit, WasiHost, WasiLimitExceeded, WasiRaise, type BridgeAnswer, type WasiBridge } from './host.js'
 import { HEADER, KIND_BYTES, KIND_JSON, type DriverCall, type Request, type StartMessage, type WorkerMessage } from './protocol.js'
 import { isWasmModule, wasmApi, type WasmMemory } from './wasm-api.js'
@@ -14,6 +15,7 @@ export interface RunnerPort {
 }
 
 const dec = new TextDecoder()
+const WASI_NAMES: ReadonlySet<string> = new Set(WASI_FUNCTIONS)
 
 /** A bridge that blocks this thread in `Atomics.wait` until the main thread has answered. */
 export class SharedBridge implements WasiBridge {
@@ -113,6 +115,11 @@ function run(port: RunnerPort, host: WasiHost, m: StartMessage): void {
   let memory: WasmMemory | undefined
   try {
     const mod = isWasmModule(m.module) ? m.module : new wasmApi.Module(m.module ?? new Uint8Array(0))
+    for (const imp of wasmApi.Module.imports(mod)) {
+      if (imp.module !== 'wasi_snapshot_preview1' || imp.kind !== 'function' || !WASI_NAMES.has(imp.name)) {
+        throw new Error(`the module imports ${imp.module}.${imp.name} (${imp.kind}); only wasi_snapshot_preview1 functions exist`)
+      }
+    }
     const instance = new wasmApi.Instance(mod, { wasi_snapshot_preview1: host.imports() })
     const mem = instance.exports['memory']
     if (typeof mem !== 'object' || mem === null || !(mem as WasmMemory).buffer) throw new Error('the module does not export its memory as "memory"')

@@ -19,6 +19,8 @@ export interface ModuleSpec {
   memory?: { min: number; max?: number }
   data?: { offset: number; bytes: Uint8Array | string }[]
   funcs: FuncSpec[]
+  /** Index (in the function space) of a start function, run during instantiation. */
+  start?: number
 }
 
 export function uleb(v: number | bigint): number[] {
@@ -99,6 +101,7 @@ export function assemble(spec: ModuleSpec): Uint8Array {
     if (f.export) exports.push([...str(f.export), 0x00, ...uleb(imports.length + i)])
   })
   out.push(...section(7, vec(exports)))
+  if (spec.start !== undefined) out.push(...section(8, uleb(spec.start)))
   const bodies = spec.funcs.map((f) => {
     const locals = (f.locals ?? []).map((t) => [1, VT[t]])
     const body = [...vec(locals), ...f.body, 0x0b]
