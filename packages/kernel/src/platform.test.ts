@@ -1,3 +1,4 @@
+import { VIRT_IRQ, VIRT_MAP, virtioSlotBase } from '@honk/riscv'
 import { buildFdt, node, virtDeviceTree } from '@honk/sbi'
 import { RamGuestMemory } from '@honk/virtio'
 import { describe, expect, it } from 'vitest'
@@ -8,13 +9,13 @@ describe('platform discovery from the device tree', () => {
     const root = virtDeviceTree({ harts: 4, ramSize: 512n << 20n, bootargs: 'quiet' })
     const p = platformOf(root, 0)
     expect(p.harts).toEqual([0, 1, 2, 3])
-    expect(p.memory).toEqual({ base: 0x8000_0000, size: 512 << 20 })
+    expect(p.memory).toEqual({ base: VIRT_MAP.ram.base, size: 512 << 20 })
     expect(p.timebase).toBe(10_000_000)
-    expect(p.uart).toEqual({ base: 0x1000_0000, irq: 10 })
-    expect(p.plic?.base).toBe(0x0c00_0000)
+    expect(p.uart).toEqual({ base: VIRT_MAP.uart.base, irq: VIRT_IRQ.uart })
+    expect(p.plic?.base).toBe(VIRT_MAP.plic.base)
     // QEMU virt: context 2h is hart h's M-mode external interrupt, 2h+1 its S-mode one.
     expect([...(p.plic?.sContext ?? [])]).toEqual([[0, 1], [1, 3], [2, 5], [3, 7]])
-    expect(p.virtio).toEqual(Array.from({ length: 8 }, (_, i) => ({ base: 0x1000_1000 + 0x1000 * i, irq: 1 + i })))
+    expect(p.virtio).toEqual(Array.from({ length: VIRT_MAP.virtio.count }, (_, i) => ({ base: virtioSlotBase(i), irq: VIRT_IRQ.virtio0 + i })))
     expect(p.bootargs).toBe('quiet')
   })
 

@@ -5,13 +5,14 @@
  * and a deadline already passed — left behind with its interrupt masked, as Linux leaves its
  * timer after the last tick before going tickless — must not stop time.
  */
+import { VIRT_MAP } from '@honk/riscv'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CSR, assemble, createSystem, type System } from './index.js'
 
 const BASE = 0x8000_0000
 const TABLE = 0x8001_0000
-const CLINT = 0x0200_0000
+const CLINT = VIRT_MAP.clint.base // where createSystem maps it
 const MAX = (1n << 64n) - 1n
 /** Bytes per episode in a hart's table: delay, kind, stale, then deadline, woke-at, mip written back. */
 const EPISODE = 48
