@@ -60,7 +60,8 @@ export class Sbi {
 
   hartStatus(hart: number): (typeof HART_STATE)[HsmState] | undefined {
     const r = this.port.sbi(this.hart, EID.HSM, HSM_FID.HART_GET_STATUS, [BigInt(hart)])
-    return r.error === 0n ? (HART_STATE as Readonly<Record<number, (typeof HART_STATE)[HsmState]>>)[Number(r.value)] : undefined
+    const state = Number(r.value)
+    return r.error === 0n && Object.hasOwn(HART_STATE, state) ? HART_STATE[state as HsmState] : undefined
   }
   hartStart(hart: number, entry: number, opaque: bigint): void {
     this.call(`hart_start(${hart})`, EID.HSM, HSM_FID.HART_START, [BigInt(hart), BigInt(entry), opaque])
