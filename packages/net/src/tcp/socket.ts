@@ -21,6 +21,8 @@ const DEFAULT_PEER_MSS = 536
 const MIN_MSS = 64
 const MAX_WINDOW_SCALE = 14
 const CWND_CAP = 1 << 30
+/** Rate limit of ACKs answering unacceptable segments without data (as Linux's tcp_invalid_ratelimit). */
+const OOW_ACK_INTERVAL_MS = 500
 
 export type TcpState =
   | 'SYN-SENT'
@@ -172,6 +174,7 @@ export class TcpSocket {
   private endPending = false
   private endEmitted = false
   private flushing = false
+  private closePending = false
   private ackNow = false
   private unackedBytes = 0
 
@@ -179,6 +182,7 @@ export class TcpSocket {
   private keepAliveIdle = 0
   private keepProbes = 0
   private lastRecv: number
+  private lastOowAck = -Infinity
 
   private readonly timers: Partial<Record<TimerName, NetTimer>> = {}
 
@@ -281,10 +285,10 @@ export class TcpSocket {
   abort(): void {
     if (this.state === 'CLOSED') return
     if (this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
-      this.output(this.sndNxt, RST | ACK, EMPTY)
+      this.output(this.sndMax, RST | ACK, EMPTY)
       this.host.stats.rstsSent++
     }
-    this.finish(undefined)
+    this.finish(undefined, true)
   }
 
   /** Stops delivering data; the receive window closes as unread data accumulates. */
@@ -412,7 +416,13 @@ export class TcpSocket {
         if (!this.processAck(seg)) return
       }
       if (this.state === 'TIME-WAIT' && f & FIN) this.enterTimeWait() // a retransmitted FIN restarts 2·MSL
-      this.sendAck()
+      // Answer with an ACK; for segments without data at most one per OOW_ACK_INTERVAL_MS, so two
+      // ends that each find the other's ACKs unacceptable cannot feed an endless ACK war.
+      const now = this.host.clock.now()
+      if (segLen > 0 || now - this.lastOowAck >= OOW_ACK_INTERVAL_MS) {
+        if (segLen === 0) this.lastOowAck = now
+        this.sendAck()
+      }
       this.afterInput()
       return
     }
@@ -514,7 +524,8 @@ export class TcpSocket {
     const oldWnd = this.sndWnd
     const segWnd = seg.window << this.sndWscale
     this.persistProbes = 0
-    if (seqGt(ack, this.sndUna)) {
+    const advanced = seqGt(ack, this.sndUna)
+    if (advanced) {
       if (seqGt(ack, this.sndMax)) this.sndMax = ack // our window probe byte was taken
       this.ackAdvanced(ack)
     } else if (
@@ -527,8 +538,10 @@ export class TcpSocket {
     ) {
       this.duplicateAck(ack)
     }
-    // Window update (RFC 9293 §3.10.7.4: only from a newer segment).
-    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+    // Window update (RFC 9293 §3.10.7.4: only from a newer segment). A segment that acknowledges
+    // new data is newer too: pure ACKs carry SND.MAX while retransmissions carry older numbers,
+    // so SND.WL1 alone would keep a stale window whose right edge lies beyond the peer's.
+    if (advanced || seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
       this.sndWnd = segWnd
       this.sndWl1 = seg.seq
       this.sndWl2 = ack
@@ -757,7 +770,7 @@ export class TcpSocket {
     if (this.flushing) return
     this.flushing = true
     try {
-      while (!this.paused && this.dataHandler && this.recvQ.length > 0 && this.state !== 'CLOSED') {
+      while (!this.paused && this.dataHandler && this.recvQ.length > 0) {
         const chunk = this.recvQ.shift()!
         this.recvQBytes -= chunk.length
         this.dataHandler(chunk)
@@ -765,11 +778,17 @@ export class TcpSocket {
     } finally {
       this.flushing = false
     }
-    if (this.state === 'CLOSED') return
     if (this.endPending && !this.endEmitted && this.recvQ.length === 0 && !this.paused) {
       this.endEmitted = true
       this.onEnd?.()
-      if (this.state === 'CLOSED') return
+    }
+    if (this.state === 'CLOSED') {
+      // The connection finished while the application still had data to read: close after it.
+      if (this.closePending && this.recvQ.length === 0 && (this.endEmitted || !this.endPending)) {
+        this.closePending = false
+        this.onClose?.(undefined)
+      }
+      return
     }
     this.maybeWindowUpdate()
   }
@@ -874,7 +893,9 @@ export class TcpSocket {
 
   private sendAck(): void {
     if (this.state === 'CLOSED' || this.state === 'SYN-SENT') return
-    this.output(this.sndNxt, ACK, EMPTY)
+    // SND.MAX, not a SND.NXT pulled back by go-back-N: the peer may hold everything up to
+    // SND.MAX already, and an ACK below its RCV.NXT would be unacceptable (and answered by an ACK).
+    this.output(this.sndMax, ACK, EMPTY)
   }
 
   private challengeAck(): void {
@@ -1015,7 +1036,7 @@ export class TcpSocket {
 
   private fail(detail: string): void {
     if (this.isSynchronized() && this.state !== 'TIME-WAIT') {
-      this.output(this.sndNxt, RST | ACK, EMPTY)
+      this.output(this.sndMax, RST | ACK, EMPTY)
       this.host.stats.rstsSent++
     }
     this.finish(new TcpTimeoutError(this.where(), detail))
@@ -1046,7 +1067,7 @@ export class TcpSocket {
     // RFC 9293 §3.8.4: a segment with SEG.SEQ = SND.NXT−1 and no data draws an ACK.
     this.keepProbes++
     this.host.stats.keepAliveProbes++
-    this.output(seqAdd(this.sndNxt, -1), ACK, EMPTY)
+    this.output(seqAdd(this.sndMax, -1), ACK, EMPTY)
     this.armKeepAlive(this.cfg.keepAliveIntervalMs)
   }
 
@@ -1078,13 +1099,27 @@ export class TcpSocket {
     return Object.keys(this.timers).length
   }
 
-  private finish(error: Error | undefined): void {
+  /**
+   * Enters CLOSED: no timer is left and the layer forgets the socket. After an orderly close,
+   * data the application has not read yet stays readable and `onClose` waits for it (and for
+   * `onEnd`); after an error or `abort()` it is discarded.
+   */
+  private finish(error: Error | undefined, discard = false): void {
     if (this.state === 'CLOSED') return
     this.state = 'CLOSED'
     for (const name of Object.keys(this.timers) as TimerName[]) this.stopTimer(name)
     this.ooo.length = 0
+    this.sendQ.drop(this.sendQ.length)
     this.host.release(this)
-    this.onClose?.(error)
+    if (error || discard) {
+      this.recvQ.length = 0
+      this.recvQBytes = 0
+      this.onClose?.(error)
+    } else if (this.recvQ.length > 0 || (this.endPending && !this.endEmitted)) {
+      this.closePending = true
+    } else {
+      this.onClose?.(undefined)
+    }
   }
 
   private where(): string {

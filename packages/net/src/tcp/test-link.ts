@@ -69,6 +69,8 @@ export class TestLink {
   filter: ((seg: TcpSegment, src: number, dst: number) => boolean) | undefined = undefined
   faults: LinkFaults
   readonly counts = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, reordered: 0, corrupted: 0, rejected: 0, unroutable: 0 }
+  /** Throws when more segments than this are sent (turns a livelock into a failing test). */
+  maxSegments = Infinity
   /** Whether to keep every segment in `trace` (default true). */
   tracing = true
   private readonly clock: VirtualClock
@@ -102,6 +104,7 @@ export class TestLink {
 
   send(seg: TcpSegment, src: number, dst: number): void {
     this.counts.sent++
+    if (this.counts.sent > this.maxSegments) throw new Error(`TestLink: more than ${this.maxSegments} segments sent (a livelock?)`)
     if (this.tracing) this.trace.push({ time: this.clock.now(), src, dst, seg })
     if (this.filter && !this.filter(seg, src, dst)) {
       this.counts.dropped++
