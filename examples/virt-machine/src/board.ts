@@ -35,6 +35,8 @@ export interface MachineConfig {
   readOnlyDrives?: readonly number[]
   /** A network port (virtio-net). */
   net?: FramePort
+  /** The network card's MAC (default 52:54:00:12:34:56, QEMU's). */
+  netMac?: string
   /** A 9P server for the host share (virtio-9p with this mount tag). */
   share?: { tag: string; handler: P9Handler }
   /** Adds a virtio-rng device (default true). */
@@ -61,7 +63,7 @@ export interface MachineConfig {
   seed?: number
   /** Kernel command line (`/chosen/bootargs`). */
   bootargs?: string
-  /** `riscv,isa` in the device tree. */
+  /** `riscv,isa` in the device tree (default `@honk/sbi`'s `DEFAULT_ISA`, what the harts implement). */
   isa?: string
   /**
    * The widest paging mode the harts offer (and the device tree's `mmu-type`): `sv48` (default;
@@ -106,9 +108,6 @@ export function seededRandom(seed: number): RandomSource {
     }
   }
 }
-
-/** The ISA the harts implement, as the device tree tells the guest. */
-export const HART_ISA = 'rv64imafdc_zicsr_zifencei_zba_zbb_zbs'
 
 /**
  * An unpopulated virtio-mmio slot: like QEMU, the transport answers with DeviceID 0 ("no
@@ -207,7 +206,7 @@ export class VirtMachine {
     const memory = busMemory(this.bus)
     const devices: VirtioDevice[] = []
     for (const [i, d] of (config.drives ?? []).entries()) devices.push(new VirtioBlk(d, { serial: `honk-disk${i}`, readOnly: config.readOnlyDrives?.includes(i) ?? false }))
-    if (config.net) devices.push(new VirtioNet(config.net))
+    if (config.net) devices.push(new VirtioNet(config.net, config.netMac !== undefined ? { mac: config.netMac } : {}))
     if (config.rng ?? true) devices.push(new VirtioRng(this.entropy ? { source: this.entropy } : {}))
     if (config.share) devices.push(new VirtioP9(config.share.tag, config.share.handler))
     if (devices.length > VIRT_MAP.virtio.count) throw new RangeError(`${devices.length} virtio devices do not fit in ${VIRT_MAP.virtio.count} slots`)
@@ -230,7 +229,7 @@ export class VirtMachine {
         harts: this.config.harts,
         ramBase: BigInt(VIRT_MAP.ram.base),
         ramSize: BigInt(this.config.memory),
-        isa: this.config.isa ?? HART_ISA,
+        ...(this.config.isa !== undefined ? { isa: this.config.isa } : {}), // default: DEFAULT_ISA, what the harts implement
         mmuType: `riscv,${this.config.mmu ?? 'sv48'}`,
         ...(this.config.bootargs !== undefined ? { bootargs: this.config.bootargs } : {}),
         ...(initrd ? { initrd: { start: BigInt(initrd.start), end: BigInt(initrd.end) } } : {}),

@@ -36,6 +36,7 @@ export interface VirtConfig {
   stdoutPath?: string
 }
 
+/** The ISA `@honk/rv64`'s hart implements: the device tree's default `riscv,isa`. */
 export const DEFAULT_ISA = 'rv64imafdc_zicsr_zifencei_zba_zbb_zbs'
 
 /**
