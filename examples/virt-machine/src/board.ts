@@ -5,7 +5,7 @@
  * device tree and (optionally) the SBI from `@honk/sbi` — and the loop that runs it.
  */
 import type { BlockDevice } from '@honk/block'
-import { CSR, IRQ, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, virtioSlotBase } from '@honk/riscv'
+import { CSR, IRQ, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, VIRT_TIMEBASE_HZ, virtioSlotBase } from '@honk/riscv'
 import { Bus, Clint, Hart, Plic, SifiveTest, type AccessSize, type MmioDevice, type RunResult, type SysconEvent } from '@honk/rv64'
 import { Firmware, buildFdt, virtDeviceTree, type SbiPlatform } from '@honk/sbi'
 import { GoldfishRtc, MMIO, Ns16550a, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type RandomSource, type VirtioDevice } from '@honk/virtio'
@@ -76,6 +76,9 @@ export interface MachineConfig {
    */
   onBreakpoint?: (hart: Hart) => void
 }
+
+/** Nanoseconds per `mtime` tick. */
+const NS_PER_TICK = BigInt(1_000_000_000 / VIRT_TIMEBASE_HZ)
 
 /** The RTC's time at power-on in a seeded run (`MachineConfig.seed`): 2024-01-01T00:00:00Z, in ns. */
 export const SEEDED_RTC_START = 1_704_067_200_000_000_000n
@@ -200,7 +203,7 @@ export class VirtMachine {
     this.bus.map(VIRT_MAP.uart.base, this.uart)
     this.bus.map(VIRT_MAP.test.base, new SifiveTest((e) => this.syscon(e)))
     // Seeded: the RTC is the virtual clock (10 MHz ticks = 100 ns) from a fixed start.
-    this.rtc = new GoldfishRtc(config.seed === undefined ? { irq: this.plic.line(VIRT_IRQ.rtc) } : { irq: this.plic.line(VIRT_IRQ.rtc), clock: () => SEEDED_RTC_START + this.clint.mtime() * 100n, timer: 'manual' })
+    this.rtc = new GoldfishRtc(config.seed === undefined ? { irq: this.plic.line(VIRT_IRQ.rtc) } : { irq: this.plic.line(VIRT_IRQ.rtc), clock: () => SEEDED_RTC_START + this.clint.mtime() * NS_PER_TICK, timer: 'manual' })
     this.bus.map(VIRT_MAP.rtc.base, this.rtc)
 
     const memory = busMemory(this.bus)
@@ -444,7 +447,7 @@ export class VirtMachine {
           else await this.waker.wait(ticks === undefined ? 50 : 1)
           if (this.allAsleep()) this.clint.skipToNextDeadline(this.sbiDeadlines())
         } else {
-          const ms = ticks === undefined ? 50 : Math.min(50, Number(ticks) / 10_000)
+          const ms = ticks === undefined ? 50 : Math.min(50, Number(ticks) / (VIRT_TIMEBASE_HZ / 1000))
           if (ms > 0.05) await this.waker.wait(ms)
         }
         this.updateTimers()

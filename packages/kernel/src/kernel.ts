@@ -10,7 +10,7 @@ import type { BlockDevice } from '@honk/block'
 import type { Anchor } from '@honk/image'
 import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
 import { ProcessTable } from '@honk/proc'
-import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, irqMask } from '@honk/riscv'
+import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, VIRT_TIMEBASE_HZ, irqMask } from '@honk/riscv'
 import type { FS } from '@honk/vfs'
 import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, type RegisterWindow } from '@honk/virtio'
 import { Network, type HttpService } from './network.js'
@@ -303,7 +303,7 @@ export class Kernel {
   /** Nanoseconds since boot, from the time CSR. */
   private uptimeNs(): bigint {
     const hart = this.port.bootHart
-    return ((this.port.csrRead(hart, CSR.time) - this.bootTime) * 1_000_000_000n) / BigInt(this.platform.timebase || 10_000_000)
+    return ((this.port.csrRead(hart, CSR.time) - this.bootTime) * 1_000_000_000n) / BigInt(this.platform.timebase || VIRT_TIMEBASE_HZ)
   }
 
   private async mountFs(disk: BlockDevice | undefined, host: { fs: FS; tag: string } | undefined): Promise<void> {

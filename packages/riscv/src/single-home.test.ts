@@ -28,6 +28,7 @@ export function code(text: string): string {
 const FINGERPRINTS: readonly [string, RegExp][] = [
   ['an SBI extension ID', /\b0x(54494d45|735049|52464e43|48534d|53525354|4442434e|504d55)n?\b/i],
   ['a virt board address', /\b0x(1000_?1000|0?c00_?0000|1000_?0000|0?200_?0000|0?010_?0000|0?010_?1000)n?\b/i],
+  ['the timebase', /\b10_?000_?000n?\b/],
   ['a SiFive finisher value', /\b0x(3333|5555|7777)\b/i],
   ['a CSR table', /\b(sstatus|sie|sip|scause|sepc|stval|stvec|satp|mstatus|mcause|mepc|mtval|mie|mip|time)\s*:\s*0x/],
   ['a CSR number', /\b(getCsr|setCsr|csrRead|csrWrite)\([^)]*\b0x[0-9a-f]{3}\b/i],

@@ -26,6 +26,9 @@ export const VIRT_MAP = {
 /** Interrupt source numbers on the PLIC: virtio slot i raises `virtio0 + i`. */
 export const VIRT_IRQ = { virtio0: 1, uart: 10, rtc: 11 } as const
 
+/** The CLINT's `mtime` rate (the device tree's `timebase-frequency`): 10 MHz, 100 ns per tick. */
+export const VIRT_TIMEBASE_HZ = 10_000_000
+
 /** The base address of virtio-mmio slot `slot`. */
 export const virtioSlotBase = (slot: number): number => VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.stride
 

@@ -3,12 +3,14 @@
  * a transmit-only 16550 UART for capture, the SiFive test device (poweroff, fail, reset) and HTIF tohost.
  * (The full UART with interrupts, the PLIC and virtio come with the machine, issue #5.)
  */
-import { FINISHER, IRQ } from '@honk/riscv'
+import { FINISHER, IRQ, VIRT_TIMEBASE_HZ } from '@honk/riscv'
 import { Bus, type AccessSize, type Clock, type MmioDevice } from './bus.js'
 import type { Hart } from './hart.js'
 
 /** No deadline: mtimecmp's and stimecmp's reset value (all ones). */
 const MAX_TIME = (1n << 64n) - 1n
+/** mtime ticks per millisecond of host time (realtime mode). */
+const TICKS_PER_MS = VIRT_TIMEBASE_HZ / 1000
 
 const mask = (size: AccessSize) => (size === 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n)
 
@@ -47,7 +49,7 @@ export class Clint implements MmioDevice, Clock {
   }
 
   mtime(): bigint {
-    if (this.mode === 'realtime') return BigInt(Math.floor((performance.now() - this.start) * 10_000)) + this.offset
+    if (this.mode === 'realtime') return BigInt(Math.floor((performance.now() - this.start) * TICKS_PER_MS)) + this.offset
     let n = 0n
     for (const h of this.harts) n += h.instret
     return n / BigInt(this.instructionsPerTick) + this.offset

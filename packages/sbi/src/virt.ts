@@ -6,7 +6,7 @@
  * Bindings: Linux `Documentation/devicetree/bindings/riscv/{cpus,extensions}.yaml`,
  * `interrupt-controller/sifive,plic-1.0.0.yaml`, `timer/sifive,clint.yaml`, `power/reset/syscon-*.yaml`.
  */
-import { FINISHER, VIRT_CLINT_IRQS, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, virtioSlotBase } from '@honk/riscv'
+import { FINISHER, VIRT_CLINT_IRQS, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, VIRT_TIMEBASE_HZ, virtioSlotBase } from '@honk/riscv'
 import { FdtError, type FdtNode } from './fdt.js'
 import { node, prop, type PropInit } from './props.js'
 
@@ -79,7 +79,7 @@ export function virtDeviceTree(config: VirtConfig): FdtNode {
 
   const cpus = node(
     'cpus',
-    { '#address-cells': 1, '#size-cells': 0, 'timebase-frequency': config.timebaseFrequency ?? 10_000_000 },
+    { '#address-cells': 1, '#size-cells': 0, 'timebase-frequency': config.timebaseFrequency ?? VIRT_TIMEBASE_HZ },
     [
       ...Array.from({ length: harts }, (_, i) =>
         node(
