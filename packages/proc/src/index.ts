@@ -13,9 +13,21 @@
  * console.log(table.list().map((i) => `${i.pid} ${i.name} ${i.state} ${i.caps}`))
  * table.reap()                      // drops every finished process
  * ```
+ *
+ * WebAssembly processes (`spawnWasm`): a module runs in a worker with a capability-gated WASI
+ * preview1 whose files are any `@honk/vfs` FS; `@honk/proc/node` supplies the worker_threads
+ * workers (in a browser, hand `spawnWasm` a factory of Workers that call `runWasiWorker`).
  * @packageDocumentation
  */
 export { Caps, type Cap } from './caps.js'
 export { Channel } from './channel.js'
 export { CapabilityError, ChannelClosedError, KilledError, NoSuchProcessError } from './errors.js'
 export { ProcessTable, type Process, type ProcessContext, type ProcessInfo, type ProcessTableOptions, type ProcState, type Task } from './table.js'
+export { spawnWasm, type SpawnWasmOptions, type WasmExit, type WasmLimits, type WasmProcess, type WasmWorker, type WasmWorkerFactory } from './wasi/spawn.js'
+export { WasmLimitError, WasmSignalError, WasmTrapError, type WasmLimitKind } from './wasi/errors.js'
+export { runWasiWorker, SharedBridge, type RunnerPort } from './wasi/runner.js'
+export { WasiHost, WasiExit, WasiLimitExceeded, WasiRaise, type BridgeAnswer, type WasiBridge, type WasiHostConfig } from './wasi/host.js'
+export { WasiFsServer, errnoOf, type Answer, type WasiFsServerOptions, type WasiStdin } from './wasi/server.js'
+export { Errno, Rights, Filetype, Fdflags, Oflags, Fstflags, Whence, Clockid, WASI_FUNCTIONS, errnoName, type ErrnoName, type WasiFunction } from './wasi/abi.js'
+export type { FakeClockSpec, Request as WasiRequest } from './wasi/protocol.js'
+export type { WasmModule } from './wasi/wasm-api.js'

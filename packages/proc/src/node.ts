@@ -22,6 +22,12 @@ import type { WasmModule } from './wasi/wasm-api.js'
 export interface NodeWasmWorkerOptions {
   /** V8 heap of the worker's JavaScript (the host), MiB; the module's memory is separate. Default 256. */
   maxHeapMb?: number
+  /**
+   * Workers kept started and idle (default 0), so that a spawn does not wait for a thread and
+   * its module loader to boot; each one taken is replaced at once. Idle workers do not keep the
+   * process alive.
+   */
+  prewarm?: number
 }
 
 /**
@@ -41,14 +47,32 @@ function workerSource(): { code: string | URL; eval: boolean } {
 /** A `WasmWorkerFactory` of worker_threads Workers. */
 export function nodeWasmWorkers(options: NodeWasmWorkerOptions = {}): WasmWorkerFactory {
   const src = workerSource()
-  return (): WasmWorker => {
-    const w = new Worker(src.code, {
+  const make = (): Worker =>
+    new Worker(src.code, {
       eval: src.eval,
       resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
       // The module never reaches the worker's console; keep its streams off the parent's.
       stdout: false,
       stderr: false,
     })
+  const spares: Worker[] = []
+  const refill = (): void => {
+    while (spares.length < (options.prewarm ?? 0)) {
+      const w = make()
+      w.unref()
+      // A spare that dies idle is dropped, never handed out.
+      w.once('exit', () => {
+        const i = spares.indexOf(w)
+        if (i >= 0) spares.splice(i, 1)
+      })
+      spares.push(w)
+    }
+  }
+  refill()
+  return (): WasmWorker => {
+    const w = spares.shift() ?? make()
+    w.ref()
+    refill()
     return {
       postMessage: (m, transfer) => w.postMessage(m, transfer ?? []),
       onMessage: (l) => w.on('message', l),

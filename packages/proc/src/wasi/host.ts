@@ -104,11 +104,14 @@ export class WasiHost {
   private fakeNow: bigint | undefined
   private rng: number
   private readonly monoStart = performance.now()
+  private dv: DataView | undefined
+  private readonly memoryLimit: number
 
   constructor(
     private readonly bridge: WasiBridge,
     private readonly config: WasiHostConfig,
   ) {
+    this.memoryLimit = config.maxMemoryPages * 65536
     this.argBytes = config.args.map((a) => enc.encode(`${a}\0`))
     this.envBytes = config.env.map((e) => enc.encode(`${e}\0`))
     this.fakeNow = config.clock?.startNs
@@ -137,7 +140,18 @@ export class WasiHost {
     const out: Record<string, (...args: never[]) => number> = {}
     for (const name of WASI_FUNCTIONS) {
       const fn = (this as unknown as Record<string, (...a: unknown[]) => number>)[name]!
-      out[name] = ((...args: unknown[]) => this.guard(() => fn.apply(this, args))) as (...args: never[]) => number
+      // Fixed arity (no rest array, no closure per call): the hot path of every system call.
+      out[name] = ((a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown, g: unknown, h: unknown, i: unknown) => {
+        let r: number
+        try {
+          r = fn.call(this, a, b, c, d, e, f, g, h, i)
+        } catch (x) {
+          r = this.caught(x)
+        }
+        const mem = this.memory
+        if (mem !== undefined && mem.buffer.byteLength > this.memoryLimit) this.overLimit(mem)
+        return r
+      }) as (...args: never[]) => number
     }
     return out
   }
@@ -149,27 +163,23 @@ export class WasiHost {
 
   // ---- plumbing ---------------------------------------------------------------------------
 
-  private guard(f: () => number): number {
-    let r: number
-    try {
-      r = f()
-    } catch (e) {
-      if (e instanceof Fail) r = e.errno
-      else if (e instanceof Fault) r = Errno.FAULT
-      else if (e instanceof WasiExit || e instanceof WasiRaise || e instanceof WasiLimitExceeded) throw e
-      else if (e instanceof RangeError || e instanceof TypeError) r = Errno.INVAL
-      else r = Errno.IO
-    }
-    const mem = this.memory
-    if (mem && mem.buffer.byteLength > this.config.maxMemoryPages * 65536) {
-      throw new WasiLimitExceeded('memory', `memory is ${mem.buffer.byteLength / 65536} pages, the limit is ${this.config.maxMemoryPages}`)
-    }
-    return r
+  private caught(e: unknown): number {
+    if (e instanceof Fail) return e.errno
+    if (e instanceof Fault) return Errno.FAULT
+    if (e instanceof WasiExit || e instanceof WasiRaise || e instanceof WasiLimitExceeded) throw e
+    if (e instanceof RangeError || e instanceof TypeError) return Errno.INVAL
+    return Errno.IO
+  }
+
+  private overLimit(mem: WasmMemory): never {
+    throw new WasiLimitExceeded('memory', `memory is ${mem.buffer.byteLength / 65536} pages, the limit is ${this.config.maxMemoryPages}`)
   }
 
   private view(): DataView {
     if (!this.memory) throw FAULT
-    return new DataView(this.memory.buffer)
+    // One DataView per memory buffer (a grow replaces the buffer).
+    if (this.dv === undefined || this.dv.buffer !== this.memory.buffer) this.dv = new DataView(this.memory.buffer)
+    return this.dv
   }
 
   private bytes(ptr: number, len: number): Uint8Array {
@@ -182,8 +192,9 @@ export class WasiHost {
   }
 
   private check(ptr: number, len: number): number {
-    this.bytes(ptr, len)
-    return ptr >>> 0
+    const p = ptr >>> 0
+    if (!this.memory || p + (len >>> 0) > this.memory.buffer.byteLength) throw FAULT
+    return p
   }
 
   private u32(ptr: number, v: number): void {
