@@ -27,7 +27,7 @@ export interface Platform {
   readonly virtio: readonly { readonly base: number; readonly irq: number }[]
   readonly bootargs: string
   /**
-   * The SiFive test device (`sifive,test0`), if any: writing FINISHER_FAIL (0x3333) | code << 16
+   * The SiFive test device (`sifive,test0`), if any: writing `FINISHER.FAIL | code << 16` (`@honk/riscv`)
    * ends the machine with a failure status (QEMU exits with `code`), whichever firmware runs.
    */
   readonly finisher: { readonly base: number } | undefined
