@@ -10,7 +10,8 @@ int main(int argc, char **argv) {
     if (composite[i]) continue;
     count++;
     h = (h ^ (unsigned int)i) * 16777619u;
-    for (long j = i * i; j <= n; j += i) composite[j] = 1;
+    if (i <= n / i)
+      for (long j = i * i; j <= n; j += i) composite[j] = 1;
   }
   for (int r = 0; r < 20; r++)
     for (long i = 0; i <= n; i += 7) h = (h ^ composite[i]) * 16777619u;
