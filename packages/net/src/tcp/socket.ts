@@ -232,7 +232,20 @@ export class TcpSocket {
     return this.recvQBytes
   }
 
-  /** Current congestion window, slow-start threshold, RTO and smoothed RTT (for tests and `net`). */
+  /** The sequence variables (RFC 9293 §3.3.1), for diagnostics and tests. */
+  get sequence(): { iss: number; irs: number; sndUna: number; sndNxt: number; sndMax: number; rcvNxt: number; rcvWnd: number } {
+    return {
+      iss: this.iss,
+      irs: this.irs,
+      sndUna: this.sndUna,
+      sndNxt: this.sndNxt,
+      sndMax: this.sndMax,
+      rcvNxt: this.rcvNxt,
+      rcvWnd: Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt)),
+    }
+  }
+
+    /** Current congestion window, slow-start threshold, RTO and smoothed RTT (for tests and `net`). */
   get congestion(): { cwnd: number; ssthresh: number; rto: number; srtt: number | undefined; mss: number; sndWnd: number } {
     return { cwnd: this.cwnd, ssthresh: this.ssthresh, rto: this.rto, srtt: this.srtt, mss: this.mss, sndWnd: this.sndWnd }
   }
@@ -404,6 +417,8 @@ export class TcpSocket {
     // a RST elsewhere in the window earns a challenge ACK; outside it is dropped.
     if (f & RST) {
       this.host.stats.rstsReceived++
+      // RFC 1337: a RST must not cut TIME-WAIT short (it would let old duplicates into a new incarnation).
+      if (this.state === 'TIME-WAIT') return
       if (seg.seq === this.rcvNxt) this.onReset()
       else if (this.inWindow(seg.seq, Math.max(wnd, 1))) this.challengeAck()
       return
@@ -808,7 +823,6 @@ export class TcpSocket {
         return
       case 'CLOSING':
       case 'LAST-ACK':
-      case 'TIME-WAIT':
         this.finish(undefined)
         return
       default:
