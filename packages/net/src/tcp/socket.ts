@@ -452,7 +452,7 @@ export class TcpSocket {
     if (!this.processAck(seg)) return
     // Seventh and eighth checks: text and FIN.
     this.processData(seg)
-    if (this.state === 'CLOSED') return
+    if (this.isClosed()) return
     this.trySend()
     this.afterInput()
   }
@@ -483,7 +483,7 @@ export class TcpSocket {
       this.state = 'ESTABLISHED'
       this.sendAck()
       this.onEstablished()
-      if (this.state === 'CLOSED') return
+      if (this.isClosed()) return
       this.trySend()
       this.afterInput()
     } else {
@@ -844,13 +844,18 @@ export class TcpSocket {
     else if (this.unackedBytes > 0 && !this.timers.delack) {
       this.startTimer('delack', this.cfg.delayedAckMs, () => this.sendAck())
     }
-    if (this.needDrain && this.sendQ.length < this.cfg.sendBuffer && this.state !== 'CLOSED') {
+    if (this.needDrain && this.sendQ.length < this.cfg.sendBuffer && !this.isClosed()) {
       this.needDrain = false
       this.onDrain?.()
     }
   }
 
   // ───────────────────────────── output ─────────────────────────────
+
+  /** A re-read of the state after callbacks (which may have closed the socket); defeats TS's narrowing. */
+  private isClosed(): boolean {
+    return this.state === 'CLOSED'
+  }
 
   private isSynchronized(): boolean {
     return this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED' && this.state !== 'CLOSED'
