@@ -49,6 +49,8 @@ export interface WasiHostConfig {
   maxIo: number
   /** Largest answer of one bridge call (larger reads are split). */
   chunk: number
+  /** A monotonic nanosecond clock (Node: process.hrtime.bigint); default from performance.now(). */
+  monotonicNs?: (() => bigint) | undefined
 }
 
 /** `proc_exit` was called. */
@@ -334,7 +336,7 @@ export class WasiHost {
       case Clockid.MONOTONIC:
       case Clockid.PROCESS_CPUTIME_ID:
       case Clockid.THREAD_CPUTIME_ID:
-        return BigInt(Math.round((performance.now() - this.monoStart) * 1e6))
+        return this.config.monotonicNs ? this.config.monotonicNs() : BigInt(Math.round((performance.now() - this.monoStart) * 1e6))
       default:
         return fail(Errno.INVAL)
     }

@@ -46,7 +46,8 @@ export function runNodeWasi(bytes: Uint8Array, o: { args: string[]; env: Record<
     const code = wasi.start(instance as never)
     return { code, stdout: readFileSync(o.stdoutFile, 'utf8'), stderr: readFileSync(o.stderrFile, 'utf8') }
   } finally {
-    closeSync(fd)
-    closeSync(efd)
+    // Not closed here: node:wasi (uvwasi) closes its descriptors itself when the WASI object is
+    // collected, and closing them first let a later file reuse the number (Node aborted).
+    void closeSync
   }
 }

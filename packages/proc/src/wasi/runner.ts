@@ -12,6 +12,8 @@ import { isWasmModule, wasmApi, type WasmMemory } from './wasm-api.js'
 export interface RunnerPort {
   postMessage(message: WorkerMessage, transfer?: ArrayBuffer[]): void
   onMessage(listener: (message: unknown) => void): void
+  /** A faster monotonic nanosecond clock of the platform, if it has one. */
+  monotonicNs?: () => bigint
 }
 
 const dec = new TextDecoder()
@@ -79,7 +81,7 @@ export function runWasiWorker(port: RunnerPort): void {
       const capacity = m.sab.byteLength - HEADER
       host = new WasiHost(bridge, {
         args: m.args, env: m.env, preopens: m.preopens, console: true, stdin: m.stdin, clock: m.clock, randomSeed: m.randomSeed,
-        maxOpenFds: m.maxOpenFds, maxMemoryPages: m.maxMemoryPages, maxIo: m.maxIo, chunk: capacity,
+        maxOpenFds: m.maxOpenFds, maxMemoryPages: m.maxMemoryPages, maxIo: m.maxIo, chunk: capacity, monotonicNs: port.monotonicNs,
       })
       if (m.driver) {
         memory = new wasmApi.Memory({ initial: 2, maximum: 4 })

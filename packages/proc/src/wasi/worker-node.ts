@@ -7,4 +7,5 @@ const port = parentPort
 runWasiWorker({
   postMessage: (m, transfer) => port.postMessage(m, transfer ?? []),
   onMessage: (listener) => port.on('message', listener),
+  monotonicNs: process.hrtime.bigint,
 })
