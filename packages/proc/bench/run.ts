@@ -39,8 +39,9 @@ const STARTS = quick ? 5 : 15
 // at 20M in one process (plain node, no tsx; our runs are in workers and unaffected).
 const COMPUTE_N = quick ? 5_000_000 : 10_000_000
 
-const built = buildPrograms()
-if ('error' in built) throw new Error(built.error)
+const build = buildPrograms()
+if ('error' in build) throw new Error(build.error)
+const built = build
 const dir = mkdtempSync(join(tmpdir(), 'honk-wasi-bench-'))
 const table = new ProcessTable({}, { initCaps: ['fs', 'console', 'proc'] })
 const cold = nodeWasmWorkers()
