@@ -134,7 +134,7 @@ export class TcpLayer {
   private readonly listeners = new Map<number, TcpListener[]>()
   private readonly owner = new Map<TcpSocket, TcpListener>()
   private readonly host: TcpSocketHost
-  private inputDepth = 0
+  private depth = 0
   private readonly pendingInput: Array<[TcpSegment, number, number]> = []
 
   constructor(opts: TcpLayerOptions) {
@@ -153,6 +153,7 @@ export class TcpLayer {
       },
       release: (sock) => layer.release(sock),
       accepted: (sock) => layer.owner.get(sock)?.established(sock),
+      run: (fn) => layer.run(fn),
     }
   }
 
@@ -163,22 +164,32 @@ export class TcpLayer {
 
   /**
    * A checked segment from IPv4 (`src` → `dst`). Never throws for any segment content.
-   * Re-entrant calls (an output that loops back synchronously) are queued and run in order.
+   * A call made while the layer is busy (an output that loops back synchronously, e.g. a
+   * loopback interface) is queued and processed as soon as the current step ends.
    */
   input(seg: TcpSegment, src: number, dst: number): void {
-    if (this.inputDepth > 0) {
-      this.pendingInput.push([seg, src, dst])
+    if (this.depth > 0) {
+      this.pendingInput.push([seg, src >>> 0, dst >>> 0])
       return
     }
-    this.inputDepth++
+    this.run(() => this.dispatch(seg, src >>> 0, dst >>> 0))
+  }
+
+  /** One step: entry points (input, socket calls, timers) never interleave; queued input runs after. */
+  private run(fn: () => void): void {
+    if (this.depth > 0) {
+      fn()
+      return
+    }
+    this.depth++
     try {
-      this.dispatch(seg, src >>> 0, dst >>> 0)
+      fn()
       while (this.pendingInput.length > 0) {
         const [s, a, b] = this.pendingInput.shift()!
-        this.dispatch(s, a >>> 0, b >>> 0)
+        this.dispatch(s, a, b)
       }
     } finally {
-      this.inputDepth--
+      this.depth--
     }
   }
 
@@ -291,7 +302,7 @@ export class TcpLayer {
     this.sockets.set(key, sock)
     this.stats.connections = this.sockets.size
     this.stats.activeOpens++
-    sock.openActive()
+    this.run(() => sock.openActive())
     return sock
   }
 

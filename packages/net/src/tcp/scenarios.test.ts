@@ -638,6 +638,46 @@ describe('ACK and send policy', () => {
   })
 })
 
+describe('layer plumbing', () => {
+  test('an output that loops back synchronously into the same layer (a loopback interface) works: re-entry is queued', () => {
+    const clock = new VirtualClock()
+    let depth = 0
+    let maxDepth = 0
+    const layer: TcpLayer = new TcpLayer({
+      clock,
+      output: (x, src, dst) => {
+        depth++
+        maxDepth = Math.max(maxDepth, depth)
+        layer.input(x, src, dst)
+        depth--
+      },
+    })
+    const l = layer.listen(80)
+    const got: number[] = [0, 0]
+    let closes = 0
+    l.onConnection = (srv) => {
+      srv.onData = (c) => (got[1] += c.length)
+      srv.onEnd = () => srv.close()
+      srv.onClose = () => closes++
+      srv.send(new Uint8Array(50_000))
+    }
+    const c = layer.connect({ remoteAddr: ADDR_A, remotePort: 80, localAddr: ADDR_A })
+    c.onData = (x) => (got[0] += x.length)
+    c.onClose = () => closes++
+    c.onConnect = () => {
+      c.send(new Uint8Array(100_000))
+      c.close()
+    }
+    clock.runUntilIdle()
+    expect(got).toEqual([50_000, 100_000])
+    expect(closes).toBe(2)
+    expect(maxDepth).toBe(1) // no recursion: each looped-back segment waited for the current step
+    expect(clock.pending).toBe(0)
+    expect(layer.connections.length).toBe(0)
+    l.close()
+  })
+})
+
 describe('limits and hostile input', () => {
   test('a SYN flood is bounded by the SYN backlog; half-open entries expire; nothing is left', () => {
     const clock = new VirtualClock()

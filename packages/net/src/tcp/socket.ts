@@ -46,6 +46,11 @@ export interface TcpSocketHost {
   release(sock: TcpSocket): void
   /** A passively opened socket reached ESTABLISHED. */
   accepted(sock: TcpSocket): void
+  /**
+   * Runs `fn` as one step of the layer: segments that the output loops back into the same
+   * layer synchronously during the step are queued and processed right after it.
+   */
+  run(fn: () => void): void
 }
 
 /** Per-connection counters. */
@@ -83,7 +88,9 @@ export interface TcpSocketInit {
 /**
  * A TCP connection. Events are plain callback properties (set them right after `connect()` or
  * in the listener's `onConnection`); they are called synchronously from `input()`, timers or
- * the socket's own methods, and must not throw.
+ * the socket's own methods, and must not throw. An event that happens before its handler is
+ * set (a synchronous loopback can complete a handshake inside `connect()`) is delivered when
+ * the handler is set; data waits in the receive queue the same way.
  */
 export class TcpSocket {
   state: TcpState
@@ -105,12 +112,50 @@ export class TcpSocket {
     timeouts: 0,
   }
 
+  private connectHandler: (() => void) | undefined = undefined
+  private endHandler: (() => void) | undefined = undefined
+  private closeHandler: ((error?: Error) => void) | undefined = undefined
+  private connectUndelivered = false
+  private closeUndelivered: { error: Error | undefined } | undefined = undefined
+
   /** The connection reached ESTABLISHED (active opens only; a listener reports passive ones). */
-  onConnect: (() => void) | undefined = undefined
+  get onConnect(): (() => void) | undefined {
+    return this.connectHandler
+  }
+  set onConnect(fn: (() => void) | undefined) {
+    this.connectHandler = fn
+    if (fn && this.connectUndelivered) {
+      this.connectUndelivered = false
+      this.host.run(fn)
+    }
+  }
+
   /** The peer sent FIN and every byte before it was delivered. */
-  onEnd: (() => void) | undefined = undefined
+  get onEnd(): (() => void) | undefined {
+    return this.endHandler
+  }
+  set onEnd(fn: (() => void) | undefined) {
+    this.endHandler = fn
+    if (fn && this.endPending && !this.endEmitted) this.host.run(() => this.flushRecv())
+  }
+
   /** The connection reached CLOSED; `error` says why when it was not an orderly close or `abort()`. */
-  onClose: ((error?: Error) => void) | undefined = undefined
+  get onClose(): ((error?: Error) => void) | undefined {
+    return this.closeHandler
+  }
+  set onClose(fn: ((error?: Error) => void) | undefined) {
+    this.closeHandler = fn
+    if (fn && this.closeUndelivered) {
+      const { error } = this.closeUndelivered
+      this.closeUndelivered = undefined
+      fn(error)
+    }
+  }
+
+  private emitClose(error: Error | undefined): void {
+    if (this.closeHandler) this.closeHandler(error)
+    else this.closeUndelivered = { error }
+  }
   /** The send buffer fell below its limit after `send()` returned false. */
   onDrain: (() => void) | undefined = undefined
 
@@ -219,7 +264,7 @@ export class TcpSocket {
   }
   set onData(fn: ((chunk: Uint8Array) => void) | undefined) {
     this.dataHandler = fn
-    this.flushRecv()
+    this.host.run(() => this.flushRecv())
   }
 
   /** Bytes queued for sending and not yet acknowledged. */
@@ -245,7 +290,7 @@ export class TcpSocket {
     }
   }
 
-    /** Current congestion window, slow-start threshold, RTO and smoothed RTT (for tests and `net`). */
+  /** Current congestion window, slow-start threshold, RTO and smoothed RTT (for tests and `net`). */
   get congestion(): { cwnd: number; ssthresh: number; rto: number; srtt: number | undefined; mss: number; sndWnd: number } {
     return { cwnd: this.cwnd, ssthresh: this.ssthresh, rto: this.rto, srtt: this.srtt, mss: this.mss, sndWnd: this.sndWnd }
   }
@@ -259,7 +304,7 @@ export class TcpSocket {
       throw new TcpStateError('send', this.state, this.where())
     }
     this.sendQ.push(data)
-    this.trySend()
+    this.host.run(() => this.trySend())
     const ok = this.sendQ.length < this.cfg.sendBuffer
     if (!ok) this.needDrain = true
     return ok
@@ -267,6 +312,10 @@ export class TcpSocket {
 
   /** Orderly close of our direction: FIN after the queued data (RFC 9293 §3.10.4). Receiving goes on until the peer's FIN. */
   close(): void {
+    this.host.run(() => this.closeNow())
+  }
+
+  private closeNow(): void {
     switch (this.state) {
       case 'SYN-SENT':
         this.finish(undefined)
@@ -297,11 +346,13 @@ export class TcpSocket {
   /** Drops the connection at once: RST to the peer in synchronized states (RFC 9293 §3.10.5), then CLOSED. */
   abort(): void {
     if (this.state === 'CLOSED') return
-    if (this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
-      this.output(this.sndMax, RST | ACK, EMPTY)
-      this.host.stats.rstsSent++
-    }
-    this.finish(undefined, true)
+    this.host.run(() => {
+      if (this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
+        this.output(this.sndMax, RST | ACK, EMPTY)
+        this.host.stats.rstsSent++
+      }
+      this.finish(undefined, true)
+    })
   }
 
   /** Stops delivering data; the receive window closes as unread data accumulates. */
@@ -312,7 +363,7 @@ export class TcpSocket {
   /** Delivers queued data and reopens the window (with an immediate window update when it grew enough). */
   resume(): void {
     this.paused = false
-    this.flushRecv()
+    this.host.run(() => this.flushRecv())
   }
 
   get isPaused(): boolean {
@@ -328,7 +379,7 @@ export class TcpSocket {
 
   setNoDelay(noDelay = true): void {
     this.noDelay = noDelay
-    if (noDelay) this.trySend()
+    if (noDelay) this.host.run(() => this.trySend())
   }
 
   // ───────────────────────────── opening ─────────────────────────────
@@ -772,6 +823,7 @@ export class TcpSocket {
   }
 
   private deliver(data: Uint8Array): void {
+    if (this.state === 'CLOSED') return // aborted from a handler mid-segment
     this.counters.bytesReceived += data.length
     if (!this.paused && this.dataHandler && this.recvQ.length === 0 && !this.flushing) {
       this.dataHandler(data)
@@ -793,15 +845,15 @@ export class TcpSocket {
     } finally {
       this.flushing = false
     }
-    if (this.endPending && !this.endEmitted && this.recvQ.length === 0 && !this.paused) {
+    if (this.endPending && !this.endEmitted && this.recvQ.length === 0 && !this.paused && this.endHandler) {
       this.endEmitted = true
-      this.onEnd?.()
+      this.endHandler()
     }
     if (this.state === 'CLOSED') {
       // The connection finished while the application still had data to read: close after it.
-      if (this.closePending && this.recvQ.length === 0 && (this.endEmitted || !this.endPending)) {
+      if (this.closePending && this.recvQ.length === 0 && (this.endEmitted || !this.endPending || !this.endHandler)) {
         this.closePending = false
-        this.onClose?.(undefined)
+        this.emitClose(undefined)
       }
       return
     }
@@ -834,7 +886,8 @@ export class TcpSocket {
     this.rcvAdvRight = seqMax(this.rcvAdvRight, this.rcvNxt)
     if (this.keepAliveIdle > 0) this.armKeepAlive(this.keepAliveIdle)
     if (this.passive) this.host.accepted(this)
-    else this.onConnect?.()
+    else if (this.connectHandler) this.connectHandler()
+    else this.connectUndelivered = true
   }
 
   /** After a segment: emit drain, then ACK now or arm the delayed-ACK timer. */
@@ -1101,7 +1154,7 @@ export class TcpSocket {
     if (old) this.host.clock.clear(old)
     this.timers[name] = this.host.clock.schedule(ms, () => {
       delete this.timers[name]
-      fn()
+      this.host.run(fn)
     })
   }
 
@@ -1133,11 +1186,11 @@ export class TcpSocket {
     if (error || discard) {
       this.recvQ.length = 0
       this.recvQBytes = 0
-      this.onClose?.(error)
-    } else if (this.recvQ.length > 0 || (this.endPending && !this.endEmitted)) {
+      this.emitClose(error)
+    } else if (this.recvQ.length > 0 || (this.endPending && !this.endEmitted && this.endHandler)) {
       this.closePending = true
     } else {
-      this.onClose?.(undefined)
+      this.emitClose(undefined)
     }
   }
 
