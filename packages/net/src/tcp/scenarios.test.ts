@@ -653,23 +653,23 @@ describe('layer plumbing', () => {
       },
     })
     const l = layer.listen(80)
-    const got: number[] = [0, 0]
+    const got = { client: 0, server: 0 }
     let closes = 0
     l.onConnection = (srv) => {
-      srv.onData = (c) => (got[1] += c.length)
+      srv.onData = (c) => (got.server += c.length)
       srv.onEnd = () => srv.close()
       srv.onClose = () => closes++
       srv.send(new Uint8Array(50_000))
     }
     const c = layer.connect({ remoteAddr: ADDR_A, remotePort: 80, localAddr: ADDR_A })
-    c.onData = (x) => (got[0] += x.length)
+    c.onData = (x) => (got.client += x.length)
     c.onClose = () => closes++
     c.onConnect = () => {
       c.send(new Uint8Array(100_000))
       c.close()
     }
     clock.runUntilIdle()
-    expect(got).toEqual([50_000, 100_000])
+    expect(got).toEqual({ client: 50_000, server: 100_000 })
     expect(closes).toBe(2)
     expect(maxDepth).toBe(1) // no recursion: each looped-back segment waited for the current step
     expect(clock.pending).toBe(0)
