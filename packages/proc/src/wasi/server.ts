@@ -85,9 +85,23 @@ export interface WasiFsServerOptions {
   now?: () => number
 }
 
+/** Times set through WASI, in exact nanoseconds, with the milliseconds the FS stored for them. */
+interface ExactTimes {
+  atimMs?: number
+  atimNs?: string | undefined
+  mtimMs?: number
+  mtimNs?: string | undefined
+}
+
 /** Serves one module's requests. */
 export class WasiFsServer {
   private readonly handles = new Map<number, OpenFile>()
+  /**
+   * `@honk/vfs` keeps times in (float) milliseconds, WASI in u64 nanoseconds. A time the module
+   * sets is remembered exactly here (by preopen and inode), and reported back as long as the FS
+   * still holds the milliseconds it stored for it, so that set-then-get round-trips exactly.
+   */
+  private readonly exact = new Map<string, ExactTimes>()
   private nextHandle = 1
   private pending: Uint8Array | undefined
   private readonly maxHandles: number
@@ -137,16 +151,34 @@ export class WasiFsServer {
   }
 
   private wire(st: Stat, pre: number): WireStat {
+    const x = this.exact.get(`${pre}:${st.ino}`)
     return {
       filetype: filetypeOf(st.type),
       dev: String(pre + 1),
       ino: st.ino.toString(),
       nlink: st.nlink,
       size: st.size,
-      atim: msToNs(st.atimeMs),
-      mtim: msToNs(st.mtimeMs),
+      atim: x?.atimNs !== undefined && x.atimMs === st.atimeMs ? x.atimNs : msToNs(st.atimeMs),
+      mtim: x?.mtimNs !== undefined && x.mtimMs === st.mtimeMs ? x.mtimNs : msToNs(st.mtimeMs),
       ctim: msToNs(st.ctimeMs),
     }
+  }
+
+  /** Sets times on `path` of preopen `pre`, remembering exact nanoseconds (see `exact`). */
+  private async setTimes(fs: FS, pre: number, path: string, atim: WireTime | undefined, mtim: WireTime | undefined): Promise<void> {
+    await fs.setattr(path, this.times(atim, mtim))
+    const st = await fs.stat(path)
+    const key = `${pre}:${st.ino}`
+    const x: ExactTimes = { ...this.exact.get(key) }
+    if (atim !== undefined) {
+      x.atimMs = st.atimeMs
+      x.atimNs = atim === 'now' ? undefined : atim
+    }
+    if (mtim !== undefined) {
+      x.mtimMs = st.mtimeMs
+      x.mtimNs = mtim === 'now' ? undefined : mtim
+    }
+    this.exact.set(key, x)
   }
 
   private async lstat(fs: FS, path: string): Promise<Stat | undefined> {
@@ -334,12 +366,12 @@ export class WasiFsServer {
       case 'settimes': {
         const r = await this.resolve(req.at, req.path, req.follow)
         if (!r.stat) fail(Errno.NOENT)
-        await this.fsOf(req.at.pre).setattr(r.path, this.times(req.atim, req.mtim))
+        await this.setTimes(this.fsOf(req.at.pre), req.at.pre, r.path, req.atim, req.mtim)
         return { errno: 0 }
       }
       case 'fsettimes': {
         const f = this.file(req.handle)
-        await f.fs.setattr(f.path, this.times(req.atim, req.mtim))
+        await this.setTimes(f.fs, f.pre, f.path, req.atim, req.mtim)
         return { errno: 0 }
       }
       case 'stdin': {
