@@ -5,7 +5,7 @@
 import { MemoryFS, readText, writeFile, type FS } from '@honk/vfs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeWasmWorkers } from '../node.js'
-import { Errno, Fdflags, Filetype, Fstflags, LOOKUP_SYMLINK_FOLLOW, Oflags, Rights, WASI_FUNCTIONS, Whence } from './abi.js'
+import { DIR_RIGHTS, Errno, Fdflags, Filetype, Fstflags, LOOKUP_SYMLINK_FOLLOW, Oflags, Rights, WASI_FUNCTIONS, Whence } from './abi.js'
 import { startDriver, type Driver, type DriverOptions } from './driver.js'
 
 const workers = nodeWasmWorkers()
@@ -37,7 +37,9 @@ const BUF = 8192
 /** path_open at `dirfd` (default the preopen, fd 3); returns [errno, fd]. */
 async function open(d: Driver, path: string, o: { oflags?: number; base?: bigint; inh?: bigint; fdflags?: number; follow?: boolean; dirfd?: number } = {}): Promise<[number, number]> {
   const p = enc.encode(path)
-  const r = await d.call('path_open', [o.dirfd ?? 3, o.follow === false ? 0 : LOOKUP_SYMLINK_FOLLOW, PATH, p.length, o.oflags ?? 0, o.base ?? ALL, o.inh ?? ALL, o.fdflags ?? 0, OUT], {
+  // A directory is opened with directory rights only: write rights on one are EISDIR.
+  const base = o.base ?? ((o.oflags ?? 0) & Oflags.DIRECTORY ? DIR_RIGHTS : ALL)
+  const r = await d.call('path_open', [o.dirfd ?? 3, o.follow === false ? 0 : LOOKUP_SYMLINK_FOLLOW, PATH, p.length, o.oflags ?? 0, base, o.inh ?? ALL, o.fdflags ?? 0, OUT], {
     writes: [[PATH, p]],
     reads: [[OUT, 4]],
   })
@@ -291,6 +293,8 @@ describe('paths', () => {
     expect((await open(d, 'nope'))[0]).toBe(Errno.NOENT)
     expect((await open(d, 'nope/x', { oflags: Oflags.CREAT }))[0]).toBe(Errno.NOENT)
     expect((await open(d, 'dir', { base: Rights.FD_WRITE }))[0]).toBe(Errno.ISDIR)
+    expect((await open(d, 'dir', { base: Rights.FD_READ | Rights.FD_WRITE, oflags: Oflags.DIRECTORY }))[0]).toBe(Errno.ISDIR)
+    expect((await open(d, 'dir', { base: Rights.FD_READ, oflags: Oflags.DIRECTORY }))[0]).toBe(0)
     expect((await open(d, 'dir', { oflags: Oflags.TRUNC }))[0]).toBe(Errno.ISDIR)
     expect((await open(d, 'f', { oflags: 0x10 }))[0]).toBe(Errno.INVAL)
     expect((await open(d, 'f', { oflags: Oflags.TRUNC }))[0]).toBe(0)
@@ -339,6 +343,8 @@ describe('paths', () => {
     expect(await mk('loop1', 'loop2')).toBe(0)
     expect((await open(d, 'loop1'))[0]).toBe(Errno.LOOP)
     expect(await mk('x', 'top')).toBe(Errno.EXIST)
+    expect(await mk('x', 'newdir/')).toBe(Errno.NOENT)
+    expect(await mk('x', 'top/')).toBe(Errno.NOTDIR)
     const nl = await d.call('path_readlink', [3, PATH, 3, BUF, 10, OUT], { writes: [[PATH, enc.encode('top')]] })
     expect(nl.errno).toBe(Errno.INVAL)
   })

@@ -125,8 +125,8 @@ async function step(r: Runner, fds: number[], o: Op): Promise<unknown> {
   const fdOf = (i: number) => (fds.length === 0 ? 99 : fds[i % fds.length]!)
   switch (o.k) {
     case 'open': {
-      // A directory is opened with read rights only, as wasi-libc's opendir does: uvwasi takes
-      // FD_DATASYNC for a wish to write (so does wasi-libc) and then refuses the directory.
+      // A directory is opened with read rights only, as wasi-libc's opendir does (write rights
+      // are EISDIR; uvwasi also counts FD_DATASYNC as one).
       const rights = o.oflags & Oflags.DIRECTORY ? DIR_RIGHTS & ~Rights.FD_DATASYNC : FILE_RIGHTS
       const res = await r.call('path_open', [3, LOOKUP_SYMLINK_FOLLOW, PATH, p1.length, o.oflags, rights, FILE_RIGHTS | DIR_RIGHTS, 0, OUT], [[PATH, p1]], [[OUT, 4]])
       if (res.errno === 0) fds.push(u32(res.reads[0]!))

@@ -353,7 +353,9 @@ export class WasiFsServer {
         // A link that could only ever point outside the sandbox is refused, as cap-std does.
         if (req.target.startsWith('/')) fail(Errno.PERM)
         const r = await this.resolve(req.at, req.path, false)
-        if (r.stat || r.dirOnly) fail(Errno.EXIST)
+        if (r.stat) fail(Errno.EXIST)
+        // "link/" names a directory that does not exist (POSIX symlinkat: ENOENT).
+        if (r.dirOnly) fail(Errno.NOENT)
         await this.fsOf(req.at.pre).symlink(req.target, r.path)
         return { errno: 0 }
       }
@@ -412,9 +414,9 @@ export class WasiFsServer {
       if (creat && excl) fail(Errno.EXIST)
       if (r.stat.type === 'symlink') fail(directory ? Errno.NOTDIR : Errno.LOOP)
       if (r.stat.type === 'dir') {
-        // POSIX: a directory opened for writing is EISDIR. With O_DIRECTORY the caller said what
-        // it wants, and write rights are simply not given to a directory descriptor.
-        if (trunc || (req.write && !directory)) fail(Errno.ISDIR)
+        // A directory opened for writing is EISDIR, with or without O_DIRECTORY (POSIX, and the
+        // wasi-testsuite's path_open_preopen).
+        if (trunc || req.write) fail(Errno.ISDIR)
         return { kind: 'dir', path: r.path, stat: this.wire(r.stat, req.at.pre) }
       }
       if (directory || r.dirOnly) fail(Errno.NOTDIR)
