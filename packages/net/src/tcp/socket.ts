@@ -203,6 +203,7 @@ export class TcpSocket {
   private rttSeq: number | undefined = undefined
   private rttStart = 0
   private retries = 0
+  private rtxDeadline = 0
   private persistBackoff = 0
   private persistProbes = 0
 
@@ -348,7 +349,7 @@ export class TcpSocket {
     if (this.state === 'CLOSED') return
     this.host.run(() => {
       if (this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
-        this.output(this.sndMax, RST | ACK, EMPTY)
+        this.output(this.ackSeq(), RST | ACK, EMPTY)
         this.host.stats.rstsSent++
       }
       this.finish(undefined, true)
@@ -434,7 +435,7 @@ export class TcpSocket {
       this.rttSeq = this.sndMax
       this.rttStart = this.host.clock.now()
     }
-    if (!this.timers.rtx) this.startTimer('rtx', this.rto, () => this.onRetransmitTimeout())
+    if (!this.timers.rtx) this.startRtx()
   }
 
   // ───────────────────────────── input ─────────────────────────────
@@ -550,14 +551,21 @@ export class TcpSocket {
     return seqLe(this.rcvNxt, seq) && seqLt(seq, seqAdd(this.rcvNxt, wnd))
   }
 
-  /** RFC 9293 §3.10.7.4 first check (the four cases of segment length and window). */
+  /**
+   * RFC 9293 §3.10.7.4 first check (the four cases of segment length and window), with two
+   * widenings that real stacks make: a segment is acceptable when any part of it overlaps the
+   * window (the RFC's test of its first and last octet rejects one that spans the whole window
+   * — e.g. a retransmission that starts before RCV.NXT and ends past the right edge), and an
+   * empty segment may sit exactly on the right edge (where a sender whose SND.MAX went past our
+   * window puts its ACKs).
+   */
   private acceptable(seg: TcpSegment, segLen: number, wnd: number): boolean {
-    if (segLen === 0) return wnd === 0 ? seg.seq === this.rcvNxt : this.inWindow(seg.seq, wnd)
+    if (segLen === 0) return wnd === 0 ? seg.seq === this.rcvNxt : seqLe(this.rcvNxt, seg.seq) && seqLe(seg.seq, seqAdd(this.rcvNxt, wnd))
     if (wnd === 0) {
       // A bare FIN at RCV.NXT takes no buffer space; accept it so a peer can close into a zero window.
       return seg.payload.length === 0 && seg.flags & FIN ? seg.seq === this.rcvNxt : false
     }
-    return this.inWindow(seg.seq, wnd) || this.inWindow(seqAdd(seg.seq, segLen - 1), wnd)
+    return seqLt(seg.seq, seqAdd(this.rcvNxt, wnd)) && seqGt(seqAdd(seg.seq, segLen), this.rcvNxt)
   }
 
   /** The ACK field (RFC 9293 §3.10.7.4 fifth check, RFC 5961 §5). Returns false when processing stops. */
@@ -686,7 +694,7 @@ export class TcpSocket {
     }
     // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it (only on new data acked).
     if (this.sndUna === this.sndMax) this.stopTimer('rtx')
-    else this.startTimer('rtx', this.rto, () => this.onRetransmitTimeout())
+    else this.restartRtx()
   }
 
   private duplicateAck(ack: number): void {
@@ -895,7 +903,9 @@ export class TcpSocket {
     if (this.state === 'CLOSED') return
     if (this.ackNow) this.sendAck()
     else if (this.unackedBytes > 0 && !this.timers.delack) {
-      this.startTimer('delack', this.cfg.delayedAckMs, () => this.sendAck())
+      this.startTimer('delack', this.cfg.delayedAckMs, () => {
+        if (this.unackedBytes > 0 || this.ackNow) this.sendAck()
+      })
     }
     if (this.needDrain && this.sendQ.length < this.cfg.sendBuffer && !this.isClosed()) {
       this.needDrain = false
@@ -952,9 +962,10 @@ export class TcpSocket {
     this.counters.segmentsSent++
     if (seg.flags & ACK) {
       // Every segment carrying an ACK acknowledges everything so far.
+      // The delayed-ACK timer is left to fire (it finds nothing to send): cheaper than clearing
+      // and re-arming it for every pair of segments, and it still bounds the delay to 200 ms.
       this.ackNow = false
       this.unackedBytes = 0
-      this.stopTimer('delack')
     }
     this.host.transmit(seg, this.localAddr, this.remoteAddr)
   }
@@ -963,11 +974,20 @@ export class TcpSocket {
     this.emit(this.segment(seq, flags, payload))
   }
 
+  /**
+   * The sequence number of a segment without data: SND.MAX, not a SND.NXT pulled back by
+   * go-back-N (the peer may hold everything up to SND.MAX, and a number below its RCV.NXT is
+   * unacceptable); but never past the right edge of the peer's window as we know it, where
+   * an empty segment would be unacceptable too (a retransmission or probe may have gone past it).
+   */
+  private ackSeq(): number {
+    const edge = seqAdd(this.sndUna, this.sndWnd)
+    return seqGt(this.sndMax, edge) ? edge : this.sndMax
+  }
+
   private sendAck(): void {
     if (this.state === 'CLOSED' || this.state === 'SYN-SENT') return
-    // SND.MAX, not a SND.NXT pulled back by go-back-N: the peer may hold everything up to
-    // SND.MAX already, and an ACK below its RCV.NXT would be unacceptable (and answered by an ACK).
-    this.output(this.sndMax, ACK, EMPTY)
+    this.output(this.ackSeq(), ACK, EMPTY)
   }
 
   private challengeAck(): void {
@@ -1000,7 +1020,7 @@ export class TcpSocket {
     this.output(seq, flags, payload)
     if (seqGt(end, this.sndMax)) this.sndMax = end
     this.probing = false
-    if (!this.timers.rtx) this.startTimer('rtx', this.rto, () => this.onRetransmitTimeout())
+    if (!this.timers.rtx) this.startRtx()
     this.stopTimer('persist')
     return end
   }
@@ -1075,10 +1095,38 @@ export class TcpSocket {
       return
     }
     const dataEnd = seqAdd(this.sndBufSeq, this.sendQ.length)
-    const len = Math.min(this.mss, Math.max(0, seqDiff(dataEnd, this.sndUna)))
+    // Within the peer's window (at least one octet, which then probes a closed window).
+    const len = Math.min(this.mss, Math.max(0, seqDiff(dataEnd, this.sndUna)), Math.max(1, this.sndWnd))
     if (len === 0 && !(this.finQueued && this.sndUna === this.finSeq)) return
     const end = this.sendSegment(this.sndUna, len)
     if (goBack) this.sndNxt = end
+  }
+
+  /** Arms the retransmission timer for one RTO from now (RFC 6298 §5.1). */
+  private startRtx(): void {
+    this.rtxDeadline = this.host.clock.now() + this.rto
+    this.startTimer('rtx', this.rto, () => this.onRtxTimer())
+  }
+
+  /**
+   * RFC 6298 §5.3 restart when new data is acknowledged, done lazily: a timer already armed to
+   * fire earlier stays, and on firing sees the later deadline and re-arms for the rest.
+   */
+  private restartRtx(): void {
+    const deadline = this.host.clock.now() + this.rto
+    this.rtxDeadline = deadline
+    const t = this.timers.rtx
+    if (t && t.due <= deadline) return
+    this.startTimer('rtx', this.rto, () => this.onRtxTimer())
+  }
+
+  private onRtxTimer(): void {
+    const left = this.rtxDeadline - this.host.clock.now()
+    if (left > 0) {
+      this.startTimer('rtx', left, () => this.onRtxTimer())
+      return
+    }
+    this.onRetransmitTimeout()
   }
 
   private onRetransmitTimeout(): void {
@@ -1102,13 +1150,13 @@ export class TcpSocket {
       this.recover = this.sndMax
     }
     this.rttSeq = undefined
-    this.startTimer('rtx', this.rto, () => this.onRetransmitTimeout())
+    this.startRtx()
     this.retransmitFirst(true)
   }
 
   private fail(detail: string): void {
     if (this.isSynchronized() && this.state !== 'TIME-WAIT') {
-      this.output(this.sndMax, RST | ACK, EMPTY)
+      this.output(this.ackSeq(), RST | ACK, EMPTY)
       this.host.stats.rstsSent++
     }
     this.finish(new TcpTimeoutError(this.where(), detail))
