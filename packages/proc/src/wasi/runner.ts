@@ -39,7 +39,12 @@ export class SharedBridge implements WasiBridge {
     this.port.postMessage({ t: 'call', req }, transfer)
     while (Atomics.load(this.ctrl, 0) === 0) Atomics.wait(this.ctrl, 0, 0)
     const len = this.ctrl[3]!
-    return { errno: this.ctrl[1]!, kind: this.ctrl[2]!, chunk: this.payload.slice(0, len), more: this.ctrl[4]! }
+    const kind = this.ctrl[2]!
+    // Bytes are handed out as a view of the shared buffer (valid until the next call: every user
+    // copies them into the module's memory at once); JSON is copied, as TextDecoder may refuse
+    // shared memory.
+    const chunk = kind === KIND_BYTES && this.ctrl[4] === 0 ? this.payload.subarray(0, len) : this.payload.slice(0, len)
+    return { errno: this.ctrl[1]!, kind, chunk, more: this.ctrl[4]! }
   }
 
   call(req: Request): BridgeAnswer {
