@@ -175,10 +175,43 @@ describe('TCP over a lossy link (drop/reorder/duplicate/corrupt ≤ 15 %)', () =
           // unacceptable under the RFC's first/last-octet test, and pure ACKs at SND.MAX lay past
           // the peer's right edge; both ends kept retransmitting into a deadlock.
           [{ seed: 1, faults: { drop: 0, duplicate: 0.04272970999591053, reorder: 0, corrupt: 0 }, sizeAtoB: 3075, sizeBtoA: 3074, chunk: 54, noDelay: true, recvBuffer: 2048, slowReader: true, clientClosesFirst: false }],
+          // A zero-window probe byte taken by the peer: a window update arriving first cleared the
+          // "probing" state, so the ACK of the probe byte looked like an ACK of unsent data and every
+          // later segment of the peer was dropped.
+          [{ seed: 1153383833, faults: { drop: 0, duplicate: 0.15, reorder: 0, corrupt: 0.15 }, sizeAtoB: 2561, sizeBtoA: 2561, chunk: 512, noDelay: false, recvBuffer: 1024, slowReader: true, clientClosesFirst: false }],
           // TIME-WAIT ended while the reader was paused: onEnd/onClose must wait for the unread data.
           [{ seed: 1, faults: { drop: 0, duplicate: 0, reorder: 0, corrupt: 0 }, sizeAtoB: 0, sizeBtoA: 8, chunk: 1, noDelay: true, recvBuffer: 2048, slowReader: true, clientClosesFirst: true }],
         ],
       },
+    )
+  })
+
+  // The corner that found most bugs: windows of one or two segments, readers that stall, every
+  // fault at 0 or 15 %.
+  const hard: fc.Arbitrary<TransferParams> = fc.record({
+    seed: fc.integer({ min: 1, max: 0x7fffffff }),
+    faults: fc.record({ drop: fc.constantFrom(0.15, 0.05, 0), duplicate: fc.constantFrom(0.15, 0), reorder: fc.constantFrom(0.15, 0), corrupt: fc.constantFrom(0.15, 0) }),
+    sizeAtoB: fc.integer({ min: 0, max: 40_000 }),
+    sizeBtoA: fc.integer({ min: 0, max: 40_000 }),
+    chunk: fc.integer({ min: 1, max: 5000 }),
+    noDelay: fc.boolean(),
+    recvBuffer: fc.constantFrom(1024, 1460, 2048, 3000, 4096),
+    slowReader: fc.boolean(),
+    clientClosesFirst: fc.boolean(),
+  })
+
+  test('the same with small windows and stalling readers (zero windows, probes, SWS avoidance)', () => {
+    fc.assert(
+      fc.property(hard, (p) => {
+        const r = runTransfer(p)
+        expect(firstDifference(concat(r.sb.received), r.dataA), 'A→B stream').toBe(-1)
+        expect(firstDifference(concat(r.sa.received), r.dataB), 'B→A stream').toBe(-1)
+        expect(r.sa.closedWith).toBeUndefined()
+        expect(r.sb.closedWith).toBeUndefined()
+        expect(r.a.connections.length + r.b.connections.length, 'sockets left').toBe(0)
+        expect(r.clock.pending, 'timers left').toBe(0)
+      }),
+      { numRuns: Number(process.env.TCP_LOSSY_RUNS ?? 300) },
     )
   })
 

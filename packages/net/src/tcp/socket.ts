@@ -181,7 +181,8 @@ export class TcpSocket {
   private finSeq = 0
   private closeRequested = false
   private needDrain = false
-  private probing = false
+  /** End of the last zero-window probe when it lies beyond SND.MAX (the peer may ACK it). */
+  private probeEnd: number | undefined = undefined
   private sndWscale = 0
   private rcvWscale = 0
   private readonly offeredWscale: number
@@ -584,7 +585,7 @@ export class TcpSocket {
       this.sndWl2 = ack
       established = true
     }
-    const limit = this.probing ? seqMax(this.sndMax, seqAdd(this.sndNxt, 1)) : this.sndMax
+    const limit = this.probeEnd !== undefined ? seqMax(this.sndMax, this.probeEnd) : this.sndMax
     if (seqGt(ack, limit)) {
       // Acknowledges something never sent: ACK and drop.
       this.sendAck()
@@ -601,6 +602,7 @@ export class TcpSocket {
     const advanced = seqGt(ack, this.sndUna)
     if (advanced) {
       if (seqGt(ack, this.sndMax)) this.sndMax = ack // our window probe byte was taken
+      if (this.probeEnd !== undefined && seqGe(this.sndMax, this.probeEnd)) this.probeEnd = undefined
       this.ackAdvanced(ack)
     } else if (
       ack === this.sndUna &&
@@ -623,7 +625,6 @@ export class TcpSocket {
       if (segWnd > 0 && this.timers.persist) {
         this.stopTimer('persist')
         this.persistBackoff = 0
-        this.probing = false
       }
     }
     if (established) {
@@ -1009,7 +1010,7 @@ export class TcpSocket {
     if (fin) flags |= FIN
     if (len > 0 && offset + len === this.sendQ.length) flags |= PSH
     const end = seqAdd(seq, len + (fin ? 1 : 0))
-    if (seqLt(seq, this.sndMax)) {
+    if (seqLt(seq, this.sndMax) || (this.probeEnd !== undefined && seqLt(seq, this.probeEnd))) {
       this.counters.retransmits++
       this.host.stats.retransmits++
       this.rttSeq = undefined // Karn: no sample from anything sent twice
@@ -1019,7 +1020,7 @@ export class TcpSocket {
     }
     this.output(seq, flags, payload)
     if (seqGt(end, this.sndMax)) this.sndMax = end
-    this.probing = false
+    if (this.probeEnd !== undefined && seqGe(this.sndMax, this.probeEnd)) this.probeEnd = undefined
     if (!this.timers.rtx) this.startRtx()
     this.stopTimer('persist')
     return end
@@ -1080,7 +1081,8 @@ export class TcpSocket {
       // Zero-window probe (RFC 9293 §3.8.6.1): one byte beyond the window, SND.NXT unchanged.
       this.host.stats.windowProbes++
       this.output(this.sndNxt, ACK, this.sendQ.peek(seqDiff(this.sndNxt, this.sndBufSeq), 1))
-      this.probing = true
+      // Until SND.MAX passes it, an ACK of this byte is an ACK of something sent.
+      this.probeEnd = seqAdd(this.sndNxt, 1)
     }
     this.checkPersist()
   }
