@@ -7,6 +7,7 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { VirtualClock } from '../clock.js'
+import { TcpConnectionResetError, TcpRefusedError } from './errors.js'
 import type { TcpSocket } from './socket.js'
 import { ADDR_A, ADDR_B, seededRandom, TestLink, type LinkFaults } from './test-link.js'
 
@@ -236,5 +237,73 @@ describe('TCP over a lossy link (drop/reorder/duplicate/corrupt ≤ 15 %)', () =
     expect(firstDifference(concat(r.sa.received), r.dataB)).toBe(-1)
     expect(r.a.stats.retransmits).toBeGreaterThan(0)
     expect(r.clock.pending).toBe(0)
+  })
+
+  test('several connections at once, some aborted at a random moment by either side: each stream is a prefix of what was sent (whole when not aborted), errors only where aborted, nothing leaks', () => {
+    const conn = fc.record({
+      size: fc.integer({ min: 0, max: 30_000 }),
+      abortAt: fc.option(fc.integer({ min: 0, max: 3000 })),
+      abortByClient: fc.boolean(),
+    })
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 0x7fffffff }), fc.constantFrom(0, 0.05, 0.15), fc.array(conn, { minLength: 1, maxLength: 6 }), (seed, rate, conns) => {
+        const clock = new VirtualClock()
+        const link = new TestLink(clock, { seed, faults: { drop: rate, duplicate: rate, reorder: rate, corrupt: rate }, latencyMs: 5 })
+        link.tracing = false
+        const rnd = seededRandom(seed)
+        const opts = { random32: () => Math.floor(rnd() * 2 ** 32), timings: { minRtoMs: 200, initialRtoMs: 200, mslMs: 500, synRetries: 30, synAckRetries: 30, dataRetries: 30 } }
+        const a = link.layer(ADDR_A, opts)
+        const b = link.layer(ADDR_B, opts)
+        const l = b.listen(80)
+        const received = new Map<number, number[]>()
+        const errors = new Map<number, Error>()
+        l.onConnection = (s) => {
+          const got: number[] = []
+          received.set(s.remotePort, got)
+          s.onData = (c) => got.push(...c)
+          s.onEnd = () => s.close()
+          s.onClose = (e) => void (e && errors.set(s.remotePort, e))
+        }
+        const clients = conns.map((c, i) => {
+          const data = new Uint8Array(c.size).map((_, k) => (k * 13 + i) & 0xff)
+          const sock = a.connect({ remoteAddr: ADDR_B, remotePort: 80, localAddr: ADDR_A })
+          sock.onConnect = () => {
+            sock.send(data)
+            sock.close()
+          }
+          sock.onClose = (e) => void (e && errors.set(sock.localPort, e))
+          if (c.abortAt !== null) {
+            clock.schedule(c.abortAt, () => {
+              if (c.abortByClient) sock.abort()
+              else for (const s of b.connections) if (s.remotePort === sock.localPort) s.abort()
+            })
+          }
+          return { sock, data, aborted: c.abortAt !== null }
+        })
+        clock.runUntilIdle(4 * 3_600_000)
+        for (const { sock, data, aborted } of clients) {
+          const got = received.get(sock.localPort) ?? []
+          expect(got.length).toBeLessThanOrEqual(data.length)
+          expect(firstDifference(Uint8Array.from(got), data.subarray(0, got.length))).toBe(-1)
+          const e = errors.get(sock.localPort)
+          if (!aborted) {
+            expect(got.length).toBe(data.length)
+            expect(e).toBeUndefined()
+          } else if (e) {
+            expect(e instanceof TcpConnectionResetError || e instanceof TcpRefusedError).toBe(true)
+          }
+        }
+        // Only an aborted connection may be left: a peer whose RST was lost can leave the other
+        // end idle in FIN-WAIT-2 or CLOSE-WAIT (no timer there, as in RFC 9293); abort() frees it.
+        const abortedPorts = new Set(clients.filter((c) => c.aborted).map((c) => c.sock.localPort))
+        for (const s of [...a.connections, ...b.connections]) expect(abortedPorts.has(s.localPort === 80 ? s.remotePort : s.localPort)).toBe(true)
+        a.destroyAll()
+        b.destroyAll()
+        clock.runUntilIdle()
+        expect(clock.pending).toBe(0)
+        expect(a.connections.length + b.connections.length).toBe(0)
+      }),
+      { numRuns: Number(process.env.TCP_LOSSY_RUNS ?? 150) },
+    )
   })
 })
