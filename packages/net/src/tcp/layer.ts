@@ -9,6 +9,8 @@ import { TcpAddressInUseError, TcpLimitError } from './errors.js'
 import { seqAdd } from './seq.js'
 import { TcpSocket, type TcpSocketHost } from './socket.js'
 import { TcpFlag, type TcpOptions, type TcpOutput, type TcpSegment } from './types.js'
+// For the doc links.
+import type { encodeTcpSegment } from './segment.js'
 
 const { FIN, SYN, RST, ACK } = TcpFlag
 const EMPTY = new Uint8Array(0)
@@ -18,7 +20,12 @@ const EPHEMERAL_COUNT = 65536 - EPHEMERAL_LOW
 
 export interface TcpLayerOptions {
   clock: NetClock
-  /** Where segments go (the IPv4 layer). It must not call {@link TcpLayer.input} synchronously for the reply. */
+  /**
+   * Where segments go (the IPv4 layer, which encodes them with {@link encodeTcpSegment}). It may
+   * loop back into {@link TcpLayer.input} synchronously (a loopback interface): such input is
+   * queued until the current step ends. The segment object is the receiver's; its payload
+   * may be a view into the send buffer, whose bytes are never rewritten.
+   */
   output: TcpOutput
   /** Initial sequence numbers and ephemeral ports (default: crypto.getRandomValues). */
   random32?: () => number
