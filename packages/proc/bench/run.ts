@@ -57,7 +57,7 @@ async function booted(): Promise<WasmWorkerFactory> {
   return () => w
 }
 
-async function ours(name: string, args: string[], factory?: WasmWorkerFactory): Promise<{ ms: number; stdout: string }> {
+async function ours(name: string, args: string[], factory?: WasmWorkerFactory): Promise<{ ms: number; stdout: string; runMs: number }> {
   const workers = factory ?? (await booted())
   const bytes = program(built.dir, name)
   const out: Uint8Array[] = []
@@ -67,7 +67,7 @@ async function ours(name: string, args: string[], factory?: WasmWorkerFactory): 
   const ms = performance.now() - t0
   if (e.code !== 0) throw new Error(`${name} under ours: ${e.info.exitReason} ${e.error?.message ?? ''}`)
   table.reap()
-  return { ms, stdout: Buffer.concat(out).toString() }
+  return { ms, stdout: Buffer.concat(out).toString(), runMs: e.runMs ?? NaN }
 }
 function theirs(name: string, args: string[]): { ms: number; stdout: string } {
   const bytes = program(built.dir, name)
@@ -94,6 +94,24 @@ async function best(name: string, args: string[], rounds = ROUNDS): Promise<[our
   }
   return [a, b]
 }
+/**
+ * node:wasi run inside a worker_threads Worker (ms from compile to exit, measured in the worker):
+ * the same place our modules run, to tell the cost of the worker from the cost of our host.
+ */
+async function nodeWasiInWorker(name: string, args: string[]): Promise<number> {
+  const { Worker } = await import('node:worker_threads')
+  const code = `const { WASI } = require('node:wasi'); const { readFileSync } = require('node:fs'); const { parentPort, workerData } = require('node:worker_threads')
+    const bytes = readFileSync(workerData.path); const t0 = performance.now()
+    const wasi = new WASI({ version: 'preview1', args: workerData.args, env: {}, returnOnExit: true, stdout: 2 })
+    const code = wasi.start(new WebAssembly.Instance(new WebAssembly.Module(bytes), wasi.getImportObject()))
+    parentPort.postMessage({ ms: performance.now() - t0, code })`
+  const w = new Worker(code, { eval: true, workerData: { path: join(built.dir, `${name}.wasm`), args: [name, ...args] }, stderr: true })
+  const r = await new Promise<{ ms: number; code: number }>((resolve) => w.once('message', resolve))
+  await w.terminate()
+  if (r.code !== 0) throw new Error(`${name} under node:wasi in a worker exited ${r.code}`)
+  return r.ms
+}
+
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!
 
 /** µs of a bare worker → main → worker round trip (postMessage, then Atomics.wait/notify). */
@@ -148,6 +166,15 @@ try {
   }
   const [cpu, cpuPeer] = await best('compute', [String(COMPUTE_N)])
   metrics.push(lowerIsBetter(`compute (sieve to ${COMPUTE_N})`, 'ms', cpu, cpuPeer))
+  // In the worker, against node:wasi in a Worker (best of R each; both timed inside the worker,
+  // compile to exit): what our host costs, with the cost of running off the main thread removed.
+  let inWorker = Infinity
+  let oursRun = Infinity
+  for (let i = 0; i < ROUNDS; i++) {
+    oursRun = Math.min(oursRun, (await ours('compute', [String(COMPUTE_N)])).runMs)
+    inWorker = Math.min(inWorker, await nodeWasiInWorker('compute', [String(COMPUTE_N)]))
+  }
+  metrics.push(lowerIsBetter(`compute in a worker (compile→exit), peer: node:wasi in a Worker`, 'ms', oursRun, inWorker))
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

@@ -84,7 +84,7 @@ export type OpenResult = { kind: 'file'; handle: number; stat: WireStat } | { ki
 export type WorkerMessage =
   | { t: 'call'; req: Request }
   | { t: 'out'; fd: 1 | 2; data: Uint8Array }
-  | { t: 'exit'; code: number }
+  | { t: 'exit'; code: number; ms: number }
   | { t: 'signal'; signal: number }
   | { t: 'trap'; message: string; memoryPages: number }
   | { t: 'limit'; kind: 'memory' | 'fds'; detail: string }

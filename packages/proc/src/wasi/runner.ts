@@ -120,6 +120,8 @@ function describe(e: unknown): string {
 
 function run(port: RunnerPort, host: WasiHost, m: StartMessage): void {
   let memory: WasmMemory | undefined
+  // Compile + instantiate + run, on this thread's clock (what `WasmExit.runMs` reports).
+  const t0 = performance.now()
   try {
     const mod = isWasmModule(m.module) ? m.module : new wasmApi.Module(m.module ?? new Uint8Array(0))
     for (const imp of wasmApi.Module.imports(mod)) {
@@ -139,9 +141,9 @@ function run(port: RunnerPort, host: WasiHost, m: StartMessage): void {
     const start = instance.exports['_start'] ?? instance.exports['_initialize']
     if (typeof start !== 'function') throw new Error('the module exports neither _start nor _initialize')
     ;(start as () => unknown)()
-    port.postMessage({ t: 'exit', code: 0 })
+    port.postMessage({ t: 'exit', code: 0, ms: performance.now() - t0 })
   } catch (e) {
-    if (e instanceof WasiExit) port.postMessage({ t: 'exit', code: e.code })
+    if (e instanceof WasiExit) port.postMessage({ t: 'exit', code: e.code, ms: performance.now() - t0 })
     else if (e instanceof WasiRaise) port.postMessage({ t: 'signal', signal: e.signal })
     else if (e instanceof WasiLimitExceeded) port.postMessage({ t: 'limit', kind: e.kind, detail: e.detail })
     else port.postMessage({ t: 'trap', message: describe(e), memoryPages: memory ? memory.buffer.byteLength / 65536 : 0 })

@@ -38,6 +38,7 @@ describe('spawnWasm', () => {
     expect([e.code, e.info.state, e.error]).toEqual([7, 'exited', undefined])
     expect(out.join('')).toBe('hello\n')
     expect(table.result(p.pid)).toBe(7)
+    expect(e.runMs).toBeGreaterThan(0)
     expect(table.reap()).toBe(1)
   })
 

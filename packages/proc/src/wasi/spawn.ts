@@ -76,6 +76,8 @@ export interface WasmExit {
   readonly info: ProcessInfo
   /** The typed reason of an abnormal end (trap, limit, signal). */
   readonly error: WasmLimitError | WasmTrapError | WasmSignalError | undefined
+  /** Milliseconds from compiling the module to its exit, on the worker's clock (undefined unless it exited). */
+  readonly runMs: number | undefined
 }
 
 /** A WebAssembly process: a `Process` of the table, plus how it ended. */
@@ -137,6 +139,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
     maxOutputBytesPerSecond: options.limits?.maxOutputBytesPerSecond ?? 64 << 20,
   }
   let exitCode: number | undefined
+  let runMs: number | undefined
   let failure: WasmExit['error']
   const proc = options.table.spawn(name, caps, (ctx) => {
     const fsCap = ctx.can('fs')
@@ -219,6 +222,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
           }
           case 'exit':
             exitCode = m.code
+            runMs = m.ms
             return finish(() => resolve(m.code))
           case 'signal': {
             const err = new WasmSignalError(ctx.pid, m.signal)
@@ -255,7 +259,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
       worker.postMessage(start, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : [])
     })
   }, options.parent === undefined ? {} : { parent: options.parent })
-  const exit = proc.wait().then((info) => ({ code: exitCode, info, error: failure }))
+  const exit = proc.wait().then((info) => ({ code: exitCode, info, error: failure, runMs }))
   return Object.assign(Object.create(null) as object, {
     pid: proc.pid,
     info: () => proc.info(),
