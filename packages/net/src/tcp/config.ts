@@ -16,6 +16,8 @@ export interface TcpLimits {
   maxOutOfOrder: number
   /** Our MSS: the largest payload we accept, offered in the SYN (1460 for a 1500-byte MTU). */
   mss: number
+  /** Challenge ACKs (RFC 5961) the layer sends per second at most, over all connections (§7). */
+  challengeAcksPerSecond: number
 }
 
 /** Timers and retry counts (milliseconds). */
@@ -50,6 +52,7 @@ export const defaultTcpLimits: TcpLimits = {
   recvBuffer: 256 * 1024,
   maxOutOfOrder: 64,
   mss: 1460,
+  challengeAcksPerSecond: 1000,
 }
 
 export const defaultTcpTimings: TcpTimings = {
@@ -80,6 +83,8 @@ export interface TcpStats {
   rstsSent: number
   rstsReceived: number
   challengeAcks: number
+  /** Challenge ACKs not sent because of the per-second limit. */
+  challengeAcksSuppressed: number
   activeOpens: number
   passiveOpens: number
   synDropped: number
@@ -100,6 +105,7 @@ export function newTcpStats(): TcpStats {
     rstsSent: 0,
     rstsReceived: 0,
     challengeAcks: 0,
+    challengeAcksSuppressed: 0,
     activeOpens: 0,
     passiveOpens: 0,
     synDropped: 0,

@@ -142,6 +142,8 @@ export class TcpLayer {
   private readonly owner = new Map<TcpSocket, TcpListener>()
   private readonly host: TcpSocketHost
   private depth = 0
+  private challengeWindowStart = -Infinity
+  private challengeCount = 0
   private readonly pendingInput: Array<[TcpSegment, number, number]> = []
 
   constructor(opts: TcpLayerOptions) {
@@ -161,6 +163,14 @@ export class TcpLayer {
       release: (sock) => layer.release(sock),
       accepted: (sock) => layer.owner.get(sock)?.established(sock),
       run: (fn) => layer.run(fn),
+      challengeAckAllowed: () => {
+        const now = layer.clock.now()
+        if (now - layer.challengeWindowStart >= 1000) {
+          layer.challengeWindowStart = now
+          layer.challengeCount = 0
+        }
+        return layer.challengeCount++ < layer.config.challengeAcksPerSecond
+      },
     }
   }
 

@@ -191,6 +191,22 @@ describe('RST and SYN checks (RFC 5961)', () => {
     drain(s, server)
   })
 
+  test('challenge ACKs are rate-limited per second across the layer (RFC 5961 §7)', () => {
+    const s = setup({ limits: { challengeAcksPerSecond: 10 } })
+    const { client, server } = connected(s)
+    const before = s.link.trace.length
+    const rst = () => seg({ srcPort: 80, dstPort: client.localPort, seq: seqAdd(client.sequence.rcvNxt, 500), flags: RST })
+    for (let i = 0; i < 5000; i++) s.a.input(rst(), ADDR_B, ADDR_A)
+    expect(s.link.trace.length - before).toBe(10)
+    expect(s.a.stats.challengeAcks).toBe(10)
+    expect(s.a.stats.challengeAcksSuppressed).toBe(4990)
+    s.clock.advance(1000)
+    s.a.input(rst(), ADDR_B, ADDR_A)
+    expect(s.a.stats.challengeAcks).toBe(11) // a new second, a new budget
+    expect(client.state).toBe('ESTABLISHED')
+    drain(s, client, server)
+  })
+
   test('a SYN on an established connection draws a challenge ACK, not a reset (RFC 5961 §4)', () => {
     const s = setup()
     const { client, server } = connected(s)

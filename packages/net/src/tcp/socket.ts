@@ -51,6 +51,8 @@ export interface TcpSocketHost {
    * layer synchronously during the step are queued and processed right after it.
    */
   run(fn: () => void): void
+  /** Whether one more challenge ACK fits in this second's budget (RFC 5961 §7). */
+  challengeAckAllowed(): boolean
 }
 
 /** Per-connection counters. */
@@ -992,6 +994,10 @@ export class TcpSocket {
   }
 
   private challengeAck(): void {
+    if (!this.host.challengeAckAllowed()) {
+      this.host.stats.challengeAcksSuppressed++
+      return
+    }
     this.host.stats.challengeAcks++
     this.sendAck()
   }
