@@ -362,7 +362,31 @@ describe('flow control', () => {
     drain(s, client, server)
   })
 
-  test('persist timer: zero-window probes of one byte, intervals doubling, until the window reopens', () => {
+  test('pull-style reading: without onData, data waits for recv(); reading reopens the window', () => {
+    const s = setup({ limits: { recvBuffer: 2 * 1460 } })
+    const { client, server } = connected(s)
+    let readable = 0
+    server.onReadable = () => readable++
+    client.send(new Uint8Array(5000).map((_, i) => i & 0xff))
+    client.close()
+    s.clock.advance(100)
+    expect(readable).toBe(2)
+    expect(server.readableLength).toBe(2920)
+    expect(server.sequence.rcvWnd).toBe(0)
+    const parts: Uint8Array[] = []
+    for (let x = server.recv(1000); x; x = server.recv(1000)) parts.push(x.slice())
+    expect(parts.map((p) => p.length)).toEqual([1000, 460, 1000, 460])
+    expect(fromB(s.link.trace).at(-1)!.seg.window).toBe(2920) // the window update went out at once
+    s.clock.advance(1000)
+    for (let x = server.recv(); x; x = server.recv()) parts.push(x.slice())
+    const all = Uint8Array.from(parts.flatMap((p) => [...p]))
+    expect(all.length).toBe(5000)
+    expect(all.every((v, i) => v === (i & 0xff))).toBe(true)
+    expect(server.readableEnded).toBe(true)
+    drain(s, client, server)
+  })
+
+    test('persist timer: zero-window probes of one byte, intervals doubling, until the window reopens', () => {
     const s = setup({ limits: { recvBuffer: 2 * 1460 } })
     const { client, server } = connected(s)
     server.pause()

@@ -160,6 +160,8 @@ export class TcpSocket {
   }
   /** The send buffer fell below its limit after `send()` returned false. */
   onDrain: (() => void) | undefined = undefined
+  /** Data was queued for {@link recv} (no `onData` handler is set). */
+  onReadable: (() => void) | undefined = undefined
 
   private readonly host: TcpSocketHost
   private readonly cfg: TcpConfig
@@ -372,6 +374,30 @@ export class TcpSocket {
 
   get isPaused(): boolean {
     return this.paused
+  }
+
+  /**
+   * Pull-style reading (with no `onData` handler): the next queued bytes, at most `maxBytes`,
+   * or undefined when nothing is queued. Reading reopens the window like `resume()` does.
+   */
+  recv(maxBytes = Infinity): Uint8Array | undefined {
+    const head = this.recvQ[0]
+    if (!head || maxBytes <= 0) return undefined
+    let out = head
+    if (head.length > maxBytes) {
+      out = head.subarray(0, maxBytes)
+      this.recvQ[0] = head.subarray(maxBytes)
+    } else {
+      this.recvQ.shift()
+    }
+    this.recvQBytes -= out.length
+    this.host.run(() => this.flushRecv())
+    return out
+  }
+
+  /** True once the peer's FIN was received and every byte before it was read. */
+  get readableEnded(): boolean {
+    return this.endPending && this.recvQ.length === 0
   }
 
   /** Enables keep-alive probes after `idleMs` without a segment from the peer (RFC 9293 §3.8.4). */
@@ -842,6 +868,7 @@ export class TcpSocket {
     }
     this.recvQ.push(data)
     this.recvQBytes += data.length
+    if (!this.dataHandler) this.onReadable?.()
   }
 
   private flushRecv(): void {
