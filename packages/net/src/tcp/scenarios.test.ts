@@ -466,6 +466,26 @@ describe('flow control', () => {
     client.abort()
     drain(s, server)
   })
+
+  test('overlapping out-of-order segments cannot hold more bytes than the receive buffer', () => {
+    const s = setup({ limits: { recvBuffer: 64 * 1024 } })
+    const { client, server } = connected(s)
+    const got = sink(server)
+    const base = client.sequence.sndNxt
+    const ack = client.sequence.rcvNxt
+    // 64 segments of ~60 KiB starting one byte apart: without a byte bound they would pin ~4 MiB.
+    for (let k = 1; k <= 64; k++) {
+      s.b.input(seg({ srcPort: client.localPort, dstPort: 80, seq: seqAdd(base, k), ack, payload: new Uint8Array(60_000).fill(7) }), ADDR_A, ADDR_B)
+      expect(server.outOfOrder.bytes).toBeLessThanOrEqual(64 * 1024)
+    }
+    expect(server.outOfOrder.segments).toBe(1)
+    expect(s.b.stats.outOfOrderDropped).toBe(63)
+    s.b.input(seg({ srcPort: client.localPort, dstPort: 80, seq: base, ack, payload: new Uint8Array(1).fill(7) }), ADDR_A, ADDR_B)
+    expect(total(got)).toBe(60_001)
+    expect(server.outOfOrder).toEqual({ segments: 0, bytes: 0 })
+    client.abort()
+    drain(s, server)
+  })
 })
 
 describe('retransmission (RFC 6298) and congestion control (RFC 5681, RFC 6582)', () => {

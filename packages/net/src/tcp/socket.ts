@@ -220,6 +220,7 @@ export class TcpSocket {
   private readonly recvQ: Uint8Array[] = []
   private recvQBytes = 0
   private readonly ooo: OooSegment[] = []
+  private oooBytes = 0
   private paused = false
   private finReceived = false
   private endPending = false
@@ -807,17 +808,27 @@ export class TcpSocket {
     let i = 0
     while (i < this.ooo.length && seqLt(this.ooo[i]!.seq, seq)) i++
     const same = this.ooo[i]
-    if (same && same.seq === seq) {
-      if (same.data.length >= data.length && (same.fin || !fin)) return // duplicate
-      same.data = data
-      same.fin = fin
-      return
-    }
-    if (this.ooo.length >= this.cfg.maxOutOfOrder) {
+    if (same && same.seq === seq && same.data.length >= data.length && (same.fin || !fin)) return // duplicate
+    // Bounded by count and by bytes (overlapping segments must not hold more than the buffer).
+    const grow = data.length - (same && same.seq === seq ? same.data.length : 0)
+    if ((!(same && same.seq === seq) && this.ooo.length >= this.cfg.maxOutOfOrder) || this.oooBytes + grow > this.cfg.recvBuffer) {
       this.host.stats.outOfOrderDropped++
       return
     }
-    this.ooo.splice(i, 0, { seq, data, fin })
+    // A trimmed view would keep its whole segment alive: hold a copy of just these bytes.
+    const held = data.byteLength === data.buffer.byteLength ? data : data.slice()
+    this.oooBytes += grow
+    if (same && same.seq === seq) {
+      same.data = held
+      same.fin = fin
+    } else {
+      this.ooo.splice(i, 0, { seq, data: held, fin })
+    }
+  }
+
+  /** Segments and bytes held for reassembly (diagnostics, tests). */
+  get outOfOrder(): { segments: number; bytes: number } {
+    return { segments: this.ooo.length, bytes: this.oooBytes }
   }
 
   /** Moves held segments that now start at or before RCV.NXT into the stream; true if a FIN was reached. */
@@ -825,6 +836,7 @@ export class TcpSocket {
     let fin = false
     while (this.ooo.length > 0 && seqLe(this.ooo[0]!.seq, this.rcvNxt)) {
       const e = this.ooo.shift()!
+      this.oooBytes -= e.data.length
       const skip = seqDiff(this.rcvNxt, e.seq)
       if (skip < e.data.length) {
         const part = e.data.subarray(skip)
@@ -840,6 +852,7 @@ export class TcpSocket {
     this.rcvNxt = seqAdd(this.rcvNxt, 1)
     this.finReceived = true
     this.ooo.length = 0
+    this.oooBytes = 0
     this.ackNow = true
     this.endPending = true
     switch (this.state) {
@@ -1264,6 +1277,7 @@ export class TcpSocket {
     this.state = 'CLOSED'
     for (const name of Object.keys(this.timers) as TimerName[]) this.stopTimer(name)
     this.ooo.length = 0
+    this.oooBytes = 0
     this.sendQ.drop(this.sendQ.length)
     this.host.release(this)
     if (error || discard) {
