@@ -28,6 +28,11 @@ export interface NodeWasmWorkerOptions {
    * process alive.
    */
   prewarm?: number
+  /**
+   * The worker script (a module that runs `runWasiWorker` on `parentPort`, as dist/wasi-worker.js
+   * does). Default: the one beside this module, compiled by tsx when running from sources.
+   */
+  workerUrl?: URL
 }
 
 /**
@@ -46,7 +51,7 @@ function workerSource(): { code: string | URL; eval: boolean } {
 
 /** A `WasmWorkerFactory` of worker_threads Workers. */
 export function nodeWasmWorkers(options: NodeWasmWorkerOptions = {}): WasmWorkerFactory {
-  const src = workerSource()
+  const src = options.workerUrl ? { code: options.workerUrl, eval: false } : workerSource()
   const make = (): Worker =>
     new Worker(src.code, {
       eval: src.eval,
