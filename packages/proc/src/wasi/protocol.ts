@@ -12,6 +12,7 @@
  *   [4] bytes still to fetch with a `more` request after this chunk
  *   payload from byte 32
  */
+import type { WasmModule } from './wasm-api.js'
 
 /** Bytes of the response header. */
 export const HEADER = 32
@@ -92,8 +93,6 @@ export type WorkerMessage =
   | { t: 'driver'; id: number; result?: number; reads?: Uint8Array[]; error?: string }
 
 /** A deterministic clock: each read advances it by `stepNs`; sleeps advance it instead of waiting. */
-import type { WasmModule } from './wasm-api.js'
-
 export interface FakeClockSpec {
   readonly startNs: bigint
   readonly stepNs: bigint
