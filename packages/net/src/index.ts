@@ -27,3 +27,4 @@ export { type DnsMessage, type DnsQuestion, type DnsRecord, DnsType, DnsRcode, e
 export { type NetClock, type NetTimer, realClock, VirtualClock } from './clock.js'
 export { DhcpClient, DhcpServer, type DhcpLease, type DhcpClientState, type DhcpClientOptions, type DhcpServerOptions } from './dhcp.js'
 export { DnsResolver, DnsResponder, type DnsResolverOptions, type DnsResponderOptions } from './dns.js'
+export { encodeTcpSegmentInto, tcpSegmentLength } from './tcp/segment.js'

@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { finishChecksum, pseudoHeaderSum, sumWords } from '../checksum.js'
 import { NetMalformedError } from '../errors.js'
-import { decodeTcpSegment, encodeTcpSegment } from './segment.js'
+import { decodeTcpSegment, encodeTcpSegment, encodeTcpSegmentInto, tcpSegmentLength } from './segment.js'
 import { TcpFlag, type TcpOptions, type TcpSegment } from './types.js'
 
 const u16 = fc.integer({ min: 0, max: 0xffff })
@@ -153,6 +153,21 @@ describe('TCP segment codec', () => {
       { numRuns: 3000 },
     )
     expect(accepted).toBeGreaterThan(0) // the fuzz reached past the checksum
+  })
+
+  test('encodeTcpSegmentInto writes the same bytes at any offset of a dirty buffer', () => {
+    fc.assert(
+      fc.property(segment, fc.integer({ min: 0, max: 37 }), fc.integer({ min: 0, max: 255 }), (seg, offset, junk) => {
+        const want = encodeTcpSegment(seg, SRC, DST)
+        const buf = new Uint8Array(offset + tcpSegmentLength(seg) + 5).fill(junk)
+        expect(encodeTcpSegmentInto(seg, SRC, DST, buf, offset)).toBe(want.length)
+        expect(buf.subarray(offset, offset + want.length)).toEqual(want)
+        expect(buf.subarray(offset + want.length).every((v) => v === junk)).toBe(true)
+        expect(decodeTcpSegment(buf.subarray(offset, offset + want.length), SRC, DST)).toEqual(seg)
+      }),
+      { numRuns: 300 },
+    )
+    expect(() => encodeTcpSegmentInto(base(), SRC, DST, new Uint8Array(30), 11)).toThrow(/does not fit at offset 11/)
   })
 
   test('the decoded payload is a copy, not a view of the frame', () => {

@@ -81,24 +81,42 @@ function writeOptions(out: Uint8Array, at: number, options: TcpOptions, end: num
  * `src` → `dst`. Ports, numbers and the window are taken modulo their field widths.
  */
 export function encodeTcpSegment(seg: TcpSegment, src: number, dst: number): Uint8Array {
+  const out = new Uint8Array(tcpSegmentLength(seg))
+  encodeTcpSegmentInto(seg, src, dst, out, 0)
+  return out
+}
+
+/** The encoded length of `seg`: header, padded options, payload. */
+export function tcpSegmentLength(seg: TcpSegment): number {
+  return TCP_HEADER_BYTES + tcpOptionsLength(seg.options) + seg.payload.length
+}
+
+/**
+ * Encodes `seg` into `out` at `offset` (e.g. straight into a frame after the IPv4 header, to
+ * save a copy) and returns the number of bytes written ({@link tcpSegmentLength}). Throws
+ * RangeError when it does not fit.
+ */
+export function encodeTcpSegmentInto(seg: TcpSegment, src: number, dst: number, out: Uint8Array, offset: number): number {
   const optLen = tcpOptionsLength(seg.options)
   if (optLen > 40) throw new RangeError(`TCP options need ${optLen} bytes, at most 40 fit`)
   const headerLen = TCP_HEADER_BYTES + optLen
   const total = headerLen + seg.payload.length
-  const out = new Uint8Array(total)
-  const dv = new DataView(out.buffer)
+  if (offset < 0 || offset + total > out.length) throw new RangeError(`a ${total}-byte TCP segment does not fit at offset ${offset} of ${out.length} bytes`)
+  const view = out.subarray(offset, offset + total)
+  const dv = new DataView(view.buffer, view.byteOffset, total)
   dv.setUint16(0, seg.srcPort & 0xffff)
   dv.setUint16(2, seg.dstPort & 0xffff)
   dv.setUint32(4, seg.seq >>> 0)
   dv.setUint32(8, seg.ack >>> 0)
-  out[12] = (headerLen / 4) << 4
-  out[13] = seg.flags & 0xff
+  view[12] = (headerLen / 4) << 4
+  view[13] = seg.flags & 0xff
   dv.setUint16(14, seg.window & 0xffff)
+  dv.setUint16(16, 0)
   dv.setUint16(18, seg.urgent & 0xffff)
-  writeOptions(out, TCP_HEADER_BYTES, seg.options, headerLen)
-  out.set(seg.payload, headerLen)
-  dv.setUint16(16, finishChecksum(fastSum(out, pseudoHeaderSum(src >>> 0, dst >>> 0, TCP_PROTOCOL, total))))
-  return out
+  writeOptions(view, TCP_HEADER_BYTES, seg.options, headerLen)
+  view.set(seg.payload, headerLen)
+  dv.setUint16(16, finishChecksum(fastSum(view, pseudoHeaderSum(src >>> 0, dst >>> 0, TCP_PROTOCOL, total))))
+  return total
 }
 
 function parseOptions(bytes: Uint8Array, start: number, end: number): TcpOptions {
