@@ -5,6 +5,8 @@
  * tree must be equal. Needs the toolchain (scripts/guest/build-wasm-examples.sh installs it);
  * under CI=true its absence fails the tests instead of skipping them.
  */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, lstatSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -109,4 +111,24 @@ describe.skipIf(!ci && 'error' in built)('C programs under ours and node:wasi', 
       expect(ours.stdout.length + ours.stderr.length + (ours.code ?? 0) + Object.keys(tree(b)).length).toBeGreaterThan(3)
     })
   }
+})
+
+describe.skipIf(!ci && 'error' in built)('the wasi-testsuite adapter (wasi-testsuite-adapter.py → cli.ts)', () => {
+  const adapter = fileURLToPath(new URL('../../wasi-testsuite-adapter.py', import.meta.url))
+  it('--version prints NAME VERSION', () => {
+    expect(execFileSync('python3', [adapter, '--version'], { encoding: 'utf8' })).toBe('honk 0.1.0\n')
+  })
+  it('runs a module with exactly the given args, env and dirs; exits with its code', () => {
+    if ('error' in built) throw new Error(built.error)
+    const dir = seed()
+    const r = spawnSync('python3', [adapter, '--test-file', join(built.dir, 'args_env.wasm'), '--arg', 'x', '--arg', '5', '--env', 'FOO=bar'], { encoding: 'utf8' })
+    expect(r.status).toBe(5)
+    expect(r.stdout).toContain('argv[1]=x\n')
+    expect(r.stdout).toContain('env: FOO=bar\nFOO=bar\n')
+    expect(r.stdout.match(/^env: /gm)).toHaveLength(1)
+    const wc = spawnSync('python3', [adapter, '--test-file', join(built.dir, 'textool.wasm'), '--arg', 'wc', '--arg', '/sb/input.txt', '--dir', `${dir}::/sb`], { encoding: 'utf8' })
+    expect([wc.status, wc.stdout]).toEqual([0, '2 9 44 /sb/input.txt\n'])
+    const out = spawnSync('python3', [adapter, '--test-file', join(built.dir, 'textool.wasm'), '--arg', 'wc', '--arg', '/etc/passwd'], { encoding: 'utf8' })
+    expect([out.status, out.stderr]).toEqual([1, 'textool: Capabilities insufficient\n'])
+  })
 })
