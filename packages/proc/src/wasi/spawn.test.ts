@@ -9,7 +9,7 @@ import { nodeWasmWorkers } from '../node.js'
 import { ProcessTable } from '../table.js'
 import { Errno } from './abi.js'
 import { WasmLimitError, WasmTrapError } from './errors.js'
-import { spawnWasm } from './spawn.js'
+import { compileCached, spawnWasm } from './spawn.js'
 import { assemble, helloModule, loopModule, op } from './testing.js'
 
 const workers = nodeWasmWorkers()
@@ -91,6 +91,17 @@ describe('spawnWasm', () => {
     const p = spawnWasm(bytes, { table, workers, caps: ['console'], stdin: 'typed input', stdout: (b) => out.push(dec.decode(b)) })
     expect((await p.exit).code).toBe(0)
     expect(out.join('')).toBe('typed in')
+  })
+})
+
+describe('the compile cache', () => {
+  it('the same bytes give the same compiled module; other bytes another; both paths run', async () => {
+    const a = await compileCached(helloModule(1))
+    expect(await compileCached(helloModule(1))).toBe(a)
+    expect(await compileCached(helloModule(2))).not.toBe(a)
+    const table = newTable()
+    expect((await spawnWasm(helloModule(4), { table, workers }).exit).code).toBe(4)
+    expect((await spawnWasm(helloModule(5), { table, workers, compileCache: false }).exit).code).toBe(5)
   })
 })
 

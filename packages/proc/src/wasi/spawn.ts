@@ -16,7 +16,7 @@ import { WasmLimitError, WasmSignalError, WasmTrapError, type WasmLimitKind } fr
 import { capMemory, MalformedModule } from './limits.js'
 import { DEFAULT_CAPACITY, HEADER, KIND_BYTES, KIND_JSON, KIND_NONE, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
 import { WasiFsServer, type Answer, type WasiStdin } from './server.js'
-import type { WasmModule } from './wasm-api.js'
+import { wasmApi, type WasmModule } from './wasm-api.js'
 
 /** A worker as `spawnWasm` needs it (Node's worker_threads Worker or a browser Worker, adapted). */
 export interface WasmWorker {
@@ -67,6 +67,12 @@ export interface SpawnWasmOptions<S extends object> {
   /** "crypto" (default) or a seeded deterministic generator. */
   random?: 'crypto' | { seed: number }
   limits?: WasmLimits
+  /**
+   * Compile bytes on this thread (asynchronously, off the event loop) and keep the last 16
+   * compiled modules by content hash (default true). The worker then gets a compiled module
+   * (shared, not recompiled), and a program run again starts from V8's already tiered-up code.
+   */
+  compileCache?: boolean
 }
 
 /** How a WebAssembly process ended. */
@@ -76,7 +82,7 @@ export interface WasmExit {
   readonly info: ProcessInfo
   /** The typed reason of an abnormal end (trap, limit, signal). */
   readonly error: WasmLimitError | WasmTrapError | WasmSignalError | undefined
-  /** Milliseconds from compiling the module to its exit, on the worker's clock (undefined unless it exited). */
+  /** Milliseconds from the worker's start of the module (compiling it, unless it came compiled) to its exit, on the worker's clock (undefined unless it exited). */
   readonly runMs: number | undefined
 }
 
@@ -100,6 +106,27 @@ class ByteStdin implements WasiStdin {
 }
 
 const enc = new TextEncoder()
+
+const COMPILE_CACHE_SIZE = 16
+const compiled = new Map<string, Promise<WasmModule>>()
+
+/** Compiles `bytes` (or finds it compiled), keyed by its SHA-256; at most 16 kept, oldest out. */
+export async function compileCached(bytes: Uint8Array): Promise<WasmModule> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))
+  const key = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
+  let p = compiled.get(key)
+  if (p === undefined) {
+    p = wasmApi.compile(bytes)
+    compiled.set(key, p)
+    p.catch(() => compiled.delete(key))
+    if (compiled.size > COMPILE_CACHE_SIZE) compiled.delete(compiled.keys().next().value!)
+  } else {
+    // Most recently used last.
+    compiled.delete(key)
+    compiled.set(key, p)
+  }
+  return p
+}
 
 /**
  * Writes the answer to a bridge request into the shared buffer and wakes the worker. An answer
@@ -141,7 +168,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
   let exitCode: number | undefined
   let runMs: number | undefined
   let failure: WasmExit['error']
-  const proc = options.table.spawn(name, caps, (ctx) => {
+  const proc = options.table.spawn(name, caps, async (ctx) => {
     const fsCap = ctx.can('fs')
     const consoleCap = ctx.can('console')
     const preopenEntries = fsCap ? Object.entries(options.preopens ?? {}) : []
@@ -160,6 +187,15 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         if (e instanceof RangeError) throw (failure = new WasmLimitError(ctx.pid, 'memory', e.message))
         if (!(e instanceof MalformedModule)) throw e
         bytes = module.slice()
+      }
+      if (options.compileCache !== false) {
+        try {
+          bytes = await compileCached(bytes)
+        } catch (e) {
+          throw (failure = new WasmTrapError(ctx.pid, `${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`))
+        }
+        // Killed while it compiled: end here, as killed.
+        ctx.throwIfKilled()
       }
     }
     const sab = new SharedArrayBuffer(HEADER + DEFAULT_CAPACITY)
