@@ -28,6 +28,7 @@ import { HostFS } from '@honk/vfs/node'
 import { VirtMachine, type MachineConfig, type MachineExit } from './board.js'
 import { boot } from './boot.js'
 import { ConsoleFeeder } from './session.js'
+import { checkMac, keyvalItems, openNetBackend, parseNetdev, type NetBackend, type NetdevSpec, type NicSpec } from './cli-net.js'
 
 export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x spellings work too)
   --bios <file|builtin|none>  M-mode firmware to run (e.g. OpenSBI fw_jump.bin, or U-Boot's
@@ -47,7 +48,18 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
                               QEMU's form of --share (mount_tag required, as in QEMU)
   --fsdev local,id=<id>,path=<dir>[,security_model=none][,readonly=on]
   --device <driver,…>         virtio-blk-device,drive=<id> | virtio-9p-device,fsdev=<id>,
-                              mount_tag=<tag> | virtio-rng-device (always present)
+                              mount_tag=<tag> | virtio-net-device,netdev=<id>[,mac=<mac>] |
+                              virtio-rng-device (always present)
+  --netdev user,id=<id>[,hostfwd=tcp:[hostaddr]:port-[guestaddr]:port]…[,restrict=on]
+                              user-mode networking: a NAT on this host (gateway 10.0.2.2 is
+                              this host's loopback, DHCP gives 10.0.2.15, DNS at 10.0.2.3)
+  --netdev stream,id=<id>,server=on|off,addr.type=inet,addr.host=<h>,addr.port=<p>
+  --netdev dgram,id=<id>,local.host=…,local.port=…,remote.host=…,remote.port=…
+  --netdev socket,id=<id>,listen=[h]:<p>|connect=<h>:<p>|udp=<h>:<p>,localaddr=<h>:<p>
+                              raw Ethernet frames over a socket, as QEMU's netdevs: join a
+                              QEMU guest's wire
+  --net user[,hostfwd=…], --nic user[,mac=…][,hostfwd=…]
+                              short for a user-mode netdev with its virtio-net card
   --mmu <sv48|sv57>           widest paging mode the harts offer (default sv48; sv57 takes
                               exact but slower paths for addresses beyond 2^53)
   --clock <virtual|realtime>  guest time from retired instructions (default; deterministic) or
@@ -61,7 +73,7 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
                               (the console is always stdio; Ctrl-A x quits)
   --version                   the version
   --help, -h                  this text
-Any other option (e.g. -netdev: no network yet) is refused with one line, exit code 2.`
+Any other option (e.g. -snapshot, -monitor) is refused with one line, exit code 2.`
 
 export interface CliOptions {
   config: Omit<MachineConfig, 'consoleOut'>
@@ -80,6 +92,8 @@ export interface CliOptions {
   shareReadOnly?: true
   /** `-no-reboot`: a guest reset ends the run (exit 0) instead of rebooting. */
   noReboot?: true
+  /** The network card and its backend (`-netdev` + `-device virtio-net-device`, or `-net user`). */
+  nic?: NicSpec
 }
 
 /** The 9P mount tag of `--share` when no tag is given: the repository's guest initramfs mounts "honk". */
@@ -111,15 +125,13 @@ export function parseSize(text: string): number {
  */
 const OPTIONS = {
   bios: true, kernel: true, initrd: true, append: true, smp: true, mem: true, m: true, drive: true, share: true, 'share-tag': true,
-  virtfs: true, fsdev: true, device: true, clock: true, seed: true, mmu: true, M: true, machine: true, cpu: true, display: true,
+  virtfs: true, fsdev: true, device: true, netdev: true, net: true, nic: true, clock: true, seed: true, mmu: true, M: true, machine: true, cpu: true, display: true,
   serial: true, accel: true, nographic: false, 'no-reboot': false, help: false, h: false, version: false,
 } as const satisfies Record<string, boolean>
 type OptionName = keyof typeof OPTIONS
 
-const NO_NET = 'the machine has no network yet (virtio-net has no host side)'
 /** QEMU options a user may paste that this machine cannot honour, with the reason. */
 const UNSUPPORTED: Record<string, string> = {
-  netdev: NO_NET, nic: NO_NET, net: NO_NET,
   s: 'no gdb stub', S: 'no gdb stub', gdb: 'no gdb stub',
   monitor: 'no QEMU monitor (the console is stdio; Ctrl-A x quits)', qmp: 'no QMP', chardev: 'no character devices besides the console on stdio',
   snapshot: 'no snapshot mode (a drive is written in place; use readonly=on to keep it unchanged)',
@@ -199,7 +211,7 @@ const MiB = 1 << 20
 export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   const single: Partial<Record<OptionName, { flag: string; value: string }>> = {}
   /** Options that may repeat, in command-line order (drives and devices keep their order). */
-  const repeated: Array<{ name: 'drive' | 'virtfs' | 'fsdev' | 'device'; flag: string; value: string }> = []
+  const repeated: Array<{ name: 'drive' | 'virtfs' | 'fsdev' | 'device' | 'netdev'; flag: string; value: string }> = []
   const flags = new Set<OptionName>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -221,7 +233,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     }
     const value = m[2] ?? argv[++i]
     if (value === undefined) throw new UsageError(`${flag} needs a value`)
-    if (opt === 'drive' || opt === 'virtfs' || opt === 'fsdev' || opt === 'device') repeated.push({ name: opt, flag, value })
+    if (opt === 'drive' || opt === 'virtfs' || opt === 'fsdev' || opt === 'device' || opt === 'netdev') repeated.push({ name: opt, flag, value })
     else single[opt === 'm' ? 'mem' : opt === 'M' ? 'machine' : opt] = { flag, value } // the last one wins, as in QEMU
   }
   const val = (o: OptionName) => single[o]?.value
@@ -267,6 +279,12 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   // Drives and 9P exports: QEMU's -drive/-fsdev define backends, -device attaches them; if=virtio and -virtfs do both.
   const drives: Array<{ path: string; readOnly: boolean; id?: string; used: boolean }> = []
   const fsdevs = new Map<string, FsSpec & { used: boolean }>()
+  const netdevs = new Map<string, { spec: NetdevSpec; used: boolean }>()
+  let nic: (NicSpec & { flag: string }) | undefined
+  const addNic = (flag: string, n: NicSpec) => {
+    if (nic) throw new UsageError(`${flag}: not supported: one network card only (already ${nic.flag})`)
+    nic = { ...n, flag }
+  }
   const attached: Array<{ path: string; readOnly: boolean }> = []
   let share: (FsSpec & { tag?: string; flag: string }) | undefined
   const addShare = (flag: string, s: FsSpec & { tag?: string }) => {
@@ -304,6 +322,10 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       if (fs.id === undefined) throw new UsageError(`${r.flag} ${r.value}: id=<name> is required (-device virtio-9p-device,fsdev=<name> uses it)`)
       if (fsdevs.has(fs.id)) throw new UsageError(`${r.flag} ${r.value}: an fsdev id=${fs.id} already exists`)
       fsdevs.set(fs.id, { path: fs.path, readOnly: fs.readOnly, used: false })
+    } else if (r.name === 'netdev') {
+      const spec = parseNetdev(r.flag, r.value)
+      if (netdevs.has(spec.id)) throw new UsageError(`${r.flag} ${r.value}: a netdev id=${spec.id} already exists`)
+      netdevs.set(spec.id, { spec, used: false })
     } else if (r.name === 'virtfs') {
       const kv = parseKeyval(r.flag, r.value, 'fsdriver')
       const fs = parseFs(r.flag, r.value, kv)
@@ -337,14 +359,36 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       addShare(r.flag, { path: fs.path, readOnly: fs.readOnly, tag })
     } else if (driver === 'virtio-rng-device') {
       rest(`${r.flag} ${r.value}`, kv, 'not supported (the rng takes no properties)') // the board always has one virtio-rng
-    } else if (driver === 'virtio-net-device') throw new UsageError(`${r.flag} ${r.value}: not supported: ${NO_NET}`)
+    } else if (driver === 'virtio-net-device') {
+      const id = take(kv, 'netdev')
+      const mac = take(kv, 'mac')
+      rest(`${r.flag} ${r.value}`, kv)
+      const n = id === undefined ? undefined : netdevs.get(id)
+      if (!n) throw new UsageError(`${r.flag} ${r.value}: netdev=${id ?? ''} names no -netdev …,id=${id ?? '<id>'}`)
+      if (n.used) throw new UsageError(`${r.flag} ${r.value}: netdev ${id} is already in use`)
+      n.used = true
+      addNic(r.flag, { netdev: n.spec, ...(mac !== undefined ? { mac: checkMac(`${r.flag} ${r.value}`, mac) } : {}) })
+    }
     else if (driver.endsWith('-pci')) throw new UsageError(`${r.flag} ${driver}: not supported: no PCI bus (use the virtio-…-device form on virtio-mmio)`)
-    else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device and virtio-rng-device are)`)
+    else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device, virtio-net-device and virtio-rng-device are)`)
   }
 
   // QEMU would leave an unattached backend unused; here it is refused, so that nothing is ignored.
   for (const d of drives) if (!d.used) throw new UsageError(`-drive ${d.path}: if=none, and no -device virtio-blk-device,drive=${d.id ?? '<id>'} attaches it`)
   for (const [id, f] of fsdevs) if (!f.used) throw new UsageError(`-fsdev id=${id}: no -device virtio-9p-device,fsdev=${id},mount_tag=<tag> attaches it`)
+  for (const [id, n] of netdevs) if (!n.used) throw new UsageError(`-netdev ${n.spec.type},id=${id}: no -device virtio-net-device,netdev=${id} attaches it`)
+  // The short forms: -net user[,hostfwd=…] / -nic user[,model=virtio-net-device][,mac=…][,hostfwd=…]; -net none / -nic none.
+  for (const o of ['net', 'nic'] as const) {
+    const s = single[o]
+    if (!s || s.value === 'none') continue
+    const items = keyvalItems(s.flag, s.value, 'type')
+    const model = items.find(([k]) => k === 'model')?.[1]
+    if (model !== undefined && model !== 'virtio-net-device' && model !== 'virtio') throw new UsageError(`${s.flag} ${s.value}: model=${model} is not supported (virtio-net-device)`)
+    const mac = items.find(([k]) => k === 'mac')?.[1]
+    const userText = items.filter(([k]) => k !== 'model' && k !== 'mac').map(([k, v]) => `${k}=${v.replaceAll(',', ',,')}`).join(',')
+    if (!/^type=user(,|$)/.test(userText)) throw new UsageError(`${s.flag} ${s.value}: only ${s.flag} user[,hostfwd=…] or ${s.flag} none (other backends: -netdev … with -device virtio-net-device)`)
+    addNic(s.flag, { netdev: parseNetdev(s.flag, `${userText},id=${o}0`), ...(mac !== undefined ? { mac: checkMac(`${s.flag} ${s.value}`, mac) } : {}) })
+  }
   if (single.share) addShare(single.share.flag, { path: single.share.value, readOnly: false, ...(single['share-tag'] ? { tag: checkTag(label('share-tag'), single['share-tag'].value) } : {}) })
   else if (single['share-tag']) throw new UsageError(`${label('share-tag')}: needs --share <dir>`)
 
@@ -371,6 +415,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     ...(share?.tag !== undefined ? { shareTag: share.tag } : {}),
     ...(share?.readOnly ? { shareReadOnly: true as const } : {}),
     ...(flags.has('no-reboot') ? { noReboot: true as const } : {}),
+    ...(nic ? { nic: { netdev: nic.netdev, ...(nic.mac !== undefined ? { mac: nic.mac } : {}) } } : {}),
   }
 }
 
@@ -423,6 +468,7 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
   const images = files ?? (await readCliFiles(options))
   const drives: BlockDevice[] = []
   let server: ReturnType<typeof serve> | undefined
+  let net: NetBackend | undefined
   try {
     for (const [i, path] of options.drives.entries()) {
       try {
@@ -434,23 +480,28 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
     }
     server = options.share ? serve(new HostFS(options.share, options.shareReadOnly ? { readOnly: true } : {})) : undefined
     const p9 = server
+    net = options.nic ? await openNetBackend(options.nic.netdev) : undefined
+    const wire = net?.wire
     const machine = new VirtMachine({
       ...options.config,
       consoleOut,
       drives,
       ...(options.readOnlyDrives ? { readOnlyDrives: options.readOnlyDrives } : {}),
       ...(p9 ? { share: { tag: options.shareTag ?? DEFAULT_SHARE_TAG, handler: (t: Uint8Array) => p9.handle(t) } } : {}),
+      ...(wire ? { net: wire, ...(options.nic?.mac !== undefined ? { netMac: options.nic.mac } : {}) } : {}),
     })
     boot(machine, { kernel: images.kernel, ...(images.firmware ? { firmware: images.firmware } : {}), ...(images.initrd ? { initrd: images.initrd } : {}) })
     return {
       machine,
       close: async () => {
         await p9?.close()
+        await net?.close()
         for (const d of drives) await d.close()
       },
     }
   } catch (e) {
     await server?.close().catch(() => undefined)
+    await net?.close().catch(() => undefined)
     for (const d of drives) await d.close().catch(() => undefined)
     throw e
   }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryBlockDevice } from '@honk/block'
-import { loopbackPair } from '@honk/virtio'
+import { loopbackPair, type FramePort } from '@honk/virtio'
 import { VirtMachine } from './board.js'
 import { boot } from './boot.js'
 import { ConsoleSession } from './session.js'
@@ -29,8 +29,8 @@ export function patternDisk(bytes = 8 << 20): Uint8Array {
   return d
 }
 
-/** Boots the guest Linux on a fresh machine with the pattern disk, a net port and the console captured. */
-export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share']; mmu?: 'sv48' | 'sv57'; seed?: number }) {
+/** Boots the guest Linux on a fresh machine with the pattern disk, a net port (a dead end unless `net` is given) and the console captured. */
+export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share']; mmu?: 'sv48' | 'sv57'; seed?: number; net?: FramePort }) {
   const session = new ConsoleSession()
   const machine = new VirtMachine({
     harts: options.harts,
@@ -39,7 +39,7 @@ export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number
     consoleOut: session.out,
     bootargs: options.bootargs ?? 'console=ttyS0 earlycon=sbi',
     drives: [new MemoryBlockDevice(16384, 512, patternDisk())],
-    net: loopbackPair()[0],
+    net: options.net ?? loopbackPair()[0],
     ...(options.share ? { share: options.share } : {}),
     ...(options.mmu ? { mmu: options.mmu } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),

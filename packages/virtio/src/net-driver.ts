@@ -69,7 +69,7 @@ export class VirtioNetPort implements FramePort {
   private readonly txFree: number[] = []
   private readonly txBacklog: Uint8Array[] = []
   private readonly maxTxBacklog: number
-  private readonly listeners = new Set<(frame: Uint8Array) => void>()
+  private receiver: ((frame: Uint8Array) => void) | undefined
   /** The header sent before every frame: no offloads, gso NONE (§5.1.6.2). */
   private readonly txHeader = new Uint8Array(NET_HDR_SIZE)
 
@@ -128,9 +128,9 @@ export class VirtioNetPort implements FramePort {
     this.tx.kick()
   }
 
-  onFrame(listener: (frame: Uint8Array) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+  /** Sets the receiver of arriving frames (a later call replaces it). */
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.receiver = handler
   }
 
   /**
@@ -165,7 +165,7 @@ export class VirtioNetPort implements FramePort {
     }
     this.rx.kick()
     // Delivered after the ring is consistent again: a listener may send (and so re-enter tx).
-    for (const frame of frames) for (const l of this.listeners) l(frame)
+    for (const frame of frames) this.receiver?.(frame)
   }
 
   private postRx(addr: number): void {

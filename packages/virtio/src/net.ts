@@ -6,31 +6,24 @@
 import { DEVICE_ID } from './constants.js'
 import { VirtioDeviceBase } from './device.js'
 import { VirtioConfigError, VirtioRequestError } from './errors.js'
+import type { FramePort } from '@honk/net'
 
-/** Somewhere Ethernet frames go and come from (no FCS, no preamble: destination MAC first). */
-export interface FramePort {
-  /** Sends one frame. The port may keep `frame`; the caller does not reuse it. */
-  send(frame: Uint8Array): void
-  /** Subscribes to frames arriving at this port; returns the unsubscribe function. */
-  onFrame(listener: (frame: Uint8Array) => void): () => void
-}
+export type { FramePort }
 
 /**
  * Two ports joined back to back: what one sends, the other receives (on a later microtask, so
  * a device never re-enters itself). For tests and for joining two machines in one process.
+ * Each side has one receiver (`onFrame` replaces it), as {@link FramePort} says.
  */
 export function loopbackPair(): [FramePort, FramePort] {
-  const listeners: [Set<(f: Uint8Array) => void>, Set<(f: Uint8Array) => void>] = [new Set(), new Set()]
+  const receivers: [((f: Uint8Array) => void) | undefined, ((f: Uint8Array) => void) | undefined] = [undefined, undefined]
   const port = (me: 0 | 1): FramePort => ({
     send(frame) {
       const copy = frame.slice()
-      queueMicrotask(() => {
-        for (const l of listeners[me === 0 ? 1 : 0]) l(copy)
-      })
+      queueMicrotask(() => receivers[me === 0 ? 1 : 0]?.(copy))
     },
-    onFrame(listener) {
-      listeners[me].add(listener)
-      return () => listeners[me].delete(listener)
+    onFrame(handler) {
+      receivers[me] = handler
     },
   })
   return [port(0), port(1)]
@@ -77,7 +70,6 @@ export class VirtioNet extends VirtioDeviceBase {
   readonly stats: NetStats = { txFrames: 0, txDropped: 0, rxFrames: 0, rxDropped: 0 }
   private readonly backlog: Uint8Array[] = []
   private readonly maxBacklog: number
-  private readonly unsubscribe: () => void
 
   constructor(
     readonly port: FramePort,
@@ -97,7 +89,7 @@ export class VirtioNet extends VirtioDeviceBase {
     v.setUint16(6, 1, true) // VIRTIO_NET_S_LINK_UP
     v.setUint16(8, 1, true)
     v.setUint16(10, mtu, true)
-    this.unsubscribe = port.onFrame((f) => this.receive(f))
+    port.onFrame((f) => this.receive(f))
   }
 
   /** The MAC address in config. */
@@ -111,9 +103,9 @@ export class VirtioNet extends VirtioDeviceBase {
     if (this.attached) this.ctx.configChanged()
   }
 
-  /** Stops listening on the port. */
+  /** Stops taking frames from the port (a port has one receiver: the next device to attach replaces this one anyway). */
   detach(): void {
-    this.unsubscribe()
+    this.port.onFrame(() => {})
   }
 
   notify(queue: number): void {
