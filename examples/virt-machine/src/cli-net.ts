@@ -231,3 +231,9 @@ export function checkMac(where: string, mac: string): string {
   }
   return mac
 }
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    NetBackendError: NetBackendError
+  }
+}

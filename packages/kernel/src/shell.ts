@@ -32,7 +32,7 @@ export interface ShellOptions {
 }
 
 /** A shell built from command modules that define one word twice. */
-export class ShellCommandConflictError extends HonkError {
+export class ShellCommandConflictError extends HonkError<'SHELL_COMMAND_CONFLICT'> {
   constructor(readonly word: string) {
     super('SHELL_COMMAND_CONFLICT', `shell: the command word ${goQuote(word)} is defined by two modules`)
   }
@@ -183,5 +183,11 @@ export class Shell {
 
   private println(text: string): void {
     this.host.out(`${text}\n`)
+  }
+}
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    ShellCommandConflictError: ShellCommandConflictError
   }
 }
