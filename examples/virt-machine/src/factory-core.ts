@@ -1,5 +1,6 @@
 /**
- * honk's immutable core: the files in `examples/virt-machine/core/` (motd, os-release), built
+ * honk's immutable core: the files in `examples/virt-machine/core/` (motd, os-release) and the
+ * WebAssembly programs of `wasm-programs.ts` (hello.wasm, loop.wasm, textool.wasm), built
  * into a signed, Merkle-verified image with the development key.
  *
  * - {@link DEV_SIGNING_SEED} is a **development key, not a secret** (like Android's test-keys):
@@ -19,6 +20,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SoftwareAnchor, buildImage, fromHex, generateKeyPair, nobleHasher, type ImageEntry, type KeyPair } from '@honk/image'
+import { corePrograms, programsMtime } from './wasm-programs.js'
 
 /**
  * The development signing seed (32 bytes: 0x40, 0x41 … 0x5F). **Not secret**: it is committed on
@@ -72,10 +74,18 @@ export function coreFiles(dir: string = CORE_DIR): Record<string, Uint8Array> {
   return out
 }
 
+/**
+ * What the factory core holds: the files of the core directory and the WebAssembly programs
+ * (hello.wasm and loop.wasm always; textool.wasm once scripts/guest/build-wasm-examples.sh built it).
+ */
+export function factoryFiles(dir: string = CORE_DIR): Record<string, Uint8Array> {
+  return { ...coreFiles(dir), ...corePrograms() }
+}
+
 export interface BuildCoreOptions {
   /** Security version (the factory is 1). */
   version: bigint | number
-  /** The files (path → bytes or text); default: {@link coreFiles} of {@link CORE_DIR}. */
+  /** The files (path → bytes or text); default: {@link factoryFiles} of {@link CORE_DIR}. */
   files?: Record<string, Uint8Array | string>
   /** Signing key; default: the development key. */
   secretKey?: Uint8Array
@@ -84,7 +94,7 @@ export interface BuildCoreOptions {
 /** Builds and signs a core image. Deterministic: the same options give the same bytes. */
 export function buildCoreImage(options: BuildCoreOptions): Uint8Array {
   const version = BigInt(options.version)
-  const files = options.files ?? coreFiles()
+  const files = options.files ?? factoryFiles()
   const entries: Record<string, ImageEntry> = {}
   const enc = new TextEncoder()
   for (const [path, data] of Object.entries(files)) {
@@ -104,7 +114,7 @@ export interface FactoryImageOptions {
 /** Builds the factory image (v1) from the core directory and writes it; returns its bytes. */
 export function writeFactoryImage(options: FactoryImageOptions = {}): Uint8Array {
   const path = options.path ?? FACTORY_IMAGE_PATH
-  const image = buildCoreImage({ version: FACTORY_VERSION, files: coreFiles(options.coreDir ?? CORE_DIR) })
+  const image = buildCoreImage({ version: FACTORY_VERSION, files: factoryFiles(options.coreDir ?? CORE_DIR) })
   mkdirSync(dirname(path), { recursive: true })
   writeFileSync(path, image)
   return image
@@ -117,7 +127,7 @@ export function writeFactoryImage(options: FactoryImageOptions = {}): Uint8Array
 export function factoryImage(options: FactoryImageOptions = {}): Uint8Array {
   const path = options.path ?? FACTORY_IMAGE_PATH
   const coreDir = options.coreDir ?? CORE_DIR
-  if (!existsSync(path) || statSync(path).mtimeMs < newestMtime(coreDir)) return writeFactoryImage({ path, coreDir })
+  if (!existsSync(path) || statSync(path).mtimeMs < Math.max(newestMtime(coreDir), programsMtime())) return writeFactoryImage({ path, coreDir })
   return new Uint8Array(readFileSync(path))
 }
 

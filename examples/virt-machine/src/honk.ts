@@ -14,6 +14,7 @@ import { OPENSBI_FW_JUMP } from './guest.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
 import { Kernel } from '@honk/kernel'
 import { nodeHttpService } from '@honk/kernel/node'
+import { nodeWasmWorkers } from '@honk/proc/node'
 import { VirtioNet, type FramePort } from '@honk/virtio'
 
 export interface HonkConfig {
@@ -66,7 +67,9 @@ export function createHonk(config: HonkConfig): HonkMachine {
     ...(server && config.share ? { share: { tag: config.share.tag, handler: (t: Uint8Array) => server.handle(t) } } : {}),
     onBreakpoint: (h) => port?.onBreakpoint(h),
   })
-  port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor, http: nodeHttpService, ...(config.dhcpWaitMs !== undefined ? { dhcpWaitMs: config.dhcpWaitMs } : {}) }).boot()))
+  // One worker kept booted, so `wasm` starts a module without waiting for a thread.
+  const workers = nodeWasmWorkers({ prewarm: 1 })
+  port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor, http: nodeHttpService, wasm: workers, ...(config.dhcpWaitMs !== undefined ? { dhcpWaitMs: config.dhcpWaitMs } : {}) }).boot()))
   boot(machine, {
     kernel: hsShim().bytes,
     ...(config.firmware === 'opensbi' ? { firmware: config.firmwareImage ?? new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),

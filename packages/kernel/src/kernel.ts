@@ -9,7 +9,7 @@
 import type { BlockDevice } from '@honk/block'
 import type { Anchor } from '@honk/image'
 import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
-import { ProcessTable } from '@honk/proc'
+import { ProcessTable, type WasmWorkerFactory } from '@honk/proc'
 import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, VIRT_TIMEBASE_HZ, irqMask } from '@honk/riscv'
 import type { FS } from '@honk/vfs'
 import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, type RegisterWindow } from '@honk/virtio'
@@ -32,6 +32,8 @@ export interface KernelOptions {
   readonly onPowerOff?: () => void
   /** Serves honk's HTTP routes on :80 (on Node: `nodeHttpService` of `@honk/kernel/node`); absent: no HTTP server. */
   readonly http?: HttpService
+  /** Workers for WebAssembly processes (on Node: `nodeWasmWorkers()` of `@honk/proc/node`); absent: `wasm` says the runtime is unavailable. */
+  readonly wasm?: WasmWorkerFactory
   /** Shell commands added to the built-in ones (a subsystem's commands, as modules). */
   readonly commands?: readonly ShellCommand[]
   /** How long the boot waits for a DHCP lease before the static configuration (default 3 s). */
@@ -129,6 +131,7 @@ export class Kernel {
       const host = await this.initShare()
       await this.mountFs(blk, host)
       await this.initNetwork()
+      this.line(this.options.wasm ? 'honk: wasm runtime ready (V8 WebAssembly, WASI preview1)' : 'honk: wasm runtime unavailable (no worker factory on this host)')
       await this.smpCheck()
       this.procs = new ProcessTable<ProcServices>({ console: { write: (t: string) => this.print(t) }, fs: this.root.root, ...(this.storage ? { block: this.storage.device } : {}) })
       this.line('')
@@ -345,6 +348,7 @@ export class Kernel {
       storage: this.storage,
       root: this.root,
       network: this.network,
+      ...(this.options.wasm ? { wasm: { workers: this.options.wasm } } : {}),
       powerOff: async () => {
         await this.root.close().catch(() => undefined)
         this.powerOffNow()

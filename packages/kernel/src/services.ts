@@ -7,7 +7,7 @@
  * virtio-9p driver and the verified core. Tests build them from memory devices.
  */
 import type { BlockDevice } from '@honk/block'
-import type { ProcessTable } from '@honk/proc'
+import type { ProcessTable, WasmWorkerFactory } from '@honk/proc'
 import type { FS } from '@honk/vfs'
 import type { Network } from './network.js'
 
@@ -68,6 +68,8 @@ export interface ShellHost {
   memory(): { ramBytes: number; dmaBytesUsed: number; heapUsedBytes: number; heapTotalBytes: number }
   readonly storage: Storage | undefined
   readonly root: MountedRoot
+  /** The WebAssembly runtime: where module workers come from (absent: no runtime on this host). */
+  readonly wasm?: { readonly workers: WasmWorkerFactory } | undefined
   /** The network once up (absent: no network device, or its bring-up failed). */
   readonly network?: Network | undefined
   /** SBI SRST shutdown: prints nothing itself; the machine powers off. */
