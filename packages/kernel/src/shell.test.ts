@@ -103,7 +103,7 @@ describe('system information', () => {
       lines(
         'commands:',
         '  help [command]   harts   uptime   mem   echo <text>',
-        '  run [name]   ps   kill <pid>   crash   reap   stress [n]',
+        '  run [name]   ps   kill <pid>   crash   reap   stress [n]   wasm <file.wasm> [args…]',
         '  ls [dir]   cat <file>   cp <src> <dst>   put <key> <text>   rm <file>   mkdir <dir>',
         '  net   ping <ip> [count]   fetch <url>',
         '  blk   mount   reset --confirm   fault   reboot   exit',
