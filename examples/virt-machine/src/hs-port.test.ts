@@ -3,12 +3,12 @@
  * `ecall`s on the hart, secondaries started through HSM arriving at the entry, an IPI trapping on
  * each secondary, an EBREAK raised on the boot hart, and a PLIC interrupt from the UART.
  */
-import { VIRT_IRQ, VIRT_MAP } from '@honk/riscv'
+import { CSR, SSTATUS, VIRT_IRQ, VIRT_MAP } from '@honk/riscv'
 import { describe, expect, it } from 'vitest'
 import { VirtMachine } from './board.js'
 import { boot } from './boot.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
-import { MachineStopping, PlicDriver, Sbi, UartConsole, type SupervisorTrap } from '@honk/kernel'
+import { HartPortError, MachineStopping, PlicDriver, Sbi, UartConsole, type SupervisorTrap } from '@honk/kernel'
 
 function machine(harts: number) {
   const out: number[] = []
@@ -63,6 +63,22 @@ describe('MachineHsPort', () => {
 
     expect(() => sbi.systemReset(0)).toThrow(MachineStopping) // SRST does not return
     await expect(running).resolves.toEqual({ reason: 'poweroff', code: 0 })
+  })
+
+  it('CSR access is what S-mode code may do: S-level and permitted counters work; M-level CSRs and writes to read-only ones are refused (issue 13)', async () => {
+    const { m, booted } = machine(1)
+    const running = m.run()
+    const port = await booted
+    expect(port.csrRead(0, CSR.sstatus) & SSTATUS.SIE).toBe(0n) // the shim's entry turned S interrupts off
+    port.csrWrite(0, CSR.sscratch, 0x1234n)
+    expect(port.csrRead(0, CSR.sscratch)).toBe(0x1234n)
+    expect(typeof port.csrRead(0, CSR.time)).toBe('bigint') // mcounteren.TM is set by the firmware
+    expect(() => port.csrRead(0, CSR.mstatus)).toThrow(/csrr 0x300 would trap at S level/)
+    expect(() => port.csrWrite(0, CSR.mtvec, 0n)).toThrow(HartPortError)
+    expect(() => port.csrWrite(0, CSR.time, 0n)).toThrow(/csrw 0xc01 would trap/) // read-only (bits 11:10 = 0b11)
+    expect(() => port.csrRead(0, 0x5ff)).toThrow(HartPortError) // no such CSR
+    m.stop()
+    await running
   })
 
   it('takes a UART receive interrupt through the PLIC into the kernel handler', async () => {

@@ -47,6 +47,8 @@ const SSTATUS_SIE = SSTATUS.SIE
 /** An SBI call runs at most this many instructions of firmware (OpenSBI's console write of a long line is ~10⁵). */
 const SBI_BUDGET = 50_000_000
 
+const PRIV_NAME: Record<number, string> = { 0: 'U', 1: 'S', 3: 'M' }
+
 /** The shim's machine code and its labels. */
 export function hsShim(): { bytes: Uint8Array; at: (label: string) => number } {
   const { bytes, symbols } = assemble(SHIM_SOURCE, { base: SHIM_BASE })
@@ -127,11 +129,17 @@ export class MachineHsPort implements HsPort {
   mmioWrite(addr: number, size: AccessSize, value: bigint): boolean {
     return this.machine.bus.write(addr, size, value)
   }
+  /** As a `csrr` in S-mode on that hart: a CSR S-mode may not read (an M-level one, or one hidden from it) is refused, never read behind the guest's back. */
   csrRead(hart: number, csr: number): bigint {
-    return this.hart(hart).getCsr(csr)
+    const h = this.hart(hart)
+    const v = h.privilege === 1 ? h.readCsrAsCode(csr) : undefined
+    if (v === undefined) throw new HartPortError(`hart ${hart}: csrr 0x${csr.toString(16)} would trap at ${PRIV_NAME[h.privilege]} level (the port does only what S-mode code may)`)
+    return v
   }
+  /** As a `csrw` in S-mode on that hart (WARL fields as the hardware keeps them); refused where that would trap. */
   csrWrite(hart: number, csr: number, value: bigint): void {
-    this.hart(hart).setCsr(csr, value)
+    const h = this.hart(hart)
+    if (h.privilege !== 1 || !h.writeCsrAsCode(csr, value)) throw new HartPortError(`hart ${hart}: csrw 0x${csr.toString(16)} would trap at ${PRIV_NAME[h.privilege]} level (the port does only what S-mode code may)`)
   }
 
   sbi(hart: number, eid: number, fid: number, args: readonly bigint[] = []): SbiRet {

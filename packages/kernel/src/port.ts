@@ -2,8 +2,14 @@
  * What honk's kernel can touch as code at the HS level (DESIGN §3, honk mode): the harts' own
  * supervisor CSRs, physical MMIO and RAM (the MMU is off: satp = 0), SBI calls into the
  * firmware, and the traps the harts take. The kernel is TypeScript running on the host; the
- * port is the only way it reaches the machine, so everything it does is what a real
- * supervisor would do — register reads and writes, DMA into RAM, `ecall`, `sret`.
+ * port is the only way it reaches the machine. What the port promises, precisely:
+ * - CSR reads and writes behave as `csrr`/`csrw` executed in S-mode on that hart: a CSR S-mode
+ *   may not touch (M-level, read-only for a write, hidden by mcounteren) is refused with an
+ *   error, never read or written behind the guest's back (the example's port checks this).
+ * - SBI calls are real `ecall`s on the hart, answered by the firmware's own code.
+ * - MMIO and DMA are physical accesses on the bus (satp = 0). They are NOT checked against the
+ *   harts' PMP: a kernel that touched the firmware's memory would not fault as real S-mode code
+ *   would (honk's kernel only uses RAM above the firmware and the devices the device tree lists).
  *
  * The virt-machine example's implementation (`examples/virt-machine/src/hs-port.ts`) runs a
  * tiny RISC-V shim on the harts: the firmware jumps to its entry, it idles in `wfi`, and its

@@ -329,6 +329,23 @@ export class Hart {
     this.csrWrite(n, BigInt.asUintN(64, v))
   }
 
+  /**
+   * Reads CSR `n` as a `csrr` executed now, at the hart's current privilege, would: undefined
+   * where that instruction raises an illegal-instruction exception (privileged spec §2.1: bits
+   * 9:8 of the address are the lowest privilege that may access it; a CSR that does not exist, a
+   * counter its enable bits hide, an FP CSR while mstatus.FS is Off).
+   */
+  readCsrAsCode(n: number): bigint | undefined {
+    if (((n >> 8) & 3) > this.privilege) return undefined
+    return this.csrRead(n)
+  }
+
+  /** Writes CSR `n` as a `csrw` executed now would; false where it raises an illegal-instruction exception (also: bits 11:10 = 0b11 mark a read-only CSR). */
+  writeCsrAsCode(n: number, v: bigint): boolean {
+    if (((n >> 8) & 3) > this.privilege || n >> 10 === 3) return false
+    return this.csrWrite(n, BigInt.asUintN(64, v))
+  }
+
   private counter(n: number): bigint | undefined {
     // Counter-enable rules (privileged spec 3.1.11): S needs mcounteren, U needs both.
     const bit = 1n << BigInt(n & 31)
