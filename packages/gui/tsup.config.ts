@@ -1,0 +1,2 @@
+import { defineConfig } from 'tsup'
+export default defineConfig({ entry: { index: 'src/index.ts', node: 'src/node.ts' }, format: ['esm'], dts: true, sourcemap: true, clean: true, target: 'es2022' })
