@@ -413,6 +413,10 @@ static void check_net_serve(const char *spec)
 			for (unsigned long i = 0; i < len; i++) chunk[i] = pattern_byte(off + i);
 			ok = write_all(c, chunk, len) == 0;
 		}
+		/* Linux's close() returns with data still queued, and the init powers off right after the
+		   last request: half-close, then wait for the client to close (it has read the whole body). */
+		my_syscall2(__NR_shutdown, c, 1 /* SHUT_WR */);
+		while (ok && read(c, req, sizeof req) > 0) {}
 		close(c);
 		if (!ok) return fail("net serve", "send failed");
 	}
