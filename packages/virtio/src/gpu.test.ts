@@ -347,4 +347,14 @@ describe('virtio-gpu', () => {
       { numRuns: 100 },
     )
   })
+
+  it('a throwing flush listener is reported; the command still succeeds', () => {
+    const r = rig(new VirtioGpu({ width: 16, height: 16 }))
+    r.device.onFlush(() => {
+      throw new Error('canvas gone')
+    })
+    ok(r, [create(1, GPU_FORMAT.B8G8R8X8_UNORM, 16, 16)])
+    ok(r, [setScanout(0, 1, 0, 0, 16, 16)])
+    expect(r.errors.map((e) => e.message)).toEqual(['virtio-gpu: a flush listener failed: Error: canvas gone'])
+  })
 })

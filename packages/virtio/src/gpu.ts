@@ -466,7 +466,7 @@ export class VirtioGpu extends VirtioDeviceBase {
       }
       this.cursorState = { ...pos, hotX: u32(44), hotY: u32(48), image }
     }
-    for (const l of this.cursorListeners) l(this.cursorState)
+    for (const l of this.cursorListeners) this.call(() => l(this.cursorState), 'cursor')
     return response(GPU_RESP.OK_NODATA)
   }
 
@@ -539,10 +539,19 @@ export class VirtioGpu extends VirtioDeviceBase {
     toRgba(s.resource!, { x: s.rect.x + d.x, y: s.rect.y + d.y, width: d.width, height: d.height }, s.rgba, s.rect.width, d.x, d.y)
   }
 
+  /** A host listener that throws must not unwind into the guest's queue notify: it is reported. */
+  private call(listener: () => void, what: string): void {
+    try {
+      listener()
+    } catch (e) {
+      if (this.attached) this.ctx.report(new VirtioRequestError(this.name, `a ${what} listener failed: ${String(e)}`))
+    }
+  }
+
   private emitFlush(scanout: number, rect: Rect): void {
     if (this.flushListeners.size === 0) return
     const f: GpuFlush = { scanout, rect, display: this.display(scanout) }
-    for (const l of this.flushListeners) l(f)
+    for (const l of this.flushListeners) this.call(() => l(f), 'flush')
   }
 }
 

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MMIO } from './constants.js'
 import { collect, readWritable, rig, submit, type Rig, type Submitted } from './harness.test-helpers.js'
-import { EV, INPUT_CFG, INPUT_CODE, TABLET_MAX, VirtioInput, VirtioKeyboard, VirtioTablet, type InputEvent } from './input.js'
+import { EV, INPUT_CFG, INPUT_CODE, TABLET_MAX, VirtioInput, VirtioKeyboard, VirtioTablet, buttonFromDom, keyCodeFromDom, type InputEvent } from './input.js'
 
 /** Selects (select, subsel) as Linux's virtinput_cfg_select does and returns (size, union bytes). */
 function cfg(r: Rig<VirtioInput>, select: number, subsel = 0): { size: number; u: Uint8Array } {
@@ -185,5 +185,28 @@ describe('virtio-input', () => {
       }),
       { numRuns: 60 },
     )
+  })
+
+  it('maps DOM KeyboardEvent.code and MouseEvent.button to Linux codes (for a web page)', () => {
+    expect(['KeyA', 'KeyQ', 'KeyZ', 'KeyM', 'Digit1', 'Digit0', 'Enter', 'Backspace', 'Space', 'ShiftLeft', 'ArrowUp', 'F12', 'Escape'].map(keyCodeFromDom)).toEqual([30, 16, 44, 50, 2, 11, 28, 14, 57, 42, 103, 88, 1])
+    expect(keyCodeFromDom('NoSuchKey')).toBeUndefined()
+    expect([0, 1, 2].map(buttonFromDom)).toEqual([INPUT_CODE.BTN_LEFT, INPUT_CODE.BTN_MIDDLE, INPUT_CODE.BTN_RIGHT])
+    expect(buttonFromDom(9)).toBeUndefined()
+    // Every mapped key is one the keyboard announces in EV_BITS.
+    const r = rig<VirtioInput>(new VirtioKeyboard())
+    const keys = cfg(r, INPUT_CFG.EV_BITS, EV.KEY).u
+    for (const c of ['KeyA', 'ContextMenu', 'NumpadEnter', 'Pause']) expect(hasBit(keys, keyCodeFromDom(c)!)).toBe(true)
+  })
+
+  it('a throwing status listener is reported, not thrown into the guest notify', () => {
+    const r = rig<VirtioInput>(new VirtioKeyboard())
+    r.device.onStatus(() => {
+      throw new Error('host bug')
+    })
+    const ev = new Uint8Array(8)
+    ev[0] = EV.LED
+    const s = submit(r, r.queues[1]!, [ev], [])
+    expect(collect(r.queues[1]!).has(s.head)).toBe(true)
+    expect(r.errors.map((e) => e.message)).toEqual(['virtio-input: a status listener failed: Error: host bug'])
   })
 })

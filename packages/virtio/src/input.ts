@@ -199,7 +199,14 @@ export class VirtioInput extends VirtioDeviceBase {
         const e: InputEvent = { type: v.getUint16(0, true), code: v.getUint16(2, true), value: v.getInt32(4, true) }
         this.stats.status++
         if (e.type === EV.LED) this.leds.set(e.code, e.value !== 0)
-        for (const l of this.statusListeners) l(e)
+        for (const l of this.statusListeners) {
+          try {
+            l(e)
+          } catch (err) {
+            // A host listener's failure must not unwind into the guest's queue notify.
+            this.ctx.report(new VirtioRequestError(this.name, `a status listener failed: ${String(err)}`))
+          }
+        }
       }
       chain.complete(0, false)
     }
@@ -346,4 +353,82 @@ export class VirtioTablet extends VirtioInput {
 
 function clampAxis(v: number): number {
   return Math.max(0, Math.min(TABLET_MAX, Math.round(v)))
+}
+
+/** DOM `KeyboardEvent.code` (the physical key) → Linux KEY_* code, for a web page feeding a {@link VirtioKeyboard}. */
+const DOM_CODES: ReadonlyMap<string, number> = new Map<string, number>([
+  ['Escape', 1],
+  ...[...'1234567890'].map((d, i) => [`Digit${d}`, 2 + i] as [string, number]),
+  ['Minus', 12],
+  ['Equal', 13],
+  ['Backspace', 14],
+  ['Tab', 15],
+  ...[...'QWERTYUIOP'].map((c, i) => [`Key${c}`, 16 + i] as [string, number]),
+  ['BracketLeft', 26],
+  ['BracketRight', 27],
+  ['Enter', 28],
+  ['ControlLeft', 29],
+  ...[...'ASDFGHJKL'].map((c, i) => [`Key${c}`, 30 + i] as [string, number]),
+  ['Semicolon', 39],
+  ['Quote', 40],
+  ['Backquote', 41],
+  ['ShiftLeft', 42],
+  ['Backslash', 43],
+  ...[...'ZXCVBNM'].map((c, i) => [`Key${c}`, 44 + i] as [string, number]),
+  ['Comma', 51],
+  ['Period', 52],
+  ['Slash', 53],
+  ['ShiftRight', 54],
+  ['NumpadMultiply', 55],
+  ['AltLeft', 56],
+  ['Space', 57],
+  ['CapsLock', 58],
+  ...Array.from({ length: 10 }, (_, i) => [`F${i + 1}`, 59 + i] as [string, number]),
+  ['NumLock', 69],
+  ['ScrollLock', 70],
+  ['Numpad7', 71],
+  ['Numpad8', 72],
+  ['Numpad9', 73],
+  ['NumpadSubtract', 74],
+  ['Numpad4', 75],
+  ['Numpad5', 76],
+  ['Numpad6', 77],
+  ['NumpadAdd', 78],
+  ['Numpad1', 79],
+  ['Numpad2', 80],
+  ['Numpad3', 81],
+  ['Numpad0', 82],
+  ['NumpadDecimal', 83],
+  ['IntlBackslash', 86],
+  ['F11', 87],
+  ['F12', 88],
+  ['NumpadEnter', 96],
+  ['ControlRight', 97],
+  ['NumpadDivide', 98],
+  ['PrintScreen', 99],
+  ['AltRight', 100],
+  ['Home', 102],
+  ['ArrowUp', 103],
+  ['PageUp', 104],
+  ['ArrowLeft', 105],
+  ['ArrowRight', 106],
+  ['End', 107],
+  ['ArrowDown', 108],
+  ['PageDown', 109],
+  ['Insert', 110],
+  ['Delete', 111],
+  ['Pause', 119],
+  ['MetaLeft', 125],
+  ['MetaRight', 126],
+  ['ContextMenu', 127],
+])
+
+/** The Linux key code of a DOM `KeyboardEvent.code` ('KeyA' → 30), or undefined for a key the keyboard does not have. */
+export function keyCodeFromDom(code: string): number | undefined {
+  return DOM_CODES.get(code)
+}
+
+/** The Linux button code of a DOM `MouseEvent.button` (0 left, 1 middle, 2 right, 3 back, 4 forward). */
+export function buttonFromDom(button: number): number | undefined {
+  return [INPUT_CODE.BTN_LEFT, INPUT_CODE.BTN_MIDDLE, INPUT_CODE.BTN_RIGHT, INPUT_CODE.BTN_SIDE, INPUT_CODE.BTN_EXTRA][button]
 }
