@@ -132,6 +132,8 @@ export class UserNet {
   private readonly listeners = new Map<string, { listener: TcpListener; refs: number }>()
   private readonly udpFlows = new Map<string, UdpFlow>()
   private readonly servers: { server: Server; forward: HostForward }[] = []
+  /** Every host connection a forward accepted (closed on close(), whatever state its flow is in). */
+  private readonly hostSockets = new Set<Socket>()
   private closed = false
 
   private constructor(opts: UserNetOptions) {
@@ -194,7 +196,11 @@ export class UserNet {
 
   /** Listens on a host port and connects each accepted host connection into the guest. */
   async addForward(forward: HostForward): Promise<void> {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (host) => this.forwardIn(host, forward))
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (host) => {
+      this.hostSockets.add(host)
+      host.once('close', () => this.hostSockets.delete(host))
+      this.forwardIn(host, forward)
+    })
     server.listen(forward.hostPort, forward.hostAddress ?? '127.0.0.1')
     await once(server, 'listening')
     this.servers.push({ server, forward })
@@ -210,6 +216,7 @@ export class UserNet {
       if (f.timer) this.clock.clear(f.timer)
     }
     this.tcpFlows.clear()
+    for (const h of this.hostSockets) h.destroy()
     await Promise.all(closing) // resolves once the forwarded connections just destroyed are gone
     for (const f of this.udpFlows.values()) this.closeUdp(f)
     for (const l of this.listeners.values()) l.listener.close()
