@@ -357,4 +357,35 @@ describe('virtio-gpu', () => {
     ok(r, [setScanout(0, 1, 0, 0, 16, 16)])
     expect(r.errors.map((e) => e.message)).toEqual(['virtio-gpu: a flush listener failed: Error: canvas gone'])
   })
+
+  it("shows honk's test pattern at 1280×800: R8G8B8A8, one 4 KiB-aligned backing entry, whole-screen transfer and flush (inventory §1.9.11, §1.10.5)", () => {
+    const W = 1280
+    const H = 800
+    const r = rig(new VirtioGpu(), { ramSize: 8 << 20 })
+    const v = new DataView(send(r, [cmd(GPU_CMD.GET_DISPLAY_INFO)]).bytes.buffer)
+    expect([v.getUint32(24 + 8, true), v.getUint32(24 + 12, true), v.getUint32(24 + 16, true)]).toEqual([W, H, 1]) // QEMU's default mode
+    const fb = r.alloc.alloc(W * H * 4, 4096)
+    const pixels = new Uint8Array(W * H * 4)
+    const quad = [
+      [200, 40, 40],
+      [40, 200, 40],
+      [40, 40, 200],
+      [220, 220, 220],
+    ]
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) pixels.set([...quad[(y < H / 2 ? 0 : 2) + (x < W / 2 ? 0 : 1)]!, 255], (y * W + x) * 4)
+    r.memory.write(fb, pixels)
+    ok(r, [create(1, GPU_FORMAT.R8G8B8A8_UNORM, W, H)])
+    ok(r, [attach(1, [{ addr: fb, len: W * H * 4 }])])
+    ok(r, [setScanout(0, 1, 0, 0, W, H)])
+    ok(r, [transfer(1, 0, 0, W, H, 0n)])
+    ok(r, [flush(1, 0, 0, W, H)])
+    const d = r.device.display()
+    // screendump.py's check points: the quadrant centres.
+    expect(px(d.rgba, W, W / 4, H / 4)).toEqual([200, 40, 40, 255])
+    expect(px(d.rgba, W, (3 * W) / 4, H / 4)).toEqual([40, 200, 40, 255])
+    expect(px(d.rgba, W, W / 4, (3 * H) / 4)).toEqual([40, 40, 200, 255])
+    expect(px(d.rgba, W, (3 * W) / 4, (3 * H) / 4)).toEqual([220, 220, 220, 255])
+    // R8G8B8A8 is byte for byte what the guest wrote.
+    expect(Buffer.from(d.rgba).equals(Buffer.from(pixels))).toBe(true)
+  })
 })

@@ -555,9 +555,35 @@ export class VirtioGpu extends VirtioDeviceBase {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
 /** Converts `src` (resource coordinates) of `r` into RGBA at (dx, dy) of `dst`, `dstWidth` pixels wide. */
 function toRgba(r: Resource, src: Rect, dst: Uint8Array, dstWidth: number, dx: number, dy: number): void {
   const [ri, gi, bi, ai] = LAYOUT.get(r.format)!
+  if (ri === 0 && gi === 1 && bi === 2 && ai === 3) {
+    // R8G8B8A8 is already RGBA: copy whole rows.
+    for (let y = 0; y < src.height; y++) {
+      const s = ((src.y + y) * r.width + src.x) * 4
+      dst.set(r.data.subarray(s, s + src.width * 4), ((dy + y) * dstWidth + dx) * 4)
+    }
+    return
+  }
+  if (LITTLE_ENDIAN && (r.format === GPU_FORMAT.B8G8R8X8_UNORM || r.format === GPU_FORMAT.B8G8R8A8_UNORM) && r.data.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
+    // Linux's XRGB8888/ARGB8888: swap R and B of each 32-bit word (A forced to 255 for X).
+    // Int32 views keep every value a small integer for V8 (no heap numbers in the loop).
+    const from = new Int32Array(r.data.buffer, r.data.byteOffset, r.data.length >> 2)
+    const to = new Int32Array(dst.buffer, dst.byteOffset, dst.length >> 2)
+    const alpha = r.format === GPU_FORMAT.B8G8R8X8_UNORM ? 0xff000000 | 0 : 0
+    for (let y = 0; y < src.height; y++) {
+      let s = (src.y + y) * r.width + src.x
+      let o = (dy + y) * dstWidth + dx
+      for (let x = 0; x < src.width; x++, s++, o++) {
+        const v = from[s]!
+        to[o] = alpha | (v & 0xff00ff00) | ((v & 0xff) << 16) | ((v >> 16) & 0xff)
+      }
+    }
+    return
+  }
   for (let y = 0; y < src.height; y++) {
     let s = ((src.y + y) * r.width + src.x) * 4
     let o = ((dy + y) * dstWidth + dx) * 4
