@@ -2,8 +2,14 @@
 
 /** Memory bounds: no peer, flood or application can make the layer hold more than these. */
 export interface TcpLimits {
-  /** Connections of all states (half-open included) the layer holds at once. */
+  /** Connections the layer holds at once, half-open included, TIME-WAIT not (see {@link TcpLimits.maxTimeWait}). */
   maxConnections: number
+  /**
+   * Connections held in TIME-WAIT at once. Past it the oldest ends TIME-WAIT early, as Linux
+   * does past `tcp_max_tw_buckets`: a client opening connections faster than 2·MSL lets them
+   * expire must never exhaust the layer (a forward hammered by curl did).
+   */
+  maxTimeWait: number
   /** Half-open (SYN-RECEIVED) connections per listener; further SYNs are dropped (SYN flood). */
   synBacklog: number
   /** Established connections per listener waiting for an `onConnection` handler. */
@@ -46,6 +52,7 @@ export interface TcpTimings {
 
 export const defaultTcpLimits: TcpLimits = {
   maxConnections: 4096,
+  maxTimeWait: 4096,
   synBacklog: 128,
   backlog: 128,
   sendBuffer: 256 * 1024,
@@ -89,6 +96,8 @@ export interface TcpStats {
   passiveOpens: number
   synDropped: number
   outOfOrderDropped: number
+  /** TIME-WAIT connections ended early because `maxTimeWait` was reached. */
+  timeWaitRecycled: number
   /** Connections held now (all states but LISTEN and CLOSED). */
   connections: number
 }
@@ -110,6 +119,7 @@ export function newTcpStats(): TcpStats {
     passiveOpens: 0,
     synDropped: 0,
     outOfOrderDropped: 0,
+    timeWaitRecycled: 0,
     connections: 0,
   }
 }

@@ -140,6 +140,8 @@ export class TcpLayer {
   private readonly sockets = new Map<string, TcpSocket>()
   private readonly listeners = new Map<number, TcpListener[]>()
   private readonly owner = new Map<TcpSocket, TcpListener>()
+  /** Sockets in TIME-WAIT, oldest first (a Set keeps insertion order). */
+  private readonly timeWait = new Set<TcpSocket>()
   private readonly host: TcpSocketHost
   private depth = 0
   private challengeWindowStart = -Infinity
@@ -162,6 +164,16 @@ export class TcpLayer {
       },
       release: (sock) => layer.release(sock),
       accepted: (sock) => layer.owner.get(sock)?.established(sock),
+      timeWaitEntered: (sock) => {
+        layer.timeWait.add(sock)
+        // Past the budget the oldest ends TIME-WAIT early (Linux: tcp_max_tw_buckets).
+        while (layer.timeWait.size > layer.config.maxTimeWait) {
+          const oldest = layer.timeWait.values().next().value as TcpSocket
+          layer.timeWait.delete(oldest)
+          layer.stats.timeWaitRecycled++
+          oldest.expireTimeWait()
+        }
+      },
       run: (fn) => layer.run(fn),
       challengeAckAllowed: () => {
         const now = layer.clock.now()
@@ -252,7 +264,7 @@ export class TcpLayer {
     }
     if (!(seg.flags & SYN)) return
     // SYN flood bound: half-open connections per listener and connections overall.
-    if (listener.halfOpen.size >= listener.synBacklog || this.sockets.size >= this.config.maxConnections) {
+    if (listener.halfOpen.size >= listener.synBacklog || this.liveConnections >= this.config.maxConnections) {
       this.stats.synDropped++
       return
     }
@@ -300,7 +312,7 @@ export class TcpLayer {
 
   /** Active open: sends SYN and returns the socket in SYN-SENT; `onConnect` or `onClose(error)` follows. */
   connect(opts: TcpConnectOptions): TcpSocket {
-    if (this.sockets.size >= this.config.maxConnections) throw new TcpLimitError(`${this.sockets.size} connections, the limit is ${this.config.maxConnections}`)
+    if (this.liveConnections >= this.config.maxConnections) throw new TcpLimitError(`${this.liveConnections} connections, the limit is ${this.config.maxConnections}`)
     const remoteAddr = opts.remoteAddr >>> 0
     const localAddr = opts.localAddr >>> 0
     let localPort = opts.localPort
@@ -323,7 +335,13 @@ export class TcpLayer {
     return sock
   }
 
+  /** Connections that count against `maxConnections`: all but those in TIME-WAIT. */
+  private get liveConnections(): number {
+    return this.sockets.size - this.timeWait.size
+  }
+
   private release(sock: TcpSocket): void {
+    this.timeWait.delete(sock)
     const key = tupleKey(sock.localAddr, sock.localPort, sock.remoteAddr, sock.remotePort)
     if (this.sockets.get(key) === sock) this.sockets.delete(key)
     this.stats.connections = this.sockets.size

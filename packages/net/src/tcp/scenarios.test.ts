@@ -762,6 +762,29 @@ describe('limits and hostile input', () => {
     l.close()
   })
 
+  test('connections opened and closed faster than 2·MSL never exhaust the layer: TIME-WAIT has its own budget, the oldest ends early past it', () => {
+    const s = setup({ limits: { maxConnections: 8, maxTimeWait: 5 } })
+    const l = s.b.listen(80)
+    l.onConnection = (x) => {
+      x.onEnd = () => x.close()
+    }
+    // 50 client-closed connections in a row (each leaves the client side in TIME-WAIT), 8 live at most.
+    for (let i = 0; i < 50; i++) {
+      const c = s.a.connect({ remoteAddr: ADDR_B, remotePort: 80, localAddr: ADDR_A })
+      s.clock.advance(50)
+      expect(c.state).toBe('ESTABLISHED')
+      c.close()
+      s.clock.advance(50)
+      expect(c.state).toBe('TIME-WAIT')
+    }
+    expect(s.a.connections.filter((c) => c.state === 'TIME-WAIT').length).toBe(5)
+    expect(s.a.stats.timeWaitRecycled).toBe(45)
+    l.close()
+    s.clock.runUntilIdle()
+    expect(s.a.connections.length).toBe(0)
+    expect(s.clock.pending).toBe(0)
+  })
+
   test('the accept backlog holds connections until a handler is set, and resets beyond it', () => {
     const s = setup()
     const l = s.b.listen(80, 0, { backlog: 2 })

@@ -46,6 +46,8 @@ export interface TcpSocketHost {
   release(sock: TcpSocket): void
   /** A passively opened socket reached ESTABLISHED. */
   accepted(sock: TcpSocket): void
+  /** The socket entered TIME-WAIT (the layer keeps a bounded number of them). */
+  timeWaitEntered(sock: TcpSocket): void
   /**
    * Runs `fn` as one step of the layer: segments that the output loops back into the same
    * layer synchronously during the step are queued and processed right after it.
@@ -1239,7 +1241,13 @@ export class TcpSocket {
     this.armKeepAlive(this.cfg.keepAliveIntervalMs)
   }
 
+  /** Ends TIME-WAIT now (the layer's TIME-WAIT budget is spent and this is the oldest). */
+  expireTimeWait(): void {
+    if (this.state === 'TIME-WAIT') this.host.run(() => this.finish(undefined))
+  }
+
   private enterTimeWait(): void {
+    if (this.state !== 'TIME-WAIT') this.host.timeWaitEntered(this)
     this.state = 'TIME-WAIT'
     for (const name of ['rtx', 'persist', 'keepalive', 'delack'] as const) this.stopTimer(name)
     this.startTimer('timewait', 2 * this.cfg.mslMs, () => this.finish(undefined))
