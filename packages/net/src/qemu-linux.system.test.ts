@@ -7,14 +7,15 @@
  * Sizes and hashes are compared on both sides (the /init's pattern and 64-bit ×31 hash).
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { createSocket } from 'node:dgram'
+import { appendFileSync, existsSync, mkdtempSync } from 'node:fs'
 import { createServer as createHttpServer, get, type IncomingMessage } from 'node:http'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { streamFramePort } from './node/qemu.js'
+import { dgramFramePort, streamFramePort } from './node/qemu.js'
 import { UserNet } from './node/nat.js'
 
 const cache = process.env['HONK_CACHE'] ?? join(homedir(), '.cache', 'honk')
@@ -75,7 +76,7 @@ function hashOfPattern(size: number): string {
   return h.hex()
 }
 
-async function bootGuest(fetchBytes: number, serveBytes: number) {
+async function bootGuest(fetchBytes: number, serveBytes: number, transport: 'stream' | 'dgram' = 'stream') {
   const dir = mkdtempSync(join(tmpdir(), 'honk-net-qemu-'))
   const sockPath = join(dir, 'net.sock')
   // The host's HTTP server: GET /<n> answers n bytes of the pattern.
@@ -98,16 +99,35 @@ async function bootGuest(fetchBytes: number, serveBytes: number) {
   await once(http, 'listening')
   const httpPort = (http.address() as AddressInfo).port
   let nat: UserNet | undefined
-  const natReady = new Promise<UserNet>((resolve, reject) => {
-    const wire = createServer((sock: Socket) => {
-      UserNet.create({ port: streamFramePort(sock), hostForwards: ['tcp:127.0.0.1:0-:80'] }).then((n) => resolve((nat = n)), reject)
+  let netdev: string
+  let natReady: Promise<UserNet>
+  if (transport === 'stream') {
+    // QEMU connects to our unix socket; 4-byte length per frame.
+    netdev = `stream,id=n0,server=off,addr.type=unix,addr.path=${sockPath}`
+    natReady = new Promise<UserNet>((resolve, reject) => {
+      const wire = createServer((sock: Socket) => {
+        UserNet.create({ port: streamFramePort(sock), hostForwards: ['tcp:127.0.0.1:0-:80'] }).then((n) => resolve((nat = n)), reject)
+      })
+      wire.listen(sockPath)
+      cleanups.push(() => wire.close())
     })
-    wire.listen(sockPath)
-    cleanups.push(() => wire.close())
-  })
+  } else {
+    // One frame per UDP datagram between two loopback ports.
+    const probe = createSocket('udp4')
+    probe.bind(0, '127.0.0.1')
+    await once(probe, 'listening')
+    const qemuPort = probe.address().port
+    probe.close()
+    const ours = createSocket('udp4')
+    ours.bind(0, '127.0.0.1')
+    await once(ours, 'listening')
+    netdev = `dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=${qemuPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${ours.address().port}`
+    natReady = UserNet.create({ port: dgramFramePort(ours, { address: '127.0.0.1', port: qemuPort }), hostForwards: ['tcp:127.0.0.1:0-:80'] }).then((n) => (nat = n))
+    cleanups.push(() => ours.close())
+  }
   await new Promise((r) => setTimeout(r, 50))
   const append = `console=ttyS0 ip=dhcp honk.checks=net honk.fetch=10.0.2.2:${httpPort}:${fetchBytes} honk.serve=80:${serveBytes}:2`
-  const qemu = spawn('qemu-system-riscv64', ['-M', 'virt', '-m', '512M', '-nographic', '-no-reboot', '-kernel', IMAGE, '-initrd', INITRAMFS, '-append', append, '-netdev', `stream,id=n0,server=off,addr.type=unix,addr.path=${sockPath}`, '-device', 'virtio-net-device,netdev=n0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const qemu = spawn('qemu-system-riscv64', ['-M', 'virt', '-m', '512M', '-nographic', '-no-reboot', '-kernel', IMAGE, '-initrd', INITRAMFS, '-append', append, '-netdev', netdev, '-device', 'virtio-net-device,netdev=n0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let text = ''
   const waiters: (() => void)[] = []
   qemu.stdout.on('data', (c: Buffer) => {
@@ -124,7 +144,7 @@ async function bootGuest(fetchBytes: number, serveBytes: number) {
       if (m) return m
       const failed = /honk-init: [^\n]*: FAIL [^\n]*|honk-init: FAILED|Kernel panic[^\n]*/.exec(text)
       if (failed || qemu.exitCode !== null || qemu.signalCode !== null) throw new Error(`${failed ? failed[0] : `QEMU exited (${qemu.exitCode ?? qemu.signalCode})`} while waiting for ${re}; console:\n${text.slice(-3000)}`)
-      if (process.env['NET_DEBUG']) console.log(`waiting for ${re}: …${text.slice(-200)}`)
+      if (process.env['NET_DEBUG']) appendFileSync(process.env['NET_DEBUG'], `${new Date().toISOString()} waiting for ${re}: …${JSON.stringify(text.slice(-120))}\n`)
       if (Date.now() > end) throw new Error(`timed out waiting for ${re}; console:\n${text.slice(-3000)}`)
       await Promise.race([new Promise<void>((r) => waiters.push(r)), new Promise((r) => setTimeout(r, 1000))])
     }
@@ -137,15 +157,16 @@ async function bootGuest(fetchBytes: number, serveBytes: number) {
 
 const cleanups: (() => unknown)[] = []
 
-describe.skipIf(!run)('Linux under QEMU behind our NAT (-netdev stream)', () => {
-  for (const [fetchBytes, serveBytes] of [
-    [0, 0],
-    [1460, 1],
-    [64 << 20, 64 << 20],
+describe.skipIf(!run)('Linux under QEMU behind our NAT (-netdev stream / dgram)', () => {
+  for (const [fetchBytes, serveBytes, transport] of [
+    [0, 0, 'stream'],
+    [1460, 1, 'stream'],
+    [64 << 20, 64 << 20, 'stream'],
+    [1 << 20, 3 << 20, 'dgram'],
   ] as const) {
-    it(`gets 10.0.2.15 by DHCP, fetches ${fetchBytes} B from the host's loopback through the NAT, the host fetches ${serveBytes} B from the guest through a hostfwd`, async () => {
+    it(`-netdev ${transport}: gets 10.0.2.15 by DHCP, fetches ${fetchBytes} B from the host's loopback through the NAT, the host fetches ${serveBytes} B from the guest through a hostfwd`, async () => {
       try {
-        const g = await bootGuest(fetchBytes, serveBytes)
+        const g = await bootGuest(fetchBytes, serveBytes, transport)
         await g.waitFor(/Linux version 6\.1/, 120_000)
         const nat = await g.natReady
         await g.waitFor(/honk-init: net: eth0 ip=10\.0\.2\.15/, 180_000)
