@@ -243,6 +243,13 @@ describe('virtio-gpu', () => {
     expect(send(r, [create(4, GPU_FORMAT.B8G8R8X8_UNORM, 64, 64)]).type).toBe(GPU_RESP.ERR_OUT_OF_MEMORY)
     ok(r, [cmd(GPU_CMD.RESOURCE_UNREF, [2, 0])])
     ok(r, [create(4, GPU_FORMAT.B8G8R8X8_UNORM, 64, 64)])
+    // Scanning a resource out takes a host RGBA copy, charged to the same budget.
+    expect(send(r, [setScanout(0, 1, 0, 0, 64, 64)]).type).toBe(GPU_RESP.ERR_OUT_OF_MEMORY)
+    ok(r, [cmd(GPU_CMD.RESOURCE_UNREF, [3, 0])])
+    ok(r, [setScanout(0, 1, 0, 0, 64, 64)])
+    expect(r.device.memoryUsed).toBe(3 * 64 * 64 * 4 + 2 * 256)
+    ok(r, [setScanout(0, 0, 0, 0, 0, 0)])
+    expect(r.device.memoryUsed).toBe(2 * 64 * 64 * 4 + 2 * 256)
     // Tiny resources are limited by count.
     const s = rig(new VirtioGpu({ maxResources: 5 }))
     for (let id = 1; id <= 5; id++) ok(s, [create(id, GPU_FORMAT.B8G8R8X8_UNORM, 1, 1)])
@@ -250,7 +257,10 @@ describe('virtio-gpu', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.boolean()), { maxLength: 40 }), (ops) => {
         const g = rig(new VirtioGpu({ maxHostMemory: 1 << 20 }), { ramSize: 1 << 16 })
-        for (const [id, w, h, unref] of ops) send(g, [unref ? cmd(GPU_CMD.RESOURCE_UNREF, [id, 0]) : create(id, GPU_FORMAT.B8G8R8X8_UNORM, w, h)], 64)
+        for (const [id, w, h, unref] of ops) {
+          send(g, [unref ? cmd(GPU_CMD.RESOURCE_UNREF, [id, 0]) : create(id, GPU_FORMAT.B8G8R8X8_UNORM, w, h)], 64)
+          send(g, [setScanout(id % 2, id, 0, 0, w, h)], 64) // scanout copies count too (2nd scanout absent: refused)
+        }
         return g.device.memoryUsed <= 1 << 20 && g.device.memoryUsed >= 0
       }),
       { numRuns: 50 },

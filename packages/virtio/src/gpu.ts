@@ -124,7 +124,7 @@ export interface VirtioGpuOptions {
   /** The preferred mode offered for every scanout; default 1280×800 (what QEMU offers). */
   readonly width?: number
   readonly height?: number
-  /** The most host memory all resources together may take, in bytes; default 256 MiB. */
+  /** The most host memory all resources and scanout copies together may take, in bytes; default 256 MiB. */
   readonly maxHostMemory?: number
   /** The most resources at once; default 1024. */
   readonly maxResources?: number
@@ -244,7 +244,7 @@ export class VirtioGpu extends VirtioDeviceBase {
     return this.cursorState
   }
 
-  /** Host bytes held by resources now. */
+  /** Host bytes held now: resources (pixels + a fixed overhead each) and the scanouts' RGBA copies. */
   get memoryUsed(): number {
     return this.hostMemory
   }
@@ -395,9 +395,15 @@ export class VirtioGpu extends VirtioDeviceBase {
         const r = this.resource(id)
         if (rc.width === 0 || rc.height === 0 || !inside(rc, r)) throw new GpuError(GPU_RESP.ERR_INVALID_PARAMETER, `scanout rectangle ${fmt(rc)} is empty or outside resource ${id} (${r.width}×${r.height})`)
         const s = this.outputs[i]!
+        // The host's RGBA copy of the scanout counts against the same memory budget as resources.
+        const bytes = rc.width * rc.height * 4
+        if (this.hostMemory - s.rgba.length + bytes > this.maxHostMemory) {
+          throw new GpuError(GPU_RESP.ERR_OUT_OF_MEMORY, `a ${rc.width}×${rc.height} scanout does not fit (${this.hostMemory} of ${this.maxHostMemory} bytes used)`)
+        }
+        this.hostMemory += bytes - s.rgba.length
         s.resource = r
         s.rect = rc
-        s.rgba = new Uint8Array(rc.width * rc.height * 4)
+        s.rgba = new Uint8Array(bytes)
         this.convert(s, { x: 0, y: 0, width: rc.width, height: rc.height })
         this.emitFlush(i, { x: 0, y: 0, width: rc.width, height: rc.height })
         return response(GPU_RESP.OK_NODATA)
@@ -513,6 +519,7 @@ export class VirtioGpu extends VirtioDeviceBase {
     if (!s.resource) return
     s.resource = undefined
     s.rect = { x: 0, y: 0, width: 0, height: 0 }
+    this.hostMemory -= s.rgba.length
     s.rgba = new Uint8Array(0)
     this.emitFlush(i, s.rect)
   }
