@@ -25,10 +25,10 @@ function build() {
   const button = ui.add(new Button({ bounds: rect(90, 20, 60, 40), label: 'go' }))
   const field2 = ui.add(new TextField({ bounds: rect(100, 70, 55, 40) }))
   const all: Widget[] = [field, panel, label, check, list, button, field2]
-  return { ui, all, toggles: [panel, button, field2, check] as Widget[] }
+  return { ui, all, toggles: [panel, button, field2, check] as Widget[], homes: [ui, ui, ui, panel] as (UI | Panel)[] }
 }
 
-type Step = { e: GuiEvent } | { hide: number } | { show: number } | { move: [number, number, number] }
+type Step = { e: GuiEvent } | { hide: number } | { show: number } | { move: [number, number, number] } | { remove: number } | { readd: number }
 
 const coord = (max: number) => fc.integer({ min: -10, max: max + 10 })
 const keyArb = fc.record({
@@ -49,15 +49,22 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((hide) => ({ hide })) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((show) => ({ show })) },
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 3 }), coord(W), coord(H)).map((move) => ({ move })) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((remove) => ({ remove })) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((readd) => ({ readd })) },
 )
 
 function apply(s: Step, t: ReturnType<typeof build>): void {
   if ('e' in s) t.ui.handle(s.e)
   else if ('hide' in s) t.toggles[s.hide]!.visible = false
   else if ('show' in s) t.toggles[s.show]!.visible = true
-  else {
+  else if ('move' in s) {
     const w = t.toggles[s.move[0]]!
     w.bounds = rect(s.move[1], s.move[2], w.bounds.width, w.bounds.height)
+  } else if ('remove' in s) {
+    t.homes[s.remove]!.remove(t.toggles[s.remove]!) // removing what is not there is a no-op
+  } else {
+    const w = t.toggles[s.readd]!
+    if (!w.ui && !w.parent) t.homes[s.readd]!.add(w) // back on top of its container
   }
 }
 
@@ -69,6 +76,8 @@ function focusConsistent(t: ReturnType<typeof build>): void {
     expect(f.ui).toBe(t.ui)
   }
   for (const w of t.all) expect(w.focused).toBe(w === f)
+  // A removed widget (or one inside a removed panel) is never focused.
+  if (f) expect(t.ui.focusables()).toContain(f)
 }
 
 describe('UI properties', () => {
