@@ -56,7 +56,7 @@ export function macFromBytes(bytes: Uint8Array, offset = 0): number {
 }
 
 /** A MAC address as six bytes. */
-export function macToBytes(mac: number, out = new Uint8Array(6), offset = 0): Uint8Array {
+export function macToBytes(mac: number, out: Uint8Array = new Uint8Array(6), offset = 0): Uint8Array {
   let v = mac
   for (let i = 5; i >= 0; i--) {
     out[offset + i] = v % 256

@@ -17,11 +17,16 @@ export interface EthernetFrame {
 
 export function encodeEthernet(frame: EthernetFrame): Uint8Array {
   const out = new Uint8Array(ETHERNET_HEADER + frame.payload.length)
-  macToBytes(frame.dst, out, 0)
-  macToBytes(frame.src, out, 6)
-  put16(out, 12, frame.type)
+  writeEthernetHeader(out, frame.dst, frame.src, frame.type)
   out.set(frame.payload, ETHERNET_HEADER)
   return out
+}
+
+/** Writes the 14-byte header at the start of `out` (the payload is written by the caller, in place). */
+export function writeEthernetHeader(out: Uint8Array, dst: number, src: number, type: number): void {
+  macToBytes(dst, out, 0)
+  macToBytes(src, out, 6)
+  put16(out, 12, type)
 }
 
 /** Decodes an Ethernet II frame (no FCS). The payload is a view into `bytes`. */

@@ -29,22 +29,28 @@ export interface Ipv4Packet {
 
 /** Encodes with a 20-byte header (no options) and a fresh header checksum. */
 export function encodeIpv4(p: Ipv4Packet): Uint8Array {
-  const total = IPV4_HEADER + p.payload.length
-  if (total > 0xffff) throw new NetMalformedError('IPv4 packet', `${p.payload.length}-byte payload exceeds the 65515-byte maximum`)
-  if (p.fragmentOffset % 8 !== 0 || p.fragmentOffset > 0xfff8) throw new NetMalformedError('IPv4 packet', `fragment offset ${p.fragmentOffset} is not a multiple of 8 below 65536`)
-  const b = new Uint8Array(total)
-  b[0] = 0x45
-  b[1] = p.tos
-  put16(b, 2, total)
-  put16(b, 4, p.id)
-  put16(b, 6, (p.df ? 0x4000 : 0) | (p.mf ? 0x2000 : 0) | (p.fragmentOffset >>> 3))
-  b[8] = p.ttl
-  b[9] = p.protocol
-  put32(b, 12, p.src)
-  put32(b, 16, p.dst)
-  put16(b, 10, internetChecksum(b.subarray(0, IPV4_HEADER)))
+  const b = new Uint8Array(IPV4_HEADER + p.payload.length)
+  writeIpv4Header(b, 0, p, p.payload.length)
   b.set(p.payload, IPV4_HEADER)
   return b
+}
+
+/** Writes a 20-byte header with its checksum at `b[off]` for a payload of `payloadLength` bytes (the payload is written by the caller, in place). */
+export function writeIpv4Header(b: Uint8Array, off: number, p: Omit<Ipv4Packet, 'payload'>, payloadLength: number): void {
+  const total = IPV4_HEADER + payloadLength
+  if (total > 0xffff) throw new NetMalformedError('IPv4 packet', `${payloadLength}-byte payload exceeds the 65515-byte maximum`)
+  if (p.fragmentOffset % 8 !== 0 || p.fragmentOffset > 0xfff8) throw new NetMalformedError('IPv4 packet', `fragment offset ${p.fragmentOffset} is not a multiple of 8 below 65536`)
+  b[off] = 0x45
+  b[off + 1] = p.tos
+  put16(b, off + 2, total)
+  put16(b, off + 4, p.id)
+  put16(b, off + 6, (p.df ? 0x4000 : 0) | (p.mf ? 0x2000 : 0) | (p.fragmentOffset >>> 3))
+  b[off + 8] = p.ttl
+  b[off + 9] = p.protocol
+  b[off + 10] = b[off + 11] = 0
+  put32(b, off + 12, p.src)
+  put32(b, off + 16, p.dst)
+  put16(b, off + 10, internetChecksum(b.subarray(off, off + IPV4_HEADER)))
 }
 
 /** Decodes and checks a packet; trailing link padding beyond the total length is dropped; the payload is a view. */

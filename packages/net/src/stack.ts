@@ -8,11 +8,11 @@ import { formatIpv4, IPV4_BROADCAST, MAC_BROADCAST } from './addr.js'
 import { ArpOp, decodeArp, encodeArp } from './arp.js'
 import { realClock, type NetClock, type NetTimer } from './clock.js'
 import { NetError, NetMalformedError } from './errors.js'
-import { decodeEthernet, encodeEthernet, EtherType } from './ethernet.js'
+import { decodeEthernet, encodeEthernet, ETHERNET_HEADER, EtherType, writeEthernetHeader } from './ethernet.js'
 import type { FramePort } from './frame-port.js'
 import { decodeIcmp, echoId, echoSeq, encodeIcmp, IcmpType, IcmpUnreachableCode } from './icmp.js'
-import { decodeIpv4, encodeIpv4, fragmentIpv4, IpProtocol, IPV4_HEADER, Reassembler, type Ipv4Packet, type ReassemblyLimits } from './ipv4.js'
-import { decodeTcpSegment, encodeTcpSegment } from './tcp/segment.js'
+import { decodeIpv4, encodeIpv4, fragmentIpv4, IpProtocol, IPV4_HEADER, Reassembler, writeIpv4Header, type Ipv4Packet, type ReassemblyLimits } from './ipv4.js'
+import { decodeTcpSegment, encodeTcpSegmentInto, tcpSegmentLength } from './tcp/segment.js'
 import type { TcpLimits, TcpTimings } from './tcp/config.js'
 import { TcpLayer, type TcpListener, type TcpListenOptions } from './tcp/layer.js'
 import type { TcpSocket } from './tcp/socket.js'
@@ -205,7 +205,7 @@ export class Stack {
       random32: this.random32,
       output: (seg: TcpSegment, src: number, dst: number) => {
         this.counters.tcpOut++
-        this.sendIpv4(IpProtocol.TCP, src, dst, encodeTcpSegment(seg, src, dst))
+        this.sendIpv4Built(IpProtocol.TCP, src, dst, tcpSegmentLength(seg), (buf, off) => encodeTcpSegmentInto(seg, src, dst, buf, off))
       },
     })
     this.port.onFrame((f) => this.receive(f))
@@ -348,6 +348,33 @@ export class Stack {
       ok = this.sendToHop(nextHop, encodeIpv4(f)) && ok
     }
     return ok
+  }
+
+  /**
+   * Like {@link sendIpv4} for a payload written by `fill` at `buf[off]`: when the packet fits the
+   * MTU and the next hop's MAC is known, the whole frame is built in one buffer (no copies).
+   */
+  private sendIpv4Built(protocol: number, src: number, dst: number, length: number, fill: (buf: Uint8Array, off: number) => void): boolean {
+    if (!this.closed && IPV4_HEADER + length <= this.mtu) {
+      const hop = this.nextHop(dst)
+      const entry = hop === undefined || hop === IPV4_BROADCAST ? undefined : this.arpCache.get(hop)
+      const mac = hop === IPV4_BROADCAST ? MAC_BROADCAST : entry && entry.expires > this.clock.now() ? entry.mac : undefined
+      if (mac !== undefined) {
+        const frame = new Uint8Array(ETHERNET_HEADER + IPV4_HEADER + length)
+        fill(frame, ETHERNET_HEADER + IPV4_HEADER)
+        this.ipId = (this.ipId + 1) & 0xffff
+        writeIpv4Header(frame, ETHERNET_HEADER, { tos: 0, id: this.ipId, df: false, mf: false, fragmentOffset: 0, ttl: 64, protocol, src, dst }, length)
+        writeEthernetHeader(frame, mac, this.mac, EtherType.IPv4)
+        this.counters.ipOut++
+        this.counters.framesOut++
+        this.counters.bytesOut += frame.length
+        this.port.send(frame)
+        return true
+      }
+    }
+    const payload = new Uint8Array(length)
+    fill(payload, 0)
+    return this.sendIpv4(protocol, src, dst, payload)
   }
 
   /** The link-layer next hop of `dst`: itself on-link, the gateway otherwise; MAC_BROADCAST marks a broadcast. */
