@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { createServer, get, request, type IncomingMessage, type Server } from 'node:http'
-import { createServer as createTcpServer, type AddressInfo } from 'node:net'
+import { connect as netConnect, createServer as createTcpServer, type AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatIpv4, parseIpv4 as ip, parseMac } from '../addr.js'
 import { VirtualClock } from '../clock.js'
@@ -115,6 +115,33 @@ describe('UserNet (user-mode NAT)', () => {
     expect(Buffer.concat(chunks).toString()).toBe('guest saw 10.0.2.2 /x')
     expect(nat.counters.forwardedConnections).toBe(1)
   })
+
+  it('a port forward hammered by 400 short connections in a row (curl in a loop) serves them all: closed flows in TIME-WAIT never exhaust the gateway', async () => {
+    const { guest, nat } = await guestBehindNat({ hostForwards: ['tcp:127.0.0.1:0-:80'], maxFlows: 16 })
+    const server = createServer((_req, res) => res.end('ok'))
+    guest.listen(80).onConnection = (sock) => server.emit('connection', new TcpDuplex(sock))
+    const port = nat.forwards()[0]!.hostPort
+    // Each client closes first, as curl does after a keep-alive response: the gateway's side of
+    // every flow then sits in TIME-WAIT for 2·MSL.
+    for (let i = 0; i < 400; i++) {
+      const text = await new Promise<string>((resolve, reject) => {
+        const c = netConnect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+        let got = ''
+        c.setEncoding('utf8')
+        c.on('data', (d: string) => {
+          got += d
+          if (got.endsWith('\r\n\r\nok')) {
+            c.end()
+            resolve(got)
+          }
+        })
+        c.on('error', reject)
+      })
+      expect(text).toMatch(/^HTTP\/1\.1 200 OK/)
+    }
+    expect(nat.counters.forwardedConnections).toBe(400)
+    expect(nat.counters.refusedByLimit).toBe(0)
+  }, 60_000)
 
   it('limits flows per guest: past maxFlows new connections are refused, and the host sees no more than the limit', async () => {
     let hostConnections = 0

@@ -311,7 +311,16 @@ export class UserNet {
     }
     host.on('error', () => {})
     const guest = forward.guestAddress ?? this.dhcp.leases()[0]?.address ?? this.guestAddress
-    const sock = this.stack.connect(guest, forward.guestPort, { localAddress: this.gateway })
+    let sock: ReturnType<Stack['connect']>
+    try {
+      sock = this.stack.connect(guest, forward.guestPort, { localAddress: this.gateway })
+    } catch {
+      // The gateway's TCP is at a limit (connections, ephemeral ports): refuse this host
+      // connection, never throw out of the server's handler (that would end the host process).
+      this.counters.refusedByLimit++
+      host.destroy()
+      return
+    }
     const key = flowKey(guest, forward.guestPort, this.gateway, sock.localPort)
     const flow: TcpFlow = { host, duplex: undefined, listenerKey: undefined, timer: undefined }
     this.tcpFlows.set(key, flow)
