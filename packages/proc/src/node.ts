@@ -85,7 +85,7 @@ export function nodeWasmWorkers(options: NodeWasmWorkerOptions = {}): WasmWorker
         w.on('error', l)
         w.on('exit', (code) => l(new Error(`worker exited with code ${code}`)))
       },
-      terminate: () => void w.terminate(),
+      terminate: () => w.terminate(),
     }
   }
 }

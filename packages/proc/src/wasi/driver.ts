@@ -4,9 +4,10 @@
  * bridge and file server a module gets, without needing a module per case.
  */
 import type { FS } from '@honk/vfs'
-import { DEFAULT_CAPACITY, HEADER, type DriverCall, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
+import { bridgeBuffer, MainBridge } from './behind.js'
+import { DEFAULT_CAPACITY, type DriverCall, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
 import { WasiFsServer, type WasiStdin } from './server.js'
-import { writeAnswer, type WasmWorkerFactory } from './spawn.js'
+import type { WasmWorkerFactory } from './spawn.js'
 
 export interface DriverOptions {
   preopens?: Record<string, FS>
@@ -18,6 +19,10 @@ export interface DriverOptions {
   maxOpenFds?: number
   /** Shared-buffer payload capacity (small values exercise `more`). */
   capacity?: number
+  /** Write-behind region in bytes (default 0: every write is a round trip, as the call-by-call tests expect). */
+  writeBehind?: number
+  /** The host's cache lifetime in ms (default 0). */
+  cacheMs?: number
 }
 
 export interface DriverResult {
@@ -32,6 +37,7 @@ export interface Driver {
   readonly stdout: Uint8Array[]
   readonly stderr: Uint8Array[]
   readonly server: WasiFsServer
+  readonly bridge: MainBridge
   close(): void
 }
 
@@ -40,9 +46,9 @@ const enc = new TextEncoder()
 export async function startDriver(workers: WasmWorkerFactory, options: DriverOptions = {}): Promise<Driver> {
   const entries = Object.entries(options.preopens ?? {})
   const server = new WasiFsServer(entries.map(([, fs]) => fs), { stdin: options.stdin })
-  const sab = new SharedArrayBuffer(HEADER + (options.capacity ?? DEFAULT_CAPACITY))
-  const ctrl = new Int32Array(sab, 0, 8)
-  const payload = new Uint8Array(sab, HEADER)
+  const writeBehind = options.writeBehind ?? 0
+  const sab = bridgeBuffer(options.capacity ?? DEFAULT_CAPACITY, writeBehind)
+  const bridge = new MainBridge(sab, writeBehind, server)
   const worker = workers()
   const stdout: Uint8Array[] = []
   const stderr: Uint8Array[] = []
@@ -55,7 +61,9 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
   })
   worker.onMessage((raw) => {
     const m = raw as WorkerMessage
-    if (m.t === 'call') void server.serve(m.req).then((a) => writeAnswer(ctrl, payload, server, a))
+    if (m.t === 'call') bridge.serve(m.req)
+    else if (m.t === 'wb') bridge.batchStarted()
+    else if (m.t === 'wbfull') bridge.batchFull()
     else if (m.t === 'out') (m.fd === 1 ? stdout : stderr).push(m.data)
     else if (m.t === 'ready') ready()
     else if (m.t === 'driver') {
@@ -67,7 +75,7 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
   const start: StartMessage = {
     t: 'start', module: undefined, driver: true, args: options.args ?? [], env: options.env ?? [], preopens: entries.map(([n]) => n),
     stdin: options.stdin !== undefined, sab, clock: options.clock, randomSeed: options.randomSeed, maxMemoryPages: 4,
-    maxOpenFds: options.maxOpenFds ?? 64, maxIo: 16 << 20,
+    maxOpenFds: options.maxOpenFds ?? 64, maxIo: 16 << 20, writeBehind, cacheMs: options.cacheMs ?? 0,
   }
   worker.postMessage(start)
   await isReady
@@ -76,6 +84,7 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
     stdout,
     stderr,
     server,
+    bridge,
     call(fn, args, io = {}) {
       if (failed) return Promise.reject(failed)
       const id = nextId++
@@ -89,6 +98,9 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
         worker.postMessage(msg)
       })
     },
-    close: () => worker.terminate(),
+    close: () => {
+      bridge.stop()
+      void worker.terminate()
+    },
   }
 }

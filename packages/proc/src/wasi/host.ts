@@ -30,6 +30,17 @@ export interface WasiBridge {
   output(fd: 1 | 2, data: Uint8Array): void
   /** Blocks the calling thread for `ms` milliseconds. */
   sleep(ms: number): void
+  /**
+   * Buffers a write (write-behind) when it continues the current batch or starts one; false
+   * when it must be a `write` request instead. Optional: without it every write is a request.
+   */
+  writeBehind?(handle: number, pos: number, data: Uint8Array): boolean
+  /**
+   * Sends a request without waiting for its answer (a read-ahead prefetch); `end` waits for it.
+   * Optional; between the two, no other `call` is made (the host ends it first).
+   */
+  begin?(req: Request): void
+  end?(): BridgeAnswer
 }
 
 export interface WasiHostConfig {
@@ -51,6 +62,13 @@ export interface WasiHostConfig {
   chunk: number
   /** A monotonic nanosecond clock (Node: process.hrtime.bigint); default from performance.now(). */
   monotonicNs?: (() => bigint) | undefined
+  /**
+   * Lifetime (ms) of what this host caches to answer without a round trip: a file's stat (until
+   * any other request of this process or any write of it) and read-ahead of sequential reads
+   * (until any write of this process). Changes by OTHER processes are seen at most this late.
+   * 0 (default): nothing is cached.
+   */
+  cacheMs?: number
 }
 
 /** `proc_exit` was called. */
@@ -90,6 +108,25 @@ interface Fd {
   preopen: string | undefined
   /** Directory listing kept between fd_readdir calls (refreshed at cookie 0). */
   listing: WireDirent[] | undefined
+  /** File: where the last read ended (a read starting there is sequential: read ahead). */
+  lastEnd?: number
+  /** File: the stat last answered, valid while `calls` is `statCalls` and it is younger than cacheMs. */
+  stat?: WireStat | undefined
+  statCalls?: number
+  statAt?: number
+}
+
+/** Requests that change nothing in a file system (a cached read or stat survives them). */
+const READ_ONLY_OPS: ReadonlySet<Request['op']> = new Set(['stat', 'fstat', 'dstat', 'read', 'readdir', 'readlink', 'stdin', 'stdinwait', 'more'])
+
+interface ReadAhead {
+  handle: number
+  pos: number
+  bytes: Uint8Array
+  /** The read was short: the file ended at pos + bytes.length. */
+  eof: boolean
+  mutations: number
+  at: number
 }
 
 const enc = new TextEncoder()
@@ -108,12 +145,26 @@ export class WasiHost {
   private readonly monoStart = performance.now()
   private dv: DataView | undefined
   private readonly memoryLimit: number
+  /** Requests other than fstat, and buffered writes (a cached stat is valid while this is unchanged). */
+  private calls = 0
+  /** Requests that may change a file system, and buffered writes (read-ahead is valid while this is unchanged). */
+  private mutations = 0
+  private readAhead: ReadAhead | undefined
+  /** The read-ahead buffer (one chunk, reused: a fresh large buffer per read costs more than the copy). */
+  private raBuf: Uint8Array | undefined
+  private readonly cacheMs: number
+  /** A prefetch sent and not yet answered (the next chunk of a sequential read). */
+  private prefetch: { handle: number; pos: number; len: number; mutations: number } | undefined
+  /** A prefetch answered, not yet read. */
+  private prefetched: ReadAhead | undefined
+  private pfBuf: Uint8Array | undefined
 
   constructor(
     private readonly bridge: WasiBridge,
     private readonly config: WasiHostConfig,
   ) {
     this.memoryLimit = config.maxMemoryPages * 65536
+    this.cacheMs = config.cacheMs ?? 0
     this.argBytes = config.args.map((a) => enc.encode(`${a}\0`))
     this.envBytes = config.env.map((e) => enc.encode(`${e}\0`))
     this.fakeNow = config.clock?.startNs
@@ -235,7 +286,49 @@ export class WasiHost {
     return out
   }
 
+  /** Waits for the outstanding prefetch, if any, and keeps its bytes (the shared buffer is needed again). */
+  private settle(): void {
+    const pf = this.prefetch
+    if (pf === undefined) return
+    this.prefetch = undefined
+    const a = this.bridge.end!()
+    if (!('bytes' in a)) return
+    this.pfBuf ??= new Uint8Array(this.config.chunk)
+    this.pfBuf.set(a.bytes)
+    this.prefetched = { handle: pf.handle, pos: pf.pos, bytes: this.pfBuf.subarray(0, a.bytes.length), eof: a.bytes.length < pf.len, mutations: pf.mutations, at: performance.now() }
+  }
+
+  /** Sends a prefetch of the chunk after the read-ahead buffer (sequential reads, not at end of file). */
+  private prefetchNext(): void {
+    const ra = this.readAhead
+    if (ra === undefined || ra.eof || this.bridge.begin === undefined || this.prefetch !== undefined) return
+    const pos = ra.pos + ra.bytes.length
+    const len = this.config.chunk
+    this.calls++
+    this.prefetch = { handle: ra.handle, pos, len, mutations: this.mutations }
+    this.bridge.begin({ op: 'read', handle: ra.handle, pos, len })
+  }
+
+  /** Makes the prefetched chunk at `at` the read-ahead buffer, if it is that one and still valid. */
+  private promote(f: Fd, at: number): boolean {
+    if (this.prefetch !== undefined && this.prefetch.handle === f.handle && this.prefetch.pos === at) this.settle()
+    const pf = this.prefetched
+    if (pf === undefined || pf.handle !== f.handle || pf.pos !== at) return false
+    this.prefetched = undefined
+    if (pf.mutations !== this.mutations || performance.now() - pf.at > this.cacheMs) return false
+    // Swap the buffers: the old read-ahead buffer receives the next prefetch.
+    const old = this.raBuf
+    this.raBuf = this.pfBuf
+    this.pfBuf = old
+    this.readAhead = pf
+    this.prefetchNext()
+    return true
+  }
+
   private call(req: Request): BridgeAnswer {
+    this.settle()
+    if (req.op !== 'fstat') this.calls++
+    if (!READ_ONLY_OPS.has(req.op)) this.mutations++
     const a = this.bridge.call(req)
     if ('errno' in a && a.errno !== 0) fail(a.errno)
     return a
@@ -305,7 +398,17 @@ export class WasiHost {
   }
 
   private fstat(f: Fd): WireStat {
-    if (f.kind === 'file') return this.json<WireStat>({ op: 'fstat', handle: f.handle })
+    if (f.kind === 'file') {
+      // Answered here while nothing else of this process happened since and it is fresh.
+      if (f.stat !== undefined && f.statCalls === this.calls && performance.now() - f.statAt! <= this.cacheMs) return f.stat
+      const s = this.json<WireStat>({ op: 'fstat', handle: f.handle })
+      if (this.cacheMs > 0) {
+        f.stat = s
+        f.statCalls = this.calls
+        f.statAt = performance.now()
+      }
+      return s
+    }
     if (f.kind === 'dir') return this.json<WireStat>({ op: 'dstat', pre: f.pre, path: f.path })
     return { filetype: Filetype.CHARACTER_DEVICE, dev: '0', ino: '0', nlink: 1, size: 0, atim: '0', mtim: '0', ctim: '0' }
   }
@@ -540,28 +643,66 @@ export class WasiHost {
     return Errno.SUCCESS
   }
 
-  /** Reads up to `total` bytes at `pos` through the bridge, in chunks; short at end of file. */
+  /** Bytes at `at` from the read-ahead buffer (at most `want`), if it holds any and is valid. */
+  private cachedRead(f: Fd, at: number, want: number): { got: Uint8Array; eof: boolean } | undefined {
+    const ra = this.readAhead
+    if (ra === undefined || ra.handle !== f.handle || ra.mutations !== this.mutations) return undefined
+    const end = ra.pos + ra.bytes.length
+    if (at < ra.pos || at > end || (at === end && !ra.eof)) return undefined
+    if (performance.now() - ra.at > this.cacheMs) return undefined
+    const got = ra.bytes.subarray(at - ra.pos, Math.min(end, at + want) - ra.pos)
+    return { got, eof: got.length < want && ra.eof }
+  }
+
+  /**
+   * Reads up to `total` bytes at `pos` through the bridge, in chunks; short at end of file. A
+   * read that starts where the last one of this descriptor ended fetches a whole chunk ahead.
+   */
   private readAt(f: Fd, pos: number, iovs: [number, number][]): number {
     let done = 0
     for (const [p, l] of iovs) {
       let off = 0
       while (off < l && done < this.config.maxIo) {
         const want = Math.min(l - off, this.config.chunk, this.config.maxIo - done)
-        const got = this.data({ op: 'read', handle: f.handle, pos: pos + done, len: want })
+        const at = pos + done
+        let got: Uint8Array
+        let eof: boolean
+        let hit = this.cacheMs > 0 ? this.cachedRead(f, at, want) : undefined
+        if (hit === undefined && this.cacheMs > 0 && this.promote(f, at)) hit = this.cachedRead(f, at, want)
+        if (hit !== undefined) {
+          got = hit.got
+          // Short from the buffer but not at its end of file: the loop fetches the rest.
+          eof = hit.eof
+        } else {
+          const ahead = this.cacheMs > 0 && f.lastEnd === at ? Math.max(want, this.config.chunk) : want
+          const bytes = this.data({ op: 'read', handle: f.handle, pos: at, len: ahead })
+          if (ahead > want) {
+            // The answer is a view of the shared buffer: keep a copy.
+            this.raBuf ??= new Uint8Array(this.config.chunk)
+            this.raBuf.set(bytes)
+            this.readAhead = { handle: f.handle, pos: at, bytes: this.raBuf.subarray(0, bytes.length), eof: bytes.length < ahead, mutations: this.mutations, at: performance.now() }
+            got = this.raBuf.subarray(0, Math.min(want, bytes.length))
+            this.prefetchNext()
+          } else got = bytes
+          eof = got.length < want
+        }
         // The memory may have grown (and moved) while we waited: take a fresh view.
         this.bytes(p + off, got.length).set(got)
         off += got.length
         done += got.length
-        if (got.length < want) return done
+        f.lastEnd = at + got.length
+        if (eof) return done
       }
     }
     return done
   }
 
+  /** The bytes of `iovs` (at most maxIo): one iovec is a view of the memory (copied before it crosses), more are gathered. */
   private gather(iovs: [number, number][]): Uint8Array {
     let total = 0
     for (const [, l] of iovs) total += l
     total = Math.min(total, this.config.maxIo)
+    if (iovs.length === 1) return this.bytes(iovs[0]![0], total)
     const out = new Uint8Array(total)
     let off = 0
     for (const [p, l] of iovs) {
@@ -620,7 +761,16 @@ export class WasiHost {
     if (data.length === 0) return 0
     const append = pos === undefined && (f.flags & Fdflags.APPEND) !== 0
     const sync = (f.flags & (Fdflags.SYNC | Fdflags.DSYNC)) !== 0
-    const [n, end] = this.json<[number, number]>({ op: 'write', handle: f.handle, pos: pos ?? f.pos, append, sync, data })
+    // Write-behind (not for append or sync writes, whose answer depends on the FS now).
+    if (!append && !sync && this.bridge.writeBehind !== undefined && this.bridge.writeBehind(f.handle, pos ?? f.pos, data)) {
+      this.calls++
+      this.mutations++
+      if (pos === undefined) f.pos += data.length
+      return data.length
+    }
+    // A view of the module's memory never crosses (a message would clone the whole memory).
+    const own = this.memory !== undefined && data.buffer === this.memory.buffer ? data.slice() : data
+    const [n, end] = this.json<[number, number]>({ op: 'write', handle: f.handle, pos: pos ?? f.pos, append, sync, data: own })
     if (pos === undefined) f.pos = end
     return n
   }
@@ -798,7 +948,7 @@ export class WasiHost {
     })
     const entry: Fd =
       r.kind === 'file'
-        ? { kind: 'file', filetype: Filetype.REGULAR_FILE, base: wantBase & FILE_RIGHTS, inheriting: wantInh & d.inheriting, flags: ff, handle: r.handle, pos: 0, pre: d.pre, path: '', preopen: undefined, listing: undefined }
+        ? { kind: 'file', filetype: Filetype.REGULAR_FILE, base: wantBase & FILE_RIGHTS, inheriting: wantInh & d.inheriting, flags: ff, handle: r.handle, pos: 0, pre: d.pre, path: '', preopen: undefined, listing: undefined, lastEnd: 0 }
         : { kind: 'dir', filetype: Filetype.DIRECTORY, base: wantBase & DIR_RIGHTS, inheriting: wantInh & d.inheriting, flags: ff, handle: 0, pos: 0, pre: d.pre, path: r.path, preopen: undefined, listing: undefined }
     this.fds.set(slot, entry)
     this.u32(out, slot)

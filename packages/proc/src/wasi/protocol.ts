@@ -10,14 +10,36 @@
  *   [2] payload kind: 0 = none, 1 = JSON, 2 = bytes
  *   [3] payload length in this chunk
  *   [4] bytes still to fetch with a `more` request after this chunk
- *   payload from byte 32
+ *   [5] write-behind: bridge handle of the buffered bytes (0 = none)
+ *   [6] write-behind: bytes committed in the write-behind region
+ *   [7] write-behind lock: 0 = free, 1 = the worker appends, 2 = the main side takes the batch
+ *   bytes 32..39: write-behind: file position of the first buffered byte (Float64)
+ *   payload from byte 48 (answers), then the write-behind region (the last `writeBehind` bytes)
+ *
+ * Write-behind: consecutive writes of one file descriptor are appended to the write-behind
+ * region by the worker (under the lock; the count is stored last, so a committed count always
+ * covers bytes that are there) and acknowledged to the module at once. The main side writes the
+ * batch to the FS before it serves ANY request of the process, when the timer started by the
+ * batch's first write fires, and when the process ends (exit, trap, limit, kill: after the worker
+ * has stopped), so a write the module was told succeeded is never lost.
  */
 import type { WasmModule } from './wasm-api.js'
 
 /** Bytes of the response header. */
-export const HEADER = 32
+export const HEADER = 48
 /** Default payload capacity of the shared buffer (1 MiB). */
 export const DEFAULT_CAPACITY = 1 << 20
+/** Default size of the write-behind region (1 MiB; 0 turns write-behind off). */
+export const DEFAULT_WRITE_BEHIND = 1 << 20
+/** Milliseconds a batch of buffered writes waits at most before the main side writes it. */
+export const WRITE_BEHIND_MS = 5
+/** Default lifetime (ms) of what the worker caches (read-ahead, a file's stat). */
+export const DEFAULT_CACHE_MS = 5
+export const WB_HANDLE = 5
+export const WB_LEN = 6
+export const WB_LOCK = 7
+/** Index of the write-behind position in a Float64Array over the shared buffer. */
+export const WB_POS_F64 = 4
 export const KIND_NONE = 0
 export const KIND_JSON = 1
 export const KIND_BYTES = 2
@@ -90,6 +112,10 @@ export type WorkerMessage =
   | { t: 'trap'; message: string; memoryPages: number }
   | { t: 'limit'; kind: 'memory' | 'fds'; detail: string }
   | { t: 'ready' }
+  /** A write-behind batch was started (the main side arms its flush timer). */
+  | { t: 'wb' }
+  /** The write-behind batch is full; the worker waits until the main side has taken it. */
+  | { t: 'wbfull' }
   | { t: 'driver'; id: number; result?: number; reads?: Uint8Array[]; error?: string }
 
 /** A deterministic clock: each read advances it by `stepNs`; sleeps advance it instead of waiting. */
@@ -116,6 +142,10 @@ export interface StartMessage {
   maxOpenFds: number
   /** Largest total of one fd_read/fd_write (bytes); longer calls are short, as POSIX allows. */
   maxIo: number
+  /** Bytes of the write-behind region at the end of `sab` (0: every write is a round trip). */
+  writeBehind?: number
+  /** Lifetime (ms) of the worker's read-ahead and stat cache (0: nothing cached). */
+  cacheMs?: number
 }
 
 /** Driver-mode call (tests only): write `writes` into memory, call `fn(...args)`, read `reads` back. */

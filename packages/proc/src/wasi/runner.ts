@@ -5,7 +5,7 @@
  */
 import { WASI_FUNCTIONS } from './abi.js'
 import { WasiExit, WasiHost, WasiLimitExceeded, WasiRaise, type BridgeAnswer, type WasiBridge } from './host.js'
-import { HEADER, KIND_BYTES, KIND_JSON, type DriverCall, type Request, type StartMessage, type WorkerMessage } from './protocol.js'
+import { HEADER, KIND_BYTES, KIND_JSON, WB_HANDLE, WB_LEN, WB_LOCK, WB_POS_F64, type DriverCall, type Request, type StartMessage, type WorkerMessage } from './protocol.js'
 import { isWasmModule, wasmApi, type WasmMemory } from './wasm-api.js'
 
 /** The worker's end of its message channel. */
@@ -24,19 +24,70 @@ export class SharedBridge implements WasiBridge {
   private readonly ctrl: Int32Array
   private readonly payload: Uint8Array
   private readonly nap = new Int32Array(new SharedArrayBuffer(4))
+  private readonly f64: Float64Array
+  private readonly region: Uint8Array
 
+  /** `writeBehind`: bytes of the write-behind region at the end of `sab` (0: none). */
   constructor(
     private readonly port: RunnerPort,
     sab: SharedArrayBuffer,
+    writeBehind = 0,
   ) {
     this.ctrl = new Int32Array(sab, 0, 8)
-    this.payload = new Uint8Array(sab, HEADER)
+    this.f64 = new Float64Array(sab, 0, HEADER / 8)
+    const capacity = sab.byteLength - HEADER - writeBehind
+    this.payload = new Uint8Array(sab, HEADER, capacity)
+    this.region = new Uint8Array(sab, HEADER + capacity, writeBehind)
+  }
+
+  /**
+   * Appends a write to the write-behind batch if it continues it (same file, next position) or
+   * starts a new one, and fits; false when it must go as a request instead (the main side then
+   * writes the batch first). Under the lock; the committed length is stored last.
+   */
+  writeBehind(handle: number, pos: number, data: Uint8Array): boolean {
+    const cap = this.region.length
+    if (data.length === 0 || data.length > cap) return false
+    const c = this.ctrl
+    // The main side holds the lock only while it copies a batch out (never across a wait).
+    while (Atomics.compareExchange(c, WB_LOCK, 0, 1) !== 0) Atomics.wait(c, WB_LOCK, 2, 1)
+    let started = false
+    let ok = true
+    const len = Atomics.load(c, WB_LEN)
+    if (len === 0) {
+      Atomics.store(c, WB_HANDLE, handle)
+      this.f64[WB_POS_F64] = pos
+      this.region.set(data, 0)
+      Atomics.store(c, WB_LEN, data.length)
+      started = true
+    } else if (Atomics.load(c, WB_HANDLE) === handle && this.f64[WB_POS_F64]! + len === pos) {
+      if (len + data.length <= cap) {
+        this.region.set(data, len)
+        Atomics.store(c, WB_LEN, len + data.length)
+      } else {
+        // Full: the main side takes the batch (and writes it while we fill the next one).
+        Atomics.store(c, WB_LOCK, 0)
+        this.port.postMessage({ t: 'wbfull' })
+        // With a timeout, so that a terminate (kill) is never held up by this wait.
+        while (Atomics.load(c, WB_LEN) !== 0) Atomics.wait(c, WB_LEN, len, 20)
+        return this.writeBehind(handle, pos, data)
+      }
+    } else {
+      ok = false
+    }
+    Atomics.store(c, WB_LOCK, 0)
+    if (started) this.port.postMessage({ t: 'wb' })
+    return ok
   }
 
   private roundTrip(req: Request): { errno: number; kind: number; chunk: Uint8Array; more: number } {
     Atomics.store(this.ctrl, 0, 0)
     const transfer = req.op === 'write' && req.data.byteOffset === 0 && req.data.byteLength === req.data.buffer.byteLength ? [req.data.buffer as ArrayBuffer] : []
     this.port.postMessage({ t: 'call', req }, transfer)
+    return this.await()
+  }
+
+  private await(): { errno: number; kind: number; chunk: Uint8Array; more: number } {
     while (Atomics.load(this.ctrl, 0) === 0) Atomics.wait(this.ctrl, 0, 0)
     const len = this.ctrl[3]!
     const kind = this.ctrl[2]!
@@ -47,8 +98,22 @@ export class SharedBridge implements WasiBridge {
     return { errno: this.ctrl[1]!, kind, chunk, more: this.ctrl[4]! }
   }
 
+  /** Sends `req` without waiting (see `end`). */
+  begin(req: Request): void {
+    Atomics.store(this.ctrl, 0, 0)
+    this.port.postMessage({ t: 'call', req })
+  }
+
+  /** Waits for the answer of the request `begin` sent. */
+  end(): BridgeAnswer {
+    return this.finish(this.await())
+  }
+
   call(req: Request): BridgeAnswer {
-    const first = this.roundTrip(req)
+    return this.finish(this.roundTrip(req))
+  }
+
+  private finish(first: { errno: number; kind: number; chunk: Uint8Array; more: number }): BridgeAnswer {
     if (first.errno !== 0) return { errno: first.errno }
     let body = first.chunk
     let more = first.more
@@ -82,9 +147,11 @@ export function runWasiWorker(port: RunnerPort): void {
   port.onMessage((raw) => {
     const m = raw as StartMessage | DriverCall
     if (m.t === 'start') {
-      const bridge = new SharedBridge(port, m.sab)
-      const capacity = m.sab.byteLength - HEADER
+      const writeBehind = m.writeBehind ?? 0
+      const bridge = new SharedBridge(port, m.sab, writeBehind)
+      const capacity = m.sab.byteLength - HEADER - writeBehind
       host = new WasiHost(bridge, {
+        cacheMs: m.cacheMs ?? 0,
         args: m.args, env: m.env, preopens: m.preopens, console: true, stdin: m.stdin, clock: m.clock, randomSeed: m.randomSeed,
         maxOpenFds: m.maxOpenFds, maxMemoryPages: m.maxMemoryPages, maxIo: m.maxIo, chunk: capacity, monotonicNs: port.monotonicNs,
       })

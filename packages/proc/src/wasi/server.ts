@@ -103,6 +103,12 @@ export class WasiFsServer {
    */
   private readonly exact = new Map<string, ExactTimes>()
   private nextHandle = 1
+  /**
+   * The error of a write-behind batch, by handle: the module was already told those writes
+   * succeeded, so (as Linux reports writeback errors) the next write, sync or close of that
+   * file answers it, once.
+   */
+  private readonly deferred = new Map<number, number>()
   private pending: Uint8Array | undefined
   private readonly maxHandles: number
   private readonly now: () => number
@@ -125,6 +131,26 @@ export class WasiFsServer {
     const all = [...this.handles.values()]
     this.handles.clear()
     await Promise.all(all.map((h) => h.fh.close().catch(() => undefined)))
+  }
+
+  /** Writes a write-behind batch (see behind.ts); a failure is kept for the file's next write, sync or close. */
+  async writeBehind(handle: number, pos: number, data: Uint8Array): Promise<void> {
+    const f = this.handles.get(handle)
+    if (f === undefined) return
+    try {
+      const n = await f.fh.write(pos, data)
+      if (n !== data.length) this.deferred.set(handle, Errno.IO)
+    } catch (e) {
+      this.deferred.set(handle, errnoOf(e))
+    }
+  }
+
+  /** The deferred write-behind error of `handle`, if any (answered once). */
+  private takeDeferred(handle: number): number {
+    const e = this.deferred.get(handle)
+    if (e === undefined) return 0
+    this.deferred.delete(handle)
+    return e
   }
 
   /** Serves one request; never throws. */
@@ -282,6 +308,8 @@ export class WasiFsServer {
       }
       case 'write': {
         const f = this.file(req.handle)
+        const late = this.takeDeferred(req.handle)
+        if (late !== 0) fail(late)
         // Append: the write lands at the end as it is now (the handle is positional).
         const pos = req.append ? (await f.fh.stat()).size : req.pos
         const n = await f.fh.write(pos, req.data)
@@ -296,17 +324,23 @@ export class WasiFsServer {
         if ((await f.fh.stat()).size < req.end) await f.fh.truncate(req.end)
         return { errno: 0 }
       }
-      case 'fsync':
-        await this.file(req.handle).fh.sync()
+      case 'fsync': {
+        const f = this.file(req.handle)
+        const late = this.takeDeferred(req.handle)
+        if (late !== 0) fail(late)
+        await f.fh.sync()
         return { errno: 0 }
+      }
       case 'syncfs':
         await this.fsOf(req.pre).sync()
         return { errno: 0 }
       case 'close': {
         const f = this.file(req.handle)
         this.handles.delete(req.handle)
+        const late = this.takeDeferred(req.handle)
         await f.fh.close()
-        return { errno: 0 }
+        // Closed either way (as close(2) after a writeback error).
+        return { errno: late }
       }
       case 'readdir':
         return { json: await this.readdir(req.pre, req.path) }

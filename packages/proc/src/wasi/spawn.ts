@@ -14,8 +14,9 @@ import type { Cap } from '../caps.js'
 import type { Process, ProcessInfo, ProcessTable } from '../table.js'
 import { WasmLimitError, WasmSignalError, WasmTrapError, type WasmLimitKind } from './errors.js'
 import { capMemory, MalformedModule } from './limits.js'
-import { DEFAULT_CAPACITY, HEADER, KIND_BYTES, KIND_JSON, KIND_NONE, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
-import { WasiFsServer, type Answer, type WasiStdin } from './server.js'
+import { bridgeBuffer, MainBridge } from './behind.js'
+import { DEFAULT_CACHE_MS, DEFAULT_CAPACITY, DEFAULT_WRITE_BEHIND, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
+import { WasiFsServer, type WasiStdin } from './server.js'
 import { wasmApi, type WasmModule } from './wasm-api.js'
 
 /** A worker as `spawnWasm` needs it (Node's worker_threads Worker or a browser Worker, adapted). */
@@ -24,8 +25,8 @@ export interface WasmWorker {
   onMessage(listener: (message: unknown) => void): void
   /** An uncaught error in the worker (e.g. it ran out of heap). */
   onError(listener: (error: unknown) => void): void
-  /** Stops the worker now. */
-  terminate(): void
+  /** Stops the worker now; a promise, if any, settles once it has stopped running. */
+  terminate(): void | Promise<unknown>
 }
 
 /** Makes a fresh worker running the WASI runner (`runWasiWorker`). */
@@ -73,6 +74,24 @@ export interface SpawnWasmOptions<S extends object> {
    * (shared, not recompiled), and a program run again starts from V8's already tiered-up code.
    */
   compileCache?: boolean
+  /** How file I/O crosses between the worker and this thread (see the README). */
+  io?: WasmIoOptions
+}
+
+/** File I/O tuning of a WebAssembly process. */
+export interface WasmIoOptions {
+  /**
+   * Bytes of consecutive writes to one file buffered in the worker before they cross (default
+   * 1 MiB; 0: every write is a round trip). The module's own later calls always see them; other
+   * processes see them within 5 ms, and at the latest when the process ends, however it ends.
+   */
+  writeBehind?: number
+  /**
+   * Lifetime in ms of the worker's read-ahead and of a file's cached stat (default 5; 0: none).
+   * Invalidated by any change this process makes; a change by ANOTHER process is seen at most
+   * this late.
+   */
+  cacheMs?: number
 }
 
 /** How a WebAssembly process ended. */
@@ -128,32 +147,7 @@ export async function compileCached(bytes: Uint8Array): Promise<WasmModule> {
   return p
 }
 
-/**
- * Writes the answer to a bridge request into the shared buffer and wakes the worker. An answer
- * longer than the buffer leaves the rest with the server, fetched by `more` requests.
- */
-export function writeAnswer(ctrl: Int32Array, payload: Uint8Array, server: WasiFsServer, a: Answer): void {
-  let kind = KIND_NONE
-  let body: Uint8Array = new Uint8Array(0)
-  let errno = 0
-  if ('errno' in a) errno = a.errno
-  else if ('json' in a) {
-    kind = KIND_JSON
-    body = enc.encode(JSON.stringify(a.json))
-  } else {
-    kind = KIND_BYTES
-    body = a.bytes
-  }
-  const first = body.subarray(0, payload.length)
-  payload.set(first)
-  server.setPending(body.length > first.length ? body.slice(first.length) : undefined)
-  ctrl[1] = errno
-  ctrl[2] = kind
-  ctrl[3] = first.length
-  ctrl[4] = body.length - first.length
-  Atomics.store(ctrl, 0, 1)
-  Atomics.notify(ctrl, 0)
-}
+export { writeAnswer } from './behind.js'
 
 /** Runs `module` (bytes or a compiled module) as a process of `options.table`. */
 export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, options: SpawnWasmOptions<S>): WasmProcess {
@@ -168,6 +162,10 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
   let exitCode: number | undefined
   let runMs: number | undefined
   let failure: WasmExit['error']
+  /** Settles once the process's buffered writes are in its file systems (after it ended). */
+  let ioDone: Promise<void> = Promise.resolve()
+  const writeBehind = Math.max(0, Math.floor(options.io?.writeBehind ?? DEFAULT_WRITE_BEHIND))
+  const cacheMs = Math.max(0, options.io?.cacheMs ?? DEFAULT_CACHE_MS)
   const proc = options.table.spawn(name, caps, async (ctx) => {
     const fsCap = ctx.can('fs')
     const consoleCap = ctx.can('console')
@@ -198,10 +196,12 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         ctx.throwIfKilled()
       }
     }
-    const sab = new SharedArrayBuffer(HEADER + DEFAULT_CAPACITY)
-    const ctrl = new Int32Array(sab, 0, 8)
-    const payload = new Uint8Array(sab, HEADER)
+    const sab = bridgeBuffer(DEFAULT_CAPACITY, writeBehind)
+    const bridge = new MainBridge(sab, writeBehind, server)
+    const ctrl = bridge.ctrl
     const worker = options.workers()
+    let ioSettled!: () => void
+    ioDone = new Promise<void>((r) => (ioSettled = r))
     return new Promise<number>((resolve, reject) => {
       let over = false
       // Output rate: a token bucket holding one second's worth.
@@ -211,25 +211,37 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         if (over) return
         over = true
         ctx.signal.removeEventListener('abort', onAbort)
+        bridge.stop()
         // Wake the worker if it is blocked in Atomics.wait, then stop it.
         Atomics.store(ctrl, 1, 8)
         Atomics.store(ctrl, 0, 1)
         Atomics.notify(ctrl, 0)
-        worker.terminate()
-        void server.closeAll()
-        f()
+        const stopped = worker.terminate()
+        // Writes the module was told succeeded are in the worker's write-behind region: once the
+        // worker can append no more, they go to the FS (whatever ended the process), then the
+        // files are closed.
+        void Promise.resolve(stopped)
+          .catch(() => undefined)
+          .then(() => bridge.drain())
+          .catch(() => undefined)
+          .then(() => server.closeAll())
+          .then(() => {
+            ioSettled()
+            // The process ends once its writes are in (a kill has already marked it killed).
+            f()
+          })
       }
       const onAbort = (): void => finish(() => reject(ctx.signal.reason))
       ctx.signal.addEventListener('abort', onAbort, { once: true })
       const limit = (kind: WasmLimitKind, detail: string): void => {
+        if (over) return
         const err = new WasmLimitError(ctx.pid, kind, detail)
         failure = err
         finish(() => reject(err))
       }
-      const answer = (a: Answer): void => {
-        if (!over) writeAnswer(ctrl, payload, server, a)
-      }
       worker.onError((e) => {
+        // The worker's own exit after the process ended (terminate) is no failure.
+        if (over) return
         const err = new WasmTrapError(ctx.pid, `worker failed: ${e instanceof Error ? e.message : String(e)}`)
         failure = err
         finish(() => reject(err))
@@ -239,7 +251,13 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         const m = raw as WorkerMessage
         switch (m.t) {
           case 'call':
-            void server.serve(m.req).then(answer)
+            bridge.serve(m.req)
+            return
+          case 'wb':
+            bridge.batchStarted()
+            return
+          case 'wbfull':
+            bridge.batchFull()
             return
           case 'out': {
             const now = performance.now()
@@ -291,11 +309,17 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         maxMemoryPages: limits.maxMemoryPages,
         maxOpenFds: limits.maxOpenFds,
         maxIo: 16 << 20,
+        writeBehind,
+        cacheMs,
       }
       worker.postMessage(start, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : [])
     })
   }, options.parent === undefined ? {} : { parent: options.parent })
-  const exit = proc.wait().then((info) => ({ code: exitCode, info, error: failure, runMs }))
+  // A killed process is `killed` in the table at once; its exit settles once its buffered writes are in.
+  const exit = proc.wait().then(async (info) => {
+    await ioDone
+    return { code: exitCode, info, error: failure, runMs }
+  })
   return Object.assign(Object.create(null) as object, {
     pid: proc.pid,
     info: () => proc.info(),
