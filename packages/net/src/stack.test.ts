@@ -239,6 +239,7 @@ describe('Stack: TCP over the test link', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'honk-pcap-')), 'link.pcap')
     writeFileSync(path, file)
     const out = execFileSync(tcpdump, ['-nn', '-r', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    if (process.env['NET_DEBUG']) console.log(out)
     expect(out.trim().split('\n')).toHaveLength(frames.length)
     expect(out).toMatch(/10\.0\.0\.1\.\d+ > 10\.0\.0\.2\.80: Flags \[S\]/)
     expect(out).toMatch(/ICMP echo request/)

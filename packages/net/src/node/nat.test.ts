@@ -9,7 +9,10 @@ import { VirtualClock } from '../clock.js'
 import { DhcpClient } from '../dhcp.js'
 import { DnsResolver } from '../dns.js'
 import { TestLink } from '../link.js'
+import { IpProtocol } from '../ipv4.js'
 import { Stack } from '../stack.js'
+import { encodeTcpSegment } from '../tcp/segment.js'
+import { TcpFlag } from '../tcp/types.js'
 import { TcpDuplex } from './duplex.js'
 import { parseHostForward, UserNet, type UserNetOptions } from './nat.js'
 import { driveClock } from './testing.js'
@@ -201,6 +204,38 @@ describe('UserNet (user-mode NAT)', () => {
     // TCP send + receive buffers and two stream high-water marks per direction, plus one chunk in flight.
     expect(nat.bufferedBytes()).toBeLessThanOrEqual(6 * flowBufferBytes + chunk.length)
     expect(got).toBeLessThan(256 * 1024 + 2 * flowBufferBytes)
+  })
+
+  it('a SYN flood from the guest is bounded by maxFlows: the host never sees more connections, and state drains afterwards', async () => {
+    let hostConnections = 0
+    let open = 0
+    const target = createTcpServer((s) => {
+      hostConnections++
+      open++
+      s.on('close', () => open--)
+      s.on('error', () => {})
+    })
+    target.listen(0, '127.0.0.1')
+    await once(target, 'listening')
+    cleanups.push(() => new Promise((r) => target.close(r)))
+    const port = (target.address() as AddressInfo).port
+    const maxFlows = 8
+    const { guest, nat, lease } = await guestBehindNat({ maxFlows })
+    let peak = 0
+    for (let i = 0; i < 500; i++) {
+      // Forged SYNs from ports nobody listens on: the guest's own stack answers the SYN-ACKs with RST.
+      const syn = { srcPort: 20000 + i, dstPort: port, seq: i * 7919, ack: 0, flags: TcpFlag.SYN, window: 65535, urgent: 0, options: { mss: 1460 }, payload: new Uint8Array(0) }
+      guest.sendIpv4(IpProtocol.TCP, lease.address, ip('10.0.2.2'), encodeTcpSegment(syn, lease.address, ip('10.0.2.2')))
+      peak = Math.max(peak, nat.counters.activeFlows)
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5))
+    }
+    for (let i = 0; i < 300 && (nat.counters.activeFlows > 0 || open > 0); i++) await new Promise((r) => setTimeout(r, 10))
+    expect(peak).toBeLessThanOrEqual(maxFlows)
+    expect(nat.counters.refusedByLimit).toBeGreaterThan(0)
+    expect(nat.counters.activeFlows).toBe(0)
+    expect(open).toBe(0)
+    expect(hostConnections).toBeLessThanOrEqual(500)
+    expect(nat.stack.tcp.connections).toHaveLength(0)
   })
 
   it('restrict: no outbound flows', async () => {
