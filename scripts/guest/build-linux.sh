@@ -4,13 +4,29 @@
 #   $HONK_CACHE (default ~/.cache/honk)/linux-6.1/arch/riscv/boot/Image
 # The config is allnoconfig plus exactly what the virt machine needs (scripts/guest/linux.config):
 # SBI console + ns16550, PLIC, CLINT timer, virtio-mmio blk/net/console/rng/9p, initramfs.
+# `--variant display` builds the display guest (issue #16: virtio-gpu + fbcon + virtio-input,
+# scripts/guest/linux-display.config merged on top) in its own tree, $cache/linux-6.1-display,
+# so the main guest's tree and its cache key (the hash of linux.config alone) are unchanged.
 # Prints the Image path on its last line.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${HONK_CACHE:-$HOME/.cache/honk}"
+variant=""
+case "${1:-}" in
+  "") ;;
+  --variant) variant="${2:?--variant needs a name (display)}" ;;
+  --variant=*) variant="${1#--variant=}" ;;
+  *) echo "build-linux.sh: unknown argument '$1' (expected --variant display)" >&2; exit 2 ;;
+esac
+fragments=("$here/linux.config")
 src="$cache/linux-6.1"
+case "$variant" in
+  "") ;;
+  display) fragments+=("$here/linux-display.config"); src="$cache/linux-6.1-display" ;;
+  *) echo "build-linux.sh: unknown variant '$variant' (expected display)" >&2; exit 2 ;;
+esac
 image="$src/arch/riscv/boot/Image"
-stamp="$src/.honk-config-$(sha256sum "$here/linux.config" | cut -c1-16)"
+stamp="$src/.honk-config-$(cat "${fragments[@]}" | sha256sum | cut -c1-16)"
 if [ -f "$image" ] && [ -f "$stamp" ]; then echo "$image"; exit 0; fi
 
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -35,15 +51,15 @@ cd "$src"
 make_args=(ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu- -j"$(nproc)")
 make "${make_args[@]}" allnoconfig >&2
 # Apply the fragment, then let Kconfig resolve dependencies.
-./scripts/kconfig/merge_config.sh -m .config "$here/linux.config" >&2
+./scripts/kconfig/merge_config.sh -m .config "${fragments[@]}" >&2
 make "${make_args[@]}" olddefconfig >&2
 # Every option we asked for must have survived dependency resolution.
 missing=0
 while IFS= read -r line; do
   case "$line" in CONFIG_*=*) grep -qx "$line" .config || { echo "config lost: $line" >&2; missing=1; } ;; esac
-done < "$here/linux.config"
+done < <(cat "${fragments[@]}")
 [ $missing -eq 0 ] || exit 1
 # The build log goes to a file (tens of thousands of lines); its tail is shown on failure.
-make "${make_args[@]}" Image > "$cache/linux-build.log" 2>&1 || { tail -60 "$cache/linux-build.log" >&2; exit 1; }
+make "${make_args[@]}" Image > "$cache/linux-build${variant:+-$variant}.log" 2>&1 || { tail -60 "$cache/linux-build${variant:+-$variant}.log" >&2; exit 1; }
 rm -f .honk-config-* && touch "$stamp"
 echo "$image"
