@@ -277,13 +277,28 @@ export class UserNet {
       }
       l.refs++
       const flow: TcpFlow = { host, duplex: undefined, listenerKey, timer: undefined }
-      flow.timer = this.clock.schedule(75_000, () => this.endTcpFlow(key, flow))
+      this.watchHandshake(key, flow, src, seg.srcPort, dst, seg.dstPort, this.clock.now() + 75_000)
       this.tcpFlows.set(key, flow)
       this.counters.tcpFlows++
       this.counters.activeFlows = this.flowCount
       this.stack.tcp.input(seg, src, dst)
     })
     return true
+  }
+
+  /**
+   * Until the guest completes the handshake, checks every 2 s that the TCP layer still holds the
+   * half-open connection (a guest that answers our SYN-ACK with RST, or never answers, ends it),
+   * and gives up after 75 s: the host socket and the flow slot are not held for nothing.
+   */
+  private watchHandshake(key: string, flow: TcpFlow, src: number, srcPort: number, dst: number, dstPort: number, deadline: number): void {
+    flow.timer = this.clock.schedule(2000, () => {
+      flow.timer = undefined
+      if (flow.duplex || this.tcpFlows.get(key) !== flow) return
+      const alive = this.stack.tcp.connections.some((c) => c.remoteAddr === src && c.remotePort === srcPort && c.localAddr === dst && c.localPort === dstPort)
+      if (!alive || this.clock.now() >= deadline) this.endTcpFlow(key, flow)
+      else this.watchHandshake(key, flow, src, srcPort, dst, dstPort, deadline)
+    })
   }
 
   private guestAccepted(sock: import('../tcp/socket.js').TcpSocket): void {
