@@ -75,6 +75,8 @@ export interface MachineConfig {
    * trap or an arrival to the TypeScript kernel). Runs between slices; may change the hart's state.
    */
   onBreakpoint?: (hart: Hart) => void
+  /** More virtio devices (e.g. honk-virt's `-device virtio-gpu-device`, input devices), in the slots after the ones above. */
+  devices?: readonly VirtioDevice[]
 }
 
 /** Nanoseconds per `mtime` tick. */
@@ -212,6 +214,7 @@ export class VirtMachine {
     if (config.net) devices.push(new VirtioNet(config.net, config.netMac !== undefined ? { mac: config.netMac } : {}))
     if (config.rng ?? true) devices.push(new VirtioRng(this.entropy ? { source: this.entropy } : {}))
     if (config.share) devices.push(new VirtioP9(config.share.tag, config.share.handler))
+    devices.push(...(config.devices ?? []))
     if (devices.length > VIRT_MAP.virtio.count) throw new RangeError(`${devices.length} virtio devices do not fit in ${VIRT_MAP.virtio.count} slots`)
     // QEMU fills the slots from the last one down, so the first device sits at the highest address;
     // we fill from slot 0 up (the guest enumerates by the device tree either way).
