@@ -60,6 +60,16 @@ const ACCEPTED: Array<[string, Want]> = [
   ['-kernel k -netdev socket,id=d0,udp=127.0.0.1:6002,localaddr=127.0.0.1:6001 -device virtio-net-device,netdev=d0', { nic: { netdev: { id: 'd0', type: 'dgram', local: { host: '127.0.0.1', port: 6001 }, remote: { host: '127.0.0.1', port: 6002 } } } }],
   ['-kernel k --net user', { nic: { netdev: { id: 'net0', type: 'user', hostForwards: [], restrict: false } } }],
   ['-kernel k -nic user,model=virtio-net-device,mac=52:54:00:00:00:02,hostfwd=tcp::8080-:80', { nic: { netdev: { id: 'nic0', type: 'user', hostForwards: ['tcp::8080-:80'], restrict: false }, mac: '52:54:00:00:00:02' } }],
+  // The display (issue #16, bare mode): QEMU's virtio-gpu and virtio-input devices on virtio-mmio.
+  ['-kernel k -device virtio-gpu-device -device virtio-keyboard-device -device virtio-tablet-device', { display: { gpu: { width: 1280, height: 800 }, keyboard: true, tablet: true } }],
+  ['-kernel k -device virtio-gpu-device,xres=640,yres=480 -device virtio-keyboard-device -display none', { display: { gpu: { width: 640, height: 480 }, keyboard: true } }],
+  ['-kernel k -device virtio-gpu-device,yres=600', { display: { gpu: { width: 1280, height: 600 } } }],
+  ['-kernel k -device virtio-keyboard-device', { display: { keyboard: true } }],
+  ['-kernel k --display web', { display: { gpu: { width: 1280, height: 800 }, keyboard: true, tablet: true, web: { port: 0 } } }],
+  ['-kernel k -display web,port=8090 -device virtio-gpu-device,xres=800,yres=600 -device virtio-keyboard-device', { display: { gpu: { width: 800, height: 600 }, keyboard: true, web: { port: 8090 } } }],
+  ['-kernel k --display=type=web,port=0', { display: { web: { port: 0 } } }],
+  ['-kernel k -device virtio-gpu-device --screenshot out.png', { display: { gpu: { width: 1280, height: 800 } }, screenshot: 'out.png' }],
+  ['-kernel k --display web --screenshot=shot.png', { screenshot: 'shot.png' }],
 ]
 
 /** Each command line → what its one-line refusal says. */
@@ -77,7 +87,25 @@ const REFUSED: Array<[string, RegExp]> = [
   ['-kernel k -netdev user,id=a -device virtio-net-device,netdev=a,mac=nope', /mac=nope is not a MAC address/],
   ['-kernel k -nic user,model=e1000', /model=e1000 is not supported/],
   ['-kernel k -net nic', /only -net user\[,hostfwd=…\] or -net none/],
-  ['-kernel k -display sdl', /^-display sdl: not supported: no display/],
+  ['-kernel k -display sdl', /^-display sdl: not supported: only none and web/],
+  ['-kernel k -display vnc=:1', /^-display vnc=:1: not supported: only none and web/],
+  ['-kernel k -vnc :1', /^-vnc: not supported: no VNC server \(-display web/],
+  ['-kernel k -vga std', /^-vga: not supported: no VGA/],
+  ['-kernel k -display web,port=70000', /^-display web,port=70000: port=70000: a TCP port/],
+  ['-kernel k -display web,gl=on', /^-display web,gl=on: gl=on is not supported/],
+  ['-kernel k -display web -device virtio-keyboard-device', /^-display web: needs -device virtio-gpu-device/],
+  ['-kernel k --screenshot out.png', /^--screenshot out\.png: needs a display/],
+  ['-kernel k -device virtio-gpu-device --screenshot=', /^--screenshot: an empty path/],
+  ['-kernel k -device virtio-gpu-device,xres=0', /xres=0: a whole number of pixels, 1 to 16384/],
+  ['-kernel k -device virtio-gpu-device,yres=20000', /yres=20000: a whole number of pixels, 1 to 16384/],
+  ['-kernel k -device virtio-gpu-device,xres=wide', /xres=wide: a whole number of pixels/],
+  ['-kernel k -device virtio-gpu-device,max_outputs=2', /max_outputs=2 is not supported \(only xres and yres\)/],
+  ['-kernel k -device virtio-gpu-device -device virtio-gpu-device', /virtio-gpu-device: not supported: one virtio-gpu-device only/],
+  ['-kernel k -device virtio-keyboard-device -device virtio-keyboard-device', /one virtio-keyboard-device only/],
+  ['-kernel k -device virtio-tablet-device,serial=x', /serial=x is not supported \(the input devices take no properties\)/],
+  ['-kernel k -device virtio-mouse-device', /virtio-mouse-device: not supported: no relative mouse/],
+  ['-kernel k -device virtio-gpu-pci', /virtio-gpu-pci: not supported: no PCI bus/],
+  ['-kernel k -device virtio-vga', /virtio-vga: not supported: no PCI bus/],
   ['-kernel k -display gtk', /^-display gtk: not supported/],
   ['-kernel k -serial tcp::4444,server', /^-serial tcp::4444,server: not supported/],
   ['-kernel k -serial pty', /^-serial pty: not supported/],
@@ -100,7 +128,7 @@ const REFUSED: Array<[string, RegExp]> = [
   ['-kernel k -drive file=a.img,id=d0,if=none -device virtio-blk-device,drive=d1', /drive=d1 names no -drive/],
   ['-kernel k -drive file=a.img,id=d0 -device virtio-blk-device,drive=d0', /drive d0 is already in use/],
   ['-kernel k -device virtio-blk-pci,drive=d0', /virtio-blk-pci: not supported: no PCI bus/],
-  ['-kernel k -device virtio-gpu-device', /virtio-gpu-device: not supported/],
+  ['-kernel k -device virtio-gpu-gl-device', /virtio-gpu-gl-device: not supported \(virtio-blk-device/],
   ['-kernel k -device virtio-rng-device,rng=r0', /rng=r0 is not supported/],
   ['-kernel k -virtfs local,path=share,security_model=none', /mount_tag=<tag> is required/],
   ['-kernel k -virtfs local,path=share,mount_tag=host,security_model=mapped-xattr', /security_model=mapped-xattr is not supported/],
@@ -267,6 +295,34 @@ describe('the 9P mount tag reaches the guest (virtio-9p config space: le16 tag_l
         const { machine, close } = await createFromCli(parseCli(argv) as CliOptions, () => undefined)
         try {
           expect(mountTag(machine)).toBe(tag)
+        } finally {
+          await close()
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+  }
+})
+
+describe('the display devices reach the guest (issue #16): virtio-mmio device ids 16 (GPU) and 18 (input)', () => {
+  for (const [name, args, ids, mode] of [
+    ['-device virtio-gpu-device,xres=640,yres=480 -device virtio-keyboard-device -device virtio-tablet-device', ['-device', 'virtio-gpu-device,xres=640,yres=480', '-device', 'virtio-keyboard-device', '-device', 'virtio-tablet-device'], [16, 18, 18], [640, 480]],
+    ['--display web (the short form adds the three devices)', ['--display', 'web'], [16, 18, 18], [1280, 800]],
+    ['-device virtio-keyboard-device alone', ['-device', 'virtio-keyboard-device'], [18], undefined],
+    ['no display device', [], [], undefined],
+  ] as const) {
+    it(name, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'honk-virt-display-'))
+      try {
+        await writeFile(join(dir, 'k'), new Uint8Array(16))
+        const { machine, close, display } = await createFromCli(parseCli(['-bios', 'none', '-kernel', join(dir, 'k'), '-m', '16M', ...args]) as CliOptions, () => undefined)
+        try {
+          // The slots after the built-in virtio-rng (slot 0) hold the display devices in order.
+          const present = Array.from({ length: 8 }, (_, slot) => Number(machine.bus.read(virtioSlotBase(slot) + 0x008, 4))).filter((id) => id === 16 || id === 18)
+          expect(present).toEqual(ids)
+          expect(display.gpu ? [display.gpu.display(0).width, display.gpu.display(0).height] : undefined).toEqual(mode)
+          expect(display.keyboard !== undefined).toBe(ids.length > 0)
         } finally {
           await close()
         }

@@ -6,9 +6,11 @@
  *
  * QEMU's spellings work as pasted: `-x` or `--x` for every option, `-m 512`, `-smp cpus=4`,
  * `-drive file=…,format=raw[,if=virtio|none,id=…,readonly=on]`, `-virtfs local,…,mount_tag=…`,
- * `-fsdev` + `-device virtio-9p-device`, `-device virtio-blk-device|virtio-rng-device`. An
- * option the machine cannot honour (`-netdev`, `-display sdl`, `-serial tcp:…`, a property it
- * lacks) is refused with one line and exit 2, never ignored.
+ * `-fsdev` + `-device virtio-9p-device`, `-device virtio-blk-device|virtio-rng-device`, the
+ * display devices (`-device virtio-gpu-device|virtio-keyboard-device|virtio-tablet-device`,
+ * `-display none|web`, `--screenshot`; cli-display.ts). An option the machine cannot honour
+ * (`-netdev tap`, `-display sdl`, `-serial tcp:…`, a property it lacks) is refused with one line
+ * and exit 2, never ignored.
  *
  * The console is stdin/stdout (raw mode on a terminal; Ctrl-A x quits). Input is kept from the
  * start and let into the UART once the guest listens (`Ns16550a.listening`: its receive
@@ -28,6 +30,7 @@ import { HostFS } from '@honk/vfs/node'
 import { VirtMachine, type MachineConfig, type MachineExit } from './board.js'
 import { boot } from './boot.js'
 import { ConsoleFeeder } from './session.js'
+import { createDisplayDevices, parsePort, parseSide, writeScreenshot, type DisplayDevices, type DisplaySpec } from './cli-display.js'
 import { checkMac, keyvalItems, openNetBackend, parseNetdev, type NetBackend, type NetdevSpec, type NicSpec } from './cli-net.js'
 
 export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x spellings work too)
@@ -49,7 +52,9 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
   --fsdev local,id=<id>,path=<dir>[,security_model=none][,readonly=on]
   --device <driver,…>         virtio-blk-device,drive=<id> | virtio-9p-device,fsdev=<id>,
                               mount_tag=<tag> | virtio-net-device,netdev=<id>[,mac=<mac>] |
-                              virtio-rng-device (always present)
+                              virtio-rng-device (always present) |
+                              virtio-gpu-device[,xres=<w>][,yres=<h>] (2D, default 1280x800) |
+                              virtio-keyboard-device | virtio-tablet-device
   --netdev user,id=<id>[,hostfwd=tcp:[hostaddr]:port-[guestaddr]:port]…[,restrict=on]
                               user-mode networking: a NAT on this host (gateway 10.0.2.2 is
                               this host's loopback, DHCP gives 10.0.2.15, DNS at 10.0.2.3)
@@ -68,7 +73,13 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
                               the virtual clock (same images and flags: the same boot, byte for
                               byte, as long as no input, file disk or network comes in)
   --no-reboot                 exit when the guest resets instead of rebooting it
-  --nographic, -M/-machine virt, -cpu rv64, -display none, -serial stdio|mon:stdio,
+  --display none|web[,port=<n>]
+                              web: the screen, keyboard and pointer and the serial console in
+                              a page on 127.0.0.1 (port printed; default any free one); with no
+                              display device given, adds virtio-gpu, -keyboard and -tablet
+  --screenshot <file.png>     the display (virtio-gpu scanout 0) as a PNG when the machine
+                              exits, like QEMU's screendump
+  --nographic, -M/-machine virt, -cpu rv64, -serial stdio|mon:stdio,
   -accel tcg                  accepted for QEMU compatibility: they ask for what the machine is
                               (the console is always stdio; Ctrl-A x quits)
   --version                   the version
@@ -94,6 +105,10 @@ export interface CliOptions {
   noReboot?: true
   /** The network card and its backend (`-netdev` + `-device virtio-net-device`, or `-net user`). */
   nic?: NicSpec
+  /** The display devices and front end (`-device virtio-gpu-device`…, `-display web`). */
+  display?: DisplaySpec
+  /** `--screenshot`: where the display goes as a PNG when the machine exits. */
+  screenshot?: string
 }
 
 /** The 9P mount tag of `--share` when no tag is given: the repository's guest initramfs mounts "honk". */
@@ -126,7 +141,7 @@ export function parseSize(text: string): number {
 const OPTIONS = {
   bios: true, kernel: true, initrd: true, append: true, smp: true, mem: true, m: true, drive: true, share: true, 'share-tag': true,
   virtfs: true, fsdev: true, device: true, netdev: true, net: true, nic: true, clock: true, seed: true, mmu: true, M: true, machine: true, cpu: true, display: true,
-  serial: true, accel: true, nographic: false, 'no-reboot': false, help: false, h: false, version: false,
+  serial: true, accel: true, screenshot: true, nographic: false, 'no-reboot': false, help: false, h: false, version: false,
 } as const satisfies Record<string, boolean>
 type OptionName = keyof typeof OPTIONS
 
@@ -137,7 +152,7 @@ const UNSUPPORTED: Record<string, string> = {
   snapshot: 'no snapshot mode (a drive is written in place; use readonly=on to keep it unchanged)',
   hda: 'use -drive file=…,format=raw,if=virtio', hdb: 'use -drive file=…,format=raw,if=virtio', sd: 'no SD card', pflash: 'no flash',
   dtb: 'the machine builds its own device tree', object: 'no QEMU objects', global: 'no device properties',
-  vnc: 'no display', vga: 'no display', spice: 'no display', 'enable-kvm': 'no hardware acceleration (the harts are emulated)',
+  vnc: 'no VNC server (-display web serves the screen on 127.0.0.1)', vga: 'no VGA (-device virtio-gpu-device)', spice: 'no SPICE (-display web serves the screen on 127.0.0.1)', 'enable-kvm': 'no hardware acceleration (the harts are emulated)',
   loadvm: 'no saved VM state', incoming: 'no migration', rtc: 'no RTC options (the RTC follows --clock)', icount: 'no -icount (--clock virtual: guest time from retired instructions)',
   usb: 'no USB', audio: 'no audio', numa: 'no NUMA', 'semihosting': 'no semihosting', 'semihosting-config': 'no semihosting', plugin: 'no TCG plugins', d: 'no QEMU logging', D: 'no QEMU logging',
 }
@@ -246,7 +261,17 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     rest(label('machine'), kv, 'not supported (virt with its defaults only)')
   }
   if (val('cpu') !== undefined && val('cpu') !== 'rv64') throw new UsageError(`${label('cpu')}: not supported: the only CPU model is rv64 (QEMU's default for virt)`)
-  if (val('display') !== undefined && val('display') !== 'none') throw new UsageError(`${label('display')}: not supported: no display (the console is stdio)`)
+  let web: DisplaySpec['web']
+  if (single.display) {
+    const kv = parseKeyval(single.display.flag, single.display.value, 'type')
+    const type = take(kv, 'type')
+    if (type === 'web') {
+      const port = take(kv, 'port')
+      web = { port: port === undefined ? 0 : parsePort(port) ?? NaN }
+      if (Number.isNaN(web.port)) throw new UsageError(`${label('display')}: port=${port}: a TCP port, 0 (any free one) to 65535`)
+    } else if (type !== 'none') throw new UsageError(`${label('display')}: not supported: only none and web (the screen in a page on 127.0.0.1; the console is always stdio)`)
+    rest(label('display'), kv)
+  }
   if (val('serial') !== undefined && val('serial') !== 'stdio' && val('serial') !== 'mon:stdio') throw new UsageError(`${label('serial')}: not supported: the one UART is always on stdio (-serial stdio or mon:stdio)`)
   if (val('accel') !== undefined && val('accel') !== 'tcg') throw new UsageError(`${label('accel')}: not supported: the harts are emulated (-accel tcg)`)
 
@@ -286,6 +311,10 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     nic = { ...n, flag }
   }
   const attached: Array<{ path: string; readOnly: boolean }> = []
+  const display: DisplaySpec = {}
+  const once = (flag: string, driver: string, present: unknown) => {
+    if (present) throw new UsageError(`${flag} ${driver}: not supported: one ${driver} only`)
+  }
   let share: (FsSpec & { tag?: string; flag: string }) | undefined
   const addShare = (flag: string, s: FsSpec & { tag?: string }) => {
     if (share) throw new UsageError(`${flag}: not supported: one 9P share only (already ${share.flag})`)
@@ -369,8 +398,27 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       n.used = true
       addNic(r.flag, { netdev: n.spec, ...(mac !== undefined ? { mac: checkMac(`${r.flag} ${r.value}`, mac) } : {}) })
     }
-    else if (driver.endsWith('-pci')) throw new UsageError(`${r.flag} ${driver}: not supported: no PCI bus (use the virtio-…-device form on virtio-mmio)`)
-    else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device, virtio-net-device and virtio-rng-device are)`)
+    else if (driver === 'virtio-gpu-device') {
+      once(r.flag, driver, display.gpu)
+      const side = (key: 'xres' | 'yres', fallback: number) => {
+        const text = take(kv, key)
+        const n = text === undefined ? fallback : parseSide(text)
+        if (n === undefined) throw new UsageError(`${r.flag} ${r.value}: ${key}=${text}: a whole number of pixels, 1 to 16384`)
+        return n
+      }
+      // QEMU's virtio-gpu defaults: xres=1280, yres=800.
+      const width = side('xres', 1280)
+      const height = side('yres', 800)
+      rest(`${r.flag} ${r.value}`, kv, 'not supported (only xres and yres)')
+      display.gpu = { width, height }
+    } else if (driver === 'virtio-keyboard-device' || driver === 'virtio-tablet-device') {
+      const which = driver === 'virtio-keyboard-device' ? 'keyboard' : 'tablet'
+      once(r.flag, driver, display[which])
+      rest(`${r.flag} ${r.value}`, kv, 'not supported (the input devices take no properties)')
+      display[which] = true
+    } else if (driver === 'virtio-mouse-device') throw new UsageError(`${r.flag} ${driver}: not supported: no relative mouse (virtio-tablet-device is the absolute pointer)`)
+    else if (driver.endsWith('-pci') || driver === 'virtio-vga') throw new UsageError(`${r.flag} ${driver}: not supported: no PCI bus (use the virtio-…-device form on virtio-mmio)`)
+    else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device, virtio-net-device, virtio-rng-device, virtio-gpu-device, virtio-keyboard-device and virtio-tablet-device are)`)
   }
 
   // QEMU would leave an unattached backend unused; here it is refused, so that nothing is ignored.
@@ -401,6 +449,13 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   const seed = seedText === undefined ? undefined : /^\d{1,15}$/.test(seedText.trim()) ? Number(seedText) : NaN
   if (Number.isNaN(seed)) throw new UsageError(`${label('seed')}: a whole number (0 to 15 digits)`)
   if (seed !== undefined && clock !== 'virtual') throw new UsageError('--seed needs --clock virtual (a reproducible run keeps guest time off the host clock)')
+  // The short --display web: with no display device named, the screen, keyboard and pointer.
+  if (web && !display.gpu && !display.keyboard && !display.tablet) Object.assign(display, { gpu: { width: 1280, height: 800 }, keyboard: true, tablet: true })
+  if (web) display.web = web
+  if (web && !display.gpu) throw new UsageError(`${label('display')}: needs -device virtio-gpu-device (there is nothing to show)`)
+  const screenshot = val('screenshot')
+  if (screenshot === '') throw new UsageError('--screenshot: an empty path')
+  if (screenshot !== undefined && !display.gpu) throw new UsageError(`${label('screenshot')}: needs a display (-device virtio-gpu-device or --display web)`)
   const append = val('append')
   const initrd = val('initrd')
   const readOnlyDrives = attached.flatMap((d, i) => (d.readOnly ? [i] : []))
@@ -416,6 +471,8 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     ...(share?.readOnly ? { shareReadOnly: true as const } : {}),
     ...(flags.has('no-reboot') ? { noReboot: true as const } : {}),
     ...(nic ? { nic: { netdev: nic.netdev, ...(nic.mac !== undefined ? { mac: nic.mac } : {}) } } : {}),
+    ...(display.gpu || display.keyboard || display.tablet ? { display } : {}),
+    ...(screenshot !== undefined ? { screenshot } : {}),
   }
 }
 
@@ -464,7 +521,7 @@ export async function readCliFiles(options: CliOptions): Promise<CliFiles> {
 }
 
 /** Builds and boots the machine a command line describes; returns it with what to close afterwards. */
-export async function createFromCli(options: CliOptions, consoleOut: (byte: number) => void, files?: CliFiles): Promise<{ machine: VirtMachine; close: () => Promise<void> }> {
+export async function createFromCli(options: CliOptions, consoleOut: (byte: number) => void, files?: CliFiles): Promise<{ machine: VirtMachine; close: () => Promise<void>; display: DisplayDevices }> {
   const images = files ?? (await readCliFiles(options))
   const drives: BlockDevice[] = []
   let server: ReturnType<typeof serve> | undefined
@@ -482,6 +539,7 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
     const p9 = server
     net = options.nic ? await openNetBackend(options.nic.netdev) : undefined
     const wire = net?.wire
+    const display = createDisplayDevices(options.display)
     const machine = new VirtMachine({
       ...options.config,
       consoleOut,
@@ -489,10 +547,12 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
       ...(options.readOnlyDrives ? { readOnlyDrives: options.readOnlyDrives } : {}),
       ...(p9 ? { share: { tag: options.shareTag ?? DEFAULT_SHARE_TAG, handler: (t: Uint8Array) => p9.handle(t) } } : {}),
       ...(wire ? { net: wire, ...(options.nic?.mac !== undefined ? { netMac: options.nic.mac } : {}) } : {}),
+      ...(display.list.length ? { devices: display.list } : {}),
     })
     boot(machine, { kernel: images.kernel, ...(images.firmware ? { firmware: images.firmware } : {}), ...(images.initrd ? { initrd: images.initrd } : {}) })
     return {
       machine,
+      display: display.devices,
       close: async () => {
         await p9?.close()
         await net?.close()
@@ -600,7 +660,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
   stdin.on('end', onEnd)
   try {
     for (;;) {
-      const { machine, close } = await createFromCli(
+      const { machine, close, display } = await createFromCli(
         options,
         (b) => {
           out.push(b)
@@ -617,6 +677,16 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
       flush()
       if (exit.reason === 'reset' && !quit && !options.noReboot) continue
       if (exit.reason === 'error') io.stderr.write(`\nhonk-virt: ${describeError(exit.message)}\n`)
+      // QEMU's screendump, at exit: the last run's scanout. A file that cannot be written: exit code 1.
+      if (options.screenshot !== undefined) {
+        try {
+          const why = await writeScreenshot(options.screenshot, display.gpu)
+          if (why) io.stderr.write(`honk-virt: ${why}\n`)
+        } catch (e) {
+          io.stderr.write(`honk-virt: --screenshot ${options.screenshot}: ${hostReason(e)}\n`)
+          return exitCode(exit) || 1
+        }
+      }
       return exitCode(exit)
     }
   } catch (e) {

@@ -1,0 +1,71 @@
+/**
+ * honk-virt's display (issue #16, bare mode): QEMU's `-device virtio-gpu-device[,xres=…,yres=…]`,
+ * `-device virtio-keyboard-device`, `-device virtio-tablet-device`, `-display none|web[,port=N]`
+ * (and the short `--display web`), and `--screenshot <file.png>` — QEMU's `screendump`, taken
+ * when the machine exits.
+ */
+import { writeFile } from 'node:fs/promises'
+import { Framebuffer } from '@honk/gui'
+import { encodePng } from '@honk/gui/node'
+import { VirtioGpu, VirtioKeyboard, VirtioTablet, type VirtioDevice } from '@honk/virtio'
+
+/** The display devices and front end a command line asks for. */
+export interface DisplaySpec {
+  /** virtio-gpu with its preferred mode (QEMU's xres/yres; default 1280×800, QEMU's). */
+  gpu?: { width: number; height: number }
+  keyboard?: true
+  tablet?: true
+  /** `-display web[,port=N]`: the page on 127.0.0.1 (port 0: any free one). Absent: no front end (`-display none`). */
+  web?: { port: number }
+}
+
+/** The display devices of one run of the machine. */
+export interface DisplayDevices {
+  gpu?: VirtioGpu
+  keyboard?: VirtioKeyboard
+  tablet?: VirtioTablet
+}
+
+/** The largest side QEMU's virtio-gpu takes for xres/yres (and virtio-gpu's MAX_SIDE). */
+const MAX_SIDE = 16384
+
+/** A display property (xres, yres): a whole number of pixels in 1..16384; `undefined` when not a valid one. */
+export function parseSide(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined
+  const n = Number(text)
+  return n >= 1 && n <= MAX_SIDE ? n : undefined
+}
+
+/** A TCP port for `-display web,port=N`: 0 (any free one) to 65535; `undefined` when not one. */
+export function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined
+  const n = Number(text)
+  return n <= 65535 ? n : undefined
+}
+
+/** Creates the devices a spec names, in slot order: gpu, keyboard, tablet. */
+export function createDisplayDevices(spec: DisplaySpec | undefined): { devices: DisplayDevices; list: VirtioDevice[] } {
+  const devices: DisplayDevices = {}
+  if (spec?.gpu) devices.gpu = new VirtioGpu({ width: spec.gpu.width, height: spec.gpu.height })
+  if (spec?.keyboard) devices.keyboard = new VirtioKeyboard()
+  if (spec?.tablet) devices.tablet = new VirtioTablet()
+  return { devices, list: [devices.gpu, devices.keyboard, devices.tablet].filter((d): d is NonNullable<typeof d> => d !== undefined) }
+}
+
+/**
+ * Scanout `i` as a PNG (8-bit RGBA, the scanned-out area's size), or undefined while the guest
+ * shows nothing on it (no SET_SCANOUT yet, or disabled) — QEMU's screendump of that scanout.
+ */
+export function screenshotPng(gpu: VirtioGpu, i = 0): Uint8Array | undefined {
+  const d = gpu.display(i)
+  if (!d.enabled || d.scanoutWidth === 0 || d.scanoutHeight === 0) return undefined
+  return encodePng(new Framebuffer(d.scanoutWidth, d.scanoutHeight, d.rgba.slice()))
+}
+
+/** Writes the screenshot; returns a one-line reason when there is nothing to write. */
+export async function writeScreenshot(path: string, gpu: VirtioGpu | undefined): Promise<string | undefined> {
+  const png = gpu ? screenshotPng(gpu) : undefined
+  if (!png) return `--screenshot ${path}: the guest never showed anything on the display; nothing written`
+  await writeFile(path, png)
+  return undefined
+}
