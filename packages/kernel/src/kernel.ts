@@ -14,6 +14,7 @@ import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, VIRT_TIMEBASE_HZ, irqMask } from '@
 import type { FS } from '@honk/vfs'
 import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, type RegisterWindow } from '@honk/virtio'
 import { Network, type HttpService } from './network.js'
+import { initDisplay, type Display } from './display.js'
 import { InterruptSignal, PlicDriver } from './plic.js'
 import { readDeviceTree, type Platform } from './platform.js'
 import { MachineStopping, type HsPort, type SupervisorTrap } from './port.js'
@@ -84,6 +85,7 @@ export class Kernel {
   private dma!: BumpAllocator
   private storage: Storage | undefined
   private network: Network | undefined
+  private display: Display | undefined
   private root!: MountedRoot
   private bootTime = 0n
   private halted = false
@@ -132,6 +134,11 @@ export class Kernel {
       await this.mountFs(blk, host)
       await this.initNetwork()
       this.line(this.options.wasm ? 'honk: wasm runtime ready (V8 WebAssembly, WASI preview1)' : 'honk: wasm runtime unavailable (no worker factory on this host)')
+      this.display = await initDisplay({
+        slots: this.virtio, open: (base) => new VirtioMmioDriver(this.regs(base), this.port.memory, this.dma), enableIrq: (irq, h) => this.plic?.enable(irq, h),
+        memory: this.port.memory, alloc: this.dma, line: (t) => this.line(t), print: (t) => this.print(t),
+        status: () => ({ uptime: goDuration(((this.uptimeNs() + 500_000_000n) / 1_000_000_000n) * 1_000_000_000n), harts: this.online.size || 1, processes: this.procs?.count ?? 0, network: this.network?.describe() ?? 'no network device' }),
+      })
       await this.smpCheck()
       this.procs = new ProcessTable<ProcServices>({ console: { write: (t: string) => this.print(t) }, fs: this.root.root, ...(this.storage ? { block: this.storage.device } : {}) })
       this.line('')
@@ -348,6 +355,7 @@ export class Kernel {
       storage: this.storage,
       root: this.root,
       network: this.network,
+      display: this.display,
       ...(this.options.wasm ? { wasm: { workers: this.options.wasm } } : {}),
       powerOff: async () => {
         await this.root.close().catch(() => undefined)
@@ -382,6 +390,7 @@ export class Kernel {
   private powerOffNow(type: 0 | 1 = 0, failed = false): void {
     this.procs?.shutdown('power-off')
     void this.network?.close()
+    this.display?.close()
     this.console?.input.close()
     this.options.onPowerOff?.()
     const finisher = this.platform?.finisher

@@ -10,6 +10,7 @@ import type { BlockDevice } from '@honk/block'
 import type { ProcessTable, WasmWorkerFactory } from '@honk/proc'
 import type { FS } from '@honk/vfs'
 import type { Network } from './network.js'
+import type { Display } from './display.js'
 
 /** The services behind capabilities (`ctx.use('console')` …). `proc` (may spawn and kill) has no object. */
 export interface ProcServices {
@@ -72,6 +73,8 @@ export interface ShellHost {
   readonly wasm?: { readonly workers: WasmWorkerFactory } | undefined
   /** The network once up (absent: no network device, or its bring-up failed). */
   readonly network?: Network | undefined
+  /** The screen and its input devices (absent or without a surface: no display device). */
+  readonly display?: Display | undefined
   /** SBI SRST shutdown: prints nothing itself; the machine powers off. */
   powerOff(): Promise<void>
   /** SBI SRST cold reboot: the writable layer is closed first; the machine restarts on the same disk. */

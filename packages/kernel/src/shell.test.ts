@@ -106,7 +106,7 @@ describe('system information', () => {
         '  run [name]   ps   kill <pid>   crash   reap   stress [n]   wasm <file.wasm> [args…]',
         '  ls [dir]   cat <file>   cp <src> <dst>   put <key> <text>   rm <file>   mkdir <dir>',
         '  net   ping <ip> [count]   fetch <url>',
-        '  blk   mount   reset --confirm   fault   reboot   exit',
+        '  blk   mount   fb   ui [demo|status]   reset --confirm   fault   reboot   exit',
       ),
     )
     // Every word help lists runs (no "unknown command"), and every module is listed.
@@ -118,19 +118,19 @@ describe('system information', () => {
     expect(await f.run('help nope')).toBe('help: no command "nope" (try \'help\')\n')
   })
 
-  it('a subsystem adds a command as a module (fb here): it runs, help lists it, Tab completes it; a word defined twice is refused', async () => {
+  it('a subsystem adds a command as a module (fbx here): it runs, help lists it, Tab completes it; a word defined twice is refused', async () => {
     const f = fixture()
-    const fb = defineCommand({ name: 'fb', usage: 'fb', summary: 'framebuffer status', group: 'system', run: (ctx, args) => ctx.println(`fb: ${args.length} args`) })
+    const fb = defineCommand({ name: 'fbx', usage: 'fbx', summary: 'framebuffer status', group: 'system', run: (ctx, args) => ctx.println(`fbx: ${args.length} args`) })
     const shell = new Shell(f.host, { commands: [...BUILTIN_COMMANDS, fb] })
     let out = ''
     const host = { ...f.host, out: (t: string) => void (out += t) }
     const withOut = new Shell(host, { commands: [...BUILTIN_COMMANDS, fb] })
-    expect(await withOut.run('fb a b')).toBe('continue')
-    expect(out).toBe('fb: 2 args\n')
+    expect(await withOut.run('fbx a b')).toBe('continue')
+    expect(out).toBe('fbx: 2 args\n')
     out = ''
     await withOut.run('help')
-    expect(out.split('\n')[1]).toBe('  help [command]   harts   uptime   mem   echo <text>   fb')
-    expect(await shell.completions('f')).toEqual(['fault', 'fb', 'fetch'])
+    expect(out.split('\n')[1]).toBe('  help [command]   harts   uptime   mem   echo <text>   fbx')
+    expect(await shell.completions('f')).toEqual(['fault', 'fb', 'fbx', 'fetch'])
     expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...fb, name: 'ls' }] })).toThrow(ShellCommandConflictError)
     expect(() => new Shell(f.host, { commands: [...BUILTIN_COMMANDS, { ...fb, aliases: ['quit'] }] })).toThrow(/"quit" is defined by two modules/)
   })
