@@ -12,6 +12,11 @@
  *          body's length and hash; honk.serve=<port>:<bytes>:<count> answers <count> HTTP
  *          requests with <bytes> of the pattern (its hash printed first). The pattern and
  *          hash are the 9p workload's, so the host computes the same numbers.
+ *   display: /dev/fb0 is there (virtio-gpu with fbdev emulation), then lines are written to
+ *          /dev/tty1, the virtual terminal fbcon draws on the framebuffer; with honk.type=1 it
+ *          then reads one line from tty1 (typed on the virtio keyboard: the VT's keyboard
+ *          handler feeds the foreground console) and prints it, on the console and on tty1.
+ *          Needs the display kernel (build-linux.sh --variant display).
  *
  * Built by scripts/guest/build-initramfs.sh with riscv64-linux-gnu-gcc -nostdlib -static.
  */
@@ -424,6 +429,46 @@ static void check_net_serve(const char *spec)
 	say("net serve: served ", utoa_buf(count, num), 0);
 }
 
+static void check_display(const char *cmdline)
+{
+	static char line[256];
+	char num[24];
+	int fb = open("/dev/fb0", O_RDONLY, 0);
+	if (fb < 0) return fail("display", "no /dev/fb0 (virtio-gpu with DRM fbdev emulation)");
+	close(fb);
+	say("display: /dev/fb0 ok", 0, 0);
+	/* O_NOCTTY: init reads tty1 without making it its controlling terminal. */
+	int tty = open("/dev/tty1", O_RDWR | O_NOCTTY, 0);
+	if (tty < 0) return fail("display", "cannot open /dev/tty1");
+	for (unsigned long i = 1; i <= 8; i++) {
+		static const char text[] = "honk-init display check: a line on tty1, drawn by fbcon, number ";
+		if (write_all(tty, text, sizeof text - 1) < 0 || write_all(tty, utoa_buf(i, num), strlen(num)) < 0 || write_all(tty, "\n", 1) < 0) {
+			close(tty);
+			return fail("display", "write to /dev/tty1");
+		}
+	}
+	say("display: wrote 8 lines to tty1", 0, 0);
+	if (contains(cmdline, "honk.type=1")) {
+		static const char prompt[] = "type a line: ";
+		write_all(tty, prompt, sizeof prompt - 1);
+		say("display: waiting for a line on tty1", 0, 0);
+		/* Canonical mode (the tty's default): read() returns one whole line, echoed on the VT as typed. */
+		long n = read(tty, line, sizeof line - 1);
+		if (n <= 0) {
+			close(tty);
+			return fail("display", "read from /dev/tty1");
+		}
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+		line[n] = 0;
+		say("display: read: ", line, 0);
+		static const char got[] = "honk-init read: ";
+		write_all(tty, got, sizeof got - 1);
+		write_all(tty, line, n);
+		write_all(tty, "\n", 1);
+	}
+	close(tty);
+}
+
 int main(int argc, char **argv)
 {
 	static char cmdline[1024];
@@ -451,6 +496,7 @@ int main(int argc, char **argv)
 		if (fetch) check_net_fetch(fetch);
 		if (serve) check_net_serve(serve);
 	}
+	if (contains(cmdline, "honk.checks=") && contains(cmdline, "display")) check_display(cmdline);
 	say(failures ? "FAILED" : "all checks passed", 0, 0);
 	my_syscall0(__NR_sync);
 	reboot(LINUX_REBOOT_CMD_POWER_OFF);
