@@ -586,6 +586,8 @@ export interface CliIo {
   stdin: NodeJS.ReadStream
   stdout: NodeJS.WritableStream
   stderr: NodeJS.WritableStream
+  /** Called as each run of the machine starts (a reset makes a new one) with its display devices: a front end or a test feeds them. */
+  onRun?: (run: { machine: VirtMachine; display: DisplayDevices }) => void
 }
 
 /** The `honk-virt` program: console on stdio, Ctrl-A x quits, a reset reboots with the same images. */
@@ -670,6 +672,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
       )
       current = machine
       ready = false
+      io.onRun?.({ machine, display })
       const exit = await machine.run()
       feeder.attach(undefined)
       current = undefined
