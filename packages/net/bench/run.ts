@@ -7,6 +7,11 @@
  *   http-keep    Node's http.Server, GET / (13-byte body), 16 keep-alive connections, T seconds
  *   http-conn    the same with a new connection per request (handshake + teardown each time)
  *
+ * And, when QEMU and the guest Linux of scripts/guest/ are there, the NAT against QEMU's own
+ * (`-netdev user`, slirp): the same Linux guest under QEMU fetches N MiB from an HTTP server on
+ * the host's loopback through ours (`-netdev stream` to {@link UserNet}) or through slirp,
+ * timed on the host from the request to the guest's close after reading everything.
+ *
  * Each row runs ours and Node's alternately, best of R rounds.
  */
 import { once } from 'node:events'
@@ -14,8 +19,12 @@ import { Agent, createServer, request, type IncomingMessage, type Server } from 
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { higherIsBetter, report, type BenchMetric } from '../../../scripts/bench-report.ts'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseIpv4, parseMac, realClock, Stack, TestLink } from '../src/index.ts'
-import { TcpDuplex } from '../src/node.ts'
+import { streamFramePort, TcpDuplex, UserNet } from '../src/node.ts'
 
 const quick = process.argv.includes('--quick')
 const BULK_MIB = quick ? 16 : 64
@@ -141,10 +150,77 @@ for (const row of rows.filter((r) => !only || r.name.startsWith(only))) {
   metrics.push(higherIsBetter(row.name, row.unit, best.ours, best.peer))
   console.log(`${row.name}: honk ${best.ours.toFixed(1)} ${row.unit}, node ${best.peer.toFixed(1)} ${row.unit}, ratio ${(best.ours / best.peer).toFixed(2)}`)
 }
-report('net', {
+if (metrics.length > 0) report('net', {
   name: '@honk/net on an in-process loopback link vs Node TCP on 127.0.0.1, same http.Server',
   peer: 'node-tcp',
   setup: { bulkMiB: BULK_MIB, httpSeconds: HTTP_SECONDS, concurrency: CONCURRENCY, rounds: ROUNDS, quick, node: process.version },
   metrics,
 })
+// --- Linux guest → host through our NAT vs QEMU's slirp -------------------------------------
+
+const cache = process.env['HONK_CACHE'] ?? join(homedir(), '.cache', 'honk')
+const IMAGE = join(cache, 'linux-6.1', 'arch', 'riscv', 'boot', 'Image')
+const INITRAMFS = join(cache, 'initramfs.cpio')
+const FETCH_MIB = quick ? 16 : 64
+
+/** Boots the guest, which fetches FETCH_MIB MiB from a host HTTP server through `nat`; returns MB/s as the host saw it. */
+async function guestFetch(nat: 'honk' | 'slirp'): Promise<number> {
+  const size = FETCH_MIB << 20
+  const chunk = Buffer.alloc(1 << 20, 0x42)
+  let started = 0
+  const done = new Promise<number>((resolve) => {
+    const server = createServer((req, res) => {
+      started = performance.now()
+      req.socket.once('close', () => {
+        resolve(performance.now() - started)
+        server.close()
+      })
+      res.writeHead(200, { 'content-length': size })
+      let off = 0
+      const pump = () => {
+        while (off < size) {
+          off += chunk.length
+          if (!res.write(chunk)) return void res.once('drain', pump)
+        }
+        res.end()
+      }
+      pump()
+    })
+    server.listen(0, '127.0.0.1', () => boot((server.address() as AddressInfo).port))
+  })
+  let qemu: ReturnType<typeof spawn> | undefined
+  let userNet: UserNet | undefined
+  const dir = mkdtempSync(join(tmpdir(), 'honk-net-bench-'))
+  const boot = (port: number) => {
+    const args = ['-M', 'virt', '-m', '512M', '-nographic', '-no-reboot', '-kernel', IMAGE, '-initrd', INITRAMFS, '-append', `console=ttyS0 ip=dhcp honk.checks=net honk.fetch=10.0.2.2:${port}:${size}`, '-device', 'virtio-net-device,netdev=n0']
+    if (nat === 'slirp') args.push('-netdev', 'user,id=n0')
+    else {
+      const path = join(dir, 'net.sock')
+      const wire = createTcpServer((sock) => void UserNet.create({ port: streamFramePort(sock) }).then((n) => (userNet = n)))
+      wire.listen(path)
+      args.push('-netdev', `stream,id=n0,server=off,addr.type=unix,addr.path=${path}`)
+    }
+    qemu = spawn('qemu-system-riscv64', args, { stdio: 'ignore' })
+  }
+  const ms = await done
+  await new Promise((r) => qemu!.once('exit', r))
+  await userNet?.close()
+  return size / 1e6 / (ms / 1000)
+}
+
+if (existsSync(IMAGE) && existsSync(INITRAMFS) && spawnSync('qemu-system-riscv64', ['--version']).status === 0 && (!only || only === 'nat')) {
+  const best = { ours: 0, peer: 0 }
+  for (let r = 0; r < ROUNDS; r++) {
+    best.ours = Math.max(best.ours, await guestFetch('honk'))
+    best.peer = Math.max(best.peer, await guestFetch('slirp'))
+  }
+  const name = `Linux guest (QEMU) fetches ${FETCH_MIB} MiB from host 127.0.0.1 through the NAT`
+  console.log(`${name}: honk ${best.ours.toFixed(1)} MB/s, slirp ${best.peer.toFixed(1)} MB/s, ratio ${(best.ours / best.peer).toFixed(2)}`)
+  report('net-nat', {
+    name: '@honk/net UserNet (-netdev stream) vs QEMU user networking (-netdev user, slirp), same Linux 6.1 guest under QEMU',
+    peer: 'qemu-slirp',
+    setup: { fetchMiB: FETCH_MIB, rounds: ROUNDS, quick, node: process.version },
+    metrics: [higherIsBetter(name, 'MB/s', best.ours, best.peer)],
+  })
+} else console.log('(QEMU or the guest of scripts/guest/ missing: the NAT vs slirp row is skipped)')
 process.exit(0)
