@@ -94,5 +94,6 @@ let shared: WasmWorkerFactory | undefined
 
 /** `spawnWasm` with worker_threads Workers (unless `options.workers` says otherwise). */
 export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, options: Omit<SpawnWasmOptions<S>, 'workers'> & { workers?: WasmWorkerFactory }): WasmProcess {
-  return spawnWasmWith(module, { ...options, workers: options.workers ?? (shared ??= nodeWasmWorkers()) })
+  // One worker kept booted: a thread takes tens of ms to start (most of a fresh spawn's time).
+  return spawnWasmWith(module, { ...options, workers: options.workers ?? (shared ??= nodeWasmWorkers({ prewarm: 1 })) })
 }

@@ -53,6 +53,10 @@ export class MainBridge {
   private stopped = false
   /** The request being served, if any. */
   private serving: Request['op'] | undefined
+  /** Changes of this process (batches taken, requests other than reads): a guessed read is valid while this is unchanged. */
+  private gen = 0
+  /** A read started ahead on this side (the chunk after the last whole-chunk read). */
+  private spec: { handle: number; pos: number; len: number; gen: number; at: number; answer: Promise<Answer> } | undefined
   /** Batch buffers written and free again. */
   private readonly spare: Uint8Array[] = []
   /** Batches written to the FS so far (tests, statistics). */
@@ -62,6 +66,8 @@ export class MainBridge {
     readonly sab: SharedArrayBuffer,
     readonly writeBehind: number,
     private readonly server: WasiFsServer,
+    /** Lifetime (ms) of a read started ahead on this side (the worker's cacheMs; 0: none). */
+    private readonly cacheMs = 0,
   ) {
     this.ctrl = new Int32Array(sab, 0, 8)
     this.f64 = new Float64Array(sab, 0, HEADER / 8)
@@ -113,6 +119,7 @@ export class MainBridge {
     const b = this.take(force)
     if (b === undefined) return Atomics.load(this.ctrl, WB_LEN) === 0
     this.batches++
+    this.gen++
     void this.enqueue(async () => {
       await this.server.writeBehind(b.handle, b.pos, b.data)
       if (this.spare.length < 4) this.spare.push(new Uint8Array(b.data.buffer))
@@ -126,11 +133,27 @@ export class MainBridge {
     // worker that runs on: if it is appending, the timer takes the batch (the prefetched bytes
     // are dropped by the worker, as the write came after them).
     if (!this.flush(false)) this.batchStarted()
+    if (req.op !== 'read') this.gen++
+    // The chunk read ahead on this side, if this is the read it guessed and nothing of this
+    // process came between (gen) and it is fresh.
+    const s = this.spec
+    this.spec = undefined
+    const guessed =
+      req.op === 'read' && s !== undefined && s.gen === this.gen && s.handle === req.handle && s.pos === req.pos && s.len === req.len && performance.now() - s.at <= this.cacheMs
+        ? s.answer
+        : undefined
     void this.enqueue(async () => {
       this.serving = req.op
-      const a = await this.server.serve(req)
+      const a = await (guessed ?? this.server.serve(req))
       this.serving = undefined
-      if (!this.stopped) writeAnswer(this.ctrl, this.payload, this.server, a)
+      if (this.stopped) return
+      // A whole chunk (the worker's read-ahead size) read in full: start reading the next one
+      // now, so that the FS works while this one crosses and is consumed.
+      if (req.op === 'read' && this.cacheMs > 0 && req.len === this.payload.length && 'bytes' in a && a.bytes.length === req.len) {
+        const next = { op: 'read' as const, handle: req.handle, pos: req.pos + req.len, len: req.len }
+        this.spec = { ...next, gen: this.gen, at: performance.now(), answer: this.server.serve(next) }
+      }
+      writeAnswer(this.ctrl, this.payload, this.server, a)
     })
   }
 

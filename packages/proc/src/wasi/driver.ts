@@ -48,7 +48,7 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
   const server = new WasiFsServer(entries.map(([, fs]) => fs), { stdin: options.stdin })
   const writeBehind = options.writeBehind ?? 0
   const sab = bridgeBuffer(options.capacity ?? DEFAULT_CAPACITY, writeBehind)
-  const bridge = new MainBridge(sab, writeBehind, server)
+  const bridge = new MainBridge(sab, writeBehind, server, options.cacheMs ?? 0)
   const worker = workers()
   const stdout: Uint8Array[] = []
   const stderr: Uint8Array[] = []

@@ -153,6 +153,8 @@ export class WasiHost {
   /** The read-ahead buffer (one chunk, reused: a fresh large buffer per read costs more than the copy). */
   private raBuf: Uint8Array | undefined
   private readonly cacheMs: number
+  /** The filestat bytes of each cached stat (weakly: a stat dropped from its descriptor goes). */
+  private readonly encodedStat = new WeakMap<WireStat, Uint8Array>()
   /** A prefetch sent and not yet answered (the next chunk of a sequential read). */
   private prefetch: { handle: number; pos: number; len: number; mutations: number } | undefined
   /** A prefetch answered, not yet read. */
@@ -385,6 +387,12 @@ export class WasiHost {
 
   private writeFilestat(ptr: number, s: WireStat): void {
     const p = this.check(ptr, SIZE.filestat)
+    // A cached stat is answered again and again: encode it once.
+    const done = this.encodedStat.get(s)
+    if (done !== undefined) {
+      this.bytes(p, SIZE.filestat).set(done)
+      return
+    }
     const dv = this.view()
     this.bytes(p, SIZE.filestat).fill(0)
     dv.setBigUint64(p, BigInt(s.dev), true)
@@ -395,6 +403,7 @@ export class WasiHost {
     dv.setBigUint64(p + 40, BigInt.asUintN(64, BigInt(s.atim)), true)
     dv.setBigUint64(p + 48, BigInt.asUintN(64, BigInt(s.mtim)), true)
     dv.setBigUint64(p + 56, BigInt.asUintN(64, BigInt(s.ctim)), true)
+    if (this.cacheMs > 0) this.encodedStat.set(s, this.bytes(p, SIZE.filestat).slice())
   }
 
   private fstat(f: Fd): WireStat {

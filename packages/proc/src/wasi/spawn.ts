@@ -197,7 +197,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
       }
     }
     const sab = bridgeBuffer(DEFAULT_CAPACITY, writeBehind)
-    const bridge = new MainBridge(sab, writeBehind, server)
+    const bridge = new MainBridge(sab, writeBehind, server, cacheMs)
     const ctrl = bridge.ctrl
     const worker = options.workers()
     let ioSettled!: () => void
@@ -207,7 +207,8 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
       // Output rate: a token bucket holding one second's worth.
       let tokens = limits.maxOutputBytesPerSecond
       let last = performance.now()
-      const finish = (f: () => void): void => {
+      /** `workerDone`: the worker said it ended (exit, signal, trap, limit): it appends nothing more. */
+      const finish = (f: () => void, workerDone = false): void => {
         if (over) return
         over = true
         ctx.signal.removeEventListener('abort', onAbort)
@@ -220,12 +221,12 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         // Writes the module was told succeeded are in the worker's write-behind region: once the
         // worker can append no more, they go to the FS (whatever ended the process), then the
         // files are closed.
-        void Promise.resolve(stopped)
+        void (workerDone ? Promise.resolve() : Promise.resolve(stopped))
           .catch(() => undefined)
           .then(() => bridge.drain())
           .catch(() => undefined)
-          .then(() => server.closeAll())
           .then(() => {
+            void server.closeAll()
             ioSettled()
             // The process ends once its writes are in (a kill has already marked it killed).
             f()
@@ -233,11 +234,11 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
       }
       const onAbort = (): void => finish(() => reject(ctx.signal.reason))
       ctx.signal.addEventListener('abort', onAbort, { once: true })
-      const limit = (kind: WasmLimitKind, detail: string): void => {
+      const limit = (kind: WasmLimitKind, detail: string, workerDone = false): void => {
         if (over) return
         const err = new WasmLimitError(ctx.pid, kind, detail)
         failure = err
-        finish(() => reject(err))
+        finish(() => reject(err), workerDone)
       }
       worker.onError((e) => {
         // The worker's own exit after the process ended (terminate) is no failure.
@@ -277,19 +278,19 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
           case 'exit':
             exitCode = m.code
             runMs = m.ms
-            return finish(() => resolve(m.code))
+            return finish(() => resolve(m.code), true)
           case 'signal': {
             const err = new WasmSignalError(ctx.pid, m.signal)
             failure = err
-            return finish(() => reject(err))
+            return finish(() => reject(err), true)
           }
           case 'limit':
-            return limit(m.kind, m.detail)
+            return limit(m.kind, m.detail, true)
           case 'trap': {
             const atLimit = m.memoryPages >= limits.maxMemoryPages ? ` (memory is at its limit of ${limits.maxMemoryPages} pages)` : ''
             const err = new WasmTrapError(ctx.pid, m.message + atLimit)
             failure = err
-            return finish(() => reject(err))
+            return finish(() => reject(err), true)
           }
           default:
             return
