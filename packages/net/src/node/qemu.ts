@@ -26,6 +26,7 @@ export function streamFramePort(stream: Duplex, opts: StreamFramePortOptions = {
   let handler: ((f: Uint8Array) => void) | undefined
   let pending: Buffer = Buffer.alloc(0)
   let open = true
+  let corked = false
   const counters = { framesIn: 0, framesOut: 0, dropped: 0 }
   stream.on('data', (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
@@ -59,6 +60,15 @@ export function streamFramePort(stream: Duplex, opts: StreamFramePortOptions = {
       b.writeUInt32BE(frame.length, 0)
       b.set(frame, 4)
       counters.framesOut++
+      // Frames sent in one turn of the event loop leave in one writev, not one write each.
+      if (!corked) {
+        corked = true
+        stream.cork()
+        process.nextTick(() => {
+          corked = false
+          stream.uncork()
+        })
+      }
       stream.write(b)
     },
     onFrame(h) {
