@@ -5,9 +5,10 @@
  * (scripts/guest/wasm, built by scripts/guest/build-wasm-examples.sh), alternately, best of R:
  *
  *   start-up hello      spawn → exit of hello.wasm (ours: fresh worker, and a prewarmed one)
- *   file I/O            iobench.wasm: writes then reads M MiB in 64 KiB blocks (MB/s moved)
+ *   file I/O            iobench.wasm: writes then reads M MiB in 64 KiB blocks (MB/s moved;
+ *                       ours with the default write-behind and read-ahead)
  *   syscalls seek       lseek in a loop (answered in the module's thread)
- *   syscalls fstat      fstat in a loop (a file-system round trip to the main thread)
+ *   syscalls fstat      fstat in a loop (answered from the worker's stat cache after the first)
  *   syscalls clock      clock_gettime in a loop
  *   compute             compute.wasm: a sieve and a hash, no system call (both run in V8); also
  *                       timed inside the worker against node:wasi inside a Worker
