@@ -158,12 +158,9 @@ async function bootGuest(fetchBytes: number, serveBytes: number, transport: 'str
 const cleanups: (() => unknown)[] = []
 
 describe.skipIf(!run)('Linux under QEMU behind our NAT (-netdev stream / dgram)', () => {
-  for (const [fetchBytes, serveBytes, transport] of [
-    [0, 0, 'stream'],
-    [1460, 1, 'stream'],
-    [64 << 20, 64 << 20, 'stream'],
-    [1 << 20, 3 << 20, 'dgram'],
-  ] as const) {
+  // The stream transport at 0 B to 64 MiB is examples/virt-machine/src/linux-net.system.test.ts's
+  // (with honk-virt and the slirp comparison); this file keeps what that one does not: dgram.
+  for (const [fetchBytes, serveBytes, transport] of [[1 << 20, 3 << 20, 'dgram']] as const) {
     it(`-netdev ${transport}: gets 10.0.2.15 by DHCP, fetches ${fetchBytes} B from the host's loopback through the NAT, the host fetches ${serveBytes} B from the guest through a hostfwd`, async () => {
       try {
         const g = await bootGuest(fetchBytes, serveBytes, transport)
