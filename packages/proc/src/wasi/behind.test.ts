@@ -176,6 +176,37 @@ describe('write-behind: nothing acknowledged is lost', () => {
   })
 })
 
+describe('the host keeps the memory buffer between calls', () => {
+  it('a call after memory.grow sees the grown memory (a pointer into the new page works)', async () => {
+    const table = new ProcessTable({}, { initCaps: ['fs', 'console', 'proc'] })
+    const out: Uint8Array[] = []
+    const bytes = assemble({
+      imports: [
+        { name: 'clock_time_get', params: [I, L, I], results: [I] },
+        { name: 'fd_write', params: [I, I, I, I], results: [I] },
+      ],
+      memory: { min: 1, max: 4 },
+      data: [{ offset: 0, bytes: le32(65536 + 16, 3) }],
+      funcs: [{
+        export: '_start',
+        body: [
+          // A call before the grow (the host reads the buffer), then grow by a page.
+          ...op.i32(1), ...op.i64(0), ...op.i32(32), ...op.call(0), ...op.drop,
+          ...op.i32(1), ...op.memoryGrow, ...op.drop,
+          // "hi\n" in the new page, written to stdout through an iovec pointing there.
+          ...op.i32(65536 + 16), ...op.i32(0x000a6968), ...op.i32Store(),
+          ...op.i32(1), ...op.i32(0), ...op.i32(1), ...op.i32(8), ...op.call(1),
+          // Exit code: fd_write's errno (0 expected, 21 = EFAULT if the host used the old size).
+          ...op.drop,
+        ],
+      }],
+    })
+    const e = await spawnWasm(bytes, { table, workers, caps: ['console'], stdout: (b) => out.push(b) }).exit
+    expect(e.code).toBe(0)
+    expect(dec.decode(Buffer.concat(out))).toBe('hi\n')
+  })
+})
+
 /** A MemoryFS whose file writes fail with ENOSPC once `failing` is set. */
 function fullFS(): { fs: FS; fail: (on: boolean) => void } {
   const mem = new MemoryFS()

@@ -144,6 +144,8 @@ export class WasiHost {
   private rng: number
   private readonly monoStart = performance.now()
   private dv: DataView | undefined
+  private cachedBuf: ArrayBuffer | undefined
+  private sharedMemory = false
   private readonly memoryLimit: number
   /** Requests other than fstat, and buffered writes (a cached stat is valid while this is unchanged). */
   private calls = 0
@@ -188,6 +190,7 @@ export class WasiHost {
   /** The module's memory (its exported `memory`), set once it is instantiated. */
   bind(memory: WasmMemory): void {
     this.memory = memory
+    this.cachedBuf = undefined
   }
 
   /** The import object's `wasi_snapshot_preview1` namespace. */
@@ -204,7 +207,7 @@ export class WasiHost {
           r = this.caught(x)
         }
         const mem = this.memory
-        if (mem !== undefined && mem.buffer.byteLength > this.memoryLimit) this.overLimit(mem)
+        if (mem !== undefined && this.buf().byteLength > this.memoryLimit) this.overLimit(mem)
         return r
       }) as (...args: never[]) => number
     }
@@ -230,25 +233,39 @@ export class WasiHost {
     throw new WasiLimitExceeded('memory', `memory is ${mem.buffer.byteLength / 65536} pages, the limit is ${this.config.maxMemoryPages}`)
   }
 
-  private view(): DataView {
+  /**
+   * The memory's current buffer. Reading `memory.buffer` costs more than a small system call's
+   * own work, so it is kept: a grow detaches the old buffer (byteLength 0), which is when it is
+   * read again; a shared memory's buffer is never detached, so it is always read.
+   */
+  private buf(): ArrayBuffer {
+    const b = this.cachedBuf
+    if (b !== undefined && b.byteLength !== 0 && !this.sharedMemory) return b
     if (!this.memory) throw FAULT
+    const now = this.memory.buffer as ArrayBuffer
+    this.sharedMemory = typeof SharedArrayBuffer !== 'undefined' && (now as unknown) instanceof SharedArrayBuffer
+    this.cachedBuf = now
+    return now
+  }
+
+  private view(): DataView {
+    const buf = this.buf()
     // One DataView per memory buffer (a grow replaces the buffer).
-    if (this.dv === undefined || this.dv.buffer !== this.memory.buffer) this.dv = new DataView(this.memory.buffer)
+    if (this.dv === undefined || this.dv.buffer !== buf) this.dv = new DataView(buf)
     return this.dv
   }
 
   private bytes(ptr: number, len: number): Uint8Array {
-    if (!this.memory) throw FAULT
     const p = ptr >>> 0
     const l = len >>> 0
-    const buf = this.memory.buffer
+    const buf = this.buf()
     if (p + l > buf.byteLength) throw FAULT
     return new Uint8Array(buf, p, l)
   }
 
   private check(ptr: number, len: number): number {
     const p = ptr >>> 0
-    if (!this.memory || p + (len >>> 0) > this.memory.buffer.byteLength) throw FAULT
+    if (p + (len >>> 0) > this.buf().byteLength) throw FAULT
     return p
   }
 
@@ -276,7 +293,7 @@ export class WasiHost {
   private iovs(iovsPtr: number, count: number): [number, number][] {
     const n = count >>> 0
     // The array itself must lie in memory; a huge count fails here without any allocation.
-    if ((iovsPtr >>> 0) + n * SIZE.iovec > (this.memory?.buffer.byteLength ?? 0)) throw FAULT
+    if ((iovsPtr >>> 0) + n * SIZE.iovec > this.buf().byteLength) throw FAULT
     const dv = this.view()
     const out: [number, number][] = []
     for (let i = 0; i < n; i++) {
@@ -778,7 +795,7 @@ export class WasiHost {
       return data.length
     }
     // A view of the module's memory never crosses (a message would clone the whole memory).
-    const own = this.memory !== undefined && data.buffer === this.memory.buffer ? data.slice() : data
+    const own = this.memory !== undefined && data.buffer === this.buf() ? data.slice() : data
     const [n, end] = this.json<[number, number]>({ op: 'write', handle: f.handle, pos: pos ?? f.pos, append, sync, data: own })
     if (pos === undefined) f.pos = end
     return n
@@ -1013,7 +1030,7 @@ export class WasiHost {
     if (n === 0) return Errno.INVAL
     const inBase = this.check(inPtr, 0)
     const outBase = this.check(outPtr, 0)
-    const size = this.memory?.buffer.byteLength ?? 0
+    const size = this.buf().byteLength
     if (inBase + n * SIZE.subscription > size || outBase + n * SIZE.event > size) throw FAULT
     this.check(neventsPtr, 4)
     const dv = this.view()
