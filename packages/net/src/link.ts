@@ -61,9 +61,9 @@ export function seededRandom(seed: number): () => number {
 class LinkEnd implements FramePort {
   handler: ((frame: Uint8Array) => void) | undefined
   peer!: LinkEnd
-  constructor(private readonly link: TestLink) {}
+  constructor(private readonly carry: (frame: Uint8Array, to: LinkEnd) => void) {}
   send(frame: Uint8Array): void {
-    this.link.carry(frame, this.peer)
+    this.carry(frame, this.peer)
   }
   onFrame(handler: (frame: Uint8Array) => void): void {
     this.handler = handler
@@ -92,8 +92,8 @@ export class TestLink {
     this.defer = opts.defer
     this.conditions = { delayMs: 0, loss: 0, reorder: 0, reorderMs: 5, duplicate: 0, corrupt: 0 }
     this.setConditions(opts)
-    const a = new LinkEnd(this)
-    const b = new LinkEnd(this)
+    const a = new LinkEnd((f, to) => this.carry(f, to))
+    const b = new LinkEnd((f, to) => this.carry(f, to))
     a.peer = b
     b.peer = a
     this.a = a
@@ -110,8 +110,8 @@ export class TestLink {
     return this.inFlight + this.queue.length
   }
 
-  /** @internal */
-  carry(frame: Uint8Array, to: LinkEnd): void {
+  /** What one end's `send` calls: applies the link's conditions and schedules delivery. */
+  private carry(frame: Uint8Array, to: LinkEnd): void {
     this.counters.sent++
     this.pcap?.write(frame, this.clock.now())
     if (frame.length > this.maxFrame) {
