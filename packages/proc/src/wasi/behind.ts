@@ -57,6 +57,10 @@ export class MainBridge {
   private gen = 0
   /** A read started ahead on this side (the chunk after the last whole-chunk read). */
   private spec: { handle: number; pos: number; len: number; gen: number; at: number; answer: Promise<Answer> } | undefined
+  /** Batches taken and not yet written. */
+  private writing = 0
+  /** The worker waits with a full batch until a write is done. */
+  private fullWaiting = false
   /** Batch buffers written and free again. */
   private readonly spare: Uint8Array[] = []
   /** Batches written to the FS so far (tests, statistics). */
@@ -120,9 +124,16 @@ export class MainBridge {
     if (b === undefined) return Atomics.load(this.ctrl, WB_LEN) === 0
     this.batches++
     this.gen++
+    this.writing++
     void this.enqueue(async () => {
       await this.server.writeBehind(b.handle, b.pos, b.data)
-      if (this.spare.length < 4) this.spare.push(new Uint8Array(b.data.buffer))
+      this.writing--
+      if (this.spare.length < 2) this.spare.push(new Uint8Array(b.data.buffer))
+      // A full batch waited for this write (see batchFull).
+      if (this.fullWaiting && !this.stopped) {
+        this.fullWaiting = false
+        if (!this.flush(false)) this.batchStarted()
+      }
     })
     return true
   }
@@ -174,6 +185,12 @@ export class MainBridge {
    */
   batchFull(): void {
     if (this.stopped) return
+    // Back-pressure: with two batches still being written, the worker waits until one is done
+    // (the FS is the bottleneck then; more batches in flight would only cost memory).
+    if (this.writing >= 2) {
+      this.fullWaiting = true
+      return
+    }
     if (!this.flush(false)) this.batchStarted()
   }
 
