@@ -15,7 +15,7 @@ import { MachineHsPort, hsShim } from './hs-port.js'
 import { Kernel } from '@honk/kernel'
 import { nodeHttpService } from '@honk/kernel/node'
 import { nodeWasmWorkers } from '@honk/proc/node'
-import { VirtioNet, type FramePort } from '@honk/virtio'
+import { VirtioGpu, VirtioKeyboard, VirtioNet, VirtioTablet, type FramePort } from '@honk/virtio'
 
 export interface HonkConfig {
   harts: number
@@ -35,6 +35,8 @@ export interface HonkConfig {
   net?: FramePort
   /** How long the kernel waits for a DHCP lease before its static configuration (default 3 s). */
   dhcpWaitMs?: number
+  /** A screen: virtio-gpu with this mode, plus a virtio keyboard and tablet (what `--display` adds). None: no display. */
+  display?: { width: number; height: number }
   /** OpenSBI's fw_jump.bin for `firmware: 'opensbi'` (default: read from Debian's path). */
   firmwareImage?: Uint8Array
   /** The factory core image and the anchor that verifies cores. */
@@ -46,11 +48,21 @@ export interface HonkMachine {
   machine: VirtMachine
   /** Resolves when the kernel's boot and shell have ended (at power-off). */
   kernel: Promise<void>
+  /** The display devices, host side (when `display` was given): feed input, read the scanout. */
+  display?: HonkDisplay
   /** Stops the 9P server and detaches the NIC from its wire (the disk and the wire are the caller's). */
   close(): Promise<void>
 }
 
+/** The host's side of the screen: the GPU's scanouts and the input devices. */
+export interface HonkDisplay {
+  gpu: VirtioGpu
+  keyboard: VirtioKeyboard
+  tablet: VirtioTablet
+}
+
 export function createHonk(config: HonkConfig): HonkMachine {
+  const display: HonkDisplay | undefined = config.display ? { gpu: new VirtioGpu({ width: config.display.width, height: config.display.height }), keyboard: new VirtioKeyboard(), tablet: new VirtioTablet() } : undefined
   const server = config.share ? serve(config.share.fs) : undefined
   let port: MachineHsPort | undefined
   let kernelDone: (p: Promise<void>) => void = () => {}
@@ -64,6 +76,7 @@ export function createHonk(config: HonkConfig): HonkMachine {
     rng: false,
     drives: config.disk ? [config.disk] : [],
     ...(config.net ? { net: config.net } : {}),
+    ...(display ? { devices: [display.gpu, display.keyboard, display.tablet] } : {}),
     ...(server && config.share ? { share: { tag: config.share.tag, handler: (t: Uint8Array) => server.handle(t) } } : {}),
     onBreakpoint: (h) => port?.onBreakpoint(h),
   })
@@ -77,6 +90,7 @@ export function createHonk(config: HonkConfig): HonkMachine {
   return {
     machine,
     kernel,
+    ...(display ? { display } : {}),
     close: async () => {
       // The NIC stops listening on the wire: the wire (and the NAT on it) outlives a reboot.
       for (const v of machine.virtio) if (v.device instanceof VirtioNet) v.device.detach()
