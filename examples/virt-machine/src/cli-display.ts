@@ -43,23 +43,50 @@ export function parsePort(text: string): number | undefined {
   return n <= 65535 ? n : undefined
 }
 
+/** A picture a scanout showed: its size and RGBA bytes. */
+interface Frame {
+  width: number
+  height: number
+  rgba: Uint8Array
+}
+
+/**
+ * The last picture each GPU's scanout 0 showed. The GPU replaces a scanout's RGBA array when the
+ * guest disables it (SET_SCANOUT with resource 0) and updates it in place on flushes, so keeping
+ * the array seen at the last flush keeps the last picture.
+ */
+const lastFrames = new WeakMap<VirtioGpu, Frame>()
+
+/** Remembers scanout 0's picture on every flush (see {@link screenshotPng}). */
+function trackLastFrame(gpu: VirtioGpu): void {
+  gpu.onFlush((f) => {
+    if (f.scanout === 0 && f.display.enabled && f.display.scanoutWidth > 0) lastFrames.set(gpu, { width: f.display.scanoutWidth, height: f.display.scanoutHeight, rgba: f.display.rgba })
+  })
+}
+
 /** Creates the devices a spec names, in slot order: gpu, keyboard, tablet. */
 export function createDisplayDevices(spec: DisplaySpec | undefined): { devices: DisplayDevices; list: VirtioDevice[] } {
   const devices: DisplayDevices = {}
-  if (spec?.gpu) devices.gpu = new VirtioGpu({ width: spec.gpu.width, height: spec.gpu.height })
+  if (spec?.gpu) {
+    devices.gpu = new VirtioGpu({ width: spec.gpu.width, height: spec.gpu.height })
+    trackLastFrame(devices.gpu)
+  }
   if (spec?.keyboard) devices.keyboard = new VirtioKeyboard()
   if (spec?.tablet) devices.tablet = new VirtioTablet()
   return { devices, list: [devices.gpu, devices.keyboard, devices.tablet].filter((d): d is NonNullable<typeof d> => d !== undefined) }
 }
 
 /**
- * Scanout `i` as a PNG (8-bit RGBA, the scanned-out area's size), or undefined while the guest
- * shows nothing on it (no SET_SCANOUT yet, or disabled) — QEMU's screendump of that scanout.
+ * Scanout 0 as a PNG (8-bit RGBA, the scanned-out area's size) — QEMU's screendump. When the
+ * guest has disabled the scanout (Linux's DRM does at power-off, so a screenshot "at exit" would
+ * otherwise always be empty), it is the last picture the scanout showed (for a GPU made by
+ * {@link createDisplayDevices}); undefined when it never showed one.
  */
-export function screenshotPng(gpu: VirtioGpu, i = 0): Uint8Array | undefined {
-  const d = gpu.display(i)
-  if (!d.enabled || d.scanoutWidth === 0 || d.scanoutHeight === 0) return undefined
-  return encodePng(new Framebuffer(d.scanoutWidth, d.scanoutHeight, d.rgba.slice()))
+export function screenshotPng(gpu: VirtioGpu): Uint8Array | undefined {
+  const d = gpu.display(0)
+  const frame = d.enabled && d.scanoutWidth > 0 && d.scanoutHeight > 0 ? { width: d.scanoutWidth, height: d.scanoutHeight, rgba: d.rgba } : lastFrames.get(gpu)
+  if (!frame) return undefined
+  return encodePng(new Framebuffer(frame.width, frame.height, frame.rgba.slice()))
 }
 
 /** Writes the screenshot; returns a one-line reason when there is nothing to write. */
