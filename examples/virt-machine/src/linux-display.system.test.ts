@@ -68,7 +68,7 @@ describe.skipIf(!run)('Linux with a display on honk-virt (virtio-gpu + fbcon, vi
     const png = join(dir, 'screen.png')
     const session = new ConsoleSession()
     let devices: DisplayDevices | undefined
-    let shown = new Uint8Array(0)
+    let shown: Uint8Array = new Uint8Array(0)
     let err = ''
     try {
       const argv = [
