@@ -166,6 +166,36 @@ describe('Stack: TCP over the test link', () => {
     expect(clock.pending).toBe(0)
   })
 
+  it("TCP's MSS follows the MTU (MTU − 40, RFC 9293 §3.7.1): at a 64 KiB loopback MTU 1 MiB goes in unfragmented 65495-byte segments, intact", () => {
+    const mtu = 65536
+    const { clock, link, a, b } = pair({ link: { maxFrame: 14 + mtu }, a: { mtu, tcp: { ...fast, limits: { recvBuffer: 1 << 20, sendBuffer: 1 << 20 } } }, b: { mtu, tcp: { ...fast, limits: { recvBuffer: 1 << 20, sendBuffer: 1 << 20 } } } })
+    expect(a.tcp.config.mss).toBe(65495) // an IPv4 packet is at most 65535 bytes, whatever the MTU
+    const data = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 31) >>> 3)
+    const got: Uint8Array[] = []
+    const listener = b.listen(80)
+    listener.onConnection = (s) => {
+      s.onData = (d) => got.push(d.slice())
+      s.onEnd = () => s.close()
+    }
+    const c = a.connect(ip('10.0.0.2'), 80)
+    c.onConnect = () => {
+      c.send(data)
+      c.close()
+    }
+    clock.runUntilIdle()
+    expect(c.congestion.mss).toBe(65495)
+    expect(Buffer.concat(got).equals(Buffer.from(data))).toBe(true)
+    expect(Math.max(...got.map((g) => g.length))).toBe(65495)
+    expect(a.counters.fragmentsOut + b.counters.reassembled + link.counters.oversize).toBe(0)
+    listener.close()
+    expect(clock.pending).toBe(0)
+    // The usual sizes, an explicit MSS wins, and an MTU past 64 KiB is refused.
+    expect(pair().a.tcp.config.mss).toBe(1460)
+    expect(pair({ a: { mtu: 576 } }).a.tcp.config.mss).toBe(536)
+    expect(pair({ a: { mtu: 9000, tcp: { limits: { mss: 1000 } } } }).a.tcp.config.mss).toBe(1000)
+    expect(() => pair({ a: { mtu: 65537 } })).toThrow(RangeError)
+  })
+
   const pct = fc.integer({ min: 0, max: 15 }).map((n) => n / 100)
   it('property: over a link that drops, reorders, duplicates and corrupts (up to 15 %), every byte arrives once, in order, and the connection closes', () => {
     fc.assert(

@@ -12,7 +12,7 @@ import { decodeEthernet, encodeEthernet, ETHERNET_HEADER, EtherType, writeEthern
 import type { FramePort } from './frame-port.js'
 import { decodeIcmp, echoId, echoSeq, encodeIcmp, IcmpType, IcmpUnreachableCode } from './icmp.js'
 import { decodeIpv4, encodeIpv4, fragmentIpv4, IpProtocol, IPV4_HEADER, Reassembler, writeIpv4Header, type Ipv4Packet, type ReassemblyLimits } from './ipv4.js'
-import { decodeTcpSegment, encodeTcpSegmentInto, tcpSegmentLength } from './tcp/segment.js'
+import { decodeTcpSegment, encodeTcpSegmentInto, TCP_HEADER_BYTES, tcpSegmentLength } from './tcp/segment.js'
 import type { TcpLimits, TcpTimings } from './tcp/config.js'
 import { TcpLayer, type TcpListener, type TcpListenOptions } from './tcp/layer.js'
 import type { TcpSocket } from './tcp/socket.js'
@@ -54,7 +54,11 @@ export interface StackOptions {
   aliases?: number[]
   /** Accept IPv4 packets for any destination (the NAT's gateway terminates every flow). */
   acceptAnyDestination?: boolean
-  /** Link MTU (IP packet size). Default 1500. */
+  /**
+   * Link MTU (IP packet size). Default 1500. Up to 65536 (Linux's `lo`); an IPv4 packet is at
+   * most 65535 bytes whatever the MTU. TCP's MSS follows it (MTU − 40, RFC 9293 §3.7.1) unless
+   * `tcp.limits.mss` is given.
+   */
   mtu?: number
   random32?: () => number
   arp?: ArpOptions
@@ -182,6 +186,7 @@ export class Stack {
     this.mac = opts.mac
     this.clock = opts.clock ?? realClock
     this.mtu = opts.mtu ?? 1500
+    if (!Number.isInteger(this.mtu) || this.mtu < 68 || this.mtu > 65536) throw new RangeError(`MTU ${this.mtu} is outside 68..65536 (RFC 791: every host takes 68)`)
     this.cfg = opts.ipv4
     this.aliases = new Set(opts.aliases ?? [])
     this.acceptAny = opts.acceptAnyDestination ?? false
@@ -199,8 +204,12 @@ export class Stack {
       icmpIn: 0, icmpOut: 0, echoRequestsIn: 0, icmpErrorsOut: 0, icmpRateLimited: 0,
       udpIn: 0, udpOut: 0, udpNoPort: 0, tcpIn: 0, tcpOut: 0, unknownProtocol: 0,
     }
+    // RFC 9293 §3.7.1 / RFC 879: the MSS we offer is the largest IPv4 packet minus the 20-byte
+    // IPv4 and TCP headers (1460 at MTU 1500; 65495 on a 64 KiB loopback link).
+    const mss = Math.min(this.mtu, 0xffff) - IPV4_HEADER - TCP_HEADER_BYTES
     this.tcp = new TcpLayer({
       ...opts.tcp,
+      limits: { mss, ...opts.tcp?.limits },
       clock: this.clock,
       random32: this.random32,
       output: (seg: TcpSegment, src: number, dst: number) => {
@@ -336,7 +345,7 @@ export class Stack {
     }
     this.ipId = (this.ipId + 1) & 0xffff
     const packet: Ipv4Packet = { tos: opts.tos ?? 0, id: this.ipId, df: opts.df ?? false, mf: false, fragmentOffset: 0, ttl: opts.ttl ?? 64, protocol, src, dst, payload }
-    const frags = fragmentIpv4(packet, this.mtu)
+    const frags = fragmentIpv4(packet, Math.min(this.mtu, 0xffff))
     if (frags.length === 0) {
       this.counters.dfDrops++
       return false
@@ -355,7 +364,7 @@ export class Stack {
    * MTU and the next hop's MAC is known, the whole frame is built in one buffer (no copies).
    */
   private sendIpv4Built(protocol: number, src: number, dst: number, length: number, fill: (buf: Uint8Array, off: number) => void): boolean {
-    if (!this.closed && IPV4_HEADER + length <= this.mtu) {
+    if (!this.closed && IPV4_HEADER + length <= Math.min(this.mtu, 0xffff)) {
       const hop = this.nextHop(dst)
       const entry = hop === undefined || hop === IPV4_BROADCAST ? undefined : this.arpCache.get(hop)
       const mac = hop === IPV4_BROADCAST ? MAC_BROADCAST : entry && entry.expires > this.clock.now() ? entry.mac : undefined
@@ -504,7 +513,9 @@ export class Stack {
         return this.receiveUdp(p, toBroadcast)
       case IpProtocol.TCP: {
         if (toBroadcast) return
-        const seg = decodeTcpSegment(p.payload, p.src, p.dst)
+        // The frame is ours (FramePort: it belongs to the handler) and never rewritten, so the
+        // payload may stay a view into it; the TCP layer copies what it holds out of order.
+        const seg = decodeTcpSegment(p.payload, p.src, p.dst, { copyPayload: false })
         this.counters.tcpIn++
         if (this.tcpIntercept?.(seg, p.src, p.dst)) return
         this.tcp.input(seg, p.src, p.dst)

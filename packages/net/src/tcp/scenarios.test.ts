@@ -651,6 +651,36 @@ describe('ACK and send policy', () => {
     drain(s, client, server)
   })
 
+  test('the SYN-ACK window is the one the receiver holds itself to: a large-MSS transfer does not wait for a delayed ACK', () => {
+    // A 64 KiB loopback MSS: the SYN-ACK's unscaled 65535-byte window (RFC 7323 §2.2) takes one
+    // segment and leaves 40 bytes. The receiver must know it offered only that much, so that its
+    // free 1 MiB buffer makes a window update (RFC 9293 §3.8.6.2.2) at once; a receiver that
+    // believes it offered 1 MiB sends none and the sender, held by its SWS avoidance, waits
+    // 200 ms for the delayed ACK.
+    const s = setup({ latencyMs: 1, limits: { mss: 65495, recvBuffer: 1 << 20, sendBuffer: 1 << 20 } })
+    const l = s.b.listen(80)
+    let server: TcpSocket | undefined
+    l.onConnection = (x) => (server = x)
+    const client = s.a.connect({ remoteAddr: ADDR_B, remotePort: 80, localAddr: ADDR_A })
+    s.clock.advance(1)
+    const synAck = fromB(s.link.trace)[0]!
+    expect(synAck.seg.flags).toBe(SYN | ACK)
+    s.clock.advance(2)
+    expect(server!.sequence.rcvWnd).toBe(synAck.seg.window)
+    const got = sink(server!)
+    const t0 = s.clock.now()
+    client.send(new Uint8Array(1 << 20))
+    for (let i = 0; i < 100 && total(got) < 1 << 20; i++) s.clock.advance(1)
+    expect(total(got)).toBe(1 << 20)
+    expect(s.clock.now() - t0).toBeLessThan(100)
+    // Still delayed ACK in the steady state: at most one ACK per segment, fewer in total.
+    const segs = fromA(s.link.trace).filter((x) => x.time >= t0 && x.seg.payload.length > 0).length
+    const acks = fromB(s.link.trace).filter((x) => x.time >= t0).length
+    expect(acks).toBeLessThanOrEqual(segs)
+    drain(s, client, server!)
+    l.close()
+  })
+
   test('Nagle: small writes coalesce while data is unacknowledged; noDelay sends each at once', () => {
     for (const noDelay of [false, true]) {
       const s = setup()

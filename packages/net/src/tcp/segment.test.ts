@@ -176,4 +176,21 @@ describe('TCP segment codec', () => {
     bytes[bytes.length - 1] = 99
     expect([...seg.payload]).toEqual([1, 2, 3])
   })
+
+  test('with copyPayload: false the payload is a view into the bytes (the Stack owns its frames), same fields otherwise', () => {
+    fc.assert(
+      fc.property(segment, fc.integer({ min: 0, max: 37 }), (seg, offset) => {
+        const frame = new Uint8Array(offset + tcpSegmentLength(seg))
+        encodeTcpSegmentInto(seg, SRC, DST, frame, offset)
+        const bytes = frame.subarray(offset)
+        const view = decodeTcpSegment(bytes, SRC, DST, { copyPayload: false })
+        expect(view).toEqual(decodeTcpSegment(bytes, SRC, DST))
+        if (seg.payload.length > 0) {
+          expect(view.payload.buffer).toBe(frame.buffer)
+          expect(view.payload.byteOffset).toBe(frame.byteOffset + bytes.length - seg.payload.length)
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
 })

@@ -6,6 +6,8 @@
 import { finishChecksum, pseudoHeaderSum, sumWords } from '../checksum.js'
 import { NetMalformedError } from '../errors.js'
 import type { TcpOptions, TcpSegment } from './types.js'
+// For the doc links.
+import type { Stack } from '../stack.js'
 
 export const TCP_PROTOCOL = 6
 export const TCP_HEADER_BYTES = 20
@@ -147,12 +149,22 @@ function parseOptions(bytes: Uint8Array, start: number, end: number): TcpOptions
   return options
 }
 
+/** How {@link decodeTcpSegment} hands out the payload. */
+export interface TcpDecodeOptions {
+  /**
+   * Default true: the payload is a copy and does not alias `bytes`. False: it is a view into
+   * `bytes` (no copy), for a caller that owns `bytes` and never rewrites it, e.g. the
+   * {@link Stack} with a frame a FramePort handed over (the frame belongs to the handler).
+   */
+  copyPayload?: boolean
+}
+
 /**
  * Decodes and verifies one segment received from `src` for `dst`. Throws
  * {@link NetMalformedError} (and only that) when the length, data offset, checksum or an option
- * is wrong. The payload is a copy: it does not alias `bytes`.
+ * is wrong. The payload is a copy unless `opts.copyPayload` is false.
  */
-export function decodeTcpSegment(bytes: Uint8Array, src: number, dst: number): TcpSegment {
+export function decodeTcpSegment(bytes: Uint8Array, src: number, dst: number, opts?: TcpDecodeOptions): TcpSegment {
   if (bytes.length < TCP_HEADER_BYTES) throw new NetMalformedError('TCP segment', `${bytes.length} bytes, the header alone is 20`)
   const headerLen = (bytes[12]! >>> 4) * 4
   if (headerLen < TCP_HEADER_BYTES || headerLen > bytes.length) {
@@ -170,6 +182,6 @@ export function decodeTcpSegment(bytes: Uint8Array, src: number, dst: number): T
     window: dv.getUint16(14),
     urgent: dv.getUint16(18),
     options: parseOptions(bytes, TCP_HEADER_BYTES, headerLen),
-    payload: headerLen === bytes.length ? EMPTY : bytes.slice(headerLen),
+    payload: headerLen === bytes.length ? EMPTY : opts?.copyPayload === false ? bytes.subarray(headerLen) : bytes.slice(headerLen),
   }
 }

@@ -458,9 +458,13 @@ export class TcpSocket {
     // RFC 7323 §1.3: a SYN offers window scaling; a SYN-ACK carries it only if the SYN did.
     if (!synAck || this.wsAgreed) options.windowScale = this.offeredWscale
     const win = this.synWindow()
-    if (synAck) this.rcvAdvRight = seqAdd(this.rcvNxt, win)
     const seg = this.segment(this.iss, synAck ? SYN | ACK : SYN, EMPTY, options)
+    // The SYN-ACK's window is never scaled (RFC 7323 §2.2): the right edge it advertises is
+    // RCV.NXT + win, set after segment(), whose window() moved it by the scaled buffer size
+    // (the receiver then believed it had offered ~1 MiB while the sender saw 65535, and sent
+    // no window update: a large-MSS sender stalled until the delayed ACK).
     seg.window = win
+    if (synAck) this.rcvAdvRight = seqAdd(this.rcvNxt, win)
     this.emit(seg)
     if (this.sndMax === this.iss) {
       this.sndNxt = this.sndMax = seqAdd(this.iss, 1)
