@@ -267,6 +267,36 @@ describe('write-behind errors and cache lifetimes (driver)', () => {
     expect((await d.call('fd_close', [fd])).errno).toBe(Errno.BADF)
   })
 
+  // 8-byte chunks over a 40-byte file, so that the chunks read ahead (the worker's prefetch of
+  // the next chunk, the main side's guess of the one after) are in flight when the module writes.
+  const ALPHA = '0123456789abcdefghijklmnopqrstuvwxyzABCD'
+  const seek = (d: Driver, fd: number, to: number) => d.call('fd_seek', [fd, BigInt(to), 0, 512], { reads: [[512, 8]] }).then((r) => r.errno)
+
+  it("a prefetched chunk is dropped when the module wrote after asking for it", async () => {
+    const fs = new MemoryFS({ files: { f: ALPHA } })
+    const d = await drive({ preopens: { '/': fs }, writeBehind: 64, cacheMs: 60_000, capacity: 8 })
+    const fd = await openFile(d, 'f')
+    const fd2 = await openFile(d, 'f')
+    expect(await read(d, fd, 4)).toBe('0123')
+    expect(await read(d, fd, 4)).toBe('4567')
+    expect(await seek(d, fd2, 10)).toBe(0)
+    expect(await write(d, fd2, 'XY')).toEqual([0, 2])
+    expect(await read(d, fd, 4)).toBe('89XY')
+  })
+
+  it("the main side's guessed read is dropped when a write of the process came before the read it guessed", async () => {
+    const fs = new MemoryFS({ files: { f: ALPHA } })
+    const d = await drive({ preopens: { '/': fs }, writeBehind: 64, cacheMs: 60_000, capacity: 8 })
+    const fd = await openFile(d, 'f')
+    const fd2 = await openFile(d, 'f')
+    expect(await read(d, fd, 4)).toBe('0123')
+    expect(await seek(d, fd2, 17)).toBe(0)
+    expect(await write(d, fd2, 'XY')).toEqual([0, 2])
+    // A whole-chunk read at 16: the very read the main side started ahead, before the write.
+    expect(await seek(d, fd, 16)).toBe(0)
+    expect(await read(d, fd, 8)).toBe('gXYjklmn')
+  })
+
   it("another process's change is seen once the cache lifetime has passed; the module's own write at once", async () => {
     const fs = new MemoryFS({ files: { f: 'aaaaaaaaaaaaaaaa' } })
     const d = await drive({ preopens: { '/': fs }, writeBehind: 1024, cacheMs: 20 })
