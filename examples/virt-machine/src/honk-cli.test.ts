@@ -3,9 +3,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { UsageError } from './cli.js'
-import { parseHonkCli } from './honk-cli.js'
+import { parseHonkCli, type HonkCliOptions } from './honk-cli.js'
 
 describe('pnpm start options', () => {
+  it('--display: none by default; web (any free port) or web,port=N; anything else is refused', () => {
+    const display = (args: string[]) => (parseHonkCli(args, '/w') as HonkCliOptions).display
+    expect(display([])).toBeUndefined()
+    expect(display(['--display', 'none'])).toBeUndefined()
+    expect(display(['--display', 'web'])).toEqual({ port: 0 })
+    expect(display(['--display', 'web,port=5900'])).toEqual({ port: 5900 })
+    for (const bad of ['vnc', 'web,port=70000', 'web,port=x', 'web,size=1']) expect(() => parseHonkCli(['--display', bad], '/w'), bad).toThrow(UsageError)
+  })
+
   it('defaults: 4 harts, 512 MiB, .honk, a 64 MiB disk, ./share, the TypeScript SBI, interactive, user networking with 8080 → :80', () => {
     expect(parseHonkCli([], '/w')).toEqual({ harts: 4, memory: 512 << 20, state: '/w/.honk', diskSize: 64 << 20, disk: true, share: '/w/share', shareNamed: false, firmware: 'builtin', input: undefined, net: true, hostForwards: ['tcp:127.0.0.1:8080-:80'] })
   })

@@ -23,6 +23,7 @@ import { createHonk } from './honk.js'
 import { coreAnchor, factoryImage } from './factory-core.js'
 import { MIN_KV_BYTES, SLOT_BYTES } from '@honk/kernel'
 import { ConsoleFeeder } from './session.js'
+import { WebDisplay } from './web-display.js'
 
 export const HONK_USAGE = `usage: pnpm start [options]
   --smp <n>                   harts (1-8, default 4)
@@ -39,6 +40,9 @@ export const HONK_USAGE = `usage: pnpm start [options]
   --hostfwd <spec|none>       a host port forwarded into the guest, QEMU's
                               tcp:[hostaddr]:hostport-[guestaddr]:guestport (repeatable;
                               default tcp:127.0.0.1:8080-:80, honk's HTTP server)
+  --display <none|web[,port=N]>  a screen (virtio-gpu 1024x768, keyboard, tablet) in a browser
+                              page on http://127.0.0.1:<port>/, the serial console beside it
+                              (default none: no display; port 0 or none given: any free port)
   --firmware <builtin|opensbi>  the SBI in TypeScript (default) or Debian's OpenSBI fw_jump.bin
   --input <file>              read console input from a file (non-interactive; also when stdin is a pipe)
   --config <file.json>        defaults from a JSON file ({"smp": 2, "mem": "1G", ...}; honk.json if present)
@@ -60,7 +64,12 @@ export interface HonkCliOptions {
   net: boolean
   /** Host forwards in QEMU's hostfwd syntax (default {@link DEFAULT_HOSTFWD}). */
   hostForwards: string[]
+  /** `--display web[,port=N]`: the screen in a browser page on 127.0.0.1 (port 0: any free one). None: no display. */
+  display?: { port: number } | undefined
 }
+
+/** The screen `--display web` gives honk. */
+export const DISPLAY_SIZE = { width: 1024, height: 768 } as const
 
 /** `pnpm start`'s port forward: host 127.0.0.1:8080 → honk's HTTP server on :80. */
 export const DEFAULT_HOSTFWD = 'tcp:127.0.0.1:8080-:80'
@@ -75,6 +84,7 @@ const OPTIONS = {
   firmware: { type: 'string' },
   input: { type: 'string' },
   net: { type: 'string' },
+  display: { type: 'string' },
   hostfwd: { type: 'string', multiple: true },
   config: { type: 'string' },
   help: { type: 'boolean' },
@@ -92,6 +102,7 @@ const CONFIG_TYPES: Partial<Record<Key, readonly ('string' | 'number' | 'boolean
   firmware: ['string'],
   input: ['string'],
   net: ['string'],
+  display: ['string'],
   hostfwd: ['string'],
   'no-disk': ['boolean'],
 }
@@ -163,6 +174,7 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
   for (const [flag, v] of [['--state', state], ['--share', share], ['--input', input]] as const) if (v === '') throw new UsageError(`${flag}: an empty path`)
   const net = str('net', 'user')
   if (net !== 'user' && net !== 'none') throw new UsageError(`--net ${net}: user or none`)
+  const display = parseDisplay(str('display', 'none'))
   const fwdFlags = values.hostfwd ?? (typeof file['hostfwd'] === 'string' ? [file['hostfwd']] : [DEFAULT_HOSTFWD])
   const hostForwards = fwdFlags.includes('none') ? [] : fwdFlags
   for (const spec of hostForwards) {
@@ -184,7 +196,22 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
     input: typeof input === 'string' ? resolve(cwd, input) : undefined,
     net: net === 'user',
     hostForwards,
+    ...(display ? { display } : {}),
   }
+}
+
+/** `none`, `web` or `web,port=N` (N in 0..65535; 0 = any free port). */
+export function parseDisplay(text: string): { port: number } | undefined {
+  if (text === 'none') return undefined
+  const [kind, ...opts] = text.split(',')
+  if (kind !== 'web') throw new UsageError(`--display ${text}: none or web[,port=N]`)
+  let port = 0
+  for (const o of opts) {
+    const m = /^port=(\d{1,5})$/.exec(o)
+    if (!m || Number(m[1]) > 65535) throw new UsageError(`--display ${text}: unknown option ${JSON.stringify(o)} (port=N, 0..65535)`)
+    port = Number(m[1])
+  }
+  return { port }
 }
 
 /** What `prepareHonk` set up for a run; `undo` removes what it created (a run refused before booting). */
@@ -427,6 +454,7 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
   }
 
   const network = options.net ? await startUserNet(options.hostForwards, (t) => io.stdout.write(t)) : undefined
+  let web: WebDisplay | undefined
   try {
     const factory = factoryImage()
     for (;;) {
@@ -438,7 +466,9 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
         ...(prepared.disk ? { disk: prepared.disk } : {}),
         ...(options.share !== undefined ? { share: { fs: new HostFS(options.share), tag: 'host' } } : {}),
         ...(network ? { net: network.guestWire } : {}),
+        ...(options.display ? { display: DISPLAY_SIZE } : {}),
         consoleOut: (b) => {
+          web?.consoleOutput(Uint8Array.of(b))
           watchForPrompt(b)
           out.push(b)
           if (out.length > 4096) flush()
@@ -447,6 +477,20 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
         anchor: coreAnchor(),
       })
       machine = honk.machine
+      if (options.display && honk.display) {
+        if (web) web.attach(honk.display)
+        else {
+          try {
+            web = await WebDisplay.start({ ...honk.display, port: options.display.port, consoleInput: (b) => feeder.push(b) })
+          } catch (e) {
+            io.stdout.write(`honk: web display not started: ${describeError(e)}\n`)
+            honk.machine.stop()
+            await honk.close()
+            return 1
+          }
+          io.stdout.write(`honk: display on ${web.url}  (open it in a browser: the screen and this console)\n`)
+        }
+      }
       onBoot()
       listening = false
       const exit = await machine.run()
@@ -460,6 +504,7 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
       return exitCode(exit)
     }
   } finally {
+    await web?.close().catch(() => undefined)
     await network?.nat.close().catch(() => undefined)
     clearInterval(flusher)
     flush()

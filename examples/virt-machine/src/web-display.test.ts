@@ -1,0 +1,127 @@
+import { BumpAllocator, INPUT_CODE, noIrq, RamGuestMemory, VirtioGpu, VirtioKeyboard, VirtioMmio, VirtioMmioDriver, VirtioTablet, openVirtioGpu, openVirtioInput, type InputEvent, type VirtioInput } from '@honk/virtio'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { MSG, MAX_RECTS_PER_SEND, WebDisplay, coalesce } from './web-display.js'
+
+const BASE = 0x8000_0000
+const W = 64
+const H = 40
+
+/** The three devices with our drivers on them (guest side), and the web display on the host side. */
+async function setup() {
+  const memory = new RamGuestMemory(new Uint8Array(8 << 20), BASE)
+  const alloc = new BumpAllocator(BASE, 8 << 20)
+  const gpu = new VirtioGpu({ width: W, height: H })
+  const keyboard = new VirtioKeyboard()
+  const tablet = new VirtioTablet()
+  const events: { dev: string; e: InputEvent }[] = []
+  const input = (dev: VirtioInput, name: string) => {
+    let port: ReturnType<typeof openVirtioInput> | undefined
+    const t = new VirtioMmio(dev, { memory, irq: { set: (l) => l && queueMicrotask(() => port?.handleInterrupt()) } })
+    port = openVirtioInput({ driver: new VirtioMmioDriver(t, memory, alloc), memory, alloc })
+    port.onEvent((e) => events.push({ dev: name, e }))
+  }
+  input(keyboard, 'kbd')
+  input(tablet, 'tablet')
+  const driver = await openVirtioGpu({ driver: new VirtioMmioDriver(new VirtioMmio(gpu, { memory, irq: noIrq }), memory, alloc), memory, alloc, waitForInterrupt: () => Promise.resolve() })
+  const surface = await driver.createSurface()
+  const typed: string[] = []
+  const web = await WebDisplay.start({ gpu, keyboard, tablet, consoleInput: (b) => typed.push(new TextDecoder().decode(b)) })
+  return { gpu, keyboard, tablet, surface, web, events, typed }
+}
+
+/** A page's side of the socket: every message, and a way to wait for one. */
+async function client(url: string) {
+  const ws = new WebSocket(url.replace('http', 'ws') + 'ws')
+  const got: Uint8Array[] = []
+  ws.on('message', (d: Buffer) => got.push(new Uint8Array(d)))
+  await new Promise((r) => ws.once('open', r))
+  const until = async (f: () => boolean) => {
+    for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 5))
+    expect(f()).toBe(true)
+  }
+  return { ws, got, until }
+}
+
+const rectOf = (m: Uint8Array) => {
+  const v = new DataView(m.buffer, m.byteOffset)
+  return { x: v.getUint16(1, true), y: v.getUint16(3, true), width: v.getUint16(5, true), height: v.getUint16(7, true) }
+}
+
+let cleanup: (() => Promise<void>) | undefined
+afterEach(async () => {
+  await cleanup?.()
+  cleanup = undefined
+})
+
+describe('web display', () => {
+  it('serves the page and xterm.js on 127.0.0.1', async () => {
+    const s = await setup()
+    cleanup = () => s.web.close()
+    expect(s.web.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+    const page = await (await fetch(s.web.url)).text()
+    expect(page).toContain('<canvas id="screen"')
+    expect(page).toContain('/xterm.js')
+    const js = await fetch(s.web.url + 'xterm.js')
+    expect(js.status).toBe(200)
+    expect((await js.text()).length).toBeGreaterThan(100_000)
+    expect((await fetch(s.web.url + 'nope')).status).toBe(404)
+  })
+
+  it('a page gets the mode and the whole screen, then only damaged rectangles', async () => {
+    const s = await setup()
+    const c = await client(s.web.url)
+    cleanup = async () => (c.ws.close(), await s.web.close())
+    await c.until(() => c.got.length >= 2)
+    expect([...c.got[0]!]).toEqual([MSG.MODE, W, 0, H, 0])
+    expect(c.got[1]![0]).toBe(MSG.RECT)
+    expect(rectOf(c.got[1]!)).toEqual({ x: 0, y: 0, width: W, height: H })
+    const img = new Uint8Array(W * H * 4).map((_, i) => i & 0xff)
+    await s.surface.present(img, [{ x: 3, y: 4, width: 5, height: 6 }])
+    await c.until(() => c.got.length >= 3)
+    const m = c.got[2]!
+    expect(rectOf(m)).toEqual({ x: 3, y: 4, width: 5, height: 6 })
+    expect(m.length).toBe(9 + 5 * 6 * 4)
+    // The rectangle's pixels, row by row, as the guest drew them.
+    for (let y = 0; y < 6; y++) expect([...m.subarray(9 + y * 20, 9 + y * 20 + 20)]).toEqual([...img.subarray(((4 + y) * W + 3) * 4, ((4 + y) * W + 3) * 4 + 20)])
+  })
+
+  it('keys, pointer, buttons and wheel from the page become virtio-input events; terminal bytes go to the console', async () => {
+    const s = await setup()
+    const c = await client(s.web.url)
+    cleanup = async () => (c.ws.close(), await s.web.close())
+    const enc = new TextEncoder()
+    c.ws.send(Uint8Array.of(MSG.KEY, 1, ...enc.encode('KeyA')))
+    c.ws.send(Uint8Array.of(MSG.KEY, 0, ...enc.encode('KeyA')))
+    c.ws.send(Uint8Array.of(MSG.KEY, 1, ...enc.encode('NoSuchKey')))
+    c.ws.send(Uint8Array.of(MSG.MOVE, W - 1, 0, H - 1, 0))
+    c.ws.send(Uint8Array.of(MSG.BUTTON, 0, 1))
+    c.ws.send(Uint8Array.of(MSG.WHEEL, 0xff, 0))
+    c.ws.send(Uint8Array.of(MSG.INPUT, ...enc.encode('ls\r')))
+    c.ws.send(Uint8Array.of(0x7f)) // unknown: ignored
+    await c.until(() => s.typed.length === 1 && s.events.length >= 11)
+    const kbd = s.events.filter((x) => x.dev === 'kbd' && x.e.type === 1).map((x) => [x.e.code, x.e.value])
+    expect(kbd).toEqual([[30, 1], [30, 0]])
+    const tab = s.events.filter((x) => x.dev === 'tablet' && x.e.type !== 0).map((x) => [x.e.type, x.e.code, x.e.value])
+    expect(tab).toEqual([[3, INPUT_CODE.ABS_X, 32767], [3, INPUT_CODE.ABS_Y, 32767], [1, INPUT_CODE.BTN_LEFT, 1], [2, INPUT_CODE.REL_WHEEL, -1]])
+    expect(s.typed).toEqual(['ls\r'])
+  })
+
+  it('console output reaches the page as TEXT, batched', async () => {
+    const s = await setup()
+    const c = await client(s.web.url)
+    cleanup = async () => (c.ws.close(), await s.web.close())
+    await c.until(() => c.got.length >= 2)
+    for (const ch of 'honk> ') s.web.consoleOutput(new TextEncoder().encode(ch))
+    await c.until(() => c.got.some((m) => m[0] === MSG.TEXT))
+    const text = c.got.filter((m) => m[0] === MSG.TEXT)
+    expect(text.length).toBe(1)
+    expect(new TextDecoder().decode(text[0]!.subarray(1))).toBe('honk> ')
+  })
+
+  it('coalesce drops contained and empty rectangles and merges past the limit', () => {
+    expect(coalesce([{ x: 0, y: 0, width: 10, height: 10 }, { x: 2, y: 2, width: 3, height: 3 }, { x: 0, y: 0, width: 0, height: 5 }, { x: 0, y: 0, width: 10, height: 10 }])).toEqual([{ x: 0, y: 0, width: 10, height: 10 }])
+    const many = Array.from({ length: MAX_RECTS_PER_SEND + 1 }, (_, i) => ({ x: i * 2, y: 1, width: 1, height: 1 }))
+    expect(coalesce(many)).toEqual([{ x: 0, y: 1, width: MAX_RECTS_PER_SEND * 2 + 1, height: 1 }])
+  })
+})
