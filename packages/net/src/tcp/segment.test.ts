@@ -187,7 +187,7 @@ describe('TCP segment codec', () => {
         expect(view).toEqual(decodeTcpSegment(bytes, SRC, DST))
         if (seg.payload.length > 0) {
           expect(view.payload.buffer).toBe(frame.buffer)
-          expect(view.payload.byteOffset).toBe(frame.byteOffset + bytes.length - seg.payload.length)
+          expect(view.payload.byteOffset).toBe(bytes.byteOffset + bytes.length - seg.payload.length)
         }
       }),
       { numRuns: 200 },

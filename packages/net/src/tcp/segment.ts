@@ -13,22 +13,6 @@ export const TCP_PROTOCOL = 6
 export const TCP_HEADER_BYTES = 20
 const EMPTY = new Uint8Array(0)
 
-/**
- * The RFC 1071 sum of `bytes` added to `initial` (unfolded), as {@link sumWords} computes it but
- * four bytes at a time: little-endian 32-bit words summed, folded to 16 bits and byte-swapped
- * give the big-endian 16-bit sum (RFC 1071 §2 (A)–(C): the sum is independent of byte order and
- * word size up to the fold). The tail past the last multiple of 4 goes through sumWords.
- */
-function fastSum(bytes: Uint8Array, initial: number): number {
-  const n4 = bytes.length & ~3
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let s = 0
-  for (let i = 0; i < n4; i += 4) s += dv.getUint32(i, true)
-  while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000)
-  s = ((s & 0xff) << 8) | (s >>> 8)
-  return sumWords(bytes.subarray(n4), initial + s)
-}
-
 const OPT_EOL = 0
 const OPT_NOP = 1
 const OPT_MSS = 2
@@ -117,7 +101,7 @@ export function encodeTcpSegmentInto(seg: TcpSegment, src: number, dst: number, 
   dv.setUint16(18, seg.urgent & 0xffff)
   writeOptions(view, TCP_HEADER_BYTES, seg.options, headerLen)
   view.set(seg.payload, headerLen)
-  dv.setUint16(16, finishChecksum(fastSum(view, pseudoHeaderSum(src >>> 0, dst >>> 0, TCP_PROTOCOL, total))))
+  dv.setUint16(16, finishChecksum(sumWords(view, pseudoHeaderSum(src >>> 0, dst >>> 0, TCP_PROTOCOL, total))))
   return total
 }
 
@@ -170,7 +154,7 @@ export function decodeTcpSegment(bytes: Uint8Array, src: number, dst: number, op
   if (headerLen < TCP_HEADER_BYTES || headerLen > bytes.length) {
     throw new NetMalformedError('TCP segment', `data offset ${headerLen} bytes in a ${bytes.length}-byte segment`)
   }
-  const sum = finishChecksum(fastSum(bytes, pseudoHeaderSum(src >>> 0, dst >>> 0, TCP_PROTOCOL, bytes.length)))
+  const sum = finishChecksum(sumWords(bytes, pseudoHeaderSum(src >>> 0, dst >>> 0, TCP_PROTOCOL, bytes.length)))
   if (sum !== 0) throw new NetMalformedError('TCP segment', `bad checksum (residue 0x${sum.toString(16)}) from ${src >>> 0} to ${dst >>> 0}`)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   return {
