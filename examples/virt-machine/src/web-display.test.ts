@@ -1,7 +1,7 @@
 import { BumpAllocator, INPUT_CODE, noIrq, RamGuestMemory, VirtioGpu, VirtioKeyboard, VirtioMmio, VirtioMmioDriver, VirtioTablet, openVirtioGpu, openVirtioInput, type InputEvent, type VirtioInput } from '@honk/virtio'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { MSG, MAX_RECTS_PER_SEND, WebDisplay, coalesce } from './web-display.js'
+import { CONSOLE_HISTORY, MSG, MAX_RECTS_PER_SEND, WebDisplay, coalesce } from './web-display.js'
 
 const BASE = 0x8000_0000
 const W = 64
@@ -117,6 +117,23 @@ describe('web display', () => {
     const text = c.got.filter((m) => m[0] === MSG.TEXT)
     expect(text.length).toBe(1)
     expect(new TextDecoder().decode(text[0]!.subarray(1))).toBe('honk> ')
+    // A page that opens later starts with what the console printed before.
+    const late = await client(s.web.url)
+    await late.until(() => late.got.some((m) => m[0] === MSG.TEXT))
+    expect(new TextDecoder().decode(late.got.find((m) => m[0] === MSG.TEXT)!.subarray(1))).toBe('honk> ')
+    late.ws.close()
+  })
+
+  it('the console history keeps the last CONSOLE_HISTORY bytes across the ring\'s wrap', async () => {
+    const s = await setup()
+    cleanup = () => s.web.close()
+    const all = Uint8Array.from({ length: CONSOLE_HISTORY + 1000 }, (_, i) => 32 + (i % 90))
+    for (let i = 0; i < all.length; i += 777) s.web.consoleOutput(all.subarray(i, i + 777))
+    const c = await client(s.web.url)
+    await c.until(() => c.got.some((m) => m[0] === MSG.TEXT))
+    const text = c.got.find((m) => m[0] === MSG.TEXT)!.subarray(1)
+    expect(Buffer.from(text).equals(Buffer.from(all.subarray(all.length - CONSOLE_HISTORY)))).toBe(true)
+    c.ws.close()
   })
 
   it('coalesce drops contained and empty rectangles and merges past the limit', () => {

@@ -30,6 +30,8 @@ import { WebSocketServer, type WebSocket } from 'ws'
 export const MSG = { RECT: 0x01, MODE: 0x02, TEXT: 0x03, KEY: 0x10, MOVE: 0x11, BUTTON: 0x12, WHEEL: 0x13, INPUT: 0x14 } as const
 /** More queued rectangles than this are sent as their bounding box. */
 export const MAX_RECTS_PER_SEND = 32
+/** Console output kept for a page that connects later (its terminal starts with it). */
+export const CONSOLE_HISTORY = 64 << 10
 /** A page whose socket holds more unsent bytes than this gets a full frame later instead of more rectangles. */
 const MAX_BUFFERED = 32 << 20
 
@@ -59,6 +61,9 @@ export class WebDisplay {
   private scheduled = false
   private text: Uint8Array[] = []
   private textScheduled = false
+  private readonly history = new Uint8Array(CONSOLE_HISTORY)
+  private historyEnd = 0
+  private historyBytes = 0
   /** The scanout size last announced to the pages. */
   private mode = ''
   private unsubscribe: () => void
@@ -125,6 +130,7 @@ export class WebDisplay {
 
   /** Bytes the guest wrote to its console: shown in the page's terminal (batched per event-loop turn). */
   consoleOutput(bytes: Uint8Array): void {
+    this.remember(bytes)
     if (this.clients.size === 0) return
     this.text.push(bytes)
     if (this.textScheduled) return
@@ -139,6 +145,15 @@ export class WebDisplay {
       this.text = []
       for (const ws of this.clients) ws.send(msg)
     })
+  }
+
+  /** Keeps the last {@link CONSOLE_HISTORY} bytes of console output (a ring) for a page that opens later. */
+  private remember(bytes: Uint8Array): void {
+    for (let i = Math.max(0, bytes.length - CONSOLE_HISTORY); i < bytes.length; i++) {
+      this.history[this.historyEnd] = bytes[i]!
+      this.historyEnd = (this.historyEnd + 1) % CONSOLE_HISTORY
+      if (this.historyBytes < CONSOLE_HISTORY) this.historyBytes++
+    }
   }
 
   async close(): Promise<void> {
@@ -158,6 +173,15 @@ export class WebDisplay {
     this.mode = `${d.scanoutWidth}x${d.scanoutHeight}`
     ws.send(mode(d.scanoutWidth, d.scanoutHeight))
     if (d.scanoutWidth > 0) this.sendRects([ws], [{ x: 0, y: 0, width: d.scanoutWidth, height: d.scanoutHeight }])
+    if (this.historyBytes > 0) {
+      const msg = new Uint8Array(1 + this.historyBytes)
+      msg[0] = MSG.TEXT
+      const start = (this.historyEnd - this.historyBytes + CONSOLE_HISTORY) % CONSOLE_HISTORY
+      const first = this.history.subarray(start, Math.min(CONSOLE_HISTORY, start + this.historyBytes))
+      msg.set(first, 1)
+      msg.set(this.history.subarray(0, this.historyBytes - first.length), 1 + first.length)
+      ws.send(msg)
+    }
   }
 
   /** One message from a page; malformed ones are ignored (the page is not trusted to be ours). */
