@@ -17,6 +17,19 @@ import { ConsoleSession } from './session.js'
 import { WebDisplay } from './web-display.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
+
+// What the page's code below touches, typed here (this package compiles without the DOM library).
+interface PageCanvas {
+  width: number
+  height: number
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } }
+}
+interface TermBuffer {
+  length: number
+  getLine(i: number): { translateToString(trim: boolean): string } | undefined
+}
+declare const document: { getElementById(id: string): PageCanvas }
+declare const window: { honk: { rects: number; term: { buffer: { active: TermBuffer } } } }
 const MiB = 1 << 20
 const { width: W, height: H } = DISPLAY_SIZE
 const haveChromium = existsSync(CHROMIUM)
@@ -29,12 +42,12 @@ const fnv = (b: Uint8Array) => {
 }
 
 async function canvasPixel(page: Page, x: number, y: number): Promise<number[]> {
-  return page.evaluate(([x, y]) => [...(document.getElementById('screen') as HTMLCanvasElement).getContext('2d')!.getImageData(x!, y!, 1, 1).data.subarray(0, 3)], [x, y])
+  return page.evaluate(([x, y]) => [...document.getElementById('screen').getContext('2d')!.getImageData(x!, y!, 1, 1).data.subarray(0, 3)], [x, y])
 }
 
 async function canvasHash(page: Page): Promise<number> {
   return page.evaluate(() => {
-    const c = document.getElementById('screen') as HTMLCanvasElement
+    const c = document.getElementById('screen')
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data
     let h = 0x811c9dc5
     for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i]!, 0x01000193) >>> 0
@@ -84,8 +97,8 @@ describe('the web display in Chromium', () => {
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] })
       const page = await browser.newPage({ viewport: { width: 1800, height: 1000 } })
       await page.goto(web.url)
-      await until(() => page.evaluate(() => (window as unknown as { honk: { rects: number } }).honk.rects >= 1), 'the first frame')
-      expect(await page.evaluate(() => [(document.getElementById('screen') as HTMLCanvasElement).width, (document.getElementById('screen') as HTMLCanvasElement).height])).toEqual([W, H])
+      await until(() => page.evaluate(() => window.honk.rects >= 1), 'the first frame')
+      expect(await page.evaluate(() => [document.getElementById('screen').width, document.getElementById('screen').height])).toEqual([W, H])
       // The canvas is the scanout, every pixel; and the scanout is honk's test pattern.
       expect(await canvasHash(page)).toBe(fnv(display.gpu.display(0).rgba))
       expect(await canvasPixel(page, 10, 10)).toEqual([200, 40, 40])
@@ -117,7 +130,7 @@ describe('the web display in Chromium', () => {
       // What the canvas shows is what the machine shows, and the terminal shows the callbacks.
       await until(async () => (await canvasHash(page)) === fnv(display.gpu.display(0).rgba), 'the typed text on the canvas')
       const term = await page.evaluate(() => {
-        const b = (window as unknown as { honk: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } } }).honk.term.buffer.active
+        const b = window.honk.term.buffer.active
         const lines: string[] = []
         for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '')
         return lines.join('\n')

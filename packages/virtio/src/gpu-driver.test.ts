@@ -4,7 +4,7 @@ import { BumpAllocator, VirtioMmioDriver, type RegisterWindow } from './driver.j
 import { VirtioDriverError } from './errors.js'
 import { VirtioGpu, type GpuFlush } from './gpu.js'
 import { VirtioGpuCommandError, openVirtioGpu } from './gpu-driver.js'
-import { RamGuestMemory } from './memory.js'
+import { RamGuestMemory, noIrq } from './memory.js'
 import { VirtioMmio } from './mmio.js'
 import { VirtioRng } from './rng.js'
 
@@ -108,7 +108,7 @@ describe('virtio-gpu driver', () => {
   it('refuses a device that is not a GPU, and an image of the wrong size', async () => {
     const memory = new RamGuestMemory(new Uint8Array(1 << 20), BASE)
     const alloc = new BumpAllocator(BASE, 1 << 20)
-    const t = new VirtioMmio(new VirtioRng(), { memory })
+    const t = new VirtioMmio(new VirtioRng(), { memory, irq: noIrq })
     await expect(openVirtioGpu({ driver: new VirtioMmioDriver(t, memory, alloc), memory, alloc, waitForInterrupt: () => Promise.resolve() })).rejects.toThrow(/not a GPU/)
     const r = rig(16, 16)
     const gpu = await openVirtioGpu({ driver: r.driver, memory: r.memory, alloc: r.alloc, waitForInterrupt: r.waitForInterrupt })

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { BumpAllocator, VirtioMmioDriver } from './driver.js'
 import { EV, INPUT_CODE, VirtioKeyboard, VirtioTablet, type InputEvent } from './input.js'
 import { openVirtioInput, type VirtioInputPort } from './input-driver.js'
-import { RamGuestMemory } from './memory.js'
+import { RamGuestMemory, noIrq } from './memory.js'
 import { VirtioMmio } from './mmio.js'
 import { VirtioRng } from './rng.js'
 
@@ -68,7 +68,7 @@ describe('virtio-input driver', () => {
   it('refuses a device that is not an input device', () => {
     const memory = new RamGuestMemory(new Uint8Array(1 << 20), BASE)
     const alloc = new BumpAllocator(BASE, 1 << 20)
-    const t = new VirtioMmio(new VirtioRng(), { memory })
+    const t = new VirtioMmio(new VirtioRng(), { memory, irq: noIrq })
     expect(() => openVirtioInput({ driver: new VirtioMmioDriver(t, memory, alloc), memory, alloc })).toThrow(/not an input device/)
   })
 })
