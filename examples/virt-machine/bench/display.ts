@@ -7,6 +7,8 @@
  *     focused, until the page has the field's damaged rectangle (the per-key latency is the
  *     lag a person would see, less the browser's paint).
  */
+import { existsSync } from 'node:fs'
+import { chromium } from 'playwright-core'
 import WebSocket from 'ws'
 import { INPUT_CODE } from '@honk/virtio'
 import { createHonk } from '../src/honk.ts'
@@ -92,10 +94,40 @@ const typeSeconds = (performance.now() - t1) / 1000
 lat.sort((a, b) => a - b)
 const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!
 
+// The same typing in Debian's Chromium (when installed): keydown on the canvas → the field's
+// pixels put on the canvas, measured inside the page (what a person would see, less the paint).
+let browserLatency: { p50: number; p95: number; max: number } | undefined
+if (existsSync('/usr/bin/chromium')) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] })
+  const page = await browser.newPage({ viewport: { width: 1800, height: 1000 } })
+  await page.goto(web.url)
+  await page.waitForFunction('window.honk && window.honk.rects >= 1')
+  const ms: number[] = await page.evaluate(`(async () => {
+    const canvas = document.getElementById('screen')
+    const out = []
+    for (let i = 0; i < ${KEYS}; i++) {
+      const code = 'Key' + 'ASDFGHJKL'[i % 9]
+      out.push(await new Promise((resolve) => {
+        const t0 = performance.now()
+        window.honk.onRect = () => { window.honk.onRect = null; resolve(performance.now() - t0) }
+        canvas.dispatchEvent(new KeyboardEvent('keydown', { code, bubbles: true }))
+        canvas.dispatchEvent(new KeyboardEvent('keyup', { code, bubbles: true }))
+      }))
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    return out
+  })()`)
+  ms.sort((a, b) => a - b)
+  const q = (p: number) => +ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!.toFixed(2)
+  browserLatency = { p50: q(0.5), p95: q(0.95), max: q(1) }
+  await browser.close()
+}
+
 const out = {
   screen: `${W}x${H}`,
   fullScreen: { frames: FULL, framesPerSecond: +(FULL / fullSeconds).toFixed(1), bytesPerFrame: fullBytes, note: 'fb typed into the shell each time (shell round trip included)' },
   typing: { keys: KEYS, framesPerSecond: +(frames / typeSeconds).toFixed(1), bytesPerFrame: Math.round(bytes / frames), latencyMs: { p50: +pct(0.5).toFixed(2), p95: +pct(0.95).toFixed(2), max: +lat[lat.length - 1]!.toFixed(2) } },
+  chromiumKeyToCanvasMs: browserLatency ?? 'chromium not installed',
   serverStats: web.stats,
 }
 process.stdout.write(JSON.stringify(out, null, 2) + '\n')

@@ -319,7 +319,7 @@ function pageHtml(title: string): string {
   const canvas = document.getElementById('screen')
   const ctx = canvas.getContext('2d')
   const status = document.getElementById('status')
-  const honk = (window.honk = { rects: 0, modes: 0, connected: false })
+  const honk = (window.honk = { rects: 0, modes: 0, connected: false, onRect: null })
   const term = new Terminal({ cols: 80, rows: 30, convertEol: false, fontSize: 13 })
   term.open(document.getElementById('term'))
   honk.term = term
@@ -335,6 +335,7 @@ function pageHtml(title: string): string {
       const x = v.getUint16(1, true), y = v.getUint16(3, true), w = v.getUint16(5, true), h = v.getUint16(7, true)
       ctx.putImageData(new ImageData(new Uint8ClampedArray(ev.data, 9, w * h * 4), w, h), x, y)
       honk.rects++
+      if (honk.onRect) honk.onRect()
     } else if (b[0] === 2) {
       const w = v.getUint16(1, true), h = v.getUint16(3, true)
       if (w > 0 && (canvas.width !== w || canvas.height !== h)) { canvas.width = w; canvas.height = h }
