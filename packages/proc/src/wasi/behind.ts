@@ -180,8 +180,8 @@ export class MainBridge {
   }
 
   /**
-   * The worker's batch is full and it waits for the region to be emptied: take the batch, so
-   * that its write to the FS overlaps the worker filling the next one.
+   * The worker's batch is half full (it goes on), or full (it waits for the region to be
+   * emptied): take the batch, so that its write to the FS overlaps the worker filling the next.
    */
   batchFull(): void {
     if (this.stopped) return

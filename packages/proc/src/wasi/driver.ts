@@ -63,7 +63,7 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
     const m = raw as WorkerMessage
     if (m.t === 'call') bridge.serve(m.req)
     else if (m.t === 'wb') bridge.batchStarted()
-    else if (m.t === 'wbfull') bridge.batchFull()
+    else if (m.t === 'wbfull' || m.t === 'wbhalf') bridge.batchFull()
     else if (m.t === 'out') (m.fd === 1 ? stdout : stderr).push(m.data)
     else if (m.t === 'ready') ready()
     else if (m.t === 'driver') {

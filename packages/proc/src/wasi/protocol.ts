@@ -116,6 +116,8 @@ export type WorkerMessage =
   | { t: 'wb' }
   /** The write-behind batch is full; the worker waits until the main side has taken it. */
   | { t: 'wbfull' }
+  /** The write-behind batch is half full (the main side may take it; the worker goes on). */
+  | { t: 'wbhalf' }
   | { t: 'driver'; id: number; result?: number; reads?: Uint8Array[]; error?: string }
 
 /** A deterministic clock: each read advances it by `stepNs`; sleeps advance it instead of waiting. */

@@ -52,6 +52,7 @@ export class SharedBridge implements WasiBridge {
     // The main side holds the lock only while it copies a batch out (never across a wait).
     while (Atomics.compareExchange(c, WB_LOCK, 0, 1) !== 0) Atomics.wait(c, WB_LOCK, 2, 1)
     let started = false
+    let half = false
     let ok = true
     const len = Atomics.load(c, WB_LEN)
     if (len === 0) {
@@ -64,6 +65,9 @@ export class SharedBridge implements WasiBridge {
       if (len + data.length <= cap) {
         this.region.set(data, len)
         Atomics.store(c, WB_LEN, len + data.length)
+        // Half full: the main side takes what is there while we go on, so that we rarely wait
+        // for it when the region is full.
+        half = len < cap >>> 1 && len + data.length >= cap >>> 1
       } else {
         // Full: the main side takes the batch (and writes it while we fill the next one).
         Atomics.store(c, WB_LOCK, 0)
@@ -77,6 +81,7 @@ export class SharedBridge implements WasiBridge {
     }
     Atomics.store(c, WB_LOCK, 0)
     if (started) this.port.postMessage({ t: 'wb' })
+    if (half) this.port.postMessage({ t: 'wbhalf' })
     return ok
   }
 

@@ -258,6 +258,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
             bridge.batchStarted()
             return
           case 'wbfull':
+          case 'wbhalf':
             bridge.batchFull()
             return
           case 'out': {
