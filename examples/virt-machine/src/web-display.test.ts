@@ -1,4 +1,5 @@
 import { BumpAllocator, INPUT_CODE, noIrq, RamGuestMemory, VirtioGpu, VirtioKeyboard, VirtioMmio, VirtioMmioDriver, VirtioTablet, openVirtioGpu, openVirtioInput, type InputEvent, type VirtioInput } from '@honk/virtio'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { CONSOLE_HISTORY, MSG, MAX_RECTS_PER_SEND, WebDisplay, coalesce } from './web-display.js'
@@ -140,5 +141,43 @@ describe('web display', () => {
     expect(coalesce([{ x: 0, y: 0, width: 10, height: 10 }, { x: 2, y: 2, width: 3, height: 3 }, { x: 0, y: 0, width: 0, height: 5 }, { x: 0, y: 0, width: 10, height: 10 }])).toEqual([{ x: 0, y: 0, width: 10, height: 10 }])
     const many = Array.from({ length: MAX_RECTS_PER_SEND + 1 }, (_, i) => ({ x: i * 2, y: 1, width: 1, height: 1 }))
     expect(coalesce(many)).toEqual([{ x: 0, y: 1, width: MAX_RECTS_PER_SEND * 2 + 1, height: 1 }])
+  })
+
+  it('property: coalesce keeps every damaged pixel covered and sends nothing outside the damage\'s bounding box', () => {
+    const r = fc.record({ x: fc.integer({ min: 0, max: 40 }), y: fc.integer({ min: 0, max: 40 }), width: fc.integer({ min: 0, max: 12 }), height: fc.integer({ min: 0, max: 12 }) })
+    fc.assert(
+      fc.property(fc.array(r, { maxLength: 50 }), (rects) => {
+        const out = coalesce(rects)
+        const covered = (x: number, y: number, set: readonly typeof rects[number][]) => set.some((q) => x >= q.x && y >= q.y && x < q.x + q.width && y < q.y + q.height)
+        for (const q of rects) for (let y = q.y; y < q.y + q.height; y++) for (let x = q.x; x < q.x + q.width; x++) expect(covered(x, y, out)).toBe(true)
+        expect(out.length).toBeLessThanOrEqual(Math.max(rects.length, 1))
+        expect(out.every((o) => o.width > 0 && o.height > 0)).toBe(true)
+        const real = rects.filter((q) => q.width > 0 && q.height > 0)
+        if (real.length) {
+          const x0 = Math.min(...real.map((q) => q.x))
+          const y0 = Math.min(...real.map((q) => q.y))
+          const x1 = Math.max(...real.map((q) => q.x + q.width))
+          const y1 = Math.max(...real.map((q) => q.y + q.height))
+          for (const o of out) expect(o.x >= x0 && o.y >= y0 && o.x + o.width <= x1 && o.y + o.height <= y1).toBe(true)
+        }
+      }),
+    )
+  })
+
+  it('property: any bytes a page sends are ignored or mapped, never fatal; the display still works after', async () => {
+    const s = await setup()
+    const c = await client(s.web.url)
+    cleanup = async () => (c.ws.close(), await s.web.close())
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 1, maxLength: 12 }).map((b) => (b[0] = 0x10 + (b[0]! % 5), b))), { maxLength: 20 }), async (msgs) => {
+        for (const m of msgs) c.ws.send(m)
+        await new Promise((r) => setTimeout(r, 2))
+      }),
+      { numRuns: 50 },
+    )
+    const before = s.typed.length
+    c.ws.send(Uint8Array.of(MSG.INPUT, 0x41))
+    await c.until(() => s.typed.length > before && s.typed[s.typed.length - 1]!.endsWith('A'))
+    expect(c.ws.readyState).toBe(WebSocket.OPEN)
   })
 })

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MMIO } from './constants.js'
 import { BumpAllocator, VirtioMmioDriver, type RegisterWindow } from './driver.js'
@@ -114,5 +115,28 @@ describe('virtio-gpu driver', () => {
     const gpu = await openVirtioGpu({ driver: r.driver, memory: r.memory, alloc: r.alloc, waitForInterrupt: r.waitForInterrupt })
     const s = await gpu.createSurface()
     await expect(s.present(new Uint8Array(10), [])).rejects.toBeInstanceOf(VirtioDriverError)
+  })
+
+  it('property: after any sequence of presents, the host scanout equals a model that copies exactly the presented rectangles', async () => {
+    const w = 24
+    const h = 16
+    const rectArb = fc.record({ x: fc.integer({ min: -4, max: w + 2 }), y: fc.integer({ min: -4, max: h + 2 }), width: fc.integer({ min: 0, max: w + 4 }), height: fc.integer({ min: 0, max: h + 4 }) })
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.record({ seed: fc.integer({ min: 0, max: 255 }), rects: fc.array(rectArb, { maxLength: 6 }) }), { minLength: 1, maxLength: 6 }), async (steps) => {
+        const r = rig(w, h, 1 << 20)
+        const gpu = await openVirtioGpu({ driver: r.driver, memory: r.memory, alloc: r.alloc, waitForInterrupt: r.waitForInterrupt, slots: 3 })
+        const surface = await gpu.createSurface()
+        const model = new Uint8Array(w * h * 4)
+        for (const { seed, rects } of steps) {
+          const img = Uint8Array.from({ length: w * h * 4 }, (_, i) => (i * 31 + seed * 7) & 0xff)
+          await surface.present(img, rects)
+          for (const q of rects)
+            for (let y = Math.max(0, q.y); y < Math.min(h, q.y + q.height); y++)
+              for (let x = Math.max(0, q.x); x < Math.min(w, q.x + q.width); x++) model.set(img.subarray((y * w + x) * 4, (y * w + x) * 4 + 4), (y * w + x) * 4)
+        }
+        expect(Buffer.from(r.gpu.display(0).rgba).equals(Buffer.from(model))).toBe(true)
+      }),
+      { numRuns: 40 },
+    )
   })
 })
