@@ -30,6 +30,7 @@ import { HostFS } from '@honk/vfs/node'
 import { VirtMachine, type MachineConfig, type MachineExit } from './board.js'
 import { boot } from './boot.js'
 import { ConsoleFeeder } from './session.js'
+import { WebDisplay } from './web-display.js'
 import { createDisplayDevices, parsePort, parseSide, writeScreenshot, type DisplayDevices, type DisplaySpec } from './cli-display.js'
 import { checkMac, keyvalItems, openNetBackend, parseNetdev, type NetBackend, type NetdevSpec, type NicSpec } from './cli-net.js'
 
@@ -453,6 +454,8 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   if (web && !display.gpu && !display.keyboard && !display.tablet) Object.assign(display, { gpu: { width: 1280, height: 800 }, keyboard: true, tablet: true })
   if (web) display.web = web
   if (web && !display.gpu) throw new UsageError(`${label('display')}: needs -device virtio-gpu-device (there is nothing to show)`)
+  // The page sends keys and the pointer: they need somewhere to go (never dropped silently).
+  if (web && (!display.keyboard || !display.tablet)) throw new UsageError(`${label('display')}: needs -device virtio-keyboard-device and -device virtio-tablet-device too (the page sends keys and the pointer to them; or --display web alone, which adds all three)`)
   const screenshot = val('screenshot')
   if (screenshot === '') throw new UsageError('--screenshot: an empty path')
   if (screenshot !== undefined && !display.gpu) throw new UsageError(`${label('screenshot')}: needs a display (-device virtio-gpu-device or --display web)`)
@@ -610,8 +613,14 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
     return e instanceof UsageError ? 2 : 1
   }
   const out: number[] = []
+  /** The page of --display web (a new one on the same port for each run: a reset makes new devices). */
+  let web: WebDisplay | undefined
+  let announced = false
   const flush = () => {
-    if (out.length) io.stdout.write(Uint8Array.from(out.splice(0)))
+    if (!out.length) return
+    const chunk = Uint8Array.from(out.splice(0))
+    io.stdout.write(chunk)
+    web?.consoleOutput(chunk)
   }
   const stdin = io.stdin
   const feeder = new ConsoleFeeder()
@@ -673,6 +682,21 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
       current = machine
       ready = false
       io.onRun?.({ machine, display })
+      const webSpec = options.display?.web
+      if (webSpec && display.gpu && display.keyboard && display.tablet) {
+        const port = web?.port ?? webSpec.port
+        await web?.close()
+        web = undefined
+        try {
+          web = await WebDisplay.start({ gpu: display.gpu, keyboard: display.keyboard, tablet: display.tablet, port, consoleInput: (b) => feeder.push(b), title: 'honk-virt' })
+        } catch (e) {
+          await close()
+          throw new CliFileError(`--display web,port=${port}: cannot serve on 127.0.0.1: ${hostReason(e)}`)
+        }
+        // Printed once, on stderr (stdout is the guest's console).
+        if (!announced) io.stderr.write(`honk-virt: display on ${web.url}\n`)
+        announced = true
+      }
       const exit = await machine.run()
       feeder.attach(undefined)
       current = undefined
@@ -698,6 +722,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
     return e instanceof UsageError ? 2 : e instanceof HonkError ? 1 : 3
   } finally {
     clearInterval(flusher)
+    await web?.close()
     stdin.off('data', onData)
     stdin.off('end', onEnd)
     if (raw) stdin.setRawMode(false)

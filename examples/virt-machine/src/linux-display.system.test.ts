@@ -132,3 +132,67 @@ describe.skipIf(!run)('Linux with a display on honk-virt (virtio-gpu + fbcon, vi
     }
   }, 1_200_000)
 })
+
+const CHROMIUM = '/usr/bin/chromium'
+
+describe.skipIf(!run || (!existsSync(CHROMIUM) && process.env['CI'] !== 'true'))('Linux on honk-virt --display web, in a real Chromium', () => {
+  it('the page shows fbcon\'s text on its canvas, and a line typed into the page reaches the guest', async () => {
+    const { chromium } = await import('playwright-core')
+    const session = new ConsoleSession()
+    let err = ''
+    const argv = [
+      '-kernel', DISPLAY_IMAGE, '-initrd', INITRAMFS, '-m', '256M',
+      '-append', 'console=ttyS0 earlycon=sbi honk.checks=display honk.type=1',
+      '-device', `virtio-gpu-device,xres=${WIDTH},yres=${HEIGHT}`, '-device', 'virtio-keyboard-device', '-device', 'virtio-tablet-device',
+      '--display', 'web',
+    ]
+    const exited = main(argv, {
+      stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+      stdout: {
+        write: (c: Uint8Array | string) => {
+          for (const b of typeof c === 'string' ? new TextEncoder().encode(c) : c) session.out(b)
+          return true
+        },
+      } as unknown as NodeJS.WritableStream,
+      stderr: { write: (c: string) => ((err += c), true) } as unknown as NodeJS.WritableStream,
+    })
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+    try {
+      await session.waitFor('honk-init: display: waiting for a line on tty1', 600_000)
+      // The page's address is printed once on stderr (stdout is the guest's console).
+      const url = /honk-virt: display on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(err)?.[1]
+      expect(url, err).toBeDefined()
+      const page = await browser.newPage()
+      await page.goto(url!)
+      // Page-side code as strings: this package's TypeScript has no DOM types.
+      await page.waitForFunction('window.honk.connected')
+      // fbcon's eight lines and the prompt, on the canvas: lit pixels in the top rows only.
+      const canvasLit = () =>
+        page.evaluate<{ count: number; bottom: number; width: number; height: number }>(`(() => {
+          const c = document.getElementById('screen')
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+          let count = 0, bottom = -1
+          for (let i = 0; i < d.length; i += 4) if (d[i] | d[i + 1] | d[i + 2]) { count++; bottom = Math.floor(i / 4 / c.width) }
+          return { count, bottom, width: c.width, height: c.height }
+        })()`)
+      const end = Date.now() + 30_000
+      let lit = await canvasLit()
+      while (lit.count < 3000 && Date.now() < end) (await new Promise((r) => setTimeout(r, 200)), (lit = await canvasLit()))
+      expect(lit).toMatchObject({ width: WIDTH, height: HEIGHT })
+      expect(lit.count).toBeGreaterThan(3000)
+      expect(lit.bottom).toBeLessThan(HEIGHT / 2)
+      // Typing into the page (the canvas has focus after a click) goes to the virtio keyboard.
+      await page.click('#screen')
+      await page.keyboard.type('hello 42')
+      await page.keyboard.press('Enter')
+      await session.waitFor('honk-init: display: read: hello 42', 120_000)
+      // The echo came back onto the canvas too.
+      const typed = await canvasLit()
+      expect(typed.count).toBeGreaterThan(lit.count)
+      await session.waitFor('honk-init: all checks passed', 120_000)
+      expect(await exited).toBe(0)
+    } finally {
+      await browser.close()
+    }
+  }, 1_200_000)
+})
