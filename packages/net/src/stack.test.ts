@@ -11,7 +11,9 @@ import { decodeIcmp, IcmpType } from './icmp.js'
 import { decodeIpv4, encodeIpv4 } from './ipv4.js'
 import { TestLink } from './link.js'
 import { PcapWriter, readPcap } from './pcap.js'
+import type { FramePort } from './frame-port.js'
 import { Stack, type StackOptions } from './stack.js'
+import type { TcpSocket } from './tcp/socket.js'
 
 const MASK = ip('255.255.255.0')
 const fast = { timings: { minRtoMs: 200, initialRtoMs: 200, delayedAckMs: 40, mslMs: 1000 } }
@@ -194,6 +196,52 @@ describe('Stack: TCP over the test link', () => {
     expect(pair({ a: { mtu: 576 } }).a.tcp.config.mss).toBe(536)
     expect(pair({ a: { mtu: 9000, tcp: { limits: { mss: 1000 } } } }).a.tcp.config.mss).toBe(1000)
     expect(() => pair({ a: { mtu: 65537 } })).toThrow(RangeError)
+  })
+
+  it('outgoing frames cut from a shared slab never overlap or change after sending; bytes a paused receiver holds are copied out of the slab', () => {
+    const clock = new VirtualClock()
+    const link = new TestLink({ clock, delayMs: 1 })
+    const kept: Uint8Array[] = []
+    const snapshots: Uint8Array[] = []
+    const recording: FramePort = {
+      send: (f) => {
+        kept.push(f)
+        snapshots.push(f.slice())
+        link.a.send(f)
+      },
+      onFrame: (h) => link.a.onFrame(h),
+    }
+    const a = new Stack({ port: recording, mac: parseMac('02:00:00:00:00:0a'), clock, ipv4: { address: ip('10.0.0.1'), netmask: MASK }, tcp: fast })
+    const b = new Stack({ port: link.b, mac: parseMac('02:00:00:00:00:0b'), clock, ipv4: { address: ip('10.0.0.2'), netmask: MASK }, tcp: fast })
+    let server: TcpSocket | undefined
+    const listener = b.listen(80)
+    listener.onConnection = (s) => {
+      server = s
+      s.pause()
+    }
+    const c = a.connect(ip('10.0.0.2'), 80, { noDelay: true })
+    clock.advance(20)
+    const sizes = [1, 7, 100, 1460, 3000, 2, 500, 9]
+    for (const n of sizes) {
+      c.send(new Uint8Array(n).fill(n & 255))
+      clock.advance(5)
+    }
+    clock.advance(500)
+    // Every frame is as it was when sent, and frames sharing a buffer occupy disjoint ranges.
+    kept.forEach((f, i) => expect(f).toEqual(snapshots[i]))
+    const shared = kept.filter((f) => f.byteLength < f.buffer.byteLength)
+    expect(shared.length).toBeGreaterThan(sizes.length) // the slab is in use
+    for (const f of shared) for (const g of shared) if (f !== g && f.buffer === g.buffer) expect(f.byteOffset + f.byteLength <= g.byteOffset || g.byteOffset + g.byteLength <= f.byteOffset).toBe(true)
+    // The paused receiver holds the data; each held chunk is its own buffer, not a view pinning the sender's slab.
+    expect(server!.readableLength).toBe(sizes.reduce((x, y) => x + y))
+    const held: Uint8Array[] = []
+    for (let r = server!.recv(); r; r = server!.recv()) held.push(r)
+    expect(held.every((h) => h.buffer.byteLength <= 4 * h.byteLength)).toBe(true)
+    expect(Buffer.concat(held).equals(Buffer.concat(sizes.map((n) => new Uint8Array(n).fill(n & 255))))).toBe(true)
+    c.abort()
+    listener.close()
+    clock.runUntilIdle()
+    expect(clock.pending).toBe(0)
   })
 
   const pct = fc.integer({ min: 0, max: 15 }).map((n) => n / 100)

@@ -109,6 +109,9 @@ export interface StackCounters {
 }
 
 const EPHEMERAL_LOW = 49152
+/** Outgoing frames up to this size share slabs (an Ethernet frame at MTU 1500 is 1514 bytes). */
+const SLAB_MAX_FRAME = 2048
+const SLAB_BYTES = 16 * 1024
 
 /** A bound UDP endpoint. */
 export class UdpSocket {
@@ -180,6 +183,8 @@ export class Stack {
   private icmpRefill: number
   private readonly icmpRate: number
   private closed = false
+  private slab = new Uint8Array(0)
+  private slabAt = 0
 
   constructor(opts: StackOptions) {
     this.port = opts.port
@@ -369,7 +374,7 @@ export class Stack {
       const entry = hop === undefined || hop === IPV4_BROADCAST ? undefined : this.arpCache.get(hop)
       const mac = hop === IPV4_BROADCAST ? MAC_BROADCAST : entry && entry.expires > this.clock.now() ? entry.mac : undefined
       if (mac !== undefined) {
-        const frame = new Uint8Array(ETHERNET_HEADER + IPV4_HEADER + length)
+        const frame = this.allocFrame(ETHERNET_HEADER + IPV4_HEADER + length)
         fill(frame, ETHERNET_HEADER + IPV4_HEADER)
         this.ipId = (this.ipId + 1) & 0xffff
         writeIpv4Header(frame, ETHERNET_HEADER, { tos: 0, id: this.ipId, df: false, mf: false, fragmentOffset: 0, ttl: 64, protocol, src, dst }, length)
@@ -384,6 +389,24 @@ export class Stack {
     const payload = new Uint8Array(length)
     fill(payload, 0)
     return this.sendIpv4(protocol, src, dst, payload)
+  }
+
+  /**
+   * A zeroed buffer for one outgoing frame. Frames up to {@link SLAB_MAX_FRAME} bytes are cut
+   * from a shared {@link SLAB_BYTES} slab (as Node pools small Buffers): a fresh ArrayBuffer per
+   * frame costs more than encoding it. Regions never overlap and are handed out once, so the
+   * FramePort contract holds (the frame is the port's; nobody else writes it). A receiver that
+   * keeps a view pins at most one slab per view (TcpSocket copies what it queues).
+   */
+  private allocFrame(n: number): Uint8Array {
+    if (n > SLAB_MAX_FRAME) return new Uint8Array(n)
+    if (this.slabAt + n > this.slab.length) {
+      this.slab = new Uint8Array(SLAB_BYTES)
+      this.slabAt = 0
+    }
+    const frame = this.slab.subarray(this.slabAt, this.slabAt + n)
+    this.slabAt += (n + 7) & ~7 // the next frame starts 8-byte aligned
+    return frame
   }
 
   /** The link-layer next hop of `dst`: itself on-link, the gateway otherwise; MAC_BROADCAST marks a broadcast. */

@@ -147,6 +147,12 @@ export class TcpLayer {
   private challengeWindowStart = -Infinity
   private challengeCount = 0
   private readonly pendingInput: Array<[TcpSegment, number, number]> = []
+  /**
+   * The socket the last segment went to: a bulk transfer's segments all go to one connection,
+   * and matching its four numbers is cheaper than building the string key of the map. Cleared
+   * when that socket is released.
+   */
+  private lastSocket: TcpSocket | undefined = undefined
 
   constructor(opts: TcpLayerOptions) {
     this.clock = opts.clock
@@ -224,8 +230,14 @@ export class TcpLayer {
 
   private dispatch(seg: TcpSegment, src: number, dst: number): void {
     this.stats.segmentsIn++
+    const last = this.lastSocket
+    if (last && last.localPort === seg.dstPort && last.remotePort === seg.srcPort && last.remoteAddr === src && last.localAddr === dst) {
+      last.input(seg)
+      return
+    }
     const sock = this.sockets.get(tupleKey(dst, seg.dstPort, src, seg.srcPort))
     if (sock) {
+      this.lastSocket = sock
       sock.input(seg)
       return
     }
@@ -341,6 +353,7 @@ export class TcpLayer {
   }
 
   private release(sock: TcpSocket): void {
+    if (this.lastSocket === sock) this.lastSocket = undefined
     this.timeWait.delete(sock)
     const key = tupleKey(sock.localAddr, sock.localPort, sock.remoteAddr, sock.remotePort)
     if (this.sockets.get(key) === sock) this.sockets.delete(key)

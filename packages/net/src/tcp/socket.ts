@@ -885,7 +885,9 @@ export class TcpSocket {
       this.dataHandler(data)
       return
     }
-    this.recvQ.push(data)
+    // What waits here is held for the application: a small view into a larger buffer (a frame
+    // cut from a sender's slab) is copied, so a held byte never pins more than a few.
+    this.recvQ.push(data.byteLength * 4 < data.buffer.byteLength ? data.slice() : data)
     this.recvQBytes += data.length
     if (!this.dataHandler) this.onReadable?.()
   }
