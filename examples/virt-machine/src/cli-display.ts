@@ -5,6 +5,7 @@
  * when the machine exits.
  */
 import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { Framebuffer } from '@honk/gui'
 import { encodePng } from '@honk/gui/node'
 import { VirtioGpu, VirtioKeyboard, VirtioTablet, type VirtioDevice } from '@honk/virtio'
@@ -95,4 +96,19 @@ export async function writeScreenshot(path: string, gpu: VirtioGpu | undefined):
   if (!png) return `--screenshot ${path}: the guest never showed anything on the display; nothing written`
   await writeFile(path, png)
   return undefined
+}
+
+/**
+ * Rejects (with the host's error, e.g. EADDRINUSE) when `port` on 127.0.0.1 cannot be listened
+ * on; port 0 (any free one) always can. Checked before the web display starts: its HTTP server's
+ * listen error is also re-emitted by the WebSocket server (ws), which has no listener for it.
+ */
+export async function checkPortFree(port: number): Promise<void> {
+  if (port === 0) return
+  const probe = createServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject)
+    probe.listen(port, '127.0.0.1', () => resolve())
+  })
+  await new Promise<void>((resolve) => probe.close(() => resolve()))
 }

@@ -333,3 +333,61 @@ describe('the display devices reach the guest (issue #16): virtio-mmio device id
     })
   }
 })
+
+describe('--display web (issue #16): the page is served on 127.0.0.1 while the machine runs', () => {
+  /** `main` with a kernel that spins (`j .`), the console captured; `during` runs once the machine is up, then it is stopped. */
+  async function runWeb(extra: string[], during: (err: () => string) => Promise<void>): Promise<{ code: number; err: string }> {
+    const dir = await mkdtemp(join(tmpdir(), 'honk-virt-web-'))
+    let err = ''
+    try {
+      await writeFile(join(dir, 'k'), Uint8Array.of(0x6f, 0, 0, 0)) // jal x0, 0: spin
+      let stop: (() => void) | undefined
+      let started: () => void = () => undefined
+      const up = new Promise<void>((r) => (started = r))
+      const exited = main(['-bios', 'none', '-kernel', join(dir, 'k'), '-m', '16M', ...extra], {
+        stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+        stdout: { write: () => true } as unknown as NodeJS.WritableStream,
+        stderr: { write: (c: string) => ((err += c), true) } as unknown as NodeJS.WritableStream,
+        onRun: ({ machine }) => {
+          stop = () => machine.stop()
+          started()
+        },
+      })
+      await Promise.race([up, exited])
+      // The server starts right after onRun: wait for its line (or the exit).
+      for (let i = 0; i < 100 && !/display on|honk-virt: /.test(err); i++) await new Promise((r) => setTimeout(r, 20))
+      await during(() => err)
+      stop?.()
+      return { code: await exited, err }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+
+  it('prints the address once on stderr; the page and xterm are served there, on 127.0.0.1 only', async () => {
+    const r = await runWeb(['--display', 'web'], async (err) => {
+      const url = /^honk-virt: display on (http:\/\/127\.0\.0\.1:(\d+)\/)\n$/.exec(err())
+      expect(url, err()).not.toBeNull()
+      const page = await fetch(url![1]!)
+      expect(page.status).toBe(200)
+      expect(await page.text()).toContain('<canvas id="screen"')
+      expect((await fetch(`${url![1]!}xterm.js`)).status).toBe(200)
+    })
+    expect(r.code).toBe(0)
+  })
+
+  it('a port already in use: one line, exit code 1, the machine does not run', async () => {
+    const { createServer } = await import('node:net')
+    const busy = createServer()
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()))
+    const port = (busy.address() as { port: number }).port
+    try {
+      const r = await runWeb(['--display', `web,port=${port}`], async () => undefined)
+      expect(r.code).toBe(1)
+      expect(r.err).toMatch(new RegExp(`^honk-virt: --display web,port=${port}: cannot serve on 127\\.0\\.0\\.1: .*\\n$`))
+      expect(r.err.split('\n').length).toBe(2)
+    } finally {
+      busy.close()
+    }
+  })
+})

@@ -31,7 +31,7 @@ import { VirtMachine, type MachineConfig, type MachineExit } from './board.js'
 import { boot } from './boot.js'
 import { ConsoleFeeder } from './session.js'
 import { WebDisplay } from './web-display.js'
-import { createDisplayDevices, parsePort, parseSide, writeScreenshot, type DisplayDevices, type DisplaySpec } from './cli-display.js'
+import { checkPortFree, createDisplayDevices, parsePort, parseSide, writeScreenshot, type DisplayDevices, type DisplaySpec } from './cli-display.js'
 import { checkMac, keyvalItems, openNetBackend, parseNetdev, type NetBackend, type NetdevSpec, type NicSpec } from './cli-net.js'
 
 export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x spellings work too)
@@ -688,6 +688,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
         await web?.close()
         web = undefined
         try {
+          await checkPortFree(port)
           web = await WebDisplay.start({ gpu: display.gpu, keyboard: display.keyboard, tablet: display.tablet, port, consoleInput: (b) => feeder.push(b), title: 'honk-virt' })
         } catch (e) {
           await close()
