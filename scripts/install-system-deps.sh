@@ -12,8 +12,9 @@
 #                        under ours and node:wasi (scripts/guest/build-wasm-examples.sh)
 #   python3              the WASI test-suite adapter's test
 #   curl                 a real HTTP client for honk's server; tcpdump reads our pcap files back
+#   chromium             a real browser for the web display (driven by playwright-core)
 set -euo pipefail
-PKGS=(qemu-system-misc gcc-riscv64-linux-gnu libc6-dev-riscv64-cross e2fsprogs binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin device-tree-compiler clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 python3 curl tcpdump)
+PKGS=(qemu-system-misc gcc-riscv64-linux-gnu libc6-dev-riscv64-cross e2fsprogs binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin device-tree-compiler clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 python3 curl tcpdump chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
