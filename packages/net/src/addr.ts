@@ -57,11 +57,15 @@ export function macFromBytes(bytes: Uint8Array, offset = 0): number {
 
 /** A MAC address as six bytes. */
 export function macToBytes(mac: number, out: Uint8Array = new Uint8Array(6), offset = 0): Uint8Array {
-  let v = mac
-  for (let i = 5; i >= 0; i--) {
-    out[offset + i] = v % 256
-    v = Math.floor(v / 256)
-  }
+  // Two integer halves instead of six float divisions (this runs twice for every frame sent).
+  const hi = Math.floor(mac / 0x100000000) & 0xffff
+  const lo = mac >>> 0 // ToUint32: the low 32 bits
+  out[offset] = hi >>> 8
+  out[offset + 1] = hi & 255
+  out[offset + 2] = lo >>> 24
+  out[offset + 3] = (lo >>> 16) & 255
+  out[offset + 4] = (lo >>> 8) & 255
+  out[offset + 5] = lo & 255
   return out
 }
 

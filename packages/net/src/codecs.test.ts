@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { formatIpv4, formatMac, parseIpv4, parseMac } from './addr.js'
+import { formatIpv4, formatMac, macFromBytes, macToBytes, parseIpv4, parseMac } from './addr.js'
 import { decodeArp, encodeArp, type ArpPacket } from './arp.js'
 import { VirtualClock } from './clock.js'
 import { NetMalformedError } from './errors.js'
@@ -41,6 +41,19 @@ describe('addresses', () => {
     fc.assert(fc.property(mac, (m) => { expect(parseMac(formatMac(m))).toBe(m) }))
     expect(formatIpv4(parseIpv4('10.0.2.15'))).toBe('10.0.2.15')
     expect(() => parseIpv4('10.0.2.256')).toThrow(NetMalformedError)
+  })
+
+  it('macToBytes writes the 48-bit number big-endian at any offset; macFromBytes reads it back', () => {
+    fc.assert(
+      fc.property(mac, fc.integer({ min: 0, max: 9 }), (m, off) => {
+        const out = new Uint8Array(off + 8).fill(0xee)
+        macToBytes(m, out, off)
+        const want = Array.from({ length: 6 }, (_, i) => Number((BigInt(m) >> BigInt(8 * (5 - i))) & 255n))
+        expect([...out.subarray(off, off + 6)]).toEqual(want)
+        expect(out[off + 6]).toBe(0xee)
+        expect(macFromBytes(out, off)).toBe(m)
+      }),
+    )
   })
 })
 
