@@ -2,7 +2,8 @@
  * `pnpm --filter @honk/virt-machine bench:display [--quick]`: the web display in honk mode —
  * frames per second and bytes sent per frame, measured at a WebSocket client (what a page
  * receives), for
- *   - a full-screen update: `fb` typed into the shell, until the page has the whole new frame;
+ *   - a full-screen update: `fb` and `ui` typed into the shell in turn (the test pattern and the
+ *     demo differ in every pixel), until the page has the whole new frame;
  *   - typing: a key pressed on the virtio keyboard (as the page sends it) with the demo's field
  *     focused, until the page has the field's damaged rectangle (the per-key latency is the
  *     lag a person would see, less the browser's paint).
@@ -60,7 +61,8 @@ rects = []
 // Full-screen updates.
 const t0 = performance.now()
 for (let i = 0; i < FULL; i++) {
-  console2.send('fb\n')
+  // The test pattern and the demo alternate: every pixel differs between them.
+  console2.send(i % 2 ? 'ui\n' : 'fb\n')
   await until(() => rects.some((r) => r.w === W && r.h === H))
   await console2.waitFor('honk> ', 30_000)
   rects = rects.filter((r) => !(r.w === W && r.h === H))
@@ -125,7 +127,7 @@ if (existsSync('/usr/bin/chromium')) {
 
 const out = {
   screen: `${W}x${H}`,
-  fullScreen: { frames: FULL, framesPerSecond: +(FULL / fullSeconds).toFixed(1), bytesPerFrame: fullBytes, note: 'fb typed into the shell each time (shell round trip included)' },
+  fullScreen: { frames: FULL, framesPerSecond: +(FULL / fullSeconds).toFixed(1), bytesPerFrame: fullBytes, note: 'fb and ui typed into the shell in turn (shell round trip included)' },
   typing: { keys: KEYS, framesPerSecond: +(frames / typeSeconds).toFixed(1), bytesPerFrame: Math.round(bytes / frames), latencyMs: { p50: +pct(0.5).toFixed(2), p95: +pct(0.95).toFixed(2), max: +lat[lat.length - 1]!.toFixed(2) } },
   chromiumKeyToCanvasMs: browserLatency ?? 'chromium not installed',
   serverStats: web.stats,

@@ -2,7 +2,7 @@ import { BumpAllocator, INPUT_CODE, noIrq, RamGuestMemory, VirtioGpu, VirtioKeyb
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { CONSOLE_HISTORY, MSG, MAX_RECTS_PER_SEND, WebDisplay, coalesce } from './web-display.js'
+import { CONSOLE_HISTORY, MSG, MAX_RECTS_PER_SEND, WebDisplay, changed, coalesce } from './web-display.js'
 
 const BASE = 0x8000_0000
 const W = 64
@@ -85,6 +85,43 @@ describe('web display', () => {
     expect(m.length).toBe(9 + 5 * 6 * 4)
     // The rectangle's pixels, row by row, as the guest drew them.
     for (let y = 0; y < 6; y++) expect([...m.subarray(9 + y * 20, 9 + y * 20 + 20)]).toEqual([...img.subarray(((4 + y) * W + 3) * 4, ((4 + y) * W + 3) * 4 + 20)])
+  })
+
+  it('a damaged rectangle travels shrunk to the pixels that changed; an unchanged one not at all', async () => {
+    const s = await setup()
+    const c = await client(s.web.url)
+    cleanup = async () => (c.ws.close(), await s.web.close())
+    await c.until(() => c.got.length >= 2)
+    const img = new Uint8Array(W * H * 4)
+    // The first send after a page joins goes whole (the pages' copy restarts then).
+    await s.surface.present(img, [{ x: 0, y: 0, width: 1, height: 1 }])
+    await c.until(() => c.got.length >= 3)
+    c.got.length = 2
+    img.set([9, 9, 9, 255], (7 * W + 11) * 4) // one pixel changes, in (11, 7)
+    img.set([9, 9, 9, 255], (9 * W + 20) * 4) // and (20, 9)
+    await s.surface.present(img, [{ x: 0, y: 0, width: 40, height: 30 }])
+    await c.until(() => c.got.length >= 3)
+    expect(rectOf(c.got[2]!)).toEqual({ x: 11, y: 7, width: 10, height: 3 })
+    await s.surface.present(img, [{ x: 0, y: 0, width: 40, height: 30 }]) // the same pixels again
+    await new Promise((r) => setTimeout(r, 50))
+    expect(c.got.length).toBe(3)
+  })
+
+  it('property: changed() is the smallest rectangle holding every differing pixel', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ x: fc.integer({ min: 0, max: 15 }), y: fc.integer({ min: 0, max: 9 }), c: fc.integer({ min: 0, max: 3 }) }), { maxLength: 6 }), (diffs) => {
+        const w = 16
+        const was = new Uint8Array(w * 10 * 4)
+        const now = was.slice()
+        for (const d of diffs) now[(d.y * w + d.x) * 4 + d.c] = 1
+        const r = changed(now, was, w, { x: 0, y: 0, width: w, height: 10 })
+        if (diffs.length === 0) {
+          expect(r).toBeUndefined()
+          return
+        }
+        expect(r).toEqual({ x: Math.min(...diffs.map((d) => d.x)), y: Math.min(...diffs.map((d) => d.y)), width: Math.max(...diffs.map((d) => d.x)) - Math.min(...diffs.map((d) => d.x)) + 1, height: Math.max(...diffs.map((d) => d.y)) - Math.min(...diffs.map((d) => d.y)) + 1 })
+      }),
+    )
   })
 
   it('keys, pointer, buttons and wheel from the page become virtio-input events; terminal bytes go to the console', async () => {

@@ -16,7 +16,8 @@
  *
  * Only damaged rectangles travel: each RESOURCE_FLUSH's rectangle is queued and the queue is
  * sent once per event-loop turn (rectangles inside another are dropped; past
- * {@link MAX_RECTS_PER_SEND} they are merged into their bounding box). Nothing is compressed:
+ * {@link MAX_RECTS_PER_SEND} they are merged into their bounding box), each shrunk to the pixels
+ * that really changed since the last send. Nothing is compressed:
  * on loopback the copy is cheaper than an encoder, and the browser paints a rectangle with one
  * putImageData. Reusable by bare mode: it needs only the three device models.
  */
@@ -61,6 +62,11 @@ export class WebDisplay {
   private scheduled = false
   private text: Uint8Array[] = []
   private textScheduled = false
+  /** The scanout as the pages have it (what was last sent), to send only pixels that changed. */
+  private shadow: Uint8Array | undefined
+  private undiffed = false
+  /** Pages skipped for being too far behind: they get the whole screen when they have drained. */
+  private readonly stale = new Set<WebSocket>()
   private readonly history = new Uint8Array(CONSOLE_HISTORY)
   private historyEnd = 0
   private historyBytes = 0
@@ -165,14 +171,20 @@ export class WebDisplay {
 
   private connected(ws: WebSocket): void {
     this.clients.add(ws)
-    ws.on('close', () => this.clients.delete(ws))
+    ws.on('close', () => (this.clients.delete(ws), this.stale.delete(ws)))
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) this.input(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     })
     const d = this.options.gpu.display(0)
     this.mode = `${d.scanoutWidth}x${d.scanoutHeight}`
     ws.send(mode(d.scanoutWidth, d.scanoutHeight))
-    if (d.scanoutWidth > 0) this.sendRects([ws], [{ x: 0, y: 0, width: d.scanoutWidth, height: d.scanoutHeight }])
+    if (d.scanoutWidth > 0) {
+      // Whole, from the scanout as it is now. The next send goes undiffed: the damage queued
+      // before this page joined must reach the other pages whole (the shadow restarts here).
+      ws.send(this.rectMessage(d.rgba, d.scanoutWidth, { x: 0, y: 0, width: d.scanoutWidth, height: d.scanoutHeight }))
+      this.shadow = d.rgba.slice()
+      this.undiffed = true
+    }
     if (this.historyBytes > 0) {
       const msg = new Uint8Array(1 + this.historyBytes)
       msg[0] = MSG.TEXT
@@ -232,38 +244,95 @@ export class WebDisplay {
       if (size !== this.mode) {
         // Scanout set, resized or disabled (SET_SCANOUT): the mode travels before any pixels.
         this.mode = size
+        this.shadow = undefined
         for (const ws of open) ws.send(mode(d.scanoutWidth, d.scanoutHeight))
       }
-      this.sendRects(open, rects)
+      this.sendRects(open, rects, !this.undiffed)
+      this.undiffed = false
     })
   }
 
-  private sendRects(to: readonly WebSocket[], rects: readonly Rect[]): void {
+  /**
+   * Sends each rectangle, shrunk to the part whose pixels differ from what the pages already
+   * show (`shadow`, a copy of the scanout as last sent): the toolkit damages a whole text field
+   * for one typed character; the page needs the glyph. With `diff` false (a page just joined, or
+   * the mode changed) the rectangles go whole. A page too far behind is skipped and gets the
+   * whole screen once it has drained.
+   */
+  private sendRects(to: readonly WebSocket[], rects: readonly Rect[], diff = true): void {
     if (rects.length === 0 || to.length === 0) return
     const { gpu } = this.options
     const d = gpu.display(0)
-    this.stats.frames++
+    const w = d.scanoutWidth
+    if (!this.shadow || this.shadow.length !== d.rgba.length) {
+      this.shadow = d.rgba.slice()
+      diff = false
+    }
+    const ready = to.filter((ws) => {
+      if (ws.bufferedAmount > MAX_BUFFERED) return (this.stale.add(ws), false)
+      if (!this.stale.has(ws)) return true
+      this.stale.delete(ws)
+      ws.send(this.rectMessage(d.rgba, w, { x: 0, y: 0, width: w, height: d.scanoutHeight }))
+      return false // it now has the whole current screen
+    })
+    let sent = false
     for (const r0 of rects) {
-      const r = clip(r0, d.scanoutWidth, d.scanoutHeight)
+      let r = clip(r0, w, d.scanoutHeight)
       if (!r) continue
-      const pixels = gpu.readRect(0, r)
-      const msg = new Uint8Array(9 + pixels.length)
-      const v = new DataView(msg.buffer)
-      msg[0] = MSG.RECT
-      v.setUint16(1, r.x, true)
-      v.setUint16(3, r.y, true)
-      v.setUint16(5, r.width, true)
-      v.setUint16(7, r.height, true)
-      msg.set(pixels, 9)
+      if (diff) {
+        r = changed(d.rgba, this.shadow, w, r)
+        if (!r) continue
+      }
+      for (let y = r.y; y < r.y + r.height; y++) {
+        const o = (y * w + r.x) * 4
+        this.shadow.set(d.rgba.subarray(o, o + r.width * 4), o)
+      }
+      const msg = this.rectMessage(d.rgba, w, r)
+      sent = true
       this.stats.rects++
       this.stats.bytes += msg.length
-      for (const ws of to) {
-        // A page that cannot keep up: skip, and repaint it whole once it drains.
-        if (ws.bufferedAmount > MAX_BUFFERED) continue
-        ws.send(msg)
-      }
+      for (const ws of ready) ws.send(msg)
     }
+    if (sent) this.stats.frames++
   }
+
+  private rectMessage(rgba: Uint8Array, w: number, r: Rect): Uint8Array {
+    const msg = new Uint8Array(9 + r.width * r.height * 4)
+    const v = new DataView(msg.buffer)
+    msg[0] = MSG.RECT
+    v.setUint16(1, r.x, true)
+    v.setUint16(3, r.y, true)
+    v.setUint16(5, r.width, true)
+    v.setUint16(7, r.height, true)
+    for (let y = 0; y < r.height; y++) {
+      const o = ((r.y + y) * w + r.x) * 4
+      msg.set(rgba.subarray(o, o + r.width * 4), 9 + y * r.width * 4)
+    }
+    return msg
+  }
+}
+
+/** The smallest rectangle inside `r` holding every pixel where `now` and `was` differ (undefined: none). */
+export function changed(now: Uint8Array, was: Uint8Array, w: number, r: Rect): Rect | undefined {
+  let y0 = -1
+  let y1 = -1
+  let x0 = r.x + r.width
+  let x1 = r.x - 1
+  const rowBytes = r.width * 4
+  for (let y = r.y; y < r.y + r.height; y++) {
+    const o = (y * w + r.x) * 4
+    const a = Buffer.from(now.buffer, now.byteOffset + o, rowBytes)
+    if (a.equals(Buffer.from(was.buffer, was.byteOffset + o, rowBytes))) continue
+    if (y0 < 0) y0 = y
+    y1 = y
+    let first = 0
+    while (first < rowBytes && now[o + first] === was[o + first]) first++
+    let last = rowBytes - 1
+    while (last > first && now[o + last] === was[o + last]) last--
+    x0 = Math.min(x0, r.x + (first >> 2))
+    x1 = Math.max(x1, r.x + (last >> 2))
+  }
+  return y0 < 0 ? undefined : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }
 }
 
 function mode(w: number, h: number): Uint8Array {
