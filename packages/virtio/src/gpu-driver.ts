@@ -70,10 +70,13 @@ interface Slot {
   readonly resp: number
 }
 
-interface Command {
+/** One control command as {@link VirtioGpuDriver.run} takes it. */
+export interface GpuCommand {
+  /** A `GPU_CMD` type. */
   readonly type: number
   /** The request's words after the 24-byte header (u32 each, or u64 as bigint). */
   readonly body: readonly (number | bigint)[]
+  /** The response type that means success (`GPU_RESP.OK_NODATA`, `OK_DISPLAY_INFO`). */
   readonly expect: number
 }
 
@@ -152,14 +155,14 @@ export class VirtioGpuDriver {
     return new GpuSurface(this, this.memory, scanout, id, width, height, backing)
   }
 
-  /** @internal Runs commands in order, in batches as large as the free slots; returns each response. */
-  run(commands: readonly Command[]): Promise<Uint8Array[]> {
+  /** Runs commands in order, in batches as large as the command slots, each batch completed after the interrupt; returns each response. Throws {@link VirtioGpuCommandError} on an unexpected response. */
+  run(commands: readonly GpuCommand[]): Promise<Uint8Array[]> {
     const p = this.tail.then(() => this.runNow(commands))
     this.tail = p.catch(() => undefined)
     return p
   }
 
-  private async runNow(commands: readonly Command[]): Promise<Uint8Array[]> {
+  private async runNow(commands: readonly GpuCommand[]): Promise<Uint8Array[]> {
     const out: Uint8Array[] = []
     for (let start = 0; start < commands.length; start += this.slots.length) {
       const batch = commands.slice(start, start + this.slots.length)
@@ -194,7 +197,7 @@ export class VirtioGpuDriver {
   }
 
   /** `struct virtio_gpu_ctrl_hdr` (type, flags 0, fence 0, ctx 0, ring 0) and the body, little-endian. */
-  private encode(c: Command): number {
+  private encode(c: GpuCommand): number {
     const v = new DataView(this.scratch.buffer)
     this.scratch.fill(0)
     v.setUint32(0, c.type, true)
@@ -232,7 +235,7 @@ export class GpuSurface {
    */
   async present(rgba: Uint8Array, rects: readonly Rect[]): Promise<void> {
     if (rgba.length !== this.width * this.height * 4) throw new VirtioDriverError(`${this.gpu.name}: image of ${rgba.length} bytes for a ${this.width}x${this.height} surface`)
-    const commands: Command[] = []
+    const commands: GpuCommand[] = []
     for (const r0 of rects) {
       const r = this.clip(r0)
       if (!r) continue

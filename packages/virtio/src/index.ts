@@ -34,5 +34,5 @@ export { IER, IIR, LSR, MCR, MSR, POLLING_READS, UART, UART_FIFO_DEPTH, Ns16550a
 export { GoldfishRtc, RTC, hostClock, type GoldfishRtcOptions, type NanoClock } from './rtc.js'
 export { GPU_CMD, GPU_EVENT_DISPLAY, GPU_F, GPU_FLAG_FENCE, GPU_FORMAT, GPU_HDR_SIZE, GPU_MAX_SCANOUTS, GPU_RESP, VirtioGpu, buildEdid, type GpuCursor, type GpuDisplay, type GpuFlush, type GpuStats, type Rect, type VirtioGpuOptions } from './gpu.js'
 export { EV, INPUT_CFG, INPUT_CODE, INPUT_EVENT_SIZE, TABLET_MAX, VirtioInput, VirtioKeyboard, VirtioTablet, buttonFromDom, keyCodeFromDom, type AbsInfo, type InputDescription, type InputEvent, type InputStats, type VirtioInputOptions } from './input.js'
-export { GpuSurface, VirtioGpuCommandError, VirtioGpuDriver, openVirtioGpu, type GpuDisplayInfo, type GpuDriverStats, type VirtioGpuDriverOptions } from './gpu-driver.js'
+export { GpuSurface, VirtioGpuCommandError, VirtioGpuDriver, openVirtioGpu, type GpuCommand, type GpuDisplayInfo, type GpuDriverStats, type VirtioGpuDriverOptions } from './gpu-driver.js'
 export { VirtioInputPort, openVirtioInput, type InputDriverStats, type VirtioInputDriverOptions } from './input-driver.js'
