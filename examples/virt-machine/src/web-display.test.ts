@@ -69,6 +69,13 @@ describe('web display', () => {
     expect((await fetch(s.web.url + 'nope')).status).toBe(404)
   })
 
+  it('a busy port is a rejected start (EADDRINUSE), not an uncaught error', async () => {
+    const s = await setup()
+    cleanup = () => s.web.close()
+    await expect(WebDisplay.start({ gpu: s.gpu, keyboard: s.keyboard, tablet: s.tablet, port: s.web.port })).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    expect((await fetch(s.web.url)).status).toBe(200) // the first one serves on
+  })
+
   it('a page gets the mode and the whole screen, then only damaged rectangles', async () => {
     const s = await setup()
     const c = await client(s.web.url)

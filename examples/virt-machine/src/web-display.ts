@@ -123,9 +123,15 @@ export class WebDisplay {
       }
     })
     const wss = new WebSocketServer({ server, path: '/ws', maxPayload: 64 << 10 })
+    // ws re-emits the HTTP server's errors on itself: without a listener a busy port would be an
+    // uncaught exception. The listen error is reported by the promise below.
+    wss.on('error', () => undefined)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
+      server.listen(options.port ?? 0, '127.0.0.1', () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
     return new WebDisplay(options, server, wss, (server.address() as AddressInfo).port)
   }
