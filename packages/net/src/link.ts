@@ -17,7 +17,13 @@ export interface LinkConditions {
   reorderMs?: number
   /** Probability a frame is delivered twice. */
   duplicate?: number
-  /** Probability one random bit of the frame is flipped. */
+  /**
+   * Probability one random bit of the frame is damaged. In an IPv4 frame the bit is flipped
+   * inside the IP packet (what the IP, ICMP, UDP and TCP checksums must catch); any other frame
+   * (ARP) is dropped instead, as Ethernet's frame check (CRC-32, which catches every single-bit
+   * error) would drop it — ARP has no checksum of its own, and a flipped sender MAC would poison
+   * the cache in a way no real link delivers.
+   */
   corrupt?: number
 }
 
@@ -130,10 +136,15 @@ export class TestLink {
     }
     let bytes = frame
     if (c.corrupt > 0 && this.random() < c.corrupt && frame.length > 0) {
-      bytes = frame.slice()
-      const bit = Math.floor(this.random() * bytes.length * 8)
-      bytes[bit >>> 3]! ^= 1 << (bit & 7)
       this.counters.corrupted++
+      const ipv4 = frame.length > 14 && frame[12] === 0x08 && frame[13] === 0x00
+      if (!ipv4) {
+        this.counters.dropped++
+        return
+      }
+      bytes = frame.slice()
+      const bit = 14 * 8 + Math.floor(this.random() * (bytes.length - 14) * 8)
+      bytes[bit >>> 3]! ^= 1 << (bit & 7)
     }
     let delay = c.delayMs
     if (c.reorder > 0 && this.random() < c.reorder) {
