@@ -1,6 +1,6 @@
 /**
  * The one interface every Ethernet endpoint speaks: the virtio-net device model (host side of a
- * guest's NIC), the kernel's virtio-net driver (guest side), a {@link Stack}, the test link, the
+ * guest's NIC), the kernel's virtio-net driver (guest side), a `Stack`, the test link, the
  * user-mode NAT and QEMU's socket netdevs.
  *
  * A frame is a whole Ethernet II frame: destination MAC, source MAC, EtherType, payload; no
@@ -8,7 +8,7 @@
  * per port unless the link says otherwise.
  *
  * Wiring: two ports are joined by giving each one's frames to the other, e.g.
- * `a.onFrame((f) => b.send(f))` for a pass-through, or a {@link TestLink} between two stacks.
+ * `a.onFrame((f) => b.send(f))` for a pass-through, or a `TestLink` between two stacks.
  */
 export interface FramePort {
   /**

@@ -61,7 +61,8 @@ function nsToMs(ns: WireTime, now: number): number {
 /** Symlinks followed in one resolution before ELOOP (Linux's limit is 40). */
 export const MAX_SYMLINKS = 40
 
-interface Resolved {
+/** A path resolved inside a preopen (what `WasiFsServer.resolve` answers). */
+export interface Resolved {
   /** Clean path inside the preopen's FS. */
   readonly path: string
   /** Its metadata (without following a final symlink unless asked); undefined if it does not exist. */
