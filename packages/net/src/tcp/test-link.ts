@@ -5,21 +5,12 @@
  */
 import type { VirtualClock, NetTimer } from '../clock.js'
 import { NetMalformedError } from '../errors.js'
+import { seededRandom } from '../link.js'
 import { TcpLayer, type TcpLayerOptions } from './layer.js'
 import { decodeTcpSegment, encodeTcpSegment } from './segment.js'
 import type { TcpSegment } from './types.js'
 
-/** mulberry32: a small seeded PRNG, returns floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom }
 
 export interface LinkFaults {
   /** Probability that a segment is lost. */
