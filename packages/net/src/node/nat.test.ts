@@ -254,5 +254,8 @@ describe('UserNet (user-mode NAT)', () => {
     expect(parseHostForward('tcp::2222-10.0.2.15:22')).toEqual({ protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestAddress: ip('10.0.2.15'), guestPort: 22 })
     expect(() => parseHostForward('udp::53-:53')).toThrow(/only tcp/)
     expect(() => parseHostForward('8080:80')).toThrow(/expected/)
+    expect(() => parseHostForward('tcp::99999-:80')).toThrow(/host port 99999 is not 0\.\.65535/)
+    expect(() => parseHostForward('tcp::8080-:0')).toThrow(/guest port 0 is not 1\.\.65535/)
+    expect(() => parseHostForward('tcp::8080-:70000')).toThrow(/guest port 70000/)
   })
 })

@@ -43,12 +43,17 @@ export function parseHostForward(spec: string): HostForward {
   const m = /^(tcp|udp)?:([\d.]*):(\d+)-([\d.]*):(\d+)$/.exec(spec)
   if (!m) throw new NetError('NET_NOT_CONFIGURED', `hostfwd "${spec}": expected tcp:[hostaddr]:hostport-[guestaddr]:guestport`)
   if (m[1] === 'udp') throw new NetError('NET_NOT_CONFIGURED', `hostfwd "${spec}": only tcp forwards are supported`)
+  const hostPort = Number(m[3])
+  const guestPort = Number(m[5])
+  // A host port of 0 lets the system pick one (see UserNet.forwards()); a guest port must be a real one.
+  if (hostPort > 65535) throw new NetError('NET_NOT_CONFIGURED', `hostfwd "${spec}": host port ${hostPort} is not 0..65535`)
+  if (guestPort < 1 || guestPort > 65535) throw new NetError('NET_NOT_CONFIGURED', `hostfwd "${spec}": guest port ${guestPort} is not 1..65535`)
   return {
     protocol: 'tcp',
     hostAddress: m[2] || '127.0.0.1',
-    hostPort: Number(m[3]),
+    hostPort,
     ...(m[4] ? { guestAddress: parseIpv4(m[4]) } : {}),
-    guestPort: Number(m[5]),
+    guestPort,
   }
 }
 
