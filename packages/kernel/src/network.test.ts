@@ -3,6 +3,7 @@ import { DhcpServer, Stack, TestLink, VirtualClock, formatIpv4, parseIpv4, parse
 import { TcpDuplex, driveClock } from '@honk/net/node'
 import { MemoryFS } from '@honk/vfs'
 import { afterEach, describe, expect, it } from 'vitest'
+import { FETCH_MAX_BYTES, httpGet } from './commands/net.js'
 import { Network, STATIC_FALLBACK, type Nic } from './network.js'
 import { nodeHttpService } from './node.js'
 
@@ -69,4 +70,20 @@ describe('honk network bring-up (M6)', () => {
     expect(formatIpv4(net.stack.ipv4!.address)).toBe(formatIpv4(STATIC_FALLBACK.address))
     expect((await get(s.gateway, '/')).body).toContain('harts 2')
   })
+
+  it('fetch takes at most FETCH_MAX_BYTES: a peer that never stops sending gets the connection aborted, not the kernel memory', async () => {
+    const s = setup(true)
+    const net = await Network.up(s.options)
+    cleanups.push(() => net.close())
+    const chunk = new Uint8Array(64 * 1024)
+    s.gateway.listen(8000).onConnection = (sock) => {
+      sock.send(new TextEncoder().encode('HTTP/1.0 200 OK\r\n\r\n'))
+      const pump = () => {
+        while (sock.state === 'ESTABLISHED' && sock.send(chunk)) {}
+      }
+      sock.onDrain = pump
+      pump()
+    }
+    await expect(httpGet(net.stack, parseIpv4('10.0.2.2'), 8000, '10.0.2.2', '/')).rejects.toThrow(`larger than ${FETCH_MAX_BYTES >> 20} MiB`)
+  }, 60_000)
 })

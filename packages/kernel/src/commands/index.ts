@@ -13,7 +13,7 @@ export { describeError, goDuration, goQuote, parseGoInt, shellPath } from './for
 export { STRESS_DEFAULT, STRESS_MAX, STRESS_YIELDS, WORKER_TICK_MS } from './processes.js'
 export { helpLines } from './system.js'
 export { WASM_LIMITS, WASM_WAIT_MS } from './wasm.js'
-export { FETCH_SHOW_BYTES, FETCH_TIMEOUT_MS, httpGet } from './net.js'
+export { FETCH_MAX_BYTES, FETCH_SHOW_BYTES, FETCH_TIMEOUT_MS, httpGet } from './net.js'
 
 /** Every built-in command, in the order `help` lists them within their group. */
 export const BUILTIN_COMMANDS: readonly ShellCommand[] = [

@@ -7,6 +7,8 @@ import { errorMessage } from './format.js'
 export const FETCH_SHOW_BYTES = 4096
 /** A fetch that takes longer is abandoned. */
 export const FETCH_TIMEOUT_MS = 15_000
+/** The largest answer `fetch` takes: a peer that never stops sending cannot fill the kernel's memory. */
+export const FETCH_MAX_BYTES = 16 << 20
 
 export const net = defineCommand({
   name: 'net',
@@ -96,13 +98,22 @@ export function httpGet(stack: Stack, address: number, port: number, host: strin
       reject(new Error(`no complete answer within ${FETCH_TIMEOUT_MS / 1000} s`))
     })
     socket.onConnect = () => socket.send(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: ${host}\r\nUser-Agent: honk\r\nConnection: close\r\n\r\n`))
+    let tooLarge = false
     socket.onData = (chunk) => {
-      chunks.push(chunk.slice())
+      if (tooLarge) return
       size += chunk.length
+      if (size > FETCH_MAX_BYTES) {
+        tooLarge = true
+        chunks.length = 0
+        socket.abort()
+        return
+      }
+      chunks.push(chunk.slice())
     }
     socket.onEnd = () => socket.close()
     socket.onClose = (error) => {
       stack.clock.clear(timer)
+      if (tooLarge) return reject(new Error(`the answer is larger than ${FETCH_MAX_BYTES >> 20} MiB`))
       if (error) return reject(error)
       const all = new Uint8Array(size)
       let off = 0
