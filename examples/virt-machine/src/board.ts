@@ -8,7 +8,7 @@ import type { BlockDevice } from '@honk/block'
 import { CSR, IRQ, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, VIRT_TIMEBASE_HZ, virtioSlotBase } from '@honk/riscv'
 import { Bus, Clint, Hart, Plic, SifiveTest, type AccessSize, type MmioDevice, type RunResult, type SysconEvent } from '@honk/rv64'
 import { Firmware, buildFdt, virtDeviceTree, type SbiPlatform } from '@honk/sbi'
-import { GoldfishRtc, MMIO, Ns16550a, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type P9Handler, type RandomSource, type VirtioDevice } from '@honk/virtio'
+import { GoldfishRtc, MMIO, Ns16550a, PcieHost, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type GuestMemory, type P9Handler, type PciFunction, type RandomSource, type VirtioDevice } from '@honk/virtio'
 
 /** How a run of the machine ended. */
 export type MachineExit =
@@ -77,6 +77,11 @@ export interface MachineConfig {
   onBreakpoint?: (hart: Hart) => void
   /** More virtio devices (e.g. honk-virt's `-device virtio-gpu-device`, input devices), in the slots after the ones above. */
   devices?: readonly VirtioDevice[]
+  /**
+   * PCI functions on the PCIe host's bus 0 (honk-virt's `-device virtio-blk-pci`, `nvme`…), in
+   * slots 1, 2, … (00.0 is the host bridge, as on QEMU). Each factory gets the DMA target.
+   */
+  pci?: readonly ((memory: GuestMemory) => PciFunction)[]
 }
 
 /** Nanoseconds per `mtime` tick. */
@@ -160,6 +165,8 @@ export class VirtMachine {
   readonly uart: Ns16550a
   readonly rtc: GoldfishRtc
   readonly virtio: VirtioMmio[] = []
+  /** QEMU virt's generic ECAM PCIe host and what is plugged into it. */
+  readonly pcie: PcieHost
   readonly firmware: Firmware | undefined
   /** Harts that execute (HSM: started); stopped harts are skipped by the loop. */
   readonly running: boolean[]
@@ -224,6 +231,19 @@ export class VirtMachine {
       this.bus.map(virtioSlotBase(i), mmio)
     })
     for (let i = devices.length; i < VIRT_MAP.virtio.count; i++) this.bus.map(virtioSlotBase(i), new EmptyVirtioSlot())
+
+    // PCIe: ECAM, the I/O window and both memory windows, INTA..INTD on PLIC sources 32..35.
+    this.pcie = new PcieHost({
+      plicLine: (id) => {
+        const line = this.plic.line(id)
+        return { set: (level) => (line.set(level), level && this.waker.wake()) }
+      },
+    })
+    for (const make of config.pci ?? []) this.pcie.plug(this.pcie.freeSlot(), make(memory))
+    this.bus.map(VIRT_MAP.pcieEcam.base, this.pcie.ecam)
+    this.bus.map(VIRT_MAP.pciePio.base, this.pcie.pio)
+    this.bus.map(VIRT_MAP.pcieMmio.base, this.pcie.window('pcie-mmio32', VIRT_MAP.pcieMmio.base, VIRT_MAP.pcieMmio.size))
+    this.bus.map(VIRT_MAP.pcieMmioHigh.base, this.pcie.window('pcie-mmio64', VIRT_MAP.pcieMmioHigh.base, VIRT_MAP.pcieMmioHigh.size))
 
     if (config.bios === 'builtin') this.firmware = new Firmware(this.sbiPlatform(), { startedHarts: [0] })
   }

@@ -16,6 +16,7 @@
  */
 export * from './csr.js'
 export * from './mmio.js'
+export * from './pci.js'
 export * from './plic.js'
 export * from './sbi.js'
 export * from './virt.js'

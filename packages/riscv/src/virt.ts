@@ -6,6 +6,8 @@
  *   0x0010_0000 sifive test/syscon      0x0c00_0000 PLIC (M + S context per hart)
  *   0x0010_1000 goldfish RTC (IRQ 11)   0x1000_0000 ns16550a UART (IRQ 10)
  *   0x0200_0000 CLINT                   0x1000_1000 + 0x1000·i  virtio-mmio slot i (IRQ 1+i)
+ *   0x0300_0000 PCIe I/O window (64 KiB) 0x3000_0000 PCIe ECAM (buses 0..255)
+ *   0x4000_0000 PCIe 32-bit MMIO window  0x4_0000_0000 PCIe 64-bit MMIO window (16 GiB)
  *   0x8000_0000 RAM
  */
 import { IRQ } from './csr.js'
@@ -21,10 +23,28 @@ export const VIRT_MAP = {
   /** virtio-mmio slot i at `base + i·stride`, `count` slots. */
   virtio: { base: 0x1000_1000, size: 0x1000, stride: 0x1000, count: 8 },
   ram: { base: 0x8000_0000 },
+  /** PCIe (QEMU virt's generic ECAM host, `pci-host-ecam-generic`): config space, 1 MiB per bus. */
+  pcieEcam: { base: 0x3000_0000, size: 0x1000_0000 },
+  /** PCIe I/O port window: port 0 at this CPU address. */
+  pciePio: { base: 0x300_0000, size: 0x1_0000 },
+  /** PCIe 32-bit memory window, identity-mapped (PCI address = CPU address). */
+  pcieMmio: { base: 0x4000_0000, size: 0x4000_0000 },
+  /** PCIe 64-bit (prefetchable) memory window, identity-mapped. */
+  pcieMmioHigh: { base: 0x4_0000_0000, size: 0x4_0000_0000 },
 } as const
 
 /** Interrupt source numbers on the PLIC: virtio slot i raises `virtio0 + i`. */
-export const VIRT_IRQ = { virtio0: 1, uart: 10, rtc: 11 } as const
+export const VIRT_IRQ = { virtio0: 1, uart: 10, rtc: 11, pcieIntA: 32 } as const
+
+/** QEMU virt's four PCIe INTx lines: INTA..INTD raise PLIC sources 32..35. */
+export const VIRT_PCIE_INTX_COUNT = 4
+
+/**
+ * The PLIC source a PCI device in `slot` (device number on bus 0) raises on its interrupt pin
+ * `pin` (1 = INTA .. 4 = INTD): the standard swizzle (PCI-to-PCI Bridge spec §9.1, QEMU virt's
+ * `interrupt-map`): (slot + pin - 1) mod 4 picks the host's INTx line.
+ */
+export const pcieIntxIrq = (slot: number, pin: number): number => VIRT_IRQ.pcieIntA + ((slot + pin - 1) % VIRT_PCIE_INTX_COUNT)
 
 /** The CLINT's `mtime` rate (the device tree's `timebase-frequency`): 10 MHz, 100 ns per tick. */
 export const VIRT_TIMEBASE_HZ = 10_000_000

@@ -32,7 +32,6 @@ const QEMU_ONLY_NODES = [
   '/fw-cfg@10100000', // QEMU's firmware configuration device
   '/flash@20000000', // pflash banks
   '/platform-bus@4000000', // dynamic sysbus devices
-  '/soc/pci@30000000', // PCIe host bridge: virtio-mmio only here
 ]
 
 /** Property differences: [path pattern, property, why]. */
@@ -67,6 +66,11 @@ function normalize(root: FdtNode): Map<string, Map<string, string>> {
       else if (p.name === 'rng-seed') v = `<${p.value.length} bytes>`
       else if (p.name.startsWith('linux,initrd-')) v = `0x${getNumber(node, p.name)!.toString(16)}`
       else if (kind === 'one') v = target(getU32(node, p.name)!)
+      else if (p.name === 'interrupt-map') {
+        // PCI: 3 child address cells, 1 interrupt cell, the parent's phandle, 1 parent cell.
+        const c = getCells(node, p.name)!
+        v = Array.from({ length: c.length / 6 }, (_, i) => `${c.slice(6 * i, 6 * i + 4).join(' ')} ${target(c[6 * i + 4]!)} ${c[6 * i + 5]}`).join(', ')
+      }
       else if (kind === 'pairs') {
         const c = getCells(node, p.name)!
         v = Array.from({ length: c.length / 2 }, (_, i) => `${target(c[2 * i]!)} ${c[2 * i + 1]}`).join(', ')

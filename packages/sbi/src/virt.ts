@@ -6,7 +6,7 @@
  * Bindings: Linux `Documentation/devicetree/bindings/riscv/{cpus,extensions}.yaml`,
  * `interrupt-controller/sifive,plic-1.0.0.yaml`, `timer/sifive,clint.yaml`, `power/reset/syscon-*.yaml`.
  */
-import { FINISHER, VIRT_CLINT_IRQS, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, VIRT_TIMEBASE_HZ, virtioSlotBase } from '@honk/riscv'
+import { FINISHER, VIRT_CLINT_IRQS, VIRT_IRQ, VIRT_MAP, VIRT_PCIE_INTX_COUNT, VIRT_PLIC_CONTEXT_IRQS, VIRT_TIMEBASE_HZ, pcieIntxIrq, virtioSlotBase } from '@honk/riscv'
 import { FdtError, type FdtNode } from './fdt.js'
 import { node, prop, type PropInit } from './props.js'
 
@@ -34,6 +34,8 @@ export interface VirtConfig {
   timebaseFrequency?: number
   /** Default `/soc/serial@10000000`. */
   stdoutPath?: string
+  /** Describe the PCIe host bridge (`/soc/pci@30000000`, QEMU's `pci-host-ecam-generic`). Default true, as QEMU always has it. */
+  pcie?: boolean
 }
 
 /** The ISA `@honk/rv64`'s hart implements: the device tree's default `riscv,isa`. */
@@ -161,6 +163,7 @@ export function virtDeviceTree(config: VirtConfig): FdtNode {
           ...plicIrq(VIRT_IRQ.virtio0 + s),
         })
       }),
+    ...(config.pcie ?? true ? [pcieNode(plicPh)] : []),
   ])
 
   return node('', { '#address-cells': 2, '#size-cells': 2, compatible: 'riscv-virtio', model: 'riscv-virtio,qemu' }, [
@@ -171,4 +174,34 @@ export function virtDeviceTree(config: VirtConfig): FdtNode {
     node('poweroff', { compatible: 'syscon-poweroff', regmap: testPh, offset: 0, value: FINISHER.PASS }),
     node('reboot', { compatible: 'syscon-reboot', regmap: testPh, offset: 0, value: FINISHER.RESET }),
   ])
+}
+
+/**
+ * QEMU virt's generic ECAM PCIe host as QEMU describes it (Linux
+ * `Documentation/devicetree/bindings/pci/host-generic-pci.yaml`): 3 address cells
+ * (phys.hi = space code << 24 | bus << 16 | device << 11 | function << 8), the I/O, 32-bit and
+ * 64-bit windows in `ranges`, and INTx routed to the PLIC with the swizzle, for device numbers
+ * 0..3 (the mask 0x1800 keeps device bits 0..1, so the map repeats every 4 slots).
+ */
+function pcieNode(plicPh: number): FdtNode {
+  const { pcieEcam, pciePio, pcieMmio, pcieMmioHigh } = VIRT_MAP
+  const cells = (v: number): [number, number] => [Math.floor(v / 2 ** 32), v >>> 0]
+  const range = (space: number, pci: number, cpu: number, size: number): number[] => [space << 24, ...cells(pci), ...cells(cpu), ...cells(size)]
+  const map: number[] = []
+  for (let slot = 0; slot < VIRT_PCIE_INTX_COUNT; slot++)
+    for (let pin = 1; pin <= VIRT_PCIE_INTX_COUNT; pin++) map.push(slot << 11, 0, 0, pin, plicPh, pcieIntxIrq(slot, pin))
+  return node(`pci@${hex(pcieEcam.base)}`, {
+    'interrupt-map-mask': [0x1800, 0, 0, 7],
+    'interrupt-map': map,
+    ranges: [...range(1, 0, pciePio.base, pciePio.size), ...range(2, pcieMmio.base, pcieMmio.base, pcieMmio.size), ...range(3, pcieMmioHigh.base, pcieMmioHigh.base, pcieMmioHigh.size)],
+    reg: reg(pcieEcam.base, pcieEcam.size),
+    'dma-coherent': true,
+    'bus-range': [0, 0xff],
+    'linux,pci-domain': 0,
+    device_type: 'pci',
+    compatible: 'pci-host-ecam-generic',
+    '#size-cells': 2,
+    '#interrupt-cells': 1,
+    '#address-cells': 3,
+  })
 }

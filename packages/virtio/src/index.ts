@@ -20,6 +20,8 @@ export { VirtioDeviceBase, type VirtioContext, type VirtioDevice } from './devic
 export { VirtioAnswerTooLongError, VirtioConfigError, VirtioDriverError, VirtioRequestError, VirtqueueError } from './errors.js'
 export { RamGuestMemory, busMemory, noIrq, type GuestMemory, type IrqLine } from './memory.js'
 export { VirtioMmio, type VirtioMmioOptions } from './mmio.js'
+export { MsixTable, PciFunction, PcieHost, PcieHostBridge, addMsixCapability, type PciBar, type PciIdentity, type PcieHostOptions } from './pci.js'
+export { VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_CAP, VIRTIO_PCI_COMMON, VirtioPci, type VirtioPciOptions } from './virtio-pci.js'
 export { Chain, MAX_INDIRECT_ENTRIES, Virtqueue, type QueueHost, type QueueLayout, type Segment } from './virtqueue.js'
 export { BLK_F, BLK_S, BLK_T, SECTOR, VirtioBlk, type BlkStats, type VirtioBlkOptions } from './blk.js'
 export { openVirtioNet, VirtioNetPort, type NetDriverStats, type VirtioNetDriverOptions } from './net-driver.js'
