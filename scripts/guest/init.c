@@ -6,6 +6,7 @@
  *
  *   basic: harts in /proc/cpuinfo, a known sector of /dev/vda, /dev/hwrng, eth0 up, timers
  *          (sleeps on every hart, all of them idle at once)
+ *   nvme:  the same known sector of /dev/nvme0n1, then 8 MiB written and read back (O_DIRECT)
  *   9p:    mount the virtio-9p share "honk" at /mnt and run a file workload on it
  *   net:   eth0's address (the kernel's own DHCP: ip=dhcp on the command line), then
  *          honk.fetch=<ip>:<port>:<bytes> fetches http://<ip>:<port>/<bytes> and prints the
@@ -16,7 +17,12 @@
  *          /dev/tty1, the virtual terminal fbcon draws on the framebuffer; with honk.type=1 it
  *          then reads one line from tty1 (typed on the virtio keyboard: the VT's keyboard
  *          handler feeds the foreground console) and prints it, on the console and on tty1.
- *          Needs the display kernel (build-linux.sh --variant display).
+ *          Needs the display kernel (build-linux.sh --variant display). honk.tablet=1 first
+ *          lists /proc/bus/input/devices' names and reads the tablet's /dev/input/eventN until
+ *          a left-button press (printing the absolute x, y); honk.scroll=N last writes N more
+ *          lines to tty1 (fbcon scrolls: the display benchmark; with honk.type=1 it then waits
+ *          for one more line); honk.reboot=1 restarts the
+ *          machine at the end instead of powering it off.
  *
  * Built by scripts/guest/build-initramfs.sh with riscv64-linux-gnu-gcc -nostdlib -static.
  */
@@ -429,6 +435,64 @@ static void check_net_serve(const char *spec)
 	say("net serve: served ", utoa_buf(count, num), 0);
 }
 
+/*
+ * The virtio tablet under Linux: /proc/bus/input/devices names each input device ("N: Name=")
+ * and its handlers ("H: Handlers=... eventN"); the tablet's evdev node gets struct input_event
+ * (timeval, u16 type, u16 code, s32 value: 24 bytes on rv64) for what the host sends.
+ */
+static void check_tablet(void)
+{
+	static char devs[8192];
+	char num[24], num2[24];
+	if (slurp("/proc/bus/input/devices", devs, sizeof devs) <= 0) return fail("display", "no /proc/bus/input/devices");
+	long event = -1, in_tablet = 0;
+	for (char *line = devs; *line;) {
+		char *end = line;
+		while (*end && *end != '\n') end++;
+		char saved = *end;
+		*end = 0;
+		if (!strncmp(line, "N: Name=", 8)) {
+			say("display: input device: ", line + 8, 0);
+			in_tablet = contains(line, "ablet");
+		}
+		if (in_tablet && event < 0 && !strncmp(line, "H: Handlers=", 12)) {
+			for (char *p = line; *p; p++)
+				if (!strncmp(p, "event", 5) && p[5] >= '0' && p[5] <= '9') {
+					const char *q = p + 5;
+					event = (long)parse_num(&q);
+					break;
+				}
+		}
+		*end = saved;
+		line = saved ? end + 1 : end;
+	}
+	if (event < 0) return fail("display", "no tablet with an event handler in /proc/bus/input/devices");
+	char path[32] = "/dev/input/event";
+	utoa_buf((unsigned long)event, path + strlen(path));
+	int fd = open(path, O_RDONLY, 0);
+	if (fd < 0) return fail("display", "cannot open the tablet's /dev/input/eventN");
+	say("display: tablet on ", path, ", waiting for a click");
+	struct { long sec, usec; unsigned short type, code; int value; } ev;
+	long x = -1, y = -1;
+	for (;;) {
+		if (read(fd, &ev, sizeof ev) != (long)sizeof ev) {
+			close(fd);
+			return fail("display", "read from the tablet");
+		}
+		if (ev.type == 3 /* EV_ABS */ && ev.code == 0 /* ABS_X */) x = ev.value;
+		if (ev.type == 3 && ev.code == 1 /* ABS_Y */) y = ev.value;
+		if (ev.type == 1 /* EV_KEY */ && ev.code == 0x110 /* BTN_LEFT */ && ev.value == 1) break;
+	}
+	close(fd);
+	char at[64] = "x=";
+	utoa_buf((unsigned long)x, num);
+	utoa_buf((unsigned long)y, num2);
+	memcpy(at + 2, num, strlen(num) + 1);
+	memcpy(at + strlen(at), " y=", 4);
+	memcpy(at + strlen(at), num2, strlen(num2) + 1);
+	say("display: tablet: left button down at ", at, 0);
+}
+
 static void check_display(const char *cmdline)
 {
 	static char line[256];
@@ -448,6 +512,7 @@ static void check_display(const char *cmdline)
 		}
 	}
 	say("display: wrote 8 lines to tty1", 0, 0);
+	if (contains(cmdline, "honk.tablet=1")) check_tablet();
 	if (contains(cmdline, "honk.type=1")) {
 		static const char prompt[] = "type a line: ";
 		write_all(tty, prompt, sizeof prompt - 1);
@@ -466,7 +531,64 @@ static void check_display(const char *cmdline)
 		write_all(tty, line, n);
 		write_all(tty, "\n", 1);
 	}
+	const char *scroll = param(cmdline, "honk.scroll=");
+	if (scroll) {
+		unsigned long lines = parse_num(&scroll);
+		long t0 = now_ns();
+		for (unsigned long i = 1; i <= lines; i++) {
+			static const char text[] = "honk-init scroll: fbcon scrolls the whole console for each new line, line ";
+			if (write_all(tty, text, sizeof text - 1) < 0 || write_all(tty, utoa_buf(i, num), strlen(num)) < 0 || write_all(tty, "\n", 1) < 0) {
+				close(tty);
+				return fail("display", "scroll write to /dev/tty1");
+			}
+		}
+		char ms[24];
+		say("display: scrolled ", utoa_buf(lines, num), " lines");
+		say("display: scroll took (ms) ", utoa_buf((unsigned long)(now_ns() - t0) / 1000000, ms), 0);
+		/* With honk.type=1, one more line read: the machine stays up until the host has the last frame. */
+		if (contains(cmdline, "honk.type=1")) {
+			say("display: waiting for a line after the scroll", 0, 0);
+			read(tty, line, sizeof line - 1);
+		}
+	}
 	close(tty);
+}
+
+/* ---- nvme (issue #19): the host's sector-1 pattern on /dev/nvme0n1, then 8 MiB written at 4 MiB
+ * and read back with a checksum, O_DIRECT so that every byte goes through the controller ---- */
+#ifndef O_DIRECT
+#define O_DIRECT 00040000 /* asm-generic/fcntl.h, which riscv uses */
+#endif
+static unsigned char dio[65536] __attribute__((aligned(4096)));
+
+static void check_nvme(void)
+{
+	char h[20];
+	int fd = open("/dev/nvme0n1", O_RDWR | O_DIRECT, 0);
+	if (fd < 0) return fail("nvme", "cannot open /dev/nvme0n1");
+	if (lseek(fd, 0, SEEK_SET) != 0 || read(fd, dio, 4096) != 4096) { close(fd); return fail("nvme", "cannot read sector 1"); }
+	unsigned long sum = 0;
+	for (int i = 0; i < 512; i++) sum = sum * 31 + dio[512 + i];
+	if (memcmp(dio + 512, "HONK-SECTOR-1", 13)) { close(fd); return fail("nvme", "sector 1 does not hold the host's pattern"); }
+	say("nvme: sector 1 ok, hash ", hex_buf(sum, h), 0);
+	const unsigned long base = 4ul << 20, size = 8ul << 20;
+	sum = 0;
+	if (lseek(fd, base, SEEK_SET) != (long)base) { close(fd); return fail("nvme", "seek"); }
+	for (unsigned long off = 0; off < size; off += sizeof dio) {
+		for (unsigned long i = 0; i < sizeof dio; i++) dio[i] = pattern_byte(off + i + 7);
+		if (write(fd, dio, sizeof dio) != (long)sizeof dio) { close(fd); return fail("nvme", "write"); }
+		for (unsigned long i = 0; i < sizeof dio; i++) sum = sum * 31 + dio[i];
+	}
+	if (my_syscall1(__NR_fsync, fd) < 0) { close(fd); return fail("nvme", "fsync"); }
+	unsigned long back = 0;
+	if (lseek(fd, base, SEEK_SET) != (long)base) { close(fd); return fail("nvme", "seek"); }
+	for (unsigned long off = 0; off < size; off += sizeof dio) {
+		if (read(fd, dio, sizeof dio) != (long)sizeof dio) { close(fd); return fail("nvme", "read back"); }
+		for (unsigned long i = 0; i < sizeof dio; i++) back = back * 31 + dio[i];
+	}
+	close(fd);
+	if (back != sum) return fail("nvme", "8 MiB read back differs");
+	say("nvme: 8 MiB written and read back, checksum ", hex_buf(sum, h), 0);
 }
 
 int main(int argc, char **argv)
@@ -490,6 +612,7 @@ int main(int argc, char **argv)
 		check_timers(harts);
 	}
 	if (nine) check_9p();
+	if (contains(cmdline, "honk.checks=") && contains(cmdline, "nvme")) check_nvme();
 	if (contains(cmdline, "honk.checks=") && contains(cmdline, "net")) {
 		const char *fetch = param(cmdline, "honk.fetch="), *serve = param(cmdline, "honk.serve=");
 		check_net_address();
@@ -499,6 +622,10 @@ int main(int argc, char **argv)
 	if (contains(cmdline, "honk.checks=") && contains(cmdline, "display")) check_display(cmdline);
 	say(failures ? "FAILED" : "all checks passed", 0, 0);
 	my_syscall0(__NR_sync);
+	if (contains(cmdline, "honk.reboot=1")) {
+		say("rebooting", 0, 0);
+		reboot(LINUX_REBOOT_CMD_RESTART);
+	}
 	reboot(LINUX_REBOOT_CMD_POWER_OFF);
 	for (;;) my_syscall4(__NR_ppoll, 0, 0, 0, 0);
 	return 0;

@@ -81,8 +81,11 @@ export interface MachineConfig {
    * PCI functions on the PCIe host's bus 0 (honk-virt's `-device virtio-blk-pci`, `nvme`…), in
    * slots 1, 2, … (00.0 is the host bridge, as on QEMU). Each factory gets the DMA target.
    */
-  pci?: readonly ((memory: GuestMemory) => PciFunction)[]
+  pci?: readonly PciFactory[]
 }
+
+/** Builds one PCI function for the board: DMA goes to `memory`; `entropy` is the run's (seeded or not). */
+export type PciFactory = (ctx: { memory: GuestMemory; entropy?: RandomSource }) => PciFunction
 
 /** Nanoseconds per `mtime` tick. */
 const NS_PER_TICK = BigInt(1_000_000_000 / VIRT_TIMEBASE_HZ)
@@ -239,7 +242,7 @@ export class VirtMachine {
         return { set: (level) => (line.set(level), level && this.waker.wake()) }
       },
     })
-    for (const make of config.pci ?? []) this.pcie.plug(this.pcie.freeSlot(), make(memory))
+    for (const make of config.pci ?? []) this.pcie.plug(this.pcie.freeSlot(), make({ memory, ...(this.entropy ? { entropy: this.entropy } : {}) }))
     this.bus.map(VIRT_MAP.pcieEcam.base, this.pcie.ecam)
     this.bus.map(VIRT_MAP.pciePio.base, this.pcie.pio)
     this.bus.map(VIRT_MAP.pcieMmio.base, this.pcie.window('pcie-mmio32', VIRT_MAP.pcieMmio.base, VIRT_MAP.pcieMmio.size))

@@ -6,7 +6,9 @@
  *
  * QEMU's spellings work as pasted: `-x` or `--x` for every option, `-m 512`, `-smp cpus=4`,
  * `-drive file=…,format=raw[,if=virtio|none,id=…,readonly=on]`, `-virtfs local,…,mount_tag=…`,
- * `-fsdev` + `-device virtio-9p-device`, `-device virtio-blk-device|virtio-rng-device`, the
+ * `-fsdev` + `-device virtio-9p-device`, `-device virtio-blk-device|virtio-rng-device`, the PCI
+ * devices (`-device virtio-blk-pci|virtio-net-pci|virtio-9p-pci|virtio-rng-pci|nvme` on the PCIe
+ * host, in slots 1, 2, … as QEMU numbers them; `-virtfs` and `if=virtio` stay on virtio-mmio), the
  * display devices (`-device virtio-gpu-device|virtio-keyboard-device|virtio-tablet-device`,
  * `-display none|web`, `--screenshot`; cli-display.ts). An option the machine cannot honour
  * (`-netdev tap`, `-display sdl`, `-serial tcp:…`, a property it lacks) is refused with one line
@@ -27,7 +29,8 @@ import { FileBlockDevice } from '@honk/block/node'
 import { HonkError } from '@honk/errors'
 import { serve } from '@honk/p9'
 import { HostFS } from '@honk/vfs/node'
-import { VirtMachine, type MachineConfig, type MachineExit } from './board.js'
+import { NvmeController, VirtioBlk, VirtioNet, VirtioP9, VirtioPci, VirtioRng, type FramePort, type P9Handler, type VirtioDevice } from '@honk/virtio'
+import { VirtMachine, type MachineConfig, type MachineExit, type PciFactory } from './board.js'
 import { boot } from './boot.js'
 import { ConsoleFeeder } from './session.js'
 import { WebDisplay } from './web-display.js'
@@ -56,6 +59,10 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
                               virtio-rng-device (always present) |
                               virtio-gpu-device[,xres=<w>][,yres=<h>] (2D, default 1280x800) |
                               virtio-keyboard-device | virtio-tablet-device
+                              On the PCIe bus: virtio-blk-pci,drive=<id> |
+                              virtio-net-pci,netdev=<id>[,mac=<mac>] |
+                              virtio-9p-pci,fsdev=<id>,mount_tag=<tag> | virtio-rng-pci |
+                              nvme,drive=<id>,serial=<serial>
   --netdev user,id=<id>[,hostfwd=tcp:[hostaddr]:port-[guestaddr]:port]…[,restrict=on]
                               user-mode networking: a NAT on this host (gateway 10.0.2.2 is
                               this host's loopback, DHCP gives 10.0.2.15, DNS at 10.0.2.3)
@@ -110,7 +117,21 @@ export interface CliOptions {
   display?: DisplaySpec
   /** `--screenshot`: where the display goes as a PNG when the machine exits. */
   screenshot?: string
+  /**
+   * The PCI devices, in slot order (slot 1 first). A disk's `drive` indexes `drives`; such a
+   * disk is not also a virtio-mmio one. virtio-net-pci / virtio-9p-pci put `nic` / `share` on
+   * the PCI bus instead of virtio-mmio; virtio-rng-pci replaces the virtio-mmio rng.
+   */
+  pci?: PciDeviceSpec[]
 }
+
+/** One `-device …-pci` or `-device nvme`. */
+export type PciDeviceSpec =
+  | { driver: 'virtio-blk-pci'; drive: number }
+  | { driver: 'nvme'; drive: number; serial: string }
+  | { driver: 'virtio-net-pci' }
+  | { driver: 'virtio-9p-pci' }
+  | { driver: 'virtio-rng-pci' }
 
 /** The 9P mount tag of `--share` when no tag is given: the repository's guest initramfs mounts "honk". */
 export const DEFAULT_SHARE_TAG = 'honk'
@@ -312,6 +333,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     nic = { ...n, flag }
   }
   const attached: Array<{ path: string; readOnly: boolean }> = []
+  const pci: PciDeviceSpec[] = []
   const display: DisplaySpec = {}
   const once = (flag: string, driver: string, present: unknown) => {
     if (present) throw new UsageError(`${flag} ${driver}: not supported: one ${driver} only`)
@@ -370,15 +392,30 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     if (r.name !== 'device') continue
     const kv = parseKeyval(r.flag, r.value, 'driver')
     const driver = take(kv, 'driver')!
-    if (driver === 'virtio-blk-device') {
+    if (driver.startsWith('virtio-') && driver.endsWith('-pci')) {
+      // Our virtio-pci functions are modern-only (virtio 1.x, device IDs 0x1040 + type): QEMU's disable-legacy=on.
+      const legacy = take(kv, 'disable-legacy')
+      const modern = take(kv, 'disable-modern')
+      if (legacy !== undefined && !qemuBool(r.flag, 'disable-legacy', legacy)) throw new UsageError(`${r.flag} ${r.value}: disable-legacy=${legacy} is not supported (modern virtio-pci only: disable-legacy=on)`)
+      if (modern !== undefined && qemuBool(r.flag, 'disable-modern', modern)) throw new UsageError(`${r.flag} ${r.value}: disable-modern=${modern} is not supported (modern virtio-pci only)`)
+    }
+    if (driver === 'virtio-blk-device' || driver === 'virtio-blk-pci' || driver === 'nvme') {
       const id = take(kv, 'drive')
+      const serial = driver === 'nvme' ? take(kv, 'serial') : undefined
       rest(`${r.flag} ${r.value}`, kv)
+      // QEMU refuses an nvme without serial=; so does honk-virt (the guest sees it in Identify).
+      if (driver === 'nvme' && (serial === undefined || !/^[\x20-\x7e]{1,20}$/.test(serial))) throw new UsageError(`${r.flag} ${r.value}: serial=<1 to 20 printable characters> is required`)
       const d = drives.find((x) => x.id !== undefined && x.id === id)
       if (!d) throw new UsageError(`${r.flag} ${r.value}: drive=${id ?? ''} names no -drive …,id=${id ?? '<id>'},if=none`)
       if (d.used) throw new UsageError(`${r.flag} ${r.value}: drive ${id} is already in use`)
       d.used = true
+      if (driver === 'virtio-blk-pci') pci.push({ driver, drive: attached.length })
+      else if (driver === 'nvme') {
+        if (d.readOnly) throw new UsageError(`${r.flag} ${r.value}: drive ${id} is readonly=on, which the NVMe controller does not offer`)
+        pci.push({ driver, drive: attached.length, serial: serial! })
+      }
       attached.push({ path: d.path, readOnly: d.readOnly })
-    } else if (driver === 'virtio-9p-device') {
+    } else if (driver === 'virtio-9p-device' || driver === 'virtio-9p-pci') {
       const id = take(kv, 'fsdev')
       const tag = checkTag(`${r.flag} ${r.value}`, take(kv, 'mount_tag'))
       rest(`${r.flag} ${r.value}`, kv)
@@ -387,9 +424,14 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       if (fs.used) throw new UsageError(`${r.flag} ${r.value}: fsdev ${id} is already in use`)
       fs.used = true
       addShare(r.flag, { path: fs.path, readOnly: fs.readOnly, tag })
+      if (driver === 'virtio-9p-pci') pci.push({ driver })
+    } else if (driver === 'virtio-rng-pci') {
+      rest(`${r.flag} ${r.value}`, kv, 'not supported (the rng takes no properties)')
+      if (pci.some((p) => p.driver === driver)) throw new UsageError(`${r.flag} ${driver}: not supported: one ${driver} only`)
+      pci.push({ driver })
     } else if (driver === 'virtio-rng-device') {
       rest(`${r.flag} ${r.value}`, kv, 'not supported (the rng takes no properties)') // the board always has one virtio-rng
-    } else if (driver === 'virtio-net-device') {
+    } else if (driver === 'virtio-net-device' || driver === 'virtio-net-pci') {
       const id = take(kv, 'netdev')
       const mac = take(kv, 'mac')
       rest(`${r.flag} ${r.value}`, kv)
@@ -398,6 +440,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       if (n.used) throw new UsageError(`${r.flag} ${r.value}: netdev ${id} is already in use`)
       n.used = true
       addNic(r.flag, { netdev: n.spec, ...(mac !== undefined ? { mac: checkMac(`${r.flag} ${r.value}`, mac) } : {}) })
+      if (driver === 'virtio-net-pci') pci.push({ driver })
     }
     else if (driver === 'virtio-gpu-device') {
       once(r.flag, driver, display.gpu)
@@ -418,8 +461,8 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
       rest(`${r.flag} ${r.value}`, kv, 'not supported (the input devices take no properties)')
       display[which] = true
     } else if (driver === 'virtio-mouse-device') throw new UsageError(`${r.flag} ${driver}: not supported: no relative mouse (virtio-tablet-device is the absolute pointer)`)
-    else if (driver.endsWith('-pci') || driver === 'virtio-vga') throw new UsageError(`${r.flag} ${driver}: not supported: no PCI bus (use the virtio-…-device form on virtio-mmio)`)
-    else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device, virtio-net-device, virtio-rng-device, virtio-gpu-device, virtio-keyboard-device and virtio-tablet-device are)`)
+    else if (driver.endsWith('-pci') || driver === 'virtio-vga') throw new UsageError(`${r.flag} ${driver}: not supported on the PCI bus (virtio-blk-pci, virtio-net-pci, virtio-9p-pci, virtio-rng-pci and nvme are; the display devices are the virtio-…-device forms on virtio-mmio)`)
+    else throw new UsageError(`${r.flag} ${driver}: not supported (virtio-blk-device, virtio-9p-device, virtio-net-device, virtio-rng-device, virtio-gpu-device, virtio-keyboard-device, virtio-tablet-device, and on PCI virtio-blk-pci, virtio-net-pci, virtio-9p-pci, virtio-rng-pci and nvme are)`)
   }
 
   // QEMU would leave an unattached backend unused; here it is refused, so that nothing is ignored.
@@ -476,6 +519,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     ...(nic ? { nic: { netdev: nic.netdev, ...(nic.mac !== undefined ? { mac: nic.mac } : {}) } } : {}),
     ...(display.gpu || display.keyboard || display.tablet ? { display } : {}),
     ...(screenshot !== undefined ? { screenshot } : {}),
+    ...(pci.length ? { pci } : {}),
   }
 }
 
@@ -543,14 +587,22 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
     net = options.nic ? await openNetBackend(options.nic.netdev) : undefined
     const wire = net?.wire
     const display = createDisplayDevices(options.display)
+    const share = p9 ? { tag: options.shareTag ?? DEFAULT_SHARE_TAG, handler: (t: Uint8Array) => p9.handle(t) } : undefined
+    const onPci = (driver: PciDeviceSpec['driver']) => options.pci?.some((p) => p.driver === driver) ?? false
+    // Disks on the PCI bus are not virtio-mmio disks too; the read-only indexes follow the mmio ones.
+    const pciDrives = new Set(options.pci?.flatMap((p) => ('drive' in p ? [p.drive] : [])))
+    const mmio = drives.flatMap((d, i) => (pciDrives.has(i) ? [] : [{ d, readOnly: options.readOnlyDrives?.includes(i) ?? false }]))
+    const readOnlyDrives = mmio.flatMap((m, i) => (m.readOnly ? [i] : []))
     const machine = new VirtMachine({
       ...options.config,
       consoleOut,
-      drives,
-      ...(options.readOnlyDrives ? { readOnlyDrives: options.readOnlyDrives } : {}),
-      ...(p9 ? { share: { tag: options.shareTag ?? DEFAULT_SHARE_TAG, handler: (t: Uint8Array) => p9.handle(t) } } : {}),
-      ...(wire ? { net: wire, ...(options.nic?.mac !== undefined ? { netMac: options.nic.mac } : {}) } : {}),
+      drives: mmio.map((m) => m.d),
+      ...(readOnlyDrives.length ? { readOnlyDrives } : {}),
+      ...(share && !onPci('virtio-9p-pci') ? { share } : {}),
+      ...(wire && !onPci('virtio-net-pci') ? { net: wire, ...(options.nic?.mac !== undefined ? { netMac: options.nic.mac } : {}) } : {}),
+      ...(onPci('virtio-rng-pci') ? { rng: false } : {}),
       ...(display.list.length ? { devices: display.list } : {}),
+      ...(options.pci ? { pci: options.pci.map((p) => pciFactory(p, { drives, readOnly: options.readOnlyDrives ?? [], ...(share ? { share } : {}), ...(wire ? { wire } : {}), ...(options.nic?.mac !== undefined ? { mac: options.nic.mac } : {}) })) } : {}),
     })
     boot(machine, { kernel: images.kernel, ...(images.firmware ? { firmware: images.firmware } : {}), ...(images.initrd ? { initrd: images.initrd } : {}) })
     return {
@@ -567,6 +619,26 @@ export async function createFromCli(options: CliOptions, consoleOut: (byte: numb
     await net?.close().catch(() => undefined)
     for (const d of drives) await d.close().catch(() => undefined)
     throw e
+  }
+}
+
+/** The board's factory for one PCI device of the command line. */
+function pciFactory(
+  spec: PciDeviceSpec,
+  from: { drives: BlockDevice[]; readOnly: readonly number[]; share?: { tag: string; handler: P9Handler }; wire?: FramePort; mac?: string },
+): PciFactory {
+  const virtio = (device: VirtioDevice): PciFactory => (ctx) => new VirtioPci(device, { memory: ctx.memory })
+  switch (spec.driver) {
+    case 'virtio-blk-pci':
+      return virtio(new VirtioBlk(from.drives[spec.drive]!, { serial: `honk-disk${spec.drive}`, readOnly: from.readOnly.includes(spec.drive) }))
+    case 'nvme':
+      return (ctx) => new NvmeController(from.drives[spec.drive]!, { memory: ctx.memory, serial: spec.serial })
+    case 'virtio-net-pci':
+      return virtio(new VirtioNet(from.wire!, from.mac !== undefined ? { mac: from.mac } : {}))
+    case 'virtio-9p-pci':
+      return virtio(new VirtioP9(from.share!.tag, from.share!.handler))
+    case 'virtio-rng-pci':
+      return (ctx) => new VirtioPci(new VirtioRng(ctx.entropy ? { source: ctx.entropy } : {}), { memory: ctx.memory })
   }
 }
 

@@ -46,8 +46,8 @@ const COMMON_LEN = 0x38
 const NOTIFY_MULTIPLIER = 4
 const TRANSPORT_FEATURES = FEATURE.VERSION_1 | FEATURE.RING_INDIRECT_DESC | FEATURE.RING_EVENT_IDX
 
-/** PCI class codes QEMU gives the virtio functions. */
-const CLASS_BY_DEVICE_ID: Record<number, number> = { 1: 0x02_00_00, 2: 0x01_00_00, 4: 0xff_00_00, 9: 0x01_80_00, 16: 0x03_80_00, 18: 0x09_80_00 }
+/** PCI class codes QEMU gives the virtio functions (rng: "other" 0x00ff; 9p: 0x0002, as QEMU 7.2 writes them). */
+const CLASS_BY_DEVICE_ID: Record<number, number> = { 1: 0x02_00_00, 2: 0x01_00_00, 4: 0x00_ff_00, 9: 0x00_02_00, 16: 0x03_80_00, 18: 0x09_80_00 }
 
 export interface VirtioPciOptions {
   /** DMA target: guest RAM (gated by the function's Bus Master Enable). */
@@ -94,7 +94,7 @@ export class VirtioPci extends PciFunction {
       vendorId: PCI_VENDOR.REDHAT_VIRTIO,
       deviceId: 0x1040 + device.deviceId,
       revision: 1,
-      classCode: CLASS_BY_DEVICE_ID[device.deviceId] ?? 0xff_00_00,
+      classCode: CLASS_BY_DEVICE_ID[device.deviceId] ?? 0x00_ff_00,
       subsystemVendorId: PCI_VENDOR.REDHAT_VIRTIO,
       subsystemId: 0x1100,
       interruptPin: 1,
