@@ -32,6 +32,9 @@ import { buildPrograms, program, runNodeWasi } from '../src/wasi/programs.ts'
 import type { WasmWorkerFactory } from '../src/wasi/spawn.ts'
 
 const quick = process.argv.includes('--quick')
+/** `--only io|start|syscalls|compute`: one group of rows (while working on it; the report then has only those). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
+const runs = (group: string): boolean => only === undefined || only === group
 const ROUNDS = quick ? 2 : 3
 const MB = quick ? 16 : 64
 const CALLS = quick ? 200_000 : 1_000_000
@@ -151,6 +154,7 @@ let floorUs = 0
 try {
   floorUs = await bridgeFloor(quick ? 5000 : 20000)
   // Start-up: median of STARTS runs each.
+  if (runs('start')) {
   const startCold: number[] = []
   const startWarm: number[] = []
   const startPeer: number[] = []
@@ -161,15 +165,20 @@ try {
   }
   metrics.push(lowerIsBetter('start-up hello (fresh worker)', 'ms', median(startCold), median(startPeer)))
   metrics.push(lowerIsBetter('start-up hello (prewarmed worker)', 'ms', median(startWarm), median(startPeer)))
+  }
 
+  if (runs('io')) {
   const [io, ioPeer] = await best('iobench', ['/sandbox', String(MB)])
   const moved = 2 * MB
   metrics.push(higherIsBetter(`file I/O (${MB} MiB written + read, 64 KiB blocks)`, 'MB/s', moved / (io / 1000), moved / (ioPeer / 1000)))
+  }
 
+  if (runs('syscalls'))
   for (const [mode, n] of [['seek', CALLS], ['clock', CALLS], ['fstat', FSTAT_CALLS]] as const) {
     const [a, b] = await best('syscalls', ['/sandbox', mode, String(n)])
     metrics.push(higherIsBetter(`syscalls: ${mode} loop`, 'calls/s', n / (a / 1000), n / (b / 1000)))
   }
+  if (runs('compute')) {
   const [cpu, cpuPeer] = await best('compute', [String(COMPUTE_N)])
   metrics.push(lowerIsBetter(`compute (sieve to ${COMPUTE_N})`, 'ms', cpu, cpuPeer))
   // In the worker, against node:wasi in a Worker (best of R each; both timed inside the worker,
@@ -183,6 +192,7 @@ try {
     inWorker = Math.min(inWorker, await nodeWasiInWorker('compute', [String(COMPUTE_N)]))
   }
   metrics.push(lowerIsBetter(`compute in a worker (start→exit), peer: node:wasi in a Worker`, 'ms', oursRun, inWorker))
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

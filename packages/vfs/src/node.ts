@@ -33,6 +33,7 @@ import { close as closeFd, constants, fstat, open as openFd, type BigIntStats } 
 import * as fsp from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { FsError, ReadOnlyError, type FsErrorCode } from './errors.js'
+import { registerHostDescriptor } from './host-descriptor.js'
 import { checkRange } from './memory.js'
 import { cleanPath, components, splitPath } from './path.js'
 import type { DirEntry, FS, FileHandle, FileType, OpenOptions, SetAttr, Stat } from './types.js'
@@ -326,7 +327,7 @@ export class HostFS implements FS {
         throw mapError(e, op, path)
       }
     }
-    return {
+    const handle: FileHandle = {
       read: (position, length) =>
         io('read', async () => {
           checkRange('read', path, position, length)
@@ -361,6 +362,9 @@ export class HostFS implements FS {
       sync: () => io('sync', () => fh.datasync()),
       close: () => io('close', () => fh.close()),
     }
+    // read/write above are exactly pread/pwrite of fh.fd (an append handle's writes are not).
+    if (!append) registerHostDescriptor(handle, fh.fd)
+    return handle
   }
 
   async mkdir(path: string, mode = 0o755): Promise<void> {

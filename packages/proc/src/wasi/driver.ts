@@ -23,6 +23,8 @@ export interface DriverOptions {
   writeBehind?: number
   /** The host's cache lifetime in ms (default 0). */
   cacheMs?: number
+  /** The worker reads and writes host files itself (`SpawnWasmOptions.io.direct`; default false). */
+  direct?: boolean
 }
 
 export interface DriverResult {
@@ -45,7 +47,7 @@ const enc = new TextEncoder()
 
 export async function startDriver(workers: WasmWorkerFactory, options: DriverOptions = {}): Promise<Driver> {
   const entries = Object.entries(options.preopens ?? {})
-  const server = new WasiFsServer(entries.map(([, fs]) => fs), { stdin: options.stdin })
+  const server = new WasiFsServer(entries.map(([, fs]) => fs), { stdin: options.stdin, direct: options.direct ?? false })
   const writeBehind = options.writeBehind ?? 0
   const sab = bridgeBuffer(options.capacity ?? DEFAULT_CAPACITY, writeBehind)
   const bridge = new MainBridge(sab, writeBehind, server, options.cacheMs ?? 0)
@@ -75,7 +77,7 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
   const start: StartMessage = {
     t: 'start', module: undefined, driver: true, args: options.args ?? [], env: options.env ?? [], preopens: entries.map(([n]) => n),
     stdin: options.stdin !== undefined, sab, clock: options.clock, randomSeed: options.randomSeed, maxMemoryPages: 4,
-    maxOpenFds: options.maxOpenFds ?? 64, maxIo: 16 << 20, writeBehind, cacheMs: options.cacheMs ?? 0,
+    maxOpenFds: options.maxOpenFds ?? 64, maxIo: 16 << 20, writeBehind, cacheMs: options.cacheMs ?? 0, direct: options.direct ?? false,
   }
   worker.postMessage(start)
   await isReady

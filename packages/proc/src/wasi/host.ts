@@ -41,6 +41,29 @@ export interface WasiBridge {
    */
   begin?(req: Request): void
   end?(): BridgeAnswer
+  /** True while write-behind holds bytes not yet handed to the FS (optional: never, without write-behind). */
+  pendingWrites?(): boolean
+}
+
+/**
+ * Synchronous `pread`/`pwrite` on a host descriptor of this process (Node: `fs.readSync` and
+ * `fs.writeSync` in the worker). With it, a file whose `FileHandle` the FS registered as exactly a
+ * host descriptor (`@honk/vfs` `hostDescriptorOf`) is read and written by the module's own thread:
+ * no round trip, no copy (the kernel copies straight into or out of the module's memory). Errors
+ * are thrown as objects with the host's errno name in `code` ('EIO', 'ENOSPC', …).
+ */
+export interface DirectFileIo {
+  /** Reads into `into` from `position`; the bytes read (0 at end of file). */
+  read(fd: number, into: Uint8Array, position: number): number
+  /** Writes `from` (or a first part of it) at `position`; the bytes written. */
+  write(fd: number, from: Uint8Array, position: number): number
+}
+
+/** The WASI errno of a host error code thrown by `DirectFileIo` (an unknown one is EIO). */
+export function errnoOfHostCode(e: unknown): number {
+  const code = typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : ''
+  const name = code.startsWith('E') ? code.slice(1) : ''
+  return name !== '' && name !== 'SUCCESS' && Object.hasOwn(Errno, name) ? Errno[name as keyof typeof Errno] : Errno.IO
 }
 
 export interface WasiHostConfig {
@@ -69,6 +92,8 @@ export interface WasiHostConfig {
    * 0 (default): nothing is cached.
    */
   cacheMs?: number
+  /** The worker's own I/O on host descriptors (see `DirectFileIo`); without it every file request crosses the bridge. */
+  direct?: DirectFileIo | undefined
 }
 
 /** `proc_exit` was called. */
@@ -114,10 +139,12 @@ interface Fd {
   stat?: WireStat | undefined
   statCalls?: number
   statAt?: number
+  /** File: the host descriptor the worker reads and writes itself (DirectFileIo), if any. */
+  direct?: number | undefined
 }
 
 /** Requests that change nothing in a file system (a cached read or stat survives them). */
-const READ_ONLY_OPS: ReadonlySet<Request['op']> = new Set(['stat', 'fstat', 'dstat', 'read', 'readdir', 'readlink', 'stdin', 'stdinwait', 'more'])
+const READ_ONLY_OPS: ReadonlySet<Request['op']> = new Set(['stat', 'fstat', 'dstat', 'read', 'readdir', 'readlink', 'stdin', 'stdinwait', 'more', 'flush'])
 
 interface ReadAhead {
   handle: number
@@ -685,6 +712,7 @@ export class WasiHost {
    * read that starts where the last one of this descriptor ended fetches a whole chunk ahead.
    */
   private readAt(f: Fd, pos: number, iovs: [number, number][]): number {
+    if (f.direct !== undefined && this.config.direct !== undefined) return this.readDirect(f.direct, this.config.direct, pos, iovs)
     let done = 0
     for (const [p, l] of iovs) {
       let off = 0
@@ -719,6 +747,60 @@ export class WasiHost {
         f.lastEnd = at + got.length
         if (eof) return done
       }
+    }
+    return done
+  }
+
+  /**
+   * Before the module's thread touches a file itself: earlier writes still in write-behind go to
+   * the FS first, so that every access sees them (the file may be another name of the same one).
+   */
+  private beforeDirect(): void {
+    this.settle()
+    if (this.bridge.pendingWrites?.() === true) this.call({ op: 'flush' })
+  }
+
+  /** `readAt` on a host descriptor: the kernel copies straight into the module's memory. */
+  private readDirect(fd: number, io: DirectFileIo, pos: number, iovs: [number, number][]): number {
+    this.beforeDirect()
+    let done = 0
+    for (const [p, l] of iovs) {
+      let off = 0
+      while (off < l && done < this.config.maxIo) {
+        const want = Math.min(l - off, this.config.maxIo - done)
+        let n: number
+        try {
+          n = io.read(fd, this.bytes(p + off, want), pos + done)
+        } catch (e) {
+          // Bytes already read are a short read; an error with none is the call's errno (POSIX).
+          if (done > 0) return done
+          return fail(errnoOfHostCode(e))
+        }
+        if (n === 0) return done
+        off += n
+        done += n
+      }
+    }
+    return done
+  }
+
+  /** A write on a host descriptor, from the module's memory; short only if the host's was. */
+  private writeDirect(fd: number, io: DirectFileIo, data: Uint8Array, pos: number): number {
+    this.beforeDirect()
+    // The file changes: a cached stat or read-ahead of this process is stale.
+    this.calls++
+    this.mutations++
+    let done = 0
+    while (done < data.length) {
+      let n: number
+      try {
+        n = io.write(fd, data.subarray(done), pos + done)
+      } catch (e) {
+        if (done > 0) return done
+        return fail(errnoOfHostCode(e))
+      }
+      if (n === 0) break
+      done += n
     }
     return done
   }
@@ -787,6 +869,13 @@ export class WasiHost {
     if (data.length === 0) return 0
     const append = pos === undefined && (f.flags & Fdflags.APPEND) !== 0
     const sync = (f.flags & (Fdflags.SYNC | Fdflags.DSYNC)) !== 0
+    // The module's thread writes a host file itself (not append or sync writes: the FS does those).
+    if (!append && !sync && f.direct !== undefined && this.config.direct !== undefined) {
+      const at = pos ?? f.pos
+      const n = this.writeDirect(f.direct, this.config.direct, data, at)
+      if (pos === undefined) f.pos += n
+      return n
+    }
     // Write-behind (not for append or sync writes, whose answer depends on the FS now).
     if (!append && !sync && this.bridge.writeBehind !== undefined && this.bridge.writeBehind(f.handle, pos ?? f.pos, data)) {
       this.calls++
@@ -974,7 +1063,7 @@ export class WasiHost {
     })
     const entry: Fd =
       r.kind === 'file'
-        ? { kind: 'file', filetype: Filetype.REGULAR_FILE, base: wantBase & FILE_RIGHTS, inheriting: wantInh & d.inheriting, flags: ff, handle: r.handle, pos: 0, pre: d.pre, path: '', preopen: undefined, listing: undefined, lastEnd: 0 }
+        ? { kind: 'file', filetype: Filetype.REGULAR_FILE, base: wantBase & FILE_RIGHTS, inheriting: wantInh & d.inheriting, flags: ff, handle: r.handle, pos: 0, pre: d.pre, path: '', preopen: undefined, listing: undefined, lastEnd: 0, direct: r.direct }
         : { kind: 'dir', filetype: Filetype.DIRECTORY, base: wantBase & DIR_RIGHTS, inheriting: wantInh & d.inheriting, flags: ff, handle: 0, pos: 0, pre: d.pre, path: r.path, preopen: undefined, listing: undefined }
     this.fds.set(slot, entry)
     this.u32(out, slot)

@@ -99,9 +99,14 @@ export type Request =
   | { op: 'stdin'; max: number }
   | { op: 'stdinwait'; timeoutMs: number }
   | { op: 'more' }
+  /** Nothing but the write-behind flush every request starts with (before the worker's own I/O). */
+  | { op: 'flush' }
 
 /** What `open` answers. */
-export type OpenResult = { kind: 'file'; handle: number; stat: WireStat } | { kind: 'dir'; path: string; stat: WireStat }
+export type OpenResult =
+  /** `direct`: the host descriptor behind the file (see `@honk/vfs` `hostDescriptorOf`), when the worker may use it. */
+  | { kind: 'file'; handle: number; stat: WireStat; direct?: number }
+  | { kind: 'dir'; path: string; stat: WireStat }
 
 /** Messages the worker posts. */
 export type WorkerMessage =
@@ -148,6 +153,8 @@ export interface StartMessage {
   writeBehind?: number
   /** Lifetime (ms) of the worker's read-ahead and stat cache (0: nothing cached). */
   cacheMs?: number
+  /** Host files are read and written by the worker itself when it can (see `SpawnWasmOptions.io.direct`). */
+  direct?: boolean
 }
 
 /** Driver-mode call (tests only): write `writes` into memory, call `fn(...args)`, read `reads` back. */

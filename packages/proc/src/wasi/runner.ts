@@ -4,7 +4,7 @@
  * Platform-neutral: the Node entry (worker-node.ts) and a browser worker script hand it a port.
  */
 import { WASI_FUNCTIONS } from './abi.js'
-import { WasiExit, WasiHost, WasiLimitExceeded, WasiRaise, type BridgeAnswer, type WasiBridge } from './host.js'
+import { WasiExit, WasiHost, WasiLimitExceeded, WasiRaise, type BridgeAnswer, type DirectFileIo, type WasiBridge } from './host.js'
 import { HEADER, KIND_BYTES, KIND_JSON, WB_HANDLE, WB_LEN, WB_LOCK, WB_POS_F64, type DriverCall, type Request, type StartMessage, type WorkerMessage } from './protocol.js'
 import { isWasmModule, wasmApi, type WasmMemory } from './wasm-api.js'
 
@@ -14,6 +14,8 @@ export interface RunnerPort {
   onMessage(listener: (message: unknown) => void): void
   /** A faster monotonic nanosecond clock of the platform, if it has one. */
   monotonicNs?: () => bigint
+  /** Synchronous I/O on host descriptors, where the platform has it (Node). */
+  direct?: DirectFileIo
 }
 
 const dec = new TextDecoder()
@@ -38,6 +40,10 @@ export class SharedBridge implements WasiBridge {
     const capacity = sab.byteLength - HEADER - writeBehind
     this.payload = new Uint8Array(sab, HEADER, capacity)
     this.region = new Uint8Array(sab, HEADER + capacity, writeBehind)
+  }
+
+  pendingWrites(): boolean {
+    return this.region.length > 0 && Atomics.load(this.ctrl, WB_LEN) !== 0
   }
 
   /**
@@ -159,6 +165,7 @@ export function runWasiWorker(port: RunnerPort): void {
         cacheMs: m.cacheMs ?? 0,
         args: m.args, env: m.env, preopens: m.preopens, console: true, stdin: m.stdin, clock: m.clock, randomSeed: m.randomSeed,
         maxOpenFds: m.maxOpenFds, maxMemoryPages: m.maxMemoryPages, maxIo: m.maxIo, chunk: capacity, monotonicNs: port.monotonicNs,
+        direct: m.direct === true ? port.direct : undefined,
       })
       if (m.driver) {
         memory = new wasmApi.Memory({ initial: 2, maximum: 4 })

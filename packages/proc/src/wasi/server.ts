@@ -7,7 +7,7 @@
  * `ENOTCAPABLE` before the FS sees anything. The FS itself cannot leave its root either
  * (it refuses `..`), so containment holds twice.
  */
-import { FsError, type FS, type FileHandle, type Stat, type FileType } from '@honk/vfs'
+import { FsError, hostDescriptorOf, type FS, type FileHandle, type Stat, type FileType } from '@honk/vfs'
 import { Errno, Filetype, Oflags } from './abi.js'
 import type { OpenResult, Request, WireDirent, WireStat, WireTime, At } from './protocol.js'
 
@@ -84,6 +84,8 @@ export interface WasiFsServerOptions {
   maxHandles?: number
   /** The clock for "now" in set-times (ms since the epoch). */
   now?: () => number
+  /** Hand the worker the host descriptor of a file that has one, for I/O of its own (default false). */
+  direct?: boolean
 }
 
 /** Times set through WASI, in exact nanoseconds, with the milliseconds the FS stored for them. */
@@ -421,6 +423,9 @@ export class WasiFsServer {
         if (!s) return { json: true }
         return { json: s.ready ? await s.ready(req.timeoutMs) : true }
       }
+      case 'flush':
+        // The batch written before this request is all it asked for (behind.ts).
+        return { errno: 0 }
       case 'more': {
         const rest = this.pending ?? new Uint8Array(0)
         this.pending = undefined
@@ -471,7 +476,8 @@ export class WasiFsServer {
       await fh.close().catch(() => undefined)
       throw e
     }
-    return { kind: 'file', handle, stat: this.wire(st, req.at.pre) }
+    const direct = this.options.direct === true ? hostDescriptorOf(fh) : undefined
+    return direct === undefined ? { kind: 'file', handle, stat: this.wire(st, req.at.pre) } : { kind: 'file', handle, stat: this.wire(st, req.at.pre), direct }
   }
 
   private async readdir(pre: number, path: string): Promise<WireDirent[]> {

@@ -92,6 +92,14 @@ export interface WasmIoOptions {
    * this late.
    */
   cacheMs?: number
+  /**
+   * Files of an FS that registered their host descriptor (`@honk/vfs` `HostFS`: see
+   * `hostDescriptorOf`) are read and written by the module's own worker with `pread`/`pwrite`,
+   * where the platform offers that (Node's workers): no round trip to this thread, and a write is
+   * in the host file when the call returns. Append and sync writes, and every other request,
+   * still go through the FS. Default true; false sends everything through the FS.
+   */
+  direct?: boolean
 }
 
 /** How a WebAssembly process ended. */
@@ -166,6 +174,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
   let ioDone: Promise<void> = Promise.resolve()
   const writeBehind = Math.max(0, Math.floor(options.io?.writeBehind ?? DEFAULT_WRITE_BEHIND))
   const cacheMs = Math.max(0, options.io?.cacheMs ?? DEFAULT_CACHE_MS)
+  const direct = options.io?.direct ?? true
   const proc = options.table.spawn(name, caps, async (ctx) => {
     const fsCap = ctx.can('fs')
     const consoleCap = ctx.can('console')
@@ -173,7 +182,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
     const stdinSrc = !consoleCap || options.stdin === undefined ? undefined : typeof options.stdin === 'string' ? new ByteStdin(enc.encode(options.stdin)) : options.stdin instanceof Uint8Array ? new ByteStdin(options.stdin) : options.stdin
     const server = new WasiFsServer(
       preopenEntries.map(([, fs]) => fs),
-      { stdin: stdinSrc, maxHandles: limits.maxOpenFds },
+      { stdin: stdinSrc, maxHandles: limits.maxOpenFds, direct },
     )
     let bytes: Uint8Array | WasmModule = module
     if (module instanceof Uint8Array) {
@@ -313,6 +322,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         maxIo: 16 << 20,
         writeBehind,
         cacheMs,
+        direct,
       }
       worker.postMessage(start, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : [])
     })

@@ -1,4 +1,5 @@
 /** The Node worker entry of a WebAssembly process (see node.ts). */
+import { readSync, writeSync } from 'node:fs'
 import { parentPort } from 'node:worker_threads'
 import { runWasiWorker } from './runner.js'
 
@@ -8,4 +9,9 @@ runWasiWorker({
   postMessage: (m, transfer) => port.postMessage(m, transfer ?? []),
   onMessage: (listener) => port.on('message', listener),
   monotonicNs: process.hrtime.bigint,
+  // pread/pwrite on descriptors the main thread opened (the process shares its descriptor table).
+  direct: {
+    read: (fd, into, position) => readSync(fd, into, 0, into.length, position),
+    write: (fd, from, position) => writeSync(fd, from, 0, from.length, position),
+  },
 })
