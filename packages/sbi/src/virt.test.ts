@@ -67,6 +67,28 @@ describe('virtDeviceTree', () => {
     expect(findNode(root, '/flash')).toBeUndefined()
   })
 
+  it('describes the PCIe host as QEMU does: ECAM, the three windows, INTx swizzled onto PLIC 32..35', () => {
+    const root = parseFdt(buildFdt(virtDeviceTree({ harts: 2, ramSize: 256n << 20n })))
+    const pci = findNode(root, '/soc/pci@30000000')!
+    expect(getString(pci, 'compatible')).toBe('pci-host-ecam-generic')
+    expect(getString(pci, 'device_type')).toBe('pci')
+    expect(getCells(pci, 'bus-range')).toEqual([0, 0xff])
+    expect(hasProp(pci, 'dma-coherent')).toBe(true)
+    expect(getCells(pci, 'reg')).toEqual([0, 0x3000_0000, 0, 0x1000_0000])
+    // (space, pci addr hi/lo, cpu addr hi/lo, size hi/lo): I/O at 0x3000000, 32-bit at 1 GiB, 64-bit at 16 GiB.
+    expect(getCells(pci, 'ranges')).toEqual([0x100_0000, 0, 0, 0, 0x300_0000, 0, 0x1_0000, 0x200_0000, 0, 0x4000_0000, 0, 0x4000_0000, 0, 0x4000_0000, 0x300_0000, 4, 0, 4, 0, 4, 0])
+    expect(getCells(pci, 'interrupt-map-mask')).toEqual([0x1800, 0, 0, 7])
+    const map = getCells(pci, 'interrupt-map')!
+    expect(map).toHaveLength(16 * 6)
+    const plic = findNode(root, '/soc/plic@c000000')!
+    for (let i = 0; i < 16; i++) {
+      const [hi, , , pin, parent, irq] = map.slice(6 * i, 6 * i + 6)
+      expect(findByPhandle(root, parent!)).toBe(plic)
+      expect(irq).toBe(32 + (((hi! >> 11) + pin! - 1) % 4)) // device 1, INTA → 33
+    }
+    expect(findNode(root, '/soc/pci@30000000') && findNode(parseFdt(buildFdt(virtDeviceTree({ harts: 1, ramSize: 256n << 20n, pcie: false }))), '/soc/pci@30000000')).toBeUndefined()
+  })
+
   it('honours the configuration', () => {
     const seed = new Uint8Array(32).fill(7)
     const t = virtDeviceTree({
