@@ -1,10 +1,11 @@
 import { HonkError } from '@honk/errors'
 
 /** The POSIX error names an FS reports. */
-export type FsErrorCode = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'ENOTEMPTY' | 'EROFS' | 'EINVAL' | 'EXDEV' | 'EIO' | 'EBADF' | 'ENOSPC' | 'EACCES'
+export type FsErrorCode = 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'ENOTEMPTY' | 'EROFS' | 'EINVAL' | 'EXDEV' | 'EIO' | 'EBADF' | 'ENOSPC' | 'EACCES' | 'EPERM' | 'ENOTSUP'
 
 /** Linux errno of each code (what 9P carries). */
 export const ERRNO_OF: Record<FsErrorCode, number> = {
+  EPERM: 1,
   ENOENT: 2,
   EIO: 5,
   EBADF: 9,
@@ -17,6 +18,7 @@ export const ERRNO_OF: Record<FsErrorCode, number> = {
   ENOSPC: 28,
   EROFS: 30,
   ENOTEMPTY: 39,
+  ENOTSUP: 95,
 }
 
 const MESSAGES: Record<FsErrorCode, string> = {
@@ -32,6 +34,8 @@ const MESSAGES: Record<FsErrorCode, string> = {
   EBADF: 'bad file handle',
   ENOSPC: 'no space left on device',
   EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTSUP: 'operation not supported',
 }
 
 /** A filesystem error: `code` is the POSIX name, `path` the path it is about. */

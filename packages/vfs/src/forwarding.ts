@@ -1,3 +1,4 @@
+import { FsError } from './errors.js'
 import type { FS } from './types.js'
 
 /**
@@ -18,6 +19,11 @@ export function forwarding(target: () => FS): FS {
     remove: (p) => target().remove(p),
     rename: (a, b) => target().rename(a, b),
     symlink: (t, p) => target().symlink(t, p),
+    // Present always (the target may change); a target without hard links answers ENOTSUP.
+    link: (a, b) => {
+      const t = target()
+      return t.link === undefined ? Promise.reject(new FsError('ENOTSUP', 'link', b, 'this file system has no hard links')) : t.link(a, b)
+    },
     readlink: (p) => target().readlink(p),
     setattr: (p, a) => target().setattr(p, a),
     sync: () => target().sync(),

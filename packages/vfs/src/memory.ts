@@ -221,7 +221,24 @@ export class MemoryFS implements FS {
     if (node.type === 'dir' && node.children.size > 0) throw new FsError('ENOTEMPTY', 'remove', clean)
     parent.children.delete(name)
     if (node.type === 'dir') parent.nlink--
-    node.nlink = 0
+    // A file or symlink lives on under its other hard links.
+    node.nlink = node.type === 'dir' ? 0 : node.nlink - 1
+    node.ctimeMs = this.clock()
+    this.touch(parent)
+  }
+
+  async link(existing: string, path: string): Promise<void> {
+    const src = cleanPath(existing, 'link')
+    const dst = cleanPath(path, 'link')
+    this.writable('link', dst)
+    const node = this.lookup(src, 'link')
+    // link(2): never to a directory.
+    if (node.type === 'dir') throw new FsError('EPERM', 'link', src, 'cannot hard-link a directory')
+    const [parent, name] = this.parentOf(dst, 'link')
+    if (parent.children.has(name)) throw new FsError('EEXIST', 'link', dst)
+    parent.children.set(name, node)
+    node.nlink++
+    node.ctimeMs = this.clock()
     this.touch(parent)
   }
 
@@ -241,7 +258,10 @@ export class MemoryFS implements FS {
       if (node.type === 'dir' && existing.type !== 'dir') throw new FsError('ENOTDIR', 'rename', dst)
       if (node.type !== 'dir' && existing.type === 'dir') throw new FsError('EISDIR', 'rename', dst)
       if (existing.type === 'dir' && existing.children.size > 0) throw new FsError('ENOTEMPTY', 'rename', dst)
+      // rename(2) of two links of one file does nothing.
+      if (existing === node) return
       if (existing.type === 'dir') dp.nlink--
+      else existing.nlink--
     }
     sp.children.delete(sn)
     dp.children.set(dn, node)

@@ -415,6 +415,19 @@ export class HostFS implements FS {
     }
   }
 
+  async link(existing: string, path: string): Promise<void> {
+    const src = cleanPath(existing, 'link')
+    const dst = cleanPath(path, 'link')
+    this.writable('link', dst)
+    if (src === '') throw new FsError('EPERM', 'link', src, 'cannot hard-link a directory')
+    if (dst === '') throw new FsError('EEXIST', 'link', dst)
+    // Both parents are descriptors under the root; link(2) follows neither final name.
+    await this.inParent(src, 'link', async (a, srcName) => {
+      if ((await fsp.lstat(at(a, srcName))).isDirectory()) throw new FsError('EPERM', 'link', src, 'cannot hard-link a directory')
+      await this.inParent(dst, 'link', (b, dstName) => fsp.link(at(a, srcName), at(b, dstName)))
+    })
+  }
+
   async symlink(target: string, path: string): Promise<void> {
     const clean = cleanPath(path, 'symlink')
     this.writable('symlink', clean)

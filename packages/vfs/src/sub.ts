@@ -16,6 +16,7 @@ export function sub(fs: FS, dir: string): FS {
     remove: async (p) => fs.remove(at(p)),
     rename: async (a, b) => fs.rename(at(a), at(b)),
     symlink: async (t, p) => fs.symlink(t, at(p)),
+    ...(fs.link === undefined ? {} : { link: async (a: string, b: string) => fs.link!(at(a), at(b)) }),
     readlink: async (p) => fs.readlink(at(p)),
     setattr: async (p, a) => fs.setattr(at(p), a),
     sync: () => fs.sync(),

@@ -84,6 +84,11 @@ export interface FS {
   /** Moves `from` to `to`, replacing a file (or an empty directory, for a directory) there. */
   rename(from: string, to: string): Promise<void>
   symlink(target: string, path: string): Promise<void>
+  /**
+   * Optional: a hard link `path` to the file or symlink `existing` (never a directory: EPERM;
+   * `path` existing: EEXIST). An FS without hard links leaves it out (callers answer ENOTSUP).
+   */
+  link?(existing: string, path: string): Promise<void>
   readlink(path: string): Promise<string>
   setattr(path: string, attrs: SetAttr): Promise<void>
   /** Makes every change so far durable. */

@@ -383,8 +383,8 @@ describe('paths', () => {
     expect(await ren('b', '../b')).toBe(Errno.NOTCAPABLE)
   })
 
-  it('path_link: the checks, then ENOTSUP (@honk/vfs has no hard links)', async () => {
-    const [d] = await fsDriver({ a: 'A', b: 'B' })
+  it('path_link: two names of one file (writes through one seen through the other, nlink 2, a name removed leaves the other); the checks; ENOTSUP from an FS without hard links', async () => {
+    const [d, fs] = await fsDriver({ a: 'A', b: 'B' })
     const link = async (from: string, to: string) => {
       const f = enc.encode(from)
       const t = enc.encode(to)
@@ -393,7 +393,30 @@ describe('paths', () => {
     expect(await link('missing', 'x')).toBe(Errno.NOENT)
     expect(await link('a', 'b')).toBe(Errno.EXIST)
     expect(await link('a', '../x')).toBe(Errno.NOTCAPABLE)
-    expect(await link('a', 'c')).toBe(Errno.NOTSUP)
+    expect(await link('a', 'c')).toBe(0)
+    expect((await fs.stat('c')).nlink).toBe(2)
+    // In place (writeFile would replace the name with a new file).
+    const h = await fs.open('a', { write: true, truncate: true })
+    await h.write(0, enc.encode('changed'))
+    await h.close()
+    expect(await readText(fs, 'c')).toBe('changed')
+    expect(await pathCall(d, 'path_unlink_file', 'a')).toBe(0)
+    expect(await readText(fs, 'c')).toBe('changed')
+    expect((await fs.stat('c')).nlink).toBe(1)
+    expect(await pathCall(d, 'path_create_directory', 'dir')).toBe(0)
+    expect(await link('dir', 'dir2')).toBe(Errno.PERM)
+    // A file system without hard links (here: MemoryFS with its link taken away).
+    const plain = new MemoryFS({ files: { a: 'A' } })
+    const noLinks: FS = { readOnly: false, stat: (p) => plain.stat(p), readDir: (p) => plain.readDir(p), open: (p, o) => plain.open(p, o), mkdir: (p, m) => plain.mkdir(p, m), remove: (p) => plain.remove(p), rename: (a, b) => plain.rename(a, b), symlink: (t, p) => plain.symlink(t, p), readlink: (p) => plain.readlink(p), setattr: (p, a) => plain.setattr(p, a), sync: () => plain.sync() }
+    const d2 = await drive({ preopens: { '/': noLinks, '/other': new MemoryFS() } })
+    const link2 = async (from: string, to: string, toFd = 3) => {
+      const f = enc.encode(from)
+      const t = enc.encode(to)
+      return (await d2.call('path_link', [3, 0, PATH, f.length, toFd, PATH + 256, t.length], { writes: [[PATH, f], [PATH + 256, t]] })).errno
+    }
+    expect(await link2('a', 'c')).toBe(Errno.NOTSUP)
+    // Across two preopens (two file systems): EXDEV.
+    expect(await link2('a', 'c', 4)).toBe(Errno.XDEV)
   })
 
   it('a path that is not UTF-8 is EILSEQ', async () => {

@@ -87,6 +87,7 @@ type Op =
   | { k: 'rename'; from: string; to: string }
   | { k: 'stat'; path: string }
   | { k: 'symlink'; target: string; path: string }
+  | { k: 'link'; from: string; to: string }
   | { k: 'truncate'; i: number; size: number }
   | { k: 'fstat'; i: number }
 
@@ -105,6 +106,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('rename' as const), from: path, to: path }),
   fc.record({ k: fc.constant('stat' as const), path }),
   fc.record({ k: fc.constant('symlink' as const), target: path, path }),
+  fc.record({ k: fc.constant('link' as const), from: path, to: path }),
   fc.record({ k: fc.constant('truncate' as const), i: fc.nat(5), size: fc.nat(16) }),
   fc.record({ k: fc.constant('fstat' as const), i: fc.nat(5) }),
 )
@@ -184,7 +186,8 @@ async function step(r: Runner, fds: number[], o: Op): Promise<unknown> {
       if (res.errno !== 0) return [res.errno]
       const v = new DataView(res.reads[0]!.buffer)
       const type = v.getUint8(16)
-      return [0, type, type === 4 ? v.getBigUint64(32, true) : -1n]
+      // A file's size and link count are the same everywhere; a directory's are not.
+      return [0, type, type === 4 ? v.getBigUint64(32, true) : -1n, type === 4 ? v.getBigUint64(24, true) : -1n]
     }
     case 'mkdir':
       return (await r.call('path_create_directory', [3, PATH, p1.length], [[PATH, p1]], [])).errno
@@ -197,6 +200,11 @@ async function step(r: Runner, fds: number[], o: Op): Promise<unknown> {
       const b = enc.encode(o.to)
       return (await r.call('path_rename', [3, PATH, a.length, 3, PATH2, b.length], [[PATH, a], [PATH2, b]], [])).errno
     }
+    case 'link': {
+      const a = enc.encode(o.from)
+      const b = enc.encode(o.to)
+      return (await r.call('path_link', [3, 0, PATH, a.length, 3, PATH2, b.length], [[PATH, a], [PATH2, b]], [])).errno
+    }
     case 'symlink': {
       const t = enc.encode(o.target)
       return (await r.call('path_symlink', [PATH2, t.length, 3, PATH, p1.length], [[PATH, p1], [PATH2, t]], [])).errno
@@ -206,8 +214,8 @@ async function step(r: Runner, fds: number[], o: Op): Promise<unknown> {
       if (res.errno !== 0) return [res.errno]
       const v = new DataView(res.reads[0]!.buffer)
       const type = v.getUint8(16)
-      // Sizes of directories and symlinks are FS-specific; a file's size is not.
-      return [0, type, type === 4 ? v.getBigUint64(32, true) : -1n]
+      // Sizes of directories and symlinks are FS-specific; a file's size and link count are not.
+      return [0, type, type === 4 ? v.getBigUint64(32, true) : -1n, type === 4 ? v.getBigUint64(24, true) : -1n]
     }
   }
 }

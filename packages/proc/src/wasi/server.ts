@@ -30,7 +30,7 @@ export class ErrnoSignal {
 const FS_ERRNO: Record<string, number> = {
   ENOENT: Errno.NOENT, ENOTDIR: Errno.NOTDIR, EISDIR: Errno.ISDIR, EEXIST: Errno.EXIST, ENOTEMPTY: Errno.NOTEMPTY,
   EROFS: Errno.ROFS, EINVAL: Errno.INVAL, EXDEV: Errno.XDEV, EIO: Errno.IO, EBADF: Errno.BADF, ENOSPC: Errno.NOSPC,
-  EACCES: Errno.ACCES,
+  EACCES: Errno.ACCES, EPERM: Errno.PERM, ENOTSUP: Errno.NOTSUP,
 }
 
 /** The WASI errno of anything an FS threw (an unknown error is EIO, never a host exception). */
@@ -381,8 +381,12 @@ export class WasiFsServer {
         const b = await this.resolve(req.at2, req.path2, false)
         if (b.stat) fail(Errno.EXIST)
         if (a.stat!.type === 'dir') fail(Errno.PERM)
-        // @honk/vfs has no hard links.
-        return fail(Errno.NOTSUP)
+        // A link joins two names of one file system (link(2): EXDEV across mounts).
+        if (req.at.pre !== req.at2.pre) fail(Errno.XDEV)
+        const fs = this.fsOf(req.at.pre)
+        if (fs.link === undefined) fail(Errno.NOTSUP)
+        await fs.link!(a.path, b.path)
+        return { errno: 0 }
       }
       case 'symlink': {
         if (req.target === '') fail(Errno.NOENT)

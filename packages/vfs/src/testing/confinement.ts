@@ -190,14 +190,14 @@ export async function attackInWorker(fx: ConfinementFixture, attacks: readonly A
 export type VictimOp =
   | { op: 'stat' | 'readDir' | 'readlink' | 'read' | 'remove' | 'mkdir' | 'chmod' | 'utimes' | 'truncate'; path: string }
   | { op: 'write' | 'create' | 'handle' | 'truncOpen' | 'append'; path: string }
-  | { op: 'rename'; from: string; to: string }
+  | { op: 'rename' | 'link'; from: string; to: string }
   | { op: 'symlink'; path: string }
 
 const PATHS = ['d', 'd/e', 'd/e/x', 'd/e/y', 'd/e/new', 'd/e/l', 'd/e/sub', 'd/f', 'd/new', 'd/sub', 'top', 'd/e/sub/x']
 const pathArb = fc.constantFrom(...PATHS)
 export const victimOpArb: fc.Arbitrary<VictimOp> = fc.oneof(
   fc.record({ op: fc.constantFrom('stat', 'readDir', 'readlink', 'read', 'remove', 'mkdir', 'chmod', 'utimes', 'truncate', 'write', 'create', 'handle', 'truncOpen', 'append'), path: pathArb }) as fc.Arbitrary<VictimOp>,
-  fc.record({ op: fc.constant('rename' as const), from: pathArb, to: pathArb }),
+  fc.record({ op: fc.constantFrom('rename' as const, 'link' as const), from: pathArb, to: pathArb }),
   fc.record({ op: fc.constant('symlink' as const), path: pathArb }),
 )
 
@@ -289,6 +289,10 @@ export async function runVictimOp(fs: FS, op: VictimOp): Promise<{ text: string[
         break
       case 'rename':
         await fs.rename(op.from, op.to)
+        break
+      case 'link':
+        // A hard link made through a swapped parent would name an outside file from inside.
+        if (fs.link !== undefined) await fs.link(op.from, op.to)
         break
       case 'symlink':
         await fs.symlink('victim-link', op.path)

@@ -108,6 +108,7 @@ export async function testFS(fs: FS, expected: Record<string, string | Uint8Arra
     await expectCode('mkdir on a read-only FS', 'EROFS', () => fs.mkdir('new-dir'))
     await expectCode('create on a read-only FS', 'EROFS', () => fs.open('new-file', { write: true, create: true }))
     await expectCode('symlink on a read-only FS', 'EROFS', () => fs.symlink('x', 'new-link'))
+    if (anyFile && fs.link !== undefined) await expectCode('link on a read-only FS', 'EROFS', () => fs.link!(anyFile, 'new-hard-link'))
     if (anyFile) {
       await expectCode('write open on a read-only FS', 'EROFS', () => fs.open(anyFile, { write: true }))
       await expectCode('remove on a read-only FS', 'EROFS', () => fs.remove(anyFile))
@@ -176,6 +177,25 @@ async function writeChecks(
       await expectCode('readlink of a file', 'EINVAL', () => fs.readlink(`${d}/g`))
       await expectCode('symlink over an existing name', 'EEXIST', () => fs.symlink('x', `${d}/g`))
       await fs.remove(`${d}/link`)
+    }
+    if (fs.link !== undefined) {
+      // Hard links: two names of one inode; a write through one is seen through the other.
+      await fs.link(`${d}/g`, `${d}/hard`)
+      const [g, h] = [await fs.stat(`${d}/g`), await fs.stat(`${d}/hard`)]
+      if (g.ino !== h.ino || g.nlink !== 2 || h.nlink !== 2) fail(`link: inodes ${g.ino}/${h.ino}, nlink ${g.nlink}/${h.nlink}, want one inode with nlink 2`)
+      const fh = await fs.open(`${d}/hard`, { write: true })
+      await fh.write(0, new TextEncoder().encode('L'))
+      await fh.close()
+      if (new TextDecoder().decode(await readFile(fs, `${d}/g`)).charAt(0) !== 'L') fail('link: a write through one name is not seen through the other')
+      await expectCode('link over an existing name', 'EEXIST', () => fs.link!(`${d}/g`, `${d}/moved`))
+      await expectCode('link of a directory', 'EPERM', () => fs.link!(`${d}/moved`, `${d}/dirlink`))
+      await expectCode('link of a missing file', 'ENOENT', () => fs.link!(`${d}/missing`, `${d}/x`))
+      await expectCode("link to a path with '..'", 'EINVAL', () => fs.link!(`${d}/g`, '../escape'))
+      // rename(2) between two names of one file does nothing.
+      await fs.rename(`${d}/hard`, `${d}/g`)
+      if ((await fs.stat(`${d}/hard`)).nlink !== 2) fail('rename between two links of one file changed something')
+      await fs.remove(`${d}/hard`)
+      if ((await fs.stat(`${d}/g`)).nlink !== 1) fail('link: removing one name left nlink above 1')
     }
     const names = (await fs.readDir(d)).map((e) => e.name).join(',')
     if (names !== 'g,moved') fail(`readDir after changes: ${names}, want g,moved`)
