@@ -7,6 +7,7 @@
  *   basic: harts in /proc/cpuinfo, a known sector of /dev/vda, /dev/hwrng, eth0 up, timers
  *          (sleeps on every hart, all of them idle at once)
  *   nvme:  the same known sector of /dev/nvme0n1, then 8 MiB written and read back (O_DIRECT)
+ *   diskbench: 4 KiB O_DIRECT sequential/random writes and reads on /dev/nvme0n1 and /dev/vda
  *   9p:    mount the virtio-9p share "honk" at /mnt and run a file workload on it
  *   net:   eth0's address (the kernel's own DHCP: ip=dhcp on the command line), then
  *          honk.fetch=<ip>:<port>:<bytes> fetches http://<ip>:<port>/<bytes> and prints the
@@ -591,6 +592,39 @@ static void check_nvme(void)
 	say("nvme: 8 MiB written and read back, checksum ", hex_buf(sum, h), 0);
 }
 
+/* ---- diskbench (issue #19's benchmark): 4 KiB O_DIRECT requests, 2048 of each kind, in the
+ * 8 MiB at 4 MiB of each disk there is: sequential write, sequential read, random write,
+ * random read. One line per kind with the guest's monotonic time (use a real-time clock). ---- */
+static void bench_disk(const char *dev, const char *name)
+{
+	char a[24], b[24];
+	int fd = open(dev, O_RDWR | O_DIRECT, 0);
+	if (fd < 0) return;
+	static const char *kinds[4] = { "seq-write", "seq-read", "rand-write", "rand-read" };
+	for (int k = 0; k < 4; k++) {
+		unsigned long x = 12345;
+		for (unsigned long i = 0; i < 4096; i++) dio[i] = (unsigned char)(i + k);
+		long t0 = now_ns();
+		for (unsigned long i = 0; i < 2048; i++) {
+			unsigned long block = i;
+			if (k >= 2) { x = x * 6364136223846793005ul + 1442695040888963407ul; block = (x >> 33) % 2048; }
+			long off = (long)((4ul << 20) + block * 4096);
+			if (lseek(fd, off, SEEK_SET) != off) { close(fd); return fail("diskbench", "seek"); }
+			long r = (k & 1) ? read(fd, dio, 4096) : write(fd, dio, 4096);
+			if (r != 4096) { close(fd); return fail("diskbench", kinds[k]); }
+		}
+		if (!(k & 1)) my_syscall1(__NR_fsync, fd);
+		long us = (now_ns() - t0) / 1000;
+		if (us < 1) us = 1;
+		char line[96] = "diskbench: ";
+		const char *parts[4] = { name, " ", kinds[k], " 4K: " };
+		for (int p = 0; p < 4; p++) strcpy(line + strlen(line), parts[p]);
+		(void)b;
+		say(line, utoa_buf(2048ul * 1000000ul / (unsigned long)us, a), " IOPS");
+	}
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	static char cmdline[1024];
@@ -613,6 +647,10 @@ int main(int argc, char **argv)
 	}
 	if (nine) check_9p();
 	if (contains(cmdline, "honk.checks=") && contains(cmdline, "nvme")) check_nvme();
+	if (contains(cmdline, "honk.checks=") && contains(cmdline, "diskbench")) {
+		bench_disk("/dev/nvme0n1", "nvme0n1");
+		bench_disk("/dev/vda", "vda");
+	}
 	if (contains(cmdline, "honk.checks=") && contains(cmdline, "net")) {
 		const char *fetch = param(cmdline, "honk.fetch="), *serve = param(cmdline, "honk.serve=");
 		check_net_address();
