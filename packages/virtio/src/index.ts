@@ -21,6 +21,7 @@ export { VirtioAnswerTooLongError, VirtioConfigError, VirtioDriverError, VirtioR
 export { RamGuestMemory, busMemory, noIrq, type GuestMemory, type IrqLine } from './memory.js'
 export { VirtioMmio, type VirtioMmioOptions } from './mmio.js'
 export { MsixTable, PciFunction, PcieHost, PcieHostBridge, addMsixCapability, type PciBar, type PciIdentity, type PcieHostOptions } from './pci.js'
+export { NvmeDisk, NvmeStatusError, pciPlaceBar, pciScan, type NvmeDriverOptions, type PciProbe } from './nvme-driver.js'
 export { NVME_ADMIN, NVME_IO, NVME_MAX_IO_QUEUES, NVME_MAX_QUEUE_ENTRIES, NVME_REG, NVME_SC, NvmeController, NvmeGuestError, type NvmeOptions, type NvmeStats } from './nvme.js'
 export { VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_CAP, VIRTIO_PCI_COMMON, VirtioPci, type VirtioPciOptions } from './virtio-pci.js'
 export { Chain, MAX_INDIRECT_ENTRIES, Virtqueue, type QueueHost, type QueueLayout, type Segment } from './virtqueue.js'
