@@ -36,6 +36,8 @@ export const enum Op {
   FCVT_W_S, FCVT_WU_S, FCVT_L_S, FCVT_LU_S, FCVT_W_D, FCVT_WU_D, FCVT_L_D, FCVT_LU_D,
   FCVT_S_W, FCVT_S_WU, FCVT_S_L, FCVT_S_LU, FCVT_D_W, FCVT_D_WU, FCVT_D_L, FCVT_D_LU,
   FMV_X_W, FMV_W_X, FMV_X_D, FMV_D_X,
+  // The hypervisor extension (privileged spec 1.12 §8.3): executed by `Hart.execH`, off the hot switch.
+  HLV_B, HLV_BU, HLV_H, HLV_HU, HLVX_HU, HLV_W, HLV_WU, HLVX_WU, HLV_D, HSV_B, HSV_H, HSV_W, HSV_D, HFENCE_VVMA, HFENCE_GVMA,
 }
 
 export interface Decoded {
@@ -207,7 +209,14 @@ function decode32(inst: number): Decoded {
         if (inst === 0x10200073) return d(Op.SRET)
         if (inst === 0x10500073) return d(Op.WFI)
         if (f7 === 0x09 && rd === 0) return d(Op.SFENCE_VMA)
+        if (f7 === 0x11 && rd === 0) return d(Op.HFENCE_VVMA)
+        if (f7 === 0x31 && rd === 0) return d(Op.HFENCE_GVMA)
         return ILLEGAL(inst, 4)
+      }
+      if (f3 === 4) {
+        // HLV/HLVX (funct7 0x30/0x32/0x34/0x36, rs2 selects the variant) and HSV (odd funct7, rd = 0).
+        const op = f7 & 1 ? (rd === 0 ? HSV_OPS[f7] : undefined) : HLV_OPS.get((f7 << 5) | rs2)
+        return op === undefined ? ILLEGAL(inst, 4) : d(op)
       }
       const csr = inst >>> 20
       const ops = [Op.ILLEGAL, Op.CSRRW, Op.CSRRS, Op.CSRRC, Op.ILLEGAL, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI]
@@ -291,6 +300,14 @@ function decodeOpFp(f7: number, f3: number, rs2: number): Op {
     default: return Op.ILLEGAL
   }
 }
+
+/** HLV and HLVX by (funct7 << 5 | rs2). */
+const HLV_OPS = new Map<number, Op>([
+  [(0x30 << 5) | 0, Op.HLV_B], [(0x30 << 5) | 1, Op.HLV_BU], [(0x32 << 5) | 0, Op.HLV_H], [(0x32 << 5) | 1, Op.HLV_HU], [(0x32 << 5) | 3, Op.HLVX_HU],
+  [(0x34 << 5) | 0, Op.HLV_W], [(0x34 << 5) | 1, Op.HLV_WU], [(0x34 << 5) | 3, Op.HLVX_WU], [(0x36 << 5) | 0, Op.HLV_D],
+])
+/** HSV by funct7. */
+const HSV_OPS: Partial<Record<number, Op>> = { 0x31: Op.HSV_B, 0x33: Op.HSV_H, 0x35: Op.HSV_W, 0x37: Op.HSV_D }
 
 // OP (0x33) by (funct7 << 3 | funct3).
 const OP_TABLE = new Map<number, Op>([

@@ -16,7 +16,7 @@
  */
 import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
-import { CAUSE, CAUSE_INTERRUPT, CSR, IRQ, MENVCFG, MSTATUS } from '@honk/riscv'
+import { CAUSE, CAUSE_INTERRUPT, CSR, HSTATUS, IRQ, MENVCFG, MSTATUS } from '@honk/riscv'
 import { Op, decode, type Decoded } from './decode.js'
 import { compileBlock } from './block.js'
 import { DecodeCache } from './decode-cache.js'
@@ -48,6 +48,12 @@ export interface HartOptions {
    * docs/RATIONALE.md "Why is Sv57 an option, off by default?").
    */
   sv57?: boolean
+  /**
+   * Offer the hypervisor extension (privileged spec 1.12 chapter 8; misa.H): V mode (VS, VU), the
+   * hypervisor and VS CSRs, two-stage translation, HLV/HSV/HFENCE (default false: misa.H clear, the
+   * H CSRs and instructions illegal, as before). GEILEN is 0 (no guest external interrupt files).
+   */
+  hypervisor?: boolean
 }
 
 /** The state of a hart, for snapshot/restore. */
@@ -71,6 +77,8 @@ export interface HartState {
   reservation: number | null
   /** Sitting in WFI. */
   waiting: boolean
+  /** V, the virtualization mode (hypervisor extension): the hart runs a guest in VS or VU mode. Absent = false. */
+  virt?: boolean
 }
 
 /** Raised inside the interpreter to take a trap; never escapes `run()`. */
@@ -78,6 +86,12 @@ class Trap {
   constructor(
     readonly cause: number,
     readonly tval: bigint,
+    /** htval/mtval2: a guest physical address >> 2 (guest-page faults), else 0. */
+    readonly tval2: bigint = 0n,
+    /** htinst/mtinst: a (pseudo)instruction, or 0. */
+    readonly tinst: bigint = 0n,
+    /** tval is a guest virtual address (hstatus.GVA / mstatus.GVA). */
+    readonly gva: boolean = false,
   ) {}
 }
 
@@ -105,6 +119,43 @@ const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1
 /** Interrupt priority, highest first (privileged spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
 const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
 const PAGE = 4096
+// The hypervisor extension (privileged spec 1.12 chapter 8).
+const MISA_H = 1n << 7n
+/** VSSIP, VSTIP, VSEIP: the VS-level interrupts (hvip, hideleg, mideleg's read-only ones). */
+const VS_INTS = (1n << BigInt(IRQ.VSSI)) | (1n << BigInt(IRQ.VSTI)) | (1n << BigInt(IRQ.VSEI))
+/** hie/hip: the VS-level interrupts and SGEI. */
+const H_INTS = VS_INTS | (1n << BigInt(IRQ.SGEI))
+/** mideleg bits that read as one with H (§8.4.? "mideleg": VS-level and SGEI interrupts go at least to HS). */
+const MIDELEG_FORCED = H_INTS
+/** hstatus's writable fields (VSXL is read-only 64-bit; VGEIN read-only 0 with GEILEN = 0; VSBE little-endian only). */
+const HSTATUS_WRITABLE = HSTATUS.VTSR | HSTATUS.VTW | HSTATUS.VTVM | HSTATUS.HU | HSTATUS.SPVP | HSTATUS.SPV | HSTATUS.GVA
+const HSTATUS_VSXL64 = 2n << 32n
+/** hedeleg: exceptions 0–8, 12, 13, 15 (ecalls from HS/VS/M, guest-page faults and virtual instruction are read-only 0; table 8.2). */
+const HEDELEG_WRITABLE = 0xb1ffn
+/** medeleg with H: also ecall from VS (10), guest-page faults (20, 21, 23) and virtual instruction (22). */
+const MEDELEG_WRITABLE_H = 0xb3ffn | (1n << 10n) | (0xfn << 20n)
+const VSSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.SUM | MSTATUS.MXR
+/** HS-level interrupt priority (§8.4.?): SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI after the M ones. */
+const PRIORITY_H = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI, IRQ.SGEI, IRQ.VSEI, IRQ.VSSI, IRQ.VSTI]
+/** Causes whose tval is an address: with V = 1 it is a guest virtual address (GVA). */
+const ADDRESS_CAUSES = [0, 1, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23].reduce((m, c) => m | (1 << c), 0)
+/** S CSRs that V = 1 redirects to their VS counterparts (CSR + 0x100; §8.2.?): sstatus…satp, not scounteren/senvcfg. */
+const VS_REDIRECT = new Set<number>([CSR.sstatus, CSR.sie, CSR.stvec, CSR.sscratch, CSR.sepc, CSR.scause, CSR.stval, CSR.sip, CSR.stimecmp, CSR.satp])
+/** The S CSRs this hart has (a VU-mode access to one is a virtual-instruction exception). */
+const S_CSRS = new Set<number>([...VS_REDIRECT, CSR.scounteren, CSR.senvcfg])
+/** The hypervisor and VS CSRs (a VS/VU-mode access is a virtual-instruction exception). */
+const H_CSRS = new Set<number>([CSR.hstatus, CSR.hedeleg, CSR.hideleg, CSR.hie, CSR.htimedelta, CSR.hcounteren, CSR.hgeie, CSR.henvcfg, CSR.htval, CSR.hip, CSR.hvip, CSR.htinst, CSR.hgatp, CSR.hgeip,
+  CSR.vsstatus, CSR.vsie, CSR.vstvec, CSR.vsscratch, CSR.vsepc, CSR.vscause, CSR.vstval, CSR.vsip, CSR.vstimecmp, CSR.vsatp])
+/** The guest-page fault of each access kind. */
+const GUEST_PAGE_FAULT = [CAUSE.FETCH_GUEST_PAGE, CAUSE.LOAD_GUEST_PAGE, CAUSE.STORE_GUEST_PAGE] as const
+/**
+ * htinst/mtinst for a guest-page fault on an implicit access of the VS-stage walk (§8.6.3, table
+ * 8.12): the pseudoinstructions of a 64-bit read (0x3000) and write (0x3020, an A/D update).
+ */
+const TINST_PTE_READ = 0x3000n
+const TINST_PTE_WRITE = 0x3020n
+/** A VS-stage TLB flag: the VS stage is Bare (every permission, no U check). */
+const VS_BARE = 256
 /** Times a block start is reached before it is compiled (most code that runs once stays interpreted). */
 /**
  * Visits of a block start before it is compiled. Measured (2026-11-30): at 8 the CPU bench ran
@@ -178,6 +229,41 @@ export class Hart {
   private satp = 0n
   /** satp.MODE as a number (0 bare, 8 Sv39, 9 Sv48, 10 Sv57 when offered), kept with every satp write. */
   private satpMode = 0
+  /**
+   * What `translate` switches on: satp's mode while accesses are not virtualized, -1 while some may
+   * be (V = 1, M-mode with MPRV and MPV, an HLV/HSV running): then `translateV` decides. Kept by
+   * `updateXmode` (privilege changes, mstatus and satp writes).
+   */
+  private xmode = 0
+  /** The hypervisor extension is offered (HartOptions.hypervisor). */
+  readonly hypervisor: boolean
+  /** V: the hart runs a guest (VS mode at privilege 1, VU at 0). Set with {@link setVirt}. */
+  private virt = false
+  private hstatus = HSTATUS_VSXL64
+  private hedeleg = 0n
+  private hideleg = 0n
+  private hcounteren = 0n
+  private htimedelta = 0n
+  private henvcfg = 0n
+  private htval = 0n
+  private htinst = 0n
+  private hgatp = 0n
+  private hgatpMode = 0
+  private mtval2 = 0n
+  private mtinst = 0n
+  /** vsstatus without FS (kept in `vsFs`) and SD (derived); UXL reads 64-bit. */
+  private vsstatus = 2n << 32n
+  private vsFs = 0
+  private vstvec = 0n
+  private vsscratch = 0n
+  private vsepc = 0n
+  private vscause = 0n
+  private vstval = 0n
+  private vsatp = 0n
+  private vsatpMode = 0
+  private vstimecmp = MASK64
+  /** While an HLV/HSV runs: 1, or 2 for HLVX (execute permission instead of read). */
+  private hvAccess = 0
   private readonly pmp = new Pmp()
   /** Instructions retired: never written by the guest (the virtual clock counts these). */
   instret = 0n
@@ -220,6 +306,25 @@ export class Hart {
     this.pc = options.resetPc ?? options.bus.ramBase
     this.blockThreshold = options.blockThreshold ?? DEFAULT_BLOCK_THRESHOLD
     this.sv57 = options.sv57 ?? false
+    this.hypervisor = options.hypervisor ?? false
+  }
+
+  /** V, the virtualization mode: true while the hart runs a guest (VS or VU mode). */
+  get virtualized(): boolean {
+    return this.virt
+  }
+
+  /**
+   * Sets V and the privilege at once, as a debugger or a VMM host would (no trap, no CSR change):
+   * `setVirt(true, 1)` puts the hart in VS mode, `setVirt(true, 0)` in VU. Requires the hypervisor
+   * extension for V = 1.
+   */
+  setVirt(virt: boolean, privilege: Privilege = this.privilege): void {
+    if (virt && (!this.hypervisor || privilege === 3)) throw new HartError(virt && privilege === 3 ? 'V = 1 needs privilege 0 (VU) or 1 (VS), not 3' : 'V = 1 needs the hypervisor extension (HartOptions.hypervisor)')
+    this.virt = virt
+    this.privilege = privilege
+    this.fetchBase = NaN
+    this.updateXmode()
   }
 
   private readonly blockThreshold: number
@@ -279,7 +384,13 @@ export class Hart {
 
   /** Sstc: when `stimecmp` raises STIP (menvcfg.STCE set), else never (2^64 - 1). */
   supervisorTimerDeadline(): bigint {
-    return (this.menvcfg & MENVCFG.STCE) !== 0n ? this.stimecmp : MASK64
+    if ((this.menvcfg & MENVCFG.STCE) === 0n) return MASK64
+    // A guest's vstimecmp (henvcfg.STCE) compares against mtime + htimedelta.
+    if ((this.henvcfg & MENVCFG.STCE) !== 0n) {
+      const v = BigInt.asUintN(64, this.vstimecmp - this.htimedelta)
+      if (v < this.stimecmp) return v
+    }
+    return this.stimecmp
   }
 
   /** What a remote SFENCE.VMA does: drop cached translations (all of them: always correct). */
@@ -313,6 +424,8 @@ export class Hart {
     if ((this.menvcfg & MENVCFG.STCE) !== 0n) {
       p &= ~(1n << BigInt(IRQ.STI))
       if (this.clock.mtime() >= this.stimecmp) p |= 1n << BigInt(IRQ.STI)
+      // Sstc in a guest: VSTIP is also raised by vstimecmp against the guest's time (henvcfg.STCE).
+      if ((this.henvcfg & MENVCFG.STCE) !== 0n && BigInt.asUintN(64, this.clock.mtime() + this.htimedelta) >= this.vstimecmp) p |= 1n << BigInt(IRQ.VSTI)
     }
     return p
   }
@@ -336,14 +449,45 @@ export class Hart {
    * counter its enable bits hide, an FP CSR while mstatus.FS is Off).
    */
   readCsrAsCode(n: number): bigint | undefined {
-    if (((n >> 8) & 3) > this.privilege) return undefined
-    return this.csrRead(n)
+    if (this.csrAccess(n, false) >= 0) return undefined
+    return this.csrRead(this.virt && VS_REDIRECT.has(n) ? n + 0x100 : n)
   }
 
   /** Writes CSR `n` as a `csrw` executed now would; false where it raises an illegal-instruction exception (also: bits 11:10 = 0b11 mark a read-only CSR). */
   writeCsrAsCode(n: number, v: bigint): boolean {
-    if (((n >> 8) & 3) > this.privilege || n >> 10 === 3) return false
-    return this.csrWrite(n, BigInt.asUintN(64, v))
+    if (this.csrAccess(n, true) >= 0) return false
+    return this.csrWrite(this.virt && VS_REDIRECT.has(n) ? n + 0x100 : n, BigInt.asUintN(64, v))
+  }
+
+  /**
+   * -1 when CSR `n` may be accessed now (read, or written when `write`), else the exception an
+   * instruction doing so raises: illegal instruction, or virtual instruction (§8.6.1) for a V = 1
+   * access to an H/VS CSR, to an S CSR from VU, to a counter hcounteren hides, to satp under
+   * hstatus.VTVM, to stimecmp without henvcfg.STCE and hcounteren.TM. Whether the CSR exists at all
+   * is `csrRead`'s answer (undefined: illegal).
+   */
+  private csrAccess(n: number, write: boolean): number {
+    const level = (n >> 8) & 3
+    if (write && n >> 10 === 3) return CAUSE.ILLEGAL
+    if (!this.virt) return (level === 2 && this.hypervisor ? 1 : level) > this.privilege ? CAUSE.ILLEGAL : -1
+    if (level === 3) return CAUSE.ILLEGAL
+    if (level === 2) return H_CSRS.has(n) ? CAUSE.VIRTUAL_INSTRUCTION : CAUSE.ILLEGAL
+    if (level === 1) {
+      if (!S_CSRS.has(n)) return CAUSE.ILLEGAL
+      const tm = 1n << 1n
+      if (n === CSR.stimecmp && ((this.menvcfg & MENVCFG.STCE) === 0n || (this.mcounteren & tm) === 0n)) return CAUSE.ILLEGAL
+      if (this.privilege === 0) return CAUSE.VIRTUAL_INSTRUCTION
+      if (n === CSR.satp && (this.hstatus & HSTATUS.VTVM) !== 0n) return CAUSE.VIRTUAL_INSTRUCTION
+      if (n === CSR.stimecmp && ((this.henvcfg & MENVCFG.STCE) === 0n || (this.hcounteren & tm) === 0n)) return CAUSE.VIRTUAL_INSTRUCTION
+      return -1
+    }
+    if (n >= CSR.cycle && n <= 0xc1f) {
+      // Counters (§8.2.?, hcounteren): mcounteren hides → illegal; hcounteren, or scounteren in VU → virtual.
+      const bit = 1n << BigInt(n & 31)
+      if ((this.mcounteren & bit) === 0n) return CAUSE.ILLEGAL
+      if ((this.hcounteren & bit) === 0n || (this.privilege === 0 && (this.scounteren & bit) === 0n)) return CAUSE.VIRTUAL_INSTRUCTION
+    }
+    return -1
   }
 
   private counter(n: number): bigint | undefined {
@@ -353,7 +497,7 @@ export class Hart {
     if (this.privilege < 1 && !(this.scounteren & bit)) return undefined
     if (n === CSR.cycle) return BigInt.asUintN(64, this.instret + this.cycleOffset)
     if (n === CSR.instret) return BigInt.asUintN(64, this.instret + this.instretOffset)
-    if (n === CSR.time) return this.clock.mtime()
+    if (n === CSR.time) return this.virt ? BigInt.asUintN(64, this.clock.mtime() + this.htimedelta) : this.clock.mtime()
     return 0n // hpmcounter3–31
   }
 
@@ -361,15 +505,15 @@ export class Hart {
     switch (n) {
       // fcsr and its fields: illegal while mstatus.FS is Off (privileged spec 3.1.6.6).
       case CSR.fflags:
-        return this.fpu.fs === 0 ? undefined : BigInt(this.fpu.fflags)
+        return this.fpOff() ? undefined : BigInt(this.fpu.fflags)
       case CSR.frm:
-        return this.fpu.fs === 0 ? undefined : BigInt(this.fpu.frm)
+        return this.fpOff() ? undefined : BigInt(this.fpu.frm)
       case CSR.fcsr:
-        return this.fpu.fs === 0 ? undefined : BigInt(this.fpu.fcsr)
+        return this.fpOff() ? undefined : BigInt(this.fpu.fcsr)
       case CSR.sstatus:
         return this.mstatusRead() & SSTATUS_MASK
       case CSR.sie:
-        return this.mie & this.mideleg
+        return this.mie & this.mideleg & S_INTS
       case CSR.stvec:
         return this.stvec
       case CSR.scounteren:
@@ -385,7 +529,7 @@ export class Hart {
       case CSR.stval:
         return this.stval
       case CSR.sip:
-        return this.mip() & this.mideleg
+        return this.mip() & this.mideleg & S_INTS
       case CSR.stimecmp:
         // Sstc: S-mode access needs menvcfg.STCE (else illegal).
         if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return undefined
@@ -396,11 +540,11 @@ export class Hart {
       case CSR.mstatus:
         return this.mstatusRead()
       case CSR.misa:
-        return MISA
+        return this.hypervisor ? MISA | MISA_H : MISA
       case CSR.medeleg:
         return this.medeleg
       case CSR.mideleg:
-        return this.mideleg
+        return this.hypervisor ? this.mideleg | MIDELEG_FORCED : this.mideleg
       case CSR.mie:
         return this.mie
       case CSR.mtvec:
@@ -438,7 +582,174 @@ export class Hart {
     if (n >= 0xb03 && n <= 0xb1f) return 0n // mhpmcounter3–31
     if (n >= 0x323 && n <= 0x33f) return 0n // mhpmevent3–31
     if (n >= CSR.cycle && n <= 0xc1f) return this.counter(n)
+    return this.hypervisor ? this.hCsrRead(n) : undefined
+  }
+
+  /** FP instructions and CSRs are illegal: mstatus.FS is Off, or (V = 1) vsstatus.FS is. */
+  private fpOff(): boolean {
+    return this.fpu.fs === 0 || (this.virt && this.vsFs === 0)
+  }
+
+  /** The hypervisor extension's CSRs (§8.2), read by HS or M (V = 1 accesses are redirected or refused before). */
+  private hCsrRead(n: number): bigint | undefined {
+    switch (n) {
+      case CSR.hstatus:
+        return this.hstatus
+      case CSR.hedeleg:
+        return this.hedeleg
+      case CSR.hideleg:
+        return this.hideleg
+      case CSR.hie:
+        return this.mie & H_INTS
+      case CSR.hip:
+        return this.mip() & H_INTS
+      case CSR.hvip:
+        return this.mipSoft & VS_INTS
+      case CSR.hgeie:
+      case CSR.hgeip:
+        return 0n // GEILEN = 0
+      case CSR.htval:
+        return this.htval
+      case CSR.htinst:
+        return this.htinst
+      case CSR.hgatp:
+        return this.hgatp
+      case CSR.henvcfg:
+        return this.henvcfg & this.menvcfg // STCE is read-only 0 while menvcfg.STCE is 0 (Sstc)
+      case CSR.hcounteren:
+        return this.hcounteren
+      case CSR.htimedelta:
+        return this.htimedelta
+      case CSR.mtval2:
+        return this.mtval2
+      case CSR.mtinst:
+        return this.mtinst
+      case CSR.vsstatus:
+        return this.vsstatus | (BigInt(this.vsFs) << 13n) | (this.vsFs === 3 ? MSTATUS.SD : 0n)
+      // vsie/vsip: the VS-level bits hideleg delegates, shifted to the S positions (VSSIP → SSIP …).
+      case CSR.vsie:
+        return (this.mie & this.hideleg & VS_INTS) >> 1n
+      case CSR.vsip:
+        return (this.mip() & this.hideleg & VS_INTS) >> 1n
+      case CSR.vstvec:
+        return this.vstvec
+      case CSR.vsscratch:
+        return this.vsscratch
+      case CSR.vsepc:
+        return this.vsepc
+      case CSR.vscause:
+        return this.vscause
+      case CSR.vstval:
+        return this.vstval
+      case CSR.vsatp:
+        return this.vsatp
+      case CSR.vstimecmp:
+        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return undefined
+        return this.vstimecmp
+    }
     return undefined
+  }
+
+  /** Writes a hypervisor-extension CSR (WARL rules of §8.2); false when there is no such CSR. */
+  private hCsrWrite(n: number, v: bigint): boolean {
+    switch (n) {
+      case CSR.hstatus:
+        this.hstatus = (v & HSTATUS_WRITABLE) | HSTATUS_VSXL64
+        return true
+      case CSR.hedeleg:
+        this.hedeleg = v & HEDELEG_WRITABLE
+        return true
+      case CSR.hideleg:
+        this.hideleg = v & VS_INTS
+        return true
+      case CSR.hie:
+        this.mie = (this.mie & ~H_INTS) | (v & H_INTS)
+        return true
+      case CSR.hip: {
+        const m = 1n << BigInt(IRQ.VSSI) // only VSSIP is writable in hip
+        this.mipSoft = (this.mipSoft & ~m) | (v & m)
+        return true
+      }
+      case CSR.hvip:
+        this.mipSoft = (this.mipSoft & ~VS_INTS) | (v & VS_INTS)
+        return true
+      case CSR.hgeie:
+        return true // GEILEN = 0: read-only zero
+      case CSR.htval:
+        this.htval = v
+        return true
+      case CSR.htinst:
+        this.htinst = v
+        return true
+      case CSR.hgatp: {
+        // WARL (§8.2.10): an unsupported MODE keeps the current one (the write is not ignored as
+        // for satp); VMID has 14 bits; the root table is 16 KiB aligned, so PPN's two low bits read 0.
+        let mode = Number(v >> 60n)
+        if (mode !== 0 && mode !== 8 && mode !== 9 && (mode !== 10 || !this.sv57)) mode = this.hgatpMode
+        this.hgatp = (BigInt(mode) << 60n) | (v & (0x3fffn << 44n)) | (v & ((1n << 44n) - 4n))
+        this.hgatpMode = mode
+        this.flushVTlb()
+        return true
+      }
+      case CSR.henvcfg:
+        this.henvcfg = v & MENVCFG.STCE
+        return true
+      case CSR.hcounteren:
+        this.hcounteren = v & 0xffffffffn
+        return true
+      case CSR.htimedelta:
+        this.htimedelta = v
+        return true
+      case CSR.mtval2:
+        this.mtval2 = v
+        return true
+      case CSR.mtinst:
+        this.mtinst = v
+        return true
+      case CSR.vsstatus:
+        this.vsstatus = (this.vsstatus & ~VSSTATUS_WRITABLE) | (v & VSSTATUS_WRITABLE)
+        this.vsFs = Number((v & MSTATUS.FS) >> 13n)
+        return true // SUM and MXR are checked on every guest TLB hit: no flush
+      case CSR.vsie: {
+        const m = this.hideleg & VS_INTS
+        this.mie = (this.mie & ~m) | ((v << 1n) & m)
+        return true
+      }
+      case CSR.vsip: {
+        const m = this.hideleg & (1n << BigInt(IRQ.VSSI)) // only SSIP (= VSSIP) is writable through vsip
+        this.mipSoft = (this.mipSoft & ~m) | ((v << 1n) & m)
+        return true
+      }
+      case CSR.vstvec:
+        this.vstvec = v & ~2n
+        return true
+      case CSR.vsscratch:
+        this.vsscratch = v
+        return true
+      case CSR.vsepc:
+        this.vsepc = v & ~1n
+        return true
+      case CSR.vscause:
+        this.vscause = v
+        return true
+      case CSR.vstval:
+        this.vstval = v
+        return true
+      case CSR.vsatp: {
+        // As satp: a write of an unsupported mode has no effect at all.
+        const mode = Number(v >> 60n)
+        if (mode !== 0 && mode !== 8 && mode !== 9 && (mode !== 10 || !this.sv57)) return true
+        this.vsatp = v & ((0xfn << 60n) | (0xffffn << 44n) | ((1n << 44n) - 1n))
+        this.vsatpMode = mode
+        this.flushVTlb()
+        return true
+      }
+      case CSR.vstimecmp:
+        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return false
+        this.vstimecmp = v
+        return true
+    }
+    return false
   }
 
   private mstatusRead(): bigint {
@@ -453,19 +764,19 @@ export class Hart {
     switch (n) {
       // Writing any part of fcsr makes the FP state Dirty.
       case CSR.fflags:
-        if (this.fpu.fs === 0) return false
+        if (this.fpOff()) return false
         this.fpu.fflags = Number(v & 31n)
-        this.fpu.fs = 3
+        this.fpDirty()
         return true
       case CSR.frm:
-        if (this.fpu.fs === 0) return false
+        if (this.fpOff()) return false
         this.fpu.frm = Number(v & 7n)
-        this.fpu.fs = 3
+        this.fpDirty()
         return true
       case CSR.fcsr:
-        if (this.fpu.fs === 0) return false
+        if (this.fpOff()) return false
         this.fpu.fcsr = Number(v & 0xffn)
-        this.fpu.fs = 3
+        this.fpDirty()
         return true
       case CSR.sstatus:
         // Only the writable sstatus bits change (UXL, read-only here, must survive).
@@ -515,26 +826,30 @@ export class Hart {
         if (mode !== 0 && mode !== 8 && mode !== 9 && (mode !== 10 || !this.sv57)) return true
         this.satp = v & ((0xfn << 60n) | (0xffffn << 44n) | ((1n << 44n) - 1n))
         this.satpMode = Number(this.satp >> 60n)
+        this.updateXmode()
         this.flushTlb()
         return true
       }
       case CSR.mstatus: {
-        let w = v & MSTATUS_WRITABLE
+        // With H, MPV and GVA are writable too (§8.4.?).
+        const writable = this.hypervisor ? MSTATUS_WRITABLE | MSTATUS.MPV | MSTATUS.GVA : MSTATUS_WRITABLE
+        let w = v & writable
         if (((w & MSTATUS.MPP) >> 11n) === 2n) w &= ~MSTATUS.MPP // MPP is WARL: 2 is reserved → U
-        this.mstatus = (this.mstatus & ~MSTATUS_WRITABLE) | w
+        this.mstatus = (this.mstatus & ~writable) | w
         this.fpu.fs = Number((v & MSTATUS.FS) >> 13n)
+        this.updateXmode() // MPRV, MPV, MPP decide whether M-mode's data accesses are virtualized
         return true
       }
       case CSR.misa:
         return true // WARL, read-only here
       case CSR.medeleg:
-        this.medeleg = v & 0xb3ffn & ~(1n << BigInt(CAUSE.ECALL_M)) // causes 0–15 delegable, not ecall-from-M
+        this.medeleg = v & (this.hypervisor ? MEDELEG_WRITABLE_H : 0xb3ffn) & ~(1n << BigInt(CAUSE.ECALL_M)) // causes 0–15 delegable, not ecall-from-M
         return true
       case CSR.mideleg:
         this.mideleg = v & S_INTS
         return true
       case CSR.mie:
-        this.mie = v & ALL_INTS
+        this.mie = v & (this.hypervisor ? ALL_INTS | H_INTS : ALL_INTS)
         return true
       case CSR.mtvec:
         this.mtvec = v & ~2n
@@ -561,7 +876,8 @@ export class Hart {
         return true
       case CSR.mip: {
         // Sstc: with menvcfg.STCE, STIP is stimecmp's comparator and read-only in mip.
-        const m = (this.menvcfg & MENVCFG.STCE) !== 0n ? S_INTS & ~(1n << BigInt(IRQ.STI)) : S_INTS
+        let m = (this.menvcfg & MENVCFG.STCE) !== 0n ? S_INTS & ~(1n << BigInt(IRQ.STI)) : S_INTS
+        if (this.hypervisor) m |= 1n << BigInt(IRQ.VSSI) // mip.VSSIP aliases hvip.VSSIP
         this.mipSoft = (this.mipSoft & ~m) | (v & m)
         return true
       }
@@ -587,7 +903,13 @@ export class Hart {
       return true
     }
     if ((n >= 0xb03 && n <= 0xb1f) || (n >= 0x323 && n <= 0x33f)) return true
-    return false
+    return this.hypervisor && this.hCsrWrite(n, v)
+  }
+
+  /** An FP instruction or CSR write changed FP state: mstatus.FS (and vsstatus.FS with V = 1) become Dirty. */
+  private fpDirty(): void {
+    this.fpu.fs = 3
+    if (this.virt) this.vsFs = 3
   }
 
   // ---- memory --------------------------------------------------------------------------
@@ -792,7 +1114,34 @@ export class Hart {
 
   private flushTlb(): void {
     this.tlbTag.fill(NaN)
+    this.vtlbTag.fill(NaN)
     this.fetchBase = NaN
+    this.updateDirect()
+  }
+
+  /**
+   * The guest TLB (V = 1 translations: VS stage over G stage, the final guest-virtual → physical
+   * page): its own arrays, so a guest's entries and the host's never mix and entering or leaving
+   * V mode flushes nothing. Emptied by vsatp, hgatp and vsstatus writes, HFENCE.*, SFENCE.VMA in
+   * VS mode, and with the host TLB (PMP, satp, SFENCE.VMA, restore).
+   */
+  private readonly vtlbTag = new Float64Array(TLB_SIZE).fill(NaN)
+  private readonly vtlbPage = new Float64Array(TLB_SIZE)
+  /** VS-stage PTE flags (VS_BARE: the VS stage is Bare). */
+  private readonly vtlbFlags = new Uint16Array(TLB_SIZE)
+  /** G-stage PTE flags (0xff: the G stage is Bare). */
+  private readonly vtlbGFlags = new Uint8Array(TLB_SIZE)
+
+  private flushVTlb(): void {
+    this.vtlbTag.fill(NaN)
+    this.fetchBase = NaN
+  }
+
+  /** Recomputes `xmode` (and `direct`) after a change of V, privilege, mstatus or satp. */
+  private updateXmode(): void {
+    const s = this.mstatus
+    const mprvV = this.privilege === 3 && (s & MSTATUS.MPRV) !== 0n && (s & MSTATUS.MPV) !== 0n && (s & MSTATUS.MPP) !== MSTATUS.MPP
+    this.xmode = this.virt || mprvV || this.hvAccess !== 0 ? -1 : this.satpMode
     this.updateDirect()
   }
 
@@ -805,7 +1154,7 @@ export class Hart {
   private direct = false
 
   private updateDirect(): void {
-    this.direct = this.satpMode === 0 && !this.pmp.active && this.bus.shadowedPages.size === 0
+    this.direct = this.xmode === 0 && !this.pmp.active && this.bus.shadowedPages.size === 0
   }
 
   /**
@@ -832,12 +1181,13 @@ export class Hart {
 
   /** Virtual → physical, or a page/access fault. `va` is the signed 64-bit value as a number (NaN: beyond ±2^53). */
   private translate(va: number, kind: Access): number {
-    const mode = this.satpMode // cached: a BigInt shift per fetch cost ~10 % of the interpreter
+    const mode = this.xmode // cached: a BigInt shift per fetch cost ~10 % of the interpreter
     // Bare and no PMP: physical whatever the privilege (no MPRV look-up, no BigInt).
     if (mode === 0 && !this.pmp.active) {
       if (!(va >= 0)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
       return va
     }
+    if (mode < 0) return this.translateV(va, kind)
     const priv = kind === FETCH ? this.privilege : this.dataPrivilege()
     if (priv === 3 || mode === 0) {
       if (!(va >= 0)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
@@ -939,14 +1289,242 @@ export class Hart {
     throw fault()
   }
 
+  // ---- two-stage translation (hypervisor extension, §8.5) -------------------------------
+
+  /**
+   * Translation when an access may be virtualized (`xmode` -1): V = 1, M-mode data with MPRV and
+   * MPV, or an HLV/HSV (privilege hstatus.SPVP). A non-virtualized access (M-mode's fetch under
+   * MPRV) goes the host way.
+   */
+  private translateV(va: number, kind: Access): number {
+    let priv: Privilege
+    let v: boolean
+    if (this.hvAccess !== 0) {
+      priv = (this.hstatus & HSTATUS.SPVP) !== 0n ? 1 : 0
+      v = true
+    } else if (kind !== FETCH && this.privilege === 3 && (this.mstatus & MSTATUS.MPRV) !== 0n) {
+      priv = Number((this.mstatus & MSTATUS.MPP) >> 11n) as Privilege
+      v = priv !== 3 && (this.mstatus & MSTATUS.MPV) !== 0n
+    } else {
+      priv = this.privilege
+      v = this.virt
+    }
+    if (!v) return this.translateHost(va, kind, priv)
+    // HLVX reads need execute permission (not read) at both stages; a fault is still a load fault.
+    const perm = this.hvAccess === 2 ? FETCH : kind
+    if (va === va) {
+      const vpn = Math.floor(va / PAGE)
+      const i = vpn & (TLB_SIZE - 1)
+      if (this.vtlbTag[i] === vpn) {
+        const f = this.vtlbFlags[i]!
+        const g = this.vtlbGFlags[i]!
+        if (this.allowedVs(f, perm, priv) && this.allowedG(g, perm) && (kind !== STORE || ((f & VS_BARE || f & PTE_D) && g & PTE_D))) return this.vtlbPage[i]! * PAGE + (va - vpn * PAGE)
+      }
+    }
+    return this.walkV(va, kind, perm, priv)
+  }
+
+  /** The host's (V = 0) translation at privilege `priv` with satp's mode: what `translate` does past its fast path. */
+  private translateHost(va: number, kind: Access, priv: Privilege): number {
+    const mode = this.satpMode
+    if (priv === 3 || mode === 0) {
+      if (!(va >= 0)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+      if (this.pmp.active && (priv < 3 || this.pmp.locked) && !this.pmp.check(va, 1, PMP_NEED[kind], priv)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
+      return va
+    }
+    const vpn = Math.floor(va / PAGE)
+    const i = vpn & (TLB_SIZE - 1)
+    if (va === va && this.tlbTag[i] === vpn) {
+      const f = this.tlbFlags[i]!
+      if (this.allowed(f, kind, priv) && (kind !== STORE || f & PTE_D)) return this.tlbPage[i]! * PAGE + (va - vpn * PAGE)
+    }
+    return this.walk(va, kind, priv, mode)
+  }
+
+  /** VS-stage permissions (§8.5: vsstatus.SUM; MXR of vsstatus or mstatus). */
+  private allowedVs(flags: number, kind: Access, priv: Privilege): boolean {
+    if (flags & VS_BARE) return true
+    if (flags & PTE_U) {
+      if (priv === 1 && (kind === FETCH || !(this.vsstatus & MSTATUS.SUM))) return false
+    } else if (priv === 0) return false
+    if (kind === FETCH) return (flags & PTE_X) !== 0
+    if (kind === LOAD) return (flags & PTE_R) !== 0 || ((flags & PTE_X) !== 0 && ((this.vsstatus | this.mstatus) & MSTATUS.MXR) !== 0n)
+    return (flags & PTE_W) !== 0
+  }
+
+  /** G-stage permissions (§8.5.1): every access counts as a U-mode one (U required); mstatus.MXR. */
+  private allowedG(flags: number, kind: Access): boolean {
+    if (!(flags & PTE_U)) return false
+    if (kind === FETCH) return (flags & PTE_X) !== 0
+    if (kind === LOAD) return (flags & PTE_R) !== 0 || ((flags & PTE_X) !== 0 && (this.mstatus & MSTATUS.MXR) !== 0n)
+    return (flags & PTE_W) !== 0
+  }
+
+  /** The G-stage flags of the last `gStage` translation. */
+  private lastGFlags = 0
+
+  /**
+   * The two-stage walk (§8.5): the VS stage (vsatp: Sv39/Sv48/Sv57) whose every PTE address is a
+   * guest physical address translated by the G stage, then the G stage of the result. A VS-stage
+   * fault is a page fault (tval the guest virtual address); a G-stage one a guest-page fault
+   * (htval/mtval2 = GPA >> 2; an implicit PTE access also writes its pseudoinstruction to htinst).
+   * A/D are set at both stages. The final page goes into the guest TLB.
+   */
+  private walkV(va: number, kind: Access, perm: Access, priv: Privilege): number {
+    const u = va === va ? BigInt.asUintN(64, BigInt(va)) : this.lastAddr
+    const fault = () => new Trap(PAGE_FAULT[kind], u, 0n, 0n, true)
+    let gpa: bigint
+    let vsFlags: number
+    const mode = this.vsatpMode
+    if (mode === 0) {
+      gpa = u
+      vsFlags = VS_BARE
+    } else {
+      const levels = mode - 5
+      const bits = BigInt(12 + 9 * levels)
+      const sv = BigInt.asIntN(64, u)
+      if (sv >= 1n << (bits - 1n) || sv < -(1n << (bits - 1n))) throw fault()
+      let table = (this.vsatp & ((1n << 44n) - 1n)) * 4096n
+      for (let level = levels - 1; ; level--) {
+        const pteGpa = table + ((u >> BigInt(12 + 9 * level)) & 511n) * 8n
+        const pteAddr = this.gStage(pteGpa, LOAD, kind, u, TINST_PTE_READ)
+        if (!this.bus.isRam(pteAddr, 8) || (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1))) throw new Trap(ACCESS_FAULT[kind], u, 0n, 0n, true)
+        let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
+        const flags = Number(pte & 0xffn)
+        if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || pte >> 54n) throw fault()
+        const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
+        if (!(flags & (PTE_R | PTE_X))) {
+          if (level === 0) throw fault()
+          table = ppn * 4096n
+          continue
+        }
+        const pageMask = (1n << BigInt(9 * level)) - 1n
+        if (level > 0 && ppn & pageMask) throw fault()
+        if (!this.allowedVs(flags, perm, priv)) throw fault()
+        const want = PTE_A | (kind === STORE ? PTE_D : 0)
+        if ((flags & want) !== want) {
+          // The A/D update is a store to the PTE's guest physical address: the G stage must allow it.
+          const wAddr = this.gStage(pteGpa, STORE, kind, u, TINST_PTE_WRITE)
+          pte |= BigInt(want)
+          this.view.setBigUint64(wAddr - this.ramBase, pte, true)
+        }
+        vsFlags = Number(pte & 0xffn)
+        gpa = (((ppn & ~pageMask) | ((u >> 12n) & pageMask)) << 12n) | (u & 0xfffn)
+        break
+      }
+    }
+    const pa = this.gStage(gpa, perm, kind, u, 0n)
+    let gFlags = this.lastGFlags
+    if (this.pmp.active) {
+      if (!this.pmp.check(pa, 1, PMP_NEED[kind], priv)) throw new Trap(ACCESS_FAULT[kind], u, 0n, 0n, true)
+      if (this.pmp.pagePerms(pa - (pa % PAGE)) !== (PMP_R | PMP_W | PMP_X)) {
+        vsFlags &= ~(PTE_R | PTE_W | PTE_X)
+        gFlags &= ~(PTE_R | PTE_W | PTE_X)
+        if (vsFlags & VS_BARE) vsFlags = PTE_V // no permission: every access walks again
+      }
+    }
+    if (va === va) {
+      const vpn = Math.floor(va / PAGE)
+      const i = vpn & (TLB_SIZE - 1)
+      this.vtlbTag[i] = vpn
+      this.vtlbPage[i] = Math.floor(pa / PAGE)
+      this.vtlbFlags[i] = vsFlags
+      this.vtlbGFlags[i] = gFlags
+    }
+    return pa
+  }
+
+  /**
+   * The G stage (§8.5.1, Sv39x4/Sv48x4/Sv57x4 under hgatp): guest physical `gpa` → physical, with
+   * permission `perm`. A fault is a guest-page fault of access kind `kind`, tval the guest virtual
+   * address `va`, htval GPA >> 2, htinst `tinst` (a pseudoinstruction for an implicit access).
+   */
+  private gStage(gpa: bigint, perm: Access, kind: Access, va: bigint, tinst: bigint): number {
+    const mode = this.hgatpMode
+    if (mode === 0) {
+      this.lastGFlags = 0xff
+      if (gpa >= 1n << 53n) throw new Trap(ACCESS_FAULT[kind], va, 0n, 0n, true)
+      return Number(gpa)
+    }
+    const gfault = () => new Trap(GUEST_PAGE_FAULT[kind], va, gpa >> 2n, tinst, true)
+    const levels = mode - 5
+    // The guest physical address has 2 more bits than the VS stage's virtual one (the "x4").
+    if (gpa >> BigInt(12 + 9 * levels + 2)) throw gfault()
+    let table = (this.hgatp & ((1n << 44n) - 1n)) * 4096n
+    for (let level = levels - 1; ; level--) {
+      const index = (gpa >> BigInt(12 + 9 * level)) & (level === levels - 1 ? 2047n : 511n) // the root has 2048 entries (16 KiB)
+      const pteAddr = Number(table + index * 8n)
+      if (!this.bus.isRam(pteAddr, 8) || (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1))) throw new Trap(ACCESS_FAULT[kind], va, 0n, 0n, true)
+      let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
+      const flags = Number(pte & 0xffn)
+      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || pte >> 54n) throw gfault()
+      const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
+      if (!(flags & (PTE_R | PTE_X))) {
+        if (level === 0) throw gfault()
+        table = ppn * 4096n
+        continue
+      }
+      const pageMask = (1n << BigInt(9 * level)) - 1n
+      if (level > 0 && ppn & pageMask) throw gfault()
+      if (!this.allowedG(flags, perm)) throw gfault()
+      const want = PTE_A | (perm === STORE ? PTE_D : 0)
+      if ((flags & want) !== want) {
+        pte |= BigInt(want)
+        this.view.setBigUint64(pteAddr - this.ramBase, pte, true)
+      }
+      this.lastGFlags = Number(pte & 0xffn)
+      return Number((((ppn & ~pageMask) | ((gpa >> 12n) & pageMask)) << 12n) | (gpa & 0xfffn))
+    }
+  }
+
+  /** HLV, HLVX, HSV (§8.3.?) and HFENCE: from M, HS, or U with hstatus.HU; a virtual-instruction exception with V = 1. */
+  private execH(d: Decoded): void {
+    if (!this.hypervisor) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    if (this.virt) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
+    if (d.op === Op.HFENCE_VVMA || d.op === Op.HFENCE_GVMA) {
+      // HFENCE.GVMA from HS under mstatus.TVM is illegal; neither runs in U.
+      if (this.privilege === 0 || (d.op === Op.HFENCE_GVMA && this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+      this.flushVTlb() // by address or VMID too: flushing every guest translation is always correct
+      return
+    }
+    if (this.privilege === 0 && !(this.hstatus & HSTATUS.HU)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    const a = this.addrOf(d.rs1)
+    this.hvAccess = d.op === Op.HLVX_HU || d.op === Op.HLVX_WU ? 2 : 1
+    this.updateXmode()
+    try {
+      const x = this.x
+      switch (d.op) {
+        case Op.HLV_B: x[d.rd] = this.load(a, 1, true); break
+        case Op.HLV_BU: x[d.rd] = this.load(a, 1, false); break
+        case Op.HLV_H: x[d.rd] = this.load(a, 2, true); break
+        case Op.HLV_HU: case Op.HLVX_HU: x[d.rd] = this.load(a, 2, false); break
+        case Op.HLV_W: x[d.rd] = this.load(a, 4, true); break
+        case Op.HLV_WU: case Op.HLVX_WU: x[d.rd] = this.load(a, 4, false); break
+        case Op.HLV_D: x[d.rd] = this.load(a, 8, true); break
+        case Op.HSV_B: this.store(a, 1, this.x[d.rs2]!); break
+        case Op.HSV_H: this.store(a, 2, this.x[d.rs2]!); break
+        case Op.HSV_W: this.store(a, 4, this.x[d.rs2]!); break
+        default: this.store(a, 8, this.x[d.rs2]!)
+      }
+    } catch (e) {
+      // Any address fault of a guest access carries a guest virtual address (GVA).
+      if (e instanceof Trap && !e.gva && (ADDRESS_CAUSES >> e.cause) & 1) throw new Trap(e.cause, e.tval, e.tval2, e.tinst, true)
+      throw e
+    } finally {
+      this.hvAccess = 0
+      this.updateXmode()
+    }
+  }
+
   // ---- traps ---------------------------------------------------------------------------
 
-  private trap(cause: number, tval: bigint, interrupt: boolean): void {
+  private trap(cause: number, tval: bigint, interrupt: boolean, e?: Trap): void {
     this.fetchBase = NaN
     const bit = 1n << BigInt(cause)
-    const delegated = this.privilege <= 1 && (interrupt ? this.mideleg & bit : this.medeleg & bit)
+    const delegated = this.privilege <= 1 && (interrupt ? (this.hypervisor ? this.mideleg | MIDELEG_FORCED : this.mideleg) & bit : this.medeleg & bit)
     const causeValue = interrupt ? CAUSE_INTERRUPT | BigInt(cause) : BigInt(cause)
     const epc = BigInt.asUintN(64, BigInt(this.pc))
+    if (this.hypervisor) return this.trapH(cause, tval, interrupt, e, delegated !== 0n && delegated !== false, causeValue, epc)
     if (delegated) {
       this.scause = causeValue
       this.sepc = epc
@@ -968,6 +1546,56 @@ export class Hart {
     this.reservationWide = -1n
   }
 
+  /**
+   * A trap with the hypervisor extension (§8.6.4): M unless medeleg/mideleg delegate it; then HS
+   * unless the hart was in V mode and hedeleg/hideleg delegate it further, to VS (which sees a
+   * VS-level interrupt as its S-level one: 2 → 1, 6 → 5, 10 → 9). Entering HS or M leaves V mode
+   * and records it (hstatus.SPV/SPVP, mstatus.MPV), with GVA and htval/htinst or mtval2/mtinst.
+   */
+  private trapH(cause: number, tval: bigint, interrupt: boolean, e: Trap | undefined, delegated: boolean, causeValue: bigint, epc: bigint): void {
+    const bit = 1n << BigInt(cause)
+    const prevVirt = this.virt
+    const gva = !interrupt && (e?.gva === true || (prevVirt && ((ADDRESS_CAUSES >> cause) & 1) === 1))
+    if (delegated && prevVirt && (interrupt ? this.hideleg : this.hedeleg) & bit) {
+      const code = interrupt && VS_INTS & bit ? cause - 1 : cause
+      this.vscause = interrupt ? CAUSE_INTERRUPT | BigInt(code) : BigInt(code)
+      this.vsepc = epc
+      this.vstval = tval
+      const sie = (this.vsstatus & MSTATUS.SIE) !== 0n
+      this.vsstatus = (this.vsstatus & ~(MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.SIE)) | (sie ? MSTATUS.SPIE : 0n) | (this.privilege === 1 ? MSTATUS.SPP : 0n)
+      this.privilege = 1
+      this.pc = this.vector(this.vstvec, code, interrupt)
+    } else if (delegated) {
+      this.scause = causeValue
+      this.sepc = epc
+      this.stval = tval
+      let h = this.hstatus & ~(HSTATUS.SPV | HSTATUS.GVA)
+      if (prevVirt) h = (h & ~HSTATUS.SPVP) | HSTATUS.SPV | (this.privilege === 1 ? HSTATUS.SPVP : 0n)
+      this.hstatus = h | (gva ? HSTATUS.GVA : 0n)
+      this.htval = e?.tval2 ?? 0n
+      this.htinst = e?.tinst ?? 0n
+      const sie = (this.mstatus & MSTATUS.SIE) !== 0n
+      this.mstatus = (this.mstatus & ~(MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.SIE)) | (sie ? MSTATUS.SPIE : 0n) | (this.privilege === 1 ? MSTATUS.SPP : 0n)
+      this.privilege = 1
+      this.virt = false
+      this.pc = this.vector(this.stvec, cause, interrupt)
+    } else {
+      this.mcause = causeValue
+      this.mepc = epc
+      this.mtval = tval
+      this.mtval2 = e?.tval2 ?? 0n
+      this.mtinst = e?.tinst ?? 0n
+      const mie = (this.mstatus & MSTATUS.MIE) !== 0n
+      this.mstatus = (this.mstatus & ~(MSTATUS.MPIE | MSTATUS.MPP | MSTATUS.MIE | MSTATUS.MPV | MSTATUS.GVA)) | (mie ? MSTATUS.MPIE : 0n) | (BigInt(this.privilege) << 11n) | (prevVirt ? MSTATUS.MPV : 0n) | (gva ? MSTATUS.GVA : 0n)
+      this.privilege = 3
+      this.virt = false
+      this.pc = this.vector(this.mtvec, cause, interrupt)
+    }
+    this.reservation = NaN
+    this.reservationWide = -1n
+    this.updateXmode()
+  }
+
   private vector(tvec: bigint, cause: number, interrupt: boolean): number {
     const base = Number(BigInt.asIntN(64, tvec & ~3n))
     return (tvec & 1n) === 1n && interrupt ? base + 4 * cause : base
@@ -977,6 +1605,7 @@ export class Hart {
   private pendingInterrupt(): number {
     const pending = this.mip() & this.mie
     if (pending === 0n) return -1
+    if (this.hypervisor) return this.pendingInterruptH(pending)
     const mEnabled = this.privilege < 3 || (this.mstatus & MSTATUS.MIE) !== 0n
     const sEnabled = this.privilege < 1 || (this.privilege === 1 && (this.mstatus & MSTATUS.SIE) !== 0n)
     for (const irq of PRIORITY) {
@@ -985,6 +1614,28 @@ export class Hart {
       if (this.mideleg & bit) {
         if (sEnabled) return irq
       } else if (mEnabled) return irq
+    }
+    return -1
+  }
+
+  /**
+   * With H (§8.4.?): M-level interrupts as before; HS-level ones (mideleg, not hideleg) are always
+   * enabled with V = 1 or in U, else with sstatus.SIE; VS-level ones (hideleg) only with V = 1,
+   * in VU or with vsstatus.SIE.
+   */
+  private pendingInterruptH(pending: bigint): number {
+    const mideleg = this.mideleg | MIDELEG_FORCED
+    const mEnabled = this.privilege < 3 || (this.mstatus & MSTATUS.MIE) !== 0n
+    const hsEnabled = this.virt || this.privilege === 0 || (this.privilege === 1 && (this.mstatus & MSTATUS.SIE) !== 0n)
+    const vsEnabled = this.virt && (this.privilege === 0 || (this.vsstatus & MSTATUS.SIE) !== 0n)
+    for (const irq of PRIORITY_H) {
+      const bit = 1n << BigInt(irq)
+      if (!(pending & bit)) continue
+      if (!(mideleg & bit)) {
+        if (mEnabled) return irq
+      } else if (!(this.hideleg & bit)) {
+        if (hsEnabled) return irq
+      } else if (vsEnabled) return irq
     }
     return -1
   }
@@ -1007,7 +1658,7 @@ export class Hart {
     const view = this.view
     let executed = 0
     this.fetchBase = NaN // the host may have changed the privilege or anything else since
-    this.updateDirect()
+    this.updateXmode()
     if (this.waiting) {
       if (!this.wakeable()) return { reason: 'wfi', executed: 0 }
       this.waiting = false
@@ -1491,11 +2142,12 @@ export class Hart {
               this.clearDecoded()
               break
             case Op.ECALL:
-              if (this.privilege === 1 && this.onEcall && this.onEcall(this)) {
+              if (this.privilege === 1 && !this.virt && this.onEcall && this.onEcall(this)) {
                 this.fetchBase = NaN // the handler may have changed anything
+                this.updateXmode()
                 break
               }
-              throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? CAUSE.ECALL_S : CAUSE.ECALL_U, 0n)
+              throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? (this.virt ? CAUSE.ECALL_VS : CAUSE.ECALL_S) : CAUSE.ECALL_U, 0n)
             case Op.EBREAK:
               throw new Trap(CAUSE.BREAKPOINT, 0n) // mtval may be 0 for ebreak (priv. 3.1.16); QEMU writes 0
             case Op.MRET: {
@@ -1505,23 +2157,42 @@ export class Hart {
               this.mstatus = (this.mstatus & ~(MSTATUS.MIE | MSTATUS.MPP)) | (mpie ? MSTATUS.MIE : 0n) | MSTATUS.MPIE
               if (mpp !== 3) this.mstatus &= ~MSTATUS.MPRV
               this.privilege = mpp
+              if (this.hypervisor) {
+                // V ← MPV (unless MPP is M), MPV ← 0 (§8.6.4).
+                this.virt = mpp !== 3 && (this.mstatus & MSTATUS.MPV) !== 0n
+                this.mstatus &= ~MSTATUS.MPV
+              }
+              this.updateXmode()
               this.fetchBase = NaN
               next = Number(BigInt.asIntN(64, this.mepc))
               break
             }
             case Op.SRET: {
+              if (this.virt) {
+                next = this.sretV(d)
+                break
+              }
               if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TSR)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
               const spp = (this.mstatus & MSTATUS.SPP) !== 0n ? 1 : 0
               const spie = (this.mstatus & MSTATUS.SPIE) !== 0n
               this.mstatus = (this.mstatus & ~(MSTATUS.SIE | MSTATUS.SPP)) | (spie ? MSTATUS.SIE : 0n) | MSTATUS.SPIE
               this.mstatus &= ~MSTATUS.MPRV
               this.privilege = spp
+              if (this.hypervisor) {
+                // From HS: V ← hstatus.SPV, SPV ← 0 (§8.6.4).
+                this.virt = (this.hstatus & HSTATUS.SPV) !== 0n
+                this.hstatus &= ~HSTATUS.SPV
+              }
+              this.updateXmode()
               this.fetchBase = NaN
               next = Number(BigInt.asIntN(64, this.sepc))
               break
             }
             case Op.WFI:
-              if (this.privilege === 0 || (this.privilege === 1 && this.mstatus & MSTATUS.TW)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              if (this.privilege < 3 && this.mstatus & MSTATUS.TW) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              // V = 1 (§8.6.1): VU, or VS under hstatus.VTW, raise a virtual-instruction exception.
+              if (this.virt && (this.privilege === 0 || this.hstatus & HSTATUS.VTW)) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
+              if (this.privilege === 0) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
               this.pc = next
               executed++
               if (!this.wakeable()) {
@@ -1531,6 +2202,12 @@ export class Hart {
               }
               continue
             case Op.SFENCE_VMA:
+              if (this.virt) {
+                // VU, or VS under hstatus.VTVM: virtual instruction; else it fences the guest's translations.
+                if (this.privilege === 0 || this.hstatus & HSTATUS.VTVM) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
+                this.flushVTlb()
+                break
+              }
               if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
               this.flushTlb() // by address or ASID too: flushing everything is always correct
               break
@@ -1590,7 +2267,8 @@ export class Hart {
             }
             default:
               // F and D sit past the integer operations, off this switch (it stays small and hot).
-              if (d.op < Op.FLW || !this.execFp(d)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              if (d.op >= Op.HLV_B) this.execH(d)
+              else if (d.op < Op.FLW || !this.execFp(d)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
           }
           x[0] = 0n
           this.pc = next
@@ -1615,12 +2293,26 @@ export class Hart {
         x[0] = 0n
         executed += this.blockDone // the instructions of a compiled block before the trapping one
         this.blockDone = 0
-        this.trap(e.cause, e.tval, false)
+        this.trap(e.cause, e.tval, false, e)
         executed++ // a trapping instruction still takes a step of the budget (never loops forever)
       }
     }
     this.instret += BigInt(executed)
     return { reason: 'budget', executed }
+  }
+
+  /**
+   * SRET with V = 1 (§8.6.4): from VS it returns through vsstatus/vsepc and stays in V mode; in VU,
+   * or in VS under hstatus.VTSR, it is a virtual-instruction exception. Returns the next pc.
+   */
+  private sretV(d: Decoded): number {
+    if (this.privilege === 0 || this.hstatus & HSTATUS.VTSR) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
+    const spp = (this.vsstatus & MSTATUS.SPP) !== 0n ? 1 : 0
+    const spie = (this.vsstatus & MSTATUS.SPIE) !== 0n
+    this.vsstatus = (this.vsstatus & ~(MSTATUS.SIE | MSTATUS.SPP)) | (spie ? MSTATUS.SIE : 0n) | MSTATUS.SPIE
+    this.privilege = spp
+    this.fetchBase = NaN
+    return Number(BigInt.asIntN(64, this.vsepc))
   }
 
   /** The last effective address, for the tval of a fault at an address beyond 2^53. */
@@ -1659,6 +2351,23 @@ export class Hart {
   private execFp(d: Decoded): boolean {
     const f = this.fpu
     if (f.fs === 0) return false
+    if (this.virt) {
+      // V = 1: vsstatus.FS must be on too, and a change of FP state dirties both (§8.2.?).
+      if (this.vsFs === 0) return false
+      const fs = f.fs
+      f.fs = 1
+      try {
+        return this.execFpOn(d)
+      } finally {
+        if (f.fs === 3) this.vsFs = 3
+        else f.fs = fs
+      }
+    }
+    return this.execFpOn(d)
+  }
+
+  private execFpOn(d: Decoded): boolean {
+    const f = this.fpu
     switch (d.op) {
       case Op.FLW:
         f.loadS(d.rd, Number(this.load(this.addr(d), 4, false)))
@@ -1678,15 +2387,15 @@ export class Hart {
   }
 
   private csrOp(d: Decoded): void {
-    const n = d.immN
-    const priv = (n >> 8) & 3
-    const readOnly = n >> 10 === 3
-    if (priv > this.privilege) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    let n = d.immN
     const imm = d.op === Op.CSRRWI || d.op === Op.CSRRSI || d.op === Op.CSRRCI
     const src = imm ? BigInt(d.rs1) : BigInt.asUintN(64, this.x[d.rs1]!)
     const writes = d.op === Op.CSRRW || d.op === Op.CSRRWI || d.rs1 !== 0
     const reads = !(d.op === Op.CSRRW || d.op === Op.CSRRWI) || d.rd !== 0
-    if (writes && readOnly) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    const denied = this.csrAccess(n, writes)
+    if (denied >= 0) throw new Trap(denied, BigInt(d.raw))
+    // V = 1: the S CSRs that have VS counterparts are those (§8.2.?).
+    if (this.virt && VS_REDIRECT.has(n)) n += 0x100
     const old = this.csrRead(n)
     if (old === undefined) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
     if (writes) {
@@ -1694,7 +2403,7 @@ export class Hart {
       // 3.1.9: "only the software-writable SEIP bit participates in the read-sets-write
       // sequence of a CSRRS or CSRRC"): firmware's `csrs mip, SSIP` while the PLIC holds SEIP
       // must not latch SEIP on for good (an SEI storm that starves the timer, issue #12 case 12).
-      const base = n === CSR.mip ? this.mipSoft : old
+      const base = n === CSR.mip ? this.mipSoft : n === CSR.hip || n === CSR.hvip ? this.mipSoft & VS_INTS : old
       let v = src
       if (d.op === Op.CSRRS || d.op === Op.CSRRSI) v = base | src
       else if (d.op === Op.CSRRC || d.op === Op.CSRRCI) v = base & ~src
@@ -1708,13 +2417,16 @@ export class Hart {
   snapshot(): HartState {
     // Read as M-mode: some CSRs (satp under TVM, stimecmp without STCE) are not readable from S.
     const privilege = this.privilege
+    const virt = this.virt
     this.privilege = 3
+    this.virt = false
     const csrs: Record<string, bigint> = {}
     for (const [name, n] of Object.entries(CSR)) {
       const v = this.csrRead(n)
       if (v !== undefined) csrs[name] = v
     }
     this.privilege = privilege
+    this.virt = virt
     return {
       x: Array.from(this.x, (v) => BigInt.asUintN(64, v)),
       f: this.fpu.getRaw(),
@@ -1729,17 +2441,20 @@ export class Hart {
       mipHw: this.mipHw,
       reservation: Number.isNaN(this.reservation) ? null : this.reservation,
       waiting: this.waiting,
+      ...(this.virt ? { virt: true } : {}),
     }
   }
 
   /** CSRs a snapshot lists that restore does not write: read-only, derived, or restored on their own. */
-  private static readonly NOT_RESTORED = new Set(['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr', 'pmpcfg0', 'pmpaddr0'])
+  private static readonly NOT_RESTORED = new Set(['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr', 'pmpcfg0', 'pmpaddr0', 'hip', 'hgeip', 'vsip'])
 
   restore(s: HartState): void {
     if (s.x.length !== 32) throw new HartError(`snapshot has ${s.x.length} registers, want 32`)
     if (s.f.length !== 32) throw new HartError(`snapshot has ${s.f.length} FP registers, want 32`)
     if (s.pmpcfg?.length !== 16 || s.pmpaddr?.length !== 64) throw new HartError(`snapshot has ${s.pmpcfg?.length ?? 0} pmpcfg and ${s.pmpaddr?.length ?? 0} pmpaddr registers, want 16 and 64`)
+    if (s.virt === true && !this.hypervisor) throw new HartError('snapshot is in V mode but this hart has no hypervisor extension')
     this.privilege = 3
+    this.virt = false
     for (const [name, v] of Object.entries(s.csrs)) {
       const n = (CSR as Record<string, number>)[name]
       if (n !== undefined && !Hart.NOT_RESTORED.has(name)) this.csrWrite(n, v)
@@ -1755,6 +2470,8 @@ export class Hart {
     this.x[0] = 0n
     this.pc = s.pc
     this.privilege = s.privilege
+    this.virt = s.virt === true
+    this.updateXmode()
     this.instret = s.instret
     this.reservation = s.reservation ?? NaN
     this.reservationWide = -1n

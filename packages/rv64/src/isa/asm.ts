@@ -384,6 +384,12 @@ function instruction(ctx: Ctx, e: OpcodeSpec, ops: string[], suffixBits: number)
     case 'LR':
       want(2)
       return one(ctx, () => encR(m | suffixBits, reg(ctx, ops[0]), memOperand(ctx, ops[1])[1], 0), false)
+    case 'HLV':
+      want(2)
+      return one(ctx, () => encR(m, reg(ctx, ops[0]), memOperand(ctx, ops[1])[1], 0), false)
+    case 'HSV':
+      want(2)
+      return one(ctx, () => encR(m, 0, memOperand(ctx, ops[1])[1], reg(ctx, ops[0])), false)
     case 'FENCE':
       if (ops.length === 0) ops = ['iorw', 'iorw']
       want(2)

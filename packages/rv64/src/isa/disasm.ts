@@ -83,7 +83,11 @@ export function disassemble(word: number, pc = 0n, options: DisasmOptions = {}):
       ops = `${rd},${rs2},(${rs1})`
       break
     case 'LR':
+    case 'HLV':
       ops = `${rd},(${rs1})`
+      break
+    case 'HSV':
+      ops = `${rs2},(${rs1})`
       break
     case 'FENCE':
       ops = `${FENCE_BITS((inst >>> 24) & 15)},${FENCE_BITS((inst >>> 20) & 15)}`

@@ -6,7 +6,7 @@
  */
 import { Op } from '../decode.js'
 
-export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv'
+export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv' | 'H'
 
 /** Operand formats (GNU assembler syntax). */
 export type Format =
@@ -26,6 +26,8 @@ export type Format =
   | 'LR' // rd, (rs1)
   | 'FENCE' // pred, succ
   | 'SFENCE' // rs1, rs2
+  | 'HLV' // rd, (rs1)
+  | 'HSV' // rs2, (rs1)
   | 'NONE'
 
 /**
@@ -149,6 +151,16 @@ export const OPCODES: readonly AnyOpcodeSpec[] = [
   FIX('ecall', 0x00000073, 'I', Op.ECALL), FIX('ebreak', 0x00100073, 'I', Op.EBREAK),
   FIX('mret', 0x30200073, 'Priv', Op.MRET), FIX('sret', 0x10200073, 'Priv', Op.SRET), FIX('wfi', 0x10500073, 'Priv', Op.WFI),
   { name: 'sfence.vma', mask: 0xfe007fff, match: 0x12000073, format: 'SFENCE', ext: 'Priv', op: Op.SFENCE_VMA },
+  // The hypervisor extension (§8.3).
+  { name: 'hfence.vvma', mask: 0xfe007fff, match: 0x22000073, format: 'SFENCE', ext: 'H', op: Op.HFENCE_VVMA },
+  { name: 'hfence.gvma', mask: 0xfe007fff, match: 0x62000073, format: 'SFENCE', ext: 'H', op: Op.HFENCE_GVMA },
+  ...([['hlv.b', 0x30, 0, Op.HLV_B], ['hlv.bu', 0x30, 1, Op.HLV_BU], ['hlv.h', 0x32, 0, Op.HLV_H], ['hlv.hu', 0x32, 1, Op.HLV_HU], ['hlvx.hu', 0x32, 3, Op.HLVX_HU],
+    ['hlv.w', 0x34, 0, Op.HLV_W], ['hlv.wu', 0x34, 1, Op.HLV_WU], ['hlvx.wu', 0x34, 3, Op.HLVX_WU], ['hlv.d', 0x36, 0, Op.HLV_D]] as const).map(
+    ([name, f7, rs2, op]): OpcodeSpec => ({ name, mask: 0xfff0707f, match: ((f7 << 25) | (rs2 << 20) | (4 << 12) | 0x73) >>> 0, format: 'HLV', ext: 'H', op }),
+  ),
+  ...([['hsv.b', 0x31, Op.HSV_B], ['hsv.h', 0x33, Op.HSV_H], ['hsv.w', 0x35, Op.HSV_W], ['hsv.d', 0x37, Op.HSV_D]] as const).map(
+    ([name, f7, op]): OpcodeSpec => ({ name, mask: 0xfe007fff, match: ((f7 << 25) | (4 << 12) | 0x73) >>> 0, format: 'HSV', ext: 'H', op }),
+  ),
   I('csrrw', 1, 0x73, 'CSR', 'Zicsr', Op.CSRRW), I('csrrs', 2, 0x73, 'CSR', 'Zicsr', Op.CSRRS), I('csrrc', 3, 0x73, 'CSR', 'Zicsr', Op.CSRRC),
   I('csrrwi', 5, 0x73, 'CSRI', 'Zicsr', Op.CSRRWI), I('csrrsi', 6, 0x73, 'CSRI', 'Zicsr', Op.CSRRSI), I('csrrci', 7, 0x73, 'CSRI', 'Zicsr', Op.CSRRCI),
   { name: 'lr.w', mask: 0xf9f0707f, match: 0x1000202f, format: 'LR', ext: 'A', op: Op.LR_W },

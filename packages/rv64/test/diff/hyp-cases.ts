@@ -1,0 +1,258 @@
+/**
+ * The hand-written hypervisor-extension cases (hyp.system.test.ts): each body runs on QEMU
+ * (`-cpu rv64,h=true`) and on our hart (`hypervisor: true`); the trap log and every register must
+ * match. Values written to WARL fields are legal ones: QEMU 7.2 stores some illegal values that
+ * the spec says must not stick (hstatus, vsstatus, hgatp, hcounteren reserved bits), and misreads
+ * vsip.STIP/SEIP (it shows only SSIP); those are checked by the unit tests (src/hyp.test.ts).
+ */
+import { enter, EPILOGUE, PRELUDE, pte, toM } from './hyp-asm.js'
+
+const body = (text: string): string => `${PRELUDE}\n${text}\n${EPILOGUE}`
+
+/** G stage (Sv39x4) over a 16-page matrix of every R/W/X/U combination, with faults at each level. */
+const G_TABLES = [
+  // Root (16 KiB, 2048 entries of 1 GiB): 0 devices, 2 RAM (identity, U, RWX), 4 → the test tree,
+  // 5 invalid, 6 a gigapage without U, 7 a misaligned gigapage.
+  pte('g_root', 0, 'li t2, 0', 0xd7),
+  pte('g_root', 2, 'li t2, 0x80000000', 0xdf),
+  pte('g_root', 4, 'la t2, g_l1', 0x01),
+  pte('g_root', 6, 'li t2, 0x80000000', 0xcf),
+  pte('g_root', 7, 'li t2, 0x80200000', 0xdf),
+  // Level 1: 0 → the matrix, 1 invalid, 2 a misaligned megapage, 3 → a level-0 table of nothing.
+  pte('g_l1', 0, 'la t2, g_l0', 0x01),
+  pte('g_l1', 2, 'li t2, 0x80001000', 0xdf),
+  pte('g_l1', 3, 'la t2, g_empty', 0x01),
+  // Level 0: page i has R/W/X from i & 7 and U from i & 8, A and D clear (set by the hart).
+  `la t4, g_pages; li t5, 0
+   1: srli t3, t4, 12; slli t3, t3, 10
+      andi t6, t5, 7; slli t6, t6, 1; or t3, t3, t6
+      andi t6, t5, 8; slli t6, t6, 1; or t3, t3, t6
+      ori t3, t3, 1
+      la t6, g_l0; slli t0, t5, 3; add t6, t6, t0; sd t3, 0(t6)
+      sd t5, 0(t4)
+      li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b`,
+].join('\n')
+
+const G_DATA = `
+    .section .bss
+    .align 14
+g_root: .space 16384
+g_l1: .space 4096
+g_l0: .space 4096
+g_empty: .space 4096
+g_pages: .space 16 * 4096
+    .text`
+
+const HGATP_SV39X4 = `la t0, g_root; srli t0, t0, 12; li t1, 8; slli t1, t1, 60; or t0, t0, t1; li t1, 7; slli t1, t1, 44; or t0, t0, t1; csrw hgatp, t0; hfence.gvma`
+
+/** Loads and a store at each page of the G matrix (GPA 0x1_0000_0000 + i * 4 KiB) and the faulting regions, from VS with vsatp Bare. */
+const G_PROBES = `
+    li s2, 0x100000000; li s3, 0; li s4, 0
+    3: li a0, 0
+       ld a0, 8(s2)
+       sd s3, 16(s2)
+       add s4, s4, a0
+       li t0, 4096; add s2, s2, t0; addi s3, s3, 1; li t0, 16; blt s3, t0, 3b
+    li s2, 0x100200008; ld a1, 0(s2)        # level 1 invalid
+    li s2, 0x100400010; sd a1, 0(s2)        # a misaligned megapage
+    li s2, 0x100600018; ld a2, 0(s2)        # level 0 empty
+    li s2, 0x140000020; ld a3, 0(s2)        # root invalid
+    li s2, 0x180000028; ld a4, 0(s2)        # no U
+    li s2, 0x1c0000030; ld a5, 0(s2)        # a misaligned gigapage
+    li s2, 0x20000000038; ld a6, 0(s2)      # beyond the 41 bits of Sv39x4
+    li s2, 0x100005000; jal ra, 4f; j 5f     # execute from an R-X page without U: fault
+    4: jr s2
+    5: li s2, 0x10000d000; jal ra, 6f; j 7f  # U, R-X (page 13 = 8 | 5): runs (its first word is 13: an illegal instruction)
+    6: jr s2
+    7: nop`
+
+export const CASES: Record<string, string> = {
+  'H CSRs: legal values read back, read-only and WARL fields': body(`
+    li t0, 0x7003c0; csrw hstatus, t0; csrr s2, hstatus        # VTSR VTW VTVM HU SPVP SPV GVA, VSXL reads 64-bit
+    csrw hstatus, zero; csrr s3, hstatus
+    li t0, 0xb1ff; csrw hedeleg, t0; csrr s4, hedeleg
+    li t0, 0x444; csrw hideleg, t0; csrr s5, hideleg
+    li t0, 0x444; csrw hie, t0; csrr s6, hie; csrr s7, mie; csrw hie, zero
+    li t0, 0x4; csrw hvip, t0; csrr s8, hvip; csrr s9, hip
+    csrw hvip, zero; csrw hideleg, zero; csrw hedeleg, zero
+    li t0, -1; csrw hgeie, t0; csrr s10, hgeie; csrr s11, hgeip
+    li t0, 0x7; csrw hcounteren, t0; csrr a0, hcounteren; csrw hcounteren, zero
+    li t0, 0x123456789; csrw htimedelta, t0; csrr a1, htimedelta; csrw htimedelta, zero
+    li t0, 0x8000500000080004; csrw hgatp, t0; csrr a2, hgatp
+    li t0, 0x9000000000080008; csrw hgatp, t0; csrr a3, hgatp; csrw hgatp, zero
+    li t0, 0xc2122; csrw vsstatus, t0; csrr a4, vsstatus       # SIE SPIE SPP SUM MXR FS (Initial: QEMU 7.2 does not derive vsstatus.SD)
+    csrw vsstatus, zero
+    li t0, 0x80001001; csrw vstvec, t0; csrr a5, vstvec
+    li t0, 0x80001002; csrw vsepc, t0; csrr a6, vsepc         # (QEMU 7.2 keeps an odd vsepc's bit 0)
+    li t0, 0x8000000000000005; csrw vscause, t0; csrr a7, vscause
+    li t0, 0xdeadbeef; csrw vstval, t0; csrr t3, vstval
+    li t0, 0x8000a00000080123; csrw vsatp, t0; csrr t4, vsatp; csrw vsatp, zero
+    li t0, 0x1234; csrw mtval2, t0; csrr t5, mtval2
+    li t0, 0x3000; csrw mtinst, t0; csrr t6, mtinst
+    csrr gp, misa
+    li t0, 0xf0b3ff; csrw medeleg, t0; csrr tp, medeleg; csrw medeleg, zero
+    csrr ra, mideleg
+    li t0, 0xc000000000; csrs mstatus, t0; csrr t1, mstatus; and t1, t1, t0; or tp, tp, t1; csrc mstatus, t0   # MPV, GVA`),
+
+  'VS mode: S CSRs reach the VS CSRs, H CSRs raise virtual-instruction exceptions, traps go M → HS → VS': body(`
+    li t0, 0x1111; csrw vsscratch, t0
+    li t0, 0x2222; csrw sscratch, t0
+    la t0, h_vssave; csrw vsscratch, t0
+    la t0, h_ssave; csrw sscratch, t0
+    ${enter('vs', '1f')}
+    1: csrr a0, sscratch          # vsscratch (the VS handler's save area)
+       csrr a1, stvec             # vstvec
+       csrr a2, sstatus           # vsstatus
+       csrr a3, satp              # vsatp
+       csrr a4, hstatus           # virtual instruction → M
+       csrr a5, mstatus           # illegal → M
+       csrr a6, vsstatus          # virtual instruction
+       csrr a7, scounteren        # not redirected: the real scounteren
+    ${toM(2)}
+    li t0, 0x400000; csrw medeleg, t0        # virtual instruction → HS
+    li t0, 0x8; csrs medeleg, t0; csrw hedeleg, t0   # breakpoint → HS → VS (not illegal: QEMU 7.2 turns a VS exception 2 into 1)
+    ${enter('vs', '3f')}
+    3: csrr s2, hgatp             # virtual instruction → HS
+       ebreak                     # → VS
+       csrw sepc, zero; csrr s3, sepc   # vsepc
+       .word 0                    # illegal, not delegated: M
+    ${toM(4)}
+    csrw medeleg, zero; csrw hedeleg, zero
+    csrr s4, vsepc; csrr s5, sepc; csrr s6, vscause; csrr s7, scause; csrr s8, hstatus`),
+
+  'VU mode: S CSRs and counters (hcounteren, scounteren) raise virtual-instruction exceptions; ecalls': body(`
+    li t0, 0x5; csrw mcounteren, t0
+    li t0, 0x1; csrw hcounteren, t0
+    csrw scounteren, zero
+    ${enter('vu', '1f')}
+    # (Not here, as QEMU 7.2 raises illegal-instruction where the spec says virtual instruction: an
+    # S CSR, SRET, SFENCE.VMA or HFENCE in VU. src/hyp.test.ts checks those.)
+    1: csrr a1, cycle             # mcounteren and hcounteren yes, scounteren no: virtual
+       csrr a2, time              # mcounteren no: illegal
+       csrr a3, instret           # hcounteren no: virtual
+       csrr a4, hstatus           # virtual
+       wfi                        # virtual (VU, TW = 0)
+       mret                       # illegal
+    ${toM(2)}
+    li t0, 1; csrw scounteren, t0
+    ${enter('vu', '3f')}
+    3: csrr a6, cycle
+       sub a6, a6, a6
+    ${toM(4)}
+    ${enter('vs', '5f')}
+    5: la a7, 6f; ecall           # ecall from VS: cause 10
+    6: nop
+    ${enter('hs', '7f')}
+    7: la a7, 8f; ecall           # ecall from HS: cause 9
+    8: csrw mcounteren, zero; csrw scounteren, zero; csrw hcounteren, zero`),
+
+  'VTSR, VTW, VTVM and TW: virtual-instruction and illegal-instruction exceptions in VS': body(`
+    li t0, 0x700000; csrw hstatus, t0          # VTSR VTW VTVM
+    ${enter('vs', '1f')}
+    # (Not here: satp under VTVM, which QEMU 7.2 lets through, and HFENCE/HLV/HSV, whose tval it
+    # leaves stale. src/hyp.test.ts checks those.)
+    1: sret                      # VTSR: virtual
+       wfi                       # VTW: virtual
+       sfence.vma                # VTVM: virtual
+    ${toM(2)}
+    csrw hstatus, zero
+    li t0, 0x200000; csrs mstatus, t0          # TW: WFI illegal below M (VS too)
+    ${enter('vs', '3f')}
+    3: wfi
+       csrr a1, satp             # allowed now: vsatp
+    ${toM(4)}
+    li t0, 0x200000; csrc mstatus, t0
+    li t0, 0x100000; csrs mstatus, t0          # TVM affects HS (not VS, §8.2; QEMU 7.2 applies it to VS too: src/hyp.test.ts)
+    ${enter('hs', '7f')}
+    7: sfence.vma                # HS under TVM: illegal
+       hfence.gvma               # HS under TVM: illegal
+       hfence.vvma               # allowed
+       csrr a3, satp             # illegal
+    ${toM(8)}
+    li t0, 0x100000; csrc mstatus, t0`),
+
+  'SRET and MRET with SPV/MPV; trap entry records SPV, SPVP, MPV and GVA': body(`
+    # HS → VS by SRET with hstatus.SPV, then a trap back to HS records SPV and SPVP.
+    li t0, 0x400000; csrw medeleg, t0            # virtual instruction → HS
+    ${enter('hs', '1f')}
+    1: li t0, 0x80; csrs hstatus, t0             # SPV
+       li t0, 0x100; csrs sstatus, t0            # SPP = S → VS
+       la t0, 2f; csrw sepc, t0; sret
+    2: csrr a0, hstatus                          # virtual → HS (SPV, SPVP = 1)
+       li t0, 0; csrr a1, hgatp                  # again
+    ${toM(3)}
+    csrr s2, hstatus
+    # VU through SRET from HS (SPP = U) records SPVP = 0.
+    ${enter('hs', '4f')}
+    4: li t0, 0x80; csrs hstatus, t0
+       li t0, 0x100; csrc sstatus, t0
+       la t0, 5f; csrw sepc, t0; sret
+    5: csrr a2, vsatp                            # VU: virtual → HS
+    ${toM(6)}
+    csrr s3, hstatus; csrw medeleg, zero
+    # MRET with MPV and MPP = S → VS; a fault there: mstatus.MPV and GVA in M.
+    ${enter('vs', '7f')}
+    7: li t0, 0x90000000; ld a3, 0(t0)           # access fault, GPA = VA: GVA
+       csrr a4, hstatus                          # virtual: no GVA
+    ${toM(8)}
+    csrw hstatus, zero`),
+
+  'interrupts: hvip injects VSSIP/VSTIP/VSEIP, to VS through hideleg (as S-level causes), else to HS': body(`
+    # Each interrupt is pending before the mode switch; ra holds where its handler resumes (the
+    # spin loop's exit), so the log does not depend on when exactly it is taken.
+    li t0, 0x1444; csrw mie, t0                  # VSSIE VSTIE VSEIE SGEIE
+    li t0, 0x4; csrw hideleg, t0                 # VSSI → VS
+    li t0, 0x2; csrw vsie, t0                    # vsie.SSIE = VSSIE
+    li t0, 0x2; csrw vsstatus, t0                # vsstatus.SIE
+    li t0, 0x4; csrw hvip, t0                    # VSSIP
+    la ra, 2f
+    ${enter('vs', '1f')}
+    1: j 1b                                      # the interrupt ends the loop (VS handler: sepc ← ra)
+    2: csrr a0, sip                              # VSSIP cleared by the handler through sip
+       # (No sie read in VS: QEMU 7.2 masks vsie there with mideleg's S bits.)
+    ${toM(4)}
+    csrr a2, hvip
+    li t0, 0x40; csrw hvip, t0                   # VSTIP, not delegated by hideleg: HS
+    la ra, 6f
+    ${enter('vs', '5f')}
+    5: j 5b
+    6: nop
+    ${toM(8)}
+    li t0, 0x400; csrw hvip, t0                  # VSEIP, HS, taken in VU
+    la ra, 10f
+    ${enter('vu', '9f')}
+    9: j 9b
+    10: nop
+    ${toM(12)}
+    li t0, 0x400; csrw hvip, t0; csrw hideleg, t0
+    li t0, 0x200; csrw vsie, t0                  # vsie.SEIE = VSEIE
+    li t0, 0x2; csrw vsstatus, t0                # vsstatus.SIE (the VS handler returned with it off)
+    la ra, 14f
+    ${enter('vs', '13f')}
+    13: j 13b
+    14: csrw sstatus, zero                       # SIE off: VSEIP (still pending) waits
+    ${toM(16)}
+    csrr a1, vsie                                # (not vsip: QEMU 7.2 shows only its SSIP)
+    li t0, 0x2; csrw mideleg, t0                 # HS-level SSIP, pending: taken in VS whatever sstatus.SIE (V = 1)
+    li t0, 0x2; csrs mie, t0; csrs mip, t0; csrw hideleg, zero; csrw hvip, zero
+    la ra, 18f
+    ${enter('vs', '17f')}
+    17: j 17b
+    18: nop
+    ${toM(20)}
+    csrw hvip, zero; csrw hideleg, zero; csrw mie, zero; csrw vsie, zero; csrw vsstatus, zero; csrw mideleg, zero; csrw mip, zero`),
+
+  'G stage Sv39x4 (vsatp Bare): every R/W/X/U combination, guest-page faults at every level, A/D, to M then to HS': body(`
+    ${G_TABLES}
+    ${HGATP_SV39X4}
+    ${enter('vs', '1f')}
+    1: ${G_PROBES}
+    ${toM(2)}
+    la t0, g_l0; ld s5, 0(t0); ld s6, 8(t0); ld s7, 56(t0); ld s8, 96(t0); ld s9, 120(t0)
+    li t0, 0xb00000; csrw medeleg, t0            # guest-page faults → HS
+    ${enter('vu', '3f')}
+    3: ${G_PROBES.replaceAll(/\b([3-7]):/g, '1$1:').replaceAll(/\b([3-7])([fb])\b/g, '1$1$2')}
+    ${toM(4)}
+    csrw medeleg, zero; csrw hgatp, zero; hfence.gvma
+    ${G_DATA}`),
+}
