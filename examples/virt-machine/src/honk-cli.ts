@@ -32,6 +32,7 @@ export const HONK_USAGE = `usage: pnpm start [options]
                               created if missing, its parent must exist)
   --disk-size <size>          size of a new disk image (default 64M, at least 4M)
   --no-disk                   boot without a disk: the factory core, read-only
+  --disk-bus <virtio|nvme>    the disk's controller: virtio-blk (default) or NVMe on PCIe
   --share <dir|none>          an existing host folder exported over 9P with tag "host"
                               (default ./share, created if missing)
   --net <user|none>           user-mode networking through a NAT on this host (default user:
@@ -66,6 +67,8 @@ export interface HonkCliOptions {
   hostForwards: string[]
   /** `--display web[,port=N]`: the screen in a browser page on 127.0.0.1 (port 0: any free one). None: no display. */
   display?: { port: number } | undefined
+  /** `--disk-bus nvme`: the disk on an NVMe controller (PCIe) instead of virtio-blk. */
+  diskBus?: 'virtio' | 'nvme'
 }
 
 /** The screen `--display web` gives honk. */
@@ -80,6 +83,7 @@ const OPTIONS = {
   state: { type: 'string' },
   'disk-size': { type: 'string' },
   'no-disk': { type: 'boolean' },
+  'disk-bus': { type: 'string' },
   share: { type: 'string' },
   firmware: { type: 'string' },
   input: { type: 'string' },
@@ -105,6 +109,7 @@ const CONFIG_TYPES: Partial<Record<Key, readonly ('string' | 'number' | 'boolean
   display: ['string'],
   hostfwd: ['string'],
   'no-disk': ['boolean'],
+  'disk-bus': ['string'],
 }
 
 const MiB = 1 << 20
@@ -168,6 +173,8 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
   const diskSize = parseSize(disk)
   if (diskSize < MIN_DISK) throw new UsageError(`--disk-size ${disk}: a disk needs at least ${sizeText(MIN_DISK)} (two 1M image slots, a 1M store, metadata)`)
   if (diskSize > MAX_DISK) throw new UsageError(`--disk-size ${disk}: at most 1024G`)
+  const diskBus = str('disk-bus', 'virtio')
+  if (diskBus !== 'virtio' && diskBus !== 'nvme') throw new UsageError(`--disk-bus ${diskBus}: virtio or nvme`)
   const share = pick('share')
   const state = str('state', '.honk')
   const input = pick('input')
@@ -197,6 +204,7 @@ export function parseHonkCli(argv: string[], cwd = process.env['INIT_CWD'] ?? pr
     net: net === 'user',
     hostForwards,
     ...(display ? { display } : {}),
+    ...(diskBus === 'nvme' ? { diskBus } : {}),
   }
 }
 
@@ -463,7 +471,7 @@ async function runPrepared(options: HonkCliOptions, prepared: PreparedRun, io: P
         memory: options.memory,
         firmware: options.firmware,
         ...(prepared.firmware ? { firmwareImage: prepared.firmware } : {}),
-        ...(prepared.disk ? { disk: prepared.disk } : {}),
+        ...(prepared.disk ? { disk: prepared.disk, ...(options.diskBus ? { diskBus: options.diskBus } : {}) } : {}),
         ...(options.share !== undefined ? { share: { fs: new HostFS(options.share), tag: 'host' } } : {}),
         ...(network ? { net: network.guestWire } : {}),
         ...(options.display ? { display: DISPLAY_SIZE } : {}),

@@ -8,14 +8,14 @@ import type { BlockDevice } from '@honk/block'
 import type { Anchor } from '@honk/image'
 import { serve } from '@honk/p9'
 import type { FS } from '@honk/vfs'
-import { VirtMachine } from './board.js'
+import { VirtMachine, type PciFactory } from './board.js'
 import { boot } from './boot.js'
 import { OPENSBI_FW_JUMP } from './guest.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
 import { Kernel } from '@honk/kernel'
 import { nodeHttpService } from '@honk/kernel/node'
 import { nodeWasmWorkers } from '@honk/proc/node'
-import { VirtioGpu, VirtioKeyboard, VirtioNet, VirtioTablet, type FramePort } from '@honk/virtio'
+import { NvmeController, VirtioGpu, VirtioKeyboard, VirtioNet, VirtioTablet, type FramePort } from '@honk/virtio'
 
 export interface HonkConfig {
   harts: number
@@ -23,8 +23,10 @@ export interface HonkConfig {
   memory: number
   /** `builtin`: the SBI in TypeScript (fast); `opensbi`: Debian's OpenSBI fw_jump.bin in M-mode. */
   firmware: 'builtin' | 'opensbi'
-  /** The state disk (virtio-blk): image slots and the writable layer. None: a read-only core. */
+  /** The state disk: image slots and the writable layer. None: a read-only core. */
   disk?: BlockDevice
+  /** Which controller the disk sits on: `virtio` (virtio-blk over MMIO, default) or `nvme` (an NVMe controller on the PCIe bus). */
+  diskBus?: 'virtio' | 'nvme'
   /** The host share, exported over virtio-9p with this tag ("host" in the Go honk). */
   share?: { fs: FS; tag: string }
   consoleOut: (byte: number) => void
@@ -61,6 +63,12 @@ export interface HonkDisplay {
   tablet: VirtioTablet
 }
 
+/** The state disk behind an NVMe controller (`--disk-bus nvme`). */
+const nvmeOn =
+  (disk: BlockDevice): PciFactory =>
+  ({ memory }) =>
+    new NvmeController(disk, { memory, serial: 'honk-state' })
+
 export function createHonk(config: HonkConfig): HonkMachine {
   const display: HonkDisplay | undefined = config.display ? { gpu: new VirtioGpu({ width: config.display.width, height: config.display.height }), keyboard: new VirtioKeyboard(), tablet: new VirtioTablet() } : undefined
   const server = config.share ? serve(config.share.fs) : undefined
@@ -74,7 +82,8 @@ export function createHonk(config: HonkConfig): HonkMachine {
     clock: 'realtime',
     consoleOut: config.consoleOut,
     rng: false,
-    drives: config.disk ? [config.disk] : [],
+    drives: config.disk && config.diskBus !== 'nvme' ? [config.disk] : [],
+    ...(config.disk && config.diskBus === 'nvme' ? { pci: [nvmeOn(config.disk)] } : {}),
     ...(config.net ? { net: config.net } : {}),
     ...(display ? { devices: [display.gpu, display.keyboard, display.tablet] } : {}),
     ...(server && config.share ? { share: { tag: config.share.tag, handler: (t: Uint8Array) => server.handle(t) } } : {}),

@@ -12,7 +12,7 @@ import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
 import { ProcessTable, type WasmWorkerFactory } from '@honk/proc'
 import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, VIRT_TIMEBASE_HZ, irqMask } from '@honk/riscv'
 import type { FS } from '@honk/vfs'
-import { BumpAllocator, DEVICE_ID, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, type RegisterWindow } from '@honk/virtio'
+import { BumpAllocator, DEVICE_ID, NvmeDisk, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, pciPlaceBar, pciScan, type RegisterWindow } from '@honk/virtio'
 import { Network, type HttpService } from './network.js'
 import { initDisplay, type Display } from './display.js'
 import { InterruptSignal, PlicDriver } from './plic.js'
@@ -260,7 +260,34 @@ export class Kernel {
     return signal
   }
 
+  /**
+   * The state disk: an NVMe controller on the PCIe bus first (as the Go honk's M3 preferred it),
+   * else virtio-blk. NVMe: BAR 0 placed in the host's 32-bit window, INTx from its interrupt-map,
+   * completions reaped in the PLIC handler (which lowers the level-triggered line).
+   */
+  private async initNvme(): Promise<BlockDevice | undefined> {
+    const pcie = this.platform.pcie
+    if (!pcie) return undefined
+    const ecam = this.regs(pcie.ecam.base)
+    const fn = pciScan(ecam).find((f) => f.classCode === 0x01_08_02) // mass storage, NVM, NVMe
+    if (!fn) return undefined
+    const bar = pciPlaceBar(ecam, fn.slot, 0, { next: pcie.mmio32.base, end: pcie.mmio32.base + pcie.mmio32.size })
+    const disk = new NvmeDisk({ regs: this.regs(bar), memory: this.port.memory, alloc: this.dma, name: `nvme@00:${fn.slot.toString(16).padStart(2, '0')}.0` })
+    const irq = pcie.intx.get(((fn.slot & 3) << 3) | fn.interruptPin)
+    if (irq === undefined) throw new Error(`no interrupt-map entry for PCI device ${fn.slot} INT${'?ABCD'[fn.interruptPin] ?? '?'}`)
+    this.plic?.enable(irq, () => disk.handleInterrupt())
+    await disk.init()
+    this.line(`honk: storage = NVMe, ${disk.blockCount} blocks x ${disk.blockSize} bytes`)
+    return disk
+  }
+
   private async initStorage(): Promise<BlockDevice | undefined> {
+    try {
+      const nvme = await this.initNvme()
+      if (nvme) return nvme
+    } catch (e) {
+      this.line(`honk: NVMe unavailable (${(e as Error).message}); trying virtio-blk`)
+    }
     const slot = this.virtio.find((v) => v.id === DEVICE_ID.BLOCK)
     if (!slot) return undefined
     const driver = new VirtioMmioDriver(this.regs(slot.base), this.port.memory, this.dma)

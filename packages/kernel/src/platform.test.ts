@@ -19,6 +19,17 @@ describe('platform discovery from the device tree', () => {
     expect(p.bootargs).toBe('quiet')
   })
 
+  it('finds the PCIe host: ECAM, the 32-bit window and the swizzled INTx map (issue #19)', () => {
+    const p = platformOf(virtDeviceTree({ harts: 1, ramSize: 64n << 20n }), 0)
+    expect(p.pcie?.ecam).toEqual(VIRT_MAP.pcieEcam)
+    expect(p.pcie?.mmio32).toEqual(VIRT_MAP.pcieMmio)
+    // device & 3 << 3 | pin → PLIC source: device 1 INTA → 33, device 3 INTB → 32 (QEMU's map).
+    expect(p.pcie?.intx.get((1 << 3) | 1)).toBe(33)
+    expect(p.pcie?.intx.get((3 << 3) | 2)).toBe(32)
+    expect(p.pcie?.intx.size).toBe(16)
+    expect(platformOf(virtDeviceTree({ harts: 1, ramSize: 64n << 20n, pcie: false }), 0).pcie).toBeUndefined()
+  })
+
   it('reads the blob from guest RAM, header first', () => {
     const blob = buildFdt(virtDeviceTree({ harts: 2, ramSize: 64n << 20n }))
     const ram = new Uint8Array(1 << 20)

@@ -33,6 +33,12 @@ export interface Platform {
   readonly finisher: { readonly base: number } | undefined
   /** Bytes of the blob (`totalsize`). */
   readonly dtbSize: number
+  /**
+   * The generic ECAM PCIe host (`pci-host-ecam-generic`), if any: its config window, its 32-bit
+   * memory window (from `ranges`), and the PLIC source of each (device & 3, INTx pin) from its
+   * `interrupt-map` (keyed `device << 3 | pin`).
+   */
+  readonly pcie?: { readonly ecam: { readonly base: number; readonly size: number }; readonly mmio32: { readonly base: number; readonly size: number }; readonly intx: ReadonlyMap<number, number> }
 }
 
 const compatibleWith = (n: FdtNode, c: string) => (getStrings(n, 'compatible') ?? []).includes(c)
@@ -85,6 +91,7 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
   let plic: Platform['plic']
   let finisher: Platform['finisher']
   const virtio: { base: number; irq: number }[] = []
+  let pcie: Platform['pcie']
   for (const { node, parent } of nodes(root)) {
     if (!okay(node)) continue
     const reg = () => {
@@ -97,6 +104,7 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
     else if (compatibleWith(node, 'ns16550a') && !uart) uart = { base: reg().base, irq: irq() }
     else if (compatibleWith(node, 'virtio,mmio')) virtio.push({ base: reg().base, irq: irq() })
     else if (compatibleWith(node, 'sifive,test0') && !finisher) finisher = { base: reg().base }
+    else if (compatibleWith(node, 'pci-host-ecam-generic') && !pcie) pcie = pcieOf(node, reg())
     else if (compatibleWith(node, 'riscv,plic0') || compatibleWith(node, 'sifive,plic-1.0.0')) {
       // interrupts-extended = (phandle, irq) per context, in context order (§2.4.1.1 of the PLIC binding).
       const ext = getCells(node, 'interrupts-extended') ?? []
@@ -111,7 +119,27 @@ export function platformOf(root: FdtNode, dtbSize: number): Platform {
   if (!memory) throw new PlatformError('the device tree has no memory node')
   virtio.sort((a, b) => a.base - b.base)
   const chosen = root.children.find((c) => c.name === 'chosen')
-  return { harts, memory, timebase, uart, plic, virtio, bootargs: (chosen && getString(chosen, 'bootargs')) ?? '', finisher, dtbSize }
+  return { harts, memory, timebase, uart, plic, virtio, bootargs: (chosen && getString(chosen, 'bootargs')) ?? '', finisher, dtbSize, ...(pcie ? { pcie } : {}) }
+}
+
+/**
+ * A PCI host node (Linux `bindings/pci/host-generic-pci.yaml`): `ranges` entries are (3 PCI
+ * address cells, 2 CPU cells, 2 size cells) with the space code in bits 24..25 of the first
+ * (2: 32-bit memory); `interrupt-map` entries are (3 address cells, 1 pin, the parent's
+ * phandle, 1 parent cell — the PLIC's #address-cells is 0 and #interrupt-cells 1).
+ */
+function pcieOf(node: FdtNode, ecam: { base: number; size: number }): NonNullable<Platform['pcie']> {
+  const ranges = getCells(node, 'ranges') ?? []
+  let mmio32: { base: number; size: number } | undefined
+  for (let i = 0; i + 7 <= ranges.length; i += 7) {
+    const [hi, , , cpuHi, cpuLo, sizeHi, sizeLo] = ranges.slice(i, i + 7) as [number, number, number, number, number, number, number]
+    if (((hi >>> 24) & 3) === 2 && !mmio32) mmio32 = { base: cpuHi * 2 ** 32 + cpuLo, size: sizeHi * 2 ** 32 + sizeLo }
+  }
+  if (!mmio32) throw new PlatformError(`${node.name} has no 32-bit memory window in its ranges`)
+  const map = getCells(node, 'interrupt-map') ?? []
+  const intx = new Map<number, number>()
+  for (let i = 0; i + 6 <= map.length; i += 6) intx.set((((map[i]! >>> 11) & 0x1f) << 3) | map[i + 3]!, map[i + 5]!)
+  return { ecam, mmio32, intx }
 }
 
 declare module '@honk/errors' {
