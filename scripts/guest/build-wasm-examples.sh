@@ -7,6 +7,7 @@
 #   textool.wasm             a small text tool working on files in its preopen
 #   fileio, args_env, clockpoll  the conformance programs (run under ours and node:wasi)
 #   iobench, syscalls        the benchmark programs
+#   httpd                    a file server on a socket the host hands in (sock_accept, recv, send)
 # Needs (Debian): clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 (installed here when missing).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -19,6 +19,8 @@ import { Worker } from 'node:worker_threads'
 import { spawnWasm as spawnWasmWith, type SpawnWasmOptions, type WasmProcess, type WasmWorker, type WasmWorkerFactory } from './wasi/spawn.js'
 import type { WasmModule } from './wasi/wasm-api.js'
 
+export { duplexSocket, serverListener } from './wasi/node-sockets.js'
+
 export interface NodeWasmWorkerOptions {
   /** V8 heap of the worker's JavaScript (the host), MiB; the module's memory is separate. Default 256. */
   maxHeapMb?: number

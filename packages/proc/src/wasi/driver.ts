@@ -7,6 +7,7 @@ import type { FS } from '@honk/vfs'
 import { bridgeBuffer, MainBridge } from './behind.js'
 import { DEFAULT_CAPACITY, type DriverCall, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
 import { WasiFsServer, type WasiStdin } from './server.js'
+import { isListener, type WasiSocket } from './sockets.js'
 import type { WasmWorkerFactory } from './spawn.js'
 
 export interface DriverOptions {
@@ -25,6 +26,8 @@ export interface DriverOptions {
   cacheMs?: number
   /** The worker reads and writes host files itself (`SpawnWasmOptions.io.direct`; default false). */
   direct?: boolean
+  /** Sockets handed in (descriptors after the preopens). */
+  sockets?: WasiSocket[]
 }
 
 export interface DriverResult {
@@ -47,7 +50,7 @@ const enc = new TextEncoder()
 
 export async function startDriver(workers: WasmWorkerFactory, options: DriverOptions = {}): Promise<Driver> {
   const entries = Object.entries(options.preopens ?? {})
-  const server = new WasiFsServer(entries.map(([, fs]) => fs), { stdin: options.stdin, direct: options.direct ?? false })
+  const server = new WasiFsServer(entries.map(([, fs]) => fs), { stdin: options.stdin, direct: options.direct ?? false, sockets: options.sockets ?? [] })
   const writeBehind = options.writeBehind ?? 0
   const sab = bridgeBuffer(options.capacity ?? DEFAULT_CAPACITY, writeBehind)
   const bridge = new MainBridge(sab, writeBehind, server, options.cacheMs ?? 0)
@@ -78,6 +81,7 @@ export async function startDriver(workers: WasmWorkerFactory, options: DriverOpt
     t: 'start', module: undefined, driver: true, args: options.args ?? [], env: options.env ?? [], preopens: entries.map(([n]) => n),
     stdin: options.stdin !== undefined, sab, clock: options.clock, randomSeed: options.randomSeed, maxMemoryPages: 4,
     maxOpenFds: options.maxOpenFds ?? 64, maxIo: 16 << 20, writeBehind, cacheMs: options.cacheMs ?? 0, direct: options.direct ?? false,
+    sockets: (options.sockets ?? []).map((s) => (isListener(s) ? 'listener' : 'stream')),
   }
   worker.postMessage(start)
   await isReady

@@ -14,7 +14,7 @@
 import {
   ADVICE_MAX, Clockid, DIR_RIGHTS, Errno, Eventtype, EVENTRW_HANGUP, FILE_RIGHTS, Fdflags, Filetype, Fstflags,
   IGNORED_SIGNALS, LOOKUP_SYMLINK_FOLLOW, Oflags, PREOPENTYPE_DIR, Rights, SIGNAL_MAX, SIZE,
-  STDIN_RIGHTS, STDOUT_RIGHTS, SUBCLOCK_ABSTIME, Whence, ALL_RIGHTS, WASI_FUNCTIONS,
+  STDIN_RIGHTS, STDOUT_RIGHTS, SUBCLOCK_ABSTIME, Sdflags, Whence, ALL_RIGHTS, WASI_FUNCTIONS,
 } from './abi.js'
 import type { WasmMemory } from './wasm-api.js'
 import type { At, FakeClockSpec, OpenResult, Request, WireDirent, WireStat, WireTime } from './protocol.js'
@@ -94,7 +94,17 @@ export interface WasiHostConfig {
   cacheMs?: number
   /** The worker's own I/O on host descriptors (see `DirectFileIo`); without it every file request crosses the bridge. */
   direct?: DirectFileIo | undefined
+  /** Kinds of the sockets handed in (ids 0, 1, …), at the descriptors right after the preopens. */
+  sockets?: readonly ('stream' | 'listener')[] | undefined
 }
+
+/** What a connected socket may do (as wasmtime grants its sockets). */
+const SOCKET_RIGHTS: bigint = Rights.FD_READ | Rights.FD_WRITE | Rights.FD_FDSTAT_SET_FLAGS | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE | Rights.SOCK_SHUTDOWN
+/** What a listening socket may do: accept, and be polled for a waiting connection. */
+const LISTENER_RIGHTS: bigint = Rights.FD_READ | Rights.FD_FDSTAT_SET_FLAGS | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE | Rights.SOCK_ACCEPT
+/** riflags (WASI preview1): RECV_PEEK, RECV_WAITALL. */
+const RECV_PEEK = 1
+const RECV_WAITALL = 2
 
 /** `proc_exit` was called. */
 export class WasiExit {
@@ -118,7 +128,8 @@ const fail = (errno: number): never => {
 }
 
 interface Fd {
-  kind: 'stdin' | 'stdout' | 'stderr' | 'file' | 'dir'
+  /** `socket`/`listener`: `handle` is the socket's id on the main side (sockets.ts). */
+  kind: 'stdin' | 'stdout' | 'stderr' | 'file' | 'dir' | 'socket' | 'listener'
   filetype: number
   base: bigint
   inheriting: bigint
@@ -210,6 +221,12 @@ export class WasiHost {
       this.fds.set(3 + i, {
         kind: 'dir', filetype: Filetype.DIRECTORY, base: DIR_RIGHTS, inheriting: ALL_RIGHTS, flags: 0, handle: 0, pos: 0,
         pre: i, path: '', preopen: name, listing: undefined,
+      })
+    })
+    ;(config.sockets ?? []).forEach((kind, i) => {
+      this.fds.set(3 + config.preopens.length + i, {
+        kind: kind === 'listener' ? 'listener' : 'socket', filetype: Filetype.SOCKET_STREAM, base: kind === 'listener' ? LISTENER_RIGHTS : SOCKET_RIGHTS,
+        inheriting: 0n, flags: 0, handle: i, pos: 0, pre: -1, path: '', preopen: undefined, listing: undefined,
       })
     })
   }
@@ -463,7 +480,7 @@ export class WasiHost {
       return s
     }
     if (f.kind === 'dir') return this.json<WireStat>({ op: 'dstat', pre: f.pre, path: f.path })
-    return { filetype: Filetype.CHARACTER_DEVICE, dev: '0', ino: '0', nlink: 1, size: 0, atim: '0', mtim: '0', ctim: '0' }
+    return { filetype: f.filetype, dev: '0', ino: '0', nlink: 1, size: 0, atim: '0', mtim: '0', ctim: '0' }
   }
 
   private times(atim: bigint, mtim: bigint, fst: number): { atim?: WireTime; mtim?: WireTime } {
@@ -616,6 +633,11 @@ export class WasiHost {
 
   fd_close(fd: number): number {
     const f = this.fd(fd)
+    if (f.kind === 'socket' || f.kind === 'listener') {
+      this.fds.delete(fd >>> 0)
+      this.call({ op: 'sockclose', sock: f.handle })
+      return Errno.SUCCESS
+    }
     if (f.kind === 'file') {
       this.fds.delete(fd >>> 0)
       this.call({ op: 'close', handle: f.handle })
@@ -843,6 +865,10 @@ export class WasiHost {
       this.u32(nread, got.length)
       return Errno.SUCCESS
     }
+    if (f.kind === 'socket') {
+      this.u32(nread, this.recv(f, iovs, 0))
+      return Errno.SUCCESS
+    }
     if (f.kind !== 'file') return Errno.BADF
     const n = this.readAt(f, f.pos, iovs)
     f.pos += n
@@ -865,6 +891,8 @@ export class WasiHost {
       if (this.config.console && data.length > 0) this.bridge.output(f.kind === 'stdout' ? 1 : 2, data)
       return data.length
     }
+    if (f.kind === 'socket') return this.send(f, data)
+    if (f.kind === 'listener') fail(Errno.NOTCONN)
     // Writing nothing changes nothing, not even the size past a seek beyond the end (POSIX).
     if (data.length === 0) return 0
     const append = pos === undefined && (f.flags & Fdflags.APPEND) !== 0
@@ -964,6 +992,7 @@ export class WasiHost {
     const b = this.fd(to)
     if (from >>> 0 === to >>> 0) return Errno.SUCCESS
     if (b.kind === 'file') this.call({ op: 'close', handle: b.handle })
+    else if (b.kind === 'socket' || b.kind === 'listener') this.call({ op: 'sockclose', sock: b.handle })
     this.fds.set(to >>> 0, a)
     this.fds.delete(from >>> 0)
     return Errno.SUCCESS
@@ -1133,6 +1162,8 @@ export class WasiHost {
     const ready: Ev[] = []
     const clocks: { userdata: bigint; deadline: bigint; id: number }[] = []
     const stdinSubs: bigint[] = []
+    /** FD_READ subscriptions on sockets and listeners: [userdata, socket id]. */
+    const sockSubs: [bigint, number][] = []
     const start = this.fakeNow !== undefined ? this.fakeNow : this.now(Clockid.MONOTONIC)
     for (let i = 0; i < n; i++) {
       const s = inBase + i * SIZE.subscription
@@ -1159,6 +1190,10 @@ export class WasiHost {
         if (!f) ev.error = Errno.BADF
         else if ((f.base & Rights.POLL_FD_READWRITE) === 0n) ev.error = Errno.NOTCAPABLE
         else if (f.kind === 'dir') ev.error = Errno.BADF
+        else if (tag === Eventtype.FD_READ && (f.kind === 'socket' || f.kind === 'listener')) {
+          sockSubs.push([userdata, f.handle])
+          continue
+        } else if (f.kind === 'listener') ev.error = Errno.NOTCONN
         else if (tag === Eventtype.FD_READ && f.kind === 'stdin') {
           if (this.config.stdin) {
             stdinSubs.push(userdata)
@@ -1181,7 +1216,15 @@ export class WasiHost {
       }
     }
     const minClock = clocks.reduce<bigint | undefined>((m, c) => (m === undefined || c.deadline < m ? c.deadline : m), undefined)
-    if (ready.length === 0 && stdinSubs.length > 0) {
+    if (sockSubs.length > 0) {
+      // Sockets are waited for on the main side, at most until the first clock fires (not at
+      // all when something is ready already, or on the deterministic clock, which then advances).
+      const wait = ready.length > 0 || this.fakeNow !== undefined ? 0 : minClock === undefined ? -1 : Number(minClock) / 1e6
+      const ids = new Set(this.json<number[]>({ op: 'sockpoll', read: [...new Set(sockSubs.map(([, id]) => id))], timeoutMs: wait }))
+      for (const [userdata, id] of sockSubs) if (ids.has(id)) ready.push({ userdata, type: Eventtype.FD_READ, error: 0, nbytes: 1n, flags: 0 })
+      if (stdinSubs.length > 0 && this.json<boolean>({ op: 'stdinwait', timeoutMs: 0 })) for (const u of stdinSubs) ready.push({ userdata: u, type: Eventtype.FD_READ, error: 0, nbytes: 1n, flags: 0 })
+      if (ready.length === 0 && minClock !== undefined && this.fakeNow !== undefined) this.sleepNs(minClock)
+    } else if (ready.length === 0 && stdinSubs.length > 0) {
       // Wait on the main side for input, at most until the first clock fires.
       const timeoutMs = minClock === undefined ? -1 : Number(minClock) / 1e6
       const ok = this.fakeNow !== undefined && minClock !== undefined ? false : this.json<boolean>({ op: 'stdinwait', timeoutMs })
@@ -1212,22 +1255,80 @@ export class WasiHost {
     return Errno.SUCCESS
   }
 
-  // ---- sockets: none is handed in, so every descriptor is "not a socket" --------------------
+  // ---- sockets handed in by the host (sockets.ts): accept, recv, send, shutdown ---------------
 
-  private sock(fd: number): number {
-    this.fd(fd)
-    return Errno.NOTSOCK
+  /** A connected socket holding `right` (ENOTSOCK for anything that is no socket). */
+  private stream(fd: number, right: bigint): Fd {
+    const f = this.fd(fd)
+    if (f.kind === 'listener') fail(Errno.NOTCONN)
+    if (f.kind !== 'socket') fail(Errno.NOTSOCK)
+    this.need(f, right)
+    return f
   }
-  sock_accept(fd: number, _flags: number, _out: number): number {
-    return this.sock(fd)
+
+  /** Receives into `iovs` (at most maxIo and one answer); 0 at the end of the stream. */
+  private recv(f: Fd, iovs: [number, number][], riflags: number): number {
+    let total = 0
+    for (const [, l] of iovs) total += l
+    const max = Math.min(total, this.config.maxIo, this.config.chunk)
+    if (max === 0) return 0
+    const got = this.data({ op: 'sockrecv', sock: f.handle, max, peek: (riflags & RECV_PEEK) !== 0, waitAll: (riflags & RECV_WAITALL) !== 0, wait: (f.flags & Fdflags.NONBLOCK) === 0 })
+    let off = 0
+    for (const [p, l] of iovs) {
+      if (off >= got.length) break
+      const n = Math.min(l, got.length - off)
+      this.bytes(p, n).set(got.subarray(off, off + n))
+      off += n
+    }
+    return got.length
   }
-  sock_recv(fd: number, _ri: number, _riLen: number, _flags: number, _len: number, _oflags: number): number {
-    return this.sock(fd)
+
+  private send(f: Fd, data: Uint8Array): number {
+    if (data.length === 0) return 0
+    // A view of the module's memory never crosses (a message would clone the whole memory).
+    const own = this.memory !== undefined && data.buffer === this.buf() ? data.slice() : data
+    return this.json<number>({ op: 'socksend', sock: f.handle, data: own })
   }
-  sock_send(fd: number, _si: number, _siLen: number, _flags: number, _len: number): number {
-    return this.sock(fd)
+
+  sock_accept(fd: number, flags: number, out: number): number {
+    const f = this.fd(fd)
+    if (f.kind === 'socket') return Errno.INVAL
+    if (f.kind !== 'listener') return Errno.NOTSOCK
+    this.need(f, Rights.SOCK_ACCEPT)
+    this.check(out, 4)
+    // Only NONBLOCK may be asked for the new descriptor.
+    if ((flags & 0xffff & ~Fdflags.NONBLOCK) !== 0) return Errno.INVAL
+    const slot = this.allocFd()
+    const id = this.json<number>({ op: 'sockaccept', sock: f.handle, wait: (f.flags & Fdflags.NONBLOCK) === 0 })
+    this.fds.set(slot, { kind: 'socket', filetype: Filetype.SOCKET_STREAM, base: SOCKET_RIGHTS, inheriting: 0n, flags: flags & Fdflags.NONBLOCK, handle: id, pos: 0, pre: -1, path: '', preopen: undefined, listing: undefined })
+    this.u32(out, slot)
+    return Errno.SUCCESS
   }
-  sock_shutdown(fd: number, _how: number): number {
-    return this.sock(fd)
+
+  sock_recv(fd: number, riData: number, riLen: number, riflags: number, roDatalen: number, roFlags: number): number {
+    const f = this.stream(fd, Rights.FD_READ)
+    if ((riflags & 0xffff & ~(RECV_PEEK | RECV_WAITALL)) !== 0) return Errno.INVAL
+    this.check(roDatalen, 4)
+    this.check(roFlags, 2)
+    const n = this.recv(f, this.iovs(riData, riLen), riflags)
+    this.u32(roDatalen, n)
+    // ro_flags: RECV_DATA_TRUNCATED never happens on a stream.
+    this.view().setUint16(roFlags >>> 0, 0, true)
+    return Errno.SUCCESS
+  }
+
+  sock_send(fd: number, siData: number, siLen: number, _siflags: number, soDatalen: number): number {
+    const f = this.stream(fd, Rights.FD_WRITE)
+    this.check(soDatalen, 4)
+    this.u32(soDatalen, this.send(f, this.gather(this.iovs(siData, siLen))))
+    return Errno.SUCCESS
+  }
+
+  sock_shutdown(fd: number, how: number): number {
+    const f = this.stream(fd, Rights.SOCK_SHUTDOWN)
+    // sdflags: RD, WR or both; nothing else.
+    if ((how & 0xff) === 0 || (how & 0xff & ~(Sdflags.RD | Sdflags.WR)) !== 0) return Errno.INVAL
+    this.call({ op: 'sockshutdown', sock: f.handle, how: how & 0xff })
+    return Errno.SUCCESS
   }
 }

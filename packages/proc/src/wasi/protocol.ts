@@ -23,6 +23,7 @@
  * batch's first write fires, and when the process ends (exit, trap, limit, kill: after the worker
  * has stopped), so a write the module was told succeeded is never lost.
  */
+import type { SocketRequest } from './sockets.js'
 import type { WasmModule } from './wasm-api.js'
 
 /** Bytes of the response header. */
@@ -101,6 +102,7 @@ export type Request =
   | { op: 'more' }
   /** Nothing but the write-behind flush every request starts with (before the worker's own I/O). */
   | { op: 'flush' }
+  | SocketRequest
 
 /** What `open` answers. */
 export type OpenResult =
@@ -155,6 +157,8 @@ export interface StartMessage {
   cacheMs?: number
   /** Host files are read and written by the worker itself when it can (see `SpawnWasmOptions.io.direct`). */
   direct?: boolean
+  /** Kinds of the handed-in sockets, at the descriptors after the preopens. */
+  sockets?: ('stream' | 'listener')[]
 }
 
 /** Driver-mode call (tests only): write `writes` into memory, call `fn(...args)`, read `reads` back. */

@@ -166,6 +166,7 @@ export function runWasiWorker(port: RunnerPort): void {
         args: m.args, env: m.env, preopens: m.preopens, console: true, stdin: m.stdin, clock: m.clock, randomSeed: m.randomSeed,
         maxOpenFds: m.maxOpenFds, maxMemoryPages: m.maxMemoryPages, maxIo: m.maxIo, chunk: capacity, monotonicNs: port.monotonicNs,
         direct: m.direct === true ? port.direct : undefined,
+        sockets: m.sockets,
       })
       if (m.driver) {
         memory = new wasmApi.Memory({ initial: 2, maximum: 4 })

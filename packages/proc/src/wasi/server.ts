@@ -10,6 +10,7 @@
 import { FsError, hostDescriptorOf, type FS, type FileHandle, type Stat, type FileType } from '@honk/vfs'
 import { Errno, Filetype, Oflags } from './abi.js'
 import type { OpenResult, Request, WireDirent, WireStat, WireTime, At } from './protocol.js'
+import { WasiSocketServer, type WasiSocket } from './sockets.js'
 
 /** An answer to a request: an errno, or a JSON value, or bytes. */
 export type Answer = { errno: number } | { json: unknown } | { bytes: Uint8Array }
@@ -86,6 +87,8 @@ export interface WasiFsServerOptions {
   now?: () => number
   /** Hand the worker the host descriptor of a file that has one, for I/O of its own (default false). */
   direct?: boolean
+  /** Sockets handed to the process (ids 0, 1, … in this order). */
+  sockets?: readonly WasiSocket[]
 }
 
 /** Times set through WASI, in exact nanoseconds, with the milliseconds the FS stored for them. */
@@ -112,6 +115,7 @@ export class WasiFsServer {
    * file answers it, once.
    */
   private readonly deferred = new Map<number, number>()
+  private readonly sockets: WasiSocketServer
   private pending: Uint8Array | undefined
   private readonly maxHandles: number
   private readonly now: () => number
@@ -122,6 +126,7 @@ export class WasiFsServer {
   ) {
     this.maxHandles = options.maxHandles ?? 4096
     this.now = options.now ?? Date.now
+    this.sockets = new WasiSocketServer(options.sockets ?? [])
   }
 
   /** The open files (for tests and for closing at exit). */
@@ -133,7 +138,7 @@ export class WasiFsServer {
   async closeAll(): Promise<void> {
     const all = [...this.handles.values()]
     this.handles.clear()
-    await Promise.all(all.map((h) => h.fh.close().catch(() => undefined)))
+    await Promise.all([...all.map((h) => h.fh.close().catch(() => undefined)), this.sockets.closeAll()])
   }
 
   /** Writes a write-behind batch (see behind.ts); a failure is kept for the file's next write, sync or close. */
@@ -292,6 +297,13 @@ export class WasiFsServer {
 
   private async dispatch(req: Request): Promise<Answer> {
     switch (req.op) {
+      case 'sockaccept':
+      case 'sockrecv':
+      case 'socksend':
+      case 'sockshutdown':
+      case 'sockclose':
+      case 'sockpoll':
+        return this.sockets.serve(req)
       case 'stat': {
         const r = await this.resolve(req.at, req.path, req.follow)
         if (!r.stat) fail(Errno.NOENT)

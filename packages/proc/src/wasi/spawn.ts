@@ -17,6 +17,7 @@ import { capMemory, MalformedModule } from './limits.js'
 import { bridgeBuffer, MainBridge } from './behind.js'
 import { DEFAULT_CACHE_MS, DEFAULT_CAPACITY, DEFAULT_WRITE_BEHIND, type FakeClockSpec, type StartMessage, type WorkerMessage } from './protocol.js'
 import { WasiFsServer, type WasiStdin } from './server.js'
+import { isListener, type WasiSocket } from './sockets.js'
 import { wasmApi, type WasmModule } from './wasm-api.js'
 
 /** A worker as `spawnWasm` needs it (Node's worker_threads Worker or a browser Worker, adapted). */
@@ -57,6 +58,12 @@ export interface SpawnWasmOptions<S extends object> {
   env?: Readonly<Record<string, string>>
   /** Guest directory name → filesystem, preopened at fds 3, 4, … in this order (needs `fs`). */
   preopens?: Readonly<Record<string, FS>>
+  /**
+   * Sockets handed in (needs `net`): listeners the module accepts on and connected streams, at
+   * the descriptors right after the preopens, in this order. They are the process's: closed
+   * when it ends. Without `net` the module gets none (the descriptors are EBADF).
+   */
+  sockets?: readonly WasiSocket[]
   /** stdin (needs `console`): bytes, a string, or a source. Default: empty. */
   stdin?: Uint8Array | string | WasiStdin
   /** stdout/stderr bytes (need `console`). */
@@ -177,12 +184,13 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
   const direct = options.io?.direct ?? true
   const proc = options.table.spawn(name, caps, async (ctx) => {
     const fsCap = ctx.can('fs')
+    const sockets = ctx.can('net') ? [...(options.sockets ?? [])] : []
     const consoleCap = ctx.can('console')
     const preopenEntries = fsCap ? Object.entries(options.preopens ?? {}) : []
     const stdinSrc = !consoleCap || options.stdin === undefined ? undefined : typeof options.stdin === 'string' ? new ByteStdin(enc.encode(options.stdin)) : options.stdin instanceof Uint8Array ? new ByteStdin(options.stdin) : options.stdin
     const server = new WasiFsServer(
       preopenEntries.map(([, fs]) => fs),
-      { stdin: stdinSrc, maxHandles: limits.maxOpenFds, direct },
+      { stdin: stdinSrc, maxHandles: limits.maxOpenFds, direct, sockets },
     )
     let bytes: Uint8Array | WasmModule = module
     if (module instanceof Uint8Array) {
@@ -323,6 +331,7 @@ export function spawnWasm<S extends object>(module: Uint8Array | WasmModule, opt
         writeBehind,
         cacheMs,
         direct,
+        sockets: sockets.map((s) => (isListener(s) ? 'listener' : 'stream')),
       }
       worker.postMessage(start, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : [])
     })
