@@ -29,7 +29,7 @@ const G_TABLES = [
       andi t6, t5, 8; slli t6, t6, 1; or t3, t3, t6
       ori t3, t3, 1
       la t6, g_l0; slli t0, t5, 3; add t6, t6, t0; sd t3, 0(t6)
-      sd t5, 0(t4)
+      li t0, 0x8067; sw t0, 0(t4); sd t5, 8(t4)     # each page: ret, then its index
       li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b`,
 ].join('\n')
 
@@ -62,9 +62,73 @@ const G_PROBES = `
     li s2, 0x20000000038; ld a6, 0(s2)      # beyond the 41 bits of Sv39x4
     li s2, 0x100005000; jal ra, 4f; j 5f     # execute from an R-X page without U: fault
     4: jr s2
-    5: li s2, 0x10000d000; jal ra, 6f; j 7f  # U, R-X (page 13 = 8 | 5): runs (its first word is 13: an illegal instruction)
+    5: li s2, 0x10000d000; jal ra, 6f; j 7f  # U, R-X (page 13 = 8 | 5): runs its ret
     6: jr s2
     7: nop`
+
+/**
+ * VS stage (Sv39, in guest physical memory that the G stage maps 1:1 over RAM): VA 0x8000_0000
+ * 1 GiB → GPA 0x8000_0000 (the code, the handlers, the log); VA 0x4000_0000 + i * 4 KiB for i < 16
+ * → the G matrix page i (VS RWX, so the G stage decides); for i in 16..31 → VS page i - 16, with
+ * R/W/X/U from its index (A and D clear); VA 0x4020_0000 → a level-0 table at GPA 0x1_4000_0000
+ * (no G mapping: an implicit guest-page fault); VA 0x4040_0000 → a table in G page 12 (U, X
+ * only: its PTEs cannot be read); VA 0xc000_0000 → a misaligned gigapage.
+ */
+const VS_TABLES = [
+  pte('vs_root', 2, 'li t2, 0x80000000', 0xcf),
+  pte('vs_root', 1, 'la t2, vs_l1', 0x01),
+  pte('vs_root', 3, 'li t2, 0x80001000', 0xcf),
+  pte('vs_l1', 0, 'la t2, vs_l0', 0x01),
+  pte('vs_l1', 1, 'li t2, 0x140000000', 0x01),
+  pte('vs_l1', 2, 'li t2, 0x10000c000', 0x01),
+  `li t4, 0x100000000; li t5, 0
+   1: srli t3, t4, 12; slli t3, t3, 10; ori t3, t3, 0xf
+      la t6, vs_l0; slli t0, t5, 3; add t6, t6, t0; sd t3, 0(t6)
+      li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b
+   la t4, vs_pages; li t5, 0
+   1: srli t3, t4, 12; slli t3, t3, 10
+      andi t6, t5, 7; slli t6, t6, 1; or t3, t3, t6
+      andi t6, t5, 8; slli t6, t6, 1; or t3, t3, t6
+      ori t3, t3, 1
+      la t6, vs_l0; addi t0, t5, 16; slli t0, t0, 3; add t6, t6, t0; sd t3, 0(t6)
+      li t0, 0x8067; sw t0, 0(t4); addi t0, t5, 0x100; sd t0, 8(t4)
+      li t6, 4096; add t4, t4, t6; addi t5, t5, 1; li t6, 16; blt t5, t6, 1b`,
+].join('\n')
+
+const VS_DATA = `
+    .section .bss
+    .align 12
+vs_root: .space 4096
+vs_l1: .space 4096
+vs_l0: .space 4096
+vs_pages: .space 16 * 4096
+    .text`
+
+const VSATP = (mode: string, root: string) => `la t0, ${root}; srli t0, t0, 12; li t1, ${mode}; slli t1, t1, 60; or t0, t0, t1; li t1, 3; slli t1, t1, 44; or t0, t0, t1; csrw vsatp, t0`
+
+/** Loads and stores over the 32 VS pages, the faulting VS regions, and fetches; labels numbered from `n * 10`. */
+const VS_PROBES = (n: number): string => {
+  const l = (k: number) => n * 10 + k
+  return `
+    li s2, 0x40000000; li s3, 0; li s4, 0
+    ${l(0)}: li a0, 0
+       ld a0, 8(s2)
+       sd s3, 16(s2)
+       add s4, s4, a0
+       li t0, 4096; add s2, s2, t0; addi s3, s3, 1; li t0, 32; blt s3, t0, ${l(0)}b
+    li s2, 0x40200008; ld a1, 0(s2)         # VS table at an unmapped GPA: implicit guest-page fault
+    li s2, 0x40400010; ld a1, 0(s2)         # VS table in an execute-only G page
+    # (Loads only: QEMU 7.2 reports an implicit fault of a store or fetch as a load guest-page fault.)
+    li s2, 0xc0000018; ld a2, 0(s2)         # misaligned VS gigapage
+    li s2, 0x4000000020; ld a3, 0(s2)       # not canonical for Sv39
+    li s2, 0x40015000; jal ra, ${l(1)}f; j ${l(2)}f       # VS page 5: R-X, no U
+    ${l(1)}: jr s2
+    ${l(2)}: li s2, 0x4001d000; jal ra, ${l(3)}f; j ${l(4)}f   # VS page 13: U, R-X
+    ${l(3)}: jr s2
+    ${l(4)}: li s2, 0x4000c000; jal ra, ${l(5)}f; j ${l(6)}f   # G page 12: U, X only
+    ${l(5)}: jr s2
+    ${l(6)}: nop`
+}
 
 export const CASES: Record<string, string> = {
   'H CSRs: legal values read back, read-only and WARL fields': body(`
@@ -255,4 +319,31 @@ export const CASES: Record<string, string> = {
     ${toM(4)}
     csrw medeleg, zero; csrw hgatp, zero; hfence.gvma
     ${G_DATA}`),
+
+  'VS stage Sv39 over G stage Sv39x4: page faults, implicit guest-page faults on VS PTEs, A/D on both stages, delegation to HS and VS': body(`
+    ${G_TABLES}
+    ${VS_TABLES}
+    ${HGATP_SV39X4}
+    ${VSATP('8', 'vs_root')}
+    ${enter('vs', '1f')}
+    1: ${VS_PROBES(1)}
+    ${toM(2)}
+    la t0, vs_l0; ld s5, 0(t0); ld s6, 8(t0); ld s7, 128(t0); ld s8, 168(t0); ld s9, 200(t0)
+    la t0, g_l0; ld s10, 8(t0); ld s11, 72(t0)
+    hfence.gvma                                  # (QEMU 7.2 keeps a fetch's permissions for later loads)
+    li t0, 0xb0b000; csrw medeleg, t0            # page faults and guest-page faults → HS
+    li t0, 0xb000; csrw hedeleg, t0              # page faults → VS
+    ${enter('vs', '3f')}
+    3: ${VS_PROBES(2)}
+    ${toM(4)}
+    hfence.gvma
+    li t0, 0x40000; csrs vsstatus, t0            # SUM: U pages readable from VS (not MXR: QEMU 7.2 applies vsstatus.MXR to the G stage too)
+    ${enter('vs', '5f')}
+    5: ${VS_PROBES(3)}
+    ${toM(6)}
+    csrw vsstatus, zero
+    csrw medeleg, zero; csrw hedeleg, zero; csrw hgatp, zero; csrw vsatp, zero; hfence.gvma
+    la t0, vs_l0; ld a0, 136(t0); ld a1, 176(t0)
+    ${G_DATA}
+    ${VS_DATA}`),
 }
