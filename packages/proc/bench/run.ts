@@ -6,7 +6,9 @@
  *
  *   start-up hello      spawn → exit of hello.wasm (ours: fresh worker, and a prewarmed one)
  *   file I/O            iobench.wasm: writes then reads M MiB in 64 KiB blocks (MB/s moved;
- *                       ours with the default write-behind and read-ahead)
+ *                       ours with the defaults: HostFS files read and written by the worker
+ *                       itself; and again with io.direct off, through the bridge with
+ *                       write-behind and read-ahead, as any other FS is)
  *   syscalls seek       lseek in a loop (answered in the module's thread)
  *   syscalls fstat      fstat in a loop (answered from the worker's stat cache after the first)
  *   syscalls clock      clock_gettime in a loop
@@ -29,7 +31,7 @@ import { higherIsBetter, lowerIsBetter, report, type BenchMetric } from '../../.
 import { nodeWasmWorkers, spawnWasm } from '../src/node.ts'
 import { ProcessTable } from '../src/table.ts'
 import { buildPrograms, program, runNodeWasi } from '../src/wasi/programs.ts'
-import type { WasmWorkerFactory } from '../src/wasi/spawn.ts'
+import type { WasmIoOptions, WasmWorkerFactory } from '../src/wasi/spawn.ts'
 
 const quick = process.argv.includes('--quick')
 /** `--only io|start|syscalls|compute`: one group of rows (while working on it; the report then has only those). */
@@ -66,12 +68,12 @@ async function booted(): Promise<WasmWorkerFactory> {
   return () => w
 }
 
-async function ours(name: string, args: string[], factory?: WasmWorkerFactory): Promise<{ ms: number; stdout: string; runMs: number }> {
+async function ours(name: string, args: string[], factory?: WasmWorkerFactory, io?: WasmIoOptions): Promise<{ ms: number; stdout: string; runMs: number }> {
   const workers = factory ?? (await booted())
   const bytes = program(built.dir, name)
   const out: Uint8Array[] = []
   const t0 = performance.now()
-  const p = spawnWasm(bytes, { table, workers, args: [name, ...args], preopens: { '/sandbox': new HostFS(dir) }, caps: ['fs', 'console'], stdout: (b) => out.push(b) })
+  const p = spawnWasm(bytes, { table, workers, args: [name, ...args], preopens: { '/sandbox': new HostFS(dir) }, caps: ['fs', 'console'], stdout: (b) => out.push(b), ...(io === undefined ? {} : { io }) })
   const e = await p.exit
   const ms = performance.now() - t0
   if (e.code !== 0) throw new Error(`${name} under ours: ${e.info.exitReason} ${e.error?.message ?? ''}`)
@@ -88,13 +90,13 @@ function theirs(name: string, args: string[]): { ms: number; stdout: string } {
 }
 
 /** Best (lowest) time of R alternating rounds; the outputs must agree. */
-async function best(name: string, args: string[], rounds = ROUNDS): Promise<[ours: number, peer: number]> {
+async function best(name: string, args: string[], rounds = ROUNDS, io?: WasmIoOptions): Promise<[ours: number, peer: number]> {
   process.stderr.write(`bench: ${name} ${args.join(" ")}\n`)
   let a = Infinity
   let b = Infinity
   for (let i = 0; i < rounds; i++) {
     if (process.env['HONK_BENCH_TRACE']) process.stderr.write(`  round ${i}: ours\n`)
-    const x = await ours(name, args)
+    const x = await ours(name, args, undefined, io)
     if (process.env['HONK_BENCH_TRACE']) process.stderr.write(`  round ${i}: node:wasi\n`)
     const y = theirs(name, args)
     if (x.stdout !== y.stdout) throw new Error(`${name}: outputs differ: ${JSON.stringify(x.stdout)} vs ${JSON.stringify(y.stdout)}`)
@@ -171,6 +173,9 @@ try {
   const [io, ioPeer] = await best('iobench', ['/sandbox', String(MB)])
   const moved = 2 * MB
   metrics.push(higherIsBetter(`file I/O (${MB} MiB written + read, 64 KiB blocks)`, 'MB/s', moved / (io / 1000), moved / (ioPeer / 1000)))
+  // The same through the bridge (what any FS other than HostFS gets: honk's KV root, a MemoryFS).
+  const [bridged, bridgedPeer] = await best('iobench', ['/sandbox', String(MB)], ROUNDS, { direct: false })
+  metrics.push(higherIsBetter(`file I/O through the bridge (io.direct off), ${MB} MiB`, 'MB/s', moved / (bridged / 1000), moved / (bridgedPeer / 1000)))
   }
 
   if (runs('syscalls'))
