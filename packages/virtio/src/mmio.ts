@@ -4,14 +4,12 @@
  */
 import type { HonkError } from '@honk/errors'
 import type { AccessSize, MmioDevice } from '@honk/riscv'
-import { FEATURE, INTERRUPT, MMIO, STATUS, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VIRTQ_MAX_SIZE, splitRingSizes } from './constants.js'
+import { FEATURE, INTERRUPT, MMIO, STATUS, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VIRTQ_MAX_SIZE } from './constants.js'
 import type { VirtioContext, VirtioDevice } from './device.js'
 import { VirtioConfigError, VirtqueueError } from './errors.js'
 import type { GuestMemory, IrqLine } from './memory.js'
+import { TRANSPORT_FEATURES, nextStatus, queueProblem } from './transport.js'
 import { Virtqueue, type QueueHost } from './virtqueue.js'
-
-/** Ring features every device gets, on top of VIRTIO_F_VERSION_1. */
-const TRANSPORT_FEATURES = FEATURE.VERSION_1 | FEATURE.RING_INDIRECT_DESC | FEATURE.RING_EVENT_IDX
 
 export interface VirtioMmioOptions {
   /** DMA target: guest RAM. */
@@ -39,8 +37,6 @@ function addrIndex(offset: number): number {
   const rel = offset - MMIO.QueueDescLow
   return rel % 16 < 8 ? (rel >> 4) * 2 + ((rel >> 2) & 1) : -1
 }
-
-const overlaps = (a: number, alen: number, b: number, blen: number) => a < b + blen && b < a + alen
 
 /** A 64-bit guest address from two halves; above 2^53 it is not a safe integer and never RAM. */
 const join64 = (lo: number, hi: number) => hi * 0x1_0000_0000 + lo
@@ -224,20 +220,9 @@ export class VirtioMmio implements MmioDevice {
   private writeStatus(v: number): void {
     if (v === 0) return this.reset()
     const before = this.statusReg
-    if (v & STATUS.FEATURES_OK && !(before & STATUS.FEATURES_OK)) {
-      // §2.2.2: accept only a subset of what was offered, and VERSION_1 is required (no legacy).
-      const extra = this.driverFeatures & ~this.offeredFeatures
-      if (extra !== 0n || !(this.driverFeatures & FEATURE.VERSION_1)) {
-        v &= ~STATUS.FEATURES_OK
-        this.report(new VirtqueueError(this.device.name, -1, extra !== 0n ? `driver accepted features 0x${extra.toString(16)} that were not offered` : 'driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are not supported)'))
-      }
-    }
-    if (v & STATUS.DRIVER_OK && !((before | v) & STATUS.FEATURES_OK)) {
-      v &= ~STATUS.DRIVER_OK
-      this.report(new VirtqueueError(this.device.name, -1, 'DRIVER_OK without FEATURES_OK'))
-    }
-    // DEVICE_NEEDS_RESET is the device's bit: only a reset clears it.
-    this.statusReg = (v & ~STATUS.DEVICE_NEEDS_RESET) | (before & STATUS.DEVICE_NEEDS_RESET)
+    const next = nextStatus(before, v, this.driverFeatures, this.offeredFeatures)
+    if (next.problem !== undefined) this.report(new VirtqueueError(this.device.name, -1, next.problem))
+    this.statusReg = next.status
     if (this.statusReg & STATUS.DRIVER_OK && !(before & STATUS.DRIVER_OK)) {
       this.device.activate?.()
       // Buffers made available before DRIVER_OK are consumed now (§2.1.2: not before).
@@ -250,17 +235,10 @@ export class VirtioMmio implements MmioDevice {
   /** §4.2.3.2 queue setup, checked: size, alignment (§2.7 table), and that the rings are RAM. */
   private enableQueue(index: number, q: QueueRegs): void {
     if (q.live) return
-    const sizes = splitRingSizes(q.num)
     const desc = join64(q.addr[0]!, q.addr[1]!)
     const driver = join64(q.addr[2]!, q.addr[3]!)
     const device = join64(q.addr[4]!, q.addr[5]!)
-    let problem: string | undefined
-    if (q.num < 1 || q.num > q.max || (q.num & (q.num - 1)) !== 0) problem = `QueueNum ${q.num} is not a power of 2 in 1..${q.max}`
-    else if (q.addr[0]! % 16 || q.addr[2]! % 2 || q.addr[4]! % 4) problem = 'misaligned ring (descriptors 16, driver area 2, device area 4)'
-    else if (!this.memory.contains(desc, sizes.desc)) problem = `descriptor table [0x${desc.toString(16)}, +${sizes.desc}) is not in RAM`
-    else if (!this.memory.contains(driver, sizes.avail)) problem = `driver area [0x${driver.toString(16)}, +${sizes.avail}) is not in RAM`
-    else if (!this.memory.contains(device, sizes.used)) problem = `device area [0x${device.toString(16)}, +${sizes.used}) is not in RAM`
-    else if (overlaps(desc, sizes.desc, device, sizes.used) || overlaps(driver, sizes.avail, device, sizes.used)) problem = 'the device area overlaps the descriptor table or driver area'
+    const problem = queueProblem(q.num, q.max, desc, driver, device, this.memory)
     if (problem !== undefined) return this.fault(new VirtqueueError(this.device.name, index, problem), true)
     const host: QueueHost = {
       memory: this.memory,

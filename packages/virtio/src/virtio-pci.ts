@@ -6,11 +6,12 @@
  */
 import type { HonkError } from '@honk/errors'
 import { PCI_CAP, PCI_VENDOR, type AccessSize, type MmioDevice } from '@honk/riscv'
-import { FEATURE, INTERRUPT, STATUS, VIRTQ_MAX_SIZE, splitRingSizes } from './constants.js'
+import { FEATURE, INTERRUPT, STATUS, VIRTQ_MAX_SIZE } from './constants.js'
 import type { VirtioContext, VirtioDevice } from './device.js'
 import { VirtioConfigError, VirtqueueError } from './errors.js'
 import type { GuestMemory } from './memory.js'
 import { MsixTable, PciFunction, addMsixCapability } from './pci.js'
+import { TRANSPORT_FEATURES, nextStatus, queueProblem } from './transport.js'
 import { Virtqueue, type QueueHost } from './virtqueue.js'
 
 /** virtio_pci_cap.cfg_type (§4.1.4). */
@@ -44,7 +45,6 @@ const LAYOUT = { common: 0x0000, isr: 0x1000, device: 0x2000, notify: 0x3000, si
 const COMMON_LEN = 0x38
 /** Each queue notifies at notify + queue_notify_off × this (queue_notify_off = the queue index). */
 const NOTIFY_MULTIPLIER = 4
-const TRANSPORT_FEATURES = FEATURE.VERSION_1 | FEATURE.RING_INDIRECT_DESC | FEATURE.RING_EVENT_IDX
 
 /** PCI class codes QEMU gives the virtio functions (rng: "other" 0x00ff; 9p: 0x0002, as QEMU 7.2 writes them). */
 const CLASS_BY_DEVICE_ID: Record<number, number> = { 1: 0x02_00_00, 2: 0x01_00_00, 4: 0x00_ff_00, 9: 0x00_02_00, 16: 0x03_80_00, 18: 0x09_80_00 }
@@ -298,18 +298,9 @@ export class VirtioPci extends PciFunction {
   private writeStatus(v: number): void {
     if (v === 0) return this.reset()
     const before = this.statusReg
-    if (v & STATUS.FEATURES_OK && !(before & STATUS.FEATURES_OK)) {
-      const extra = this.driverFeatures & ~(TRANSPORT_FEATURES | this.device.features)
-      if (extra !== 0n || !(this.driverFeatures & FEATURE.VERSION_1)) {
-        v &= ~STATUS.FEATURES_OK
-        this.report(new VirtqueueError(this.device.name, -1, extra !== 0n ? `driver accepted features 0x${extra.toString(16)} that were not offered` : 'driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are not supported)'))
-      }
-    }
-    if (v & STATUS.DRIVER_OK && !((before | v) & STATUS.FEATURES_OK)) {
-      v &= ~STATUS.DRIVER_OK
-      this.report(new VirtqueueError(this.device.name, -1, 'DRIVER_OK without FEATURES_OK'))
-    }
-    this.statusReg = (v & ~STATUS.DEVICE_NEEDS_RESET) | (before & STATUS.DEVICE_NEEDS_RESET)
+    const next = nextStatus(before, v, this.driverFeatures, TRANSPORT_FEATURES | this.device.features)
+    if (next.problem !== undefined) this.report(new VirtqueueError(this.device.name, -1, next.problem))
+    this.statusReg = next.status
     if (this.statusReg & STATUS.DRIVER_OK && !(before & STATUS.DRIVER_OK)) {
       this.device.activate?.()
       this.queues.forEach((r, i) => {
@@ -320,13 +311,7 @@ export class VirtioPci extends PciFunction {
 
   private enableQueue(index: number, q: PciQueue): void {
     if (q.live) return
-    const sizes = splitRingSizes(q.size)
-    let problem: string | undefined
-    if (q.size < 1 || q.size > q.max || (q.size & (q.size - 1)) !== 0) problem = `queue_size ${q.size} is not a power of 2 in 1..${q.max}`
-    else if (q.desc % 16 || q.driver % 2 || q.device % 4) problem = 'misaligned ring (descriptors 16, driver area 2, device area 4)'
-    else if (!this.memory.contains(q.desc, sizes.desc)) problem = `descriptor table [0x${q.desc.toString(16)}, +${sizes.desc}) is not in RAM (or bus mastering is off)`
-    else if (!this.memory.contains(q.driver, sizes.avail)) problem = `driver area [0x${q.driver.toString(16)}, +${sizes.avail}) is not in RAM`
-    else if (!this.memory.contains(q.device, sizes.used)) problem = `device area [0x${q.device.toString(16)}, +${sizes.used}) is not in RAM`
+    const problem = queueProblem(q.size, q.max, q.desc, q.driver, q.device, this.memory)
     if (problem !== undefined) return this.fault(new VirtqueueError(this.device.name, index, problem), true)
     const host: QueueHost = {
       memory: this.memory,
