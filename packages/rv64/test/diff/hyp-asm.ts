@@ -5,7 +5,7 @@
  * (the handlers step over it without reading it: its address may be a guest virtual one).
  *
  * A log record is six double words: a tag ('M', 'S' or 'V': which handler), the cause, the tval,
- * then for M mtval2, mtinst and mstatus & (MPV | GVA | MPP), for HS htval, htinst and
+ * then for M mtval2 and mtinst (of a guest-page fault, else 0) and mstatus & (MPV | MPP), for HS htval, htinst and
  * hstatus & (SPVP | SPV | GVA) | sstatus.SPP, for VS 0, 0 and vsstatus.SPP. The body ends in M,
  * prints every record through the harness's `puthex`, then the harness dumps the registers.
  */
@@ -53,6 +53,10 @@ h_mtrap:
     csrr t3, mtval; sd t3, 16(t2)
     csrr t3, mtval2; sd t3, 24(t2)
     csrr t3, mtinst; sd t3, 32(t2)
+    csrr t3, mcause; addi t3, t3, -20; li t1, 3; bgtu t3, t1, 6f   # mtval2/mtinst of a guest-page fault only
+    li t1, 2; bne t3, t1, 7f                                         # (QEMU 7.2 leaves them stale on other traps)
+6:  sd zero, 24(t2); sd zero, 32(t2)
+7:
     csrr t3, mstatus; li t1, 0x8000001800; and t3, t3, t1; sd t3, 40(t2)   # MPV, MPP (not GVA: QEMU 7.2 leaves it stale)
     addi t2, t2, 48; la t1, hlog_ptr; sd t2, 0(t1)
     csrr t1, mcause

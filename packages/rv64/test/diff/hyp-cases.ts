@@ -130,6 +130,26 @@ const VS_PROBES = (n: number): string => {
     ${l(6)}: nop`
 }
 
+/**
+ * HLV/HLVX/HSV over the VS pages (VA 0x4001_0000 + j * 4 KiB: R/W/X/U from j) as VS (`vs`: hstatus.SPVP
+ * set) or VU, summed into `r`, then G-stage and implicit guest-page faults. (No VS-stage page
+ * faults and no HLVX here: QEMU 7.2 reports those as access faults; nor an HLV from U without
+ * hstatus.HU, whose tval it leaves 0. src/hyp.test.ts checks them.)
+ */
+const HLV_PROBES = (r: string, vs: boolean, n: number): string => `
+    li ${r}, 0
+    ${vs ? `
+    li s2, 0x40011008; li a0, 0; hlv.d a0, (s2); add ${r}, ${r}, a0           # VS page 1: R
+    li s2, 0x40017008; li a0, 0; hlv.b a0, (s2); add ${r}, ${r}, a0           # VS page 7: RWX
+    li s2, 0x40013010; li a0, ${n}; hsv.h a0, (s2); hlv.hu a0, (s2); add ${r}, ${r}, a0   # VS page 3: RW
+    li s2, 0x40000008; hlv.b a0, (s2)                                         # G page 0: guest-page fault
+    li s2, 0x40001010; hsv.b a0, (s2)                                         # G page 1 (R): store guest-page fault
+    li s2, 0x40003008; li a0, 0; hlv.w a0, (s2); add ${r}, ${r}, a0           # G page 3 (RW)` : `
+    li s2, 0x40019008; li a0, 0; hlv.d a0, (s2); add ${r}, ${r}, a0           # VS page 9: U R
+    li s2, 0x4001f008; li a0, 0; hlv.bu a0, (s2); add ${r}, ${r}, a0          # VS page 15: U RWX
+    li s2, 0x4001b010; li a0, ${n}; hsv.d a0, (s2); hlv.wu a0, (s2); add ${r}, ${r}, a0   # VS page 11: U RW`}
+    li s2, 0x40200008; hlv.wu a0, (s2)                                        # an unmapped VS table: implicit guest-page fault`
+
 export const CASES: Record<string, string> = {
   'H CSRs: legal values read back, read-only and WARL fields': body(`
     li t0, 0x7003c0; csrw hstatus, t0; csrr s2, hstatus        # VTSR VTW VTVM HU SPVP SPV GVA, VSXL reads 64-bit
@@ -344,6 +364,29 @@ export const CASES: Record<string, string> = {
     csrw vsstatus, zero
     csrw medeleg, zero; csrw hedeleg, zero; csrw hgatp, zero; csrw vsatp, zero; hfence.gvma
     la t0, vs_l0; ld a0, 136(t0); ld a1, 176(t0)
+    ${G_DATA}
+    ${VS_DATA}`),
+
+  'HLV, HLVX, HSV from HS and U (hstatus.SPVP, HU): two-stage translation, guest-page faults': body(`
+    ${G_TABLES}
+    ${VS_TABLES}
+    ${HGATP_SV39X4}
+    ${VSATP('8', 'vs_root')}
+    # (Not from M, and no MPRV with MPV: QEMU 7.2 translates neither. src/hyp.test.ts checks those.)
+    li t0, 0xb00000; csrw medeleg, t0            # guest-page faults → HS
+    ${enter('hs', '1f')}
+    1: li t0, 0x100; csrs hstatus, t0            # SPVP: as VS
+       ${HLV_PROBES('s3', true, 1)}
+       li t0, 0x100; csrc hstatus, t0            # as VU
+       ${HLV_PROBES('s4', false, 2)}
+    ${toM(2)}
+    csrw medeleg, zero
+    li t0, 0x200; csrs hstatus, t0               # HU
+    ${enter('u', '5f')}
+    5: ${HLV_PROBES('s5', false, 3)}
+    ${toM(6)}
+    csrw hstatus, zero; csrw hgatp, zero; csrw vsatp, zero; hfence.gvma
+    la t0, vs_l0; ld a0, 136(t0); ld a1, 184(t0); la t0, g_l0; ld a2, 8(t0); ld a3, 24(t0)
     ${G_DATA}
     ${VS_DATA}`),
 }
