@@ -431,3 +431,45 @@ describe('NVMe controller', () => {
     )
   })
 })
+
+describe('NVMe controller: resets and MSI-X', () => {
+  it('a read in flight when the controller is reset completes into nothing', async () => {
+    const h = new Host()
+    let release = () => {}
+    const slow = h.disk.read.bind(h.disk)
+    h.disk.read = (lba, buf) => new Promise<void>((r) => (release = () => void slow(lba, buf).then(r)))
+    h.enable()
+    await h.createPair(1, 4)
+    const buf = h.buffer(PAGE)
+    h.memory.write(buf.prp1, new Uint8Array(PAGE).fill(0x5a))
+    h.submit(1, h.cmd(NVME_IO.READ, { prp1: buf.prp1, dw12: 7 }))
+    await settle()
+    h.w32(NVME_REG.CC, 0) // reset while the read waits on the disk
+    release()
+    await settle()
+    expect(h.gather(buf.pages).every((b) => b === 0x5a)).toBe(true) // no DMA after the reset
+    const cq = h.cq.get(1)!
+    const e = new Uint8Array(16)
+    h.memory.read(cq.base, e)
+    expect(e.every((b) => b === 0)).toBe(true) // and no completion
+  })
+
+  it('with MSI-X enabled, a completion is a message write to the vector entry (no INTx)', async () => {
+    const h = new Host()
+    const msix = h.ctrl.msix
+    // Vector 0: address RAM+0x8000, data 0xfeed, unmasked; then enable MSI-X in the capability.
+    msix.write(0, 4, BigInt(RAM_BASE + 0x8000))
+    msix.write(8, 4, 0xfeedn)
+    msix.write(12, 4, 0n)
+    const cap = h.ctrl.config[PCI_CFG.CapabilitiesPointer]!
+    h.ctrl.writeConfig(cap + 2, 2, 0x8000)
+    h.enable()
+    h.submit(0, h.cmd(NVME_ADMIN.ABORT))
+    await settle()
+    const m = new Uint8Array(4)
+    h.memory.read(RAM_BASE + 0x8000, m)
+    expect(new DataView(m.buffer).getUint32(0, true)).toBe(0xfeed)
+    expect(msix.sent).toBe(1)
+    expect(h.irq.level).toBe(false)
+  })
+})

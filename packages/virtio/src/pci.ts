@@ -65,6 +65,8 @@ export class PciFunction {
   private nextCapOffset = 0x40
   private intxLevel = false
   private irq: IrqLine | undefined
+  /** Called after every config write (capabilities with side effects hook in here). */
+  onControlWrite: ((offset: number, size: number) => void) | undefined
   /** Called when the command register or a BAR changed (the host re-decodes its windows). */
   onDecodeChange: (() => void) | undefined
 
@@ -173,6 +175,7 @@ export class PciFunction {
       this.config[o] = (this.config[o]! & ~m) | (b & m)
     }
     this.afterConfigWrite(offset, size)
+    this.onControlWrite?.(offset, size)
     const barsChanged = barsBefore.some((b, i) => b !== this.config[PCI_CFG.Bar0 + i])
     if (barsChanged || this.command !== before) {
       this.updateIntx()
@@ -304,6 +307,12 @@ export function addMsixCapability(fn: PciFunction, table: MsixTable, bar: number
   w[1] = 0xc0 // enable (bit 15), function mask (bit 14)
   const at = fn.addCapability(PCI_CAP.MSIX, body, w)
   table.bindControl(() => getLe(fn.config, at + 2, 2))
+  // Enabling MSI-X or clearing the function mask sends what became pending meanwhile.
+  const previous = fn.onControlWrite
+  fn.onControlWrite = (offset, size) => {
+    previous?.(offset, size)
+    if (offset < at + 4 && offset + size > at + 2) table.flushPending()
+  }
   return at
 }
 
