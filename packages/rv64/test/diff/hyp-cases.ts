@@ -37,6 +37,7 @@ const G_DATA = `
     .section .bss
     .align 14
 g_root: .space 16384
+g_top: .space 16384
 g_l1: .space 4096
 g_l0: .space 4096
 g_empty: .space 4096
@@ -99,6 +100,7 @@ const VS_DATA = `
     .section .bss
     .align 12
 vs_root: .space 4096
+vs_top: .space 4096
 vs_l1: .space 4096
 vs_l0: .space 4096
 vs_pages: .space 16 * 4096
@@ -390,3 +392,12 @@ export const CASES: Record<string, string> = {
     ${G_DATA}
     ${VS_DATA}`),
 }
+
+/**
+ * Sv48 over Sv48x4: the same VS-stage case with one more level at both stages (each new root's
+ * entry 0 → the Sv39-style tree; the G stage's top table is 16 KiB, 2048 entries).
+ */
+const SV39_VS_CASE = 'VS stage Sv39 over G stage Sv39x4: page faults, implicit guest-page faults on VS PTEs, A/D on both stages, delegation to HS and VS'
+CASES['VS stage Sv48 over G stage Sv48x4: a fourth level at both stages'] = CASES[SV39_VS_CASE]!
+  .replace(HGATP_SV39X4, `${pte('g_top', 0, 'la t2, g_root', 0x01)}\n${HGATP_SV39X4.replace('la t0, g_root', 'la t0, g_top').replace('li t1, 8;', 'li t1, 9;')}`)
+  .replace(VSATP('8', 'vs_root'), `${pte('vs_top', 0, 'la t2, vs_root', 0x01)}\n${VSATP('9', 'vs_top')}`)
