@@ -26,6 +26,7 @@ export { ProcessTable, type Process, type ProcessContext, type ProcessInfo, type
 export { spawnWasm, type SpawnWasmOptions, type WasmExit, type WasmIoOptions, type WasmLimits, type WasmProcess, type WasmWorker, type WasmWorkerFactory } from './wasi/spawn.js'
 export { WasmLimitError, WasmSignalError, WasmTrapError, type WasmLimitKind } from './wasi/errors.js'
 export { runWasiWorker, SharedBridge, type RunnerPort } from './wasi/runner.js'
+export { browserWasmWorkers, runWasiWorkerInBrowser, type BrowserWorkerLike } from './wasi/browser.js'
 export { WasiHost, WasiExit, WasiLimitExceeded, WasiRaise, errnoOfHostCode, type BridgeAnswer, type DirectFileIo, type WasiBridge, type WasiHostConfig } from './wasi/host.js'
 export { WasiSocketServer, isListener, type WasiListener, type WasiSocket, type WasiStreamSocket } from './wasi/sockets.js'
 export { WasiFsServer, errnoOf, type Answer, type Resolved as WasiResolved, type WasiFsServerOptions, type WasiStdin } from './wasi/server.js'
