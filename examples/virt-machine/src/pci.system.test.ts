@@ -100,8 +100,8 @@ describe.skipIf(!guestBuilt() || !qemu)('PCIe: NVMe and virtio-pci under Linux 6
 })
 
 describe.skipIf(!existsSync(UBOOT) || !qemu)('PCIe under U-Boot (Debian qemu-riscv64_smode)', () => {
-  it('pci enum / pci, virtio scan / info, nvme scan / device print the same as on QEMU', async () => {
-    const keys = ['pci enum', 'pci', 'virtio scan', 'virtio info', 'nvme scan', 'nvme device', 'poweroff']
+  it('pci enum / pci, virtio scan / info, nvme scan / info / device print the same as on QEMU', async () => {
+    const keys = ['pci enum', 'pci', 'virtio scan', 'virtio info', 'nvme scan', 'nvme info', 'nvme device', 'poweroff']
     const script: [RegExp, string][] = [[/Hit any key to stop autoboot/, ' '], ...keys.map((k): [RegExp, string] => [/=> $/, `${k}\r`])]
     const session = async (program: 'honk' | 'qemu') => {
       const out = await run(program, machineArgs(`uboot-${program}`, ['-kernel', UBOOT]), { script, until: /poweroff \.\.\./, ms: 300_000 })
