@@ -16,7 +16,7 @@
  */
 export { Bus, type AccessSize, type BusOptions, type Clock, type MmioDevice } from './bus.js'
 // The ISA's numbers live in @honk/riscv (one home for the emulator, the firmware and the kernel); re-exported here.
-export { CAUSE, CSR, IRQ, MSTATUS } from '@honk/riscv'
+export { CAUSE, CSR, HGATP, HSTATUS, IRQ, MSTATUS } from '@honk/riscv'
 export { Op, decode, type Decoded } from './decode.js'
 export { CaptureUart, Clint, Htif, SifiveTest, mapHtif, type SysconEvent } from './devices.js'
 export { ElfError, loadElf, type LoadedElf } from './elf.js'
