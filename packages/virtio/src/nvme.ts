@@ -178,23 +178,42 @@ export class NvmeController extends PciFunction {
   }
 
   private readReg(offset: number, size: AccessSize): bigint {
-    const regs = new Map<number, bigint>([
-      [NVME_REG.CAP, NvmeController.CAP],
-      [NVME_REG.VS, 0x0001_0400n],
-      [NVME_REG.INTMS, BigInt(this.intms)],
-      [NVME_REG.INTMC, BigInt(this.intms)],
-      [NVME_REG.CC, BigInt(this.cc)],
-      [NVME_REG.CSTS, BigInt(this.csts)],
-      [NVME_REG.AQA, BigInt(this.aqa)],
-      [NVME_REG.ASQ, BigInt(this.asq)],
-      [NVME_REG.ACQ, BigInt(this.acq)],
-    ])
-    // 64-bit registers read whole or as two dwords.
-    for (const [at, v] of regs) {
-      const width = at === NVME_REG.CAP || at === NVME_REG.ASQ || at === NVME_REG.ACQ ? 8 : 4
-      if (offset >= at && offset + size <= at + width) return BigInt.asUintN(8 * size, v >> BigInt(8 * (offset - at)))
+    // 64-bit registers (CAP, ASQ, ACQ) read whole or as two dwords; the others are dwords.
+    const wide = offset < NVME_REG.VS ? NVME_REG.CAP : offset >= NVME_REG.ASQ && offset < NVME_REG.ACQ ? NVME_REG.ASQ : offset >= NVME_REG.ACQ && offset < NVME_REG.ACQ + 8 ? NVME_REG.ACQ : -1
+    const at = wide >= 0 ? wide : offset - (offset % 4)
+    const width = wide >= 0 ? 8 : 4
+    if (offset + size > at + width) return 0n
+    let v: bigint
+    switch (at) {
+      case NVME_REG.CAP:
+        v = NvmeController.CAP
+        break
+      case NVME_REG.VS:
+        v = 0x0001_0400n
+        break
+      case NVME_REG.INTMS:
+      case NVME_REG.INTMC:
+        v = BigInt(this.intms)
+        break
+      case NVME_REG.CC:
+        v = BigInt(this.cc)
+        break
+      case NVME_REG.CSTS:
+        v = BigInt(this.csts)
+        break
+      case NVME_REG.AQA:
+        v = BigInt(this.aqa)
+        break
+      case NVME_REG.ASQ:
+        v = BigInt(this.asq)
+        break
+      case NVME_REG.ACQ:
+        v = BigInt(this.acq)
+        break
+      default:
+        return 0n
     }
-    return 0n
+    return BigInt.asUintN(8 * size, v >> BigInt(8 * (offset - at)))
   }
 
   private writeReg(offset: number, size: AccessSize, value: bigint): void {
