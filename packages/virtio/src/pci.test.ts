@@ -120,6 +120,35 @@ describe('PCIe host (ECAM)', () => {
   })
 })
 
+describe('virtio over PCI: hostile drivers', () => {
+  it('property: any register traffic on BAR 4 and the MSI-X table (queues enabled at random addresses) never throws', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ bar: fc.constantFrom(1, 4), off: fc.integer({ min: 0, max: 0x3fff }), size: fc.constantFrom(1, 2, 4, 8), v: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), write: fc.boolean() }), { maxLength: 120 }),
+        (ops) => {
+          const { host, memory, win, setCfg } = board()
+          const fn = new VirtioPci(new VirtioBlk(new MemoryBlockDevice(64)), { memory })
+          host.plug(1, fn)
+          setCfg(1, PCI_CFG.Bar0 + 16, 0x4000_0000)
+          setCfg(1, PCI_CFG.Bar0 + 4, 0x4001_0000)
+          setCfg(1, PCI_CFG.Command, PCI_COMMAND.MEMORY | PCI_COMMAND.BUS_MASTER, 2)
+          for (const o of ops) {
+            const size = o.size as 1 | 2 | 4 | 8
+            const off = (o.bar === 4 ? 0 : 0x1_0000) + (o.off - (o.off % size)) % (o.bar === 4 ? 0x4000 : 0x1000)
+            if (o.write) win.write(off, size, BigInt.asUintN(8 * size, o.v))
+            else win.read(off, size)
+          }
+          // Still a virtio device answering its ID and a reset.
+          win.write(VIRTIO_PCI_COMMON.DeviceStatus, 1, 0n)
+          expect(Number(win.read(VIRTIO_PCI_COMMON.DeviceStatus, 1))).toBe(0)
+          expect(fn.readConfig(0, 4)).toBe(0x1042_1af4)
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+})
+
 describe('virtio over PCI', () => {
   /** Places BAR 4 at 0x4000_0000, enables memory (and bus master unless told), returns accessors. */
   function probe(busMaster = true) {
