@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
-import { MemoryFS, readFile, type FS } from '@honk/vfs'
+import { MemoryFS } from '@honk/vfs'
+import { treeOf } from '@honk/vfs/testing'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnWasm } from '../node.js'
@@ -22,7 +23,6 @@ const ci = process.env['CI'] === 'true'
 const built = buildPrograms()
 const ready = existsSync(CHROMIUM) && !('error' in built)
 const here = fileURLToPath(new URL('.', import.meta.url))
-const dec = new TextDecoder()
 
 /** Bundles the test's page and worker for the browser (the package's sources, ESM). */
 async function bundle(entry: string): Promise<string> {
@@ -73,24 +73,13 @@ function inBrowser(name: string, args: string[], files: Record<string, string>, 
   return page!.evaluate(([n, a, f, k]) => (globalThis as unknown as { honkRun: (...x: unknown[]) => Promise<Run> }).honkRun(n, a, f, k), [name, args, files, killAfterMs] as const)
 }
 
-async function tree(fs: FS, dir = '', out: Record<string, string> = {}): Promise<Record<string, string>> {
-  for (const e of await fs.readDir(dir)) {
-    const p = dir ? `${dir}/${e.name}` : e.name
-    if (e.type === 'dir') {
-      out[p] = 'dir'
-      await tree(fs, p, out)
-    } else if (e.type === 'symlink') out[p] = `link:${await fs.readlink(p)}`
-    else out[p] = `file:${dec.decode(await readFile(fs, p))}`
-  }
-  return out
-}
 async function inNode(name: string, args: string[], files: Record<string, string>): Promise<{ code: number | undefined; stdout: string; tree: Record<string, string> }> {
   if ('error' in built) throw new Error(built.error)
   const table = new ProcessTable({}, { initCaps: ['fs', 'console', 'proc'] })
   const fs = new MemoryFS({ files })
   const out: Uint8Array[] = []
   const e = await spawnWasm(program(built.dir, name), { table, args, preopens: { '/sandbox': fs }, caps: ['fs', 'console'], stdout: (b) => out.push(b) }).exit
-  return { code: e.code, stdout: Buffer.concat(out).toString(), tree: await tree(fs) }
+  return { code: e.code, stdout: Buffer.concat(out).toString(), tree: await treeOf(fs) }
 }
 
 const SEED = { 'input.txt': 'The quick brown fox\njumps over the lazy dog\n', 'existing/file': 'x' }

@@ -827,6 +827,17 @@ export class WasiHost {
     return done
   }
 
+  /** Copies `bytes` into `iovs` in order (as many as fit). */
+  private scatter(iovs: [number, number][], bytes: Uint8Array): void {
+    let off = 0
+    for (const [p, l] of iovs) {
+      if (off >= bytes.length) break
+      const n = Math.min(l, bytes.length - off)
+      this.bytes(p, n).set(bytes.subarray(off, off + n))
+      off += n
+    }
+  }
+
   /** The bytes of `iovs` (at most maxIo): one iovec is a view of the memory (copied before it crosses), more are gathered. */
   private gather(iovs: [number, number][]): Uint8Array {
     let total = 0
@@ -855,13 +866,7 @@ export class WasiHost {
       for (const [, l] of iovs) want += l
       want = Math.min(want, this.config.maxIo, this.config.chunk)
       const got = this.config.stdin && want > 0 ? this.data({ op: 'stdin', max: want }) : new Uint8Array(0)
-      let off = 0
-      for (const [p, l] of iovs) {
-        if (off >= got.length) break
-        const n = Math.min(l, got.length - off)
-        this.bytes(p, n).set(got.subarray(off, off + n))
-        off += n
-      }
+      this.scatter(iovs, got)
       this.u32(nread, got.length)
       return Errno.SUCCESS
     }
@@ -1273,13 +1278,7 @@ export class WasiHost {
     const max = Math.min(total, this.config.maxIo, this.config.chunk)
     if (max === 0) return 0
     const got = this.data({ op: 'sockrecv', sock: f.handle, max, peek: (riflags & RECV_PEEK) !== 0, waitAll: (riflags & RECV_WAITALL) !== 0, wait: (f.flags & Fdflags.NONBLOCK) === 0 })
-    let off = 0
-    for (const [p, l] of iovs) {
-      if (off >= got.length) break
-      const n = Math.min(l, got.length - off)
-      this.bytes(p, n).set(got.subarray(off, off + n))
-      off += n
-    }
+    this.scatter(iovs, got)
     return got.length
   }
 

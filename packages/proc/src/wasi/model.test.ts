@@ -10,8 +10,9 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WASI } from 'node:wasi'
-import { MemoryFS, readFile, type FS } from '@honk/vfs'
+import { MemoryFS } from '@honk/vfs'
 import { HostFS } from '@honk/vfs/node'
+import { treeOf } from '@honk/vfs/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { nodeWasmWorkers } from '../node.js'
 import { DIR_RIGHTS, FILE_RIGHTS, LOOKUP_SYMLINK_FOLLOW, Oflags, Rights } from './abi.js'
@@ -220,17 +221,6 @@ async function step(r: Runner, fds: number[], o: Op): Promise<unknown> {
   }
 }
 
-async function memTree(fs: FS, dir = '', out: Record<string, string> = {}): Promise<Record<string, string>> {
-  for (const e of await fs.readDir(dir)) {
-    const p = dir ? `${dir}/${e.name}` : e.name
-    if (e.type === 'dir') {
-      out[p] = 'dir'
-      await memTree(fs, p, out)
-    } else if (e.type === 'symlink') out[p] = `link:${await fs.readlink(p)}`
-    else out[p] = `file:${dec.decode(await readFile(fs, p))}`
-  }
-  return out
-}
 function hostTree(root: string, rel = '', out: Record<string, string> = {}): Record<string, string> {
   for (const name of readdirSync(join(root, rel)).sort()) {
     const p = rel ? `${rel}/${name}` : name
@@ -280,7 +270,7 @@ describe('random operation sequences: ours (MemoryFS, or HostFS) against node:wa
           }
           // What the module still buffers goes to the FS when it ends (here: the driver idles).
           await d.bridge.drain()
-          expect(oursDir === undefined ? await memTree(fs) : hostTree(oursDir)).toEqual(hostTree(dir))
+          expect(oursDir === undefined ? await treeOf(fs) : hostTree(oursDir)).toEqual(hostTree(dir))
         } finally {
           d.close()
         }

@@ -1,6 +1,7 @@
 // The page of the browser test (bundled by esbuild, run in Chromium): WebAssembly processes with
 // the package's core only — spawnWasm, a MemoryFS preopen, browser Workers.
-import { MemoryFS, readFile, type FS } from '@honk/vfs'
+import { MemoryFS } from '@honk/vfs'
+import { treeOf } from '@honk/vfs/testing'
 import { browserWasmWorkers, ProcessTable, spawnWasm, type BrowserWorkerLike } from '../../src/index.ts'
 
 // The browser's globals, typed here (the repo compiles without the DOM library).
@@ -9,17 +10,6 @@ const workers = browserWasmWorkers(() => new page.Worker('/worker.js', { type: '
 const table = new ProcessTable({}, { initCaps: ['fs', 'console', 'proc'] })
 const dec = new TextDecoder()
 
-async function tree(fs: FS, dir = '', out: Record<string, string> = {}): Promise<Record<string, string>> {
-  for (const e of await fs.readDir(dir)) {
-    const p = dir ? `${dir}/${e.name}` : e.name
-    if (e.type === 'dir') {
-      out[p] = 'dir'
-      await tree(fs, p, out)
-    } else if (e.type === 'symlink') out[p] = `link:${await fs.readlink(p)}`
-    else out[p] = `file:${dec.decode(await readFile(fs, p))}`
-  }
-  return out
-}
 
 interface Run {
   code: number | undefined
@@ -41,7 +31,7 @@ async function run(name: string, args: string[], files: Record<string, string>, 
   const e = await p.exit
   table.reap()
   const stdout = out.map((b) => dec.decode(b)).join('')
-  return { code: e.code, stdout, tree: await tree(fs), killed: e.info.state === 'killed', ms: performance.now() - t0, isolated: page.crossOriginIsolated === true }
+  return { code: e.code, stdout, tree: await treeOf(fs), killed: e.info.state === 'killed', ms: performance.now() - t0, isolated: page.crossOriginIsolated === true }
 }
 
 ;(globalThis as unknown as { honkRun: typeof run }).honkRun = run

@@ -4,3 +4,4 @@
  */
 export { testFS, type TestFSOptions } from './testfs.js'
 export { checkFsModel, fsModelProperty, fsOpArb, type FsOp } from './model.js'
+export { treeOf } from './tree.js'
