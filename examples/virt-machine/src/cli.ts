@@ -685,7 +685,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
     return e instanceof UsageError ? 2 : 1
   }
   const out: number[] = []
-  /** The page of --display web (a new one on the same port for each run: a reset makes new devices). */
+  /** The page of --display web (started with the first run; later runs' devices are attached to it). */
   let web: WebDisplay | undefined
   let announced = false
   const flush = () => {
@@ -755,10 +755,12 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
       ready = false
       io.onRun?.({ machine, display })
       const webSpec = options.display?.web
-      if (webSpec && display.gpu && display.keyboard && display.tablet) {
-        const port = web?.port ?? webSpec.port
-        await web?.close()
-        web = undefined
+      if (webSpec && display.gpu && display.keyboard && display.tablet && web) {
+        // A reset made new devices: the same server follows them, so open pages keep their
+        // socket and the console's history (a page reloaded after the reset gets both).
+        web.attach({ gpu: display.gpu, keyboard: display.keyboard, tablet: display.tablet })
+      } else if (webSpec && display.gpu && display.keyboard && display.tablet) {
+        const port = webSpec.port
         try {
           await checkPortFree(port)
           web = await WebDisplay.start({ gpu: display.gpu, keyboard: display.keyboard, tablet: display.tablet, port, consoleInput: (b) => feeder.push(b), title: 'honk-virt' })

@@ -196,3 +196,126 @@ describe.skipIf(!run || (!existsSync(CHROMIUM) && process.env['CI'] !== 'true'))
     }
   }, 1_200_000)
 })
+
+/** Runs honk-virt (cli.ts main) in-process: the guest's console into a session, stderr kept, each run's devices. */
+function runHonkVirt(argv: string[]): { session: ConsoleSession; exited: Promise<number>; stderr: () => string; runs: Array<{ machine: { stop(): void }; display: DisplayDevices }> } {
+  const session = new ConsoleSession()
+  let err = ''
+  const runs: Array<{ machine: { stop(): void }; display: DisplayDevices }> = []
+  const exited = main(argv, {
+    stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+    stdout: {
+      write: (c: Uint8Array | string) => {
+        for (const b of typeof c === 'string' ? new TextEncoder().encode(c) : c) session.out(b)
+        return true
+      },
+    } as unknown as NodeJS.WritableStream,
+    stderr: { write: (c: string) => ((err += c), true) } as unknown as NodeJS.WritableStream,
+    onRun: (r) => runs.push(r),
+  })
+  return { session, exited, stderr: () => err, runs }
+}
+
+describe.skipIf(!run)('Linux sees the virtio tablet (honk-virt -device virtio-tablet-device)', () => {
+  it('/proc/bus/input/devices lists the keyboard and the tablet, and the tablet\'s evdev node gets the host\'s pointer move and click', async () => {
+    const { session, exited, stderr, runs } = runHonkVirt([
+      '-kernel', DISPLAY_IMAGE, '-initrd', INITRAMFS, '-m', '256M',
+      '-append', 'console=ttyS0 earlycon=sbi honk.checks=display honk.tablet=1',
+      '-device', `virtio-gpu-device,xres=${WIDTH},yres=${HEIGHT}`, '-device', 'virtio-keyboard-device', '-device', 'virtio-tablet-device',
+      '-display', 'none',
+    ])
+    // The virtio_input driver registered both devices under the names their config space gives.
+    await session.waitFor('honk-init: display: input device: "honk virtio keyboard"', 600_000)
+    await session.waitFor('honk-init: display: input device: "honk virtio tablet"', 60_000)
+    const node = (await session.waitFor(/tablet on \/dev\/input\/event\d+, waiting for a click/, 60_000)).match(/event\d+/)![0]
+    expect(node).toMatch(/^event\d+$/)
+    const tablet = runs[0]!.display.tablet!
+    // Absolute axes in 0..32767 (the abs info Linux read); a pixel of the 640×480 screen scales as QEMU's.
+    expect(tablet.move(12345, 23456)).toBe(true)
+    expect(tablet.button(0x110, true)).toBe(true) // BTN_LEFT
+    expect(tablet.button(0x110, false)).toBe(true)
+    await session.waitFor('honk-init: display: tablet: left button down at x=12345 y=23456', 60_000)
+    await session.waitFor('honk-init: all checks passed', 60_000)
+    expect(await exited).toBe(0)
+    expect(stderr()).toBe('')
+  }, 1_200_000)
+})
+
+describe.skipIf(!run || (!existsSync(CHROMIUM) && process.env['CI'] !== 'true'))('honk-virt --display web across a guest reboot, in a real Chromium', () => {
+  it('after the guest resets, an open page and a reloaded one show the new scanout, the terminal has both boots, and typing reaches the new guest', async () => {
+    const { chromium } = await import('playwright-core')
+    // Every boot: 8 lines on tty1, read a typed line, then restart (honk.reboot=1) — honk-virt
+    // makes a new machine with new devices and the same page server.
+    const { session, exited, stderr, runs } = runHonkVirt([
+      '-kernel', DISPLAY_IMAGE, '-initrd', INITRAMFS, '-m', '256M',
+      '-append', 'console=ttyS0 earlycon=sbi vt.global_cursor_default=0 honk.checks=display honk.type=1 honk.reboot=1',
+      '-device', `virtio-gpu-device,xres=${WIDTH},yres=${HEIGHT}`, '-device', 'virtio-keyboard-device', '-device', 'virtio-tablet-device',
+      '--display', 'web',
+    ])
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+    try {
+      await session.waitFor('honk-init: display: waiting for a line on tty1', 600_000)
+      const url = /honk-virt: display on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr())?.[1]
+      expect(url, stderr()).toBeDefined()
+      const page = await browser.newPage()
+      const open = await browser.newPage() // stays open over the reset, never reloaded
+      await page.goto(url!)
+      await open.goto(url!)
+      await page.waitForFunction('window.honk.connected')
+      await open.waitForFunction('window.honk.connected')
+      await page.click('#screen')
+      await page.keyboard.type('first')
+      await page.keyboard.press('Enter')
+      await session.waitFor('honk-init: display: read: first', 120_000)
+      await session.waitFor('honk-init: rebooting', 60_000)
+      // The second boot, on the second run's devices.
+      await session.waitFor('honk-init: display: waiting for a line on tty1', 600_000)
+      expect(runs.length).toBe(2)
+      const gpu = runs[1]!.display.gpu!
+      await until('the second boot\'s text on the scanout', () => litPixels(gpu.display(0).rgba), (l) => l.count > 3000)
+      await page.reload()
+      await page.waitForFunction('window.honk.connected')
+      // FNV-1a over the R, G, B bytes of every pixel: the canvas against the new scanout.
+      const hashPage = (p: typeof page) =>
+        p.evaluate<number>(`(() => {
+          const c = document.getElementById('screen')
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+          let h = 0x811c9dc5
+          for (let i = 0; i < d.length; i++) if ((i & 3) !== 3) h = Math.imul(h ^ d[i], 0x01000193) >>> 0
+          return h
+        })()`)
+      const hashScanout = () => {
+        const d = gpu.display(0).rgba
+        let h = 0x811c9dc5
+        for (let i = 0; i < d.length; i++) if ((i & 3) !== 3) h = Math.imul(h ^ d[i]!, 0x01000193) >>> 0
+        return h
+      }
+      for (const p of [page, open]) {
+        const end = Date.now() + 30_000
+        while ((await hashPage(p)) !== hashScanout() && Date.now() < end) await new Promise((r) => setTimeout(r, 200))
+        expect(await hashPage(p)).toBe(hashScanout())
+      }
+      // The reloaded page's terminal is the serial console of the same server: the first boot's
+      // lines, the reset, and the second boot, in order.
+      const terminal = await page.evaluate<string>(`(() => {
+        const b = window.honk.term.buffer.active
+        const lines = []
+        for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true))
+        return lines.join('\\n')
+      })()`)
+      const first = terminal.indexOf('honk-init: display: read: first')
+      const reboot = terminal.indexOf('honk-init: rebooting', first)
+      const second = terminal.indexOf('honk-init: display: waiting for a line on tty1', reboot)
+      expect([first >= 0, reboot > first, second > reboot], terminal.slice(-2000)).toEqual([true, true, true])
+      // Typing into the reloaded page reaches the new guest (its echo is drawn on the new scanout).
+      const before = litPixels(gpu.display(0).rgba).count
+      await page.click('#screen')
+      await page.keyboard.type('second')
+      await until('the echo of "second"', () => litPixels(gpu.display(0).rgba), (l) => l.count > before)
+      runs[1]!.machine.stop()
+      expect(await exited).toBe(0)
+    } finally {
+      await browser.close()
+    }
+  }, 1_200_000)
+})
