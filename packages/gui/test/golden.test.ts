@@ -114,6 +114,34 @@ describe('golden images', () => {
     golden('list-scrolled', r.ui)
   })
 
+  it('the other states: a press dragged off a button and cancelled, an unfocused selection, focus without one', () => {
+    const b = one(120, 50, new Button({ bounds: rect(10, 10, 100, 30), label: 'honk!' }))
+    b.ui.handle(at('pointerdown', 50, 20))
+    b.ui.handle(at('pointermove', 115, 45))
+    // Armed, the pointer elsewhere: drawn raised (not pressed), focused.
+    expect([b.w.pressed, b.w.focused]).toEqual([false, true])
+    golden('button-armed-outside', b.ui)
+    b.ui.handle(at('pointerup', 115, 45))
+    expect(b.w.clicks).toBe(0)
+    golden('button-cancelled', b.ui)
+    const c = one(140, 30, new Checkbox({ bounds: rect(5, 5, 130, 20), label: 'enable sound' }))
+    c.ui.setFocus(c.w)
+    golden('checkbox-unchecked-focused', c.ui)
+    const items = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta']
+    const l = one(140, 90, new List({ bounds: rect(5, 5, 130, 4 + 5 * List.ROW), items, selected: 2 }))
+    golden('list-selected', l.ui)
+    const n = one(140, 90, new List({ bounds: rect(5, 5, 130, 4 + 5 * List.ROW), items }))
+    n.ui.setFocus(n.w)
+    golden('list-focused', n.ui)
+    const t = one(220, 40, new TextField({ bounds: rect(5, 5, 210, 30), text: 'select me please' }))
+    t.ui.setFocus(t.w)
+    t.w.select(7, 9)
+    t.ui.setFocus(undefined)
+    // The selection is kept (selectedText) but drawn only while the field has focus.
+    expect(t.w.selectedText).toBe('me')
+    golden('textfield-selection-unfocused', t.ui)
+  })
+
   it('panel: a column form', () => {
     const ui = new UI({ width: 240, height: 200 })
     const p = ui.add(new Panel({ bounds: rect(10, 10, 220, 180), background: rgb(50, 50, 70), border: rgb(120, 120, 150), layout: 'column', padding: 8, gap: 6 }))
