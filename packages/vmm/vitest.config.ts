@@ -1,0 +1,2 @@
+import { honkProject } from '../../vitest.shared.ts'
+export default honkProject('vmm')

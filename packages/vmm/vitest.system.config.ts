@@ -1,0 +1,2 @@
+import { honkSystemProject } from '../../vitest.shared.ts'
+export default honkSystemProject('vmm')
