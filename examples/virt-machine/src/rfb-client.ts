@@ -94,26 +94,35 @@ export class RfbClient {
     const socket = connect(port, host)
     socket.setNoDelay(true)
     const reader = new Reader(socket)
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve)
-      socket.once('error', reject)
-    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve)
+        socket.once('error', reject)
+      })
+      return await RfbClient.handshake(socket, reader, `${host}:${port}`)
+    } catch (e) {
+      socket.destroy()
+      throw e
+    }
+  }
+
+  private static async handshake(socket: Socket, reader: Reader, where: string): Promise<RfbClient> {
     const version = (await reader.read(12)).toString('latin1')
-    if (!/^RFB \d{3}\.\d{3}\n$/.test(version)) throw new RfbError(`${host}:${port}: not an RFB server (greeting ${JSON.stringify(version)})`)
-    if (version < 'RFB 003.008\n') throw new RfbError(`${host}:${port}: the server speaks ${version.trim()}, this client only 3.8`)
+    if (!/^RFB \d{3}\.\d{3}\n$/.test(version)) throw new RfbError(`${where}: not an RFB server (greeting ${JSON.stringify(version)})`)
+    if (version < 'RFB 003.008\n') throw new RfbError(`${where}: the server speaks ${version.trim()}, this client only 3.8`)
     socket.write('RFB 003.008\n')
     const count = (await reader.read(1))[0]!
     if (count === 0) {
       const len = (await reader.read(4)).readUInt32BE(0)
-      throw new RfbError(`${host}:${port}: the server refused: ${(await reader.read(len)).toString('utf8')}`)
+      throw new RfbError(`${where}: the server refused: ${(await reader.read(len)).toString('utf8')}`)
     }
     const types = [...(await reader.read(count))]
-    if (!types.includes(1)) throw new RfbError(`${host}:${port}: security type None not offered (offered ${types.join(', ')})`)
+    if (!types.includes(1)) throw new RfbError(`${where}: security type None not offered (offered ${types.join(', ')})`)
     socket.write(Uint8Array.of(1))
     const result = (await reader.read(4)).readUInt32BE(0)
     if (result !== 0) {
       const len = (await reader.read(4)).readUInt32BE(0)
-      throw new RfbError(`${host}:${port}: security handshake failed: ${(await reader.read(len)).toString('utf8')}`)
+      throw new RfbError(`${where}: security handshake failed: ${(await reader.read(len)).toString('utf8')}`)
     }
     socket.write(Uint8Array.of(1)) // ClientInit: shared
     const init = await reader.read(24)
