@@ -152,6 +152,45 @@ describe('web display', () => {
     expect(s.typed).toEqual(['ls\r'])
   })
 
+  it('attach (a reboot\'s new devices): open pages get the new screen whole, input goes to the new devices, the old GPU is not followed', async () => {
+    const s = await setup()
+    const next = await setup() // the next run's devices (its own server is not used)
+    await next.web.close()
+    const c = await client(s.web.url)
+    cleanup = async () => (c.ws.close(), await s.web.close())
+    await c.until(() => c.got.length >= 2)
+    const old = new Uint8Array(W * H * 4).fill(0x11)
+    await s.surface.present(old, [{ x: 0, y: 0, width: W, height: H }])
+    await c.until(() => c.got.length >= 3)
+    // The new machine's picture differs from the old one in a single pixel: still sent whole.
+    const img = old.slice()
+    img[0] = 0x22
+    await next.surface.present(img, [{ x: 0, y: 0, width: W, height: H }])
+    const n = c.got.length
+    s.web.attach({ gpu: next.gpu, keyboard: next.keyboard, tablet: next.tablet })
+    await c.until(() => c.got.length >= n + 2)
+    expect([...c.got[n]!]).toEqual([MSG.MODE, W, 0, H, 0])
+    expect(rectOf(c.got[n + 1]!)).toEqual({ x: 0, y: 0, width: W, height: H })
+    expect(Buffer.from(c.got[n + 1]!.subarray(9)).equals(Buffer.from(next.gpu.display(0).rgba))).toBe(true)
+    // The old GPU's flushes no longer reach the page; keys go to the new keyboard.
+    await s.surface.present(new Uint8Array(W * H * 4), [{ x: 0, y: 0, width: W, height: H }])
+    c.ws.send(Uint8Array.of(MSG.KEY, 1, ...new TextEncoder().encode('KeyB')))
+    await c.until(() => next.events.some((x) => x.dev === 'kbd' && x.e.code === 48))
+    expect(s.events.some((x) => x.dev === 'kbd')).toBe(false)
+    expect(c.got.length).toBe(n + 2)
+  })
+
+  it('attach of devices whose scanout is off blanks the pages (a 0×0 mode)', async () => {
+    const s = await setup()
+    const c = await client(s.web.url)
+    cleanup = async () => (c.ws.close(), await s.web.close())
+    await c.until(() => c.got.length >= 2)
+    const gpu = new VirtioGpu({ width: W, height: H }) // no driver yet: the scanout is off
+    s.web.attach({ gpu, keyboard: s.keyboard, tablet: s.tablet })
+    await c.until(() => c.got.length >= 3)
+    expect([...c.got[2]!]).toEqual([MSG.MODE, 0, 0, 0, 0])
+  })
+
   it('console output reaches the page as TEXT, batched', async () => {
     const s = await setup()
     const c = await client(s.web.url)

@@ -86,12 +86,19 @@ export class WebDisplay {
     wss.on('connection', (ws) => this.connected(ws))
   }
 
-  /** Follows another machine's devices (a reboot makes new ones): the pages get its mode and screen. */
+  /**
+   * Follows another machine's devices (a reboot makes new ones): the pages get its mode and its
+   * whole screen — not diffed against the old machine's picture, which they still show — or,
+   * while its scanout is off, a 0×0 mode (a blank canvas) until the guest sets one.
+   */
   attach(devices: Pick<WebDisplayOptions, 'gpu' | 'keyboard' | 'tablet'>): void {
     this.unsubscribe()
     this.options = { ...this.options, ...devices }
     this.unsubscribe = this.subscribe()
-    this.queue({ x: 0, y: 0, width: 0, height: 0 })
+    this.mode = ''
+    this.shadow = undefined
+    const d = devices.gpu.display(0)
+    this.queue({ x: 0, y: 0, width: d.scanoutWidth, height: d.scanoutHeight })
   }
 
   private subscribe(): () => void {
