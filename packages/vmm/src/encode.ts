@@ -69,10 +69,12 @@ export const J_SELF = 0x0000_006f
 
 /**
  * The Go honk's `loadImm32`: `lui rd, hi; addi rd, rd, lo` for a value with bit 31 clear, `hi`
- * rounded so that the sign-extended `lo` corrects it exactly. Always two instructions.
+ * rounded so that the sign-extended `lo` corrects it exactly. Always two instructions; values from
+ * 0x7fff_f800 up would need lui 0x80000, which sign-extends on RV64, and are refused.
  */
 export function loadImm32(rd: number, value: number): number[] {
-  if (!Number.isInteger(value) || value < 0 || value > 0x7fff_ffff) throw new VmError('VM_CONFIG', `loadImm32: 0x${value.toString(16)} is not a 31-bit value`)
+  // Above 0x7fff_f7ff the rounded lui immediate is 0x80000, which RV64 sign-extends: not reachable in two instructions.
+  if (!Number.isInteger(value) || value < 0 || value > 0x7fff_f7ff) throw new VmError('VM_CONFIG', `loadImm32: 0x${value.toString(16)} is not a 31-bit value below 0x7ffff800`)
   const hi = ((value + 0x800) >>> 12) & 0xfffff
   const lo = value - hi * 4096
   return [lui(rd, hi), addi(rd, rd, lo)]
