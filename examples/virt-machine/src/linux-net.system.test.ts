@@ -14,6 +14,7 @@ import { createServer as createHttpServer, get, type Server as HttpServer } from
 import { createServer, type AddressInfo } from 'node:net'
 import { UserNet, streamFramePort } from '@honk/net/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GuestHash, guestPattern, hashOfGuestPattern } from '../../../scripts/guest/init-protocol.ts'
 import { createFromCli, parseCli } from './cli.js'
 import { INITRAMFS, LINUX_IMAGE, guestBuilt } from './guest.js'
 import { ConsoleSession } from './session.js'
@@ -21,39 +22,6 @@ import { ConsoleSession } from './session.js'
 const run = guestBuilt() || process.env['CI'] === 'true'
 const MiB = 1 << 20
 
-/** Byte i of the guest's pattern: bits 13..20 of i·2654435761 (scripts/guest/init.c pattern_byte), exact in doubles. */
-const patternByte = (i: number) => ((i % 0x200000) * (2654435761 % 0x200000)) % 0x200000 >>> 13
-function pattern(offset: number, length: number): Buffer {
-  const b = Buffer.allocUnsafe(length)
-  for (let i = 0; i < length; i++) b[i] = patternByte(offset + i) & 0xff
-  return b
-}
-
-/** The guest's hash: sum = sum·31 + byte over 64 bits, kept as two 32-bit halves. */
-class GuestHash {
-  private hi = 0
-  private lo = 0
-  update(b: Uint8Array): void {
-    let { hi, lo } = this
-    for (let i = 0; i < b.length; i++) {
-      const l = lo * 31 + b[i]!
-      const carry = Math.floor(l / 0x1_0000_0000)
-      lo = l >>> 0
-      hi = (Math.imul(hi, 31) + carry) >>> 0
-    }
-    this.hi = hi
-    this.lo = lo
-  }
-  hex(): string {
-    return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0')
-  }
-}
-
-const hashOfPattern = (n: number) => {
-  const h = new GuestHash()
-  for (let off = 0; off < n; off += MiB) h.update(pattern(off, Math.min(MiB, n - off)))
-  return h.hex()
-}
 
 /** An HTTP server on 127.0.0.1 that answers /<n> with n bytes of the pattern. */
 async function patternServer(): Promise<{ server: HttpServer; port: number }> {
@@ -63,7 +31,7 @@ async function patternServer(): Promise<{ server: HttpServer; port: number }> {
     let off = 0
     const pump = () => {
       while (off < n) {
-        const chunk = pattern(off, Math.min(256 * 1024, n - off))
+        const chunk = guestPattern(off, Math.min(256 * 1024, n - off))
         off += chunk.length
         if (!res.write(chunk)) return void res.once('drain', pump)
       }
@@ -191,12 +159,12 @@ async function exchange(guest: GuestRun, fetchBytes: number, serveBytes: number,
   expect(ip[0]).toBe('honk-init: net: eth0 ip=10.0.2.15')
   const fetched = await waitLog(guest.log, /honk-init: net fetch hash: ([0-9a-f]{16})|honk-init: net fetch: FAIL[^\n]*/, timeoutMs)
   expect(guest.log()).toMatch(new RegExp(`honk-init: net fetch: ${fetchBytes}\\r?\\n`))
-  expect(fetched[1]).toBe(hashOfPattern(fetchBytes))
+  expect(fetched[1]).toBe(hashOfGuestPattern(fetchBytes))
   const listening = await waitLog(guest.log, /honk-init: net serve: listening, hash ([0-9a-f]{16})|honk-init: net serve: FAIL[^\n]*/, timeoutMs)
   const served = await fetchHashed(`http://127.0.0.1:${guest.forwardPort}/`)
   expect(served.bytes).toBe(serveBytes)
   expect(served.hash).toBe(listening[1])
-  expect(served.hash).toBe(hashOfPattern(serveBytes))
+  expect(served.hash).toBe(hashOfGuestPattern(serveBytes))
   await waitLog(guest.log, /honk-init: (all checks passed|FAILED)/, timeoutMs)
   expect(guest.log()).toContain('honk-init: all checks passed')
   return { served }
@@ -247,7 +215,7 @@ describe.skipIf(!run)('Linux\'s TCP/IP against ours (@honk/net user-mode NAT)', 
       session.start(machine)
       const fetched = await waitLog(() => session.text, /honk-init: net fetch hash: ([0-9a-f]{16})|honk-init: net fetch: FAIL[^\n]*/, 600_000)
       expect(session.text).toContain('honk-init: net: eth0 ip=10.0.3.3')
-      expect(fetched[1]).toBe(hashOfPattern(size))
+      expect(fetched[1]).toBe(hashOfGuestPattern(size))
       await waitLog(() => qemuLog, /honk-init: net serve: served 1/, 60_000)
     } finally {
       qemu.kill('SIGKILL')

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { guestPattern } from '../../../scripts/guest/init-protocol.ts'
 import { INITRAMFS, LINUX_IMAGE, guestBuilt, patternDisk } from './guest.js'
 
 const UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'
@@ -68,14 +69,6 @@ const initLines = (log: string) => log.split(/\r?\n/).filter((l) => l.startsWith
 /** Linux's enumeration lines: "pci 0000:00:01.0: [1b36:0010] type 00 class 0x010802". */
 const pciIds = (log: string) => [...log.matchAll(/pci (0000:00:\d\d\.\d): (\[[0-9a-f]{4}:[0-9a-f]{4}\] type 00 class 0x[0-9a-f]{6})/g)].map((m) => `${m[1]} ${m[2]}`)
 
-/** The guest's 8 MiB at 4 MiB: byte i is pattern_byte(i + 7) of init.c, (n × 2654435761 >> 13) & 0xff in 64 bits. */
-function guestPattern(): Uint8Array {
-  const out = new Uint8Array(8 << 20)
-  // Bits 13..20 of the product only depend on the low 21 bits of both factors.
-  const k = 2654435761 % 2 ** 21
-  for (let i = 0; i < out.length; i++) out[i] = ((((i + 7) % 2 ** 21) * k) % 2 ** 21) >> 13
-  return out
-}
 
 describe.skipIf(!guestBuilt() || !qemu)('PCIe: NVMe and virtio-pci under Linux 6.1, honk-virt and QEMU alike', () => {
   it('boots with the PCI devices, passes every check with the same lines as QEMU, and the NVMe writes reach the image', async () => {
@@ -95,7 +88,7 @@ describe.skipIf(!guestBuilt() || !qemu)('PCIe: NVMe and virtio-pci under Linux 6
     expect(ours).toContain('nvme nvme0: 1/0/0 default/read/poll queues')
     // What the guest wrote through the NVMe controller is in the image file.
     const image = readFileSync(join(dir, 'honk', 'nvme.img'))
-    expect(Buffer.compare(image.subarray(4 << 20, 12 << 20), guestPattern())).toBe(0)
+    expect(Buffer.compare(image.subarray(4 << 20, 12 << 20), guestPattern(7, 8 << 20))).toBe(0)
   }, 900_000)
 })
 

@@ -15,6 +15,7 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
+import { GuestHash, guestPattern, hashOfGuestPattern } from '../../../scripts/guest/init-protocol.ts'
 import { dgramFramePort, streamFramePort } from './node/qemu.js'
 import { UserNet } from './node/nat.js'
 
@@ -32,49 +33,6 @@ function spawnOk(cmd: string): boolean {
   }
 }
 
-/**
- * The guest /init's pattern: byte i is (i × 2654435761 >> 13) & 255 in 64-bit arithmetic. Only
- * bits 13..20 of the product matter, so the pattern repeats every 2^21 bytes: one period is
- * computed (modulo 2^21, exact in doubles) and sliced.
- */
-const PERIOD = 1 << 21
-const period = Buffer.from(Array.from({ length: PERIOD }, (_, i) => ((i * (2654435761 % PERIOD)) % PERIOD) >>> 13))
-function pattern(offset: number, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length)
-  for (let done = 0; done < length; ) {
-    const at = (offset + done) % PERIOD
-    const n = Math.min(PERIOD - at, length - done)
-    period.copy(out, done, at, at + n)
-    done += n
-  }
-  return out
-}
-
-/** The /init's hash: sum = sum × 31 + byte modulo 2^64, as 16 hex digits. */
-class Hash31 {
-  private hi = 0
-  private lo = 0
-  update(b: Uint8Array): void {
-    let { hi, lo } = this
-    for (let i = 0; i < b.length; i++) {
-      const l = lo * 31 + b[i]!
-      const carry = Math.floor(l / 4294967296)
-      lo = l - carry * 4294967296
-      hi = (Math.imul(hi, 31) + carry) >>> 0
-    }
-    this.hi = hi
-    this.lo = lo
-  }
-  hex(): string {
-    return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0')
-  }
-}
-
-function hashOfPattern(size: number): string {
-  const h = new Hash31()
-  for (let off = 0; off < size; off += 1 << 20) h.update(pattern(off, Math.min(1 << 20, size - off)))
-  return h.hex()
-}
 
 async function bootGuest(fetchBytes: number, serveBytes: number, transport: 'stream' | 'dgram' = 'stream') {
   const dir = mkdtempSync(join(tmpdir(), 'honk-net-qemu-'))
@@ -87,7 +45,7 @@ async function bootGuest(fetchBytes: number, serveBytes: number, transport: 'str
     const pump = () => {
       while (off < n) {
         const len = Math.min(1 << 20, n - off)
-        const ok = res.write(pattern(off, len))
+        const ok = res.write(guestPattern(off, len))
         off += len
         if (!ok) return void res.once('drain', pump)
       }
@@ -169,11 +127,11 @@ describe.skipIf(!run)('Linux under QEMU behind our NAT (-netdev stream / dgram)'
         await g.waitFor(/honk-init: net: eth0 ip=10\.0\.2\.15/, 180_000)
         const fetched = await g.waitFor(/honk-init: net fetch hash: ([0-9a-f]{16})/, 900_000)
         expect(g.text()).toContain(`honk-init: net fetch: ${fetchBytes}\r\n`)
-        expect(fetched[1]).toBe(hashOfPattern(fetchBytes))
+        expect(fetched[1]).toBe(hashOfGuestPattern(fetchBytes))
         const listening = await g.waitFor(/honk-init: net serve: listening, hash ([0-9a-f]{16})/, 120_000)
-        expect(listening[1]).toBe(hashOfPattern(serveBytes))
+        expect(listening[1]).toBe(hashOfGuestPattern(serveBytes))
         const [fwd] = nat.forwards()
-        const h = new Hash31()
+        const h = new GuestHash()
         let n = 0
         await g.whileRunning(
           (async () => {
