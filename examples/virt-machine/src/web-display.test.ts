@@ -1,35 +1,11 @@
-import { BumpAllocator, INPUT_CODE, noIrq, RamGuestMemory, VirtioGpu, VirtioKeyboard, VirtioMmio, VirtioMmioDriver, VirtioTablet, openVirtioGpu, openVirtioInput, type InputEvent, type VirtioInput } from '@honk/virtio'
+import { INPUT_CODE, VirtioGpu } from '@honk/virtio'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { CONSOLE_HISTORY, MSG, MAX_RECTS_PER_SEND, WebDisplay, changed, coalesce } from './web-display.js'
+import { H, W, setupDisplay } from './web-display.test-helpers.js'
 
-const BASE = 0x8000_0000
-const W = 64
-const H = 40
-
-/** The three devices with our drivers on them (guest side), and the web display on the host side. */
-async function setup() {
-  const memory = new RamGuestMemory(new Uint8Array(8 << 20), BASE)
-  const alloc = new BumpAllocator(BASE, 8 << 20)
-  const gpu = new VirtioGpu({ width: W, height: H })
-  const keyboard = new VirtioKeyboard()
-  const tablet = new VirtioTablet()
-  const events: { dev: string; e: InputEvent }[] = []
-  const input = (dev: VirtioInput, name: string) => {
-    let port: ReturnType<typeof openVirtioInput> | undefined
-    const t = new VirtioMmio(dev, { memory, irq: { set: (l) => l && queueMicrotask(() => port?.handleInterrupt()) } })
-    port = openVirtioInput({ driver: new VirtioMmioDriver(t, memory, alloc), memory, alloc })
-    port.onEvent((e) => events.push({ dev: name, e }))
-  }
-  input(keyboard, 'kbd')
-  input(tablet, 'tablet')
-  const driver = await openVirtioGpu({ driver: new VirtioMmioDriver(new VirtioMmio(gpu, { memory, irq: noIrq }), memory, alloc), memory, alloc, waitForInterrupt: () => Promise.resolve() })
-  const surface = await driver.createSurface()
-  const typed: string[] = []
-  const web = await WebDisplay.start({ gpu, keyboard, tablet, consoleInput: (b) => typed.push(new TextDecoder().decode(b)) })
-  return { gpu, keyboard, tablet, surface, web, events, typed }
-}
+const setup = () => setupDisplay()
 
 /** A page's side of the socket: every message, and a way to wait for one. */
 async function client(url: string) {

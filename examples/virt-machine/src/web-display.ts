@@ -405,12 +405,14 @@ function pageHtml(title: string): string {
   const term = new Terminal({ cols: 80, rows: 30, convertEol: false, fontSize: 13 })
   term.open(document.getElementById('term'))
   honk.term = term
-  const ws = new WebSocket('ws://' + location.host + '/ws')
-  ws.binaryType = 'arraybuffer'
+  // The socket reconnects when it closes (honk-virt stopped and started again on the same
+  // port): the server sends the mode, the whole screen and the console's history again, so the
+  // terminal starts over from that history.
+  let ws
+  let retry = 250
+  honk.connects = 0
   const send = (bytes) => { if (ws.readyState === 1) ws.send(bytes) }
-  ws.onopen = () => { honk.connected = true; status.textContent = 'connected — click the screen to type into it; the terminal is the serial console' }
-  ws.onclose = () => { honk.connected = false; status.textContent = 'disconnected (the machine stopped)' }
-  ws.onmessage = (ev) => {
+  const onMessage = (ev) => {
     const b = new Uint8Array(ev.data)
     const v = new DataView(ev.data)
     if (b[0] === 1) {
@@ -427,6 +429,25 @@ function pageHtml(title: string): string {
       term.write(b.subarray(1))
     }
   }
+  const connect = () => {
+    ws = new WebSocket('ws://' + location.host + '/ws')
+    ws.binaryType = 'arraybuffer'
+    ws.onopen = () => {
+      honk.connected = true
+      retry = 250
+      if (honk.connects++ > 0) term.reset()
+      status.textContent = 'connected — click the screen to type into it; the terminal is the serial console'
+    }
+    ws.onclose = () => {
+      const was = honk.connected
+      honk.connected = false
+      status.textContent = was ? 'disconnected (the machine stopped) — reconnecting…' : status.textContent
+      setTimeout(connect, retry)
+      retry = Math.min(5000, retry * 2)
+    }
+    ws.onmessage = onMessage
+  }
+  connect()
   const enc = new TextEncoder()
   const sendKey = (name, down) => {
     const code = enc.encode(name)
