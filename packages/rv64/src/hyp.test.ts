@@ -420,3 +420,38 @@ describe('the guest TLB', () => {
     expect(hlv()).toBe(42n)
   })
 })
+
+describe('the block tier in V mode', () => {
+  it('property: a hot loop of loads, stores and arithmetic in VS mode over two-stage translation gives the same registers, memory and count compiled (threshold 1) as interpreted', () => {
+    const V = 1n, R = 2n, W = 4n, X = 8n, U = 16n, A = 64n, D = 128n
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 1, max: 300 }), (seeds, n) => {
+        const outcome = (blockThreshold: number) => {
+          const sys = createSystem({ harts: 1, ramSize: 4 << 20, hypervisor: true, blockThreshold })
+          const prog = assemble(`
+            la s1, buf; li t0, ${n}
+            1: ld t1, 0(s1); add a0, a0, t1; xor a1, a1, a0; slli t2, a1, 3; sd t2, 8(s1); sw a0, 16(s1); lw t3, 16(s1); add a2, a2, t3
+               addi s1, s1, 8; addi t0, t0, -1; bnez t0, 1b
+            2: j 2b
+            .align 3
+            buf: .dword 1, 2, 3, 4`, { base: BASE })
+          sys.bus.writeBytes(BASE, prog.bytes)
+          const gRoot = BASE + (2 << 20)
+          const vsRoot = gRoot + 0x4000
+          sys.bus.write(gRoot + 16, 8, (0x80000n << 10n) | V | R | W | X | U | A | D)
+          sys.bus.write(vsRoot + 16, 8, (0x80000n << 10n) | V | R | W | X) // A and D set by the hart
+          const h = sys.harts[0]!
+          h.setCsr(CSR.hgatp, (8n << 60n) | BigInt(gRoot >> 12))
+          h.setCsr(CSR.vsatp, (8n << 60n) | BigInt(vsRoot >> 12))
+          seeds.forEach((s, i) => h.setX(10 + i, s))
+          h.pc = BASE
+          h.setVirt(true, 1)
+          const r = h.run(20 * n + 40)
+          return { x: Array.from({ length: 32 }, (_, i) => h.getX(i)), pc: h.pc, executed: r.executed, mem: Array.from(sys.bus.readBytes(BASE, 4096)), vsPte: sys.bus.read(vsRoot + 16, 8), v: h.virtualized }
+        }
+        expect(outcome(1)).toEqual(outcome(Infinity))
+      }),
+      { numRuns: 30 },
+    )
+  })
+})
