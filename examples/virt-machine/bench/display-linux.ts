@@ -16,6 +16,9 @@
  *     (no update for a second after the guest says it is done): updates per second, bytes
  *     per update, lines per second as the client sees them.
  * The final screens of both are compared (the same kernel draws the same text with the same font).
+ * `--honk-only` / `--qemu-only` run one side (e.g. under --cpu-prof). QEMU's key latency here is
+ * mostly its VNC server's refresh timer (30 ms, growing by 50 ms per idle refresh), so it depends
+ * on how often keys come: about one every 100 ms in this loop.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
