@@ -5,7 +5,9 @@
  * fbcon draws the guest's virtual terminal on the scanout (not blank, and it changes as text is
  * printed), keys tapped on the virtio keyboard reach a program reading the terminal (their echo
  * comes back on the serial console), and `--screenshot` writes a PNG that decodes to the
- * scanout as it was when the machine exited.
+ * scanout as it was when the machine exited. Also: Linux sees the virtio tablet (the init's
+ * honk.tablet=1 lists /proc/bus/input/devices and reads the tablet's evdev node), and the web
+ * page across a guest reboot (honk.reboot=1) in Chromium.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
