@@ -5,7 +5,9 @@
  * init's checks on both with the same lines: the disk's known sector on /dev/vda and
  * /dev/nvme0n1, 8 MiB written to the NVMe disk and read back (O_DIRECT) with a checksum, which
  * the host then finds in the image file, the 9P workload over virtio-9p-pci. U-Boot's `pci`,
- * `virtio info` and `nvme device` print the same on both.
+ * `virtio info` and `nvme device` print the same on both; U-Boot built with the NVMe PCI driver
+ * (scripts/guest/build-uboot.sh, Debian's source) scans, identifies and reads the NVMe disk with
+ * the same lines as on QEMU.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { guestPattern } from '../../../scripts/guest/init-protocol.ts'
-import { INITRAMFS, LINUX_IMAGE, guestBuilt, patternDisk } from './guest.js'
+import { GUEST_CACHE, INITRAMFS, LINUX_IMAGE, OPENSBI_FW_JUMP, guestBuilt, patternDisk } from './guest.js'
 
 const UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'
 const qemu = existsSync('/usr/bin/qemu-system-riscv64')
@@ -107,5 +109,74 @@ describe.skipIf(!existsSync(UBOOT) || !qemu)('PCIe under U-Boot (Debian qemu-ris
     // Debian's U-Boot is built without an NVMe driver (CONFIG_NVME_PCI): `nvme device` finds none, on QEMU too.
     expect(ours).toContain('no nvme devices available')
     expect(ours).toBe(theirs)
+  }, 400_000)
+})
+
+/** Debian's U-Boot source built with CONFIG_NVME_PCI (scripts/guest/build-uboot.sh prints this path). */
+const UBOOT_NVME = join(GUEST_CACHE, 'u-boot-2023.01+dfsg-2+deb12u3-nvme', 'u-boot.bin')
+// In CI .ci/run builds it (and installs QEMU) before the system tests: missing there is a failure.
+const nvmeUboot = (existsSync(UBOOT_NVME) && qemu) || process.env['CI'] === 'true'
+
+/** The NVMe disk for U-Boot: the guest pattern (sector 1), 64 KiB of a known pattern after it, a marker in the last block. */
+function nvmeDisk(): Uint8Array {
+  const d = patternDisk(16 << 20)
+  for (let i = 1024; i < 64 << 10; i++) d[i] = (i * 7 + (i >> 9)) & 0xff
+  d.set(new TextEncoder().encode('HONK-NVME-LAST-LBA'), (16 << 20) - 512)
+  return d
+}
+
+/** CRC-32 (IEEE 802.3, reflected 0xedb88320), what U-Boot's `crc32` prints. */
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff
+  for (const b of bytes) {
+    c ^= b
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1
+  }
+  return (c ^ 0xffffffff) >>> 0
+}
+
+describe.skipIf(!nvmeUboot)('NVMe under U-Boot built with the NVMe PCI driver (scripts/guest/build-uboot.sh)', () => {
+  it('the NVMe U-Boot was built and QEMU is installed', () => {
+    expect(existsSync(UBOOT_NVME), `${UBOOT_NVME}: run scripts/guest/build-uboot.sh`).toBe(true)
+    expect(qemu, 'qemu-system-riscv64: run scripts/install-system-deps.sh').toBe(true)
+  })
+
+  it('pci enum, nvme scan / info / device, nvme read (PRP list, last LBA) print the same on honk-virt (TS SBI, OpenSBI) as on QEMU', async () => {
+    const keys = [
+      'pci enum', 'pci', 'nvme scan', 'nvme info', 'nvme device',
+      // 64 blocks = 32 KiB: more than two pages, so the driver hands the controller a PRP list.
+      'nvme read 0x84000000 0 0x40', 'md.b 0x84000200 0x20', 'crc32 0x84000000 0x8000',
+      'nvme read 0x84100000 0x7fff 1', 'md.b 0x84100000 0x20', 'poweroff',
+    ]
+    const script: [RegExp, string][] = [[/Hit any key to stop autoboot/, ' '], ...keys.map((k): [RegExp, string] => [/=> $/, `${k}\r`])]
+    const session = async (program: 'honk' | 'qemu', bios: string) => {
+      const name = `uboot-nvme-${program}-${bios === 'default' ? 'default' : 'opensbi'}`
+      const args = machineArgs(name, ['-kernel', UBOOT_NVME]).map((a) => (a === 'default' ? bios : a))
+      const disk = nvmeDisk()
+      writeFileSync(join(dir, name, 'nvme.img'), disk)
+      const out = await run(program, args, { script, until: /poweroff \.\.\./, ms: 300_000 })
+      // From the first command to the poweroff message (what follows it races the kill at `until`).
+      const end = out.indexOf('poweroff ...')
+      return { out: out.slice(out.indexOf('=> pci enum'), end < 0 ? undefined : end + 'poweroff ...'.length).replace(/\r/g, ''), disk, log: out }
+    }
+    const [ours, oursOpenSbi, theirs] = await Promise.all([session('honk', 'default'), session('honk', OPENSBI_FW_JUMP), session('qemu', 'default')])
+    expect(ours.log).toContain('U-Boot 2023.01+dfsg-2+deb12u3')
+    expect(ours.out, ours.log.slice(-3000)).toContain('00.01.00   0x1b36     0x0010     Mass storage controller 0x08')
+    // U-Boot's NVMe block device: vendor = PCI vendor, revision = firmware revision, product = serial.
+    expect(ours.out).toMatch(/\nDevice 0: Vendor: 0x1b36 Rev: 1\.0 +Prod: honk-nvme +\n +Type: Hard Disk\n +Capacity: 16\.0 MB = 0\.0 GB \(32768 x 512\)\n/)
+    // `nvme device` shows the current device (U-Boot 2023.01 labels every block device "IDE" there).
+    expect(ours.out).toMatch(/=> nvme device\n\nIDE device 0: Vendor: 0x1b36 /)
+    expect(ours.out).toContain('nvme read: device 0 block # 0, count 64 ... 64 blocks read: OK')
+    // The disk's known bytes: sector 1's "HONK-SECTOR-1", the CRC of the first 32 KiB, the last LBA's marker.
+    expect(ours.out).toContain('84000200: 48 4f 4e 4b 2d 53 45 43 54 4f 52 2d 31 0d 0e 0f  HONK-SECTOR-1...')
+    expect(ours.out).toContain(`crc32 for 84000000 ... 84007fff ==> ${crc32(ours.disk.subarray(0, 32 << 10)).toString(16).padStart(8, '0')}`)
+    expect(ours.out).toContain('84100000: 48 4f 4e 4b 2d 4e 56 4d 45 2d 4c 41 53 54 2d 4c  HONK-NVME-LAST-L')
+    // Every line is QEMU's but the controller's firmware revision (Identify FR), which is each
+    // machine's own: QEMU reports its version (e.g. 7.2.22), @honk/virtio's controller "1.0".
+    expect(theirs.out).toMatch(/Rev: \d+\.\d+(\.\d+)? +Prod: honk-nvme/)
+    const firmware = (out: string) => out.replace(/Rev: \S+ +Prod:/g, 'Rev: (firmware) Prod:')
+    expect(ours.out).not.toBe(firmware(ours.out))
+    expect(firmware(ours.out)).toBe(firmware(theirs.out))
+    expect(oursOpenSbi.out).toBe(ours.out)
   }, 400_000)
 })
