@@ -70,6 +70,8 @@ export interface MachineConfig {
    * every address fits a JS number, the fast paths apply) or `sv57` (`HartOptions.sv57`).
    */
   mmu?: 'sv48' | 'sv57'
+  /** Offer the hypervisor extension on every hart (`HartOptions.hypervisor`; default false), for honk's `vm`. */
+  hypervisor?: boolean
   /**
    * Called when a hart stops at one of its breakpoints (honk mode's shim stops there to hand a
    * trap or an arrival to the TypeScript kernel). Runs between slices; may change the hart's state.
@@ -198,7 +200,7 @@ export class VirtMachine {
       this.entropy = seededRandom(config.seed)
     }
     this.clint = new Clint(this.harts, config.harts, (config.clock ?? 'virtual') === 'virtual' ? 'instret' : 'realtime')
-    for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57' }))
+    for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57', hypervisor: config.hypervisor ?? false }))
     this.running = this.harts.map(() => config.bios !== 'builtin')
     this.sbiTimer = this.harts.map(() => (1n << 64n) - 1n)
     this.bus.map(VIRT_MAP.clint.base, this.clint)

@@ -87,6 +87,9 @@ export class RvGuestHart implements GuestHart {
     hart.setCsr(CSR.stvec, BigInt(this.trampoline))
     hart.setCsr(CSR.sstatus, hart.getCsr(CSR.sstatus) & ~MSTATUS.SIE)
     hart.pc = this.pc
+    // The host's own WFI state is not the guest's; a guest that was waiting resumes after its WFI
+    // (a spurious wake-up, which WFI allows) and waits again if nothing is pending.
+    hart.waiting = false
     hart.setVirt(true, this.guestPrivilege)
     const previous = hart.onEcall
     this.trapped = false

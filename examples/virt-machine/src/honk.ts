@@ -88,6 +88,7 @@ export function createHonk(config: HonkConfig): HonkMachine {
     ...(display ? { devices: [display.gpu, display.keyboard, display.tablet] } : {}),
     ...(server && config.share ? { share: { tag: config.share.tag, handler: (t: Uint8Array) => server.handle(t) } } : {}),
     onBreakpoint: (h) => port?.onBreakpoint(h),
+    hypervisor: true, // as the Go honk's QEMU (-cpu rv64,h=true): the kernel's `vm` runs guests
   })
   // One worker kept booted, so `wasm` starts a module without waiting for a thread.
   const workers = nodeWasmWorkers({ prewarm: 1 })

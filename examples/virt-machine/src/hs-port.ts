@@ -11,7 +11,8 @@ import { CAUSE_INTERRUPT, CSR, SSTATUS, VIRT_MAP } from '@honk/riscv'
 import { assemble, type AccessSize, type Hart } from '@honk/rv64'
 import { busMemory } from '@honk/virtio'
 import type { VirtMachine } from './board.js'
-import { HartPortError, MachineStopping, type HostMemoryStats, type HsPort, type SbiRet, type SupervisorTrap } from '@honk/kernel'
+import { HartPortError, MachineStopping, type HostMemoryStats, type HsHypervisor, type HsPort, type SbiRet, type SupervisorTrap } from '@honk/kernel'
+import { RvGuestHart } from './guest-hart.js'
 
 /** Where the firmware jumps: the S-mode payload address of QEMU virt's fw_jump (RAM + 2 MiB). */
 export const SHIM_BASE = VIRT_MAP.ram.base + 0x20_0000
@@ -64,8 +65,14 @@ export function hsShim(): { bytes: Uint8Array; at: (label: string) => number } {
 
 type Handlers = Parameters<HsPort['attach']>[0]
 
+/** Each hart's HS trap vector while it runs a guest (one word each, in the free page after the shim). */
+const GUEST_TRAMPOLINE = SHIM_BASE + 0x1000
+
 export class MachineHsPort implements HsPort {
   readonly memory
+  /** Present when the harts have the hypervisor extension (MachineConfig.hypervisor). */
+  readonly hypervisor: HsHypervisor | undefined
+  private readonly guestHarts = new Map<number, RvGuestHart>()
   readonly secondaryEntry: number
   private readonly addr: { handoff: number; idle: number; trapstop: number; trapret: number; sbicall: number; sbidone: number; fault: number }
   private handlers: Handlers | undefined
@@ -84,6 +91,30 @@ export class MachineHsPort implements HsPort {
     this.secondaryEntry = shim.at('entry')
     this.addr = { handoff: shim.at('handoff'), idle: shim.at('idle'), trapstop: shim.at('trapstop'), trapret: shim.at('trapret'), sbicall: shim.at('sbicall'), sbidone: shim.at('sbidone'), fault: shim.at('fault') }
     for (const h of machine.harts) for (const bp of [this.addr.handoff, this.addr.trapstop, this.addr.sbidone]) h.addBreakpoint(bp)
+    this.hypervisor = machine.harts.every((h) => h.hypervisor) ? { ram: (base, size) => this.guestRam(base, size), lendHart: (hart, f) => this.lendHart(hart, f) } : undefined
+  }
+
+  private guestRam(base: number, size: number): Uint8Array {
+    const bus = this.machine.bus
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(size) || size < 0 || base < bus.ramBase || base + size > bus.ramEnd) throw new HartPortError(`guest RAM [0x${base.toString(16)}, +0x${size.toString(16)}) is not inside RAM`)
+    return bus.ram.subarray(base - bus.ramBase, base - bus.ramBase + size)
+  }
+
+  /** Lends a hart to the VMM: its S-level state (pc, privilege, trap CSRs) is saved and put back, whatever the guest did. */
+  private lendHart<T>(hart: number, f: (guest: RvGuestHart) => T): T {
+    const h = this.hart(hart)
+    let g = this.guestHarts.get(hart)
+    if (!g) this.guestHarts.set(hart, (g = new RvGuestHart(h, this.machine.bus, GUEST_TRAMPOLINE + 4 * hart)))
+    const csrs = [CSR.sstatus, CSR.stvec, CSR.sepc, CSR.scause, CSR.stval, CSR.sscratch]
+    const saved = { pc: h.pc, privilege: h.privilege, waiting: h.waiting, csrs: csrs.map((n) => h.getCsr(n)) }
+    try {
+      return f(g)
+    } finally {
+      h.setVirt(false, saved.privilege)
+      h.pc = saved.pc
+      h.waiting = saved.waiting
+      csrs.forEach((n, i) => h.setCsr(n, saved.csrs[i]!))
+    }
   }
 
   get bootHart(): number {

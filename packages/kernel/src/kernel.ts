@@ -19,7 +19,7 @@ import { InterruptSignal, PlicDriver } from './plic.js'
 import { readDeviceTree, type Platform } from './platform.js'
 import { MachineStopping, type HsPort, type SupervisorTrap } from './port.js'
 import { Sbi } from './sbi.js'
-import type { MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
+import type { KernelHypervisor, MountedRoot, ProcServices, ShellHost, Storage } from './services.js'
 import { BUILTIN_COMMANDS, Shell, goDuration, type ShellCommand } from './shell.js'
 import { bringUpStorage } from './storage.js'
 import { UartConsole } from './uart.js'
@@ -396,6 +396,27 @@ export class Kernel {
         this.faulting = true
         this.port.raiseBreakpoint(hart)
       },
+      hypervisor: this.hypervisorFor(hart),
+    }
+  }
+
+  /**
+   * Guests' RAM: up to 16 MiB right above the DMA region (which ends at RAM + 36 MiB at most),
+   * below the device tree; none when the harts have no hypervisor extension or RAM has no room.
+   */
+  private hypervisorFor(hart: number): KernelHypervisor | undefined {
+    const hv = this.port.hypervisor
+    if (!hv) return undefined
+    const base = this.platform.memory.base + (36 << 20)
+    const end = Math.min(this.platform.memory.base + this.platform.memory.size, this.port.dtbAddress)
+    const size = Math.min(16 << 20, end - base)
+    if (size < 8 << 20) return undefined
+    const ticksPerMs = BigInt(this.platform.timebase || VIRT_TIMEBASE_HZ) / 1000n
+    return {
+      region: { base, bytes: hv.ram(base, size) },
+      lendHart: (f) => hv.lendHart(hart, f),
+      now: () => this.port.csrRead(hart, CSR.time),
+      sleep: (ticks) => new Promise((resolve) => setTimeout(resolve, Number(ticks / ticksPerMs))),
     }
   }
 

@@ -18,6 +18,7 @@
 import { HonkError } from '@honk/errors'
 import type { AccessSize } from '@honk/riscv'
 import type { GuestMemory } from '@honk/virtio'
+import type { GuestHart } from '@honk/vmm'
 
 export type { AccessSize }
 
@@ -40,6 +41,20 @@ export interface SupervisorTrap {
 export interface SbiRet {
   readonly error: bigint
   readonly value: bigint
+}
+
+/**
+ * The hypervisor extension, when the harts have it (DESIGN §3: guests are honk's third tier): what
+ * `@honk/vmm` needs to run a guest on one of the kernel's harts.
+ */
+export interface HsHypervisor {
+  /** Bytes of physical RAM `[base, base + size)`, for a guest's RAM and G-stage tables (RAM the kernel uses for nothing else). */
+  ram(base: number, size: number): Uint8Array
+  /**
+   * Lends `hart` (stopped between its slices) to the VMM for the call: `f` runs guests on it in
+   * V mode; afterwards the hart is back in the kernel's hands as it was (pc, privilege, S CSRs).
+   */
+  lendHart<T>(hart: number, f: (guest: GuestHart) => T): T
 }
 
 export interface HsPort {
@@ -70,6 +85,8 @@ export interface HsPort {
   raiseBreakpoint(hart: number): void
   /** The memory the kernel itself uses on its host (the `mem` command's heap lines). */
   memoryStats(): HostMemoryStats
+  /** Guest execution on the harts (absent: the harts have no hypervisor extension). */
+  readonly hypervisor?: HsHypervisor | undefined
 }
 
 /** Thrown from an SBI call that ended the machine (SRST shutdown or reboot). */

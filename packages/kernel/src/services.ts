@@ -9,6 +9,7 @@
 import type { BlockDevice } from '@honk/block'
 import type { ProcessTable, WasmWorkerFactory } from '@honk/proc'
 import type { FS } from '@honk/vfs'
+import type { GuestHart, HostRegion } from '@honk/vmm'
 import type { Network } from './network.js'
 import type { Display } from './display.js'
 
@@ -57,6 +58,18 @@ export interface Storage {
 }
 
 /** What the shell is given by the kernel. */
+/** What the kernel gives the `vm` command: guest RAM it set aside, the hart guests run on, time. */
+export interface KernelHypervisor {
+  /** Host memory for a guest's RAM and tables. */
+  readonly region: HostRegion
+  /** Lends the kernel's hart to a VMM for one slice. */
+  lendHart<T>(f: (guest: GuestHart) => T): T
+  /** mtime (10 MHz ticks). */
+  now(): bigint
+  /** Lets the machine run for up to `ticks` (0: just yield). */
+  sleep(ticks: bigint): Promise<void>
+}
+
 export interface ShellHost {
   /** Console output (the UART). "\n" is sent as "\r\n" by the console driver. */
   out(text: string): void
@@ -75,6 +88,11 @@ export interface ShellHost {
   readonly network?: Network | undefined
   /** The screen and its input devices (absent or without a surface: no display device). */
   readonly display?: Display | undefined
+  /**
+   * Guests under the hypervisor extension (absent: the harts have none): RAM set aside for them,
+   * the kernel's timebase, and a hart lent a slice at a time (the `vm` command).
+   */
+  readonly hypervisor?: KernelHypervisor | undefined
   /** SBI SRST shutdown: prints nothing itself; the machine powers off. */
   powerOff(): Promise<void>
   /** SBI SRST cold reboot: the writable layer is closed first; the machine restarts on the same disk. */

@@ -6,8 +6,8 @@ import { VS_ROOT_OFF, GUEST_BASE } from './constants.js'
 import { VmError } from './errors.js'
 import type { GuestHart } from './guest-hart.js'
 import { DEMO_MESSAGE, PAGING_MESSAGE, dbcnGuest, demoGuest, irqGuest, mmioGuest, pagingGuest, timerGuest, virtioGuest } from './guests.js'
-import { demoVm, outcomeMessage, runVm, type RunVmOptions, type VmOutcome } from './run.js'
-import type { HostRegion } from './vm.js'
+import { demoVm, outcomeMessage, runVm, runVmAsync, type RunVmAsyncOptions, type RunVmOptions, type VmOutcome } from './run.js'
+import type { HostRegion, VM } from './vm.js'
 
 export type DemoName = 'default' | 'timer' | 'paging' | 'dbcn' | 'mmio' | 'irq' | 'virtio'
 
@@ -45,8 +45,26 @@ export function demoByName(arg: string | undefined): DemoName {
 /**
  * Runs a demo as `vm <name>` does, writing its transcript to `print` (launch line, the guest's
  * output framed, `vm: <outcome>`). A fault prints the Go honk's `vm: guest fault …` line first.
+ * Returns undefined when the payload did not fit (`vm: guest too large (…)`).
  */
 export function runDemo(name: DemoName, host: HostRegion, hart: GuestHart, print: (text: string) => void, options: RunVmOptions): VmOutcome | undefined {
+  const d = startDemo(name, host, print)
+  if (!d) return undefined
+  const outcome = runVm(d.vm, [hart], options)
+  d.finish(outcome)
+  return outcome
+}
+
+/** {@link runDemo} on harts lent a slice at a time (honk's shell: the machine runs on between slices). */
+export async function runDemoAsync(name: DemoName, host: HostRegion, print: (text: string) => void, options: RunVmAsyncOptions): Promise<VmOutcome | undefined> {
+  const d = startDemo(name, host, print)
+  if (!d) return undefined
+  const outcome = await runVmAsync(d.vm, options)
+  d.finish(outcome)
+  return outcome
+}
+
+function startDemo(name: DemoName, host: HostRegion, print: (text: string) => void): { vm: VM; finish: (o: VmOutcome) => void } | undefined {
   const spec = DEMOS[name]
   const payload = spec.payload()
   print(spec.launch(payload.length) + '\n')
@@ -61,9 +79,12 @@ export function runDemo(name: DemoName, host: HostRegion, hart: GuestHart, print
     throw e
   }
   print(spec.prefix)
-  const outcome = runVm(built.vm, [hart], options)
-  print(spec.suffix)
-  if (outcome.reason === 'fault') print(`\nvm: ${outcome.error.message}\n`)
-  print(`vm: ${outcomeMessage(outcome)}\n`)
-  return outcome
+  return {
+    vm: built.vm,
+    finish: (outcome) => {
+      print(spec.suffix)
+      if (outcome.reason === 'fault') print(`\nvm: ${outcome.error.message}\n`)
+      print(`vm: ${outcomeMessage(outcome)}\n`)
+    },
+  }
 }

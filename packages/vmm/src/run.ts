@@ -77,6 +77,61 @@ export function runVm(vm: VM, harts: readonly GuestHart[], options: RunVmOptions
   }
 }
 
+export interface RunVmAsyncOptions {
+  /** Instructions per vCPU per slice (default 100 000). */
+  slice?: number
+  maxInstructions?: number
+  /** Host timebase ticks before `preempted` (default 50 000 000: 5 s at 10 MHz). */
+  timeBudget?: bigint
+  /**
+   * Lends a hart to vCPU `vcpu` for one slice: calls `f` with a hart that runs guests, then gives
+   * the hart back to its host (which saves and restores its own state around the call).
+   */
+  lend: <T>(vcpu: number, f: (hart: GuestHart) => T) => T
+  /** The host timebase now (mtime ticks). */
+  now(): bigint
+  /** Lets the host run for `ticks` of its timebase at most (every vCPU waits); 0 just yields. */
+  sleep(ticks: bigint): Promise<void>
+}
+
+/**
+ * Runs `vm` a slice at a time on harts its host lends, giving the host the harts back between
+ * slices (the kernel's own work, its other tasks and interrupts go on): how honk's shell runs a
+ * guest without stopping the machine. vCPUs outnumbering harts simply take turns.
+ */
+export async function runVmAsync(vm: VM, options: RunVmAsyncOptions): Promise<VmOutcome> {
+  const slice = options.slice ?? 100_000
+  const max = options.maxInstructions ?? 2 ** 31
+  const budget = options.timeBudget ?? 50_000_000n
+  const start = options.now()
+  let executed = 0
+  while (true) {
+    let busy = false
+    let until: bigint | undefined
+    for (const v of vm.vcpus) {
+      if (v.state === 'stopped') continue
+      const e = options.lend(v.id, (hart) => {
+        v.attach(hart)
+        try {
+          return v.run(slice)
+        } finally {
+          v.detach()
+        }
+      })
+      executed += e.executed
+      if (e.kind === 'halted') return e.reason === 'fault' ? { reason: 'fault', executed, error: e.error! } : { reason: e.reason, executed }
+      if (e.kind === 'budget') busy = true
+      if (e.kind === 'idle' && e.until !== undefined && (until === undefined || e.until < until)) until = e.until
+    }
+    const now = options.now()
+    if (now - start > budget) return { reason: 'preempted', executed }
+    if (executed >= max) return { reason: 'did-not-halt', executed }
+    if (busy) await options.sleep(0n)
+    else if (until === undefined && !vm.externalPending) return { reason: 'did-not-halt', executed }
+    else await options.sleep(until === undefined ? 10_000n : until > now ? until - now : 0n)
+  }
+}
+
 /** What the Go honk's `RunGuest`/`RunPagingGuest` build: a one-vCPU VM with the payload at RAM's start and the demo device. */
 export interface DemoVm {
   readonly vm: VM

@@ -47,7 +47,7 @@ export type HaltReason = 'shutdown' | 'cold-reboot' | 'warm-reboot' | 'fault'
 
 /** What one {@link VCpu.run} ended with. */
 export type VcpuExit =
-  /** The budget ran out: run again when the scheduler wants to (preemption). */
+  /** The budget ran out, or an interrupt for the host arrived: run again when the scheduler wants to (preemption). */
   | { readonly kind: 'budget'; readonly executed: number }
   /** The guest waits (WFI, HSM suspend) until an interrupt; `until` is its timer deadline (host timebase), if any. */
   | { readonly kind: 'idle'; readonly executed: number; readonly until?: bigint }
@@ -266,6 +266,9 @@ export class VCpu {
       privilege: hart.guestPrivilege,
       csrs: new Map(SWITCHED_CSRS.map((n) => [n, hart.readCsr(n)])),
     }
+    // Leave nothing of the guest pending on the hart: a VS interrupt left in hvip/hie would wake its host's WFI over and over.
+    hart.writeCsr(CSR.hvip, 0n)
+    hart.writeCsr(CSR.hie, 0n)
     hart.writeCsr(CSR.hgatp, 0n)
     this.hart = undefined
   }
@@ -376,6 +379,8 @@ export class VCpu {
         case 'error':
           return this.fault(executed, `the hart failed: ${r.message}`)
         case 'trap': {
+          // An HS interrupt arrived while the guest ran: the host's business, so hand the hart back now.
+          if (r.trap.scause >> 63n) return { kind: 'budget', executed: Math.max(executed, 1) }
           const e = this.exit(hart, r.trap)
           if (e !== undefined) return this.fault(executed, e)
           if (r.executed === 0) executed++ // every exit costs the budget something: a trap storm still ends

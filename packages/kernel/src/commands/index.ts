@@ -6,6 +6,7 @@ import { echo, harts, help, mem, uptime } from './system.js'
 import { fetch, net, ping } from './net.js'
 import { wasm } from './wasm.js'
 import { fb, ui } from './display.js'
+import { vm } from './vm.js'
 import type { ShellCommand } from './command.js'
 
 export { COMMAND_GROUPS, defineCommand, type CommandContext, type CommandGroup, type RunResult, type ShellCommand } from './command.js'
@@ -21,5 +22,5 @@ export const BUILTIN_COMMANDS: readonly ShellCommand[] = [
   run, ps, kill, crash, reap, stress, wasm,
   ls, cat, cp, put, rm, mkdir,
   net, ping, fetch,
-  blk, mount, fb, ui, reset, fault, reboot, exit,
+  blk, mount, fb, ui, vm, reset, fault, reboot, exit,
 ]
