@@ -38,6 +38,10 @@ export const enum Op {
   FMV_X_W, FMV_W_X, FMV_X_D, FMV_D_X,
   // The hypervisor extension (privileged spec 1.12 §8.3): executed by `Hart.execH`, off the hot switch.
   HLV_B, HLV_BU, HLV_H, HLV_HU, HLVX_HU, HLV_W, HLV_WU, HLVX_WU, HLV_D, HSV_B, HSV_H, HSV_W, HSV_D, HFENCE_VVMA, HFENCE_GVMA,
+  // Extensions guests probe (executed by `Hart.execExt` too): Zbc, Zicond, Svinval, Zicbom/Zicboz.
+  CLMUL, CLMULH, CLMULR, CZERO_EQZ, CZERO_NEZ,
+  SINVAL_VMA, SFENCE_W_INVAL, SFENCE_INVAL_IR, HINVAL_VVMA, HINVAL_GVMA,
+  CBO_INVAL, CBO_CLEAN, CBO_FLUSH, CBO_ZERO,
 }
 
 export interface Decoded {
@@ -200,6 +204,11 @@ function decode32(inst: number): Decoded {
     case 0x0f:
       if (f3 === 0) return d(Op.FENCE)
       if (f3 === 1) return d(Op.FENCE_I)
+      if (f3 === 2 && rd === 0) {
+        // Zicbom/Zicboz (CMO 1.0): cbo.inval/clean/flush/zero by the immediate; the address is rs1.
+        const cbo = [Op.CBO_INVAL, Op.CBO_CLEAN, Op.CBO_FLUSH, undefined, Op.CBO_ZERO][inst >>> 20]
+        if (cbo !== undefined) return d(cbo)
+      }
       return ILLEGAL(inst, 4)
     case 0x73: {
       if (f3 === 0) {
@@ -211,6 +220,11 @@ function decode32(inst: number): Decoded {
         if (f7 === 0x09 && rd === 0) return d(Op.SFENCE_VMA)
         if (f7 === 0x11 && rd === 0) return d(Op.HFENCE_VVMA)
         if (f7 === 0x31 && rd === 0) return d(Op.HFENCE_GVMA)
+        if (f7 === 0x0b && rd === 0) return d(Op.SINVAL_VMA)
+        if (f7 === 0x13 && rd === 0) return d(Op.HINVAL_VVMA)
+        if (f7 === 0x33 && rd === 0) return d(Op.HINVAL_GVMA)
+        if (inst === 0x18000073) return d(Op.SFENCE_W_INVAL)
+        if (inst === 0x18100073) return d(Op.SFENCE_INVAL_IR)
         return ILLEGAL(inst, 4)
       }
       if (f3 === 4) {
@@ -318,6 +332,8 @@ const OP_TABLE = new Map<number, Op>([
   [(0x05 << 3) | 6, Op.MAX], [(0x05 << 3) | 7, Op.MAXU], [(0x05 << 3) | 4, Op.MIN], [(0x05 << 3) | 5, Op.MINU],
   [(0x30 << 3) | 1, Op.ROL], [(0x30 << 3) | 5, Op.ROR],
   [(0x24 << 3) | 1, Op.BCLR], [(0x24 << 3) | 5, Op.BEXT], [(0x34 << 3) | 1, Op.BINV], [(0x14 << 3) | 1, Op.BSET],
+  [(0x05 << 3) | 1, Op.CLMUL], [(0x05 << 3) | 3, Op.CLMULH], [(0x05 << 3) | 2, Op.CLMULR],
+  [(0x07 << 3) | 5, Op.CZERO_EQZ], [(0x07 << 3) | 7, Op.CZERO_NEZ],
 ])
 
 // OP-32 (0x3b).

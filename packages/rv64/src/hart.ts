@@ -111,6 +111,15 @@ export class HartError extends HonkError<'RV64_HART'> {
 }
 
 const MASK64 = (1n << 64n) - 1n
+/** senvcfg's fields (§4.1.?): FIOM, CBIE, CBCFE, CBZE. menvcfg and henvcfg add PBMTE and STCE. */
+const ENVCFG_S = MENVCFG.FIOM | MENVCFG.CBIE | MENVCFG.CBCFE | MENVCFG.CBZE
+const ENVCFG_M = ENVCFG_S | MENVCFG.PBMTE | MENVCFG.STCE
+/** An xenvcfg write: the fields in `mask`; CBIE's reserved value 10 reads as 00 (WARL). */
+function envcfgWarl(v: bigint, mask: bigint): bigint {
+  let w = v & mask
+  if ((w & MENVCFG.CBIE) === 2n << 4n) w &= ~MENVCFG.CBIE
+  return w
+}
 const MISA = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 3n) | (1n << 5n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n) // RV64 A C D F I M S U
 const SSTATUS_MASK = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.UBE | MSTATUS.SPP | MSTATUS.FS | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.UXL | MSTATUS.SD
 const MSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.MIE | MSTATUS.SPIE | MSTATUS.MPIE | MSTATUS.SPP | MSTATUS.MPP | MSTATUS.MPRV | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.TVM | MSTATUS.TW | MSTATUS.TSR
@@ -576,6 +585,15 @@ export class Hart {
         return 0n
       case CSR.mhartid:
         return BigInt(this.hartId)
+      // The debug trigger module (Sdtrig) with no trigger: tselect is WARL 0, tdata1 reads type 0
+      // ("no trigger here"), tinfo says only type 0 exists. Writes are ignored (§5.7 of debug 1.0).
+      case CSR.tselect:
+      case CSR.tdata1:
+      case CSR.tdata2:
+      case CSR.tdata3:
+        return 0n
+      case CSR.tinfo:
+        return 1n
     }
     if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) return n % 2 === 0 ? this.pmp.cfg[n - CSR.pmpcfg0]! : undefined // RV64: odd pmpcfg do not exist
     if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) return this.pmp.addr[n - CSR.pmpaddr0]!
@@ -615,7 +633,7 @@ export class Hart {
       case CSR.hgatp:
         return this.hgatp
       case CSR.henvcfg:
-        return this.henvcfg & this.menvcfg // STCE is read-only 0 while menvcfg.STCE is 0 (Sstc)
+        return this.henvcfg & (this.menvcfg | ENVCFG_S) // STCE and PBMTE are read-only 0 while menvcfg's are 0
       case CSR.hcounteren:
         return this.hcounteren
       case CSR.htimedelta:
@@ -692,7 +710,7 @@ export class Hart {
         return true
       }
       case CSR.henvcfg:
-        this.henvcfg = v & MENVCFG.STCE
+        this.henvcfg = envcfgWarl(v, ENVCFG_M)
         return true
       case CSR.hcounteren:
         this.hcounteren = v & 0xffffffffn
@@ -793,7 +811,7 @@ export class Hart {
         this.scounteren = v & 0xffffffffn
         return true
       case CSR.senvcfg:
-        this.senvcfg = 0n
+        this.senvcfg = envcfgWarl(v, ENVCFG_S)
         return true
       case CSR.sscratch:
         this.sscratch = v
@@ -858,7 +876,7 @@ export class Hart {
         this.mcounteren = v & 0xffffffffn
         return true
       case CSR.menvcfg:
-        this.menvcfg = v & MENVCFG.STCE // Sstc; other fields read as zero
+        this.menvcfg = envcfgWarl(v, ENVCFG_M) // Sstc, Svpbmt, Zicbom/Zicboz, FIOM
         return true
       case CSR.mcountinhibit:
         return true
@@ -884,6 +902,11 @@ export class Hart {
       // A write moves what the counter reads, not `instret`: that is the retired count the
       // virtual clock is made of, and firmware setting a counter (OpenSBI's PMU starting one
       // for perf) must not move time and strand every timer deadline.
+      case CSR.tselect:
+      case CSR.tdata1:
+      case CSR.tdata2:
+      case CSR.tdata3:
+        return true // no trigger: writes have no effect
       case CSR.mcycle:
         this.cycleOffset = v - this.instret
         return true
@@ -1254,8 +1277,8 @@ export class Hart {
       if (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
       let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
       const flags = Number(pte & 0xffn)
-      // Invalid, W without R, or reserved high bits (no Svnapot/Svpbmt): a page fault.
-      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || pte >> 54n) throw fault()
+      // Invalid, W without R, reserved high bits (Svpbmt's PBMT only with menvcfg.PBMTE, on a leaf, not 3; no Svnapot): a page fault.
+      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || (pte >> 54n && badHigh(pte, this.menvcfg))) throw fault()
       const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
       if (!(flags & (PTE_R | PTE_X))) {
         if (level === 0) throw fault()
@@ -1391,7 +1414,8 @@ export class Hart {
         if (!this.bus.isRam(pteAddr, 8) || (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1))) throw new Trap(ACCESS_FAULT[kind], u, 0n, 0n, true)
         let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
         const flags = Number(pte & 0xffn)
-        if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || pte >> 54n) throw fault()
+        // The VS stage's PBMT needs henvcfg.PBMTE (Svpbmt).
+        if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || (pte >> 54n && badHigh(pte, this.henvcfg & this.menvcfg))) throw fault()
         const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
         if (!(flags & (PTE_R | PTE_X))) {
           if (level === 0) throw fault()
@@ -1457,7 +1481,7 @@ export class Hart {
       if (!this.bus.isRam(pteAddr, 8) || (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1))) throw new Trap(ACCESS_FAULT[kind], va, 0n, 0n, true)
       let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
       const flags = Number(pte & 0xffn)
-      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || pte >> 54n) throw gfault()
+      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || (pte >> 54n && badHigh(pte, this.menvcfg))) throw gfault()
       const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
       if (!(flags & (PTE_R | PTE_X))) {
         if (level === 0) throw gfault()
@@ -1477,13 +1501,97 @@ export class Hart {
     }
   }
 
-  /** HLV, HLVX, HSV (§8.3.?) and HFENCE: from M, HS, or U with hstatus.HU; a virtual-instruction exception with V = 1. */
+  /**
+   * The instructions past the hot switch: the hypervisor extension's, Zbc, Zicond, Svinval and
+   * Zicbom/Zicboz.
+   */
+  private execExt(d: Decoded): void {
+    const x = this.x
+    const xu = this.xu
+    switch (d.op) {
+      case Op.CLMUL:
+      case Op.CLMULH:
+      case Op.CLMULR: {
+        // Carry-less products (Zbc): the low, high and "reversed" (bits 126:63) halves.
+        const a = xu[d.rs1]!
+        const b = xu[d.rs2]!
+        let r = 0n
+        for (let i = 0n; i < 64n; i++) {
+          if (!((b >> i) & 1n)) continue
+          if (d.op === Op.CLMUL) r ^= a << i
+          else if (d.op === Op.CLMULH) r ^= i === 0n ? 0n : a >> (64n - i)
+          else r ^= a >> (63n - i)
+        }
+        x[d.rd] = BigInt.asIntN(64, r)
+        return
+      }
+      case Op.CZERO_EQZ:
+        x[d.rd] = xu[d.rs2] === 0n ? 0n : x[d.rs1]!
+        return
+      case Op.CZERO_NEZ:
+        x[d.rd] = xu[d.rs2] !== 0n ? 0n : x[d.rs1]!
+        return
+      case Op.SINVAL_VMA:
+        // As SFENCE.VMA (Svinval): the same exceptions, and flushing everything is always correct.
+        if (this.virt) {
+          if (this.privilege === 0 || this.hstatus & HSTATUS.VTVM) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
+          this.flushVTlb()
+          return
+        }
+        if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+        this.flushTlb()
+        return
+      case Op.SFENCE_W_INVAL:
+      case Op.SFENCE_INVAL_IR:
+        // Orderings around SINVAL.VMA: nothing to order here; not in U (VU: virtual instruction).
+        if (this.privilege === 0) throw new Trap(this.virt ? CAUSE.VIRTUAL_INSTRUCTION : CAUSE.ILLEGAL, BigInt(d.raw))
+        return
+      case Op.CBO_INVAL:
+      case Op.CBO_CLEAN:
+      case Op.CBO_FLUSH:
+      case Op.CBO_ZERO:
+        return this.cbo(d)
+    }
+    this.execH(d)
+  }
+
+  /**
+   * Zicbom/Zicboz (CMO 1.0): below M, the envcfg field of every level above must allow it
+   * (CBZE for cbo.zero, CBCFE for clean/flush, CBIE for inval): menvcfg → illegal instruction,
+   * then henvcfg (V = 1) → virtual instruction, then senvcfg (U/VU) → illegal or virtual. The
+   * block is 64 bytes at rs1 rounded down. cbo.zero stores zeros; the others (no cache here) only
+   * need load or store permission, else a store fault.
+   */
+  private cbo(d: Decoded): void {
+    const field = d.op === Op.CBO_ZERO ? MENVCFG.CBZE : d.op === Op.CBO_INVAL ? MENVCFG.CBIE : MENVCFG.CBCFE
+    if (this.privilege < 3) {
+      if ((this.menvcfg & field) === 0n) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+      if (this.virt && (this.henvcfg & field) === 0n) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
+      if (this.privilege === 0 && (this.senvcfg & field) === 0n) throw new Trap(this.virt ? CAUSE.VIRTUAL_INSTRUCTION : CAUSE.ILLEGAL, BigInt(d.raw))
+    }
+    const a = this.addrOf(d.rs1)
+    const block = a === a ? a - (((a % 64) + 64) % 64) : NaN
+    if (block !== block) this.lastAddr &= ~63n
+    if (d.op === Op.CBO_ZERO) {
+      for (let i = 0; i < 64; i += 8) this.store(block + i, 8, 0n)
+      return
+    }
+    try {
+      this.translate(block, LOAD)
+    } catch (e) {
+      if (!(e instanceof Trap)) throw e
+      this.translate(block, STORE)
+    }
+  }
+
+  /** HLV, HLVX, HSV (§8.3.?) and HFENCE (HINVAL): from M, HS, or U with hstatus.HU; a virtual-instruction exception with V = 1. */
   private execH(d: Decoded): void {
     if (!this.hypervisor) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
     if (this.virt) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
-    if (d.op === Op.HFENCE_VVMA || d.op === Op.HFENCE_GVMA) {
+    if (d.op === Op.HFENCE_VVMA || d.op === Op.HFENCE_GVMA || d.op === Op.HINVAL_VVMA || d.op === Op.HINVAL_GVMA) {
       // HFENCE.GVMA from HS under mstatus.TVM is illegal; neither runs in U.
-      if (this.privilege === 0 || (d.op === Op.HFENCE_GVMA && this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+      const g = d.op === Op.HFENCE_GVMA || d.op === Op.HINVAL_GVMA
+      if (this.privilege === 0 || (g && this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
       this.flushVTlb() // by address or VMID too: flushing every guest translation is always correct
       return
     }
@@ -2267,7 +2375,7 @@ export class Hart {
             }
             default:
               // F and D sit past the integer operations, off this switch (it stays small and hot).
-              if (d.op >= Op.HLV_B) this.execH(d)
+              if (d.op >= Op.HLV_B) this.execExt(d)
               else if (d.op < Op.FLW || !this.execFp(d)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
           }
           x[0] = 0n
@@ -2446,7 +2554,7 @@ export class Hart {
   }
 
   /** CSRs a snapshot lists that restore does not write: read-only, derived, or restored on their own. */
-  private static readonly NOT_RESTORED = new Set(['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr', 'pmpcfg0', 'pmpaddr0', 'hip', 'hgeip', 'vsip'])
+  private static readonly NOT_RESTORED = new Set(['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr', 'pmpcfg0', 'pmpaddr0', 'hip', 'hgeip', 'vsip', 'tinfo'])
 
   restore(s: HartState): void {
     if (s.x.length !== 32) throw new HartError(`snapshot has ${s.x.length} registers, want 32`)
@@ -2479,6 +2587,16 @@ export class Hart {
     this.clearDecoded()
     this.flushTlb()
   }
+}
+
+/**
+ * A PTE's bits 63:54 (given some are set) make it invalid: Svpbmt's PBMT (62:61) is allowed only
+ * when `envcfg` has PBMTE, on a leaf, and not 3; N (63, Svnapot) and 60:54 are reserved here.
+ */
+function badHigh(pte: bigint, envcfg: bigint): boolean {
+  const high = pte >> 54n
+  if ((envcfg & MENVCFG.PBMTE) === 0n || (high & ~0x180n) !== 0n) return true
+  return (high >> 7n) === 3n || (pte & BigInt(PTE_R | PTE_X)) === 0n
 }
 
 function popcount(v: bigint): number {

@@ -387,6 +387,9 @@ function instruction(ctx: Ctx, e: OpcodeSpec, ops: string[], suffixBits: number)
     case 'HLV':
       want(2)
       return one(ctx, () => encR(m, reg(ctx, ops[0]), memOperand(ctx, ops[1])[1], 0), false)
+    case 'CBO':
+      want(1)
+      return one(ctx, () => encR(m, 0, memOperand(ctx, ops[0])[1], 0), false)
     case 'HSV':
       want(2)
       return one(ctx, () => encR(m, 0, memOperand(ctx, ops[1])[1], reg(ctx, ops[0])), false)

@@ -89,6 +89,9 @@ export function disassemble(word: number, pc = 0n, options: DisasmOptions = {}):
     case 'HSV':
       ops = `${rs2},(${rs1})`
       break
+    case 'CBO':
+      ops = `(${rs1})`
+      break
     case 'FENCE':
       ops = `${FENCE_BITS((inst >>> 24) & 15)},${FENCE_BITS((inst >>> 20) & 15)}`
       break

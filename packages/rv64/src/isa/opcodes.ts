@@ -6,7 +6,7 @@
  */
 import { Op } from '../decode.js'
 
-export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv' | 'H'
+export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv' | 'H' | 'Zbc' | 'Zicond' | 'Svinval' | 'Zicbom' | 'Zicboz'
 
 /** Operand formats (GNU assembler syntax). */
 export type Format =
@@ -28,6 +28,7 @@ export type Format =
   | 'SFENCE' // rs1, rs2
   | 'HLV' // rd, (rs1)
   | 'HSV' // rs2, (rs1)
+  | 'CBO' // (rs1)
   | 'NONE'
 
 /**
@@ -151,6 +152,15 @@ export const OPCODES: readonly AnyOpcodeSpec[] = [
   FIX('ecall', 0x00000073, 'I', Op.ECALL), FIX('ebreak', 0x00100073, 'I', Op.EBREAK),
   FIX('mret', 0x30200073, 'Priv', Op.MRET), FIX('sret', 0x10200073, 'Priv', Op.SRET), FIX('wfi', 0x10500073, 'Priv', Op.WFI),
   { name: 'sfence.vma', mask: 0xfe007fff, match: 0x12000073, format: 'SFENCE', ext: 'Priv', op: Op.SFENCE_VMA },
+  R('clmul', 0x05, 1, 0x33, 'Zbc', Op.CLMUL), R('clmulh', 0x05, 3, 0x33, 'Zbc', Op.CLMULH), R('clmulr', 0x05, 2, 0x33, 'Zbc', Op.CLMULR),
+  R('czero.eqz', 0x07, 5, 0x33, 'Zicond', Op.CZERO_EQZ), R('czero.nez', 0x07, 7, 0x33, 'Zicond', Op.CZERO_NEZ),
+  { name: 'sinval.vma', mask: 0xfe007fff, match: 0x16000073, format: 'SFENCE', ext: 'Svinval', op: Op.SINVAL_VMA },
+  { name: 'hinval.vvma', mask: 0xfe007fff, match: 0x26000073, format: 'SFENCE', ext: 'Svinval', op: Op.HINVAL_VVMA },
+  { name: 'hinval.gvma', mask: 0xfe007fff, match: 0x66000073, format: 'SFENCE', ext: 'Svinval', op: Op.HINVAL_GVMA },
+  FIX('sfence.w.inval', 0x18000073, 'Svinval', Op.SFENCE_W_INVAL), FIX('sfence.inval.ir', 0x18100073, 'Svinval', Op.SFENCE_INVAL_IR),
+  ...([['cbo.inval', 0, Op.CBO_INVAL], ['cbo.clean', 1, Op.CBO_CLEAN], ['cbo.flush', 2, Op.CBO_FLUSH], ['cbo.zero', 4, Op.CBO_ZERO]] as const).map(
+    ([name, imm, op]): OpcodeSpec => ({ name, mask: 0xfff07fff, match: ((imm << 20) | (2 << 12) | 0x0f) >>> 0, format: 'CBO', ext: imm === 4 ? 'Zicboz' : 'Zicbom', op }),
+  ),
   // The hypervisor extension (§8.3).
   { name: 'hfence.vvma', mask: 0xfe007fff, match: 0x22000073, format: 'SFENCE', ext: 'H', op: Op.HFENCE_VVMA },
   { name: 'hfence.gvma', mask: 0xfe007fff, match: 0x62000073, format: 'SFENCE', ext: 'H', op: Op.HFENCE_GVMA },

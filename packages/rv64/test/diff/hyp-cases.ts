@@ -401,3 +401,39 @@ const SV39_VS_CASE = 'VS stage Sv39 over G stage Sv39x4: page faults, implicit g
 CASES['VS stage Sv48 over G stage Sv48x4: a fourth level at both stages'] = CASES[SV39_VS_CASE]!
   .replace(HGATP_SV39X4, `${pte('g_top', 0, 'la t2, g_root', 0x01)}\n${HGATP_SV39X4.replace('la t0, g_root', 'la t0, g_top').replace('li t1, 8;', 'li t1, 9;')}`)
   .replace(VSATP('8', 'vs_root'), `${pte('vs_top', 0, 'la t2, vs_root', 0x01)}\n${VSATP('9', 'vs_top')}`)
+
+/**
+ * Extensions QEMU's virt CPU offers that guests probe, run with `-cpu rv64,h=true,svinval=true,svpbmt=true`
+ * (QEMU 7.2 has no Zicbom/Zicboz or Zicond, implements two debug triggers where this hart has
+ * none, and does not fault on PBMT = 3 or on PBMT with menvcfg.PBMTE clear, and lets U execute
+ * SFENCE.W.INVAL: src/ext.test.ts checks those).
+ */
+export const EXT_CASES: Record<string, string> = {
+  'Zbc, Svinval and Svpbmt (PBMT in leaves with menvcfg.PBMTE; reserved elsewhere)': body(`
+    li a0, 0x8899aabbccddeeff; li a1, 0x123456789abcdef1
+    clmul s2, a0, a1; clmulh s3, a0, a1; clmulr s4, a0, a1; clmul s5, a1, a1; clmulh s6, a0, a0
+    ${pte('x_root', 2, 'li t2, 0x80000000', 0xcf | 0)}
+    la t0, x_root; li t1, 1; slli t1, t1, 61; ld t2, 16(t0); or t2, t2, t1; sd t2, 16(t0)   # RAM gigapage: PBMT = NC
+    ${pte('x_root', 0, 'li t2, 0', 0xc7)}
+    ${pte('x_root', 3, 'li t2, 0x80000000', 0xcf)}
+    la t0, x_root; li t1, 3; slli t1, t1, 61; ld t2, 24(t0); or t2, t2, t1; sd t2, 24(t0)   # PBMT = 3: reserved
+    ${pte('x_root', 1, 'la t2, x_l1', 0x01)}
+    la t0, x_root; li t1, 1; slli t1, t1, 61; ld t2, 8(t0); or t2, t2, t1; sd t2, 8(t0)     # PBMT on a non-leaf: reserved
+    ${pte('x_l1', 0, 'li t2, 0x80000000', 0xcf)}
+    li t0, 1; slli t0, t0, 62; csrs menvcfg, t0                                           # PBMTE
+    la t0, x_root; srli t0, t0, 12; li t1, 8; slli t1, t1, 60; or t0, t0, t1; csrw satp, t0; sfence.vma
+    ${enter('hs', '1f')}
+    1: la s7, scratch; ld a2, 0(s7)              # through the NC gigapage
+       li t0, 0x40000000; ld a4, 0(t0)           # PBMT on a non-leaf: page fault
+       sinval.vma zero, zero; sfence.w.inval; sfence.inval.ir; sinval.vma s7, zero
+       hinval.vvma zero, zero; hinval.gvma zero, zero
+    ${toM(2)}
+    li t0, 1; slli t0, t0, 62; csrc menvcfg, t0
+    csrw satp, zero; sfence.vma
+    .section .bss
+    .align 12
+x_root: .space 4096
+x_l1: .space 4096
+    .text`),
+}
+

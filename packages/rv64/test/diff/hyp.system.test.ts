@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { enter, EPILOGUE, PRELUDE, pte, toM } from './hyp-asm.js'
-import { CASES } from './hyp-cases.js'
+import { CASES, EXT_CASES } from './hyp-cases.js'
 import { compare, toolsPresent } from './runner.js'
 
 /**
@@ -38,6 +38,14 @@ describe.skipIf(!toolsPresent())('the H extension against QEMU (differential)', 
       const { qemu, diff } = compare(body, { hypervisor: true })
       expect(qemu).toMatch(/M[0-9a-f]{16}\n?$/) // QEMU ran the whole harness
       expect(qemu.split('\n').length).toBeGreaterThan(70)
+      expect(diff).toEqual([])
+    })
+  }
+
+  for (const [name, body] of Object.entries(EXT_CASES)) {
+    it(name, () => {
+      const { qemu, diff } = compare(body, { hypervisor: true, qemuCpu: ',svinval=true,svpbmt=true' })
+      expect(qemu).toMatch(/M[0-9a-f]{16}\n?$/)
       expect(diff).toEqual([])
     })
   }

@@ -31,15 +31,15 @@ export function build(body: string): string {
   if (existsSync(elf)) return elf
   const src = join(CACHE, `${key}.S`)
   writeFileSync(src, `\t.text\n\t.globl test_body\ntest_body:\n${body}\n\tj dump\n`)
-  // gcc 12 knows no H extension; its assembler does (HLV/HSV/HFENCE and the H CSR names).
-  execFileSync(GCC, [`-march=${MARCH}`, `-Wa,-march=${MARCH}_h`, '-mabi=lp64', '-nostdlib', '-fno-pie', '-no-pie', '-mcmodel=medany', '-Wl,--no-warn-rwx-segments', '-Wl,--build-id=none', '-T', join(here, 'link.ld'), join(here, 'harness.S'), src, '-o', elf], { stdio: 'pipe' })
+  // gcc 12 knows neither H nor these extensions; its assembler (binutils 2.40) does.
+  execFileSync(GCC, [`-march=${MARCH}`, `-Wa,-march=${MARCH}_zbc_zicbom_zicboz_svinval_h`, '-mabi=lp64', '-nostdlib', '-fno-pie', '-no-pie', '-mcmodel=medany', '-Wl,--no-warn-rwx-segments', '-Wl,--build-id=none', '-T', join(here, 'link.ld'), join(here, 'harness.S'), src, '-o', elf], { stdio: 'pipe' })
   return elf
 }
 
 /** Runs an ELF on QEMU; returns the UART output. `hypervisor`: the H extension on (`-cpu rv64,h=true`). */
-export function runQemu(elf: string, hypervisor = false): string {
+export function runQemu(elf: string, hypervisor = false, cpuExtra = ''): string {
   // QEMU's default CPU has the H extension (it changes mideleg); ours offers it as an option.
-  const r = spawnSync(QEMU, ['-M', 'virt', '-cpu', `rv64,h=${hypervisor}`, '-bios', 'none', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-kernel', elf], { encoding: 'utf8', timeout: Number(process.env.QEMU_TIMEOUT ?? 120_000) })
+  const r = spawnSync(QEMU, ['-M', 'virt', '-cpu', `rv64,h=${hypervisor}${cpuExtra}`, '-bios', 'none', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-kernel', elf], { encoding: 'utf8', timeout: Number(process.env.QEMU_TIMEOUT ?? 120_000) })
   if (r.error) throw r.error
   // A QEMU that did not power off by itself (timed out on a loaded machine, crashed) is no reference.
   if (r.signal || r.status !== 0) throw new Error(`QEMU stopped with ${r.signal ?? `status ${r.status}`}: ${r.stderr.slice(0, 500)}`)
@@ -51,6 +51,8 @@ export interface OursOptions {
   sv57?: boolean
   /** The hypervisor extension on both sides (QEMU `h=true`, our `HartOptions.hypervisor`). */
   hypervisor?: boolean
+  /** More of QEMU's -cpu properties (`,svinval=true,…`): extensions QEMU 7.2 leaves off by default. */
+  qemuCpu?: string
 }
 
 /** Runs an ELF on our hart (one hart, 128 MiB at 0x8000_0000); returns the UART output. */
@@ -68,7 +70,7 @@ export function runOurs(elf: string, budget = 50_000_000, options: OursOptions =
 /** Both runs, and the lines that differ. */
 export function compare(body: string, options: OursOptions = {}): { qemu: string; ours: string; diff: string[] } {
   const elf = build(body)
-  const qemu = runQemu(elf, options.hypervisor ?? false)
+  const qemu = runQemu(elf, options.hypervisor ?? false, options.qemuCpu ?? '')
   const ours = runOurs(elf, undefined, options).out
   const a = qemu.split('\n')
   const b = ours.split('\n')
