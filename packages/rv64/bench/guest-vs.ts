@@ -47,15 +47,15 @@ function run(mode: Mode): { secs: number; text: string; executed: number } {
     else {
       // 4 KiB VS pages over the guest's RAM (64 MiB: 32 level-0 tables).
       const l1 = vsRoot + 0x1000
-      w(vsRoot + 16, (BigInt(l1 >> 12) << 10n) | V)
+      w(vsRoot + 16, ((BigInt(l1) >> 12n) << 10n) | V)
       for (let i = 0; i < RAM / (2 << 20); i++) {
         const l0 = l1 + 0x1000 * (i + 1)
-        w(l1 + 8 * i, (BigInt(l0 >> 12) << 10n) | V)
+        w(l1 + 8 * i, ((BigInt(l0) >> 12n) << 10n) | V)
         for (let j = 0; j < 512; j++) w(l0 + 8 * j, (BigInt(0x80000 + i * 512 + j) << 10n) | V | R | W | X | A | D)
       }
     }
-    hart.setCsr(CSR.hgatp, (8n << 60n) | BigInt(gRoot >> 12))
-    hart.setCsr(CSR.vsatp, (8n << 60n) | BigInt(vsRoot >> 12))
+    hart.setCsr(CSR.hgatp, (8n << 60n) | (BigInt(gRoot) >> 12n))
+    hart.setCsr(CSR.vsatp, (8n << 60n) | (BigInt(vsRoot) >> 12n))
     hart.setCsr(CSR.mcounteren, 7n)
     hart.setCsr(CSR.hcounteren, 7n)
     hart.setCsr(CSR.mtvec, 0x9000_0000n) // nothing there: a trap out of the guest would stop the run with an error

@@ -441,17 +441,55 @@ describe('the block tier in V mode', () => {
           sys.bus.write(gRoot + 16, 8, (0x80000n << 10n) | V | R | W | X | U | A | D)
           sys.bus.write(vsRoot + 16, 8, (0x80000n << 10n) | V | R | W | X) // A and D set by the hart
           const h = sys.harts[0]!
-          h.setCsr(CSR.hgatp, (8n << 60n) | BigInt(gRoot >> 12))
-          h.setCsr(CSR.vsatp, (8n << 60n) | BigInt(vsRoot >> 12))
+          h.setCsr(CSR.hgatp, (8n << 60n) | (BigInt(gRoot) >> 12n))
+          h.setCsr(CSR.vsatp, (8n << 60n) | (BigInt(vsRoot) >> 12n))
           seeds.forEach((s, i) => h.setX(10 + i, s))
           h.pc = BASE
           h.setVirt(true, 1)
           const r = h.run(20 * n + 40)
           return { x: Array.from({ length: 32 }, (_, i) => h.getX(i)), pc: h.pc, executed: r.executed, mem: Array.from(sys.bus.readBytes(BASE, 4096)), vsPte: sys.bus.read(vsRoot + 16, 8), v: h.virtualized }
         }
-        expect(outcome(1)).toEqual(outcome(Infinity))
+        const compiled = outcome(1)
+        expect(compiled).toEqual(outcome(Infinity))
+        expect(compiled.v).toBe(true) // still the guest: no trap left V mode
+        expect(compiled.executed).toBeGreaterThanOrEqual(11 * n) // the whole loop ran
       }),
       { numRuns: 30 },
     )
+  })
+})
+
+describe('snapshot and restore', () => {
+  it('carry V, the H and VS CSRs, and the guest keeps running the same', () => {
+    const prog = `1: addi a0, a0, 1; ld a1, 0(sp); sd a0, 8(sp); j 1b`
+    const make = () => {
+      const sys = createSystem({ harts: 1, ramSize: 4 << 20, hypervisor: true })
+      sys.bus.writeBytes(BASE, assemble(prog, { base: BASE }).bytes)
+      return sys
+    }
+    const a = make()
+    const h = a.harts[0]!
+    const gRoot = BASE + (2 << 20)
+    a.bus.write(gRoot + 16, 8, (0x80000n << 10n) | 0xdfn)
+    h.setCsr(CSR.hgatp, (8n << 60n) | (BigInt(gRoot) >> 12n))
+    h.setCsr(CSR.hstatus, HSTATUS.VTW | HSTATUS.SPVP)
+    h.setCsr(CSR.vsscratch, 0x1234n)
+    h.setCsr(CSR.htimedelta, 99n)
+    h.setX(2, BigInt(BASE + 0x1000))
+    h.pc = BASE
+    h.setVirt(true, 1)
+    h.run(50)
+    const s = h.snapshot()
+    expect(s.virt).toBe(true)
+    expect([s.csrs.hgatp, s.csrs.hstatus, s.csrs.vsscratch, s.csrs.htimedelta]).toEqual([(8n << 60n) | (BigInt(gRoot) >> 12n), (2n << 32n) | HSTATUS.VTW | HSTATUS.SPVP, 0x1234n, 99n])
+    const b = make()
+    b.bus.writeBytes(BASE, a.bus.readBytes(BASE, 4 << 20))
+    const g = b.harts[0]!
+    g.restore(s)
+    expect(g.virtualized).toBe(true)
+    h.run(77)
+    g.run(77)
+    expect(g.snapshot()).toEqual(h.snapshot())
+    expect(() => createSystem({ harts: 1, ramSize: 1 << 20 }).harts[0]!.restore(s)).toThrow(/V mode/)
   })
 })
