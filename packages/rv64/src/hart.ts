@@ -709,9 +709,12 @@ export class Hart {
         this.flushVTlb()
         return true
       }
-      case CSR.henvcfg:
+      case CSR.henvcfg: {
+        const old = this.henvcfg
         this.henvcfg = envcfgWarl(v, ENVCFG_M)
+        if ((old ^ this.henvcfg) & MENVCFG.PBMTE) this.flushVTlb()
         return true
+      }
       case CSR.hcounteren:
         this.hcounteren = v & 0xffffffffn
         return true
@@ -875,9 +878,12 @@ export class Hart {
       case CSR.mcounteren:
         this.mcounteren = v & 0xffffffffn
         return true
-      case CSR.menvcfg:
+      case CSR.menvcfg: {
+        const old = this.menvcfg
         this.menvcfg = envcfgWarl(v, ENVCFG_M) // Sstc, Svpbmt, Zicbom/Zicboz, FIOM
+        if ((old ^ this.menvcfg) & MENVCFG.PBMTE) this.flushTlb() // cached pages were checked under the old PBMTE
         return true
+      }
       case CSR.mcountinhibit:
         return true
       case CSR.mscratch:
