@@ -94,13 +94,19 @@ describe.skipIf(!guestBuilt() || !qemu)('PCIe: NVMe and virtio-pci under Linux 6
   }, 900_000)
 })
 
+/** A U-Boot session from the first command to the poweroff message: what follows it (a newline or not) races the kill at `until`. */
+function commands(out: string): string {
+  const end = out.indexOf('poweroff ...')
+  return out.slice(out.indexOf('=> pci enum'), end < 0 ? undefined : end + 'poweroff ...'.length).replace(/\r/g, '')
+}
+
 describe.skipIf(!existsSync(UBOOT) || !qemu)('PCIe under U-Boot (Debian qemu-riscv64_smode)', () => {
   it('pci enum / pci, virtio scan / info, nvme scan / info / device print the same as on QEMU', async () => {
     const keys = ['pci enum', 'pci', 'virtio scan', 'virtio info', 'nvme scan', 'nvme info', 'nvme device', 'poweroff']
     const script: [RegExp, string][] = [[/Hit any key to stop autoboot/, ' '], ...keys.map((k): [RegExp, string] => [/=> $/, `${k}\r`])]
     const session = async (program: 'honk' | 'qemu') => {
       const out = await run(program, machineArgs(`uboot-${program}`, ['-kernel', UBOOT]), { script, until: /poweroff \.\.\./, ms: 300_000 })
-      return out.slice(out.indexOf('=> pci enum')).replace(/\r/g, '')
+      return commands(out)
     }
     const [ours, theirs] = await Promise.all([session('honk'), session('qemu')])
     expect(ours).toContain('00.01.00   0x1b36     0x0010     Mass storage controller 0x08')
@@ -155,9 +161,7 @@ describe.skipIf(!nvmeUboot)('NVMe under U-Boot built with the NVMe PCI driver (s
       const disk = nvmeDisk()
       writeFileSync(join(dir, name, 'nvme.img'), disk)
       const out = await run(program, args, { script, until: /poweroff \.\.\./, ms: 300_000 })
-      // From the first command to the poweroff message (what follows it races the kill at `until`).
-      const end = out.indexOf('poweroff ...')
-      return { out: out.slice(out.indexOf('=> pci enum'), end < 0 ? undefined : end + 'poweroff ...'.length).replace(/\r/g, ''), disk, log: out }
+      return { out: commands(out), disk, log: out }
     }
     const [ours, oursOpenSbi, theirs] = await Promise.all([session('honk', 'default'), session('honk', OPENSBI_FW_JUMP), session('qemu', 'default')])
     expect(ours.log).toContain('U-Boot 2023.01+dfsg-2+deb12u3')
