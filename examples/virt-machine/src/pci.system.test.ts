@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { crc32 } from '@honk/image'
 import { afterAll, describe, expect, it } from 'vitest'
 import { guestPattern } from '../../../scripts/guest/init-protocol.ts'
 import { GUEST_CACHE, INITRAMFS, LINUX_IMAGE, OPENSBI_FW_JUMP, guestBuilt, patternDisk } from './guest.js'
@@ -131,16 +132,6 @@ function nvmeDisk(): Uint8Array {
   return d
 }
 
-/** CRC-32 (IEEE 802.3, reflected 0xedb88320), what U-Boot's `crc32` prints. */
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff
-  for (const b of bytes) {
-    c ^= b
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1
-  }
-  return (c ^ 0xffffffff) >>> 0
-}
-
 describe.skipIf(!nvmeUboot)('NVMe under U-Boot built with the NVMe PCI driver (scripts/guest/build-uboot.sh)', () => {
   it('the NVMe U-Boot was built and QEMU is installed', () => {
     expect(existsSync(UBOOT_NVME), `${UBOOT_NVME}: run scripts/guest/build-uboot.sh`).toBe(true)
@@ -165,13 +156,15 @@ describe.skipIf(!nvmeUboot)('NVMe under U-Boot built with the NVMe PCI driver (s
     }
     const [ours, oursOpenSbi, theirs] = await Promise.all([session('honk', 'default'), session('honk', OPENSBI_FW_JUMP), session('qemu', 'default')])
     expect(ours.log).toContain('U-Boot 2023.01+dfsg-2+deb12u3')
+    expect(ours.log).not.toContain('OpenSBI')
+    expect(oursOpenSbi.log).toMatch(/OpenSBI v[\s\S]*U-Boot 2023\.01\+dfsg-2\+deb12u3/)
     expect(ours.out, ours.log.slice(-3000)).toContain('00.01.00   0x1b36     0x0010     Mass storage controller 0x08')
     // U-Boot's NVMe block device: vendor = PCI vendor, revision = firmware revision, product = serial.
     expect(ours.out).toMatch(/\nDevice 0: Vendor: 0x1b36 Rev: 1\.0 +Prod: honk-nvme +\n +Type: Hard Disk\n +Capacity: 16\.0 MB = 0\.0 GB \(32768 x 512\)\n/)
     // `nvme device` shows the current device (U-Boot 2023.01 labels every block device "IDE" there).
     expect(ours.out).toMatch(/=> nvme device\n\nIDE device 0: Vendor: 0x1b36 /)
     expect(ours.out).toContain('nvme read: device 0 block # 0, count 64 ... 64 blocks read: OK')
-    // The disk's known bytes: sector 1's "HONK-SECTOR-1", the CRC of the first 32 KiB, the last LBA's marker.
+    // The disk's known bytes: sector 1's "HONK-SECTOR-1", the CRC-32 (IEEE, as U-Boot's `crc32`) of the first 32 KiB, the last LBA's marker.
     expect(ours.out).toContain('84000200: 48 4f 4e 4b 2d 53 45 43 54 4f 52 2d 31 0d 0e 0f  HONK-SECTOR-1...')
     expect(ours.out).toContain(`crc32 for 84000000 ... 84007fff ==> ${crc32(ours.disk.subarray(0, 32 << 10)).toString(16).padStart(8, '0')}`)
     expect(ours.out).toContain('84100000: 48 4f 4e 4b 2d 4e 56 4d 45 2d 4c 41 53 54 2d 4c  HONK-NVME-LAST-L')
