@@ -14,7 +14,7 @@ const MASK44 = (1n << 44n) - 1n
 
 /** A one-hart machine with H running `source` at BASE in M-mode; mtvec → `trap` (an infinite loop) when defined. */
 function machine(source: string, ramSize = 1 << 20) {
-  const sys = createSystem({ harts: 1, ramSize, hypervisor: true })
+  const sys = createSystem({ harts: 1, ramSize, hypervisor: true, sv57: true })
   const prog = assemble(source, { base: BASE })
   sys.bus.writeBytes(BASE, prog.bytes)
   const hart = sys.harts[0]!
@@ -131,6 +131,7 @@ const POOL = 0x8002_0000n // 24 pages of random tables and data
 const POOL_PAGES = 24n
 const G_ROOT = 0x8001_0000n // 16 KiB
 const G_L2 = 0x8001_4000n
+const G_L3 = 0x8001_5000n
 
 /** A random PTE: invalid, a pointer to a pool page or a small GPA, or a leaf (maybe a superpage, maybe misaligned). */
 const ptePpn = fc.oneof(
@@ -151,17 +152,17 @@ const smallAddr = (levels: number) =>
   fc.tuple(fc.array(fc.bigInt({ min: 0n, max: 3n }), { minLength: levels, maxLength: levels }), fc.bigInt({ min: 0n, max: 511n })).map(([idx, off]) => idx.reduce((a, i, l) => a | (i << BigInt(12 + 9 * l)), off * 8n))
 
 describe('two-stage translation against a BigInt reference walker', () => {
-  it('property: HLV.D/HSV.D/HLVX.WU from M over random VS (Bare/Sv39/Sv48) and G (Bare/Sv39x4/Sv48x4) trees: value or trap (cause, tval, mtval2, mtinst, GVA) and every A/D bit, twice (the second through the TLB)', () => {
+  it('property: HLV.D/HSV.D/HLVX.WU from M over random VS (Bare/Sv39/Sv48/Sv57) and G (Bare/Sv39x4/Sv48x4/Sv57x4) trees: value or trap (cause, tval, mtval2, mtinst, GVA) and every A/D bit, twice (the second through the TLB)', () => {
     const pool = fc.array(pteValue, { minLength: 4 * Number(POOL_PAGES), maxLength: 4 * Number(POOL_PAGES) })
     const roots = fc.array(pteValue, { minLength: 8, maxLength: 8 })
     fc.assert(
       fc.property(
         pool,
         roots,
-        fc.constantFrom(0n, 8n, 9n),
-        fc.constantFrom(0n, 8n, 9n),
+        fc.constantFrom(0n, 8n, 9n, 10n),
+        fc.constantFrom(0n, 8n, 9n, 10n),
         fc.bigInt({ min: 0n, max: POOL_PAGES - 1n }),
-        smallAddr(4),
+        smallAddr(5),
         fc.constantFrom<Kind>('load', 'store', 'hlvx'),
         fc.constantFrom<0 | 1>(0, 1),
         fc.boolean(),
@@ -187,7 +188,8 @@ describe('two-stage translation against a BigInt reference walker', () => {
             // A valid path for this VA at both stages (random entries elsewhere still fault):
             // the G stage maps GPA 2–3 GiB to RAM 1:1; the VS tables chain through pool pages.
             put(G_ROOT + 16n, (0x80000n << 10n) | 0xdfn)
-            put(G_ROOT, ((G_L2 >> 12n) << 10n) | V) // Sv48x4: root entry 0 → a level-2 table…
+            put(G_ROOT, (((gMode === 10n ? G_L3 : G_L2) >> 12n) << 10n) | V) // Sv48x4 (Sv57x4: through one more table): root entry 0 → a level-2 table…
+            put(G_L3, ((G_L2 >> 12n) << 10n) | V)
             put(G_L2 + 16n, (0x80000n << 10n) | 0xdfn) // … whose entry 2 is the same gigapage
             const levels = Number(vsMode) - 5
             let table = POOL + vsRootPage * 4096n
@@ -200,7 +202,8 @@ describe('two-stage translation against a BigInt reference walker', () => {
           }
           const vsatp = vsMode === 0n ? 0n : (vsMode << 60n) | ((POOL >> 12n) + vsRootPage)
           const hgatp = gMode === 0n ? 0n : (gMode << 60n) | (G_ROOT >> 12n)
-          const vaUsed = vsMode === 0n ? (va & ((1n << 30n) - 1n)) | 0x8000_0000n : va // Bare VS: a GPA in or near RAM
+          // Bare VS: a GPA in or near RAM; with a planted path, a canonical VA for the mode (else any: non-canonical ones fault).
+          const vaUsed = vsMode === 0n ? (va & ((1n << 30n) - 1n)) | 0x8000_0000n : plant ? va & ((1n << BigInt(12 + 9 * (Number(vsMode) - 5) - 1)) - 1n) : va
           hart.setCsr(CSR.vsatp, vsatp)
           hart.setCsr(CSR.hgatp, hgatp)
           hart.setCsr(CSR.vsstatus, (vsSum ? MSTATUS.SUM : 0n) | (vsMxr ? MSTATUS.MXR : 0n))
