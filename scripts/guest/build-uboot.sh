@@ -4,7 +4,8 @@
 # none, so `nvme scan` finds nothing), with Debian's gcc-riscv64-linux-gnu, into a cache outside
 # the repo (built once per machine):
 #   $HONK_CACHE (default ~/.cache/honk)/u-boot-<debian version>-nvme/u-boot.bin
-# The source is Debian's `u-boot` source package of the pinned version (UBOOT_DEB_VERSION),
+# The source is Debian's `u-boot` source package of the installed u-boot-qemu's version (or
+# UBOOT_DEB_VERSION),
 # fetched with apt-get from deb.debian.org through a private sources list (the system's apt
 # state is not touched), hash-checked by apt against the signed Sources index, unpacked with
 # Debian's patches applied by dpkg-source. The config is qemu-riscv64_smode_defconfig, Debian's
@@ -14,7 +15,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${HONK_CACHE:-$HOME/.cache/honk}"
-version="${UBOOT_DEB_VERSION:-2023.01+dfsg-2+deb12u3}"
+# The version of Debian's binary u-boot-qemu on this machine (installed by install-system-deps.sh):
+# the mirror serves that source too, also after a point release replaced the one of this writing.
+installed="$(dpkg-query -W -f='${Version}' u-boot-qemu 2>/dev/null || true)"
+version="${UBOOT_DEB_VERSION:-${installed:-2023.01+dfsg-2+deb12u3}}"
 [ $# -eq 0 ] || { echo "build-uboot.sh: takes no arguments (got '$1')" >&2; exit 2; }
 fragment="$here/uboot-nvme.config"
 dir="$cache/u-boot-$version-nvme"

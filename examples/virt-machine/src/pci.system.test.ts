@@ -9,7 +9,7 @@
  * (scripts/guest/build-uboot.sh, Debian's source) scans, identifies and reads the NVMe disk with
  * the same lines as on QEMU.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -120,7 +120,9 @@ describe.skipIf(!existsSync(UBOOT) || !qemu)('PCIe under U-Boot (Debian qemu-ris
 })
 
 /** Debian's U-Boot source built with CONFIG_NVME_PCI (scripts/guest/build-uboot.sh prints this path). */
-const UBOOT_NVME = join(GUEST_CACHE, 'u-boot-2023.01+dfsg-2+deb12u3-nvme', 'u-boot.bin')
+/** Where scripts/guest/build-uboot.sh puts it: named by the version of Debian's u-boot-qemu here (the source it builds). */
+const ubootVersion = process.env['UBOOT_DEB_VERSION'] ?? (spawnSync('dpkg-query', ['-W', '-f=${Version}', 'u-boot-qemu'], { encoding: 'utf8' }).stdout || '2023.01+dfsg-2+deb12u3')
+const UBOOT_NVME = join(GUEST_CACHE, `u-boot-${ubootVersion}-nvme`, 'u-boot.bin')
 // In CI .ci/run builds it (and installs QEMU) before the system tests: missing there is a failure.
 const nvmeUboot = (existsSync(UBOOT_NVME) && qemu) || process.env['CI'] === 'true'
 
