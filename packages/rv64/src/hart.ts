@@ -111,7 +111,7 @@ export class HartError extends HonkError<'RV64_HART'> {
 }
 
 const MASK64 = (1n << 64n) - 1n
-/** senvcfg's fields (§4.1.?): FIOM, CBIE, CBCFE, CBZE. menvcfg and henvcfg add PBMTE and STCE. */
+/** senvcfg's fields (chapter 4): FIOM, CBIE, CBCFE, CBZE. menvcfg and henvcfg add PBMTE and STCE. */
 const ENVCFG_S = MENVCFG.FIOM | MENVCFG.CBIE | MENVCFG.CBCFE | MENVCFG.CBZE
 const ENVCFG_M = ENVCFG_S | MENVCFG.PBMTE | MENVCFG.STCE
 /** An xenvcfg write: the fields in `mask`; CBIE's reserved value 10 reads as 00 (WARL). */
@@ -134,7 +134,7 @@ const MISA_H = 1n << 7n
 const VS_INTS = (1n << BigInt(IRQ.VSSI)) | (1n << BigInt(IRQ.VSTI)) | (1n << BigInt(IRQ.VSEI))
 /** hie/hip: the VS-level interrupts and SGEI. */
 const H_INTS = VS_INTS | (1n << BigInt(IRQ.SGEI))
-/** mideleg bits that read as one with H (§8.4.? "mideleg": VS-level and SGEI interrupts go at least to HS). */
+/** mideleg bits that read as one with H (chapter 8, "mideleg": VS-level and SGEI interrupts go at least to HS). */
 const MIDELEG_FORCED = H_INTS
 /** hstatus's writable fields (VSXL is read-only 64-bit; VGEIN read-only 0 with GEILEN = 0; VSBE little-endian only). */
 const HSTATUS_WRITABLE = HSTATUS.VTSR | HSTATUS.VTW | HSTATUS.VTVM | HSTATUS.HU | HSTATUS.SPVP | HSTATUS.SPV | HSTATUS.GVA
@@ -144,11 +144,11 @@ const HEDELEG_WRITABLE = 0xb1ffn
 /** medeleg with H: also ecall from VS (10), guest-page faults (20, 21, 23) and virtual instruction (22). */
 const MEDELEG_WRITABLE_H = 0xb3ffn | (1n << 10n) | (0xfn << 20n)
 const VSSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.SUM | MSTATUS.MXR
-/** HS-level interrupt priority (§8.4.?): SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI after the M ones. */
+/** HS-level interrupt priority (chapter 8): SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI after the M ones. */
 const PRIORITY_H = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI, IRQ.SGEI, IRQ.VSEI, IRQ.VSSI, IRQ.VSTI]
 /** Causes whose tval is an address: with V = 1 it is a guest virtual address (GVA). */
 const ADDRESS_CAUSES = [0, 1, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23].reduce((m, c) => m | (1 << c), 0)
-/** S CSRs that V = 1 redirects to their VS counterparts (CSR + 0x100; §8.2.?): sstatus…satp, not scounteren/senvcfg. */
+/** S CSRs that V = 1 redirects to their VS counterparts (CSR + 0x100; chapter 8): sstatus…satp, not scounteren/senvcfg. */
 const VS_REDIRECT = new Set<number>([CSR.sstatus, CSR.sie, CSR.stvec, CSR.sscratch, CSR.sepc, CSR.scause, CSR.stval, CSR.sip, CSR.stimecmp, CSR.satp])
 /** The S CSRs this hart has (a VU-mode access to one is a virtual-instruction exception). */
 const S_CSRS = new Set<number>([...VS_REDIRECT, CSR.scounteren, CSR.senvcfg])
@@ -491,7 +491,7 @@ export class Hart {
       return -1
     }
     if (n >= CSR.cycle && n <= 0xc1f) {
-      // Counters (§8.2.?, hcounteren): mcounteren hides → illegal; hcounteren, or scounteren in VU → virtual.
+      // Counters (chapter 8, hcounteren): mcounteren hides → illegal; hcounteren, or scounteren in VU → virtual.
       const bit = 1n << BigInt(n & 31)
       if ((this.mcounteren & bit) === 0n) return CAUSE.ILLEGAL
       if ((this.hcounteren & bit) === 0n || (this.privilege === 0 && (this.scounteren & bit) === 0n)) return CAUSE.VIRTUAL_INSTRUCTION
@@ -852,7 +852,7 @@ export class Hart {
         return true
       }
       case CSR.mstatus: {
-        // With H, MPV and GVA are writable too (§8.4.?).
+        // With H, MPV and GVA are writable too (chapter 8).
         const writable = this.hypervisor ? MSTATUS_WRITABLE | MSTATUS.MPV | MSTATUS.GVA : MSTATUS_WRITABLE
         let w = v & writable
         if (((w & MSTATUS.MPP) >> 11n) === 2n) w &= ~MSTATUS.MPP // MPP is WARL: 2 is reserved → U
@@ -1590,7 +1590,7 @@ export class Hart {
     }
   }
 
-  /** HLV, HLVX, HSV (§8.3.?) and HFENCE (HINVAL): from M, HS, or U with hstatus.HU; a virtual-instruction exception with V = 1. */
+  /** HLV, HLVX, HSV (§8.3) and HFENCE (HINVAL): from M, HS, or U with hstatus.HU; a virtual-instruction exception with V = 1. */
   private execH(d: Decoded): void {
     if (!this.hypervisor) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
     if (this.virt) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
@@ -1733,7 +1733,7 @@ export class Hart {
   }
 
   /**
-   * With H (§8.4.?): M-level interrupts as before; HS-level ones (mideleg, not hideleg) are always
+   * With H (chapter 8): M-level interrupts as before; HS-level ones (mideleg, not hideleg) are always
    * enabled with V = 1 or in U, else with sstatus.SIE; VS-level ones (hideleg) only with V = 1,
    * in VU or with vsstatus.SIE.
    */
@@ -2466,7 +2466,7 @@ export class Hart {
     const f = this.fpu
     if (f.fs === 0) return false
     if (this.virt) {
-      // V = 1: vsstatus.FS must be on too, and a change of FP state dirties both (§8.2.?).
+      // V = 1: vsstatus.FS must be on too, and a change of FP state dirties both (chapter 8).
       if (this.vsFs === 0) return false
       const fs = f.fs
       f.fs = 1
@@ -2508,7 +2508,7 @@ export class Hart {
     const reads = !(d.op === Op.CSRRW || d.op === Op.CSRRWI) || d.rd !== 0
     const denied = this.csrAccess(n, writes)
     if (denied >= 0) throw new Trap(denied, BigInt(d.raw))
-    // V = 1: the S CSRs that have VS counterparts are those (§8.2.?).
+    // V = 1: the S CSRs that have VS counterparts are those (chapter 8).
     if (this.virt && VS_REDIRECT.has(n)) n += 0x100
     const old = this.csrRead(n)
     if (old === undefined) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
