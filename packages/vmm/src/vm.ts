@@ -159,7 +159,23 @@ export class VM {
 
   /** Whether any interrupt line is high. */
   get externalPending(): boolean {
-    return this.lines.size > 0
+    return this.lines.size > 0 || (this.controller !== undefined && this.vcpus.some((v) => this.controller!.asserted(v.id)))
+  }
+
+  private controller: { asserted(vcpu: number): boolean } | undefined
+
+  /**
+   * Routes supervisor external interrupts through an interrupt controller (a {@link VirtualPlic}
+   * mapped into the guest): vCPU i sees hvip.VSEIP while `asserted(i)`.
+   */
+  useInterruptController(controller: { asserted(vcpu: number): boolean }): void {
+    this.controller = controller
+  }
+
+  /** Whether vCPU `id` has a supervisor external interrupt pending. */
+  externalFor(id: number): boolean {
+    if (this.controller) return this.controller.asserted(id) || (id === 0 && this.lines.size > 0)
+    return id === 0 && this.lines.size > 0
   }
 
   /** Runs device ticks (between slices). */
@@ -194,6 +210,9 @@ interface SavedState {
 const SWITCHED_CSRS = [CSR.vsstatus, CSR.vstvec, CSR.vsscratch, CSR.vsepc, CSR.vscause, CSR.vstval, CSR.vsatp, CSR.hie, CSR.hvip, CSR.htimedelta, CSR.henvcfg, CSR.vstimecmp]
 
 export type VcpuState = 'stopped' | 'runnable' | 'halted'
+
+/** The vCPU each hart last ran: re-attaching it needs no fence. */
+const lastOn = new WeakMap<GuestHart, VCpu>()
 
 export class VCpu {
   state: VcpuState
@@ -252,7 +271,10 @@ export class VCpu {
     for (const n of SWITCHED_CSRS) hart.writeCsr(n, this.saved.csrs.get(n) ?? 0n)
     hart.pc = this.saved.pc
     hart.guestPrivilege = this.saved.privilege
-    hart.flush() // HFENCE.GVMA: another VM's translations may be cached under the same VMID
+    // HFENCE.GVMA + FENCE.I: another guest's translations and code may be cached under the same
+    // VMID. Not needed when this vCPU was the last one on this hart (its own state is still valid).
+    if (lastOn.get(hart) !== this) hart.flush()
+    lastOn.set(hart, this)
   }
 
   /** Takes this vCPU off its hart, saving the guest state (time-sharing several vCPUs on one hart). */
@@ -328,7 +350,7 @@ export class VCpu {
       this.setHvip(HIP_VSTIP, true)
       this.deadline = undefined
     }
-    if (this.id === 0) this.setHvip(HIP_VSEIP, this.vm.externalPending)
+    this.setHvip(HIP_VSEIP, this.vm.externalFor(this.id))
   }
 
   /** Whether an interrupt the guest enabled (hie) is pending in hvip or its own vstimecmp. */
