@@ -56,7 +56,7 @@ export class VirtualPlic implements MmioDevice {
   }
 
   read(offset: number, size: AccessSize): bigint {
-    if (size !== 4) return 0n
+    if (size !== 4 || offset % 4 !== 0) return 0n // the PLIC has 32-bit registers only
     if (offset < PLIC.PENDING) {
       const s = offset / 4
       return s >= 1 && s <= this.sources ? BigInt(this.priority[s]!) : 0n
@@ -83,7 +83,7 @@ export class VirtualPlic implements MmioDevice {
   }
 
   write(offset: number, size: AccessSize, value: bigint): void {
-    if (size !== 4) return
+    if (size !== 4 || offset % 4 !== 0) return
     const v = Number(value & 0xffff_ffffn)
     if (offset < PLIC.PENDING) {
       const s = offset / 4
