@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Builds the guest initramfs (newc cpio) with the /init of scripts/guest/init.c, compiled against
-# Linux's own nolibc from the kernel tree that build-linux.sh prepared. Prints the cpio path.
+# Linux's own nolibc from the kernel tree that build-linux.sh prepared, and the display guest's
+# initramfs: the same, plus a static BusyBox (scripts/guest/build-busybox.sh) as /bin/busybox
+# with a symlink per applet (/bin/sh among them) for the shell on fbcon (init's honk.shell=1).
+# The other guests' initramfs stays without it (no extra bytes to load on every boot).
+# Prints the cpio paths, one a line:
 #   $HONK_CACHE/initramfs.cpio
+#   $HONK_CACHE/initramfs-display.cpio
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${HONK_CACHE:-$HOME/.cache/honk}"
 src="$cache/linux-6.1"
 out="$cache/initramfs.cpio"
+out_display="$cache/initramfs-display.cpio"
 [ -f "$src/tools/include/nolibc/nolibc.h" ] || bash "$here/build-linux.sh" >/dev/null
+busybox="$(bash "$here/build-busybox.sh" | tail -1)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # rv64imac: the init needs no FPU, so it runs whether or not the hart advertises F/D.
@@ -26,4 +33,22 @@ file /init $work/init 0755 0 0
 LIST
 "$work/gen_init_cpio" "$work/list" > "$out.tmp"
 mv "$out.tmp" "$out"
+# The display guest's: BusyBox and its applets' links (busybox.links: /bin/ls, /usr/bin/clear, ...).
+cp "$work/list" "$work/list-display"
+cat >> "$work/list-display" <<LIST
+dir /bin 0755 0 0
+dir /sbin 0755 0 0
+dir /usr 0755 0 0
+dir /usr/bin 0755 0 0
+dir /usr/sbin 0755 0 0
+dir /root 0700 0 0
+dir /tmp 01777 0 0
+file /bin/busybox $busybox 0755 0 0
+LIST
+while IFS= read -r applet; do
+  [ "$applet" = /bin/busybox ] || echo "slink $applet /bin/busybox 0777 0 0"
+done < "$(dirname "$busybox")/busybox.links" >> "$work/list-display"
+"$work/gen_init_cpio" "$work/list-display" > "$out_display.tmp"
+mv "$out_display.tmp" "$out_display"
 echo "$out"
+echo "$out_display"

@@ -23,7 +23,9 @@
  *          a left-button press (printing the absolute x, y); honk.scroll=N last writes N more
  *          lines to tty1 (fbcon scrolls: the display benchmark; with honk.type=1 it then waits
  *          for one more line); honk.reboot=1 restarts the
- *          machine at the end instead of powering it off.
+ *          machine at the end instead of powering it off. honk.shell=1 (after the line read,
+ *          before the scroll) runs BusyBox's /bin/sh on tty1, tty1 its controlling terminal,
+ *          and waits for it to exit (typed `exit` on the virtio keyboard).
  *
  * Built by scripts/guest/build-initramfs.sh with riscv64-linux-gnu-gcc -nostdlib -static.
  */
@@ -494,6 +496,57 @@ static void check_tablet(void)
 	say("display: tablet: left button down at ", at, 0);
 }
 
+/* honk.shell=1: /bin/sh (BusyBox's ash, in the initramfs) on tty1 in a new session whose
+ * controlling terminal is tty1 (setsid, then TIOCSCTTY), so that the keys typed on the virtio
+ * keyboard reach it and job control works; init waits for it to exit. */
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 02000000 /* asm-generic/fcntl.h, which riscv uses */
+#endif
+static void run_shell(int tty)
+{
+	char num[24];
+	static char *const argv[] = { "sh", 0 };
+	static char *const envp[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/", "TERM=linux", 0 };
+	static const char hello[] = "honk-init: a shell on tty1 (BusyBox ash); `exit` ends it\n";
+	write_all(tty, hello, sizeof hello - 1);
+	/* A close-on-exec pipe: the child writes a byte to it only if it could not run the shell. */
+	int p[2];
+	if (my_syscall2(__NR_pipe2, p, O_CLOEXEC) < 0) return fail("display", "pipe for the shell");
+	pid_t pid = fork();
+	if (pid < 0) return fail("display", "fork for the shell");
+	if (pid == 0) {
+		int fd = -1;
+		close(p[0]);
+		if (setsid() >= 0) fd = open("/dev/tty1", O_RDWR, 0);
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) {
+			write(p[1], "t", 1);
+			exit(127);
+		}
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2) close(fd);
+		close(tty);
+		execve("/bin/sh", argv, envp);
+		write(p[1], "x", 1);
+		exit(127);
+	}
+	close(p[1]);
+	char why = 0;
+	long n = read(p[0], &why, 1);
+	close(p[0]);
+	int status = 0;
+	if (n == 1) {
+		waitpid(pid, &status, 0);
+		return fail("display", why == 't' ? "cannot make tty1 the shell's controlling terminal" : "cannot run /bin/sh");
+	}
+	say("display: shell on tty1, pid ", utoa_buf((unsigned long)pid, num), 0);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status)) return fail("display", "the shell was killed by a signal");
+	say("display: shell exited with status ", utoa_buf((unsigned long)WEXITSTATUS(status), num), 0);
+}
+
 static void check_display(const char *cmdline)
 {
 	static char line[256];
@@ -532,6 +585,7 @@ static void check_display(const char *cmdline)
 		write_all(tty, line, n);
 		write_all(tty, "\n", 1);
 	}
+	if (contains(cmdline, "honk.shell=1")) run_shell(tty);
 	const char *scroll = param(cmdline, "honk.scroll=");
 	if (scroll) {
 		unsigned long lines = parse_num(&scroll);

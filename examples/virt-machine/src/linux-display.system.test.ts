@@ -321,3 +321,154 @@ describe.skipIf(!run || (!existsSync(CHROMIUM) && process.env['CI'] !== 'true'))
     }
   }, 1_200_000)
 })
+
+/** The display guest's initramfs: the init plus BusyBox (scripts/guest/build-initramfs.sh builds both cpios). */
+const DISPLAY_INITRAMFS = join(GUEST_CACHE, 'initramfs-display.cpio')
+/** Linux's VGA 8×16 font, the one fbcon picks for 640×480 (lib/fonts/font_8x16.c of the display guest's tree). */
+const FONT_8X16 = join(GUEST_CACHE, 'linux-6.1-display', 'lib', 'fonts', 'font_8x16.c')
+
+/** The printable ASCII glyphs of font_8x16.c (16 rows a glyph, bit 7 the leftmost pixel), by their rows. */
+async function fbconGlyphs(): Promise<Map<string, string>> {
+  const c = await readFile(FONT_8X16, 'utf8')
+  const body = c.slice(c.indexOf('fontdata_8x16 = {')).replace(/\/\*[\s\S]*?\*\//g, '')
+  const bytes = [...body.matchAll(/0x([0-9a-fA-F]{2})/g)].slice(0, 256 * 16).map((m) => parseInt(m[1]!, 16))
+  expect(bytes.length).toBe(256 * 16)
+  const glyphs = new Map<string, string>()
+  for (let ch = 32; ch < 127; ch++) {
+    const key = bytes.slice(ch * 16, ch * 16 + 16).join(',')
+    if (!glyphs.has(key)) glyphs.set(key, String.fromCharCode(ch))
+  }
+  return glyphs
+}
+
+/**
+ * The text on the screen, read back from its pixels: each 8×16 cell's lit pixels (anything not
+ * fbcon's black background) matched against the font's glyphs; a cell no glyph matches is '?'.
+ * `cells` holds 16 row bytes per cell, cells in reading order.
+ */
+function screenText(cells: number[], glyphs: Map<string, string>, cols = WIDTH / 8): string[] {
+  const lines: string[] = []
+  for (let at = 0; at < cells.length; at += cols * 16) {
+    let line = ''
+    for (let col = 0; col < cols; col++) line += glyphs.get(cells.slice(at + col * 16, at + col * 16 + 16).join(',')) ?? '?'
+    lines.push(line.trimEnd())
+  }
+  return lines
+}
+
+/** Page-side: the canvas cut into 8×16 cells, 16 row bytes each (bit 7 = leftmost pixel lit). */
+const CANVAS_CELLS = `(() => {
+  const c = document.getElementById('screen')
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+  const out = []
+  for (let row = 0; row < Math.floor(c.height / 16); row++)
+    for (let col = 0; col < Math.floor(c.width / 8); col++)
+      for (let y = 0; y < 16; y++) {
+        let b = 0
+        for (let x = 0; x < 8; x++) {
+          const i = ((row * 16 + y) * c.width + col * 8 + x) * 4
+          if (d[i] | d[i + 1] | d[i + 2]) b |= 0x80 >> x
+        }
+        out.push(b)
+      }
+  return out
+})()`
+
+/** A character's key on a US keyboard: its DOM `code` and whether Shift is held. */
+function usKey(ch: string): [code: string, shift: boolean] {
+  if (/^[a-z]$/.test(ch)) return [`Key${ch.toUpperCase()}`, false]
+  if (/^[A-Z]$/.test(ch)) return [`Key${ch}`, true]
+  if (/^[0-9]$/.test(ch)) return [`Digit${ch}`, false]
+  const other: Record<string, [string, boolean]> = {
+    ' ': ['Space', false], '\n': ['Enter', false], ';': ['Semicolon', false], '-': ['Minus', false], '/': ['Slash', false],
+    '.': ['Period', false], '>': ['Period', true], $: ['Digit4', true], '(': ['Digit9', true], ')': ['Digit0', true], '*': ['Digit8', true],
+  }
+  const k = other[ch]
+  if (!k) throw new Error(`no US key for ${JSON.stringify(ch)}`)
+  return k
+}
+
+/**
+ * Page-side: one key's keydown and keyup dispatched on the canvas in the same task, so the page
+ * sends both to honk-virt back to back. playwright's keyboard.press() is two CDP round trips
+ * apart; on this loaded 2-core machine that once exceeded the 250 ms Linux's software
+ * autorepeat waits (the virtio keyboard announces EV_REP, as QEMU's does) and the guest typed a
+ * letter twice. The page handler is the same: it sends Shift as a key of its own when the
+ * event's shiftKey differs from what the guest holds.
+ */
+const TAP = `(([code, shift]) => {
+  const c = document.getElementById('screen')
+  c.dispatchEvent(new KeyboardEvent('keydown', { code, shiftKey: shift, bubbles: true, cancelable: true }))
+  c.dispatchEvent(new KeyboardEvent('keyup', { code, shiftKey: shift, bubbles: true, cancelable: true }))
+})`
+
+const runShell = run && (existsSync(DISPLAY_INITRAMFS) || process.env['CI'] === 'true')
+
+describe.skipIf(!runShell || (!existsSync(CHROMIUM) && process.env['CI'] !== 'true'))('a shell on the display guest\'s fbcon, typed into from a real Chromium', () => {
+  it('a command typed into the page runs in BusyBox\'s sh on tty1: its output is on the serial console and its echo and output are fbcon text on the canvas', async () => {
+    const { chromium } = await import('playwright-core')
+    const glyphs = await fbconGlyphs()
+    // vt.global_cursor_default=0: no cursor block over the cell being read.
+    const { session, exited, stderr } = runHonkVirt([
+      '-kernel', DISPLAY_IMAGE, '-initrd', DISPLAY_INITRAMFS, '-m', '256M',
+      '-append', 'console=ttyS0 earlycon=sbi vt.global_cursor_default=0 honk.checks=display honk.shell=1',
+      '-device', `virtio-gpu-device,xres=${WIDTH},yres=${HEIGHT}`, '-device', 'virtio-keyboard-device', '-device', 'virtio-tablet-device',
+      '--display', 'web',
+    ])
+    // A guest that ends early (an init without the shell) fails here at once, not at the timeout.
+    const stopped = exited.then((code) => {
+      throw new Error(`honk-virt exited (${code}) while the test waited; the console ends with:\n${session.text.slice(-1500)}`)
+    })
+    stopped.catch(() => {})
+    const waitFor = (p: string | RegExp, ms: number) => Promise.race([session.waitFor(p, ms), stopped])
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+    try {
+      await waitFor(/honk-init: display: shell on tty1, pid \d+/, 600_000)
+      const url = /honk-virt: display on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr())?.[1]
+      expect(url, stderr()).toBeDefined()
+      const page = await browser.newPage()
+      await page.goto(url!)
+      await page.waitForFunction('window.honk.connected')
+      const screen = async () => screenText(await page.evaluate<number[]>(CANVAS_CELLS), glyphs)
+      const untilScreen = async (what: string, ok: (lines: string[]) => boolean) => {
+        const end = Date.now() + 60_000
+        let lines = await screen()
+        while (!ok(lines)) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what} on the canvas; it reads:\n${lines.join('\n')}`)
+          await new Promise((r) => setTimeout(r, 200))
+          lines = await screen()
+        }
+        return lines
+      }
+      // The init's lines, read back as text, and ash's prompt (root's "# ") below them.
+      const ready = await untilScreen('the shell\'s prompt', (l) => l.some((s) => s === '#'))
+      expect(ready).toContain('honk-init display check: a line on tty1, drawn by fbcon, number 8')
+      expect(ready).toContain('honk-init: a shell on tty1 (BusyBox ash); `exit` ends it')
+
+      // Key by key on the page's canvas, Shift with $ ( * ) > and S.
+      const type = async (text: string) => {
+        for (const ch of text) await page.evaluate(`${TAP}(${JSON.stringify(usKey(ch))})`)
+      }
+      const command = 'uname -m; echo done-$((6*7)) >/dev/ttyS0'
+      await type(`${command}\n`)
+      // Only the shell's arithmetic makes "done-42" (the typed line says $((6*7))), and only on the serial console.
+      await waitFor('done-42', 120_000).catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\nthe canvas reads:\n${(await screen()).join('\n')}`)
+      })
+      // On the canvas: the line as the shell echoed it (every key, shifted ones too), then uname's output.
+      const after = await untilScreen('uname\'s output', (l) => l.includes('riscv64'))
+      const typed = after.indexOf(`# ${command}`)
+      expect(typed, after.join('\n')).toBeGreaterThanOrEqual(0)
+      expect(after[typed + 1]).toBe('riscv64')
+      expect(after.join('\n')).not.toContain('done-42')
+
+      // `exit` ends the shell; the init reports it and powers the machine off.
+      await type('exit\n')
+      await waitFor('honk-init: display: shell exited with status 0', 120_000)
+      await waitFor('honk-init: all checks passed', 120_000)
+      expect(await exited).toBe(0)
+    } finally {
+      await browser.close()
+    }
+  }, 1_200_000)
+})
