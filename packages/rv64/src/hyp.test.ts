@@ -496,3 +496,31 @@ describe('snapshot and restore', () => {
     expect(() => createSystem({ harts: 1, ramSize: 1 << 20 }).harts[0]!.restore(s)).toThrow(/V mode/)
   })
 })
+
+describe('Sstc in a guest', () => {
+  it('vstimecmp against time + htimedelta raises VSTIP; VS reads and writes it as stimecmp and sees time + htimedelta; the interrupt reaches VS as cause 5', () => {
+    const m = machine(`la t0, trap; csrw mtvec, t0; la t0, vs; csrw vstvec, t0
+      li t0, 1; slli t0, t0, 63; csrw menvcfg, t0; csrw henvcfg, t0
+      li t0, 2; csrw mcounteren, t0; csrw hcounteren, t0
+      li t0, 1; slli t0, t0, 40; csrw htimedelta, t0
+      li t0, -1; csrw vstimecmp, t0
+      csrr a0, hip
+      li t0, 0x40; csrw hideleg, t0; csrw hie, t0
+      li t0, 0x20; csrw vsie, t0; li t0, 2; csrw vsstatus, t0
+      li t0, 0x1800; csrc mstatus, t0; li t0, 0x800; csrs mstatus, t0; li t0, 1; slli t0, t0, 39; csrs mstatus, t0
+      la t0, guest; csrw mepc, t0; mret
+      guest: csrr a1, time; csrr a2, stimecmp
+      csrw stimecmp, zero
+      1: j 1b
+      vs: csrr a3, scause; csrr a4, stimecmp
+      done: j done
+      trap: j trap`)
+    m.hart.run(300)
+    expect(m.hart.pc).toBe(m.symbols.get('done'))
+    expect(m.hart.getX(10) & 0x40n).toBe(0n) // vstimecmp far away: no VSTIP
+    expect(m.hart.getX(11)).toBeGreaterThanOrEqual(1n << 40n) // time + htimedelta
+    expect(m.hart.getX(12)).toBe(u64(-1n)) // stimecmp in VS is vstimecmp
+    expect(m.hart.getX(13)).toBe((1n << 63n) | 5n) // VSTI, as the guest's STI
+    expect(m.hart.getX(14)).toBe(0n) // the guest wrote 0 through stimecmp
+  })
+})
