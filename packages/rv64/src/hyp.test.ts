@@ -387,7 +387,7 @@ describe('two-stage rules QEMU 7.2 gets wrong', () => {
 })
 
 describe('the guest TLB', () => {
-  it('caches final translations: hgatp and vsatp writes and HFENCE take effect, entering V mode keeps the host TLB', () => {
+  it('caches the final translation: a changed G-stage PTE is seen only after an hgatp write or HFENCE.GVMA', () => {
     const m = machine('trap: j trap', 4 << 20)
     const h: Hart = m.hart
     const root = BigInt(BASE + (2 << 20))
