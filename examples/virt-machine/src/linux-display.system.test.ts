@@ -7,7 +7,11 @@
  * comes back on the serial console), and `--screenshot` writes a PNG that decodes to the
  * scanout as it was when the machine exited. Also: Linux sees the virtio tablet (the init's
  * honk.tablet=1 lists /proc/bus/input/devices and reads the tablet's evdev node), and the web
- * page across a guest reboot (honk.reboot=1) in Chromium.
+ * page across a guest reboot (honk.reboot=1) in Chromium. Last, the shell (honk.shell=1, the
+ * display initramfs with BusyBox): a command typed on the virtio keyboard, directly and through
+ * the page in Chromium, runs in /bin/sh on tty1; its output reaches the serial console, and
+ * fbcon's text (the echoed command, uname's output) is read back from the pixels with Linux's
+ * own 8×16 font.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -15,7 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { decodePng } from '@honk/gui/node'
-import type { VirtioGpu } from '@honk/virtio'
+import { keyCodeFromDom, type VirtioGpu } from '@honk/virtio'
 import { describe, expect, it } from 'vitest'
 import type { DisplayDevices } from './cli-display.js'
 import { main } from './cli.js'
@@ -356,6 +360,22 @@ function screenText(cells: number[], glyphs: Map<string, string>, cols = WIDTH /
   return lines
 }
 
+/** The scanout cut into 8×16 cells, 16 row bytes each (bit 7 = leftmost pixel lit), as CANVAS_CELLS does on the page. */
+function scanoutCells(rgba: Uint8Array, width = WIDTH, height = HEIGHT): number[] {
+  const out: number[] = []
+  for (let row = 0; row < Math.floor(height / 16); row++)
+    for (let col = 0; col < Math.floor(width / 8); col++)
+      for (let y = 0; y < 16; y++) {
+        let b = 0
+        for (let x = 0; x < 8; x++) {
+          const i = ((row * 16 + y) * width + col * 8 + x) * 4
+          if (rgba[i]! | rgba[i + 1]! | rgba[i + 2]!) b |= 0x80 >> x
+        }
+        out.push(b)
+      }
+  return out
+}
+
 /** Page-side: the canvas cut into 8×16 cells, 16 row bytes each (bit 7 = leftmost pixel lit). */
 const CANVAS_CELLS = `(() => {
   const c = document.getElementById('screen')
@@ -470,5 +490,51 @@ describe.skipIf(!runShell || (!existsSync(CHROMIUM) && process.env['CI'] !== 'tr
     } finally {
       await browser.close()
     }
+  }, 1_200_000)
+})
+
+describe.skipIf(!runShell)('a shell on the display guest\'s fbcon, typed into on the virtio keyboard (honk-virt -device virtio-keyboard-device)', () => {
+  it('keys tapped on the virtio keyboard run a command in BusyBox\'s sh on tty1: its output on the serial console, its echo and output as fbcon text on the scanout', async () => {
+    const glyphs = await fbconGlyphs()
+    const { session, exited, stderr, runs } = runHonkVirt([
+      '-kernel', DISPLAY_IMAGE, '-initrd', DISPLAY_INITRAMFS, '-m', '256M',
+      '-append', 'console=ttyS0 earlycon=sbi vt.global_cursor_default=0 honk.checks=display honk.shell=1',
+      '-device', `virtio-gpu-device,xres=${WIDTH},yres=${HEIGHT}`, '-device', 'virtio-keyboard-device', '-device', 'virtio-tablet-device',
+      '-display', 'none',
+    ])
+    const stopped = exited.then((code) => {
+      throw new Error(`honk-virt exited (${code}) while the test waited; the console ends with:\n${session.text.slice(-1500)}`)
+    })
+    stopped.catch(() => {})
+    const waitFor = (p: string | RegExp, ms: number) => Promise.race([session.waitFor(p, ms), stopped])
+    await waitFor(/honk-init: display: shell on tty1, pid \d+/, 600_000)
+    const { gpu, keyboard } = runs[0]!.display
+    const screen = () => screenText(scanoutCells(gpu!.display(0).rgba), glyphs)
+    const ready = await until('the shell\'s prompt on the scanout', screen, (l) => l.includes('#'))
+    expect(ready).toContain('BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1) built-in shell (ash)')
+    // KEY_LEFTSHIFT held around the shifted characters, as a keyboard sends it.
+    const SHIFT = keyCodeFromDom('ShiftLeft')!
+    const type = (text: string) => {
+      for (const ch of text) {
+        const [code, shift] = usKey(ch)
+        if (shift) expect(keyboard!.key(SHIFT, true)).toBe(true)
+        expect(keyboard!.tap(keyCodeFromDom(code)!)).toBe(true)
+        if (shift) expect(keyboard!.key(SHIFT, false)).toBe(true)
+      }
+    }
+    const command = 'uname -m; echo done-$((6*7)) >/dev/ttyS0'
+    type(`${command}\n`)
+    await waitFor('done-42', 120_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}\nthe scanout reads:\n${screen().join('\n')}`)
+    })
+    const after = await until('uname\'s output on the scanout', screen, (l) => l.includes('riscv64'))
+    const typed = after.indexOf(`# ${command}`)
+    expect(typed, after.join('\n')).toBeGreaterThanOrEqual(0)
+    expect(after[typed + 1]).toBe('riscv64')
+    type('exit\n')
+    await waitFor('honk-init: display: shell exited with status 0', 120_000)
+    await waitFor('honk-init: all checks passed', 120_000)
+    expect(await exited).toBe(0)
+    expect(stderr()).toBe('')
   }, 1_200_000)
 })
