@@ -401,15 +401,15 @@ export class Kernel {
   }
 
   /**
-   * Guests' RAM: up to 16 MiB right above the DMA region (which ends at RAM + 36 MiB at most),
-   * below the device tree; none when the harts have no hypervisor extension or RAM has no room.
+   * Guests' RAM: what lies between the DMA region (which ends at RAM + 36 MiB at most) and the
+   * device tree; none when the harts have no hypervisor extension or that is under 8 MiB.
    */
   private hypervisorFor(hart: number): KernelHypervisor | undefined {
     const hv = this.port.hypervisor
     if (!hv) return undefined
     const base = this.platform.memory.base + (36 << 20)
     const end = Math.min(this.platform.memory.base + this.platform.memory.size, this.port.dtbAddress)
-    const size = Math.min(16 << 20, end - base)
+    const size = end - base
     if (size < 8 << 20) return undefined
     const ticksPerMs = BigInt(this.platform.timebase || VIRT_TIMEBASE_HZ) / 1000n
     return {

@@ -68,6 +68,7 @@ export function runVm(vm: VM, harts: readonly GuestHart[], options: RunVmOptions
         if (e.kind === 'budget') busy = true
         if (e.kind === 'idle' && e.until !== undefined && (until === undefined || e.until < until)) until = e.until
       }
+      if (!busy && vm.vcpus.some((v) => v.pendingWork(harts[0]!.time()))) busy = true
       if (harts[0]!.time() - start > budget) return { reason: 'preempted', executed }
       if (executed >= max) return { reason: 'did-not-halt', executed }
       if (!busy && !options.idle(until)) return { reason: 'did-not-halt', executed }
@@ -124,6 +125,8 @@ export async function runVmAsync(vm: VM, options: RunVmAsyncOptions): Promise<Vm
       if (e.kind === 'idle' && e.until !== undefined && (until === undefined || e.until < until)) until = e.until
     }
     const now = options.now()
+    // An IPI or interrupt raised for a vCPU that went idle earlier in this round: run again at once.
+    if (!busy && vm.vcpus.some((v) => v.pendingWork(now))) busy = true
     if (now - start > budget) return { reason: 'preempted', executed }
     if (executed >= max) return { reason: 'did-not-halt', executed }
     if (busy) await options.sleep(0n)

@@ -343,6 +343,18 @@ export class VCpu {
     return was
   }
 
+  /**
+   * Whether this vCPU, idle or not, has an interrupt it enabled waiting (an IPI, a passed timer
+   * deadline, an external interrupt): a scheduler must run it again rather than sleep.
+   */
+  pendingWork(now: bigint): boolean {
+    if (this.state !== 'runnable') return false
+    const hie = this.csr(CSR.hie)
+    if (this.deadline !== undefined && now >= this.deadline && (hie & HIP_VSTIP) !== 0n) return true
+    if ((hie & HIP_VSEIP) !== 0n && this.vm.externalFor(this.id)) return true
+    return (this.csr(CSR.hvip) & hie) !== 0n
+  }
+
   /** Interrupt injection before each slice: the timer deadline, the external lines (vCPU 0), device ticks. */
   private inject(hart: GuestHart): void {
     this.vm.tickDevices()
