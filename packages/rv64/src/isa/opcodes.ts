@@ -4,9 +4,9 @@
  * are driven by it, and a test checks that the decoder agrees with it for every entry.
  * Compressed (C) instructions are handled by expansion (`rvc.ts`) into these.
  */
-import { Op } from '../decode.js'
+import { Op } from '../op.js'
 
-export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv' | 'H' | 'Zbc' | 'Zicond' | 'Svinval' | 'Zicbom' | 'Zicboz'
+export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'Zicsr' | 'Zifencei' | 'Zba' | 'Zbb' | 'Zbs' | 'Priv' | 'H' | 'Zbc' | 'Zicond' | 'Svinval' | 'Zicbom' | 'Zicboz' | 'Zfh' | 'Zfhmin'
 
 /** Operand formats (GNU assembler syntax). */
 export type Format =
@@ -65,7 +65,7 @@ export interface FpOpcodeSpec {
   readonly mask: number
   readonly match: number
   readonly format: FpFormat
-  readonly ext: 'F' | 'D'
+  readonly ext: 'F' | 'D' | 'Zfh' | 'Zfhmin'
   readonly op: Op
 }
 
@@ -85,9 +85,10 @@ const UN = (name: string, imm12: number, f3: number, opc: number, ext: Ext, op: 
 const FIX = (name: string, word: number, ext: Ext, op: Op): OpcodeSpec => ({ name, mask: 0xffffffff, match: word >>> 0, format: 'NONE', ext, op })
 const AMO = (name: string, f5: number, f3: number, op: Op): OpcodeSpec => ({ name, mask: 0xf800707f, match: ((f5 << 27) | (f3 << 12) | 0x2f) >>> 0, format: 'AMO', ext: 'A', op })
 
-type P = 'S' | 'D'
-const FEXT = (p: P) => (p === 'S' ? 'F' : 'D')
-const FMT = (p: P) => (p === 'S' ? 0 : 1)
+type P = 'S' | 'D' | 'H'
+const FEXT = (p: P) => (p === 'S' ? 'F' : p === 'D' ? 'D' : 'Zfh')
+/** The fmt field (bits 26:25): S 0, D 1, H 2. */
+const FMT = (p: P) => (p === 'S' ? 0 : p === 'D' ? 1 : 2)
 /** OP-FP with funct7 = (f5 << 2 | fmt); `rs2` fixed when not undefined; funct3 fixed when not undefined (else it is rm). */
 const FOP = (name: string, p: P, f5: number, format: FpFormat, op: Op, rs2?: number, f3?: number): FpOpcodeSpec => ({
   name,
@@ -98,7 +99,9 @@ const FOP = (name: string, p: P, f5: number, format: FpFormat, op: Op, rs2?: num
   op,
 })
 const FR4 = (name: string, p: P, opc: number, op: Op): FpOpcodeSpec => ({ name, mask: 0x0600007f, match: ((FMT(p) << 25) | opc) >>> 0, format: 'FR4', ext: FEXT(p), op })
-const FMEM = (name: string, p: P, opc: number, format: 'FL' | 'FS', op: Op): FpOpcodeSpec => ({ name, mask: 0x707f, match: ((p === 'S' ? 2 : 3) << 12) | opc, format, ext: FEXT(p), op })
+const FMEM = (name: string, p: P, opc: number, format: 'FL' | 'FS', op: Op): FpOpcodeSpec => ({ name, mask: 0x707f, match: ((p === 'S' ? 2 : p === 'D' ? 3 : 1) << 12) | opc, format, ext: p === 'H' ? 'Zfhmin' : FEXT(p), op })
+/** A Zfhmin entry (the moves and conversions Zfh shares with it). */
+const MIN = (e: FpOpcodeSpec): FpOpcodeSpec => ({ ...e, ext: 'Zfhmin' })
 
 /** F and D (unprivileged spec, RV32F/RV64F/RV32D/RV64D opcode listings). */
 const FP: readonly FpOpcodeSpec[] = [
@@ -122,6 +125,21 @@ const FP: readonly FpOpcodeSpec[] = [
   FOP('fmv.x.w', 'S', 0x1c, 'XF', Op.FMV_X_W, 0, 0), FOP('fclass.s', 'S', 0x1c, 'XF', Op.FCLASS_S, 0, 1),
   FOP('fmv.x.d', 'D', 0x1c, 'XF', Op.FMV_X_D, 0, 0), FOP('fclass.d', 'D', 0x1c, 'XF', Op.FCLASS_D, 0, 1),
   FOP('fmv.w.x', 'S', 0x1e, 'FX', Op.FMV_W_X, 0, 0), FOP('fmv.d.x', 'D', 0x1e, 'FX', Op.FMV_D_X, 0, 0),
+  // Zfhmin and Zfh (unprivileged spec, "Zfh" chapter; fmt = 2 is H). A conversion's fmt is its
+  // destination's and rs2 names its source's (0 S, 1 D, 2 H), as for fcvt.s.d.
+  FMEM('flh', 'H', 0x07, 'FL', Op.FLH), FMEM('fsh', 'H', 0x27, 'FS', Op.FSH),
+  MIN(FOP('fmv.x.h', 'H', 0x1c, 'XF', Op.FMV_X_H, 0, 0)), MIN(FOP('fmv.h.x', 'H', 0x1e, 'FX', Op.FMV_H_X, 0, 0)),
+  MIN(FOP('fcvt.s.h', 'S', 0x08, 'FR1_EXACT', Op.FCVT_S_H, 2)), MIN(FOP('fcvt.h.s', 'H', 0x08, 'FR1RM', Op.FCVT_H_S, 0)),
+  MIN(FOP('fcvt.d.h', 'D', 0x08, 'FR1_EXACT', Op.FCVT_D_H, 2)), MIN(FOP('fcvt.h.d', 'H', 0x08, 'FR1RM', Op.FCVT_H_D, 1)),
+  FR4('fmadd.h', 'H', 0x43, Op.FMADD_H), FR4('fmsub.h', 'H', 0x47, Op.FMSUB_H), FR4('fnmsub.h', 'H', 0x4b, Op.FNMSUB_H), FR4('fnmadd.h', 'H', 0x4f, Op.FNMADD_H),
+  FOP('fadd.h', 'H', 0x00, 'FRRM', Op.FADD_H), FOP('fsub.h', 'H', 0x01, 'FRRM', Op.FSUB_H), FOP('fmul.h', 'H', 0x02, 'FRRM', Op.FMUL_H), FOP('fdiv.h', 'H', 0x03, 'FRRM', Op.FDIV_H),
+  FOP('fsqrt.h', 'H', 0x0b, 'FR1RM', Op.FSQRT_H, 0),
+  FOP('fsgnj.h', 'H', 0x04, 'FR', Op.FSGNJ_H, undefined, 0), FOP('fsgnjn.h', 'H', 0x04, 'FR', Op.FSGNJN_H, undefined, 1), FOP('fsgnjx.h', 'H', 0x04, 'FR', Op.FSGNJX_H, undefined, 2),
+  FOP('fmin.h', 'H', 0x05, 'FR', Op.FMIN_H, undefined, 0), FOP('fmax.h', 'H', 0x05, 'FR', Op.FMAX_H, undefined, 1),
+  FOP('fle.h', 'H', 0x14, 'XFF', Op.FLE_H, undefined, 0), FOP('flt.h', 'H', 0x14, 'XFF', Op.FLT_H, undefined, 1), FOP('feq.h', 'H', 0x14, 'XFF', Op.FEQ_H, undefined, 2),
+  FOP('fclass.h', 'H', 0x1c, 'XF', Op.FCLASS_H, 0, 1),
+  FOP('fcvt.w.h', 'H', 0x18, 'XFRM', Op.FCVT_W_H, 0), FOP('fcvt.wu.h', 'H', 0x18, 'XFRM', Op.FCVT_WU_H, 1), FOP('fcvt.l.h', 'H', 0x18, 'XFRM', Op.FCVT_L_H, 2), FOP('fcvt.lu.h', 'H', 0x18, 'XFRM', Op.FCVT_LU_H, 3),
+  FOP('fcvt.h.w', 'H', 0x1a, 'FXRM', Op.FCVT_H_W, 0), FOP('fcvt.h.wu', 'H', 0x1a, 'FXRM', Op.FCVT_H_WU, 1), FOP('fcvt.h.l', 'H', 0x1a, 'FXRM', Op.FCVT_H_L, 2), FOP('fcvt.h.lu', 'H', 0x1a, 'FXRM', Op.FCVT_H_LU, 3),
 ]
 
 /* @__PURE__ */
@@ -199,7 +217,7 @@ export const OPCODES: readonly AnyOpcodeSpec[] = [
 ]
 
 /** Most specific masks first, so a lookup finds e.g. `clz` before a generic I-type shape. */
-const BY_SPECIFICITY = [...OPCODES].sort((a, b) => popcount(b.mask) - popcount(a.mask))
+export const OPCODES_BY_SPECIFICITY: readonly AnyOpcodeSpec[] = [...OPCODES].sort((a, b) => popcount(b.mask) - popcount(a.mask))
 
 function popcount(x: number): number {
   let n = 0
@@ -207,7 +225,7 @@ function popcount(x: number): number {
   return n
 }
 
-const RM_FORMATS: ReadonlySet<string> = new Set<FpFormat>(['FRRM', 'FR4', 'FR1RM', 'FR1_EXACT', 'XFRM', 'FXRM', 'FX_EXACT'])
+export const RM_FORMATS: ReadonlySet<string> = new Set<FpFormat>(['FRRM', 'FR4', 'FR1RM', 'FR1_EXACT', 'XFRM', 'FXRM', 'FX_EXACT'])
 
 /**
  * The table entry whose (mask, match) the 32-bit instruction fits, or undefined, exactly as the
@@ -225,12 +243,12 @@ export function lookupOpcode(inst: number): AnyOpcodeSpec | undefined {
 /** The entry by (mask, match) alone (the disassembler shows reserved rounding modes, as objdump does). */
 export function matchOpcode(inst: number): AnyOpcodeSpec | undefined {
   const w = inst >>> 0
-  for (const e of BY_SPECIFICITY) if (((w & e.mask) >>> 0) === e.match) return e
+  for (const e of OPCODES_BY_SPECIFICITY) if (((w & e.mask) >>> 0) === e.match) return e
   return undefined
 }
 
 function isFp(e: AnyOpcodeSpec): e is FpOpcodeSpec {
-  return e.ext === 'F' || e.ext === 'D'
+  return e.ext === 'F' || e.ext === 'D' || e.ext === 'Zfh' || e.ext === 'Zfhmin'
 }
 
 /** Integer-format entries by name (for the assembler). */
