@@ -64,6 +64,8 @@ export interface Format {
 }
 export const SINGLE: Format = { p: 24, emin: -126, emax: 127, max: 3.4028234663852886e38 }
 export const DOUBLE: Format = { p: 53, emin: -1022, emax: 1023, max: Number.MAX_VALUE }
+/** binary16 (Zfh, Zfhmin). */
+export const HALF: Format = { p: 11, emin: -14, emax: 15, max: 65504 }
 
 const MIN_NORMAL_D = 2 ** -1022
 /** Below this a double's Dekker product error could underflow: such operands take the exact path. */
@@ -670,9 +672,63 @@ const TWO53 = 1n << 53n
 export function fromInt(v: bigint, fmt: Format, rm: number): number {
   if (v <= TWO53 && v >= -TWO53) {
     const x = Number(v) // exact
-    return fmt === SINGLE ? toSingle(x, rm) : x
+    return fmt === SINGLE ? toSingle(x, rm) : fmt === HALF ? toHalf(x, rm) : x
   }
   return v < 0n ? roundPack(true, -v, 0, fmt, rm) : roundPack(false, v, 0, fmt, rm)
+}
+
+// ---- half precision (Zfh, Zfhmin) -----------------------------------------------------------
+//
+// Halves are computed as JS numbers and rounded once by `roundPack`: every half is a double, a
+// sum or product of two halves is exact in a double (at most 40 and 22 significant bits), and
+// quotients, roots and fused multiply-adds take the BigInt path of `divExact`, `sqrtExact`
+// and `fmaExact` with the HALF format. Conversions from single and double round the operand
+// itself, which is exact.
+
+const CANONICAL_H = 0x7e00
+
+/** Rounds an exact value (a double, never NaN) to half precision in mode `rm`, raising the flags. */
+export function toHalf(x: number, rm: number): number {
+  if (x === 0 || x === Infinity || x === -Infinity) return x
+  const u = unpack(x)
+  return roundPack(u.neg, u.m, u.e, HALF, rm)
+}
+
+/** The value of a half given as its 16 bits (NaN for either NaN). */
+export function halfValue(b: number): number {
+  const exp = (b >>> 10) & 0x1f
+  const frac = b & 0x3ff
+  const v = exp === 0 ? frac * 2 ** -24 : exp === 0x1f ? (frac === 0 ? Infinity : NaN) : (frac + 1024) * 2 ** (exp - 25)
+  return b & 0x8000 ? -v : v
+}
+
+/** The 16 bits of v, a value of the half format or ±∞ (a NaN gives the canonical NaN). */
+export function halfBits(v: number): number {
+  if (v !== v) return CANONICAL_H
+  const sign = isNeg(v) ? 0x8000 : 0
+  const a = Math.abs(v)
+  if (a === Infinity) return sign | 0x7c00
+  if (a < 2 ** -14) return sign | (a * 2 ** 24) // subnormal or zero: the fraction counts 2^-24
+  let e = Math.floor(Math.log2(a))
+  if (2 ** e > a) e -= 1
+  else if (2 ** (e + 1) <= a) e += 1
+  return sign | ((e + 15) << 10) | (a * 2 ** (10 - e) - 1024)
+}
+
+/** fclass of a half given as its bits. */
+export function classifyH(b: number): number {
+  const neg = (b & 0x8000) !== 0
+  const exp = (b >>> 10) & 0x1f
+  const frac = b & 0x3ff
+  if (exp === 0x1f) {
+    if (frac === 0) return neg ? 1 << 0 : 1 << 7
+    return frac & 0x200 ? 1 << 9 : 1 << 8
+  }
+  if (exp === 0) {
+    if (frac === 0) return neg ? 1 << 3 : 1 << 4
+    return neg ? 1 << 2 : 1 << 5
+  }
+  return neg ? 1 << 1 : 1 << 6
 }
 
 // ---- classification ----------------------------------------------------------------------
@@ -777,6 +833,41 @@ export class Fpu {
       this.u32[2 * i + 1] = CANONICAL_D_HI
     } else this.f64[i] = v
     this.fs = 3
+  }
+
+  /** The half in f[i] as its 16 bits: NaN-boxed means bits 63:16 all ones, else the canonical NaN ("Zfh" chapter). */
+  private hBits(i: number): number {
+    const lo = this.u32[2 * i]!
+    return this.u32[2 * i + 1] === BOX && lo >>> 16 === 0xffff ? lo & 0xffff : CANONICAL_H
+  }
+
+  private h(i: number): number {
+    return halfValue(this.hBits(i))
+  }
+
+  private snanH(i: number): boolean {
+    const b = this.hBits(i)
+    return (b & 0x7e00) === 0x7c00 && (b & 0x1ff) !== 0
+  }
+
+  private setHBits(i: number, b: number): void {
+    this.u32[2 * i] = (0xffff0000 | b) >>> 0
+    this.u32[2 * i + 1] = BOX
+    this.fs = 3
+  }
+
+  private setH(i: number, v: number): void {
+    this.setHBits(i, halfBits(v))
+  }
+
+  /** flh: the loaded 16 bits, NaN-boxed. */
+  loadH(i: number, bits: number): void {
+    this.setHBits(i, bits & 0xffff)
+  }
+
+  /** fsh stores the low 16 bits as they are. */
+  storeH(i: number): bigint {
+    return BigInt(this.u32[2 * i]! & 0xffff)
   }
 
   /** flw: the loaded 32 bits, NaN-boxed. */
@@ -1032,7 +1123,7 @@ export class Fpu {
         this.fs = 3
         break
       default:
-        return false
+        if (d.op < Op.FMV_X_H || d.op > Op.FCVT_H_LU || !this.execHalf(d, rm)) return false
     }
     if (flags !== 0) {
       // Accrued flags are FP state: FS becomes Dirty (QEMU 7.2 leaves FS alone when only fflags change).
@@ -1041,6 +1132,137 @@ export class Fpu {
       this.fs = 3
     }
     return true
+  }
+
+  /** Zfhmin and Zfh (everything but flh/fsh, which the hart runs); false for an unknown operation. */
+  private execHalf(d: Decoded, rm: number): boolean {
+    const rd = d.rd
+    const rs1 = d.rs1
+    const rs2 = d.rs2
+    const x = this.x
+    switch (d.op) {
+      case Op.FMV_X_H: // the low 16 bits, sign-extended, whatever the boxing
+        x[rd] = BigInt((this.u32[2 * rs1]! << 16) >> 16)
+        return true
+      case Op.FMV_H_X:
+        this.setHBits(rd, Number(BigInt.asUintN(16, x[rs1]!)))
+        return true
+      case Op.FCVT_S_H: {
+        const a = this.h(rs1)
+        this.setS(rd, a !== a ? this.nanH(rs1, rs1) : a)
+        return true
+      }
+      case Op.FCVT_D_H: {
+        const a = this.h(rs1)
+        this.setD(rd, a !== a ? this.nanH(rs1, rs1) : a)
+        return true
+      }
+      case Op.FCVT_H_S: {
+        const a = this.s(rs1)
+        this.setH(rd, a !== a ? this.nanS(rs1, rs1) : toHalf(a, rm))
+        return true
+      }
+      case Op.FCVT_H_D: {
+        const a = this.f64[rs1]!
+        this.setH(rd, a !== a ? this.nanD(rs1, rs1) : toHalf(a, rm))
+        return true
+      }
+      case Op.FADD_H:
+      case Op.FSUB_H:
+      case Op.FMUL_H:
+      case Op.FDIV_H: {
+        const a = this.h(rs1)
+        const b = this.h(rs2)
+        let r: number
+        if (a !== a || b !== b) r = this.nanH(rs1, rs2)
+        else if (d.op === Op.FADD_H) r = addExact(a, b, HALF, rm)
+        else if (d.op === Op.FSUB_H) r = addExact(a, -b, HALF, rm)
+        else if (d.op === Op.FMUL_H) r = mulExact(a, b, HALF, rm)
+        else r = divExact(a, b, HALF, rm)
+        this.setH(rd, r)
+        return true
+      }
+      case Op.FSQRT_H: {
+        const a = this.h(rs1)
+        this.setH(rd, a !== a ? this.nanH(rs1, rs1) : sqrtExact(a, HALF, rm))
+        return true
+      }
+      case Op.FMADD_H:
+      case Op.FMSUB_H:
+      case Op.FNMSUB_H:
+      case Op.FNMADD_H: {
+        const rs3 = d.inst >>> 27
+        let a = this.h(rs1)
+        const b = this.h(rs2)
+        let c = this.h(rs3)
+        let r: number
+        if (a !== a || b !== b || c !== c) {
+          // ∞ × 0 is invalid even when the addend is a quiet NaN ("F" chapter, FMA).
+          if (this.snanH(rs1) || this.snanH(rs2) || this.snanH(rs3) || isInfTimesZero(a, b)) flags |= Flag.NV
+          r = NaN
+        } else {
+          if (d.op === Op.FNMSUB_H || d.op === Op.FNMADD_H) a = -a
+          if (d.op === Op.FMSUB_H || d.op === Op.FNMADD_H) c = -c
+          r = fmaExact(a, b, c, HALF, rm)
+        }
+        this.setH(rd, r)
+        return true
+      }
+      case Op.FSGNJ_H:
+      case Op.FSGNJN_H:
+      case Op.FSGNJX_H: {
+        const a = this.hBits(rs1)
+        const b = this.hBits(rs2)
+        const sign = d.op === Op.FSGNJ_H ? b : d.op === Op.FSGNJN_H ? ~b : a ^ b
+        this.setHBits(rd, (a & 0x7fff) | (sign & 0x8000))
+        return true
+      }
+      case Op.FMIN_H:
+      case Op.FMAX_H: {
+        // minimumNumber/maximumNumber, as for S and D.
+        const a = this.h(rs1)
+        const b = this.h(rs2)
+        let r: number
+        if (a !== a || b !== b) r = a !== a ? (b !== b ? NaN : b) : a
+        else r = d.op === Op.FMIN_H ? Math.min(a, b) : Math.max(a, b)
+        if (this.snanH(rs1) || this.snanH(rs2)) flags |= Flag.NV
+        this.setH(rd, r)
+        return true
+      }
+      case Op.FEQ_H:
+      case Op.FLT_H:
+      case Op.FLE_H: {
+        const a = this.h(rs1)
+        const b = this.h(rs2)
+        if (a !== a || b !== b) {
+          if (d.op !== Op.FEQ_H || this.snanH(rs1) || this.snanH(rs2)) flags |= Flag.NV
+          x[rd] = 0n
+        } else x[rd] = (d.op === Op.FEQ_H ? a === b : d.op === Op.FLT_H ? a < b : a <= b) ? 1n : 0n
+        return true
+      }
+      case Op.FCLASS_H:
+        x[rd] = BigInt(classifyH(this.hBits(rs1)))
+        return true
+      case Op.FCVT_W_H:
+      case Op.FCVT_WU_H:
+      case Op.FCVT_L_H:
+      case Op.FCVT_LU_H:
+        x[rd] = toInt(this.h(rs1), rm, rs2 as IntKind)
+        return true
+      case Op.FCVT_H_W:
+      case Op.FCVT_H_WU:
+      case Op.FCVT_H_L:
+      case Op.FCVT_H_LU:
+        this.setH(rd, fromInt(intOperand(x[rs1]!, rs2), HALF, rm))
+        return true
+      default:
+        return false
+    }
+  }
+
+  private nanH(i: number, j: number): number {
+    if (this.snanH(i) || this.snanH(j)) flags |= Flag.NV
+    return NaN
   }
 
   /** The registers' raw contents, for snapshots. */
@@ -1096,6 +1318,17 @@ function usesRm(op: Op): boolean {
     case Op.FMV_W_X:
     case Op.FMV_X_D:
     case Op.FMV_D_X:
+    case Op.FSGNJ_H:
+    case Op.FSGNJN_H:
+    case Op.FSGNJX_H:
+    case Op.FMIN_H:
+    case Op.FMAX_H:
+    case Op.FEQ_H:
+    case Op.FLT_H:
+    case Op.FLE_H:
+    case Op.FCLASS_H:
+    case Op.FMV_X_H:
+    case Op.FMV_H_X:
       return false
     default:
       return true

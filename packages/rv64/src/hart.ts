@@ -2495,6 +2495,12 @@ export class Hart {
       case Op.FSD:
         this.store(this.addr(d), 8, f.storeD(d.rs2))
         return true
+      case Op.FLH:
+        f.loadH(d.rd, Number(this.load(this.addr(d), 2, false)))
+        return true
+      case Op.FSH:
+        this.store(this.addr(d), 2, f.storeH(d.rs2))
+        return true
       default:
         return f.exec(d)
     }

@@ -5,7 +5,7 @@
  * and FP loads/stores (NaN-boxed or not, misaligned too) around `scratch` (s1).
  */
 import fc from 'fast-check'
-import { DOUBLES, SINGLES } from './fp-values.js'
+import { DOUBLES, HALVES, SINGLES } from './fp-values.js'
 
 const FREGS = Array.from({ length: 32 }, (_, i) => `f${i}`)
 /** Integer registers the FP instructions read and write (not s1, the scratch pointer; not sp). */
@@ -76,3 +76,40 @@ export function fpSetup(values: readonly bigint[]): string {
   FP_XREGS.forEach((r, i) => lines.push(`li ${r}, 0x${values[(i * 7 + 3) % values.length]!.toString(16)}`))
   return lines.join('\n')
 }
+
+// ---- half precision (Zfh, Zfhmin) ----------------------------------------------------------
+
+const halfArith = fc.tuple(fc.constantFrom('fadd', 'fsub', 'fmul', 'fdiv'), f, f, f, rm).map(([o, d, a, b, r]) => `${o}.h ${d}, ${a}, ${b}${r}`)
+const halfFma = fc.tuple(fc.constantFrom('fmadd', 'fmsub', 'fnmsub', 'fnmadd'), f, f, f, f, rm).map(([o, d, a, b, c, r]) => `${o}.h ${d}, ${a}, ${b}, ${c}${r}`)
+const halfOther = fc.oneof(
+  fc.tuple(f, f, rm).map(([d, a, r]) => `fsqrt.h ${d}, ${a}${r}`),
+  fc.tuple(fc.constantFrom('fsgnj', 'fsgnjn', 'fsgnjx', 'fmin', 'fmax'), f, f, f).map(([o, d, a, b]) => `${o}.h ${d}, ${a}, ${b}`),
+  fc.tuple(fc.constantFrom('feq', 'flt', 'fle'), xr, f, f).map(([o, d, a, b]) => `${o}.h ${d}, ${a}, ${b}`),
+  fc.tuple(fc.constantFrom('fmv.x.h', 'fclass.h'), xr, f).map(([o, d, a]) => `${o} ${d}, ${a}`),
+  fc.tuple(f, xr).map(([d, a]) => `fmv.h.x ${d}, ${a}`),
+)
+const halfConv = fc.oneof(
+  fc.tuple(fc.constantFrom('w', 'wu', 'l', 'lu'), xr, f, rm).map(([k, d, a, r]) => `fcvt.${k}.h ${d}, ${a}${r}`),
+  fc.tuple(fc.constantFrom('w', 'wu', 'l', 'lu'), f, xr, rm).map(([k, d, a, r]) => `fcvt.h.${k} ${d}, ${a}${r}`),
+  fc.tuple(fc.constantFrom('s', 'd'), f, f, rm).map(([t, d, a, r]) => `fcvt.h.${t} ${d}, ${a}${r}`),
+  fc.tuple(fc.constantFrom('s', 'd'), f, f).map(([t, d, a]) => `fcvt.${t}.h ${d}, ${a}`),
+)
+const halfMem = fc.tuple(fc.constantFrom('flh', 'fsh'), f, fc.nat(500)).map(([o, r, off]) => `${o} ${r}, ${off}(s1)`)
+
+/** One line of a random program mixing half-precision instructions into the F/D ones. */
+export const fpHalfInstruction: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: halfArith, weight: 5 },
+  { arbitrary: halfFma, weight: 3 },
+  { arbitrary: halfOther, weight: 4 },
+  { arbitrary: halfConv, weight: 4 },
+  { arbitrary: halfMem, weight: 2 },
+  { arbitrary: fpInstruction, weight: 4 },
+)
+
+/** Register contents for the half-precision streams: boxed halves (special, near 1, random), and the F/D values. */
+export const fpHalfValue: fc.Arbitrary<bigint> = fc.oneof(
+  fc.constantFrom(...HALVES),
+  fc.integer({ min: 0, max: 0x3ff }).map((m) => 0xffffffffffff0000n | BigInt(((0x0e + (m % 3)) << 10) | m)),
+  fc.integer({ min: 0, max: 0xffff }).map((b) => 0xffffffffffff0000n | BigInt(b)),
+  fpValue,
+)

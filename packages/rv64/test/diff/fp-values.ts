@@ -28,6 +28,20 @@ export const SINGLES: readonly bigint[] = [
   .map((b) => 0xffffffff00000000n | BigInt(b))
   .concat([0x000000003f800000n, 0x7fffffff40400000n])
 
+/**
+ * Halves (NaN-boxed in 64 bits: bits 63:16 all ones): zeros, ±1, values that round, the ends of
+ * the normal and subnormal ranges, infinities, quiet and signaling NaNs, integers near the
+ * 2^11 limit of exactness; then registers that are not properly NaN-boxed as halves (they read
+ * as the canonical NaN), among them a boxed single.
+ */
+export const HALVES: readonly bigint[] = [
+  0x0000, 0x8000, 0x3c00, 0xbc00, 0x3e00, 0xc100, 0x2e66, 0x3555, 0x4200, 0x3800, 0x3c01, 0x1400, 0x7bff, 0xfbff, 0x0400, 0x8400,
+  0x03ff, 0x0001, 0x8001, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0xfe12, 0x7d00, 0x5bff, 0x6000, 0x77ff, 0x7800, 0xf800, 0x3bff, 0x4100,
+  0xb800, 0x6400, 0x6401, 0x67ff, 0x0200, 0x1c00, 0x0c00, 0x3c03, 0x7a00, 0x0401,
+]
+  .map((b) => 0xffffffffffff0000n | BigInt(b))
+  .concat([0x0000000000003c00n, 0xffffffff00003c00n, 0xffffffff3f800000n, 0xfffeffffffff4200n])
+
 /** Integer sources for the conversions to floating point (64-bit; the w forms use the low half). */
 export const INTS: readonly bigint[] = [
   0n, 1n, -1n, 2n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 0xffffffff80000000n, 0x7fffffffffffffffn, 0x8000000000000000n,

@@ -31,8 +31,8 @@ export function build(body: string): string {
   if (existsSync(elf)) return elf
   const src = join(CACHE, `${key}.S`)
   writeFileSync(src, `\t.text\n\t.globl test_body\ntest_body:\n${body}\n\tj dump\n`)
-  // gcc 12 knows neither H nor these extensions; its assembler (binutils 2.40) does.
-  execFileSync(GCC, [`-march=${MARCH}`, `-Wa,-march=${MARCH}_zbc_zicbom_zicboz_svinval_h`, '-mabi=lp64', '-nostdlib', '-fno-pie', '-no-pie', '-mcmodel=medany', '-Wl,--no-warn-rwx-segments', '-Wl,--build-id=none', '-T', join(here, 'link.ld'), join(here, 'harness.S'), src, '-o', elf], { stdio: 'pipe' })
+  // gcc 12 knows neither H nor these extensions (nor Zfh); its assembler (binutils 2.40) does.
+  execFileSync(GCC, [`-march=${MARCH}`, `-Wa,-march=${MARCH}_zfh_zbc_zicbom_zicboz_svinval_h`, '-mabi=lp64', '-nostdlib', '-fno-pie', '-no-pie', '-mcmodel=medany', '-Wl,--no-warn-rwx-segments', '-Wl,--build-id=none', '-T', join(here, 'link.ld'), join(here, 'harness.S'), src, '-o', elf], { stdio: 'pipe' })
   return elf
 }
 
