@@ -6,6 +6,7 @@
 import { expect, it } from 'vitest'
 import { createHonk } from './honk.js'
 import { coreAnchor, factoryImage } from './factory-core.js'
+import { MemoryFS } from '@honk/vfs'
 import { ConsoleSession } from './session.js'
 
 it('vm, vm timer, vm paging, vm dbcn, vm mmio, vm irq, vm virtio: the Go honk\'s transcripts, then the shell still answers', async () => {
@@ -34,5 +35,23 @@ it('vm, vm timer, vm paging, vm dbcn, vm mmio, vm irq, vm virtio: the Go honk\'s
   session.send('echo still here\nexit\n')
   expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
   expect(session.text).toContain('still here')
+  await honk.close()
+})
+
+it('vm linux with a file that is no Linux Image, or none at all, says so and the shell lives on', async () => {
+  const session = new ConsoleSession()
+  const share = new MemoryFS({ files: { 'linux/Image': 'not a kernel at all, just text that is long enough to have a header\n'.repeat(2), 'linux/initramfs.cpio': 'x' } })
+  const honk = createHonk({ harts: 1, memory: 128 << 20, firmware: 'builtin', share: { fs: share, tag: 'host' }, consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
+  session.start(honk.machine)
+  await session.waitFor('honk> ', 30_000)
+  session.send('vm linux\n')
+  await session.waitFor(/vm: no RISC-V Image magic[^\n]*\n/, 30_000)
+  await session.waitFor('honk> ', 30_000)
+  session.send('vm linux --kernel nowhere/Image\n')
+  await session.waitFor(/vm: [^\n]*nowhere[^\n]*\n/, 30_000)
+  await session.waitFor('honk> ', 30_000)
+  session.send('vm linux --smp 99\nexit\n')
+  expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+  expect(session.text).toContain('vm: --smp takes 1..8')
   await honk.close()
 })

@@ -119,3 +119,29 @@ describe('@honk/virtio device models plug into a VM unchanged', () => {
     expect(vm.ram.load(BigInt(GUEST_BASE + 0x308), 4)).toBe(8n) // used[0].len
   })
 })
+
+describe('hostile guests on a real hart end only themselves', () => {
+  const run = (m: ReturnType<typeof machine>, code: number[], out: { s: string }) => {
+    const vm = new VM({ host: m.host, ramSize: 2 << 20, console: { write: (b) => (out.s += String.fromCharCode(b)) } })
+    vm.load(GUEST_BASE, words(code))
+    return runVm(vm, [m.guestHart], { idle: m.idle, timeBudget: 200_000n })
+  }
+
+  it('a spinning guest is preempted at its time budget; a putchar flood too; a wild store and a jump outside RAM are faults — and the hart then runs a good guest', () => {
+    const m = machine()
+    const out = { s: '' }
+    expect(outcomeMessage(run(m, [J_SELF], out))).toBe('guest preempted (time budget exceeded)')
+    const flood = run(m, [li(R.a7, 1), li(R.a0, 'x'.charCodeAt(0)), ECALL, asm.jal(0, -4)], out)
+    expect(outcomeMessage(flood)).toBe('guest preempted (time budget exceeded)')
+    expect(out.s.length).toBeGreaterThan(100)
+    const store = run(m, [lui(R.t0, 0x20000), sw(R.t0, R.t0, 0), ...shutdown], out)
+    expect(store.reason === 'fault' && store.error.message).toMatch(/store to guest-physical 0x20000000, where there is neither RAM nor a device/)
+    expect(store.reason === 'fault' && store.error.code).toBe('VM_GUEST_FAULT')
+    const jump = run(m, [lui(R.t0, 0x40000), asm.addi(R.t0, R.t0, 0), 0x0002_8067 /* jr t0 */], out)
+    expect(jump.reason === 'fault' && jump.error.message).toMatch(/instruction fetch outside guest RAM/)
+    let text = ''
+    const good = runDemo('default', m.host, m.guestHart, (s) => (text += s), { idle: m.idle })
+    expect(good?.reason).toBe('shutdown')
+    expect(text).toContain('honk: hello from a guest VM\n')
+  })
+})

@@ -10,7 +10,7 @@
  */
 import { cryptoRandom, VirtioRng } from '@honk/virtio'
 import { readFile } from '@honk/vfs'
-import { demoByName, linuxVm, outcomeMessage, runDemoAsync, runVmAsync, VmError, type RunVmAsyncOptions } from '@honk/vmm'
+import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type RunVmAsyncOptions } from '@honk/vmm'
 import { defineCommand, type CommandContext } from './command.js'
 import type { KernelHypervisor } from '../services.js'
 import { describeError } from './format.js'
@@ -53,6 +53,7 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, args: string[]):
   }
   let built
   try {
+    parseLinuxImage(image) // before RAM is set aside: a file that is no kernel is the first thing to say
     built = linuxVm({ host: hv.region, ramSize: mem << 20, vcpus: smp, console: { write: (b) => ctx.out(String.fromCharCode(b)) }, image, initrd, devices: [new VirtioRng({ source: cryptoRandom })] })
   } catch (e) {
     if (e instanceof VmError) return ctx.println(`vm: ${e.message}`)
