@@ -4,12 +4,14 @@ import { CSRRS, CSRRW, I, R, words } from './encode.test-helpers.js'
 import {
   DOUBLE,
   Flag,
+  HALF,
   Rm,
   SINGLE,
   addD,
   addExact,
   addS,
   classifyD,
+  classifyH,
   classifyS,
   divD,
   divExact,
@@ -18,6 +20,8 @@ import {
   fmaExact,
   fmaS,
   fromInt,
+  halfBits,
+  halfValue,
   mulD,
   mulExact,
   mulS,
@@ -25,6 +29,7 @@ import {
   sqrtExact,
   sqrtS,
   takeFlags,
+  toHalf,
   toInt,
   toSingle,
   type Format,
@@ -499,5 +504,90 @@ describe('F and D on the hart', () => {
     const h2 = new Hart({ hartId: 0, bus: (hart as unknown as { bus: Bus }).bus, clock: { mtime: () => 0n } })
     h2.restore(s)
     expect([h2.fpu.f[7], h2.fpu.fcsr, fsOf(h2)]).toEqual([0x400921fb54442d18n, 0x85, 2])
+  })
+})
+
+describe('half precision (Zfh) against the exact rational oracle', () => {
+  // binary16 as IEEE 754-2019 Table 3.5 gives it, written out here so the oracle does not share the implementation's constant.
+  const H_SPEC: Format = { p: 11, emin: -14, emax: 15, max: 65504 }
+  const half = fc.integer({ min: 0, max: 0xffff }).map(halfValue).filter(Number.isFinite)
+  const nearOneH = fc.tuple(fc.integer({ min: 0, max: 0x3ff }), fc.constantFrom(0x0f, 0x0e, 0x10, 0, 1, 0x1e, 0x1d), fc.boolean()).map(([m, e, s]) => halfValue((s ? 0x8000 : 0) | (e << 10) | m))
+  const h = fc.oneof(half, nearOneH)
+  const nextH = (x: number, dir: 1 | -1) => halfValue(x === 0 ? (dir === 1 ? 1 : 0x8001) : halfBits(x) + (x > 0 === (dir === 1) ? 1 : -1))
+
+  it('every half bit pattern: its value is exact in a Float32, maps back to the same bits, and classifies by its value', () => {
+    const bad: number[] = []
+    for (let b = 0; b < 0x10000; b++) {
+      const v = halfValue(b)
+      if (v !== v) {
+        if (!((b & 0x7c00) === 0x7c00 && (b & 0x3ff) !== 0) || halfBits(v) !== 0x7e00 || classifyH(b) !== (b & 0x200 ? 1 << 9 : 1 << 8)) bad.push(b)
+        continue
+      }
+      const a = Math.abs(v)
+      const neg = (b & 0x8000) !== 0
+      const cls = a === Infinity ? (neg ? 0 : 7) : a === 0 ? (neg ? 3 : 4) : a < 2 ** -14 ? (neg ? 2 : 5) : neg ? 1 : 6
+      if (Math.fround(v) !== v || halfBits(v) !== b || classifyH(b) !== 1 << cls) bad.push(b)
+    }
+    expect(bad).toEqual([])
+  })
+
+  it('doubles and singles rounded to half (fcvt.h.d, fcvt.h.s), every rounding mode', () => {
+    fc.assert(
+      fc.property(fc.oneof(finiteD, finiteS, h.map((x) => x + 2 ** -30), fc.double({ min: -70000, max: 70000, noNaN: true })), rm, (x, r) => {
+        expectRounded(toHalf(x, r), takeFlags(), rat(x), H_SPEC, r, x)
+      }),
+      RUNS,
+    )
+  })
+
+  it('add, sub, mul, div, fma of halves', () => {
+    fc.assert(
+      fc.property(h, h, h, rm, (a, b, c, r) => {
+        const z = zeroSum(a, b, r)
+        expectRounded(addExact(a, b, HALF, r), takeFlags(), add(rat(a), rat(b)), H_SPEC, r, a === 0 && b === 0 ? (neg0(a) && neg0(b) ? -0 : r === Rm.RDN && (neg0(a) || neg0(b)) ? -0 : 0) : z)
+        const sign = neg0(a) !== neg0(b) ? -0 : 0
+        expectRounded(mulExact(a, b, HALF, r), takeFlags(), mul(rat(a), rat(b)), H_SPEC, r, sign)
+        if (b !== 0) expectRounded(divExact(a, b, HALF, r), takeFlags(), div(rat(a), rat(b)), H_SPEC, r, sign)
+        expectRounded(fmaExact(a, b, c, HALF, r), takeFlags(), add(mul(rat(a), rat(b)), rat(c)), H_SPEC, r, fmaZero(a, b, c, r))
+      }),
+      RUNS,
+    )
+  })
+
+  it('square roots of halves bracket the exact root as the rounding mode says (every 7th positive half, every mode)', () => {
+    const sq = (x: Rat) => mul(x, x)
+    const mid = (x: Rat, y: Rat) => ({ n: x.n * y.d + y.n * x.d, d: 2n * x.d * y.d })
+    const bad: string[] = []
+    for (let b = 1; b < 0x7c00; b += 7) {
+      const a = halfValue(b)
+      const A = rat(a)
+      for (const r of [Rm.RNE, Rm.RTZ, Rm.RDN, Rm.RUP, Rm.RMM]) {
+        const got = sqrtExact(a, HALF, r)
+        const flags = takeFlags()
+        const G = rat(got)
+        let ok: boolean
+        if (cmpRat(sq(G), A) === 0) ok = flags === 0
+        else {
+          const lo = rat(nextH(got, -1))
+          const hi = rat(nextH(got, 1))
+          if (r === Rm.RDN || r === Rm.RTZ) ok = cmpRat(sq(G), A) < 0 && cmpRat(A, sq(hi)) < 0
+          else if (r === Rm.RUP) ok = cmpRat(sq(lo), A) < 0 && cmpRat(A, sq(G)) < 0
+          else ok = cmpRat(sq(mid(lo, G)), A) < 0 && cmpRat(A, sq(mid(G, hi))) < 0
+          ok &&= flags === Flag.NX
+        }
+        if (!ok) bad.push(`${b.toString(16)} rm ${r}: ${got} flags ${flags}`)
+      }
+    }
+    expect(bad).toEqual([])
+  })
+
+  it('integers to half (fcvt.h.{w,wu,l,lu}): overflow past 65504, exact up to 2^11', () => {
+    const ints = fc.oneof(fc.bigInt({ min: -(1n << 63n), max: (1n << 64n) - 1n }), fc.bigInt({ min: -70000n, max: 70000n }), fc.integer({ min: -4096, max: 4096 }).map(BigInt))
+    fc.assert(
+      fc.property(ints, rm, (v, r) => {
+        expectRounded(fromInt(v, HALF, r), takeFlags(), { n: v, d: 1n }, H_SPEC, r, 0)
+      }),
+      RUNS,
+    )
   })
 })

@@ -20,7 +20,7 @@ const AS = 'riscv64-linux-gnu-as'
 const OBJDUMP = 'riscv64-linux-gnu-objdump'
 const OBJCOPY = 'riscv64-linux-gnu-objcopy'
 const LD = 'riscv64-linux-gnu-ld'
-const ARCH = '-march=rv64gc_zba_zbb_zbs_zbc_zicbom_zicboz_svinval_h'
+const ARCH = '-march=rv64gc_zfh_zba_zbb_zbs_zbc_zicbom_zicboz_svinval_h'
 const present = spawnSync(AS, ['--version']).status === 0
 const dir = mkdtempSync(join(tmpdir(), 'honk-binutils-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

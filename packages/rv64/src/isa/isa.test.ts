@@ -28,6 +28,39 @@ describe('opcode table', () => {
   })
 })
 
+describe('the decoder built from the table', () => {
+  // Words from GNU as 2.40 (`-march=rv64gc_zfh_zbb`, objdump -M no-aliases), with the operands
+  // objdump printed: each immediate format of the unprivileged spec §2.3 at its extremes.
+  const cases: [word: number, name: string, rd: number, rs1: number, rs2: number, immN: number][] = [
+    [0xffb50513, 'addi', 10, 10, 27, -5],
+    [0xfffff5b7, 'lui', 11, 31, 31, 0xfffff000 | 0],
+    [0x80000617, 'auipc', 12, 0, 0, 0x80000000 | 0],
+    [0x801ff0ef, 'jal', 1, 31, 1, -2048],
+    [0x800302e7, 'jalr', 5, 6, 0, -2048],
+    [0x80b50063, 'beq', 0, 10, 11, -4096],
+    [0x7eb57fe3, 'bgeu', 31, 10, 11, 4094],
+    [0x7ff12683, 'lw', 13, 2, 31, 2047],
+    [0x80e13023, 'sd', 0, 2, 14, -2048],
+    [0xfe051fa7, 'fsh', 31, 10, 0, -1],
+    [0x40051087, 'flh', 1, 10, 0, 1024],
+    [0x03f79793, 'slli', 15, 15, 31, 63],
+    [0x41f8581b, 'sraiw', 16, 16, 31, 31],
+    [0x6218d893, 'rori', 17, 17, 1, 33],
+    [0xfff3a373, 'csrrs', 6, 7, 31, 0xfff],
+    [0x340fd3f3, 'csrrwi', 7, 31, 0, 0x340],
+    [0xe1df3e2f, 'amomaxu.d', 28, 30, 29, 0x1c],
+    [0x19df2e2f, 'sc.w', 28, 30, 29, 0x03],
+    [0x100f3e2f, 'lr.d', 28, 30, 0, 0],
+    [0x0420b053, 'fadd.h', 0, 1, 2, 0],
+  ]
+  it("gives each format's immediate, sign-extended, and the register fields", () => {
+    for (const [w, name, rd, rs1, rs2, immN] of cases) {
+      const d = decode(w)
+      expect([name, d.op, d.rd, d.rs1, d.rs2, d.immN, d.imm, d.len, d.inst]).toEqual([name, lookupOpcode(w)!.op, rd, rs1, rs2, immN, BigInt(immN), 4, w])
+    }
+  })
+})
+
 describe('assemble ∘ disassemble', () => {
   it('every instruction the hart decodes prints as text that assembles back to it (up to ignored fields)', () => {
     let checked = 0
