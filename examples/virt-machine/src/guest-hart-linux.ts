@@ -7,7 +7,7 @@ import { MemoryBlockDevice } from '@honk/block'
 import { createSystem } from '@honk/rv64'
 import { VirtioBlk, VirtioNet, VirtioRng, loopbackPair } from '@honk/virtio'
 import { linuxVm, runVmAsync } from '@honk/vmm'
-import { RvGuestHart } from './guest-hart.js'
+import { RvGuestHart, handOffToHypervisor } from './guest-hart.js'
 import { INITRAMFS, LINUX_IMAGE, patternDisk } from './guest.js'
 
 const RAM = 0x8000_0000
@@ -16,7 +16,7 @@ const RAM = 0x8000_0000
 export async function bootLinuxGuest(vcpus: number) {
   const sys = createSystem({ harts: 1, ramSize: 256 << 20, hypervisor: true })
   const hart = sys.harts[0]!
-  hart.privilege = 1
+  handOffToHypervisor(hart)
   const guest = new RvGuestHart(hart, sys.bus, RAM)
   let out = ''
   const { vm } = linuxVm({

@@ -5,19 +5,35 @@
  * stays on while the guest runs (breakpoints would turn it off).
  */
 import { CSR, MSTATUS, type Bus, type Hart } from '@honk/rv64'
+import { HANDOFF_MEDELEG } from '@honk/sbi'
 import type { GuestHart, GuestRunResult } from '@honk/vmm'
 
 const ECALL = 0x0000_0073
 const HSTATUS_SPV = 1n << 7n
 const HSTATUS_SPVP = 1n << 8n
 /**
- * medeleg: everything a guest can raise goes to HS (the VMM, which delegates further with hedeleg):
- * causes 0–10, 12, 13, 15 and the guest-page faults and virtual instruction, 20–23.
+ * medeleg: the causes only a guest raises go to HS (the VMM): ecall from VS (10), the guest-page
+ * faults and virtual instruction (20–23), as OpenSBI delegates them on a hart with H. The rest is
+ * the firmware's choice; ecall from S (9) above all must stay with the firmware (the kernel's SBI).
  */
-const MEDELEG_TO_HS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 15, 20, 21, 22, 23].reduce((m, c) => m | (1n << BigInt(c)), 0n)
+const MEDELEG_TO_HS = [10, 20, 21, 22, 23].reduce((m, c) => m | (1n << BigInt(c)), 0n)
 /** mideleg: the supervisor interrupts (the VS ones are delegated by the H-extension itself). */
 const MIDELEG_S = (1n << 1n) | (1n << 5n) | (1n << 9n)
 const MENVCFG_STCE = 1n << 63n
+
+/**
+ * For a hart with no firmware (tests, benchmarks): what M-mode firmware does before it hands HS
+ * to a hypervisor — the usual S-mode delegation (`@honk/sbi`'s hand-off set), the supervisor
+ * interrupts, every counter, Sstc, FP on — and puts the hart in HS.
+ */
+export function handOffToHypervisor(hart: Hart): void {
+  hart.setCsr(CSR.medeleg, HANDOFF_MEDELEG | MEDELEG_TO_HS)
+  hart.setCsr(CSR.mideleg, MIDELEG_S)
+  hart.setCsr(CSR.mcounteren, 0xffff_ffffn)
+  hart.setCsr(CSR.menvcfg, hart.getCsr(CSR.menvcfg) | MENVCFG_STCE)
+  hart.setCsr(CSR.mstatus, hart.getCsr(CSR.mstatus) | MSTATUS.FS)
+  hart.privilege = 1
+}
 
 export class RvGuestHart implements GuestHart {
   pc = 0
@@ -37,12 +53,8 @@ export class RvGuestHart implements GuestHart {
     const w = new Uint8Array(4)
     new DataView(w.buffer).setUint32(0, ECALL, true)
     bus.writeBytes(trampoline, w)
-    // What M-mode firmware does before it hands HS to a hypervisor (OpenSBI does the same for KVM).
+    // What M-mode firmware does on a hart with H (OpenSBI does it too; @honk/sbi's hand-off does not yet).
     hart.setCsr(CSR.medeleg, hart.getCsr(CSR.medeleg) | MEDELEG_TO_HS)
-    hart.setCsr(CSR.mideleg, hart.getCsr(CSR.mideleg) | MIDELEG_S)
-    hart.setCsr(CSR.mcounteren, 0xffff_ffffn)
-    hart.setCsr(CSR.menvcfg, hart.getCsr(CSR.menvcfg) | MENVCFG_STCE)
-    hart.setCsr(CSR.mstatus, hart.getCsr(CSR.mstatus) | MSTATUS.FS)
   }
 
   get hartId(): number {

@@ -36,3 +36,16 @@ describe.skipIf(!run)('honk mode: vm linux', () => {
       await honk.close()
     }, 900_000)
 })
+
+describe('honk mode under OpenSBI fw_jump', () => {
+  it('vm timer, mmio, irq and the default demo run, and honk still powers off through OpenSBI afterwards (the VMM takes only the guest causes from the firmware: ecall from S stays with it)', async () => {
+    const session = new ConsoleSession()
+    const honk = createHonk({ harts: 2, memory: 128 << 20, firmware: 'opensbi', consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
+    session.start(honk.machine)
+    await session.waitFor('honk> ', 120_000)
+    session.send('vm timer\nvm mmio\nvm irq\nvm\nexit\n')
+    expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+    for (const l of ['vm: guest ticks: *****', 'vm: guest console: Mmio', 'vm: guest IRQs: ###', 'honk: hello from a guest VM', 'honk: shutting down']) expect(session.text).toContain(l)
+    await honk.close()
+  }, 300_000)
+})

@@ -8,7 +8,7 @@ import { createSystem } from '@honk/rv64'
 import { VirtioMmio, VirtioRng } from '@honk/virtio'
 import { DEMOS, GUEST_BASE, VM, asm, demoVm, outcomeMessage, runDemo, runVm, type DemoName } from '@honk/vmm'
 import { describe, expect, it } from 'vitest'
-import { RvGuestHart } from './guest-hart.js'
+import { RvGuestHart, handOffToHypervisor } from './guest-hart.js'
 
 const RAM = 0x8000_0000
 
@@ -16,7 +16,7 @@ const RAM = 0x8000_0000
 function machine() {
   const sys = createSystem({ harts: 1, ramSize: 16 << 20, hypervisor: true })
   const hart = sys.harts[0]!
-  hart.privilege = 1
+  handOffToHypervisor(hart)
   const guestHart = new RvGuestHart(hart, sys.bus, RAM)
   const host = { base: RAM + (4 << 20), bytes: sys.bus.ram.subarray(4 << 20, 12 << 20) }
   const idle = (until: bigint | undefined): boolean => {

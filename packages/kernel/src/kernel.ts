@@ -401,14 +401,22 @@ export class Kernel {
   }
 
   /**
-   * Guests' RAM: what lies between the DMA region (which ends at RAM + 36 MiB at most) and the
-   * device tree; none when the harts have no hypervisor extension or that is under 8 MiB.
+   * Guests' RAM: the larger free stretch of RAM around the device tree — between the DMA region
+   * and the tree (the TypeScript SBI puts the tree at the top of RAM), or from 2 MiB past the tree
+   * to the end of RAM (OpenSBI fw_jump puts it at RAM + 34 MiB). None when the harts have no
+   * hypervisor extension or the stretch is under 8 MiB.
    */
   private hypervisorFor(hart: number): KernelHypervisor | undefined {
     const hv = this.port.hypervisor
     if (!hv) return undefined
-    const base = this.platform.memory.base + (36 << 20)
-    const end = Math.min(this.platform.memory.base + this.platform.memory.size, this.port.dtbAddress)
+    const ram = this.platform.memory
+    const ramEnd = ram.base + ram.size
+    const dtb = this.port.dtbAddress
+    const dmaBase = ram.base + (4 << 20)
+    const dmaEnd = dmaBase + Math.min(32 << 20, Math.min(ramEnd, dtb) - dmaBase) // as dmaRegion
+    const MiB2 = 2 << 20
+    const above = Math.ceil((dtb + (1 << 20)) / MiB2) * MiB2
+    const [base, end] = dtb - dmaEnd >= ramEnd - above ? [dmaEnd, dtb] : [above, ramEnd]
     const size = end - base
     if (size < 8 << 20) return undefined
     const ticksPerMs = BigInt(this.platform.timebase || VIRT_TIMEBASE_HZ) / 1000n
