@@ -7,6 +7,7 @@ import { CSR, DBCN_FID, EID, HSM_FID, SBI_ERR_INVALID_PARAM, type AccessSize, ty
 import { describe, expect, it } from 'vitest'
 import { VmError } from './errors.js'
 import type { GuestHart, GuestRunResult, GuestTrap } from './guest-hart.js'
+import { runVmAsync } from './run.js'
 import { VM } from './vm.js'
 
 /** A hart whose `run` replays scripted results; registers and CSRs are plain storage. */
@@ -209,5 +210,35 @@ describe('VM construction', () => {
   it('places RAM 2 MiB-aligned in host memory when it can (megapage G-stage leaves)', () => {
     const vm = new VM({ host: host(), ramSize: 2 << 20 })
     expect((vm.ram.bytes.byteOffset + 0x9000_0000) % (2 << 20)).toBe(0)
+  })
+})
+
+describe('runVmAsync (vCPUs taking turns on lent harts)', () => {
+  it('an IPI sent to a vCPU that already went idle this round runs it again at once (no sleep, no "did not halt")', async () => {
+    const vm = new VM({ host: host(), ramSize: 1 << 20, vcpus: 2 })
+    vm.vcpus[1]!.start(0x8000_0000n, 0n)
+    const h0 = new ScriptHart([
+      (h) => {
+        h.writeCsr(CSR.hie, 1n << 2n) // the guest enabled its software interrupt (VSSIE)
+        return { reason: 'wfi', executed: 1 }
+      },
+      (h) => {
+        h.x[17] = BigInt(EID.LEGACY_SHUTDOWN)
+        return trap({ scause: 10n })
+      },
+    ])
+    const h1 = new ScriptHart([
+      (h) => {
+        h.x[17] = BigInt(EID.IPI)
+        h.x[16] = 0n
+        h.x[10] = 1n // hart mask: vCPU 0
+        h.x[11] = 0n
+        return trap({ scause: 10n })
+      },
+    ])
+    const sleeps: bigint[] = []
+    const o = await runVmAsync(vm, { lend: (i, f) => f(i === 0 ? h0 : h1), now: () => 0n, sleep: async (t) => void sleeps.push(t) })
+    expect(o.reason).toBe('shutdown')
+    expect(sleeps).toEqual([0n]) // one yield between the rounds, never a wait
   })
 })
