@@ -1,6 +1,7 @@
 /* The CPU benchmark guest: a fixed integer workload (CRC-32, a sort, a small matrix multiply),
  * repeated ROUNDS times; prints a checksum and the instructions it retired (instret) over the
- * UART at 0x10000000. Built bare-metal by bench/run.ts; runs on QEMU and on our hart. */
+ * UART at 0x10000000. Built bare-metal by bench/run.ts; runs on QEMU and on our hart. With -DSMODE
+ * (examples/virt-machine/bench/cpu-smode.ts) it is an S-mode payload at RAM + 2 MiB under an SBI. */
 typedef unsigned long u64;
 typedef unsigned int u32;
 #ifndef ROUNDS
@@ -10,7 +11,11 @@ static volatile unsigned char *const UART = (unsigned char *)0x10000000;
 static void putc(char c) { while (!(UART[5] & 0x20)) {} UART[0] = c; }
 static void puts(const char *s) { while (*s) putc(*s++); }
 static void puthex(u64 v) { for (int i = 60; i >= 0; i -= 4) putc("0123456789abcdef"[(v >> i) & 15]); putc('\n'); }
+#ifdef SMODE /* an S-mode payload under an SBI: the unprivileged counter (mcounteren.IR set by the SBI) */
+static u64 rdinstret(void) { u64 v; __asm__ volatile("csrr %0, instret" : "=r"(v)); return v; }
+#else
 static u64 rdinstret(void) { u64 v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v; }
+#endif
 
 static u32 crc_table[256];
 static void crc_init(void) {
