@@ -1,13 +1,14 @@
 /**
  * Issue #17, M13 in honk mode: `vm linux` boots the repo's Linux 6.1 (read from honk's root FS,
- * here through the host share) as a VS-mode guest under honk's kernel, its console on honk's;
+ * here through the host share) as a VS-mode guest under honk's kernel, its console on honk's,
+ * virtio-blk over a disk-image file of honk's FS;
  * the guest powers off and honk's shell is still there.
  */
 import { readFileSync } from 'node:fs'
 import { MemoryFS } from '@honk/vfs'
 import { describe, expect, it } from 'vitest'
 import { coreAnchor, factoryImage } from './factory-core.js'
-import { INITRAMFS, LINUX_IMAGE, guestBuilt } from './guest.js'
+import { INITRAMFS, LINUX_IMAGE, guestBuilt, patternDisk } from './guest.js'
 import { createHonk } from './honk.js'
 import { ConsoleSession } from './session.js'
 
@@ -17,16 +18,17 @@ describe.skipIf(!run)('honk mode: vm linux', () => {
   for (const smp of [1, 2])
     it(`vm linux --smp ${smp}: Linux boots to init under honk, powers off, and honk lives on`, async () => {
       const session = new ConsoleSession()
-      const share = new MemoryFS({ files: { 'linux/Image': new Uint8Array(readFileSync(LINUX_IMAGE)), 'linux/initramfs.cpio': new Uint8Array(readFileSync(INITRAMFS)) } })
+      const share = new MemoryFS({ files: { 'linux/Image': new Uint8Array(readFileSync(LINUX_IMAGE)), 'linux/initramfs.cpio': new Uint8Array(readFileSync(INITRAMFS)), 'linux/disk.img': patternDisk() } })
       const honk = createHonk({ harts: 1, memory: 256 << 20, firmware: 'builtin', share: { fs: share, tag: 'host' }, consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
       session.start(honk.machine)
       await session.waitFor('honk> ', 60_000)
-      session.send(`vm linux --smp ${smp} --mem 128\n`)
+      session.send(`vm linux --smp ${smp} --mem 128 --disk linux/disk.img\n`)
       await session.waitFor(`vm: launching Linux (`, 60_000)
       await session.waitFor('Linux version 6.1', 300_000)
       const report = await session.waitFor(/honk-init: (all checks passed|FAILED)/, 600_000)
       expect(report).toContain(`honk-init: harts: ${smp}`)
       expect(report).toContain('honk-init: hwrng: ok')
+      expect(report).toMatch(/honk-init: vda: sector 1 ok, hash [0-9a-f]{16}/) // virtio-blk over a file of honk's FS
       expect(report).toContain('honk-init: timers: 8 sleeps ok on every hart')
       await session.waitFor('vm: guest halted (SBI shutdown)', 120_000)
       await session.waitFor('honk> ', 30_000)

@@ -4,12 +4,15 @@
  * shell waits; the machine, its interrupts and the other harts go on). An unknown argument runs
  * the default demo, as in the Go honk.
  *
- * `vm linux [--smp N] [--mem MiB] [--kernel path] [--initrd path]` (M13): a Linux `Image` from
- * honk's root FS (default `linux/Image`, `linux/initramfs.cpio`) as a VS-mode guest with its
- * console on honk's (the SBI console, hvc0) and a virtio-rng; N vCPUs take turns on the hart.
+ * `vm linux [--smp N] [--mem MiB] [--kernel path] [--initrd path] [--disk path]` (M13): a Linux
+ * `Image` from honk's root FS (default `linux/Image`, `linux/initramfs.cpio`) as a VS-mode guest
+ * with its console on honk's (the SBI console, hvc0), a virtio-rng and, with `--disk`, a
+ * virtio-blk over a copy of that file (written back when the guest ends, if the root is
+ * writable); N vCPUs take turns on the hart.
  */
-import { cryptoRandom, VirtioRng } from '@honk/virtio'
-import { readFile } from '@honk/vfs'
+import { MemoryBlockDevice } from '@honk/block'
+import { cryptoRandom, VirtioBlk, VirtioRng } from '@honk/virtio'
+import { readFile, writeFile } from '@honk/vfs'
 import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type RunVmAsyncOptions } from '@honk/vmm'
 import { defineCommand, type CommandContext } from './command.js'
 import type { KernelHypervisor } from '../services.js'
@@ -51,10 +54,21 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, args: string[]):
   } catch (e) {
     return ctx.println(`vm: ${describeError(e)}`)
   }
+  const diskPath = args.includes('--disk') ? opt('--disk', '') : undefined
+  let disk: MemoryBlockDevice | undefined
+  if (diskPath !== undefined) {
+    try {
+      const bytes = await readFile(ctx.fs, diskPath)
+      if (bytes.length === 0 || bytes.length % 512 !== 0) return ctx.println(`vm: ${diskPath}: a disk image must be a non-empty multiple of 512 bytes (it has ${bytes.length})`)
+      disk = new MemoryBlockDevice(bytes.length / 512, 512, bytes)
+    } catch (e) {
+      return ctx.println(`vm: ${describeError(e)}`)
+    }
+  }
   let built
   try {
     parseLinuxImage(image) // before RAM is set aside: a file that is no kernel is the first thing to say
-    built = linuxVm({ host: hv.region, ramSize: mem << 20, vcpus: smp, console: { write: (b) => ctx.out(String.fromCharCode(b)) }, image, initrd, devices: [new VirtioRng({ source: cryptoRandom })] })
+    built = linuxVm({ host: hv.region, ramSize: mem << 20, vcpus: smp, console: { write: (b) => ctx.out(String.fromCharCode(b)) }, image, initrd, devices: [...(disk ? [new VirtioBlk(disk)] : []), new VirtioRng({ source: cryptoRandom })] })
   } catch (e) {
     if (e instanceof VmError) return ctx.println(`vm: ${e.message}`)
     throw e
@@ -63,4 +77,13 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, args: string[]):
   const outcome = await runVmAsync(built.vm, { ...runOptions(hv), timeBudget: 1n << 62n })
   if (outcome.reason === 'fault') ctx.println(`\nvm: ${outcome.error.message}`)
   ctx.println(`vm: ${outcomeMessage(outcome)}`)
+  if (disk && diskPath !== undefined && ctx.host.root.writable) {
+    try {
+      const image = new Uint8Array(disk.blockCount * 512)
+      await disk.read(0, image)
+      await writeFile(ctx.fs, diskPath, image)
+    } catch (e) {
+      ctx.println(`vm: ${diskPath}: not written back: ${describeError(e)}`)
+    }
+  }
 }
