@@ -189,11 +189,11 @@ export const HANDOFF_SCOUNTEREN = 0x7n
 /**
  * menvcfg fields asked for; the hart keeps those it implements (the fields are WARL, read-only
  * zero when their extension is absent, §3.1.18): STCE (Sstc: S-mode's own timer, stimecmp),
- * PBMTE (Svpbmt), CBZE (Zicboz), CBCFE and CBIE = 01 (Zicbom: flush). FIOM stays 0 as OpenSBI
- * leaves it (I/O and memory fences stay separate).
+ * PBMTE (Svpbmt), CBZE (Zicboz), CBCFE and CBIE = 11 (Zicbom: cbo.inval invalidates, as OpenSBI
+ * sets it). FIOM stays 0 as OpenSBI leaves it (I/O and memory fences stay separate).
  */
 export const MENVCFG_STCE = MENVCFG.STCE
-export const HANDOFF_MENVCFG_WANTED = MENVCFG.STCE | MENVCFG.PBMTE | MENVCFG.CBZE | MENVCFG.CBCFE | MENVCFG.CBIE_FLUSH
+export const HANDOFF_MENVCFG_WANTED = MENVCFG.STCE | MENVCFG.PBMTE | MENVCFG.CBZE | MENVCFG.CBCFE | MENVCFG.CBIE
 
 export interface FirmwareOptions {
   /** Harts STARTED at reset (default `[0]`, the boot hart); the others are STOPPED. */
