@@ -14,7 +14,7 @@ import { createServer as createHttpServer, get, type Server as HttpServer } from
 import { createServer, type AddressInfo } from 'node:net'
 import { UserNet, streamFramePort } from '@honk/net/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GuestHash, guestPattern, hashOfGuestPattern } from '../../../scripts/guest/init-protocol.ts'
+import { GuestHash, guestPattern, hashOfGuestPattern } from '../../../scripts/guest/init-protocol.js'
 import { createFromCli, parseCli } from './cli.js'
 import { INITRAMFS, LINUX_IMAGE, guestBuilt } from './guest.js'
 import { ConsoleSession } from './session.js'

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { crc32 } from '@honk/image'
 import { afterAll, describe, expect, it } from 'vitest'
-import { guestPattern } from '../../../scripts/guest/init-protocol.ts'
+import { guestPattern } from '../../../scripts/guest/init-protocol.js'
 import { GUEST_CACHE, INITRAMFS, LINUX_IMAGE, OPENSBI_FW_JUMP, guestBuilt, patternDisk } from './guest.js'
 
 const UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'

@@ -15,7 +15,7 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { GuestHash, guestPattern, hashOfGuestPattern } from '../../../scripts/guest/init-protocol.ts'
+import { GuestHash, guestPattern, hashOfGuestPattern } from '../../../scripts/guest/init-protocol.js'
 import { dgramFramePort, streamFramePort } from './node/qemu.js'
 import { UserNet } from './node/nat.js'
 

@@ -28,7 +28,7 @@ export { WasmLimitError, WasmSignalError, WasmTrapError, type WasmLimitKind } fr
 export { runWasiWorker, SharedBridge, type RunnerPort } from './wasi/runner.js'
 export { browserWasmWorkers, runWasiWorkerInBrowser, type BrowserWorkerLike } from './wasi/browser.js'
 export { WasiHost, WasiExit, WasiLimitExceeded, WasiRaise, errnoOfHostCode, type BridgeAnswer, type DirectFileIo, type WasiBridge, type WasiHostConfig } from './wasi/host.js'
-export { WasiSocketServer, isListener, type WasiListener, type WasiSocket, type WasiStreamSocket } from './wasi/sockets.js'
+export { WasiSocketServer, isListener, type SocketRequest as WasiSocketRequest, type WasiListener, type WasiSocket, type WasiStreamSocket } from './wasi/sockets.js'
 export { WasiFsServer, errnoOf, type Answer, type Resolved as WasiResolved, type WasiFsServerOptions, type WasiStdin } from './wasi/server.js'
 export { Errno, Rights, Filetype, Fdflags, Oflags, Fstflags, Whence, Clockid, WASI_FUNCTIONS, errnoName, type ErrnoName, type WasiFunction } from './wasi/abi.js'
 export type { At as WasiAt, FakeClockSpec, Request as WasiRequest, WireTime as WasiWireTime, WorkerMessage as WasiWorkerMessage } from './wasi/protocol.js'

@@ -7,6 +7,7 @@
  * socket or a `@honk/net` `TcpDuplex` works).
  */
 import { Errno } from './abi.js'
+import type { Answer } from './server.js'
 
 /** A connected byte stream. */
 export interface WasiStreamSocket {
@@ -43,8 +44,6 @@ export type SocketRequest =
   | { op: 'sockclose'; sock: number }
   /** Which of `read` (readable or a connection waiting) are ready, waiting at most `timeoutMs` (-1: forever) for one. */
   | { op: 'sockpoll'; read: number[]; timeoutMs: number }
-
-type Answer = { errno: number } | { json: unknown } | { bytes: Uint8Array }
 
 interface StreamEntry {
   kind: 'stream'
