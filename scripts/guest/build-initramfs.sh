@@ -4,15 +4,19 @@
 # initramfs: the same, plus a static BusyBox (scripts/guest/build-busybox.sh) as /bin/busybox
 # with a symlink per applet (/bin/sh among them) for the shell on fbcon (init's honk.shell=1).
 # The other guests' initramfs stays without it (no extra bytes to load on every boot).
+# And the KVM guest's (issue #17): the same plus /kvmcheck (scripts/guest/kvmcheck.c, run as
+# rdinit=/kvmcheck), which runs a tiny guest through /dev/kvm.
 # Prints the cpio paths, one a line:
 #   $HONK_CACHE/initramfs.cpio
 #   $HONK_CACHE/initramfs-display.cpio
+#   $HONK_CACHE/initramfs-kvm.cpio
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${HONK_CACHE:-$HOME/.cache/honk}"
 src="$cache/linux-6.1"
 out="$cache/initramfs.cpio"
 out_display="$cache/initramfs-display.cpio"
+out_kvm="$cache/initramfs-kvm.cpio"
 [ -f "$src/tools/include/nolibc/nolibc.h" ] || bash "$here/build-linux.sh" >/dev/null
 busybox="$(bash "$here/build-busybox.sh" | tail -1)"
 work="$(mktemp -d)"
@@ -21,6 +25,11 @@ trap 'rm -rf "$work"' EXIT
 riscv64-linux-gnu-gcc -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin \
   -march=rv64imac_zicsr_zifencei -mabi=lp64 -I "$src/tools/include/nolibc" \
   -include nolibc.h -o "$work/init" "$here/init.c" -lgcc
+# kvmcheck: the same way; its KVM uapi (linux/kvm.h, asm/kvm.h) is the 6.1 one of the cross
+# toolchain's linux-libc-dev-riscv64-cross.
+riscv64-linux-gnu-gcc -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin \
+  -march=rv64imac_zicsr_zifencei -mabi=lp64 -I "$src/tools/include/nolibc" \
+  -include nolibc.h -o "$work/kvmcheck" "$here/kvmcheck.c" -lgcc
 # gen_init_cpio makes /dev/console without root (the kernel opens it for init's stdio).
 gcc -O2 -o "$work/gen_init_cpio" "$src/usr/gen_init_cpio.c"
 cat > "$work/list" <<LIST
@@ -33,6 +42,10 @@ file /init $work/init 0755 0 0
 LIST
 "$work/gen_init_cpio" "$work/list" > "$out.tmp"
 mv "$out.tmp" "$out"
+cp "$work/list" "$work/list-kvm"
+echo "file /kvmcheck $work/kvmcheck 0755 0 0" >> "$work/list-kvm"
+"$work/gen_init_cpio" "$work/list-kvm" > "$out_kvm.tmp"
+mv "$out_kvm.tmp" "$out_kvm"
 # The display guest's: BusyBox and its applets' links (busybox.links: /bin/ls, /usr/bin/clear, ...).
 cp "$work/list" "$work/list-display"
 cat >> "$work/list-display" <<LIST
@@ -52,3 +65,4 @@ done < "$(dirname "$busybox")/busybox.links" >> "$work/list-display"
 mv "$out_display.tmp" "$out_display"
 echo "$out"
 echo "$out_display"
+echo "$out_kvm"

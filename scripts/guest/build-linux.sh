@@ -7,6 +7,8 @@
 # `--variant display` builds the display guest (issue #16: virtio-gpu + fbcon + virtio-input,
 # scripts/guest/linux-display.config merged on top) in its own tree, $cache/linux-6.1-display,
 # so the main guest's tree and its cache key (the hash of linux.config alone) are unchanged.
+# `--variant kvm` builds the KVM guest (issue #17: Linux's own KVM on the H extension,
+# scripts/guest/linux-kvm.config) the same way, in $cache/linux-6.1-kvm.
 # Prints the Image path on its last line.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,16 +16,17 @@ cache="${HONK_CACHE:-$HOME/.cache/honk}"
 variant=""
 case "${1:-}" in
   "") ;;
-  --variant) variant="${2:?--variant needs a name (display)}" ;;
+  --variant) variant="${2:?--variant needs a name (display, kvm)}" ;;
   --variant=*) variant="${1#--variant=}" ;;
-  *) echo "build-linux.sh: unknown argument '$1' (expected --variant display)" >&2; exit 2 ;;
+  *) echo "build-linux.sh: unknown argument '$1' (expected --variant display|kvm)" >&2; exit 2 ;;
 esac
 fragments=("$here/linux.config")
 src="$cache/linux-6.1"
 case "$variant" in
   "") ;;
   display) fragments+=("$here/linux-display.config"); src="$cache/linux-6.1-display" ;;
-  *) echo "build-linux.sh: unknown variant '$variant' (expected display)" >&2; exit 2 ;;
+  kvm) fragments+=("$here/linux-kvm.config"); src="$cache/linux-6.1-kvm" ;;
+  *) echo "build-linux.sh: unknown variant '$variant' (expected display or kvm)" >&2; exit 2 ;;
 esac
 image="$src/arch/riscv/boot/Image"
 stamp="$src/.honk-config-$(cat "${fragments[@]}" | sha256sum | cut -c1-16)"
