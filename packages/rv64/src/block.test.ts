@@ -87,6 +87,28 @@ describe('the block tier agrees with the interpreter', () => {
     )
   })
 
+  it("random code in S-mode under OpenSBI-like PMP entries: a closed stretch amid the data, accesses across its edges (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: -4, max: 3 }), fc.boolean(), (body, values, slices, at, lock) => {
+        const n = body.length
+        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
+        compare(program, (m) => {
+          m.hart.setX(1, BigInt(DATA))
+          m.hart.setX(3, 0n)
+          m.hart.setX(2, 20n)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+          // Entry 0: 32 bytes near x1 closed to S (and to M too when locked); entry 1: everything
+          // open. The direct window is the RAM on one side of it; the rest is checked.
+          m.hart.setCsr(CSR.pmpaddr0, BigInt((DATA + at * 32) / 4) | 3n)
+          m.hart.setCsr(CSR.pmpaddr0 + 1, (1n << 54n) - 1n)
+          m.hart.setCsr(CSR.pmpcfg0, lock ? 0x1f98n : 0x1f18n)
+          m.hart.privilege = 1
+        }, [...slices, 100_000])
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('compiles a block start after blockThreshold visits (not before), and never with Infinity', () => {
     const loop = [ADDI(5, 5, 1), ADDI(2, 2, -1), B(1, 2, 0, -8), J_SELF]
     for (const threshold of [8, 50]) {

@@ -47,8 +47,8 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   }
   if (ds.length < 2) return null
   if (!terminal) body.push(`h.pc = pc0 + ${off - start}\nreturn ${ds.length}`)
-  // direct, ramBase, ramEnd: constant while a block runs (it writes no CSR and maps nothing).
-  const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\nconst direct = h.direct, ramBase = h.ramBase, ramEnd = h.ramEnd\n${body.join('\n')}\n}`
+  // The direct window and ramBase: constant while a block runs (it writes no CSR and maps nothing).
+  const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\nconst dlo = h.directLo, dhi = h.directHi, ramBase = h.ramBase\n${body.join('\n')}\n}`
   const fn = new Function('ds', 'mul64', source)(ds, mul64) as BlockFn
   return { fn, length: ds.length }
 }
@@ -91,12 +91,12 @@ const ltu = (ah: string, al: string, bh: string, bl: string) => `((${ah} >>> 0) 
 const ea = (d: Decoded, i: number) => `const ah = ${hi(d.rs1)}\nconst va = ah < 0x1fffff && ah > -0x1fffff ? ah * 4294967296 + (${lo(d.rs1)} >>> 0) + ${d.immN} : h.addr(ds[${i}])`
 
 /**
- * `o`, the RAM offset of the access: straight from `va` while the hart is `direct` (nothing can
- * trap there), else through the hart's translation, which may trap (so `h.pc` and `h.blockDone`
+ * `o`, the RAM offset of the access: straight from `va` inside the hart's direct window (nothing
+ * can trap there), else through the hart's translation, which may trap (so `h.pc` and `h.blockDone`
  * are set first) or find MMIO (then the block returns, for the interpreter to do it).
  */
 const offset = (size: number, kind: number, pcHere: string, i: number) =>
-  `let o\nif (direct && va >= ramBase && va + ${size} <= ramEnd) o = va - ramBase\nelse {\nh.pc = ${pcHere}\nh.blockDone = ${i}\no = h.ramOffset(va, ${size}, ${kind})\nif (o < 0) return ${i}\n}`
+  `let o\nif (va >= dlo && va + ${size} <= dhi) o = va - ramBase\nelse {\nh.pc = ${pcHere}\nh.blockDone = ${i}\no = h.ramOffset(va, ${size}, ${kind})\nif (o < 0) return ${i}\n}`
 
 function shiftLeft(rd: number, rs: number, sh: number): string {
   if (rd === 0) return ''

@@ -951,6 +951,7 @@ export class Hart {
    * else -1 with the physical address in `mmioPa` (for `loadMmio` / `storeMmio`).
    */
   private ramOffset(va: number, size: number, kind: Access): number {
+    if (va >= this.directLo && va + size <= this.directHi) return va - this.ramBase
     // A misaligned access across a page boundary: the pages need not be adjacent in physical
     // memory, so it goes to the slow path (`mmioPa` NaN), which translates each page.
     if ((va & (PAGE - 1)) > PAGE - size) {
@@ -1175,15 +1176,38 @@ export class Hart {
   }
 
   /**
-   * True while a data access's virtual address is its physical address and needs no check:
-   * bare translation (satp.MODE 0, so whatever the privilege and MPRV), no active PMP entry, no
-   * device over RAM. Compiled blocks then reach RAM with one range test. Kept with every satp and
-   * PMP write (both flush the TLB) and at the start of every `run()` (the host may map devices).
+   * The direct window `[directLo, directHi)`: RAM where a data access's virtual address is its
+   * physical address and needs no check, so the interpreter and compiled blocks reach it with one
+   * range test. Open while translation is the identity (satp.MODE 0, or M-mode data without
+   * MPRV to a lower privilege; not V) and no device sits over RAM; PMP then narrows it to the
+   * longest stretch of RAM it opens wholly to the data privilege (`Pmp.window`, computed once per
+   * PMP write: with OpenSBI's entries, all RAM past the firmware). Accesses outside it take the
+   * checked path. Kept with every satp and PMP write (both flush the TLB), every privilege or
+   * mstatus change (`updateXmode`) and at the start of every `run()` (the host may map devices).
+   * Empty: [0, 0).
    */
-  private direct = false
+  private directLo = 0
+  private directHi = 0
 
   private updateDirect(): void {
-    this.direct = this.xmode === 0 && !this.pmp.active && this.bus.shadowedPages.size === 0
+    if (this.bus.shadowedPages.size !== 0 || this.xmode < 0) {
+      this.directLo = this.directHi = 0
+      return
+    }
+    const priv = this.dataPrivilege()
+    if (this.xmode > 0 && priv !== 3) {
+      this.directLo = this.directHi = 0
+      return
+    }
+    const pmp = this.pmp
+    if (!pmp.active || (priv === 3 && !pmp.locked)) {
+      this.directLo = this.ramBase
+      this.directHi = this.ramEnd
+      return
+    }
+    const w = pmp.window(this.ramBase, this.ramEnd, priv)
+    this.directLo = w.lo
+    this.directHi = w.hi
   }
 
   /**

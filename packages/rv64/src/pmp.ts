@@ -28,6 +28,8 @@ export class Pmp {
   active = false
   /** Some active entry is locked: M-mode accesses are checked too. */
   locked = false
+  /** `window()`'s answers for S/U (0) and M (1) since the last change: [ramLo, ramHi, lo, hi]. */
+  private windows: (number[] | undefined)[] = [undefined, undefined]
 
   cfgByte(i: number): number {
     return Number((this.cfg[(i >> 3) * 2]! >> BigInt((i & 7) * 8)) & 0xffn)
@@ -93,6 +95,43 @@ export class Pmp {
     this.regions = regions
     this.active = regions.length > 0
     this.locked = locked
+    this.windows = [undefined, undefined]
+  }
+
+  /**
+   * The longest range `[lo, hi)` inside `[ramLo, ramHi)` where PMP allows every access of
+   * privilege `priv` (M, or S/U: they are alike) that lies wholly inside the range, for R, W and
+   * X: the hart then reaches it without a check (one range test per access), and everything
+   * else takes `check()`. Exact by construction: the range is one segment between consecutive
+   * region boundaries, so every region either covers all of it or none of it — the same region
+   * decides for every byte, and no access inside it can match a region partially (§3.7.1). Two
+   * adjacent open segments are not merged, since an access across their common boundary would be
+   * such a partial match. `[0, 0)` when no segment is open. Cached until the next PMP write.
+   */
+  window(ramLo: number, ramHi: number, priv: number): { lo: number; hi: number } {
+    const k = priv === 3 ? 1 : 0
+    const c = this.windows[k]
+    if (c !== undefined && c[0] === ramLo && c[1] === ramHi) return { lo: c[2]!, hi: c[3]! }
+    const cuts = new Set<number>([ramLo, ramHi])
+    for (const r of this.regions) {
+      if (r.lo > ramLo && r.lo < ramHi) cuts.add(r.lo)
+      if (r.hi > ramLo && r.hi < ramHi) cuts.add(r.hi)
+    }
+    const sorted = [...cuts].sort((a, b) => a - b)
+    let lo = 0
+    let hi = 0
+    for (let i = 0; i + 1 < sorted.length; i++) {
+      const a = sorted[i]!
+      const b = sorted[i + 1]!
+      if (b - a <= hi - lo) continue
+      // Inside the segment the matching regions are the same for every byte: one byte tells.
+      if (this.check(a, 1, PMP_R, priv) && this.check(a, 1, PMP_W, priv) && this.check(a, 1, PMP_X, priv)) {
+        lo = a
+        hi = b
+      }
+    }
+    this.windows[k] = [ramLo, ramHi, lo, hi]
+    return { lo, hi }
   }
 
   /**
