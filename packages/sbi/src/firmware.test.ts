@@ -150,6 +150,21 @@ describe('hand-off to S-mode: what M-mode firmware sets up for the modes below (
     expect(h.getCsr(C.stimecmp)).toBe(U64) // no S timer pending until asked for
   })
 
+  it('a hart with the H extension (misa.H): VS ecalls, guest page faults and virtual instructions go to HS-mode (issue #17: Linux KVM)', () => {
+    // OpenSBI delegates causes 20-23 when misa has H and redirects VS ecalls (10) to HS by
+    // software; nothing runs in M-mode here, so 10 is delegated too. KVM's guests trap there.
+    const MISA = 0x301
+    const h = new FakeCsrHart(0)
+    h.setCsr(MISA, (2n << 62n) | (1n << 7n) | 0x14_112dn) // rv64 imafdc + h
+    fw.enterSupervisor(h)
+    expect(h.getCsr(C.medeleg)).toBe(0xb1ffn | (1n << 10n) | (0xfn << 20n))
+    expect(h.getCsr(C.medeleg) & (1n << 9n)).toBe(0n) // HS ecalls still come to the SBI
+    const noH = new FakeCsrHart(0)
+    noH.setCsr(MISA, (2n << 62n) | 0x14_112dn)
+    fw.enterSupervisor(noH)
+    expect(noH.getCsr(C.medeleg)).toBe(0xb1ffn)
+  })
+
   it('keeps only the menvcfg fields the hart implements (WARL), and tells which', () => {
     expect(fw.enterSupervisor(new FakeCsrHart(0, 0n))).toBe(0n)
     expect(fw.enterSupervisor(new FakeCsrHart(0, U64))).toBe(MENVCFG_STCE | (1n << 62n) | 0xd0n) // STCE PBMTE CBZE CBCFE CBIE=01, never FIOM

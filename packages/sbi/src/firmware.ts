@@ -177,6 +177,15 @@ export const HANDOFF_MEDELEG = [
   CAUSE.MISALIGNED_FETCH, CAUSE.FETCH_ACCESS, CAUSE.ILLEGAL, CAUSE.BREAKPOINT, CAUSE.MISALIGNED_LOAD, CAUSE.LOAD_ACCESS,
   CAUSE.MISALIGNED_STORE, CAUSE.STORE_ACCESS, CAUSE.ECALL_U, CAUSE.FETCH_PAGE, CAUSE.LOAD_PAGE, CAUSE.STORE_PAGE,
 ].reduce((m, c) => m | causeMask(c), 0n) // 0xb1ff
+/**
+ * Added to {@link HANDOFF_MEDELEG} on a hart with the H extension (misa.H): guest page faults and
+ * virtual-instruction exceptions (OpenSBI delegates these four when misa has H), and ecalls from
+ * VS-mode, which OpenSBI redirects to HS-mode by software: a hypervisor (Linux's KVM) takes them.
+ */
+export const HANDOFF_MEDELEG_H = [
+  CAUSE.ECALL_VS, CAUSE.FETCH_GUEST_PAGE, CAUSE.LOAD_GUEST_PAGE, CAUSE.VIRTUAL_INSTRUCTION, CAUSE.STORE_GUEST_PAGE,
+].reduce((m, c) => m | causeMask(c), 0n) // 0xf00400
+const MISA_H = 1n << 7n
 /** Interrupts delegated to S-mode: SSI, STI, SEI (as OpenSBI). */
 export const HANDOFF_MIDELEG = irqMask(IRQ.SSI) | irqMask(IRQ.STI) | irqMask(IRQ.SEI) // 0x222
 /** S-mode may read every counter (cycle, time, instret, hpmcounter3–31), as under OpenSBI (privileged spec §3.1.11). */
@@ -285,7 +294,7 @@ export class Firmware {
   enterSupervisor(hart: SbiMachineHart): bigint {
     const c = HANDOFF_CSR
     hart.setCsr(c.mstatus, HANDOFF_MSTATUS)
-    hart.setCsr(c.medeleg, HANDOFF_MEDELEG)
+    hart.setCsr(c.medeleg, hart.getCsr(CSR.misa) & MISA_H ? HANDOFF_MEDELEG | HANDOFF_MEDELEG_H : HANDOFF_MEDELEG)
     hart.setCsr(c.mideleg, HANDOFF_MIDELEG)
     hart.setCsr(c.mie, 0n)
     hart.setCsr(c.mcounteren, HANDOFF_MCOUNTEREN)
