@@ -27,6 +27,7 @@ import { readFile, stat } from 'node:fs/promises'
 import type { BlockDevice } from '@honk/block'
 import { FileBlockDevice } from '@honk/block/node'
 import { HonkError } from '@honk/errors'
+import { DEFAULT_ISA } from '@honk/sbi'
 import { serve } from '@honk/p9'
 import { HostFS } from '@honk/vfs/node'
 import { NvmeController, VirtioBlk, VirtioNet, VirtioP9, VirtioPci, VirtioRng, type FramePort, type P9Handler, type VirtioDevice } from '@honk/virtio'
@@ -87,7 +88,9 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
                               display device given, adds virtio-gpu, -keyboard and -tablet
   --screenshot <file.png>     the display (virtio-gpu scanout 0) as a PNG when the machine
                               exits, like QEMU's screendump
-  --nographic, -M/-machine virt, -cpu rv64, -serial stdio|mon:stdio,
+  -cpu rv64[,h=true]           the harts; h=true (or on) adds the hypervisor extension (H, as
+                              QEMU's; riscv,isa then has the 'h'), e.g. for Linux's KVM
+  --nographic, -M/-machine virt, -serial stdio|mon:stdio,
   -accel tcg                  accepted for QEMU compatibility: they ask for what the machine is
                               (the console is always stdio; Ctrl-A x quits)
   --version                   the version
@@ -211,6 +214,12 @@ function rest(where: string, kv: Map<string, string>, what = 'not supported'): v
   if (key !== undefined) throw new UsageError(`${where}: ${key}=${value} is ${what}`)
 }
 
+/** An ISA string with the hypervisor extension: `h` after the single letters, as QEMU writes it (`rv64imafdch_zicsr…`). */
+export function withHypervisor(isa: string): string {
+  const m = /^(rv\d+[a-z]*?)(h?)((?:_.*)?)$/.exec(isa)
+  return m ? `${m[1]}h${m[3]}` : isa
+}
+
 function take(kv: Map<string, string>, key: string): string | undefined {
   const v = kv.get(key)
   kv.delete(key)
@@ -282,7 +291,16 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     if (take(kv, 'type') !== 'virt') throw new UsageError(`${label('machine')}: not supported: the only machine is virt`)
     rest(label('machine'), kv, 'not supported (virt with its defaults only)')
   }
-  if (val('cpu') !== undefined && val('cpu') !== 'rv64') throw new UsageError(`${label('cpu')}: not supported: the only CPU model is rv64 (QEMU's default for virt)`)
+  // -cpu rv64 is what the machine is; QEMU's h=true|on (h=false|off) turns on the H extension.
+  let hypervisor = false
+  if (single.cpu) {
+    const kv = parseKeyval(single.cpu.flag, single.cpu.value, 'model')
+    if (take(kv, 'model') !== 'rv64') throw new UsageError(`${label('cpu')}: not supported: the only CPU model is rv64 (QEMU's default for virt)`)
+    const h = take(kv, 'h')
+    if (h !== undefined && !['true', 'on', 'false', 'off'].includes(h)) throw new UsageError(`${label('cpu')}: h=${h}: true, on, false or off`)
+    hypervisor = h === 'true' || h === 'on'
+    if (kv.size > 0) throw new UsageError(`${label('cpu')}: not supported: only rv64 and its h=true|false (the hypervisor extension)`)
+  }
   let web: DisplaySpec['web']
   if (single.display) {
     const kv = parseKeyval(single.display.flag, single.display.value, 'type')
@@ -506,7 +524,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   const initrd = val('initrd')
   const readOnlyDrives = attached.flatMap((d, i) => (d.readOnly ? [i] : []))
   return {
-    config: { harts, memory, bios, clock, mmu, ...(append !== undefined ? { bootargs: append } : {}), ...(seed !== undefined ? { seed } : {}) },
+    config: { harts, memory, bios, clock, mmu, ...(hypervisor ? { hypervisor, isa: withHypervisor(DEFAULT_ISA) } : {}), ...(append !== undefined ? { bootargs: append } : {}), ...(seed !== undefined ? { seed } : {}) },
     ...(bios === 'firmware' ? { firmware: biosValue } : {}),
     ...(kernel ? { kernel } : {}),
     ...(initrd ? { initrd } : {}),
