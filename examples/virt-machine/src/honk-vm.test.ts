@@ -8,6 +8,7 @@ import { createHonk } from './honk.js'
 import { coreAnchor, factoryImage } from './factory-core.js'
 import { MemoryFS } from '@honk/vfs'
 import { ConsoleSession } from './session.js'
+import { asm } from '@honk/vmm'
 
 it('vm, vm timer, vm paging, vm dbcn, vm mmio, vm irq, vm virtio: the Go honk\'s transcripts, then the shell still answers', async () => {
   const session = new ConsoleSession()
@@ -55,3 +56,100 @@ it('vm linux with a file that is no Linux Image, or none at all, says so and the
   expect(session.text).toContain('vm: --smp takes 1..8')
   await honk.close()
 })
+
+/**
+ * A tiny guest in the shape of a Linux `Image` (RISC-V header, "RSC\x05" magic, text_offset
+ * 2 MiB): a jump over the header, then `code`. Enough for `vm linux` to boot it as it boots Linux.
+ */
+function fakeImage(code: readonly number[]): Uint8Array {
+  const img = new Uint8Array(64 + 4 * code.length)
+  const v = new DataView(img.buffer)
+  v.setUint32(0, asm.jal(0, 64), true)
+  v.setBigUint64(8, 0x20_0000n, true)
+  v.setBigUint64(16, BigInt(img.length), true)
+  v.setUint32(56, 0x0543_5352, true)
+  code.forEach((w, i) => v.setUint32(64 + 4 * i, w, true))
+  return img
+}
+const R = asm.R
+/** Spins forever. */
+const SPIN = fakeImage([asm.J_SELF])
+/** Stores to guest-physical 0 (no RAM, no device there): a guest fault. */
+const CRASH = fakeImage([asm.sd(R.zero, R.zero, 0), asm.J_SELF])
+/** Polls SBI console_getchar and writes each byte back upper-cased (andi a0, a0, 0xdf) with console_putchar. */
+const ANDI_A0_DF = (0xdf << 20) | (R.a0 << 15) | (7 << 12) | (R.a0 << 7) | 0x13
+const ECHO = fakeImage([asm.li(R.a7, 2), asm.ECALL, asm.li(R.t0, -1), asm.beq(R.a0, R.t0, -12), ANDI_A0_DF, asm.li(R.a7, 1), asm.ECALL, asm.jal(0, -28)])
+
+async function honkWithGuests() {
+  const session = new ConsoleSession()
+  const share = new MemoryFS({ files: { 'linux/Image': SPIN, 'linux/initramfs.cpio': 'x', 'crash/Image': CRASH, 'echo/Image': ECHO } })
+  const honk = createHonk({ harts: 1, memory: 128 << 20, firmware: 'builtin', share: { fs: share, tag: 'host' }, consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
+  session.start(honk.machine)
+  await session.waitFor('honk> ', 30_000)
+  const launch = async (cmd: string): Promise<number> => {
+    session.send(`${cmd}\n`)
+    const m = /vm: VM (\d+) /.exec(await session.waitFor(/vm: VM \d+ [^\n]*\n/, 20_000))
+    return Number(m![1])
+  }
+  return { session, honk, launch }
+}
+
+it('vm linux -d runs guests in the background with ids (vm list, ps), vm stop ends one and gives the hart back, a crashing guest ends alone', async () => {
+  const { session, honk, launch } = await honkWithGuests()
+  const a = await launch('vm linux -d --mem 32')
+  const b = await launch('vm linux -d --mem 32 --smp 2')
+  expect(b).not.toBe(a)
+  await session.waitFor('honk> ')
+  session.send('vm list\n')
+  const listed = await session.waitFor(/\(\d+ VMs[^\n]*\n/)
+  expect(listed).toMatch(new RegExp(`\\n${a}\\s+linux\\s+1\\s+32MiB\\s+running\\s`))
+  expect(listed).toMatch(new RegExp(`\\n${b}\\s+linux\\s+2\\s+32MiB\\s+running\\s`))
+  expect(listed).toContain('(2 VMs; guest RAM 72 of')
+  session.send('ps\n')
+  expect(await session.waitFor(/\(\d+ processes\)/)).toMatch(new RegExp(`\\n${a}\\s+vm-linux\\s+running`))
+  session.send(`vm stop ${a}\n`)
+  await session.waitFor(`vm: VM ${a} stopped`)
+  session.send(`kill ${b}\n`) // the process table's kill ends a VM the same way
+  await session.waitFor(`killed PID ${b}`)
+  session.send('vm timer\n') // the hart is the kernel's again, and the guests' RAM free
+  await session.waitFor('vm: guest ticks: *****')
+  await session.waitFor('honk> ')
+  session.send('vm list\n')
+  const after = await session.waitFor(/\(\d+ VMs[^\n]*\n/)
+  expect(after).toMatch(new RegExp(`\\n${a}\\s+linux\\s+1\\s+32MiB\\s+stopped\\s`))
+  expect(after).toMatch(new RegExp(`\\n${b}\\s+linux\\s+2\\s+32MiB\\s+stopped\\s`))
+  expect(after).toContain('guest RAM 0 of')
+  const c = await launch('vm linux -d --mem 32 --kernel crash/Image')
+  await session.waitFor(new RegExp(`vm: VM ${c}: guest fault`), 30_000)
+  session.send(`vm list\nvm stop ${c}\necho honk still here\n`)
+  expect(await session.waitFor(/\(\d+ VMs[^\n]*\n/)).toMatch(new RegExp(`\\n${c}\\s+linux\\s+1\\s+32MiB\\s+fault\\s`))
+  await session.waitFor(`vm: VM ${c} is not running (fault)`)
+  await session.waitFor('honk still here')
+  session.send('exit\n')
+  expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+  await honk.close()
+}, 120_000)
+
+it("vm linux attaches the guest's console: typed bytes reach the guest (SBI getchar), Ctrl-] detaches, vm attach returns", async () => {
+  const { session, honk, launch } = await honkWithGuests()
+  const id = await launch('vm linux --mem 32 --kernel echo/Image')
+  expect(session.text).toContain(`vm: VM ${id} attached (Ctrl-] detaches)`)
+  session.send('helloguest\r')
+  await session.waitFor('HELLOGUEST') // the guest's answer: the shell's editor never saw these bytes
+  session.send('\x1d')
+  await session.waitFor(`vm: detached from VM ${id} (still running: vm attach ${id}, vm stop ${id})`)
+  await session.waitFor('honk> ')
+  session.send('echo shell again\n')
+  await session.waitFor('shell again')
+  expect(session.text).not.toContain('SHELL AGAIN') // detached: input is the shell's
+  session.send(`vm attach ${id}\n`)
+  await session.waitFor(`vm attach ${id}`)
+  session.send('more')
+  await session.waitFor('MORE')
+  session.send('\x1d')
+  await session.waitFor(`vm: detached from VM ${id}`)
+  session.send(`vm stop ${id}\nexit\n`)
+  expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+  expect(session.text).toContain(`vm: VM ${id} stopped`)
+  await honk.close()
+}, 120_000)

@@ -76,6 +76,7 @@ export class Shell {
       out: (text) => {
         host.out(text)
       },
+      grabInput: (sink, end) => this.grabInput(sink, end),
       readOnlyReason: () =>
         host.storage ? 'filesystem is read-only (the writable layer is unavailable; see the boot log)' : 'filesystem is read-only (no block device)',
     }
@@ -112,28 +113,77 @@ export class Shell {
    */
   async serve(input: AsyncIterable<number | Uint8Array>): Promise<'exit' | 'eof'> {
     const editor = new LineEditor({ echo: (text) => this.host.out(text), maxLength: this.maxLine, prompt: PROMPT })
-    this.prompt()
-    for await (const chunk of input) {
-      const bytes = typeof chunk === 'number' ? [chunk] : chunk
-      for (const b of bytes) {
-        const event = editor.feed(b)
-        if (!event) continue
-        if (event.kind === 'complete') {
-          editor.complete(await this.completions(event.before))
-          continue
-        }
-        if (event.kind === 'eof') {
-          this.host.out('\n')
-          this.println('honk: end of input')
-          if ((await this.run('exit')) === 'exit') return 'exit'
-        }
-        if (event.kind === 'overflow') this.println(`honk: line too long (${event.length} characters, at most ${editor.maxLength}): not run`)
-        if (event.kind === 'refused') this.println(`honk: line not run: byte 0x${event.byte.toString(16).padStart(2, '0')} at column ${event.column} is not taken (the console takes printable ASCII)`)
-        if (event.kind === 'line' && (await this.run(event.line)) === 'exit') return 'exit'
-        this.prompt()
+    const it = input[Symbol.asyncIterator]()
+    // At most one pull from `input` is outstanding: while a command runs the shell keeps reading
+    // (for a command that holds the input, `vm attach`), and what nobody holds waits in `backlog`.
+    let pending: Promise<IteratorResult<number | Uint8Array>> | undefined
+    const next = (): Promise<IteratorResult<number | Uint8Array>> => (pending ??= it.next())
+    const backlog = this.backlog
+    let ended = false
+    const pull = async (): Promise<void> => {
+      const r = await next()
+      pending = undefined
+      if (r.done) ended = true
+      else this.deliver(typeof r.value === 'number' ? [r.value] : Array.from(r.value))
+    }
+    const runReading = async (line: string): Promise<RunResult> => {
+      const done = this.run(line).then((r) => ({ r }))
+      for (;;) {
+        const w = ended ? await done : await Promise.race([done, next().then(() => undefined)])
+        if (w) return w.r
+        await pull()
+        if (ended) this.grab?.end()
       }
     }
-    return 'eof'
+    this.prompt()
+    for (;;) {
+      if (backlog.length === 0) {
+        if (ended) return 'eof'
+        await pull()
+        continue
+      }
+      const b = backlog.shift()!
+      const event = editor.feed(b)
+      if (!event) continue
+      if (event.kind === 'complete') {
+        editor.complete(await this.completions(event.before))
+        continue
+      }
+      if (event.kind === 'eof') {
+        this.host.out('\n')
+        this.println('honk: end of input')
+        if ((await this.run('exit')) === 'exit') return 'exit'
+      }
+      if (event.kind === 'overflow') this.println(`honk: line too long (${event.length} characters, at most ${editor.maxLength}): not run`)
+      if (event.kind === 'refused') this.println(`honk: line not run: byte 0x${event.byte.toString(16).padStart(2, '0')} at column ${event.column} is not taken (the console takes printable ASCII)`)
+      if (event.kind === 'line' && (await runReading(event.line)) === 'exit') return 'exit'
+      this.prompt()
+    }
+  }
+
+  /** Console bytes not yet taken by the line editor (or by a command holding the input). */
+  private readonly backlog: number[] = []
+  /** The command holding the console input, if any. */
+  private grab: { readonly sink: (byte: number) => void; readonly end: () => void } | undefined
+
+  private deliver(bytes: readonly number[]): void {
+    if (this.grab) for (const b of bytes) this.grab.sink(b)
+    else this.backlog.push(...bytes)
+  }
+
+  /**
+   * Gives the console input to a running command: bytes already typed after its line, then each
+   * byte as it arrives, go to `sink` until the returned function is called (then they wait for
+   * the shell again). `end` is called if the input ends meanwhile.
+   */
+  private grabInput(sink: (byte: number) => void, end: () => void = () => {}): () => void {
+    const grab = { sink, end }
+    this.grab = grab
+    const typed = this.backlog.splice(0)
+    for (const b of typed) sink(b)
+    return () => {
+      if (this.grab === grab) this.grab = undefined
+    }
   }
 
   /**

@@ -22,6 +22,12 @@ describe('the Linux boot protocol', () => {
     expect(parseLinuxImage(image())).toMatchObject({ textOffset: 0x20_0000n, imageSize: 0x10_0000n, version: 2 })
   })
 
+  it('takes an Image with only the current magic, "RSC\\x05" at 56 (the 8-byte "RISCV" one is deprecated)', () => {
+    const b = image()
+    b.fill(0, 48, 56)
+    expect(parseLinuxImage(b).textOffset).toBe(0x20_0000n)
+  })
+
   it('refuses what is not a RISC-V Image (VM_BAD_IMAGE): too short, no magic, a silly text_offset', () => {
     expect(() => parseLinuxImage(new Uint8Array(10))).toThrow(VmError)
     const bad = image()

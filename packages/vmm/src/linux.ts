@@ -25,7 +25,7 @@ export interface LinuxImageHeader {
 }
 
 const MAGIC = 0x5643_5349_52n // "RISCV\0\0\0" little-endian, at offset 48
-const MAGIC2 = 0x0553_5352 // "RSC\x05", at offset 56
+const MAGIC2 = 0x0543_5352 // "RSC\x05" little-endian (R=0x52 S=0x53 C=0x43), at offset 56
 
 /** Parses and checks the header of a RISC-V Linux `Image`; `VM_BAD_IMAGE` if it is not one. */
 export function parseLinuxImage(image: Uint8Array): LinuxImageHeader {

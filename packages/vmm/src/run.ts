@@ -28,6 +28,8 @@ export type VmOutcome =
   | { readonly reason: Exclude<HaltReason, 'fault'>; readonly executed: number }
   | { readonly reason: 'fault'; readonly executed: number; readonly error: VmError }
   | { readonly reason: 'preempted' | 'did-not-halt'; readonly executed: number }
+  /** The host ended it (`signal` aborted): `vm stop`, `kill`. */
+  | { readonly reason: 'stopped'; readonly executed: number }
 
 /** The Go honk's words for an outcome (what `vm` prints after `vm: `). */
 export function outcomeMessage(o: VmOutcome): string {
@@ -43,6 +45,8 @@ export function outcomeMessage(o: VmOutcome): string {
       return 'guest preempted (time budget exceeded)'
     case 'did-not-halt':
       return 'guest did not halt'
+    case 'stopped':
+      return 'guest stopped by the host'
   }
 }
 
@@ -93,6 +97,8 @@ export interface RunVmAsyncOptions {
   now(): bigint
   /** Lets the host run for `ticks` of its timebase at most (every vCPU waits); 0 just yields. */
   sleep(ticks: bigint): Promise<void>
+  /** Aborting it ends the run between two slices with `stopped` (no vCPU holds a hart then). */
+  signal?: AbortSignal
 }
 
 /**
@@ -107,6 +113,7 @@ export async function runVmAsync(vm: VM, options: RunVmAsyncOptions): Promise<Vm
   const start = options.now()
   let executed = 0
   while (true) {
+    if (options.signal?.aborted) return { reason: 'stopped', executed }
     let busy = false
     let until: bigint | undefined
     for (const v of vm.vcpus) {

@@ -241,4 +241,23 @@ describe('runVmAsync (vCPUs taking turns on lent harts)', () => {
     expect(o.reason).toBe('shutdown')
     expect(sleeps).toEqual([0n]) // one yield between the rounds, never a wait
   })
+
+  it('a run whose signal is aborted between slices ends "stopped", with no vCPU left on a hart (vm stop)', async () => {
+    const vm = new VM({ host: host(), ramSize: 1 << 20 })
+    const ac = new AbortController()
+    let slices = 0
+    const busy = new ScriptHart(Array.from({ length: 100 }, () => () => ({ reason: 'budget' as const, executed: 10 })))
+    const o = await runVmAsync(vm, {
+      lend: (_i, f) => {
+        if (++slices === 3) ac.abort()
+        return f(busy)
+      },
+      now: () => 0n,
+      sleep: async () => {},
+      slice: 10,
+      signal: ac.signal,
+    })
+    expect(o).toEqual({ reason: 'stopped', executed: 30 })
+    expect(vm.vcpus[0]!.attached).toBeUndefined()
+  })
 })

@@ -26,6 +26,12 @@ export interface CommandContext {
   println(text: string): void
   /** Prints `text` as it is. */
   out(text: string): void
+  /**
+   * Holds the console input while the command runs (`vm attach`): typed bytes go to `sink`
+   * instead of the shell until the returned release is called; `end` if the input ends. Absent
+   * when the shell has no console input.
+   */
+  grabInput?(sink: (byte: number) => void, end?: () => void): () => void
   /** Why writes are refused: no disk, or a disk whose writable layer did not open. */
   readOnlyReason(): string
 }

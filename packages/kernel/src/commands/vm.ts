@@ -9,14 +9,22 @@
  * with its console on honk's (the SBI console, hvc0), a virtio-rng and, with `--disk`, a
  * virtio-blk over a copy of that file (written back when the guest ends, if the root is
  * writable); N vCPUs take turns on the hart.
+ *
+ * Each guest is a VM with an id (its pid in honk's process table) that runs in the background:
+ * `vm linux` attaches to its console at once (`--detach`/`-d`: not), `vm attach <id>` again;
+ * while attached the guest's output is on honk's console and what the user types goes to the
+ * guest (SBI console_getchar, what hvc0 polls); Ctrl-] (0x1d, as telnet) detaches. `vm list`
+ * (id, vCPUs, memory, state, uptime), `vm stop <id>` (or `kill <id>`): the guest ends between two
+ * slices, the hart is the kernel's again. A guest that faults ends alone; honk runs on.
  */
 import { MemoryBlockDevice } from '@honk/block'
 import { cryptoRandom, VirtioBlk, VirtioRng } from '@honk/virtio'
 import { readFile, writeFile } from '@honk/vfs'
-import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type RunVmAsyncOptions } from '@honk/vmm'
+import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type RunVmAsyncOptions, type VmOutcome } from '@honk/vmm'
 import { defineCommand, type CommandContext } from './command.js'
 import type { KernelHypervisor } from '../services.js'
-import { describeError } from './format.js'
+import { describeError, parseGoInt, uptimeOf } from './format.js'
+import { stateOf, vmTable, VmConsole, type VmRecord, type VmTable } from '../vm-table.js'
 
 const runOptions = (hv: KernelHypervisor): RunVmAsyncOptions => ({
   lend: (_vcpu, f) => hv.lendHart(f),
@@ -24,24 +32,88 @@ const runOptions = (hv: KernelHypervisor): RunVmAsyncOptions => ({
   sleep: (ticks) => hv.sleep(ticks),
 })
 
+/** The byte that detaches from a guest's console: Ctrl-] (as telnet). */
+export const DETACH_BYTE = 0x1d
+/** Guest RAM a demo guest gets from the pool (its RAM, at most 4 MiB, and its tables). */
+const DEMO_PIECE = 8 << 20
+/** Beyond a Linux guest's RAM: its G-stage tables and alignment. */
+const TABLE_SLACK = 4 << 20
+
 export const vm = defineCommand({
   name: 'vm',
-  usage: 'vm [timer|paging|dbcn|mmio|irq|virtio]',
+  usage: 'vm [timer|paging|dbcn|mmio|irq|virtio] | vm linux [-d] [--smp N] [--mem MiB] [--disk f] | vm list | vm attach <id> | vm stop <id>',
   summary: 'run a demo guest VM under the hypervisor extension (vm linux: a Linux guest)',
   group: 'machine',
   async run(ctx, args) {
     const hv = ctx.host.hypervisor
     if (!hv) return ctx.println('vm: no hypervisor extension on this machine')
-    if (args[0] === 'linux') return linux(ctx, hv, args.slice(1))
-    await runDemoAsync(demoByName(args[0]), hv.region, (t) => ctx.out(t), runOptions(hv))
+    const table = vmTable(ctx.host, hv.region)
+    switch (args[0]) {
+      case 'linux':
+        return linux(ctx, hv, table, args.slice(1))
+      case 'list':
+        return list(ctx, table)
+      case 'attach':
+      case 'stop': {
+        const id = args[1] === undefined ? undefined : parseGoInt(args[1])
+        const rec = id === undefined ? undefined : table.vms.get(id)
+        if (!rec) return ctx.println(`vm: ${args[1] === undefined ? `usage: vm ${args[0]} <id>` : `no VM ${args[1]} (vm list)`}`)
+        if (rec.state !== 'running') return ctx.println(`vm: VM ${rec.id} is not running (${rec.state})`)
+        if (args[0] === 'attach') return attach(ctx, rec)
+        ctx.host.procs.kill(rec.id, 'vm stop')
+        await rec.ended
+        return ctx.println(`vm: VM ${rec.id} stopped`)
+      }
+    }
+    const piece = table.pool.alloc(DEMO_PIECE)
+    if (!piece) return ctx.println(`vm: no guest RAM free (${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB used by running VMs)`)
+    try {
+      await runDemoAsync(demoByName(args[0]), piece.region, (t) => ctx.out(t), runOptions(hv))
+    } finally {
+      piece.free()
+    }
   },
 })
 
-async function linux(ctx: CommandContext, hv: KernelHypervisor, args: string[]): Promise<void> {
+function list(ctx: CommandContext, table: VmTable): void {
+  const now = ctx.now()
+  const row = (id: string, kind: string, vcpus: string, mem: string, state: string, up: string) =>
+    `${id.padEnd(4)} ${kind.padEnd(6)} ${vcpus.padEnd(6)} ${mem.padEnd(8)} ${state.padEnd(12)} ${up}`
+  ctx.println(row('ID', 'GUEST', 'VCPUS', 'MEMORY', 'STATE', 'UPTIME'))
+  for (const r of table.vms.values()) {
+    const p = ctx.host.procs.list().find((i) => i.pid === r.id)
+    ctx.println(row(String(r.id), r.kind, String(r.vcpus), `${r.memMiB}MiB`, r.state + (r.console.attached ? '*' : ''), p ? uptimeOf(p, now) : '-'))
+  }
+  ctx.println(`(${table.vms.size} VMs; guest RAM ${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB in use)`)
+}
+
+/**
+ * The guest's console on honk's until Ctrl-] or the guest's end: output as it comes (what was
+ * kept while detached first), typed bytes to the guest's input.
+ */
+async function attach(ctx: CommandContext, rec: VmRecord): Promise<void> {
+  let detach!: () => void
+  const detached = new Promise<'detached'>((resolve) => (detach = () => resolve('detached')))
+  rec.console.attach((b) => ctx.out(String.fromCharCode(b)))
+  const release = ctx.grabInput?.(
+    (b) => (b === DETACH_BYTE ? detach() : rec.console.type(b)),
+    () => detach(),
+  )
+  try {
+    const how = await Promise.race([detached, rec.ended.then(() => 'ended' as const)])
+    if (how === 'detached') ctx.println(`\nvm: detached from VM ${rec.id} (still running: vm attach ${rec.id}, vm stop ${rec.id})`)
+  } finally {
+    release?.()
+    rec.console.detach()
+  }
+}
+
+async function linux(ctx: CommandContext, hv: KernelHypervisor, table: VmTable, args: string[]): Promise<void> {
   const opt = (name: string, fallback: string): string => {
     const i = args.indexOf(name)
     return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback
   }
+  const background = args.includes('-d') || args.includes('--detach')
   const smp = Number(opt('--smp', '1'))
   const mem = Number(opt('--mem', '128'))
   if (!Number.isInteger(smp) || smp < 1 || smp > 8) return ctx.println('vm: --smp takes 1..8')
@@ -65,25 +137,55 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, args: string[]):
       return ctx.println(`vm: ${describeError(e)}`)
     }
   }
-  let built
   try {
     parseLinuxImage(image) // before RAM is set aside: a file that is no kernel is the first thing to say
-    built = linuxVm({ host: hv.region, ramSize: mem << 20, vcpus: smp, console: { write: (b) => ctx.out(String.fromCharCode(b)) }, image, initrd, devices: [...(disk ? [new VirtioBlk(disk)] : []), new VirtioRng({ source: cryptoRandom })] })
   } catch (e) {
     if (e instanceof VmError) return ctx.println(`vm: ${e.message}`)
     throw e
   }
-  ctx.println(`vm: launching Linux (${image.length} bytes, initrd ${initrd.length} bytes) as a VS-mode guest: ${smp} vCPU(s), ${mem} MiB`)
-  const outcome = await runVmAsync(built.vm, { ...runOptions(hv), timeBudget: 1n << 62n })
-  if (outcome.reason === 'fault') ctx.println(`\nvm: ${outcome.error.message}`)
-  ctx.println(`vm: ${outcomeMessage(outcome)}`)
-  if (disk && diskPath !== undefined && ctx.host.root.writable) {
-    try {
-      const image = new Uint8Array(disk.blockCount * 512)
-      await disk.read(0, image)
-      await writeFile(ctx.fs, diskPath, image)
-    } catch (e) {
-      ctx.println(`vm: ${diskPath}: not written back: ${describeError(e)}`)
-    }
+  const piece = table.pool.alloc((mem << 20) + TABLE_SLACK)
+  if (!piece) return ctx.println(`vm: no room for ${mem} MiB of guest RAM (${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB used by running VMs)`)
+  const console = new VmConsole()
+  let built
+  try {
+    built = linuxVm({ host: piece.region, ramSize: mem << 20, vcpus: smp, console, image, initrd, devices: [...(disk ? [new VirtioBlk(disk)] : []), new VirtioRng({ source: cryptoRandom })] })
+  } catch (e) {
+    piece.free()
+    if (e instanceof VmError) return ctx.println(`vm: ${e.message}`)
+    throw e
   }
+  const vmOf = built.vm
+  let settle!: (o: VmOutcome | undefined) => void
+  const ended = new Promise<VmOutcome | undefined>((resolve) => (settle = resolve))
+  const proc = ctx.host.procs.spawn('vm-linux', [], async (pctx) => {
+    let outcome: VmOutcome | undefined
+    try {
+      outcome = await runVmAsync(vmOf, { ...runOptions(hv), timeBudget: 1n << 62n, signal: pctx.signal })
+      rec.state = stateOf(outcome)
+      const say = (t: string) => ctx.println(console.attached ? t : `\nvm: VM ${rec.id}: ${t.slice(4)}`)
+      if (outcome.reason === 'fault') say(`\nvm: ${outcome.error.message}`)
+      if (outcome.reason !== 'stopped') say(`vm: ${outcomeMessage(outcome)}`)
+    } catch (e) {
+      rec.state = 'error'
+      ctx.println(`\nvm: VM ${rec.id}: internal error: ${describeError(e)}`)
+    } finally {
+      piece.free()
+      if (disk && diskPath !== undefined && ctx.host.root.writable) {
+        try {
+          const bytes = new Uint8Array(disk.blockCount * 512)
+          await disk.read(0, bytes)
+          await writeFile(ctx.fs, diskPath, bytes)
+        } catch (e) {
+          ctx.println(`vm: ${diskPath}: not written back: ${describeError(e)}`)
+        }
+      }
+      settle(outcome)
+    }
+    return outcome?.reason
+  })
+  const rec: VmRecord = { id: proc.pid, kind: 'linux', vcpus: smp, memMiB: mem, console, state: 'running', ended }
+  table.vms.set(rec.id, rec)
+  ctx.println(`vm: launching Linux (${image.length} bytes, initrd ${initrd.length} bytes) as a VS-mode guest: ${smp} vCPU(s), ${mem} MiB`)
+  ctx.println(`vm: VM ${rec.id} ${background ? 'runs in the background (vm attach ' + rec.id + ')' : 'attached (Ctrl-] detaches)'}`)
+  if (!background) await attach(ctx, rec)
 }
