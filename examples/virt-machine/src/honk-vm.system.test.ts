@@ -5,6 +5,7 @@
  * the guest powers off and honk's shell is still there.
  */
 import { readFileSync } from 'node:fs'
+import { MemoryBlockDevice } from '@honk/block'
 import { MemoryFS } from '@honk/vfs'
 import { describe, expect, it } from 'vitest'
 import { coreAnchor, factoryImage } from './factory-core.js'
@@ -37,6 +38,34 @@ describe.skipIf(!run)('honk mode: vm linux', () => {
       expect(session.text).toContain('honk still here')
       await honk.close()
     }, 900_000)
+})
+
+describe.skipIf(!run)('honk mode: vm linux with the bare-mode checks', () => {
+  it("vm linux --smp 2 --share dir --append honk.checks=basic,9p: harts, vda pattern, hwrng, eth0 (a link to honk's @honk/net stack), timers and the 9p workload on a directory of honk's root FS all pass; the guest powers off and honk lives on", async () => {
+    const session = new ConsoleSession()
+    const share = new MemoryFS({ files: { 'linux/Image': new Uint8Array(readFileSync(LINUX_IMAGE)), 'linux/initramfs.cpio': new Uint8Array(readFileSync(INITRAMFS)), 'linux/disk.img': patternDisk(), 'vmshare/host.txt': 'hello from honk\n' } })
+    const honk = createHonk({ harts: 1, memory: 256 << 20, firmware: 'builtin', disk: new MemoryBlockDevice(262144, 512), share: { fs: share, tag: 'host' }, consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
+    session.start(honk.machine)
+    await session.waitFor('honk> ', 120_000)
+    session.send('vm linux --smp 2 --mem 128 --disk linux/disk.img --share vmshare --append honk.checks=basic,9p\n')
+    await session.waitFor('Linux version 6.1', 300_000)
+    const report = await session.waitFor(/honk-init: (all checks passed|FAILED)/, 1_500_000)
+    expect(report).toContain('honk-init: harts: 2')
+    expect(report).toMatch(/honk-init: vda: sector 1 ok, hash [0-9a-f]{16}/)
+    expect(report).toContain('honk-init: hwrng: ok')
+    expect(report).toContain('honk-init: eth0: up')
+    expect(report).toContain('honk-init: 9p: host.txt says hello from honk')
+    expect(report).toContain('honk-init: 9p: readdir many/: 1000 entries')
+    expect(report).toContain('honk-init: all checks passed')
+    await session.waitFor('vm: guest halted (SBI shutdown)', 120_000)
+    await session.waitFor('honk> ', 30_000)
+    // The guest's files are in honk's root FS: what it renamed and wrote through 9p.
+    session.send('ls vmshare/guest\necho honk still here\nexit\n')
+    expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+    expect(session.text).toContain('renamed.txt')
+    expect(session.text).toContain('honk still here')
+    await honk.close()
+  }, 2_400_000)
 })
 
 describe('honk mode under OpenSBI fw_jump', () => {

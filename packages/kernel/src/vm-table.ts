@@ -5,6 +5,8 @@
  * forwarded) or detached (output kept, the last {@link SCROLLBACK} bytes), and a piece of the
  * kernel's guest RAM that no other guest touches while it runs.
  */
+import { parseIpv4, parseMac, prefixToMask, realClock, Stack, type FramePort } from '@honk/net'
+import { loopbackPair } from '@honk/virtio'
 import type { GuestConsole, HostRegion, VmOutcome } from '@honk/vmm'
 import type { ShellHost } from './services.js'
 
@@ -138,3 +140,20 @@ export function vmTable(host: ShellHost, region: HostRegion): VmTable {
   }
   return t
 }
+
+/** A guest's private Ethernet link: honk's side is a `@honk/net` stack at 10.0.3.1/24, the guest is 10.0.3.15. */
+export const GUEST_LINK = { honk: '10.0.3.1', guest: '10.0.3.15', netmask: '255.255.255.0' } as const
+
+/**
+ * The link behind a guest's virtio-net: a frame pair whose far end is a `@honk/net` stack of
+ * honk's own (ARP, ICMP echo, UDP, TCP) at {@link GUEST_LINK}.honk — the guest's network is honk.
+ * The guest configures itself from its command line (`ip=` in {@link guestIpArg}).
+ */
+export function guestLink(): { port: FramePort; stack: Stack } {
+  const [guestSide, honkSide] = loopbackPair()
+  const stack = new Stack({ port: honkSide, mac: parseMac('52:54:00:00:03:01'), clock: realClock, ipv4: { address: parseIpv4(GUEST_LINK.honk), netmask: prefixToMask(24), gateway: parseIpv4(GUEST_LINK.honk), dns: [] } })
+  return { port: guestSide, stack }
+}
+
+/** Linux's IP autoconfiguration (Documentation/admin-guide/nfs/nfsroot.rst `ip=`): static, eth0, no autoconf. */
+export const guestIpArg = (): string => `ip=${GUEST_LINK.guest}::${GUEST_LINK.honk}:${GUEST_LINK.netmask}::eth0:off`

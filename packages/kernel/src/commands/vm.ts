@@ -8,7 +8,10 @@
  * `Image` from honk's root FS (default `linux/Image`, `linux/initramfs.cpio`) as a VS-mode guest
  * with its console on honk's (the SBI console, hvc0), a virtio-rng and, with `--disk`, a
  * virtio-blk over a copy of that file (written back when the guest ends, if the root is
- * writable); N vCPUs take turns on the hart.
+ * writable); N vCPUs take turns on the hart. `--share dir`: a virtio-9p (tag "honk") of that
+ * directory of honk's root FS (served by `@honk/p9` over `sub(root, dir)`); every guest also
+ * gets a virtio-net on a link of its own to a `@honk/net` stack of honk's (honk 10.0.3.1, the
+ * guest 10.0.3.15 through `ip=`); `--append word` adds a word to the guest's command line.
  *
  * Each guest is a VM with an id (its pid in honk's process table) that runs in the background:
  * `vm linux` attaches to its console at once (`--detach`/`-d`: not), `vm attach <id>` again;
@@ -18,13 +21,14 @@
  * slices, the hart is the kernel's again. A guest that faults ends alone; honk runs on.
  */
 import { MemoryBlockDevice } from '@honk/block'
-import { cryptoRandom, VirtioBlk, VirtioRng } from '@honk/virtio'
-import { readFile, writeFile } from '@honk/vfs'
+import { serve } from '@honk/p9'
+import { cryptoRandom, VirtioBlk, VirtioNet, VirtioP9, VirtioRng, type VirtioDevice } from '@honk/virtio'
+import { mkdirp, readFile, sub, writeFile } from '@honk/vfs'
 import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type RunVmAsyncOptions, type VmOutcome } from '@honk/vmm'
 import { defineCommand, type CommandContext } from './command.js'
 import type { KernelHypervisor } from '../services.js'
 import { describeError, parseGoInt, uptimeOf } from './format.js'
-import { stateOf, vmTable, VmConsole, type VmRecord, type VmTable } from '../vm-table.js'
+import { guestIpArg, guestLink, stateOf, vmTable, VmConsole, type VmRecord, type VmTable } from '../vm-table.js'
 
 const runOptions = (hv: KernelHypervisor): RunVmAsyncOptions => ({
   lend: (_vcpu, f) => hv.lendHart(f),
@@ -41,7 +45,7 @@ const TABLE_SLACK = 4 << 20
 
 export const vm = defineCommand({
   name: 'vm',
-  usage: 'vm [timer|paging|dbcn|mmio|irq|virtio] | vm linux [-d] [--smp N] [--mem MiB] [--disk f] | vm list | vm attach <id> | vm stop <id>',
+  usage: 'vm [timer|paging|dbcn|mmio|irq|virtio] | vm linux [-d] [--smp N] [--mem MiB] [--disk f] [--share dir] [--append arg] | vm list | vm attach <id> | vm stop <id>',
   summary: 'run a demo guest VM under the hypervisor extension (vm linux: a Linux guest)',
   group: 'machine',
   async run(ctx, args) {
@@ -137,6 +141,17 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, table: VmTable, 
       return ctx.println(`vm: ${describeError(e)}`)
     }
   }
+  const sharePath = args.includes('--share') ? opt('--share', '') : undefined
+  if (sharePath !== undefined) {
+    try {
+      if (sharePath === '') return ctx.println('vm: --share takes a directory of honk\'s root FS')
+      if (ctx.host.root.writable) await mkdirp(ctx.fs, sharePath)
+      const st = await ctx.fs.stat(sharePath)
+      if (st.type !== 'dir') return ctx.println(`vm: ${sharePath}: not a directory (--share exports a directory over virtio-9p)`)
+    } catch (e) {
+      return ctx.println(`vm: ${describeError(e)}`)
+    }
+  }
   try {
     parseLinuxImage(image) // before RAM is set aside: a file that is no kernel is the first thing to say
   } catch (e) {
@@ -146,9 +161,22 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, table: VmTable, 
   const piece = table.pool.alloc((mem << 20) + TABLE_SLACK)
   if (!piece) return ctx.println(`vm: no room for ${mem} MiB of guest RAM (${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB used by running VMs)`)
   const console = new VmConsole()
+  // virtio-net on a link of its own to a @honk/net stack of honk's (the guest is 10.0.3.15, honk 10.0.3.1).
+  const link = guestLink()
+  const devices: VirtioDevice[] = [...(disk ? [new VirtioBlk(disk)] : []), new VirtioRng({ source: cryptoRandom }), new VirtioNet(link.port, { mac: '52:54:00:00:03:0f' })]
+  if (sharePath !== undefined) {
+    // virtio-9p, tag "honk": the guest sees that directory of honk's root FS and nothing above it.
+    const server = serve(sub(ctx.fs, sharePath))
+    devices.push(new VirtioP9('honk', (req) => server.handle(req)))
+  }
+  // Words for the guest's kernel command line (`--append honk.checks=basic,9p`), after the console.
+  const extra: string[] = []
+  args.forEach((a, i) => {
+    if (a === '--append' && args[i + 1] !== undefined) extra.push(args[i + 1]!)
+  })
   let built
   try {
-    built = linuxVm({ host: piece.region, ramSize: mem << 20, vcpus: smp, console, image, initrd, devices: [...(disk ? [new VirtioBlk(disk)] : []), new VirtioRng({ source: cryptoRandom })] })
+    built = linuxVm({ host: piece.region, ramSize: mem << 20, vcpus: smp, console, image, initrd, bootargs: ['console=hvc0', guestIpArg(), ...extra].join(' '), devices })
   } catch (e) {
     piece.free()
     if (e instanceof VmError) return ctx.println(`vm: ${e.message}`)
