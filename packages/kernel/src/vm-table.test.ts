@@ -1,7 +1,8 @@
 /** The kernel's VM table pieces: a guest console's routing and scrollback, the guest RAM pool. */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { GuestRamPool, INPUT_QUEUE, SCROLLBACK, VmConsole } from './vm-table.js'
+import { ArpOp, decodeArp, decodeEthernet, encodeArp, encodeEthernet, EtherType, MAC_BROADCAST, parseIpv4, parseMac } from '@honk/net'
+import { GUEST_LINK, GuestRamPool, guestIpArg, guestLink, INPUT_QUEUE, SCROLLBACK, VmConsole } from './vm-table.js'
 
 describe('VmConsole', () => {
   it('keeps what a detached guest writes (the last SCROLLBACK bytes) and shows it on attach, then passes bytes through', () => {
@@ -58,5 +59,23 @@ describe('GuestRamPool', () => {
       }),
       { numRuns: 40 },
     )
+  })
+})
+
+describe('guestLink', () => {
+  it("answers the guest's ARP for 10.0.3.1 from honk's own @honk/net stack (the far end of the guest's virtio-net)", async () => {
+    const { port } = guestLink()
+    const got: Uint8Array[] = []
+    port.onFrame((f) => got.push(f))
+    const guestMac = parseMac('52:54:00:00:03:0f')
+    port.send(encodeEthernet({ dst: MAC_BROADCAST, src: guestMac, type: EtherType.ARP, payload: encodeArp({ op: ArpOp.REQUEST, senderMac: guestMac, senderIp: parseIpv4(GUEST_LINK.guest), targetMac: 0, targetIp: parseIpv4(GUEST_LINK.honk) }) }))
+    for (let i = 0; i < 20 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(got.length).toBe(1)
+    const eth = decodeEthernet(got[0]!)
+    expect(eth.dst).toBe(guestMac)
+    const arp = decodeArp(eth.payload)
+    expect(arp.op).toBe(ArpOp.REPLY)
+    expect(arp.senderIp).toBe(parseIpv4(GUEST_LINK.honk))
+    expect(guestIpArg()).toBe('ip=10.0.3.15::10.0.3.1:255.255.255.0::eth0:off')
   })
 })
