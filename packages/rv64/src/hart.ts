@@ -803,6 +803,7 @@ export class Hart {
         // Only the writable sstatus bits change (UXL, read-only here, must survive).
         this.mstatus = (this.mstatus & ~(SSTATUS_MASK & MSTATUS_WRITABLE)) | (v & SSTATUS_MASK & MSTATUS_WRITABLE)
         this.fpu.fs = Number((v & MSTATUS.FS) >> 13n)
+        this.updateXmode() // SUM and MXR are in the data TLB's context
         return true
       case CSR.sie:
         this.mie = (this.mie & ~this.mideleg) | (v & this.mideleg)
@@ -958,10 +959,50 @@ export class Hart {
       this.mmioPa = NaN
       return -1
     }
+    // The data TLB: with paging on, a hit is the page's RAM offset, no permission test.
+    const vpn = Math.floor(va / PAGE)
+    const i = vpn & (TLB_SIZE - 1)
+    const key = vpn * 8 + this.dctx
+    if (kind === LOAD ? this.dtlbLoadTag[i] === key : this.dtlbStoreTag[i] === key) return (kind === LOAD ? this.dtlbLoadOff[i]! : this.dtlbStoreOff[i]!) + (va - vpn * PAGE)
     const addr = this.translate(va, kind)
-    if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) return addr - this.ramBase
+    if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
+      if (key === key) this.fillDtlb(vpn, i, key, addr, kind)
+      return addr - this.ramBase
+    }
     this.mmioPa = addr
     return -1
+  }
+
+  /**
+   * The data TLB (loads, stores): per kind, the RAM offset of a virtual page's first byte, tagged
+   * with the page and the data context `dctx` (privilege, SUM, MXR), so a hit needs no
+   * permission test: everything the access needs was checked once, when the entry was filled —
+   * the PTE's permissions (and D for a store), PMP (an entry whose page PMP does not open wholly
+   * has its permissions cleared in the TLB, so it never gets here), the whole page plain RAM.
+   * Only while paging is on for S/U data (`dctx` NaN otherwise: the direct window serves
+   * identity-mapped accesses). Emptied with the TLB (satp, SFENCE.VMA, PMP, restore) and when a
+   * device sits over RAM at the start of `run()`.
+   */
+  private readonly dtlbLoadTag = new Float64Array(TLB_SIZE).fill(NaN)
+  private readonly dtlbLoadOff = new Float64Array(TLB_SIZE)
+  private readonly dtlbStoreTag = new Float64Array(TLB_SIZE).fill(NaN)
+  private readonly dtlbStoreOff = new Float64Array(TLB_SIZE)
+  /** The data context of the data TLB's tags: data privilege | SUM << 1 | MXR << 2; NaN unless paging is on for S/U data. */
+  private dctx = NaN
+
+  private fillDtlb(vpn: number, i: number, key: number, pa: number, kind: Access): void {
+    if (this.tlbTag[i] !== vpn || this.bus.shadowedPages.size !== 0) return
+    const f = this.tlbFlags[i]!
+    if (!this.allowed(f, kind, this.dataPrivilege()) || (kind === STORE && !(f & PTE_D))) return
+    const page = pa - (pa & (PAGE - 1))
+    if (page < this.ramBase || page + PAGE > this.ramEnd) return
+    if (kind === LOAD) {
+      this.dtlbLoadTag[i] = key
+      this.dtlbLoadOff[i] = page - this.ramBase
+    } else {
+      this.dtlbStoreTag[i] = key
+      this.dtlbStoreOff[i] = page - this.ramBase
+    }
   }
 
   /** The rest of a load that `ramOffset` found outside RAM. */
@@ -1144,6 +1185,8 @@ export class Hart {
 
   private flushTlb(): void {
     this.tlbTag.fill(NaN)
+    this.dtlbLoadTag.fill(NaN)
+    this.dtlbStoreTag.fill(NaN)
     this.vtlbTag.fill(NaN)
     this.fetchBase = NaN
     this.updateDirect()
@@ -1172,6 +1215,8 @@ export class Hart {
     const s = this.mstatus
     const mprvV = this.privilege === 3 && (s & MSTATUS.MPRV) !== 0n && (s & MSTATUS.MPV) !== 0n && (s & MSTATUS.MPP) !== MSTATUS.MPP
     this.xmode = this.virt || mprvV || this.hvAccess !== 0 ? -1 : this.satpMode
+    const dp = this.xmode > 0 ? this.dataPrivilege() : 3
+    this.dctx = dp === 3 ? NaN : dp | (s & MSTATUS.SUM ? 2 : 0) | (s & MSTATUS.MXR ? 4 : 0)
     this.updateDirect()
   }
 
@@ -1797,6 +1842,11 @@ export class Hart {
     let executed = 0
     this.fetchBase = NaN // the host may have changed the privilege or anything else since
     this.updateXmode()
+    if (this.bus.shadowedPages.size !== 0) {
+      // A device may have been mapped over RAM since the data TLB's entries were filled.
+      this.dtlbLoadTag.fill(NaN)
+      this.dtlbStoreTag.fill(NaN)
+    }
     if (this.waiting) {
       if (!this.wakeable()) return { reason: 'wfi', executed: 0 }
       this.waiting = false

@@ -1,0 +1,93 @@
+/**
+ * The data TLB (hart.ts `ramOffset`/`fillDtlb`): with paging on, a load or store that hits it
+ * goes straight to the page's RAM offset; permissions, D and PMP are checked once, when the entry
+ * is filled. These cases check that hits happen, and that what a hit skips is still honoured:
+ * SUM cleared after the fill, a PTE made read-only then SFENCE.VMA, D set by the first store.
+ */
+import { describe, expect, it } from 'vitest'
+import { CSR, MSTATUS, assemble, createSystem } from './index.js'
+
+const BASE = 0x8000_0000
+const V = 1n, R = 2n, W = 4n, X = 8n, U = 16n, A = 64n, D = 128n
+const DATA_VA = 0x4000_0000
+const DATA_PA = BASE + 0x20_0000
+
+/** S-mode with Sv39: RAM identity-mapped by a gigapage (S, RWX), DATA_VA → DATA_PA a 4 KiB page with `flags`; traps go to M at `trap`. */
+function machine(source: string, flags: bigint) {
+  const sys = createSystem({ harts: 1, ramSize: 4 << 20, blockThreshold: 8 })
+  const prog = assemble(source, { base: BASE })
+  sys.bus.writeBytes(BASE, prog.bytes)
+  const hart = sys.harts[0]!
+  const root = BigInt(BASE + 0x10_0000)
+  const l1 = root + 0x1000n
+  const l0 = root + 0x2000n
+  const wr = (pa: bigint, v: bigint) => sys.bus.write(Number(pa), 8, v)
+  wr(root + 2n * 8n, ((BigInt(BASE) >> 12n) << 10n) | V | R | W | X | A | D) // VA 0x8000_0000: gigapage
+  wr(root + 1n * 8n, ((l1 >> 12n) << 10n) | V) // VA 0x4000_0000 → l1 → l0
+  wr(l1, ((l0 >> 12n) << 10n) | V)
+  const pteAddr = l0
+  wr(pteAddr, ((BigInt(DATA_PA) >> 12n) << 10n) | flags)
+  hart.setCsr(CSR.satp, (8n << 60n) | (root >> 12n))
+  hart.setCsr(CSR.mtvec, BigInt(prog.symbols.get('trap')!))
+  hart.pc = BASE
+  hart.privilege = 1
+  /** Counts the data accesses that went through translation (not the direct window, not a data-TLB hit). */
+  const h = hart as unknown as { translate: (va: number, kind: number) => number }
+  const original = h.translate
+  const counter = { data: 0 }
+  h.translate = function (this: unknown, va: number, kind: number) {
+    if (kind !== 0) counter.data++ // 0: a fetch
+    return original.call(this, va, kind)
+  }
+  return { sys, hart, counter, pte: () => sys.bus.read(Number(pteAddr), 8)!, setPte: (v: bigint) => wr(pteAddr, v), symbols: prog.symbols }
+}
+
+describe('the data TLB', () => {
+  it('serves repeated loads and stores to a mapped page without translating each; clearing SUM still faults on a U page', () => {
+    const m = machine(`
+        li t0, 0x40000000
+        li t2, 100
+1:      ld t1, 0(t0)
+        addi t1, t1, 1
+        sd t1, 8(t0)
+        addi t2, t2, -1
+        bnez t2, 1b
+        li t3, 0x40000        # SUM
+        csrc sstatus, t3
+bad:    ld t1, 0(t0)          # a U page from S with SUM = 0: load page fault
+trap:   j trap
+`, V | R | W | U | A | D)
+    m.hart.setCsr(CSR.mstatus, m.hart.getCsr(CSR.mstatus) | MSTATUS.SUM)
+    m.sys.bus.write(DATA_PA, 8, 41n)
+    m.hart.run(1000)
+    expect(m.sys.bus.read(DATA_PA + 8, 8)).toBe(42n)
+    expect(m.hart.privilege).toBe(3)
+    expect(m.hart.getCsr(CSR.mcause)).toBe(13n)
+    expect(m.hart.getCsr(CSR.mepc)).toBe(BigInt(m.symbols.get('bad')!))
+    expect(m.hart.getCsr(CSR.mtval)).toBe(BigInt(DATA_VA))
+    // One fill per kind, then the faulting load (the old path translated all 201).
+    expect(m.counter.data).toBeLessThanOrEqual(3)
+  })
+
+  it('a store to a page without D sets D (the fill is after the walk); read-only after SFENCE.VMA faults', () => {
+    const m = machine(`
+        li t0, 0x40000000
+        li t1, 7
+        ld t2, 0(t0)
+        sd t1, 0(t0)
+        sd t1, 8(t0)
+        sfence.vma
+st:     sd t1, 16(t0)
+trap:   j trap
+`, V | R | W | A)
+    m.hart.run(5) // li (lui+addi), li, ld, sd, sd
+    expect(m.pte() & D).toBe(D)
+    expect(m.sys.bus.read(DATA_PA + 8, 8)).toBe(7n)
+    m.setPte(m.pte() & ~W)
+    m.hart.run(10)
+    expect(m.hart.privilege).toBe(3)
+    expect(m.hart.getCsr(CSR.mcause)).toBe(15n)
+    expect(m.hart.getCsr(CSR.mepc)).toBe(BigInt(m.symbols.get('st')!))
+    expect(m.sys.bus.read(DATA_PA + 16, 8)).toBe(0n)
+  })
+})
