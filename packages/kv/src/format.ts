@@ -24,10 +24,13 @@
  *  64  u64 regionGeneration: the generation that activated the active region
  *  72  u64 durableThrough: every frame of the active region with seq ≤ this was flushed before
  *      this superblock was written (the frames a compaction wrote, or those replayed at open)
- *  80  u32 crc32c of bytes [8, 80) (so a torn write cannot pair old fields with a new claim); a
- *      mismatch reads as durableThrough = 0 (no claim). Stores
- *      written before this field have zeros here, which read as 0 either way; readers that
- *      predate it check only [8, 72), so the format version did not change.
+ *  80  u32 crc32c of bytes [8, 80) (so a torn write cannot pair old fields with a new claim).
+ *      Stores written before this field have zeros in [72, 84): no claim (durableThrough 0).
+ *      Anything else that does not match makes the whole copy invalid, like a bad main
+ *      checksum: a write torn between bytes 72 and 84 has new fields and a lost claim, and
+ *      trusting its fields without the claim let damage to the log it points at read as an
+ *      empty log (the other copy, of the update before, is the one to use). Readers that predate
+ *      it check only [8, 72), so the format version did not change.
  *
  * The generation rises with every superblock update: at every writable open (before anything is
  * appended), every compaction and every reset. Each frame records the generation it was
@@ -130,6 +133,10 @@ export function decodeSuperblock(buf: Uint8Array): Superblock | string {
     const x = v.getBigUint64(off, true)
     return x > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(x)
   }
+  // The durableThrough extension: all zero (a store from before it), or checked (see above).
+  const extCrc = v.getUint32(80, true)
+  const extZero = extCrc === 0 && v.getBigUint64(72, true) === 0n
+  if (!extZero && extCrc !== crc32c(buf, 0, 8, 80)) return 'checksum mismatch in the durableThrough extension (a torn or damaged write)'
   const sb: Superblock = {
     blockSize: v.getUint32(12, true),
     generation: big(16),
@@ -140,9 +147,7 @@ export function decodeSuperblock(buf: Uint8Array): Superblock | string {
     regionBlocks: big(48),
     deviceBlocks: big(56),
     regionGeneration: big(64),
-    // Checked over [8, 80), not [72, 80) alone: a write torn between 72 and 84 must not pair an
-    // old superblock with a new claim.
-    durableThrough: v.getUint32(80, true) === crc32c(buf, 0, 8, 80) ? Math.max(0, big(72)) : 0,
+    durableThrough: extZero ? 0 : Math.max(0, big(72)),
   }
   if (sb.regionGeneration < 0 || sb.regionGeneration > sb.generation) return 'region generation out of range'
   if (sb.generation < 0 || sb.startSeq < 1 || sb.regionStart < 0 || sb.regionBlocks < 1 || sb.deviceBlocks < 0) return 'field out of range'

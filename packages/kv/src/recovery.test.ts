@@ -108,6 +108,47 @@ describe('issue #12 case 2: one bad superblock sector never loses the store', ()
   })
 })
 
+describe('a superblock write torn inside the durableThrough extension', () => {
+  it('is not trusted: the store opens from the other copy, so damage to the log the torn copy names cannot read as an empty store', async () => {
+    // Found by the damage property: a compaction's superblock write torn between bytes 72 and 84
+    // kept the new fields (new region, new generation) with the claim lost, and the compacted
+    // region's zeroed first sector then read as an empty log: 4 durable keys gone, no damage told.
+    const dev = new MemoryBlockDevice(256)
+    await fill(dev, 40)
+    const before = dev.bytes.slice(0, 2 * BS) // both copies: generation g, the old region
+    const kv = await openKV(dev)
+    await kv.compact()
+    await kv.close()
+    const after = decodeSuperblock(dev.bytes.subarray(0, BS))
+    if (typeof after === 'string') throw new Error(after)
+    // Copy 0 as a power cut leaves it mid-write: new bytes up to 76, the old copy's after.
+    const torn = new Uint8Array(BS)
+    torn.set(dev.bytes.subarray(0, 76))
+    torn.set(before.subarray(76, BS), 76)
+    expect(decodeSuperblock(torn)).toMatch(/durableThrough extension/)
+    dev.bytes.set(torn, 0)
+    dev.bytes.set(before.subarray(BS, 2 * BS), BS)
+    // The region the torn copy points at loses its first sector (the compacted data).
+    const newRegion = (after.regionStart + after.activeRegion * after.regionBlocks) * BS
+    dev.bytes.fill(0, newRegion, newRegion + BS)
+    const reopened = await openKV(dev)
+    expect(reopened.count).toBe(40)
+    expect(await countReadable(reopened, 40)).toBe(40)
+    await reopened.close()
+  })
+
+  it('a store from before the extension (zeros in bytes 72..84) still opens, with no claim', async () => {
+    const dev = new MemoryBlockDevice(256)
+    await fill(dev, 10)
+    for (const b of [0, 1]) dev.bytes.fill(0, b * BS + 72, b * BS + 84)
+    const sb = decodeSuperblock(dev.bytes.subarray(0, BS))
+    expect(typeof sb === 'object' && sb.durableThrough).toBe(0)
+    const kv = await openKV(dev)
+    expect(kv.count).toBe(10)
+    await kv.close()
+  })
+})
+
 describe('issue #12 case 3: mid-log damage is told apart from a torn tail', () => {
   async function damagedStore(): Promise<MemoryBlockDevice> {
     const dev = new MemoryBlockDevice(4096)
