@@ -1,5 +1,5 @@
 /**
- * `node --conditions=@honk/source --import tsx bench/cpu-smode.ts [--quick] [--rounds N]`: the CPU
+ * `node --conditions=@honk/source --import tsx bench/cpu-smode.ts [--quick] [--rounds N] [--paging]`: the CPU
  * benchmark guest (packages/rv64/bench/guest/bench.c, built with -DSMODE) as an S-mode payload at
  * RAM + 2 MiB on the virt board, under Debian's OpenSBI fw_jump (which sets PMP entries: its own
  * memory closed to S-mode, the rest open) and under our TypeScript SBI, beside qemu-system-riscv64
@@ -23,6 +23,8 @@ const quick = process.argv.includes('--quick')
 const ri = process.argv.indexOf('--rounds')
 const ROUNDS = ri > 0 ? Number(process.argv[ri + 1]) : quick ? 200 : 2000
 const REPEATS = quick ? 1 : 3
+/** --paging: the guest turns Sv39 on first (gigapages, identity), so every access is translated. */
+const paging = process.argv.includes('--paging')
 const here = dirname(fileURLToPath(import.meta.url))
 const guestDir = join(here, '..', '..', '..', 'packages', 'rv64', 'bench', 'guest')
 const out = join(tmpdir(), 'honk-cpu-smode')
@@ -38,9 +40,9 @@ function build(rounds: number): string {
   const ld = join(out, 'smode.ld')
   const ldText = readFileSync(join(guestDir, '..', '..', 'test', 'diff', 'link.ld'), 'utf8').replace('. = 0x80000000;', '. = 0x80200000;').replace('  .data :', '  . = ALIGN(4096);\n  .data :')
   execFileSync('sh', ['-c', `cat > ${ld}`], { input: ldText })
-  const elf = join(out, `bench-${rounds}.elf`)
-  const bin = join(out, `bench-${rounds}.bin`)
-  execFileSync('riscv64-linux-gnu-gcc', ['-O2', '-DSMODE', `-DROUNDS=${rounds}`, '-march=rv64imac_zicsr', '-mabi=lp64', '-nostdlib', '-ffreestanding', '-fno-pie', '-no-pie', '-mcmodel=medany', '-Wl,--no-warn-rwx-segments', '-Wl,--build-id=none', '-T', ld, join(guestDir, 'crt0.S'), join(guestDir, 'bench.c'), '-o', elf])
+  const elf = join(out, `bench-${rounds}${paging ? '-paging' : ''}.elf`)
+  const bin = join(out, `bench-${rounds}${paging ? '-paging' : ''}.bin`)
+  execFileSync('riscv64-linux-gnu-gcc', ['-O2', '-DSMODE', ...(paging ? ['-DPAGING'] : []), `-DROUNDS=${rounds}`, '-march=rv64imac_zicsr', '-mabi=lp64', '-nostdlib', '-ffreestanding', '-fno-pie', '-no-pie', '-mcmodel=medany', '-Wl,--no-warn-rwx-segments', '-Wl,--build-id=none', '-T', ld, join(guestDir, 'crt0.S'), join(guestDir, 'bench.c'), '-o', elf])
   execFileSync('riscv64-linux-gnu-objcopy', ['-O', 'binary', elf, bin])
   return bin
 }
@@ -102,8 +104,8 @@ for (let r = 0; r < REPEATS; r++) {
 const speed = (k: keyof typeof times) => instret / Math.max(1e-3, median(times[k]) - median(idles[k])) / 1e6
 const s = { qemu: speed('qemu'), opensbi: speed('opensbi'), builtin: speed('builtin') }
 console.error(`M instr/s (median): qemu ${s.qemu.toFixed(0)}, ours+OpenSBI ${s.opensbi.toFixed(1)}, ours+TS SBI ${s.builtin.toFixed(1)}`)
-report('virt-machine-cpu-smode', {
-  name: `the CPU benchmark guest in S-mode on the virt board (${(instret / 1e6).toFixed(0)} M instructions, checksums equal), QEMU TCG under OpenSBI fw_jump`,
+report(paging ? 'virt-machine-cpu-smode-paging' : 'virt-machine-cpu-smode', {
+  name: `the CPU benchmark guest in S-mode${paging ? ' with Sv39 on' : ''} on the virt board (${(instret / 1e6).toFixed(0)} M instructions, checksums equal), QEMU TCG under OpenSBI fw_jump`,
   peer: 'qemu',
   setup: { rounds: ROUNDS, instret, repeats: REPEATS },
   metrics: [higherIsBetter('guest speed under OpenSBI fw_jump (PMP active)', 'M instr/s', s.opensbi, s.qemu), higherIsBetter('guest speed under the TS SBI', 'M instr/s', s.builtin, s.qemu)],

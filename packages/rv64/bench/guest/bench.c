@@ -38,7 +38,19 @@ static void matmul(void) {
 }
 static unsigned char buf[4096];
 
+#ifdef PAGING /* S-mode with Sv39 on: the low 4 GiB identity-mapped by gigapages (V R W X A D) */
+static u64 root[512] __attribute__((aligned(4096)));
+static void paging_on(void) {
+  for (u64 i = 0; i < 4; i++) root[i] = ((i << 30) >> 2) | 0xcf;
+  u64 satp = (8ul << 60) | ((u64)root >> 12);
+  __asm__ volatile("csrw satp, %0\n sfence.vma" : : "r"(satp) : "memory");
+}
+#endif
+
 int main(void) {
+#ifdef PAGING
+  paging_on();
+#endif
   u64 start = rdinstret();
   crc_init();
   u64 seed = 0x9e3779b97f4a7c15ul, sum = 0;
