@@ -249,3 +249,9 @@ export class RfbClient {
     this.socket.destroy()
   }
 }
+
+declare module '@honk/errors' {
+  interface HonkErrorClasses {
+    RfbError: RfbError
+  }
+}

@@ -167,8 +167,8 @@ describe('hand-off to S-mode: what M-mode firmware sets up for the modes below (
 
   it('keeps only the menvcfg fields the hart implements (WARL), and tells which', () => {
     expect(fw.enterSupervisor(new FakeCsrHart(0, 0n))).toBe(0n)
-    expect(fw.enterSupervisor(new FakeCsrHart(0, U64))).toBe(MENVCFG_STCE | (1n << 62n) | 0xd0n) // STCE PBMTE CBZE CBCFE CBIE=01, never FIOM
-    expect(new Firmware(pf, { sstc: false }).enterSupervisor(new FakeCsrHart(0, U64))).toBe((1n << 62n) | 0xd0n)
+    expect(fw.enterSupervisor(new FakeCsrHart(0, U64))).toBe(MENVCFG_STCE | (1n << 62n) | 0xf0n) // STCE PBMTE CBZE CBCFE CBIE=11 (as OpenSBI), never FIOM
+    expect(new Firmware(pf, { sstc: false }).enterSupervisor(new FakeCsrHart(0, U64))).toBe((1n << 62n) | 0xf0n)
   })
 
   it('SBI set_timer writes the hart’s stimecmp under Sstc, as OpenSBI; the platform timer otherwise', () => {

@@ -3,7 +3,7 @@
  * bits and sizes, the guest's memory layout and the demo device's registers. The ISA's own numbers
  * (CSR addresses, causes, SBI IDs) come from `@honk/riscv`.
  */
-import { CAUSE } from '@honk/riscv'
+import { CAUSE, VIRT_MAP } from '@honk/riscv'
 
 /** An ecall from VS-mode (10), and the guest-page faults on fetch, load and store (20, 21, 23). */
 export const TRAP = {
@@ -45,8 +45,11 @@ export const GUEST_BASE = 0x8000_0000
 export const VS_ROOT_OFF = 0x4000
 export const VS_L1_OFF = 0x5000
 
-/** The demo device of the Go honk's seven guests (inventory §1.8): an MMIO window with five registers. */
-export const DEMO_MMIO_BASE = 0x1000_0000
+/**
+ * The demo device of the Go honk's seven guests (inventory §1.8): an MMIO window with five
+ * registers, at the guest-physical address where the virt board has its UART (0x1000_0000).
+ */
+export const DEMO_MMIO_BASE = VIRT_MAP.uart.base
 export const DEMO_REG = { MAGIC: 0, OUT: 8, ARM: 16, IRQ: 24, NOTIFY: 32 } as const
 /** What the Magic register reads: 'M'. */
 export const DEMO_MAGIC = 0x4d

@@ -4,7 +4,7 @@
  * guest RAM, and the registers at entry (a0 = hartid, a1 = the device tree's guest-physical address,
  * VS-mode, paging off).
  */
-import { VIRT_TIMEBASE_HZ } from '@honk/riscv'
+import { VIRT_MAP, VIRT_TIMEBASE_HZ } from '@honk/riscv'
 import { DEFAULT_ISA, buildFdt, node, prop, splitIsa, type FdtNode, type PropInit } from '@honk/sbi'
 import { MEGAPAGE_SIZE, PAGE_SIZE } from './constants.js'
 import { VmError } from './errors.js'
@@ -178,8 +178,8 @@ export function bootLinux(vm: VM, o: LinuxBootOptions): LinuxLayout {
 }
 
 /** Where {@link linuxVm} puts the virtual PLIC and the virtio-mmio slots (QEMU virt's addresses). */
-export const LINUX_VM_PLIC = 0x0c00_0000
-export const LINUX_VM_VIRTIO = 0x1000_1000
+export const LINUX_VM_PLIC = VIRT_MAP.plic.base
+export const LINUX_VM_VIRTIO = VIRT_MAP.virtio.base
 
 export interface LinuxVmOptions {
   readonly host: HostRegion
