@@ -17,8 +17,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GUEST_CACHE, OPENSBI_FW_JUMP } from './guest.js'
 
-/** The kvm guest's kernel (build-linux.sh --variant kvm builds it into its own tree) and initramfs. */
-const KVM_IMAGE = join(GUEST_CACHE, 'linux-6.1-kvm', 'arch', 'riscv', 'boot', 'Image')
+/** The kvm guest's kernel (build-linux.sh --variant kvm: the display variant, which has KVM) and initramfs. */
+const KVM_IMAGE = join(GUEST_CACHE, 'linux-6.1-display', 'arch', 'riscv', 'boot', 'Image')
 const KVM_INITRAMFS = join(GUEST_CACHE, 'initramfs-kvm.cpio')
 const qemu = existsSync('/usr/bin/qemu-system-riscv64')
 // In CI the kvm guest is built by .ci/run before the system tests: missing there is a failure.
