@@ -47,8 +47,8 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   }
   if (ds.length < 2) return null
   if (!terminal) body.push(`h.pc = pc0 + ${off - start}\nreturn ${ds.length}`)
-  // The direct window and ramBase: constant while a block runs (it writes no CSR and maps nothing).
-  const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\nconst dlo = h.directLo, dhi = h.directHi, ramBase = h.ramBase\n${body.join('\n')}\n}`
+  // The direct window, ramBase and the data context: constant while a block runs (it writes no CSR, maps nothing, fences nothing).
+  const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\nconst dlo = h.directLo, dhi = h.directHi, ramBase = h.ramBase, dctx = h.dctx, ldTag = h.dtlbLoadTag, ldOff = h.dtlbLoadOff, stTag = h.dtlbStoreTag, stOff = h.dtlbStoreOff\n${body.join('\n')}\n}`
   const fn = new Function('ds', 'mul64', source)(ds, mul64) as BlockFn
   return { fn, length: ds.length }
 }
@@ -95,8 +95,12 @@ const ea = (d: Decoded, i: number) => `const ah = ${hi(d.rs1)}\nconst va = ah < 
  * can trap there), else through the hart's translation, which may trap (so `h.pc` and `h.blockDone`
  * are set first) or find MMIO (then the block returns, for the interpreter to do it).
  */
-const offset = (size: number, kind: number, pcHere: string, i: number) =>
-  `let o\nif (va >= dlo && va + ${size} <= dhi) o = va - ramBase\nelse {\nh.pc = ${pcHere}\nh.blockDone = ${i}\no = h.ramOffset(va, ${size}, ${kind})\nif (o < 0) return ${i}\n}`
+const offset = (size: number, kind: number, pcHere: string, i: number) => {
+  const [tag, off] = kind === 1 ? ['ldTag', 'ldOff'] : ['stTag', 'stOff']
+  // Else the hart's data TLB (paging on), inline: a hit for the page in this data context, the
+  // access not crossing the page, is the page's RAM offset (see Hart.fillDtlb).
+  return `let o\nif (va >= dlo && va + ${size} <= dhi) o = va - ramBase\nelse {\nconst vp = Math.floor(va / 4096), ti = vp & 255\nif (${tag}[ti] === vp * 8 + dctx && (va & 4095) <= ${4096 - size}) o = ${off}[ti] + (va - vp * 4096)\nelse {\nh.pc = ${pcHere}\nh.blockDone = ${i}\no = h.ramOffset(va, ${size}, ${kind})\nif (o < 0) return ${i}\n}\n}`
+}
 
 function shiftLeft(rd: number, rs: number, sh: number): string {
   if (rd === 0) return ''
