@@ -221,7 +221,8 @@ static int put(const char *path, const char *text, int flags)
 	return r;
 }
 
-static void check_9p(void)
+/* files: entries made in many/ (honk.9p.files=, default 1000); mib: size of big.bin (honk.9p.mib=, default 16). */
+static void check_9p(unsigned long files, unsigned long mib)
 {
 	static char buf[4096];
 	static unsigned char chunk[65536];
@@ -238,9 +239,9 @@ static void check_9p(void)
 	say("9p: host.txt says ", buf, 0);
 	if (my_syscall5(__NR_renameat2, AT_FDCWD, "/mnt/guest/hello.txt", AT_FDCWD, "/mnt/guest/renamed.txt", 0) < 0) return fail("9p", "rename");
 	if (put("/mnt/guest/doomed.txt", "x", O_TRUNC) < 0 || unlink("/mnt/guest/doomed.txt") < 0) return fail("9p", "unlink");
-	/* 1000 entries, then count them with getdents64. */
+	/* `files` entries, then count them with getdents64. */
 	mkdir("/mnt/guest/many", 0755);
-	for (unsigned long i = 0; i < 1000; i++) {
+	for (unsigned long i = 0; i < files; i++) {
 		char name[64] = "/mnt/guest/many/f";
 		utoa_buf(i, name + strlen(name));
 		if (put(name, "", O_TRUNC) < 0) return fail("9p", "create in many/");
@@ -257,13 +258,13 @@ static void check_9p(void)
 		}
 	}
 	close(dfd);
-	if (entries != 1000) return fail("9p", "readdir of many/ did not list 1000 entries");
+	if (entries != files) return fail("9p", "readdir of many/ did not list every entry made");
 	say("9p: readdir many/: ", utoa_buf(entries, num), " entries");
-	/* 16 MiB file of a known pattern, written then read back with a checksum. */
+	/* A file of `mib` MiB of a known pattern, written then read back with a checksum. */
 	int fd = open("/mnt/guest/big.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0) return fail("9p", "create big.bin");
 	unsigned long sum = 0;
-	for (unsigned long off = 0; off < (16ul << 20); off += sizeof chunk) {
+	for (unsigned long off = 0; off < (mib << 20); off += sizeof chunk) {
 		for (unsigned long i = 0; i < sizeof chunk; i++) chunk[i] = (unsigned char)((off + i) * 2654435761ul >> 13);
 		if (write_all(fd, chunk, sizeof chunk) < 0) { close(fd); return fail("9p", "write big.bin"); }
 		for (unsigned long i = 0; i < sizeof chunk; i++) sum = sum * 31 + chunk[i];
@@ -277,8 +278,11 @@ static void check_9p(void)
 		total += r;
 	}
 	close(fd);
-	if (total != (16ul << 20) || back != sum) return fail("9p", "big.bin read back differs");
-	say("9p: big.bin 16 MiB checksum ", hex_buf(sum, h), 0);
+	if (total != (mib << 20) || back != sum) return fail("9p", "big.bin read back differs");
+	char line[64] = "9p: big.bin ";
+	utoa_buf(mib, line + strlen(line));
+	memcpy(line + strlen(line), " MiB checksum ", sizeof " MiB checksum ");
+	say(line, hex_buf(sum, h), 0);
 	umount2("/mnt", 0);
 	say("9p: done", 0, 0);
 }
@@ -699,7 +703,10 @@ int main(int argc, char **argv)
 		check_eth0();
 		check_timers(harts);
 	}
-	if (nine) check_9p();
+	if (nine) {
+		const char *files = param(cmdline, "honk.9p.files="), *mib = param(cmdline, "honk.9p.mib=");
+		check_9p(files ? parse_num(&files) : 1000, mib ? parse_num(&mib) : 16);
+	}
 	if (contains(cmdline, "honk.checks=") && contains(cmdline, "nvme")) check_nvme();
 	if (contains(cmdline, "honk.checks=") && contains(cmdline, "diskbench")) {
 		bench_disk("/dev/nvme0n1", "nvme0n1");
