@@ -106,7 +106,7 @@ describe('system information', () => {
         '  run [name]   ps   kill <pid>   crash   reap   stress [n]   wasm <file.wasm> [args…]',
         '  ls [dir]   cat <file>   cp <src> <dst>   put <key> <text>   rm <file>   mkdir <dir>',
         '  net   ping <ip> [count]   fetch <url>',
-        '  blk   mount   fb   ui [demo|status]   vm [timer|paging|dbcn|mmio|irq|virtio]   reset --confirm   fault   reboot   exit',
+        '  blk   mount   fb   ui [demo|status]   vm [timer|paging|dbcn|mmio|irq|virtio] | vm linux [-d] [--smp N] [--mem MiB] [--disk f] [--share dir] [--append arg] | vm list | vm attach <id> | vm stop <id>   reset --confirm   fault   reboot   exit',
       ),
     )
     // Every word help lists runs (no "unknown command"), and every module is listed.
