@@ -8,7 +8,7 @@
  * the secret one belongs is told by its content, whatever the file is called.
  */
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { rmSync, statSync } from 'node:fs'
 import { link, lstat, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -276,9 +276,25 @@ async function exists(path: string): Promise<boolean> {
  * write is not complete (the secret key placed before its .pub). See `removeIncomplete`.
  */
 const incomplete = new Set<string>()
+/**
+ * Links in flight (destination → staged file): a signal can arrive after the kernel made the
+ * link and before this code could note it, so the destination is removed only if it is the
+ * staged file's inode (never a file that was there before).
+ */
+const linking = new Map<string, string>()
 
 /** Removes every file of an unfinished write (synchronous: called from a signal handler). */
 export function removeIncomplete(): void {
+  for (const [path, tmp] of linking) {
+    try {
+      const a = statSync(path)
+      const b = statSync(tmp)
+      if (a.ino === b.ino && a.dev === b.dev) rmSync(path, { force: true })
+    } catch {
+      // Either is gone: nothing of ours at the destination.
+    }
+  }
+  linking.clear()
   for (const path of incomplete) rmSync(path, { force: true })
   incomplete.clear()
 }
@@ -305,10 +321,13 @@ async function stage(path: string, data: string | Uint8Array, mode: number): Pro
 
 /** Moves a staged file to `path` only if nothing is there (atomically: link fails on an existing name). */
 async function placeNew(tmp: string, path: string): Promise<void> {
+  linking.set(path, tmp)
   try {
     await link(tmp, path)
     incomplete.add(path) // ours now, until the whole write is done
+    linking.delete(path)
   } catch (e) {
+    linking.delete(path)
     const code = (e as { code?: string }).code
     if (code === 'EEXIST') throw new MkimageError(`${path} already exists (--force overwrites it)`)
     // A filesystem without hard links: an exclusive create reserves the name, the rename fills it.
