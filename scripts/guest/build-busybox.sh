@@ -47,33 +47,7 @@ fi
 
 mkdir -p "$dir"
 src="$dir/src"
-if [ ! -f "$src/Makefile" ]; then
-  # A private apt configuration: only this deb-src entry, its own lists, no binary caches written.
-  apt_dir="$dir/apt"
-  rm -rf "$apt_dir" "$dir/dl" && mkdir -p "$apt_dir/sources" "$apt_dir/lists/partial" "$dir/dl"
-  cat > "$apt_dir/sources/debian-src.sources" <<SOURCES
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-  apt_opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt_dir/sources"
-    -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
-    -o APT::Sandbox::User=root)
-  echo "fetching Debian's busybox $version source package" >&2
-  apt-get "${apt_opts[@]}" -qq update >&2
-  (cd "$dir/dl" && apt-get "${apt_opts[@]}" -qq --download-only source "busybox=$version" >&2) || {
-    echo "build-busybox.sh: Debian's mirror has no busybox $version source (set BUSYBOX_DEB_VERSION to the version 'apt-cache showsrc busybox' lists)" >&2
-    exit 1
-  }
-  # dpkg-source checks the tarballs against the .dsc (whose hashes apt checked against the signed
-  # Sources index) and applies debian/patches. The tree is made in dl/ and then moved.
-  upstream="${version#*:}"
-  rm -rf "$dir/dl/src.tmp"
-  (cd "$dir/dl" && dpkg-source -x "busybox_${upstream}.dsc" src.tmp >&2)
-  mv "$dir/dl/src.tmp" "$src"
-fi
+bash "$here/debian-source.sh" busybox "$version" "$dir"
 cd "$src"
 build="$dir/build"
 rm -rf "$build" && mkdir -p "$build"

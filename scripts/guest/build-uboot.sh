@@ -38,33 +38,7 @@ fi
 
 mkdir -p "$dir"
 src="$dir/src"
-if [ ! -f "$src/Makefile" ]; then
-  # A private apt configuration: only this deb-src entry, its own lists, no binary caches written.
-  apt_dir="$dir/apt"
-  rm -rf "$apt_dir" && mkdir -p "$apt_dir/sources" "$apt_dir/lists/partial" "$dir/dl"
-  cat > "$apt_dir/sources/debian-src.sources" <<SOURCES
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-  apt_opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt_dir/sources"
-    -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
-    -o APT::Sandbox::User=root)
-  echo "fetching Debian's u-boot $version source package" >&2
-  apt-get "${apt_opts[@]}" -qq update >&2
-  (cd "$dir/dl" && apt-get "${apt_opts[@]}" -qq --download-only source "u-boot=$version" >&2) || {
-    echo "build-uboot.sh: Debian's mirror has no u-boot $version source (set UBOOT_DEB_VERSION to the version 'apt-cache showsrc u-boot' lists)" >&2
-    exit 1
-  }
-  # dpkg-source checks the tarballs against the .dsc (whose hashes apt checked against the signed
-  # Sources index) and applies debian/patches (the quilt series). It links the tarballs beside
-  # the tree it makes, so that tree is made in dl/ and then moved.
-  rm -rf "$dir/dl/src.tmp"
-  (cd "$dir/dl" && dpkg-source -x "u-boot_${version#*:}.dsc" src.tmp >&2)
-  mv "$dir/dl/src.tmp" "$src"
-fi
+bash "$here/debian-source.sh" u-boot "$version" "$dir"
 cd "$src"
 build="$dir/build"
 epoch="$(dpkg-parsechangelog -STimestamp)"
