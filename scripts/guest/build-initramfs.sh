@@ -5,11 +5,17 @@
 # with a symlink per applet (/bin/sh among them) for the shell on fbcon (init's honk.shell=1).
 # The other guests' initramfs stays without it (no extra bytes to load on every boot).
 # And the KVM guest's (issue #17): the same plus /kvmcheck (scripts/guest/kvmcheck.c, run as
-# rdinit=/kvmcheck), which runs a tiny guest through /dev/kvm.
+# rdinit=/kvmcheck), which runs a tiny guest through /dev/kvm. And the nested-Linux benchmark's
+# (issue #17): initramfs-kvmlinux.cpio, the same plus /kvmlinux (scripts/guest/kvmlinux.c, run as
+# rdinit=/kvmlinux), /guest/Image (the main guest kernel) and /guest/initramfs.cpio, the guest's
+# own: /init is kvmlinux again, in its guest role (the marker line, then power-off), also written
+# alone as initramfs-kvmlinux-guest.cpio for the same guest booted bare.
 # Prints the cpio paths, one a line:
 #   $HONK_CACHE/initramfs.cpio
 #   $HONK_CACHE/initramfs-display.cpio
 #   $HONK_CACHE/initramfs-kvm.cpio
+#   $HONK_CACHE/initramfs-kvmlinux.cpio
+#   $HONK_CACHE/initramfs-kvmlinux-guest.cpio
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${HONK_CACHE:-$HOME/.cache/honk}"
@@ -17,7 +23,9 @@ src="$cache/linux-6.1"
 out="$cache/initramfs.cpio"
 out_display="$cache/initramfs-display.cpio"
 out_kvm="$cache/initramfs-kvm.cpio"
-[ -f "$src/tools/include/nolibc/nolibc.h" ] || bash "$here/build-linux.sh" >/dev/null
+out_kvmlinux="$cache/initramfs-kvmlinux.cpio"
+out_kvmlinux_guest="$cache/initramfs-kvmlinux-guest.cpio"
+[ -f "$src/tools/include/nolibc/nolibc.h" ] && [ -f "$src/arch/riscv/boot/Image" ] || bash "$here/build-linux.sh" >/dev/null
 busybox="$(bash "$here/build-busybox.sh" | tail -1)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -30,6 +38,9 @@ riscv64-linux-gnu-gcc -Os -static -nostdlib -ffreestanding -fno-stack-protector 
 riscv64-linux-gnu-gcc -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin \
   -march=rv64imac_zicsr_zifencei -mabi=lp64 -I "$src/tools/include/nolibc" \
   -include nolibc.h -o "$work/kvmcheck" "$here/kvmcheck.c" -lgcc
+riscv64-linux-gnu-gcc -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin \
+  -march=rv64imac_zicsr_zifencei -mabi=lp64 -I "$src/tools/include/nolibc" \
+  -include nolibc.h -o "$work/kvmlinux" "$here/kvmlinux.c" -lgcc
 # gen_init_cpio makes /dev/console without root (the kernel opens it for init's stdio).
 gcc -O2 -o "$work/gen_init_cpio" "$src/usr/gen_init_cpio.c"
 cat > "$work/list" <<LIST
@@ -46,6 +57,24 @@ cp "$work/list" "$work/list-kvm"
 echo "file /kvmcheck $work/kvmcheck 0755 0 0" >> "$work/list-kvm"
 "$work/gen_init_cpio" "$work/list-kvm" > "$out_kvm.tmp"
 mv "$out_kvm.tmp" "$out_kvm"
+# kvmlinux: the guest's initramfs (kvmlinux as /init: its guest role), then the host's, which
+# carries it and the main guest kernel under /guest.
+cat > "$work/list-kvmlinux-guest" <<LIST
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+file /init $work/kvmlinux 0755 0 0
+LIST
+"$work/gen_init_cpio" "$work/list-kvmlinux-guest" > "$out_kvmlinux_guest.tmp"
+mv "$out_kvmlinux_guest.tmp" "$out_kvmlinux_guest"
+cp "$work/list" "$work/list-kvmlinux"
+cat >> "$work/list-kvmlinux" <<LIST
+file /kvmlinux $work/kvmlinux 0755 0 0
+dir /guest 0755 0 0
+file /guest/Image $src/arch/riscv/boot/Image 0644 0 0
+file /guest/initramfs.cpio $out_kvmlinux_guest 0644 0 0
+LIST
+"$work/gen_init_cpio" "$work/list-kvmlinux" > "$out_kvmlinux.tmp"
+mv "$out_kvmlinux.tmp" "$out_kvmlinux"
 # The display guest's: BusyBox and its applets' links (busybox.links: /bin/ls, /usr/bin/clear, ...).
 cp "$work/list" "$work/list-display"
 cat >> "$work/list-display" <<LIST
@@ -66,3 +95,5 @@ mv "$out_display.tmp" "$out_display"
 echo "$out"
 echo "$out_display"
 echo "$out_kvm"
+echo "$out_kvmlinux"
+echo "$out_kvmlinux_guest"

@@ -19,9 +19,8 @@
 #include "nolibc.h"
 #include <linux/kvm.h>
 
-#ifndef offsetof
-#define offsetof(t, m) __builtin_offsetof(t, m)
-#endif
+#define KVM_TOOL "kvmcheck"
+#include "kvm-common.h"
 
 #define GUEST_BASE 0x80000000UL
 
@@ -63,69 +62,16 @@ __asm__(
 extern const unsigned char guest_code[], guest_code_end[];
 
 static unsigned char guest_ram[64 << 10] __attribute__((aligned(4096)));
-static int failures;
-
-static void out(const char *s) { write(1, s, strlen(s)); }
-
-static void say(const char *a, const char *b)
-{
-	out("kvmcheck: ");
-	out(a);
-	if (b) out(b);
-	out("\n");
-}
-
-static const char *hex(unsigned long v)
-{
-	static char buf[19];
-	int i;
-	buf[0] = '0';
-	buf[1] = 'x';
-	for (i = 0; i < 16; i++) buf[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
-	buf[18] = 0;
-	return buf;
-}
-
-static const char *dec(unsigned long v)
-{
-	static char buf[24];
-	int i = 23;
-	buf[i] = 0;
-	do buf[--i] = '0' + v % 10; while ((v /= 10) && i > 0);
-	return buf + i;
-}
-
-static int fail(const char *what)
-{
-	failures++;
-	say(what, ": FAIL");
-	return -1;
-}
-
-/* A core register's KVM_{GET,SET}_ONE_REG id: regs.<name> of struct kvm_riscv_core. */
-#define CORE_REG(name) (KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CORE | KVM_REG_RISCV_CORE_REG(name))
 
 static int run_guest(void)
 {
 	int kvm = open("/dev/kvm", O_RDWR, 0);
 	if (kvm < 0) return fail("open /dev/kvm");
 	say("api version ", dec(ioctl(kvm, KVM_GET_API_VERSION, 0)));
-	int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (vm < 0) return fail("KVM_CREATE_VM");
-	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = GUEST_BASE,
-		.memory_size = sizeof(guest_ram),
-		.userspace_addr = (unsigned long)guest_ram,
-	};
 	memcpy(guest_ram, guest_code, guest_code_end - guest_code);
-	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) return fail("KVM_SET_USER_MEMORY_REGION");
-	int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-	if (vcpu < 0) return fail("KVM_CREATE_VCPU");
-	int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (size <= 0) return fail("KVM_GET_VCPU_MMAP_SIZE");
-	struct kvm_run *run = mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-	if (run == MAP_FAILED) return fail("mmap vcpu");
+	struct kvm_run *run;
+	int vcpu = create_vcpu(kvm, GUEST_BASE, guest_ram, sizeof(guest_ram), &run);
+	if (vcpu < 0) return -1;
 	unsigned long pc = GUEST_BASE;
 	struct kvm_one_reg reg = { .id = CORE_REG(regs.pc), .addr = (unsigned long)&pc };
 	if (ioctl(vcpu, KVM_SET_ONE_REG, &reg) < 0) return fail("KVM_SET_ONE_REG pc");
@@ -175,10 +121,5 @@ static int run_guest(void)
 
 int main(void)
 {
-	say("hello", 0);
-	if (mount("devtmpfs", "/dev", "devtmpfs", 0, 0) < 0) fail("mount /dev");
-	run_guest();
-	say(failures ? "FAILED" : "ok", 0);
-	reboot(LINUX_REBOOT_CMD_POWER_OFF);
-	return 0;
+	return pid1(run_guest);
 }

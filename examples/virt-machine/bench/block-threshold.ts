@@ -6,6 +6,7 @@
  * machine to the init's first line, so the time spent compiling blocks is counted. Prints the
  * median of the rounds per threshold and the CPU time of the process per boot. The board does not
  * expose `HartOptions.blockThreshold`, so the harts' threshold is set after construction.
+ * A threshold may name the compiled tier too (`HartOptions.tier`): `region:20000`, `block:20000`.
  */
 import { readFileSync } from 'node:fs'
 import { cpuUsage } from 'node:process'
@@ -22,24 +23,28 @@ const MARK = 'honk-init: hello from init'
 const args = process.argv.slice(2)
 const ri = args.indexOf('--rounds')
 const ROUNDS = ri >= 0 ? Number(args[ri + 1]) : 3
-const thresholds = args.filter((a, i) => !a.startsWith('--') && (ri < 0 || i !== ri + 1)).map(Number)
-if (thresholds.length === 0) thresholds.push(20_000, 2_000, 200, 50)
+const thresholds = args.filter((a, i) => !a.startsWith('--') && (ri < 0 || i !== ri + 1))
+if (thresholds.length === 0) thresholds.push('20000', '2000', '200', '50')
 if (!guestBuilt()) {
   console.error('the guest is not built: bash scripts/guest/build-linux.sh && bash scripts/guest/build-initramfs.sh')
   process.exit(1)
 }
 
-async function ours(threshold: number): Promise<{ wall: number; cpu: number }> {
+async function ours(config: string): Promise<{ wall: number; cpu: number }> {
+  const [tier, threshold] = config.includes(':') ? [config.split(':')[0]!, Number(config.split(':')[1])] : [undefined, Number(config)]
   const c0 = cpuUsage()
   const t0 = performance.now()
   const session = new ConsoleSession()
   const machine = new VirtMachine({ harts: 1, memory: 256 << 20, bios: 'builtin', consoleOut: session.out, bootargs: APPEND, drives: [new MemoryBlockDevice(16384, 512, patternDisk())], net: loopbackPair()[0] })
   for (const h of machine.harts) (h as unknown as { blockThreshold: number }).blockThreshold = threshold
+  if (tier !== undefined) for (const h of machine.harts) (h as unknown as { tier: string }).tier = tier
   boot(machine, { kernel: new Uint8Array(readFileSync(LINUX_IMAGE)), initrd: new Uint8Array(readFileSync(INITRAMFS)) })
   session.start(machine)
   await session.waitFor(MARK, 900_000)
   const wall = (performance.now() - t0) / 1000
   const c = cpuUsage(c0)
+  const st = (machine.harts[0] as unknown as { jitStats?: Record<string, number> }).jitStats
+  if (st !== undefined && st.regions! > 0) console.error(`  ${config}: compiled ${JSON.stringify(st)}`)
   machine.stop()
   await session.exit
   return { wall, cpu: (c.user + c.system) / 1e6 }
@@ -47,8 +52,8 @@ async function ours(threshold: number): Promise<{ wall: number; cpu: number }> {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!
 const qemu: number[] = []
-const wall = new Map<number, number[]>(thresholds.map((t) => [t, []]))
-const cpu = new Map<number, number[]>(thresholds.map((t) => [t, []]))
+const wall = new Map<string, number[]>(thresholds.map((t) => [t, []]))
+const cpu = new Map<string, number[]>(thresholds.map((t) => [t, []]))
 for (let r = 0; r < ROUNDS; r++) {
   qemu.push(await timeQemuUntil(['-M', 'virt', '-cpu', 'rv64,h=false', '-smp', '1', '-m', '256M', '-bios', OPENSBI_FW_JUMP, '-kernel', LINUX_IMAGE, '-initrd', INITRAMFS, '-append', APPEND], MARK))
   // Alternate the order each round so neither end of the round is favoured by the machine's load.

@@ -4,6 +4,9 @@
  * same Linux Image, initramfs and command line, 1 hart, 256 MiB, in the same run, interleaved.
  * Rows: under OpenSBI fw_jump on both; and our TypeScript SBI beside QEMU under OpenSBI (the
  * configuration a user picks for speed). ratio = QEMU time / our time (> 1: we boot faster).
+ * Time is CPU time (ours: `process.cpuUsage` around each boot; QEMU: its CPU time up to the mark,
+ * from /proc), the median of the rounds with the spread; wall times are printed beside.
+ * `--harts N` boots N harts on both sides (default 1); `--rounds N` (default 5, `--quick` 1).
  */
 import { readFileSync } from 'node:fs'
 import { MemoryBlockDevice } from '@honk/block'
@@ -13,10 +16,13 @@ import { VirtMachine } from '../src/board.ts'
 import { boot } from '../src/boot.ts'
 import { INITRAMFS, LINUX_IMAGE, OPENSBI_FW_JUMP, guestBuilt, patternDisk } from '../src/guest.ts'
 import { ConsoleSession } from '../src/session.ts'
-import { timeQemuUntil } from './qemu.ts'
+import { runQemuUntil } from './qemu.ts'
+import { type Time, interleave, stats, timeOurs } from './three-way.ts'
 
 const quick = process.argv.includes('--quick')
-const ROUNDS = quick ? 1 : 3
+const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)
+const ROUNDS = arg('--rounds', quick ? 1 : 5)
+const HARTS = arg('--harts', 1)
 const APPEND = 'console=ttyS0 earlycon=sbi'
 const MARK = 'honk-init: hello from init'
 if (!guestBuilt()) {
@@ -24,41 +30,37 @@ if (!guestBuilt()) {
   process.exit(1)
 }
 
-async function ours(bios: 'builtin' | 'firmware'): Promise<number> {
-  const t0 = performance.now()
-  const session = new ConsoleSession()
-  const machine = new VirtMachine({ harts: 1, memory: 256 << 20, bios, consoleOut: session.out, bootargs: APPEND, drives: [new MemoryBlockDevice(16384, 512, patternDisk())], net: loopbackPair()[0] })
-  boot(machine, {
-    kernel: new Uint8Array(readFileSync(LINUX_IMAGE)),
-    initrd: new Uint8Array(readFileSync(INITRAMFS)),
-    ...(bios === 'firmware' ? { firmware: new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
-  })
-  session.start(machine)
-  await session.waitFor(MARK, 900_000)
-  const secs = (performance.now() - t0) / 1000
-  machine.stop()
-  await session.exit
-  return secs
+function ours(bios: 'builtin' | 'firmware'): Promise<Time> {
+  return timeOurs(
+    () => {
+      const session = new ConsoleSession()
+      const machine = new VirtMachine({ harts: HARTS, memory: 256 << 20, bios, consoleOut: session.out, bootargs: APPEND, drives: [new MemoryBlockDevice(16384, 512, patternDisk())], net: loopbackPair()[0] })
+      boot(machine, {
+        kernel: new Uint8Array(readFileSync(LINUX_IMAGE)),
+        initrd: new Uint8Array(readFileSync(INITRAMFS)),
+        ...(bios === 'firmware' ? { firmware: new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),
+      })
+      session.start(machine)
+      return { session, machine }
+    },
+    (session) => session.waitFor(MARK, 900_000),
+  )
 }
 
-function qemu(): Promise<number> {
-  return timeQemuUntil(['-M', 'virt', '-cpu', 'rv64,h=false', '-smp', '1', '-m', '256M', '-bios', OPENSBI_FW_JUMP, '-kernel', LINUX_IMAGE, '-initrd', INITRAMFS, '-append', APPEND], MARK)
+function qemu(): Promise<Time> {
+  return runQemuUntil(['-M', 'virt', '-cpu', 'rv64,h=false', '-smp', String(HARTS), '-m', '256M', '-bios', OPENSBI_FW_JUMP, '-kernel', LINUX_IMAGE, '-initrd', INITRAMFS, '-append', APPEND], MARK)
 }
 
-const best = { qemu: Infinity, opensbi: Infinity, builtin: Infinity }
-for (let r = 0; r < ROUNDS; r++) {
-  best.qemu = Math.min(best.qemu, await qemu())
-  best.opensbi = Math.min(best.opensbi, await ours('firmware'))
-  best.builtin = Math.min(best.builtin, await ours('builtin'))
-  console.error(`round ${r + 1}: qemu ${best.qemu.toFixed(2)} s, ours+OpenSBI ${best.opensbi.toFixed(2)} s, ours+TS SBI ${best.builtin.toFixed(2)} s (best so far)`)
-}
+const times = await interleave(ROUNDS, { qemu, opensbi: () => ours('firmware'), builtin: () => ours('builtin') })
+const { cpu, spread, summary } = stats(times)
+console.error(summary())
 const metrics: BenchMetric[] = [
-  lowerIsBetter('start → init, both under OpenSBI fw_jump', 's', best.opensbi, best.qemu),
-  lowerIsBetter('start → init, ours with the TS SBI vs QEMU with OpenSBI', 's', best.builtin, best.qemu),
+  lowerIsBetter('start → init, both under OpenSBI fw_jump (CPU, median)', 's', cpu('opensbi'), cpu('qemu')),
+  lowerIsBetter('start → init, ours with the TS SBI vs QEMU with OpenSBI (CPU, median)', 's', cpu('builtin'), cpu('qemu')),
 ]
-report('virt-machine', {
-  name: 'virt machine: Linux 6.1 boot to init (1 hart, 256 MiB, same Image/initramfs/cmdline)',
+report(HARTS === 1 ? 'virt-machine' : `virt-machine-smp${HARTS}`, {
+  name: `virt machine: Linux 6.1 boot to init (${HARTS} hart${HARTS > 1 ? 's' : ''}, 256 MiB, same Image/initramfs/cmdline), CPU time`,
   peer: 'qemu-system-riscv64 (TCG)',
-  setup: { rounds: ROUNDS, quick, append: APPEND },
+  setup: { rounds: ROUNDS, harts: HARTS, quick, append: APPEND, qemuSpread: spread('qemu'), opensbiSpread: spread('opensbi'), builtinSpread: spread('builtin') },
   metrics,
 })

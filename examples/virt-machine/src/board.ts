@@ -84,6 +84,12 @@ export interface MachineConfig {
    * slots 1, 2, … (00.0 is the host bridge, as on QEMU). Each factory gets the DMA target.
    */
   pci?: readonly PciFactory[]
+  /**
+   * RAM in a `SharedArrayBuffer` (default false), so harts in Workers can share it: what
+   * `ParallelMachine` (parallel.ts, issue #18) builds its board with. This board's own loop runs
+   * the same either way.
+   */
+  sharedMemory?: boolean
 }
 
 /** Builds one PCI function for the board: DMA goes to `memory`; `entropy` is the run's (seeded or not). */
@@ -192,7 +198,7 @@ export class VirtMachine {
   constructor(readonly config: MachineConfig) {
     if (!Number.isInteger(config.harts) || config.harts < 1 || config.harts > 8) throw new RangeError(`harts must be 1..8, not ${config.harts}`)
     if (config.memory % (2 << 20) !== 0 || config.memory < 16 << 20) throw new RangeError(`memory must be a multiple of 2 MiB and at least 16 MiB, not ${config.memory}`)
-    this.bus = new Bus({ ramBase: VIRT_MAP.ram.base, ramSize: config.memory })
+    this.bus = new Bus({ ramBase: VIRT_MAP.ram.base, ramSize: config.memory, ...(config.sharedMemory === true ? { buffer: new SharedArrayBuffer(config.memory) } : {}) })
     this.ramEnd = VIRT_MAP.ram.base + config.memory
     if (config.seed !== undefined) {
       if (!Number.isSafeInteger(config.seed)) throw new RangeError(`seed must be an integer, not ${config.seed}`)
@@ -364,6 +370,11 @@ export class VirtMachine {
   /** True once the guest asked for a poweroff or reset (or `stop()` was called) in this run. */
   get stopping(): boolean {
     return this.exit !== undefined
+  }
+
+  /** How the guest ended this run (a poweroff or reset it asked for, or `stop()`), once it has. */
+  get exitStatus(): MachineExit | undefined {
+    return this.exit
   }
 
   /** Whether the guest reads console input through the SBI (legacy getchar) instead of the UART. */

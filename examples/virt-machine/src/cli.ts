@@ -33,6 +33,7 @@ import { HostFS } from '@honk/vfs/node'
 import { NvmeController, VirtioBlk, VirtioNet, VirtioP9, VirtioPci, VirtioRng, type FramePort, type P9Handler, type VirtioDevice } from '@honk/virtio'
 import { VirtMachine, type MachineConfig, type MachineExit, type PciFactory } from './board.js'
 import { boot } from './boot.js'
+import { ParallelMachine } from './parallel.js'
 import { ConsoleFeeder } from './session.js'
 import { WebDisplay } from './web-display.js'
 import { checkPortFree, createDisplayDevices, parsePort, parseSide, writeScreenshot, type DisplayDevices, type DisplaySpec } from './cli-display.js'
@@ -82,6 +83,9 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
                               the virtual clock (same images and flags: the same boot, byte for
                               byte, as long as no input, file disk or network comes in)
   --no-reboot                 exit when the guest resets instead of rebooting it
+  --parallel                  each hart in its own thread (Worker) over shared RAM: --smp N
+                              uses N host cores; needs --clock realtime (implied); any --bios
+                              (the builtin SBI runs in each hart's thread); not reproducible
   --display none|web[,port=<n>]
                               web: the screen, keyboard and pointer and the serial console in
                               a page on 127.0.0.1 (port printed; default any free one); with no
@@ -166,7 +170,7 @@ export function parseSize(text: string): number {
 const OPTIONS = {
   bios: true, kernel: true, initrd: true, append: true, smp: true, mem: true, m: true, drive: true, share: true, 'share-tag': true,
   virtfs: true, fsdev: true, device: true, netdev: true, net: true, nic: true, clock: true, seed: true, mmu: true, M: true, machine: true, cpu: true, display: true,
-  serial: true, accel: true, screenshot: true, nographic: false, 'no-reboot': false, help: false, h: false, version: false,
+  serial: true, accel: true, screenshot: true, nographic: false, 'no-reboot': false, parallel: false, help: false, h: false, version: false,
 } as const satisfies Record<string, boolean>
 type OptionName = keyof typeof OPTIONS
 
@@ -503,7 +507,10 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   else if (single['share-tag']) throw new UsageError(`${label('share-tag')}: needs --share <dir>`)
 
   for (const [flag, value] of [['--kernel', kernel], ['--initrd', val('initrd')], ['--share', share?.path], ['--bios', val('bios')], ...attached.map((d) => ['--drive', d.path])]) if (value === '') throw new UsageError(`${flag}: an empty path`)
-  const clock = val('clock') ?? 'virtual'
+  const parallel = flags.has('parallel')
+  // Parallel harts share the host's clock: there is no instruction count all of them agree on.
+  const clock = val('clock') ?? (parallel ? 'realtime' : 'virtual')
+  if (parallel && clock !== 'realtime') throw new UsageError('--parallel needs --clock realtime (harts in parallel share the host clock, not an instruction count)')
   const mmu = val('mmu') ?? 'sv48'
   if (clock !== 'virtual' && clock !== 'realtime') throw new UsageError(`${label('clock')}: virtual or realtime`)
   if (mmu !== 'sv48' && mmu !== 'sv57') throw new UsageError(`${label('mmu')}: sv48 or sv57`)
@@ -524,7 +531,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   const initrd = val('initrd')
   const readOnlyDrives = attached.flatMap((d, i) => (d.readOnly ? [i] : []))
   return {
-    config: { harts, memory, bios, clock, mmu, ...(hypervisor ? { hypervisor, isa: withHypervisor(DEFAULT_ISA) } : {}), ...(append !== undefined ? { bootargs: append } : {}), ...(seed !== undefined ? { seed } : {}) },
+    config: { harts, memory, bios, clock, mmu, ...(hypervisor ? { hypervisor, isa: withHypervisor(DEFAULT_ISA) } : {}), ...(append !== undefined ? { bootargs: append } : {}), ...(seed !== undefined ? { seed } : {}), ...(parallel ? { sharedMemory: true } : {}) },
     ...(bios === 'firmware' ? { firmware: biosValue } : {}),
     ...(kernel ? { kernel } : {}),
     ...(initrd ? { initrd } : {}),
@@ -790,7 +797,7 @@ export async function main(argv: string[], io: CliIo = { stdin: process.stdin, s
         if (!announced) io.stderr.write(`honk-virt: display on ${web.url}\n`)
         announced = true
       }
-      const exit = await machine.run()
+      const exit = machine.config.sharedMemory === true ? await new ParallelMachine(machine).run() : await machine.run()
       feeder.attach(undefined)
       current = undefined
       await close()

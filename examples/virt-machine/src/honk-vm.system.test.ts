@@ -5,7 +5,10 @@
  * the guest powers off and honk's shell is still there.
  */
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { MemoryBlockDevice } from '@honk/block'
+import { UserNet } from '@honk/net/node'
+import { loopbackPair } from '@honk/virtio'
 import { MemoryFS } from '@honk/vfs'
 import { describe, expect, it } from 'vitest'
 import { coreAnchor, factoryImage } from './factory-core.js'
@@ -66,6 +69,58 @@ describe.skipIf(!run)('honk mode: vm linux with the bare-mode checks', () => {
     expect(session.text).toContain('renamed.txt')
     expect(session.text).toContain('honk still here')
     await honk.close()
+  }, 2_400_000)
+})
+
+/** The init's body hash (scripts/guest/init.c check_net_fetch): sum = sum * 31 + byte, 64-bit. */
+const initHash = (b: Uint8Array) => b.reduce((h, x) => BigInt.asUintN(64, h * 31n + BigInt(x)), 0n).toString(16).padStart(16, '0')
+
+describe.skipIf(!run)("honk mode: vm linux on honk's network", () => {
+  it("vm linux --smp 2 on 2 harts with honk.checks=basic,net: the guest gets 10.0.3.15 by DHCP from honk's router, fetches honk's HTTP at 10.0.3.1:80 and a 127.0.0.1 server on the host through honk's NAT (honk's own net, then the board's user-mode NAT: 10.0.2.2 is the host's loopback); both harts ran guest code", async () => {
+    const body = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 13 + (i >> 9)) & 0xff)
+    const hostServer = createServer((req, res) => {
+      const n = Number((req.url ?? '/').slice(1)) || 0
+      res.writeHead(200, { 'content-length': n })
+      res.end(Buffer.from(body.subarray(0, n)))
+    })
+    await new Promise<void>((r) => hostServer.listen(0, '127.0.0.1', r))
+    const hostPort = (hostServer.address() as { port: number }).port
+    const [guestWire, hostWire] = loopbackPair()
+    const nat = await UserNet.create({ port: hostWire })
+    const session = new ConsoleSession()
+    const share = new MemoryFS({ files: { 'linux/Image': new Uint8Array(readFileSync(LINUX_IMAGE)), 'linux/initramfs.cpio': new Uint8Array(readFileSync(INITRAMFS)), 'linux/disk.img': patternDisk() } })
+    const honk = createHonk({ harts: 2, memory: 256 << 20, firmware: 'builtin', net: guestWire, share: { fs: share, tag: 'host' }, consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
+    try {
+      session.start(honk.machine)
+      await session.waitFor('honk> ', 120_000)
+      expect(session.text).toContain('honk: httpd serving on :80')
+      const before = honk.machine.harts.map((h) => h.instret)
+      session.send(`vm linux --smp 2 --mem 128 --disk linux/disk.img --append honk.checks=basic,net --append honk.fetch=10.0.3.1:80:/ --append honk.fetch=10.0.2.2:${hostPort}:100000\n`)
+      await session.waitFor('Linux version 6.1', 300_000)
+      const report = await session.waitFor(/honk-init: (all checks passed|FAILED)/, 1_500_000)
+      const after = honk.machine.harts.map((h) => h.instret)
+      expect(report).toContain('honk-init: harts: 2')
+      expect(report).toContain('honk-init: timers: 8 sleeps ok on every hart')
+      expect(report).toMatch(/IP-Config: Got DHCP answer from 10\.0\.3\.1, my address is 10\.0\.3\.15/)
+      expect(report).toContain('honk-init: net: eth0 ip=10.0.3.15')
+      expect(report).toMatch(/honk-init: net fetch 10\.0\.3\.1:80\/: 200, \d+ bytes: honk - TypeScript RISC-V64 OS\r*\n/)
+      expect(report).toContain('honk-init: net fetch: 100000')
+      expect(report).toContain(`honk-init: net fetch hash: ${initHash(body)}`)
+      expect(report).toContain('honk-init: all checks passed')
+      // Hart 1 runs nothing of the kernel's (it idles in wfi): what it retired is guest code.
+      expect(after[1]! - before[1]!).toBeGreaterThan(10_000_000n)
+      expect(after[0]! - before[0]!).toBeGreaterThan(10_000_000n)
+      await session.waitFor('vm: guest halted (SBI shutdown)', 120_000)
+      await session.waitFor('honk> ', 30_000)
+      session.send('echo honk still here\nexit\n')
+      expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+      expect(session.text).toContain('honk still here')
+    } finally {
+      honk.machine.stop()
+      await honk.close()
+      await nat.close()
+      await new Promise((r) => hostServer.close(r))
+    }
   }, 2_400_000)
 })
 

@@ -79,11 +79,20 @@ const CRASH = fakeImage([asm.sd(R.zero, R.zero, 0), asm.J_SELF])
 /** Polls SBI console_getchar and writes each byte back upper-cased (andi a0, a0, 0xdf) with console_putchar. */
 const ANDI_A0_DF = (0xdf << 20) | (R.a0 << 15) | (7 << 12) | (R.a0 << 7) | 0x13
 const ECHO = fakeImage([asm.li(R.a7, 2), asm.ECALL, asm.li(R.t0, -1), asm.beq(R.a0, R.t0, -12), ANDI_A0_DF, asm.li(R.a7, 1), asm.ECALL, asm.jal(0, -28)])
+const AUIPC = (rd: number) => (rd << 7) | 0x17
+const LUI = (rd: number, imm20: number) => (imm20 << 12) | (rd << 7) | 0x37
+/**
+ * Two vCPUs that both spin: vCPU 0 starts vCPU 1 through SBI HSM hart_start (EID 0x48534D, FID 0;
+ * a0 = 1, a1 = the last word, a2 = 0), then spins; vCPU 1 spins from the last word.
+ */
+const SMP_SPIN = fakeImage([AUIPC(R.a1), asm.addi(R.a1, R.a1, 36), asm.li(R.a0, 1), asm.li(R.a2, 0), LUI(R.a7, 0x485), asm.addi(R.a7, R.a7, 0x34d), asm.li(R.a6, 0), asm.ECALL, asm.J_SELF, asm.J_SELF])
+/** The same start, but vCPU 1 waits in WFI forever (it enabled no interrupt): an idle vCPU. */
+const SMP_IDLE = fakeImage([AUIPC(R.a1), asm.addi(R.a1, R.a1, 36), asm.li(R.a0, 1), asm.li(R.a2, 0), LUI(R.a7, 0x485), asm.addi(R.a7, R.a7, 0x34d), asm.li(R.a6, 0), asm.ECALL, asm.J_SELF, asm.WFI, asm.jal(0, -4)])
 
-async function honkWithGuests() {
+async function honkWithGuests(harts = 1) {
   const session = new ConsoleSession()
-  const share = new MemoryFS({ files: { 'linux/Image': SPIN, 'linux/initramfs.cpio': 'x', 'crash/Image': CRASH, 'echo/Image': ECHO } })
-  const honk = createHonk({ harts: 1, memory: 128 << 20, firmware: 'builtin', share: { fs: share, tag: 'host' }, consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
+  const share = new MemoryFS({ files: { 'linux/Image': SPIN, 'linux/initramfs.cpio': 'x', 'crash/Image': CRASH, 'echo/Image': ECHO, 'smp/Image': SMP_SPIN, 'idle/Image': SMP_IDLE } })
+  const honk = createHonk({ harts, memory: 128 << 20, firmware: 'builtin', share: { fs: share, tag: 'host' }, consoleOut: session.out, factory: factoryImage(), anchor: coreAnchor() })
   session.start(honk.machine)
   await session.waitFor('honk> ', 30_000)
   const launch = async (cmd: string): Promise<number> => {
@@ -151,5 +160,58 @@ it("vm linux attaches the guest's console: typed bytes reach the guest (SBI getc
   session.send(`vm stop ${id}\nexit\n`)
   expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
   expect(session.text).toContain(`vm: VM ${id} stopped`)
+  await honk.close()
+}, 120_000)
+
+it("vCPUs spread over honk's harts: a 2-vCPU guest runs one vCPU on each of 2 harts (each hart's own retired-instruction count shows it ran guest code), two 1-vCPU VMs likewise; vm list, harts and stress say where", async () => {
+  const { session, honk, launch } = await honkWithGuests(2)
+  const harts = honk.machine.harts
+  const retired = () => harts.map((h) => h.instret)
+  const before = retired()
+  const a = await launch('vm linux -d --mem 32 --smp 2 --kernel smp/Image')
+  await new Promise((r) => setTimeout(r, 1500))
+  const after = retired()
+  // Hart 1 only idles in wfi for the kernel: every instruction it retired now is a guest's.
+  expect(after[1]! - before[1]!).toBeGreaterThan(1_000_000n)
+  expect(after[0]! - before[0]!).toBeGreaterThan(1_000_000n)
+  await session.waitFor('honk> ')
+  session.send('vm list\n')
+  expect(await session.waitFor(/\(\d+ VMs[^\n]*\n/)).toMatch(new RegExp(`\\n${a}\\s+linux\\s+2\\s+32MiB\\s+running\\s+\\S+\\s+0:0 1:1\\s*\\n`))
+  session.send('harts\n')
+  await session.waitFor(`harts: hart 1 runs VM ${a} vCPU 1  (load 1)`)
+  session.send('stress 2\n')
+  await session.waitFor(/stress: 2 processes ran across 1 hart [^\n]*; guest vCPUs run on harts 0 1 \(vm list\)/)
+  session.send(`vm stop ${a}\n`)
+  await session.waitFor(`vm: VM ${a} stopped`)
+  // Two VMs of one vCPU each: the second goes to the hart the first left free.
+  const b = await launch('vm linux -d --mem 32 --kernel linux/Image')
+  const c = await launch('vm linux -d --mem 32 --kernel linux/Image')
+  await new Promise((r) => setTimeout(r, 1000))
+  const spread = retired()
+  await new Promise((r) => setTimeout(r, 1000))
+  expect(retired()[1]! - spread[1]!).toBeGreaterThan(1_000_000n)
+  session.send('vm list\n')
+  const listed = await session.waitFor(/\(\d+ VMs[^\n]*\n/)
+  const hartOf = (id: number) => new RegExp(`\\n${id}\\s+linux[^\\n]*\\s0:(\\d)\\s*\\n`).exec(listed)?.[1]
+  expect(new Set([hartOf(b), hartOf(c)])).toEqual(new Set(['0', '1']))
+  session.send(`vm stop ${b}\nvm stop ${c}\nharts\n`)
+  await session.waitFor('harts: no guest vCPUs placed')
+  session.send('exit\n')
+  expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
+  await honk.close()
+}, 120_000)
+
+it('an idle vCPU costs its hart nothing: a vCPU waiting in WFI with nothing to wake it gets no slices (its hart retires no instruction), vm list marks it idle', async () => {
+  const { session, honk, launch } = await honkWithGuests(2)
+  const hart1 = honk.machine.harts[1]!
+  const a = await launch('vm linux -d --mem 32 --smp 2 --kernel idle/Image')
+  await new Promise((r) => setTimeout(r, 1000)) // vCPU 1 has started and gone idle
+  const before = hart1.instret
+  await new Promise((r) => setTimeout(r, 1000))
+  expect(hart1.instret - before).toBe(0n) // hart 1 holds only vCPU 1: nothing ran there
+  session.send('vm list\n')
+  expect(await session.waitFor(/\(\d+ VMs[^\n]*\n/)).toMatch(new RegExp(`\\n${a}\\s+linux\\s+2\\s+32MiB\\s+running\\s+\\S+\\s+0:0 1:1\\(idle\\)\\s*\\n`))
+  session.send(`vm stop ${a}\nexit\n`)
+  expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })
   await honk.close()
 }, 120_000)

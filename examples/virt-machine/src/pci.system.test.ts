@@ -147,7 +147,8 @@ describe.skipIf(!nvmeUboot)('NVMe under U-Boot built with the NVMe PCI driver (s
       'nvme read 0x84000000 0 0x40', 'md.b 0x84000200 0x20', 'crc32 0x84000000 0x8000',
       'nvme read 0x84100000 0x7fff 1', 'md.b 0x84100000 0x20', 'poweroff',
     ]
-    const script: [RegExp, string][] = [[/Hit any key to stop autoboot/, ' '], ...keys.map((k): [RegExp, string] => [/=> $/, `${k}\r`])]
+    // A mangled last line ("Unknown command") still ends the session: poweroff again.
+    const script: [RegExp, string][] = [[/Hit any key to stop autoboot/, ' '], ...keys.map((k): [RegExp, string] => [/=> $/, `${k}\r`]), [/Unknown command[^\n]*\n=> $/, 'poweroff\r']]
     const session = async (program: 'honk' | 'qemu', bios: string) => {
       const name = `uboot-nvme-${program}-${bios === 'default' ? 'default' : 'opensbi'}`
       const args = machineArgs(name, ['-kernel', UBOOT_NVME]).map((a) => (a === 'default' ? bios : a))
@@ -156,7 +157,11 @@ describe.skipIf(!nvmeUboot)('NVMe under U-Boot built with the NVMe PCI driver (s
       const out = await run(program, args, { script, until: /poweroff \.\.\./, ms: 300_000 })
       return { out: commands(out), disk, log: out }
     }
-    const [ours, oursOpenSbi, theirs] = await Promise.all([session('honk', 'default'), session('honk', OPENSBI_FW_JUMP), session('qemu', 'default')])
+    const [ours, oursOpenSbi, first] = await Promise.all([session('honk', 'default'), session('honk', OPENSBI_FW_JUMP), session('qemu', 'default')])
+    // The reference itself once lost the first keys of a line typed at QEMU's U-Boot prompt in CI
+    // ("=> weroff"): a reference that did not run the script as typed is run again, not compared.
+    let theirs = first
+    for (let i = 0; i < 2 && /Unknown command/.test(theirs.out); i++) theirs = await session('qemu', 'default')
     expect(ours.log).toContain('U-Boot 2023.01+dfsg-2+deb12u3')
     expect(ours.log).not.toContain('OpenSBI')
     expect(oursOpenSbi.log).toMatch(/OpenSBI v[\s\S]*U-Boot 2023\.01\+dfsg-2\+deb12u3/)

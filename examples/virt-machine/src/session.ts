@@ -12,6 +12,9 @@ export class ConsoleTimeoutError extends HonkError<'CONSOLE_TIMEOUT'> {
   }
 }
 
+/** A printk record's timestamp ("[   16.182841] ") after some other output on the same line. */
+const KERNEL_RECORD_INSIDE_A_LINE = /(?<=[^\n])\[ *\d+\.\d{6}\] /
+
 export class ConsoleSession {
   /** Everything the guest printed so far. */
   text = ''
@@ -22,10 +25,32 @@ export class ConsoleSession {
   private machine: VirtMachine | undefined
   private running: Promise<MachineExit> | undefined
 
+  /** Where the line being printed starts in `text`. */
+  private lineStart = 0
+
   /** The byte sink to give the machine as `consoleOut`. */
   readonly out = (byte: number): void => {
     this.text += this.decoder.decode(Uint8Array.of(byte), { stream: true })
+    if (byte === 0x0a) this.lineEnded()
     if (byte === 0x0a || byte === 0x20 || byte === 0x3e) this.notify()
+  }
+
+  /**
+   * A Linux guest's kernel writes its log records (printk) straight to the UART, so one can land
+   * inside a line a program is printing ("honk-init: [   16.18] IPv6: … ready\r\nvda: sector 1
+   * ok"). When a line ends in such a record, the record is moved before the line's beginning, so
+   * the program's line reads whole once it ends and the record is there in full. Only output no
+   * `waitFor` has consumed yet is rearranged.
+   */
+  private lineEnded(): void {
+    const start = this.lineStart
+    const line = this.text.slice(start)
+    const at = line.search(KERNEL_RECORD_INSIDE_A_LINE)
+    if (at > 0 && this.cursor <= start) {
+      const record = line.slice(at)
+      this.text = this.text.slice(0, start) + record + line.slice(0, at)
+      this.lineStart = start + record.length
+    } else this.lineStart = this.text.length
   }
 
   private notify(): void {
@@ -34,10 +59,13 @@ export class ConsoleSession {
     for (const f of w) f()
   }
 
-  /** Starts the machine's loop; `exit` resolves when it stops. */
-  start(machine: VirtMachine, options: { limit?: number } = {}): void {
+  /**
+   * Starts the machine's loop; `exit` resolves when it stops. `run` replaces the board's own
+   * loop (e.g. `ParallelMachine.run`, harts in Workers); input still goes to `machine`.
+   */
+  start(machine: VirtMachine, options: { limit?: number; run?: () => Promise<MachineExit> } = {}): void {
     this.machine = machine
-    this.running = machine.run(options).finally(() => this.notify())
+    this.running = (options.run ? options.run() : machine.run(options)).finally(() => this.notify())
   }
 
   get exit(): Promise<MachineExit> {

@@ -4,13 +4,14 @@
  * the directory changes; the working paths do what they say. The same table runs through a
  * real child process in mkimage.system.test.ts.
  */
-import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises'
+import { readdirSync, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SoftwareAnchor, verifyImage } from './index.js'
 import { HOSTILE, makeFixtures, resolveArgv, snapshot } from './mkimage.test-helpers.js'
-import { USAGE, main, parseCommand, parsePublicKey, parseSecretKey, writeFiles } from './mkimage.js'
+import { USAGE, main, parseCommand, parsePublicKey, parseSecretKey, removeIncomplete, writeFiles } from './mkimage.js'
 import { nodeHasher } from './node.js'
 
 let dir: string
@@ -112,5 +113,35 @@ describe('honk-mkimage: what works', () => {
     expect(await readFile(join(dir, 'race.pub'), 'utf8')).toBe('someone else')
     await expect(stat(join(dir, 'race'))).rejects.toThrow(/ENOENT/)
     expect(Object.keys(await snapshot(dir)).filter((p) => p.includes('race'))).toEqual(['race.pub'])
+  })
+  it('an interrupt after any number of event-loop turns leaves nothing or the complete files, and nothing appears after it', async () => {
+    // The CLI's signal handler calls removeIncomplete() and exits. To model the exit, the main
+    // thread is then blocked (no continuation of writeFiles runs) while anything still in
+    // flight on the thread pool finishes; only then is the directory read. An asynchronous
+    // open(2) in flight once created its temporary after the handler had "removed everything".
+    const big = new Uint8Array(1 << 20).map((_, i) => (i * 31) & 0xff)
+    const files = (d: string) => [
+      { path: join(d, 'out.img'), data: big, mode: 0o644 },
+      { path: join(d, 'out.img.sig'), data: 'signature', mode: 0o644 },
+    ]
+    const turn = () => new Promise<void>((r) => setImmediate(r))
+    const outcomes = new Set<string>()
+    for (let turns = 0; turns <= 60; turns++) {
+      const d = join(dir, `interrupt-${turns}`)
+      await mkdir(d)
+      const write = writeFiles(files(d), false)
+      let finished = false
+      void write.then(() => (finished = true), () => undefined)
+      for (let i = 0; i < turns; i++) await turn()
+      removeIncomplete()
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30) // the "exited" process: only the thread pool runs
+      const names = readdirSync(d).sort()
+      if (finished) expect(names).toEqual(['out.img', 'out.img.sig'])
+      else expect(names, `interrupted after ${turns} turns`).toEqual([])
+      if (names.length) expect(readFileSync(join(d, 'out.img')).equals(big)).toBe(true)
+      outcomes.add(names.length ? 'complete' : 'nothing')
+      await write.catch(() => undefined)
+    }
+    expect(outcomes.has('nothing')).toBe(true)
   })
 })

@@ -8,8 +8,9 @@
  * the secret one belongs is told by its content, whatever the file is called.
  */
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
-import { rmSync, statSync } from 'node:fs'
-import { link, lstat, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises'
+import { close, closeSync, fsync, linkSync, openSync, renameSync, rmSync, statSync, write } from 'node:fs'
+import { lstat, open, readFile, realpath, rm, stat } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SoftwareAnchor, buildImage, decodeHeader, fromHex, generateKeyPair, toHex, verifyImage } from './index.js'
@@ -299,20 +300,41 @@ export function removeIncomplete(): void {
   incomplete.clear()
 }
 
+const writeFd = promisify(write)
+const fsyncFd = promisify(fsync)
+const closeFd = promisify(close)
+
+/** Writes all of `data` at the file's start through `fd` (the kernel may take less per call). */
+async function writeAll(fd: number, data: Uint8Array): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await writeFd(fd, data, done, data.length - done, done)
+    done += bytesWritten
+  }
+}
+
+/*
+ * Every step that creates, links or renames a name is synchronous. The signal handler runs on
+ * the main thread between callbacks; an asynchronous open or link would run on the thread pool
+ * and could create its name after the handler removed "everything" and the process exited
+ * (an interrupted build once left an empty `new.img.tmp-…`). Data writes and fsync stay
+ * asynchronous: they touch only a name this run already owns, and writing to an unlinked file
+ * leaves nothing behind.
+ */
+
 /** A file staged next to its destination: written and synced, then renamed (or linked) into place. */
 async function stage(path: string, data: string | Uint8Array, mode: number): Promise<string> {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
   incomplete.add(tmp)
   try {
-    const h = await open(tmp, 'wx', mode)
+    const fd = openSync(tmp, 'wx', mode)
     try {
-      await h.writeFile(data)
-      await h.sync()
+      await writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data)
+      await fsyncFd(fd)
     } finally {
-      await h.close()
+      await closeFd(fd)
     }
   } catch (e) {
-    await rm(tmp, { force: true })
+    rmSync(tmp, { force: true })
     incomplete.delete(tmp)
     throw fsError(e, path)
   }
@@ -320,10 +342,10 @@ async function stage(path: string, data: string | Uint8Array, mode: number): Pro
 }
 
 /** Moves a staged file to `path` only if nothing is there (atomically: link fails on an existing name). */
-async function placeNew(tmp: string, path: string): Promise<void> {
+function placeNew(tmp: string, path: string): void {
   linking.set(path, tmp)
   try {
-    await link(tmp, path)
+    linkSync(tmp, path)
     incomplete.add(path) // ours now, until the whole write is done
     linking.delete(path)
   } catch (e) {
@@ -332,18 +354,32 @@ async function placeNew(tmp: string, path: string): Promise<void> {
     if (code === 'EEXIST') throw new MkimageError(`${path} already exists (--force overwrites it)`)
     // A filesystem without hard links: an exclusive create reserves the name, the rename fills it.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw fsError(e, path)
-    const h = await open(path, 'wx').catch((e2: unknown) => {
+    let fd: number
+    try {
+      fd = openSync(path, 'wx')
+    } catch (e2) {
       throw (e2 as { code?: string }).code === 'EEXIST' ? new MkimageError(`${path} already exists (--force overwrites it)`) : fsError(e2, path)
-    })
+    }
     incomplete.add(path)
-    await h.close()
-    await fsTry(path, () => rename(tmp, path)).catch(async (e3: unknown) => {
-      await rm(path, { force: true })
-      throw e3
-    })
+    closeSync(fd)
+    try {
+      renameSync(tmp, path)
+    } catch (e3) {
+      rmSync(path, { force: true })
+      throw fsError(e3, path)
+    }
     return
   }
-  await rm(tmp, { force: true })
+  rmSync(tmp, { force: true })
+}
+
+/** `--force`: the staged file replaces `path` in one step (a fresh inode). */
+function renameOver(tmp: string, path: string): void {
+  try {
+    renameSync(tmp, path)
+  } catch (e) {
+    throw fsError(e, path)
+  }
 }
 
 /**
@@ -358,8 +394,8 @@ export async function writeFiles(files: { path: string; data: string | Uint8Arra
   try {
     for (const f of files) staged.push(await stage(f.path, f.data, f.mode))
     for (const [i, f] of files.entries()) {
-      if (force) await fsTry(f.path, () => rename(staged[i]!, f.path))
-      else await placeNew(staged[i]!, f.path)
+      if (force) renameOver(staged[i]!, f.path)
+      else placeNew(staged[i]!, f.path)
       incomplete.delete(staged[i]!)
       staged[i] = ''
       placed.push(f.path)

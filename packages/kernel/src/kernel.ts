@@ -13,7 +13,7 @@ import { ProcessTable, type WasmWorkerFactory } from '@honk/proc'
 import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, VIRT_TIMEBASE_HZ, irqMask } from '@honk/riscv'
 import type { FS } from '@honk/vfs'
 import { BumpAllocator, DEVICE_ID, NvmeDisk, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, pciPlaceBar, pciScan, type RegisterWindow } from '@honk/virtio'
-import { Network, type HttpService } from './network.js'
+import { HTTP_PORT, Network, type HttpService } from './network.js'
 import { initDisplay, type Display } from './display.js'
 import { InterruptSignal, PlicDriver } from './plic.js'
 import { readDeviceTree, type Platform } from './platform.js'
@@ -420,11 +420,16 @@ export class Kernel {
     const size = end - base
     if (size < 8 << 20) return undefined
     const ticksPerMs = BigInt(this.platform.timebase || VIRT_TIMEBASE_HZ) / 1000n
+    const http = this.options.http
     return {
       region: { base, bytes: hv.ram(base, size) },
-      lendHart: (f) => hv.lendHart(hart, f),
+      // Every online hart runs guests: the boot hart between the kernel's tasks, the others (idle in wfi otherwise) a slice at a time.
+      harts: () => [...this.online].sort((a, b) => a - b),
+      lendHart: (h, f) => hv.lendHart(h, f),
       now: () => this.port.csrRead(hart, CSR.time),
       sleep: (ticks) => new Promise((resolve) => setTimeout(resolve, Number(ticks / ticksPerMs))),
+      uplink: () => this.network?.stack,
+      serveHttp: http ? (stack) => http.serve(stack, HTTP_PORT, (r) => (this.network ? this.network.handle(r) : Promise.resolve({ status: 503, contentType: 'text/plain; charset=utf-8', body: 'honk has no network\n' }))) : undefined,
     }
   }
 

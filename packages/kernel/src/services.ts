@@ -10,6 +10,7 @@ import type { BlockDevice } from '@honk/block'
 import type { ProcessTable, WasmWorkerFactory } from '@honk/proc'
 import type { FS } from '@honk/vfs'
 import type { GuestHart, HostRegion } from '@honk/vmm'
+import type { Stack } from '@honk/net'
 import type { Network } from './network.js'
 import type { Display } from './display.js'
 
@@ -57,19 +58,25 @@ export interface Storage {
   readonly scratchBlock: number
 }
 
-/** What the shell is given by the kernel. */
-/** What the kernel gives the `vm` command: guest RAM it set aside, the hart guests run on, time. */
+/** What the kernel gives the `vm` command: guest RAM it set aside, the harts guests run on, time, the guests' network. */
 export interface KernelHypervisor {
   /** Host memory for a guest's RAM and tables. */
   readonly region: HostRegion
-  /** Lends the kernel's hart to a VMM for one slice. */
-  lendHart<T>(f: (guest: GuestHart) => T): T
+  /** The harts that may run guests now (every online hart: each lends itself to the vCPUs placed on it). */
+  harts(): readonly number[]
+  /** Lends `hart` to a VMM for one slice (`f` runs guests on it; the hart is the kernel's again afterwards). */
+  lendHart<T>(hart: number, f: (guest: GuestHart) => T): T
   /** mtime (10 MHz ticks). */
   now(): bigint
   /** Lets the machine run for up to `ticks` (0: just yield). */
   sleep(ticks: bigint): Promise<void>
+  /** honk's own network stack (its interface to the outside), the uplink guests' traffic is NATed through; undefined while there is none. */
+  uplink(): Stack | undefined
+  /** Serves honk's HTTP routes on TCP :80 of `stack` (a guest link's router); absent: honk has no HTTP server. */
+  serveHttp?: ((stack: Stack) => Promise<{ close(): Promise<void> }>) | undefined
 }
 
+/** What the shell is given by the kernel. */
 export interface ShellHost {
   /** Console output (the UART). "\n" is sent as "\r\n" by the console driver. */
   out(text: string): void

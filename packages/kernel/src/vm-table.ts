@@ -5,10 +5,11 @@
  * forwarded) or detached (output kept, the last {@link SCROLLBACK} bytes), and a piece of the
  * kernel's guest RAM that no other guest touches while it runs.
  */
-import { parseIpv4, parseMac, prefixToMask, realClock, Stack, type FramePort } from '@honk/net'
+import { Gateway, parseIpv4, realClock, type FramePort, type NetClock, type Stack } from '@honk/net'
 import { loopbackPair } from '@honk/virtio'
 import type { GuestConsole, HostRegion, VmOutcome } from '@honk/vmm'
-import type { ShellHost } from './services.js'
+import type { KernelHypervisor, ShellHost } from './services.js'
+import { HartScheduler } from './vcpu-placement.js'
 
 /** Output a detached guest keeps for the next `vm attach` (oldest bytes dropped first). */
 export const SCROLLBACK = 64 << 10
@@ -123,37 +124,62 @@ export class GuestRamPool {
   }
 }
 
-/** One kernel's VMs (by pid) and its guest RAM pool. */
+/** One kernel's VMs (by pid), its guest RAM pool, and where their vCPUs run. */
 export interface VmTable {
   readonly vms: Map<number, VmRecord>
   readonly pool: GuestRamPool
+  readonly scheduler: HartScheduler
 }
 
 const tables = new WeakMap<ShellHost, VmTable>()
 
 /** The VM table of the kernel behind `host` (made on first use). */
-export function vmTable(host: ShellHost, region: HostRegion): VmTable {
+export function vmTable(host: ShellHost, hv: Pick<KernelHypervisor, 'region' | 'harts'>): VmTable {
   let t = tables.get(host)
   if (!t) {
-    t = { vms: new Map(), pool: new GuestRamPool(region) }
+    t = { vms: new Map(), pool: new GuestRamPool(hv.region), scheduler: new HartScheduler(() => hv.harts()) }
     tables.set(host, t)
   }
   return t
 }
 
-/** A guest's private Ethernet link: honk's side is a `@honk/net` stack at 10.0.3.1/24, the guest is 10.0.3.15. */
+/** A guest's private Ethernet link: honk is the router at 10.0.3.1/24, the guest gets 10.0.3.15 by DHCP. */
 export const GUEST_LINK = { honk: '10.0.3.1', guest: '10.0.3.15', netmask: '255.255.255.0' } as const
 
-/**
- * The link behind a guest's virtio-net: a frame pair whose far end is a `@honk/net` stack of
- * honk's own (ARP, ICMP echo, UDP, TCP) at {@link GUEST_LINK}.honk — the guest's network is honk.
- * The guest configures itself from its command line (`ip=` in {@link guestIpArg}).
- */
-export function guestLink(): { port: FramePort; stack: Stack } {
-  const [guestSide, honkSide] = loopbackPair()
-  const stack = new Stack({ port: honkSide, mac: parseMac('52:54:00:00:03:01'), clock: realClock, ipv4: { address: parseIpv4(GUEST_LINK.honk), netmask: prefixToMask(24), gateway: parseIpv4(GUEST_LINK.honk), dns: [] } })
-  return { port: guestSide, stack }
+/** A guest's network: the wire for its virtio-net, honk's router on it, and what ends it. */
+export interface GuestLink {
+  readonly port: FramePort
+  readonly gateway: Gateway
+  /** Stops the router (its flows, DHCP, honk's HTTP on the link). */
+  close(): Promise<void>
 }
 
-/** Linux's IP autoconfiguration (Documentation/admin-guide/nfs/nfsroot.rst `ip=`): static, eth0, no autoconf. */
-export const guestIpArg = (): string => `ip=${GUEST_LINK.guest}::${GUEST_LINK.honk}:${GUEST_LINK.netmask}::eth0:off`
+/**
+ * The link behind a guest's virtio-net: a frame pair whose far end is honk's router (a
+ * `@honk/net` {@link Gateway} at {@link GUEST_LINK}.honk): DHCP hands the guest
+ * {@link GUEST_LINK}.guest, honk's HTTP routes are served on :80 of the router's address
+ * (`serveHttp`), and every flow to another address is NATed out through honk's own network
+ * (`uplink`: honk's stack, so the guest reaches what honk reaches — the host's user-mode NAT,
+ * 10.0.2.2 being the host's loopback). No uplink (honk has no network): outside flows are refused.
+ */
+export async function guestLink(opts: { uplink?: () => Stack | undefined; serveHttp?: ((stack: Stack) => Promise<{ close(): Promise<void> }>) | undefined; clock?: NetClock } = {}): Promise<GuestLink> {
+  const [guestSide, honkSide] = loopbackPair()
+  const gateway = new Gateway({ port: honkSide, address: parseIpv4(GUEST_LINK.honk), netmask: parseIpv4(GUEST_LINK.netmask), poolStart: parseIpv4(GUEST_LINK.guest), poolSize: 1, clock: opts.clock ?? realClock, uplink: opts.uplink ?? (() => undefined) })
+  let http: { close(): Promise<void> } | undefined
+  try {
+    http = await opts.serveHttp?.(gateway.stack)
+  } catch {
+    http = undefined // the guest link works without honk's HTTP (the port may be taken)
+  }
+  return {
+    port: guestSide,
+    gateway,
+    close: async () => {
+      await http?.close().catch(() => undefined)
+      gateway.close()
+    },
+  }
+}
+
+/** Linux's IP autoconfiguration (Documentation/admin-guide/nfs/nfsroot.rst `ip=`): DHCP on eth0 from honk's router. */
+export const guestIpArg = (): string => 'ip=dhcp'

@@ -28,3 +28,4 @@ export { type NetClock, type NetTimer, realClock, VirtualClock } from './clock.j
 export { DhcpClient, DhcpServer, type DhcpLease, type DhcpClientState, type DhcpClientOptions, type DhcpServerOptions } from './dhcp.js'
 export { DnsResolver, DnsResponder, type DnsResolverOptions, type DnsResponderOptions } from './dns.js'
 export { encodeTcpSegmentInto, tcpSegmentLength } from './tcp/segment.js'
+export { Gateway, HANDSHAKE_MS, type GatewayOptions, type GatewayCounters } from './gateway.js'

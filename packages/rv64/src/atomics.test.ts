@@ -74,4 +74,44 @@ describe('LR/SC across harts', () => {
       { numRuns: 300 },
     )
   })
+
+  it('a store by the same hart from a compiled block clears the reservation as the interpreter\'s does (the block checks the line map and the reservation before skipping `stored`)', () => {
+    const run = (blocks: boolean) => {
+      const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: 2 })
+      const { bytes } = assemble(`
+        li a0, ${WORD}
+        li s1, 50
+        li t3, 7
+        lr.d t0, (a0)
+      loop:
+        addi t4, a0, 64
+        sd t3, 0(t4)          # another line: the reservation holds
+        addi s1, s1, -1
+        bnez s1, loop
+        sc.d t1, t3, (a0)     # still reserved: succeeds (t1 = 0)
+        lr.d t0, (a0)
+        li s1, 50
+      loop2:                  # stores to a0 + 64 × (s1 − 1): the reserved word only on the last pass, in the block
+        addi t4, s1, -1
+        slli t4, t4, 6
+        add t4, a0, t4
+        sd t3, 0(t4)
+        addi s1, s1, -1
+        bnez s1, loop2
+        sc.d t2, t3, (a0)     # the reservation was cleared: fails (t2 = 1)
+      done: j done`, { base: BASE })
+      sys.bus.writeBytes(BASE, bytes)
+      const h = sys.harts[0]!
+      h.pc = BASE
+      if (!blocks) h.onTrace = () => {}
+      h.run(2000)
+      return { t1: h.getX(6), t2: h.getX(7), blocks: (h as unknown as { jitStats: { blocks: number } }).jitStats.blocks }
+    }
+    const compiled = run(true)
+    expect(compiled.blocks).toBeGreaterThan(0)
+    expect({ t1: compiled.t1, t2: compiled.t2 }).toEqual({ t1: 0n, t2: 1n })
+    const interpreted = run(false)
+    expect({ t1: interpreted.t1, t2: interpreted.t2 }).toEqual({ t1: 0n, t2: 1n })
+  })
 })
+

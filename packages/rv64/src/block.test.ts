@@ -6,18 +6,23 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ADDI, I, R, S, words } from './encode.test-helpers.js'
+import { ADDI, I, J, NOP, R, S, words } from './encode.test-helpers.js'
 import { CSR, CaptureUart, createSystem } from './index.js'
+import { compileBlock } from './block.js'
+import { BLOCK_HOST_MEMBERS } from './block-host.js'
+import { decode, type Decoded } from './decode.js'
 
 const BASE = 0x8000_0000
 const DATA = BASE + 0x4000
 const U64 = (1n << 64n) - 1n
 
-function machine(program: number[], blocks: boolean) {
-  const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: 8 }) // compile early: the loops here are short
-  sys.bus.writeBytes(BASE, words(program))
+type Tier = 'region' | 'block'
+/** A machine on `tier`, or (undefined) on the interpreter alone: a trace hook keeps it there. */
+function machine(program: number[] | Uint8Array, tier: Tier | undefined) {
+  const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: 8, tier: tier ?? 'region', hypervisor: true }) // compile early: the loops here are short
+  sys.bus.writeBytes(BASE, program instanceof Uint8Array ? program : words(program))
   const hart = sys.harts[0]!
-  if (!blocks) hart.onTrace = () => {}
+  if (tier === undefined) hart.onTrace = () => {}
   hart.setCsr(CSR.mtvec, BigInt(BASE + 0x2000))
   sys.bus.writeBytes(BASE + 0x2000, words([0x0000006f])) // the trap handler: j .
   return { hart, bus: sys.bus, sys }
@@ -28,12 +33,14 @@ function state(m: ReturnType<typeof machine>) {
 }
 
 /** Runs the program both ways in the same slices and compares after each. */
-function compare(program: number[], setup: (m: ReturnType<typeof machine>) => void, slices: number[]) {
-  const a = machine(program, true)
-  const b = machine(program, false)
+function compare(program: number[] | Uint8Array, setup: (m: ReturnType<typeof machine>) => void, slices: number[], tier: Tier, between?: (m: ReturnType<typeof machine>, slice: number) => void) {
+  const a = machine(program, tier)
+  const b = machine(program, undefined)
   setup(a)
   setup(b)
-  for (const n of slices) {
+  for (const [k, n] of slices.entries()) {
+    between?.(a, k)
+    between?.(b, k)
     const ra = a.hart.run(n)
     const rb = b.hart.run(n)
     expect(ra).toEqual(rb)
@@ -41,16 +48,53 @@ function compare(program: number[], setup: (m: ReturnType<typeof machine>) => vo
   }
 }
 
+/** Where the paged tests put their data: two 4 KiB pages, VA DATA_VA - 4096 and DATA_VA, over the physical pages at DATA - 4096 and DATA. */
+const DATA_VA = 0x4000_4000
+const PT = BASE + 0x1_0000
+
+/**
+ * Page tables for the paged tests: VA gigapage 2 identity (the code; S, RWX), and DATA_VA's two
+ * 4 KiB pages (the upper one read-only when `readOnly`). With `guest`, these are the VS stage's
+ * tables and a G stage maps the RAM gigapage identity (U, RWX); else satp's.
+ */
+function pagedData(m: ReturnType<typeof machine>, readOnly: boolean, guest = false) {
+  const V = 1n, R = 2n, W = 4n, X = 8n, U = 16n, A = 64n, D = 128n
+  const wr = (pa: number, v: bigint) => m.bus.write(pa, 8, v)
+  const l1 = PT + 0x1000
+  const l0 = PT + 0x2000
+  wr(PT + 16, (0x80000n << 10n) | V | R | W | X | A | D)
+  wr(PT + 8, (BigInt(l1 >>> 12) << 10n) | V)
+  wr(l1, (BigInt(l0 >>> 12) << 10n) | V)
+  wr(l0 + 3 * 8, (BigInt((DATA - 4096) >>> 12) << 10n) | V | R | W | A | D)
+  wr(l0 + 4 * 8, (BigInt(DATA >>> 12) << 10n) | V | R | (readOnly ? 0n : W) | A | D)
+  if (guest) {
+    const g = PT + 0x4000 // 16 KiB-aligned G-stage root
+    wr(g + 16, (0x80000n << 10n) | V | R | W | X | U | A | D)
+    m.hart.setCsr(CSR.hgatp, (8n << 60n) | BigInt(g >>> 12))
+    m.hart.setCsr(CSR.vsatp, (8n << 60n) | BigInt(PT >>> 12))
+  } else m.hart.setCsr(CSR.satp, (8n << 60n) | BigInt(PT >>> 12))
+}
+
 /** B-type: branch f3 (0 beq, 1 bne, …) rs1, rs2 by `off` bytes. */
 const B = (f3: number, rs1: number, rs2: number, off: number) =>
   ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0
 const J_SELF = 0x0000006f
-/** Whether the hart compiled a block at `pa`. */
-const compiled = (m: ReturnType<typeof machine>, pa: number) => typeof (m.hart as unknown as { cache: { get(pa: number): { block: unknown } | undefined } }).cache.get(pa)?.block === 'function'
+/** The program's bytes, shifted by one compressed c.nop when `half` (so 4-byte instructions sit at 2 mod 4 and straddle 64-byte lines). */
+const atHalf = (half: boolean, program: number[]) => (half ? new Uint8Array([0x01, 0x00, ...words(program)]) : words(program))
+interface CacheView {
+  get(pa: number): { block: unknown } | undefined
+  pageIndex(pa: number): number
+  regions: unknown[]
+}
+/** Whether the hart compiled code at `pa`: a block starting there, or a region of its page. */
+const compiled = (m: { hart: unknown }, pa: number) => {
+  const cache = (m.hart as { cache: CacheView }).cache
+  return typeof cache.get(pa)?.block === 'function' || typeof cache.regions[cache.pageIndex(pa)] === 'function'
+}
 
 const reg = fc.integer({ min: 5, max: 15 }) // x5–x15: x1 holds the data base, x2 the loop counter
 const imm12 = fc.integer({ min: -2048, max: 2047 })
-const R_OPS: [number, number, number][] = [[0, 0, 0x33], [0x20, 0, 0x33], [0, 1, 0x33], [0, 2, 0x33], [0, 3, 0x33], [0, 4, 0x33], [0, 5, 0x33], [0x20, 5, 0x33], [0, 6, 0x33], [0, 7, 0x33], [1, 0, 0x33], [0, 0, 0x3b], [0x20, 0, 0x3b], [1, 0, 0x3b], [0, 1, 0x3b]]
+const R_OPS: [number, number, number][] = [[0, 0, 0x33], [0x20, 0, 0x33], [0, 1, 0x33], [0, 2, 0x33], [0, 3, 0x33], [0, 4, 0x33], [0, 5, 0x33], [0x20, 5, 0x33], [0, 6, 0x33], [0, 7, 0x33], [1, 0, 0x33], [0, 0, 0x3b], [0x20, 0, 0x3b], [1, 0, 0x3b], [0, 1, 0x3b], [0, 5, 0x3b], [0x20, 5, 0x3b], [1, 4, 0x3b], [1, 5, 0x3b], [1, 6, 0x3b], [1, 7, 0x3b]]
 const instruction = fc.oneof(
   fc.tuple(fc.constantFrom(...R_OPS), reg, reg, reg).map(([[f7, f3, op], rd, a, b]) => R(f7, b, a, f3, rd, op)),
   fc.tuple(fc.constantFrom(0, 2, 3, 4, 6, 7), reg, reg, imm12).map(([f3, rd, a, imm]) => I(imm, a, f3, rd)),
@@ -64,7 +108,34 @@ const instruction = fc.oneof(
   fc.tuple(fc.constantFrom(0, 1, 2, 3), reg, fc.integer({ min: -32, max: 31 })).map(([f3, rs, o]) => S(o * 4, rs, 1, f3)),
 )
 
-describe('the block tier agrees with the interpreter', () => {
+/** The members of `h` a compiled function's source names (`h.x`, `h.x(`). */
+const hostMembers = (source: string) => new Set([...source.matchAll(/\bh\.([A-Za-z_$][\w$]*)/g)].map((m) => m[1]!))
+
+describe('the generated code reaches the hart only through BlockHost', () => {
+  it('random code, with loads, stores, branches and jumps: every h.member is a BlockHost member (fast-check)', () => {
+    const allowed = new Set<string>(BLOCK_HOST_MEMBERS)
+    const terminal = fc.oneof(
+      fc.tuple(fc.constantFrom(0, 1, 4, 5, 6, 7), reg, reg).map(([f3, a, b]) => B(f3, a, b, 16)),
+      fc.tuple(reg, reg).map(([rd, a]) => I(8, a, 0, rd, 0x67)), // jalr
+      fc.constant(0x0100006f), // jal
+    )
+    let seen = 0
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 2, maxLength: 24 }), terminal, (body, end) => {
+        const slots: (Decoded | undefined)[] = [...body, end].map((w) => decode(w)).flatMap((d) => [d, undefined])
+        const b = compileBlock(slots, 0)
+        if (b === null) return
+        const used = hostMembers(b.fn.toString())
+        for (const m of used) expect(allowed.has(m), `generated code uses h.${m}, not a BlockHost member`).toBe(true)
+        seen += used.size
+      }),
+      { numRuns: 200 },
+    )
+    expect(seen).toBeGreaterThan(0)
+  })
+})
+
+describe.each(['region', 'block'] as const)('the %s tier agrees with the interpreter', (tier) => {
   it('random straight-line code in a loop (fast-check)', () => {
     fc.assert(
       fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (body, values, slices, pmp) => {
@@ -81,7 +152,7 @@ describe('the block tier agrees with the interpreter', () => {
             m.hart.setCsr(CSR.pmpaddr0, (1n << 54n) - 1n)
             m.hart.setCsr(CSR.pmpcfg0, 0x1fn)
           }
-        }, [...slices, 100_000])
+        }, [...slices, 100_000], tier)
       }),
       { numRuns: 300 },
     )
@@ -103,30 +174,86 @@ describe('the block tier agrees with the interpreter', () => {
           m.hart.setCsr(CSR.pmpaddr0 + 1, (1n << 54n) - 1n)
           m.hart.setCsr(CSR.pmpcfg0, lock ? 0x1f98n : 0x1f18n)
           m.hart.privilege = 1
-        }, [...slices, 100_000])
+        }, [...slices, 100_000], tier)
       }),
       { numRuns: 300 },
     )
   })
 
-  it('compiles a block start after blockThreshold visits (not before), and never with Infinity', () => {
+  it('random code in S-mode with Sv39 on: data through 4 KiB pages, the upper one maybe read-only (store faults mid-block), accesses across the page edge (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (body, values, slices, readOnly) => {
+        const n = body.length
+        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
+        compare(program, (m) => {
+          pagedData(m, readOnly)
+          m.hart.setX(1, BigInt(DATA_VA))
+          m.hart.setX(3, 0n)
+          m.hart.setX(2, 20n)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+          m.hart.privilege = 1
+        }, [...slices, 100_000], tier)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('random code in VS mode under two-stage translation (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (body, values, slices, readOnly) => {
+        const n = body.length
+        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
+        compare(program, (m) => {
+          pagedData(m, readOnly, true)
+          m.hart.setX(1, BigInt(DATA_VA))
+          m.hart.setX(3, 0n)
+          m.hart.setX(2, 20n)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+          m.hart.setVirt(true, 1)
+        }, [...slices, 100_000], tier)
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('random code with interrupts raised between random slices (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 2, maxLength: 6 }), fc.integer({ min: 0, max: 5 }), (body, slices, at) => {
+        const n = body.length
+        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
+        compare(program, (m) => {
+          m.hart.setX(1, BigInt(DATA))
+          m.hart.setX(2, 30n)
+          m.hart.setCsr(CSR.mie, 2n) // SSIE, not delegated: taken in M
+          m.hart.setCsr(CSR.mstatus, m.hart.getCsr(CSR.mstatus) | 8n) // MIE
+        }, [...slices, 100_000], tier, (m, k) => {
+          if (k === at) m.hart.setSoftIrq(1, true)
+        })
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('compiles after blockThreshold visits (not before), and never with Infinity', () => {
     const loop = [ADDI(5, 5, 1), ADDI(2, 2, -1), B(1, 2, 0, -8), J_SELF]
     for (const threshold of [8, 50]) {
-      const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: threshold })
+      const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: threshold, tier })
       sys.bus.writeBytes(BASE, words(loop))
       const m = { hart: sys.harts[0]!, bus: sys.bus, sys }
       m.hart.setX(2, 1000n)
-      // Visits are counted once the loop is on the fetch page (from the third visit on).
-      m.hart.run(3 * (threshold - 1))
+      // Visits are counted once the loop's instructions are decoded: a block start's from the
+      // third visit on; a page's, one per instruction after the first pass (3 instructions).
+      const before = tier === 'block' ? 3 * (threshold - 1) : threshold + 2
+      m.hart.run(before)
       expect(compiled(m, BASE)).toBe(false)
       m.hart.run(3 * 4)
       expect(compiled(m, BASE)).toBe(true)
     }
-    const never = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: Infinity })
+    const never = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: Infinity, tier })
     never.bus.writeBytes(BASE, words(loop))
     never.harts[0]!.setX(2, 1000n)
     never.harts[0]!.run(2500)
-    expect(compiled({ hart: never.harts[0]!, bus: never.bus, sys: never }, BASE)).toBe(false)
+    expect(compiled({ hart: never.harts[0]! }, BASE)).toBe(false)
   })
 
   it('MUL in a block against a BigInt oracle', () => {
@@ -134,7 +261,7 @@ describe('the block tier agrees with the interpreter', () => {
     fc.assert(
       fc.property(value, value, (a, b) => {
         // mul x5, x6, x7; mul x8, x8, x8; addi x2, x2, -1; bne x2, x0, start
-        const m = machine([R(1, 7, 6, 0, 5), R(1, 8, 8, 0, 8), ADDI(2, 2, -1), B(1, 2, 0, -12), J_SELF], true)
+        const m = machine([R(1, 7, 6, 0, 5), R(1, 8, 8, 0, 8), ADDI(2, 2, -1), B(1, 2, 0, -12), J_SELF], tier)
         m.hart.setX(2, 12n)
         m.hart.setX(6, a)
         m.hart.setX(7, b)
@@ -149,17 +276,39 @@ describe('the block tier agrees with the interpreter', () => {
     )
   })
 
+  it('DIVW, DIVUW, REMW, REMUW in a block: by zero, MIN / -1 and any other halves, against the interpreter (fast-check)', () => {
+    const value = fc.oneof(fc.bigInt({ min: 0n, max: U64 }), fc.constantFrom(0n, 1n, U64, 0x8000_0000n, 0xffff_ffff_8000_0000n, 0x7fff_ffffn, 0xffff_ffffn, 0x1_0000_0000n, 3n, U64 - 2n))
+    fc.assert(
+      fc.property(value, value, (a, b) => {
+        // divw x5, x6, x7; divuw x8; remw x9; remuw x10; divw x11, x6, x0; remuw x12, x0, x7; loop 12 times
+        const program = [R(1, 7, 6, 4, 5, 0x3b), R(1, 7, 6, 5, 8, 0x3b), R(1, 7, 6, 6, 9, 0x3b), R(1, 7, 6, 7, 10, 0x3b), R(1, 0, 6, 4, 11, 0x3b), R(1, 7, 0, 7, 12, 0x3b), ADDI(2, 2, -1), B(1, 2, 0, -28), J_SELF]
+        compare(program, (m) => {
+          m.hart.setX(2, 12n)
+          m.hart.setX(6, a)
+          m.hart.setX(7, b)
+        }, [30, 100], tier)
+        const m = machine(program, tier)
+        m.hart.setX(2, 12n)
+        m.hart.setX(6, a)
+        m.hart.setX(7, b)
+        m.hart.run(7 * 12)
+        expect(compiled(m, BASE)).toBe(true)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('a load fault inside a compiled block traps at that instruction with exact instret', () => {
     // addi x5, x5, 1 ×3; ld x6, 0(x7); addi x5, x5, 1; addi x2, x2, -1; bne x2, x0, start
     const program = [ADDI(5, 5, 1), ADDI(5, 5, 1), ADDI(5, 5, 1), I(0, 7, 3, 6, 0x03), ADDI(5, 5, 1), ADDI(2, 2, -1), B(1, 2, 0, -24), J_SELF]
     compare(program, (m) => {
       m.hart.setX(2, 30n)
       m.hart.setX(7, BigInt(DATA))
-    }, [100, 37, 5])
+    }, [100, 37, 5], tier)
     /** Runs the loop until its blocks compiled, then points x7 at `bad` so the load faults; both ways. */
     const faultAfterCompile = (bad: bigint) => {
-      const withBlocks = machine(program, true)
-      const interpreted = machine(program, false)
+      const withBlocks = machine(program, tier)
+      const interpreted = machine(program, undefined)
       for (const m of [withBlocks, interpreted]) {
         m.hart.setX(2, 30n)
         m.hart.setX(7, BigInt(DATA))
@@ -186,7 +335,7 @@ describe('the block tier agrees with the interpreter', () => {
   it('MMIO inside a block goes to the device, and a store into the running line takes effect', () => {
     const out: number[] = []
     const program = [ADDI(5, 5, 1), S(0, 5, 7, 0), ADDI(2, 2, -1), B(1, 2, 0, -12), J_SELF]
-    const a = machine(program, true)
+    const a = machine(program, tier)
     a.sys.map(0x1000_0000, new CaptureUart((c) => out.push(c)))
     a.hart.setX(2, 40n)
     a.hart.setX(7, 0x1000_0000n)
@@ -201,12 +350,12 @@ describe('the block tier agrees with the interpreter', () => {
       m.hart.setX(2, 30n)
       m.hart.setX(9, BigInt(BASE))
       m.hart.setX(8, BigInt(ADDI(5, 5, 100)))
-    }, [3, 50, 1000])
+    }, [3, 50, 1000], tier)
   })
 
   it('a breakpoint inside a hot loop still stops before its instruction', () => {
     const program = [ADDI(5, 5, 1), ADDI(6, 6, 2), ADDI(7, 7, 3), ADDI(2, 2, -1), B(1, 2, 0, -16), J_SELF]
-    const a = machine(program, true)
+    const a = machine(program, tier)
     a.hart.setX(2, 100n)
     a.hart.run(200) // blocks compiled by now
     expect(compiled(a, BASE)).toBe(true)
@@ -215,5 +364,112 @@ describe('the block tier agrees with the interpreter', () => {
     expect(r.reason).toBe('breakpoint')
     expect(a.hart.pc).toBe(BASE + 8)
     expect(a.hart.instret).toBe(200n + BigInt(r.executed))
+  })
+
+  it('random code at any 2-byte alignment, its blocks across 64-byte lines (instructions straddling two), loads and stores faulting in one round after the blocks compiled: the trap sees every register written before it (fast-check)', () => {
+    // Loads and stores based on x21 = x1 (data) + (x2 = x20 ? x22 : 0): in the round x2 = x20 (the
+    // blocks compiled by then) they go to x22 off the data, mostly outside RAM or beyond ±2^53
+    // (h.addr), faulting in the middle of a block that wrote registers before them.
+    const wild = fc.oneof(
+      fc.tuple(fc.constantFrom(0, 3, 4), reg, fc.integer({ min: -16, max: 15 })).map(([f3, rd, o]) => I(o * 8, 21, f3, rd, 0x03)),
+      fc.tuple(fc.constantFrom(0, 3), reg, fc.integer({ min: -16, max: 15 })).map(([f3, rs, o]) => S(o * 8, rs, 21, f3)),
+    )
+    const far = fc.oneof(fc.bigInt({ min: 0n, max: U64 }), fc.constantFrom(1n << 60n, U64 << 62n, 0x10_0000n, 0n))
+    const body = fc.array(fc.oneof({ weight: 8, arbitrary: instruction }, { weight: 1, arbitrary: wild }), { minLength: 1, maxLength: 32 })
+    fc.assert(
+      fc.property(body, fc.integer({ min: 0, max: 15 }), fc.boolean(), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), far, fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), (body, pad, half, values, x22, round, slices) => {
+        const top = [R(0x20, 20, 2, 0, 19), I(1, 19, 3, 19), R(1, 22, 19, 0, 19), R(0, 19, 1, 0, 21)] // sub, sltiu, mul, add
+        const code = [...top, ...body]
+        const n = code.length
+        compare(atHalf(half, [...Array<number>(pad).fill(NOP), ...code, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]), (m) => {
+          m.hart.setX(1, BigInt(DATA))
+          m.hart.setX(2, 20n)
+          m.hart.setX(20, BigInt(round))
+          m.hart.setX(22, x22)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+        }, [...slices, 100_000], tier)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('self-modifying stores into any instruction of a loop spanning 64-byte lines: a stale block is never run (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 2, maxLength: 28 }), fc.integer({ min: 0, max: 15 }), fc.boolean(), fc.nat(), fc.nat(), fc.tuple(reg, reg), fc.integer({ min: 10, max: 20 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), (body, pad, half, at, target, [rd, rs], round, slices) => {
+        // Somewhere in the body, sw x16, 4t(x19) rewrites the loop's instruction t with x16 (an
+        // addi) in one round (x2 = x20), after its blocks compiled; in the other rounds it stores
+        // 32 KiB past the code: x19 = x17 (the code's start) + (x2 ≠ x20) << 15.
+        const k = at % (body.length + 1)
+        const t = target % (body.length + 5)
+        const store = [R(0x20, 20, 2, 0, 19), R(0, 19, 0, 3, 19), I(15, 19, 1, 19), R(0, 17, 19, 0, 19), S(4 * t, 16, 19, 2)]
+        const code = [...body.slice(0, k), ...store, ...body.slice(k)]
+        const n = code.length
+        compare(atHalf(half, [...Array<number>(pad).fill(NOP), ...code, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]), (m) => {
+          m.hart.setX(1, BigInt(DATA))
+          m.hart.setX(2, 30n)
+          m.hart.setX(16, BigInt(ADDI(rd, rs, 1)))
+          m.hart.setX(17, BigInt(BASE + (half ? 2 : 0) + 4 * pad))
+          m.hart.setX(20, BigInt(round))
+        }, [...slices, 100_000], tier)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('random code in pieces joined by jumps, forward across lines and back to the loop start (the block follows JAL): agrees at every budget (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 1, maxLength: 16 }), fc.array(instruction, { maxLength: 16 }), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 15 }), fc.boolean(), fc.boolean(), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), (one, two, gap, pad, half, back, values, slices) => {
+        // pad; one; jal x3, two (over `gap` words never run: 0 is an illegal instruction); two;
+        // addi x2, x2, -1; then back to one's start: bne x2, x0, one, or beq x2, x0, out; j one.
+        const a = one.length
+        const b = two.length
+        const toTwo = J(4 * (gap + 1), 3)
+        const loopBack = -(a + 1 + gap + b + 1) * 4
+        const tail = back ? [B(0, 2, 0, 8), J(loopBack - 4, 0)] : [B(1, 2, 0, loopBack)]
+        const program = [...Array<number>(pad).fill(NOP), ...one, toTwo, ...Array<number>(gap).fill(0), ...two, ADDI(2, 2, -1), ...tail, J_SELF]
+        compare(atHalf(half, program), (m) => {
+          m.hart.setX(1, BigInt(DATA))
+          m.hart.setX(2, 20n)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+        }, [...slices, 100_000], tier)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('JALR through a register the same block just wrote, its target beyond ±2^53 (the slow path reads the hart\'s registers): agrees (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: U64 }), fc.integer({ min: 25, max: 35 }), (far, round) => {
+        // addi x2, x2, -1; x7 = (x2 = round) × far (add, sltiu, mul); add x6, x8, x7;
+        // jalr x5, 0(x6) — x6 is x8 (the start) but in round `round` (the block compiled by
+        // then), when it is far off.
+        const program = [ADDI(2, 2, -1), R(0, 20, 2, 0, 7), I(1, 7, 3, 7), R(1, 21, 7, 0, 7), R(0, 7, 8, 0, 6), I(0, 6, 0, 5, 0x67), J_SELF]
+        compare(program, (m) => {
+          m.hart.setX(2, 40n)
+          m.hart.setX(8, BigInt(BASE))
+          m.hart.setX(20, BigInt(-round))
+          m.hart.setX(21, far)
+        }, [1000], tier)
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('random code with forward branches in a loop: the block runs on past a branch not taken and exits where one is taken (fast-check)', () => {
+    const skip = fc.tuple(fc.constantFrom(0, 1, 4, 5, 6, 7), reg, reg, fc.integer({ min: 1, max: 3 })).map(([f3, a, b, k]) => ({ f3, a, b, k }))
+    const item = fc.oneof({ weight: 5, arbitrary: instruction.map((w) => ({ w })) }, { weight: 1, arbitrary: skip })
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 15 }), fc.boolean(), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), (items, pad, half, values, slices) => {
+        // A branch skips the next k words (inside the body or onto the loop's addi).
+        const n = items.length
+        const body = items.map((it, i) => ('w' in it ? it.w : B(it.f3, it.a, it.b, 4 * Math.min(it.k + 1, n - i))))
+        compare(atHalf(half, [...Array<number>(pad).fill(NOP), ...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]), (m) => {
+          m.hart.setX(1, BigInt(DATA))
+          m.hart.setX(2, 20n)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+        }, [...slices, 100_000], tier)
+      }),
+      { numRuns: 300 },
+    )
   })
 })

@@ -1,80 +1,240 @@
 /**
- * The block tier (DESIGN §4): a straight run of decoded instructions inside one 64-byte line
- * becomes one JS function (`new Function`), with registers as 32-bit halves in an Int32Array,
- * operands and offsets as constants, and no per-instruction dispatch or bookkeeping. A block
- * ends at a branch or jump (included), at the end of its line, or before an instruction it does
- * not compile (the interpreter runs that one).
+ * The block tier (DESIGN §4): a trace of decoded instructions inside one 4 KiB page becomes one
+ * JS function (`new Function`), with registers as 32-bit halves in locals (loaded from the hart's
+ * Int32Array at entry, written back at exits: see {@link FLUSH}), operands and offsets as
+ * constants, and no per-instruction dispatch or bookkeeping. The trace runs across 64-byte lines
+ * and through direct jumps (JAL) to code of the page it does not hold yet; when it reaches a
+ * branch or jump back to its start, it runs on past the conditional branches before it (taken:
+ * the block exits there; a superblock) and goes round that loop inside the function (chaining
+ * inside generated code) while the budget holds; else it ends at its first conditional branch
+ * (included). A block ends at an indirect jump (JALR), at a jump it does not follow, at the page's end,
+ * after {@link MAX_LENGTH} instructions, or before an instruction it does not compile (the
+ * interpreter runs that one).
  *
- * Contract with the hart (`Hart.run`): `fn(h, xw, view, pc0)` runs the block whose first
- * instruction is at `pc0` and returns how many instructions it completed; it leaves `h.pc` at
- * the next instruction to run. Before an instruction that may trap it sets `h.pc` to it and
- * `h.blockDone` to the instructions completed before it, so a trap is taken exactly there. A
- * load or store that is not plain RAM returns early (`h.pc` at it) for the interpreter to do;
- * a store into a line holding decoded code returns right after the store.
+ * Contract with the hart (`Hart.run`): `fn(h, xw, view, pc0, budget)` runs the block whose first
+ * instruction is at `pc0` and returns how many instructions it completed, at most `budget`: the
+ * hart enters it only when the budget holds its first segment (`length`, the instructions up to
+ * its first conditional branch), and it goes on past a branch or round its loop only when the
+ * budget holds the next segment, so it completes no more than the budget; it leaves `h.pc` at
+ * the next instruction to run. 0: it ran nothing and left everything as it was (it found itself
+ * stale, see {@link lineChecks}); the interpreter runs the instruction. Generated code never
+ * traps: a load or store it cannot do from the direct window or a data-TLB hit (a miss, MMIO, a
+ * page crossing, an address beyond ±2^53) returns early (`h.pc` at it) for the interpreter to do,
+ * where a fault is taken exactly; a store into a line holding decoded code returns right after
+ * the store.
  *
- * Keeping a block on the decoded record of its first instruction makes invalidation free: a
- * store into the line drops every decoded record of the line (`DecodeCache.written`), FENCE.I
- * drops them all, and the block goes with them. Blocks use the pc only relative to `pc0`, so a
- * physical page mapped at two virtual addresses shares its blocks.
+ * A block lives on the decoded record of its first instruction: a store into that line drops
+ * every decoded record of the line (`DecodeCache.written`), FENCE.I drops them all, and the block
+ * goes with them; a store into a later line it covers is caught at its entry ({@link lineChecks}).
+ * Blocks use the pc only relative to `pc0`, so a physical page mapped at two virtual addresses
+ * shares its blocks.
  */
 import { Op, type Decoded } from './decode.js'
+import type { BlockHost } from './block-host.js'
 
 /** A compiled block: runs from `pc0`, returns the instructions completed. */
-export type BlockFn = (h: unknown, xw: Int32Array, view: DataView, pc0: number) => number
+export type BlockFn = (h: BlockHost, xw: Int32Array, view: DataView, pc0: number, budget: number) => number
 
-const MAX_LENGTH = 32
-const LINE = 64
+/**
+ * The most instructions a block holds. Measured (bench/run.ts, 2026-12-06, interleaved, traces
+ * then running past every branch): 8 → 227, 12 → 250–256, 16 → 231, 32 → 190 M instr/s, with
+ * `--quick` (cold code) no worse at 12 than at 16 or 32: longer traces duplicate more code between
+ * overlapping blocks (each block start compiles its own trace) and leave longer tails to the
+ * interpreter where the slice's budget cannot hold a segment.
+ */
+const MAX_LENGTH = 12
+const LINE_SHIFT = 6
+const PAGE = 4096
 
-/** Compiles the block starting at page offset `start` of a decode-cache page, or null when it is not worth it. */
-export function compileBlock(slots: readonly (Decoded | undefined)[], start: number): { fn: BlockFn; length: number } | null {
-  const lineEnd = (start | (LINE - 1)) + 1
-  const ds: Decoded[] = []
-  const body: string[] = []
-  let off = start
-  let terminal = false
-  while (ds.length < MAX_LENGTH) {
-    const d = slots[off >>> 1]
-    if (d === undefined || off + d.len > lineEnd) break
-    const code = gen(d, ds.length, off - start)
-    if (code === undefined) break
-    body.push(code.text)
-    ds.push(d)
-    off += d.len
-    if (code.terminal) {
-      terminal = true
-      break
-    }
-  }
-  if (ds.length < 2) return null
-  if (!terminal) body.push(`h.pc = pc0 + ${off - start}\nreturn ${ds.length}`)
-  // The direct window, ramBase and the data context: constant while a block runs (it writes no CSR, maps nothing, fences nothing).
-  const source = `"use strict"\nreturn function block(h, xw, view, pc0) {\nconst dlo = h.directLo, dhi = h.directHi, ramBase = h.ramBase, dctx = h.dctx, ldTag = h.dtlbLoadTag, ldOff = h.dtlbLoadOff, stTag = h.dtlbStoreTag, stOff = h.dtlbStoreOff\n${body.join('\n')}\n}`
-  const fn = new Function('ds', 'mul64', source)(ds, mul64) as BlockFn
-  return { fn, length: ds.length }
+/**
+ * How an instruction's code refers to the pc, to the count of completed instructions and to the
+ * way out: a block counts from its start and returns; a region (`region.ts`) counts from its
+ * entry and jumps through its dispatcher.
+ */
+export interface Emit {
+  /** The pc of the instruction at `rel` (block: bytes from `pc0`; region: the page offset). */
+  pc(rel: number): string
+  /** Instructions completed before instruction `i` (its index in `ds`). */
+  done(i: number): string
+  /** Statements that leave the generated code with `h.pc` = `pc` and `count` instructions completed. */
+  exit(pc: string, count: string): string
+  /** Statements after instruction `i` completed: control goes to `pc`. */
+  jump(pc: string, i: number): string
 }
 
 /**
- * MUL on register halves: xw[rd] ← the low 64 bits of xw[a] × xw[b] (indices of the low
- * halves). The 32 × 32 → 64-bit product of the low words is built from 16-bit pieces (each
- * partial product is exact in a double); the cross terms only matter modulo 2^32 (Math.imul).
+ * A block leaves through one way out: every exit sets `ep` (the pc) and `en` (the count) and
+ * breaks out of its loop, where the registers it wrote are written back once and it returns. With
+ * the write-backs at each exit instead, they made most of a block's code (and of V8's work
+ * compiling it).
  */
-function mul64(xw: Int32Array, rd: number, a: number, b: number): void {
-  const al = xw[a]! >>> 0
-  const bl = xw[b]! >>> 0
-  const ah = xw[a + 1]!
-  const bh = xw[b + 1]!
-  const a0 = al & 0xffff
-  const a1 = al >>> 16
-  const b0 = bl & 0xffff
-  const b1 = bl >>> 16
-  const p00 = a0 * b0
-  const mid = a0 * b1 + a1 * b0 + (p00 >>> 16)
-  xw[rd] = ((mid & 0xffff) << 16) | (p00 & 0xffff)
-  xw[rd + 1] = (a1 * b1 + Math.floor(mid / 65536) + Math.imul(al, bh) + Math.imul(ah, bl)) | 0
+const BLOCK_EMIT: Emit = {
+  pc: (rel) => `pc0 + ${rel}`,
+  done: (i) => `n + ${i}`,
+  exit: (pc, count) => `ep = ${pc}; en = ${count}; break out`,
+  jump: (pc, i) => `ep = ${pc}; en = n + ${i + 1}; break out`,
 }
 
-const lo = (r: number) => `xw[${r << 1}]`
-const hi = (r: number) => `xw[${(r << 1) + 1}]`
+/**
+ * Registers live in locals (`xl5`/`xh5`: the low and high halves of x5) while generated code
+ * runs: each register the code names is loaded from `xw` once, at entry, and each one it assigns
+ * is written back where it leaves (the one way out, see BLOCK_EMIT) and before anything that
+ * reads registers (`h.jalrTarget`): the hart then sees the architectural registers as of that
+ * instruction. `FLUSH` marks those places in an instruction's code; {@link withLocals}
+ * puts the write-backs there once the function's code is known. x0 is the constant 0.
+ */
+export const FLUSH = '/*flush*/'
+
+/**
+ * The function's body with registers in the hart's array instead of locals (each `xl5` becomes
+ * `xw[10]`; nothing to write back). The region tier uses it: loading and writing back every
+ * register a page names at each entry and exit measured slower there (bench/run.ts --tier
+ * region, 2026-12-06: 162/151 M instr/s in the array, 140/137 in locals).
+ */
+export function inArray(body: string): string {
+  return body.split(FLUSH).join('').replace(/\bx([lh])(\d+)\b/g, (_, half: string, r: string) => `xw[${(Number(r) << 1) + (half === 'h' ? 1 : 0)}]`)
+}
+
+/** The function's body with its register locals: declared and loaded first, written back at each {@link FLUSH} (`flush`: those write-backs). */
+export function withLocals(body: string): { decl: string; body: string; flush: string } {
+  const used = new Set<number>()
+  const written = new Set<number>()
+  for (const m of body.matchAll(/\bx[lh](\d+)\b/g)) used.add(Number(m[1]))
+  for (const m of body.matchAll(/\bx[lh](\d+) =(?!=)/g)) written.add(Number(m[1]))
+  const regs = [...used].sort((a, b) => a - b)
+  const decl = regs.length === 0 ? '' : `let ${regs.map((r) => `xl${r} = xw[${r << 1}], xh${r} = xw[${(r << 1) + 1}]`).join(', ')}`
+  const flush = [...written].sort((a, b) => a - b).map((r) => `xw[${r << 1}] = xl${r}; xw[${(r << 1) + 1}] = xh${r}`).join('\n')
+  return { decl, body: body.split(FLUSH).join(flush), flush }
+}
+
+/** The constants of a compiled function's prologue: the direct window, ramBase and the data TLB (constant while it runs: it writes no CSR, maps nothing, fences nothing). */
+export const PROLOGUE = 'const dlo = h.directLo, dhi = h.directHi, ramBase = h.ramBase, dc = h.dtlbCtx, ldLo = h.dtlbLoadTagLo, ldHi = h.dtlbLoadTagHi, ldOff = h.dtlbLoadOff, stLo = h.dtlbStoreTagLo, stHi = h.dtlbStoreTagHi, stOff = h.dtlbStoreOff, tm = ldLo.length - 1, cl = h.codeLines, rsv = h.reservation'
+
+/** Compiles the block starting at page offset `start` of a decode-cache page, or null when it is not worth it. */
+export function compileBlock(slots: readonly (Decoded | undefined)[], start: number): { fn: BlockFn; length: number } | null {
+  const ds: Decoded[] = []
+  const offs: number[] = []
+  const codes: Generated[] = []
+  const nexts: number[] = [] // where control goes after each instruction (when it does not branch)
+  let off = start
+  while (ds.length < MAX_LENGTH) {
+    const d = slots[off >>> 1]
+    if (d === undefined || off + d.len > PAGE) break
+    const code = gen(d, ds.length, off - start, BLOCK_EMIT)
+    if (code === undefined) break
+    ds.push(d)
+    offs.push(off)
+    if (code.link !== undefined) {
+      // A direct jump: followed when its target lies in the page and not yet in the block (the
+      // block's start: round the loop, see go()); else it ends the block.
+      const target = off + d.immN
+      if (target === start) {
+        codes.push({ text: code.link, terminal: true, loop: true })
+        nexts.push(target)
+        break
+      }
+      if (target >= 0 && target < PAGE && !offs.includes(target) && ds.length < MAX_LENGTH) {
+        codes.push({ text: code.link, terminal: false })
+        nexts.push(target)
+        off = target
+        continue
+      }
+    }
+    codes.push(code)
+    off += d.len
+    nexts.push(off)
+    if (code.terminal && code.cond === undefined) break // a jump ends the block
+  }
+  // A trace runs on past conditional branches only to a branch or jump back to its start (a loop
+  // it can go round inside the function); without one, it ends at its first conditional branch.
+  // Measured with bench/run.ts --quick (cold code): traces past every branch cost a third of its
+  // speed (47 against 68–79 M instr/s), longer code compiled for each block start that rarely runs
+  // its tail.
+  let end = -1
+  for (let i = 0; i < codes.length; i++) if (codes[i]!.loop === true || (codes[i]!.cond !== undefined && offs[i]! + ds[i]!.immN === start)) end = i
+  if (end < 0) end = codes.findIndex((c) => c.cond !== undefined)
+  if (end >= 0) {
+    ds.length = offs.length = codes.length = nexts.length = end + 1
+  }
+  if (ds.length < 2) return null
+  const last = ds.length - 1
+  // Segments: the runs between conditional branches. segment(i): the instructions from i to the
+  // end of its segment (the next conditional branch, included, or the block's end).
+  const segment = (i: number) => {
+    let j = i
+    while (j < last && codes[j]!.cond === undefined) j++
+    return j + 1 - i
+  }
+  const first = segment(0)
+  const exit = (rel: number, count: number) => BLOCK_EMIT.exit(`pc0 + ${rel}`, `n + ${count}`)
+  // Control to `rel` after `count` instructions of this pass: round the loop again when it is the
+  // block's start and the budget holds the first segment, else out.
+  const go = (rel: number, count: number) => (rel === 0 ? `if (n + ${count + first} <= budget) {\nn += ${count}\ncontinue\n}\n${exit(rel, count)}` : exit(rel, count))
+  const body: string[] = []
+  for (let i = 0; i <= last; i++) {
+    const code = codes[i]!
+    const rel = offs[i]! - start
+    const next = nexts[i]! - start
+    if (code.loop === true) body.push(code.text, go(0, i + 1))
+    else if (code.cond !== undefined) {
+      body.push(`if (${code.cond}) {\n${go(rel + ds[i]!.immN, i + 1)}\n}`)
+      body.push(i < last ? `if (n + ${i + 1 + segment(i + 1)} > budget) {\n${exit(next, i + 1)}\n}` : go(next, i + 1))
+    } else {
+      body.push(code.text)
+      if (i === last && !code.terminal) body.push(go(next, i + 1))
+    }
+  }
+  const code = withLocals(body.join('\n'))
+  const checks = lineChecks(ds, offs)
+  const guard = checks.length === 0 ? '' : `if (${checks.join(' || ')}) {\nds[0].block = undefined\nds[0].hits = 0\nreturn 0\n}`
+  const source = `"use strict"\nreturn function block(h, xw, view, pc0, budget) {\n${guard}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = 0, en = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep\nreturn en\n}`
+  const fn = new Function('ds', 'slots', source)(ds, slots) as BlockFn
+  return { fn, length: first }
+}
+
+/**
+ * A block may run past the end of its first 64-byte line and follow jumps (within the page), but
+ * it lives on the record of its first instruction, which a store into another line does not drop.
+ * So it checks, at entry, one record per other line it covers: the first of its instructions
+ * that touches the line (one starting there, or one reaching into it from the line before), which
+ * `DecodeCache.written` drops with the line (it empties the line's slots and the slot just
+ * before it). A record gone or decoded anew (another object) means the line was written since
+ * compiling: the block then unhooks itself from its first record (to be compiled again after
+ * as many visits as a new one) and returns 0, and the interpreter runs the instruction.
+ */
+function lineChecks(ds: readonly Decoded[], offs: readonly number[]): string[] {
+  const checks: string[] = []
+  const lines = (j: number) => {
+    const a = offs[j]! >>> LINE_SHIFT
+    const b = (offs[j]! + ds[j]!.len - 1) >>> LINE_SHIFT
+    return a === b ? [a] : [a, b]
+  }
+  const covered = new Set(lines(0))
+  for (let j = 1; j < ds.length; j++) {
+    for (const line of lines(j)) {
+      if (covered.has(line)) continue
+      covered.add(line)
+      checks.push(`slots[${offs[j]! >>> 1}] !== ds[${j}]`)
+    }
+  }
+  return checks
+}
+
+/**
+ * MUL on register halves: rd ← the low 64 bits of a × b. The 32 × 32 → 64-bit product of the
+ * low words is built from 16-bit pieces (each partial product is exact in a double); the cross
+ * terms only matter modulo 2^32 (Math.imul). The operands are read before rd is written.
+ */
+function mul(rd: number, a: number, b: number): string {
+  if (rd === 0) return ''
+  return `{ const al = ${lo(a)} >>> 0, bl = ${lo(b)} >>> 0, ah = ${hi(a)}, bh = ${hi(b)}
+const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16, p00 = a0 * b0, mid = a0 * b1 + a1 * b0 + (p00 >>> 16)
+${lo(rd)} = ((mid & 0xffff) << 16) | (p00 & 0xffff)
+${hi(rd)} = (a1 * b1 + Math.floor(mid / 65536) + Math.imul(al, bh) + Math.imul(ah, bl)) | 0 }`
+}
+
+const lo = (r: number) => (r === 0 ? '0' : `xl${r}`)
+const hi = (r: number) => (r === 0 ? '0' : `xh${r}`)
 
 /** rd ← a 32-bit value, sign-extended (`v` an int32 expression). */
 const setW = (rd: number, v: string) => (rd === 0 ? '' : `{ const v = ${v}\n${lo(rd)} = v\n${hi(rd)} = v >> 31 }`)
@@ -87,19 +247,27 @@ const setBool = (rd: number, c: string) => (rd === 0 ? '' : `${lo(rd)} = (${c}) 
 const lt = (ah: string, al: string, bh: string, bl: string) => `(${ah} < ${bh} || (${ah} === ${bh} && (${al} >>> 0) < (${bl} >>> 0)))`
 const ltu = (ah: string, al: string, bh: string, bl: string) => `((${ah} >>> 0) < (${bh} >>> 0) || (${ah} === ${bh} && (${al} >>> 0) < (${bl} >>> 0)))`
 
-/** The effective address of a load or store: number arithmetic on the halves, the hart's BigInt path beyond ±2^53. */
-const ea = (d: Decoded, i: number) => `const ah = ${hi(d.rs1)}\nconst va = ah < 0x1fffff && ah > -0x1fffff ? ah * 4294967296 + (${lo(d.rs1)} >>> 0) + ${d.immN} : h.addr(ds[${i}])`
+/**
+ * The effective address of a load or store, from rs1's halves: `ah` (rs1's high word) and `al`
+ * (its low word as unsigned plus the immediate, carry not yet taken), and `va` as a number. An
+ * address beyond ±2^53 (not exact as a number) leaves the block at this instruction for the
+ * interpreter, which has the exact path.
+ */
+const ea = (d: Decoded, i: number, rel: number, x: Emit) => `const ah = ${hi(d.rs1)}, al = (${lo(d.rs1)} >>> 0) + ${d.immN}\nif (ah >= 0x1fffff || ah <= -0x1fffff) { ${x.exit(x.pc(rel), x.done(i))} }\nconst va = ah * 4294967296 + al`
 
 /**
- * `o`, the RAM offset of the access: straight from `va` inside the hart's direct window (nothing
- * can trap there), else through the hart's translation, which may trap (so `h.pc` and `h.blockDone`
- * are set first) or find MMIO (then the block returns, for the interpreter to do it).
+ * `o`, the RAM offset of the access: straight from `va` inside the hart's direct window, else
+ * from the hart's data TLB (paging on), inline and in int32 arithmetic on the address's halves: a
+ * hit for the page in this data context, the access not crossing the page, is the page's RAM
+ * offset (see Hart.fillDtlb). Anything else — a miss, MMIO, a page crossing — leaves the block at
+ * this instruction (`h.pc` at it, the instructions before it counted), and the interpreter runs
+ * it: it may fault there, exactly, or fill the TLB for the next pass. So generated code never
+ * calls anything that can trap, and carries no slow path of its own: measured, a block's slow
+ * paths (a call, its write-backs, its exits) made most of its code and of V8's time compiling it.
  */
-const offset = (size: number, kind: number, pcHere: string, i: number) => {
-  const [tag, off] = kind === 1 ? ['ldTag', 'ldOff'] : ['stTag', 'stOff']
-  // Else the hart's data TLB (paging on), inline: a hit for the page in this data context, the
-  // access not crossing the page, is the page's RAM offset (see Hart.fillDtlb).
-  return `let o\nif (va >= dlo && va + ${size} <= dhi) o = va - ramBase\nelse {\nconst vp = Math.floor(va / 4096), ti = vp & 255\nif (${tag}[ti] === vp * 8 + dctx && (va & 4095) <= ${4096 - size}) o = ${off}[ti] + (va - vp * 4096)\nelse {\nh.pc = ${pcHere}\nh.blockDone = ${i}\no = h.ramOffset(va, ${size}, ${kind})\nif (o < 0) return ${i}\n}\n}`
+const offset = (size: number, kind: number, rel: number, i: number, x: Emit) => {
+  const [tagLo, tagHi, off] = kind === 1 ? ['ldLo', 'ldHi', 'ldOff'] : ['stLo', 'stHi', 'stOff']
+  return `let o\nif (va >= dlo && va + ${size} <= dhi) o = va - ramBase\nelse {\nconst vl = al | 0, vp = vl >>> 12, ti = vp & tm, w = vl & 4095\nif (${tagLo}[ti] === (vp | dc) && ${tagHi}[ti] === ((ah + (al > 0xffffffff ? 1 : al < 0 ? -1 : 0)) | 0) && w <= ${4096 - size}) o = ${off}[ti] + w\nelse { ${x.exit(x.pc(rel), x.done(i))} }\n}`
 }
 
 function shiftLeft(rd: number, rs: number, sh: number): string {
@@ -113,8 +281,8 @@ function shiftRight(rd: number, rs: number, sh: number, arith: boolean): string 
   if (rd === 0) return ''
   if (sh === 0) return `${lo(rd)} = ${lo(rs)}\n${hi(rd)} = ${hi(rs)}`
   const op = arith ? '>>' : '>>>'
-  if (sh < 32) return `{ const h = ${hi(rs)}\n${lo(rd)} = (${lo(rs)} >>> ${sh}) | (h << ${32 - sh})\n${hi(rd)} = (h ${op} ${sh}) | 0 }`
-  return `{ const h = ${hi(rs)}\n${lo(rd)} = (h ${op} ${sh - 32}) | 0\n${hi(rd)} = ${arith ? 'h >> 31' : '0'} }`
+  if (sh < 32) return `{ const g = ${hi(rs)}\n${lo(rd)} = (${lo(rs)} >>> ${sh}) | (g << ${32 - sh})\n${hi(rd)} = (g ${op} ${sh}) | 0 }`
+  return `{ const g = ${hi(rs)}\n${lo(rd)} = (g ${op} ${sh - 32}) | 0\n${hi(rd)} = ${arith ? 'g >> 31' : '0'} }`
 }
 
 const LOADS: Partial<Record<Op, [number, (rd: number) => string]>> = {
@@ -134,17 +302,30 @@ const STORES: Partial<Record<Op, [number, (rs: number) => string]>> = {
   [Op.SD]: [8, (rs) => `view.setInt32(o, ${lo(rs)}, true)\nview.setInt32(o + 4, ${hi(rs)}, true)`],
 }
 
-/** The code of one instruction (index `i`, at `rel` bytes from the block start), or undefined when it is not compiled. */
-function gen(d: Decoded, i: number, rel: number): { text: string; terminal: boolean } | undefined {
+/** An instruction's code: `terminal` when control leaves it other than to the next instruction; `cond`, a conditional branch's condition (taken when true). */
+export interface Generated {
+  text: string
+  terminal: boolean
+  cond?: string
+  /** JAL: its code without the jump (rd ← the return address). */
+  link?: string
+  /** A jump back to the block's start (compileBlock). */
+  loop?: boolean
+}
+
+/** The code of one instruction (index `i` in `ds`, at `rel`; see {@link Emit}), or undefined when it is not compiled. */
+export function gen(d: Decoded, i: number, rel: number, x: Emit): Generated | undefined {
   const { rd, rs1, rs2, immN: imm } = d
-  const pcHere = `pc0 + ${rel}`
-  const pcNext = `pc0 + ${rel + d.len}`
+  const pcHere = x.pc(rel)
+  const pcNext = x.pc(rel + d.len)
   const plain = (text: string) => ({ text, terminal: false })
-  const branch = (cond: string) => ({ text: `h.pc = (${cond}) ? pc0 + ${rel + imm} : ${pcNext}\nreturn ${i + 1}`, terminal: true })
+  const branch = (cond: string) => ({ text: x.jump(`(${cond}) ? ${x.pc(rel + imm)} : ${pcNext}`, i), terminal: true, cond })
   const load = LOADS[d.op]
-  if (load) return plain(`{ ${ea(d, i)}\n${offset(load[0], 1, pcHere, i)}\n${load[1](rd)} }`)
+  if (load) return plain(`{ ${ea(d, i, rel, x)}\n${offset(load[0], 1, rel, i, x)}\n${load[1](rd)} }`)
   const store = STORES[d.op]
-  if (store) return plain(`{ ${ea(d, i)}\n${offset(store[0], 2, pcHere, i)}\n${store[1](rs2)}\nif (h.stored(o, ${store[0]}, va)) { h.pc = ${pcNext}\nreturn ${i + 1} } }`)
+  // After the store, `h.stored` (drop decoded code it overwrote, clear an LR reservation it hit)
+  // only when the line map says code lives in a line it touched or a reservation is held.
+  if (store) return plain(`{ ${ea(d, i, rel, x)}\n${offset(store[0], 2, rel, i, x)}\n${store[1](rs2)}\nif ((cl[o >>> 6] | cl[(o + ${store[0] - 1}) >>> 6]) !== 0 || rsv === rsv) { if (h.stored(o, ${store[0]}, va)) { ${x.exit(pcNext, x.done(i + 1))} } } }`)
   switch (d.op) {
     case Op.LUI:
       return plain(rd === 0 ? '' : `${lo(rd)} = ${imm}\n${hi(rd)} = ${imm >> 31}`)
@@ -182,6 +363,19 @@ function gen(d: Decoded, i: number, rel: number): { text: string; terminal: bool
       return plain(setBool(rd, lt(hi(rs1), lo(rs1), hi(rs2), lo(rs2))))
     case Op.SLTU:
       return plain(setBool(rd, ltu(hi(rs1), lo(rs1), hi(rs2), lo(rs2))))
+    case Op.SLL:
+      return plain(rd === 0 ? '' : `{ const s = ${lo(rs2)} & 63, l = ${lo(rs1)}, g = ${hi(rs1)}\nif (s === 0) { ${lo(rd)} = l\n${hi(rd)} = g } else if (s < 32) { ${hi(rd)} = (g << s) | (l >>> (32 - s))\n${lo(rd)} = l << s } else { ${hi(rd)} = l << (s - 32)\n${lo(rd)} = 0 } }`)
+    case Op.SRL:
+    case Op.SRA: {
+      const op = d.op === Op.SRA ? '>>' : '>>>'
+      return plain(rd === 0 ? '' : `{ const s = ${lo(rs2)} & 63, l = ${lo(rs1)}, g = ${hi(rs1)}\nif (s === 0) { ${lo(rd)} = l\n${hi(rd)} = g } else if (s < 32) { ${lo(rd)} = (l >>> s) | (g << (32 - s))\n${hi(rd)} = (g ${op} s) | 0 } else { ${lo(rd)} = (g ${op} (s - 32)) | 0\n${hi(rd)} = ${d.op === Op.SRA ? 'g >> 31' : '0'} } }`)
+    }
+    case Op.SLLW:
+      return plain(setW(rd, `${lo(rs1)} << (${lo(rs2)} & 31)`))
+    case Op.SRLW:
+      return plain(setW(rd, `(${lo(rs1)} >>> (${lo(rs2)} & 31)) | 0`))
+    case Op.SRAW:
+      return plain(setW(rd, `${lo(rs1)} >> (${lo(rs2)} & 31)`))
     case Op.ADDIW:
       return plain(setW(rd, `(${lo(rs1)} + ${imm}) | 0`))
     case Op.SLLIW:
@@ -195,9 +389,21 @@ function gen(d: Decoded, i: number, rel: number): { text: string; terminal: bool
     case Op.SUBW:
       return plain(setW(rd, `(${lo(rs1)} - ${lo(rs2)}) | 0`))
     case Op.MUL:
-      return plain(rd === 0 ? '' : `mul64(xw, ${rd << 1}, ${rs1 << 1}, ${rs2 << 1})`)
+      return plain(mul(rd, rs1, rs2))
     case Op.MULW:
       return plain(setW(rd, `Math.imul(${lo(rs1)}, ${lo(rs2)})`))
+    // The W divisions on int32 halves (spec M chapter: by zero all ones / the dividend; the
+    // overflow MIN / -1 gives MIN, remainder 0: 2^31 | 0 and -0 | 0 are just that). A quotient of
+    // 32-bit integers as a double is never rounded onto an integer it is not, so `| 0` truncates
+    // it exactly (and wraps DIVUW's unsigned 32-bit result to the sign-extended one).
+    case Op.DIVW:
+      return plain(setW(rd, `${lo(rs2)} === 0 ? -1 : (${lo(rs1)} / ${lo(rs2)}) | 0`))
+    case Op.DIVUW:
+      return plain(setW(rd, `${lo(rs2)} === 0 ? -1 : ((${lo(rs1)} >>> 0) / (${lo(rs2)} >>> 0)) | 0`))
+    case Op.REMW:
+      return plain(setW(rd, `${lo(rs2)} === 0 ? ${lo(rs1)} : (${lo(rs1)} % ${lo(rs2)}) | 0`))
+    case Op.REMUW:
+      return plain(setW(rd, `${lo(rs2)} === 0 ? ${lo(rs1)} : ((${lo(rs1)} >>> 0) % (${lo(rs2)} >>> 0)) | 0`))
     case Op.BEQ:
       return branch(`${lo(rs1)} === ${lo(rs2)} && ${hi(rs1)} === ${hi(rs2)}`)
     case Op.BNE:
@@ -211,10 +417,10 @@ function gen(d: Decoded, i: number, rel: number): { text: string; terminal: bool
     case Op.BGEU:
       return branch(`!${ltu(hi(rs1), lo(rs1), hi(rs2), lo(rs2))}`)
     case Op.JAL:
-      return { text: `${setNum(rd, pcNext)}\nh.pc = pc0 + ${rel + imm}\nreturn ${i + 1}`, terminal: true }
+      return { text: `${setNum(rd, pcNext)}\n${x.jump(x.pc(rel + imm), i)}`, terminal: true, link: setNum(rd, pcNext) }
     case Op.JALR:
       return {
-        text: `{ const ah = ${hi(rs1)}\nlet t\nif (ah < 0x1fffff && ah > -0x1fffff) { t = ah * 4294967296 + (${lo(rs1)} >>> 0) + ${imm}\nt -= t & 1 } else t = h.jalrTarget(ds[${i}])\n${setNum(rd, pcNext)}\nh.pc = t\nreturn ${i + 1} }`,
+        text: `{ const ah = ${hi(rs1)}\nlet t\nif (ah < 0x1fffff && ah > -0x1fffff) { t = ah * 4294967296 + (${lo(rs1)} >>> 0) + ${imm}\nt -= t & 1 } else {\n${FLUSH}\nt = h.jalrTarget(ds[${i}]) }\n${setNum(rd, pcNext)}\n${x.jump('t', i)} }`,
         terminal: true,
       }
     default:

@@ -15,6 +15,12 @@ export interface BusOptions {
   /** Default 0x8000_0000, QEMU virt's RAM base. */
   ramBase?: number
   ramSize: number
+  /**
+   * The RAM's bytes, when given (exactly `ramSize` of them): a `SharedArrayBuffer` lets harts on
+   * other threads (Workers) share this RAM; the harts then take their AMOs, SC and FENCE through
+   * `Atomics` (see {@link Bus.shared}). Default: a fresh `ArrayBuffer`.
+   */
+  buffer?: ArrayBuffer | SharedArrayBuffer
 }
 
 export class Bus {
@@ -25,6 +31,8 @@ export class Bus {
   readonly ram: Uint8Array
   /** The same bytes for the harts' loads and stores. */
   readonly view: DataView
+  /** The RAM's buffer when it is a `SharedArrayBuffer` (harts on several threads), else undefined. */
+  readonly shared: SharedArrayBuffer | undefined
   private readonly mappings: Mapping[] = []
   /** Pages (4 KiB, by page number) of RAM that a device overlaps: the fast path must not serve them. */
   readonly shadowedPages = new Set<number>()
@@ -35,7 +43,9 @@ export class Bus {
     this.ramSize = options.ramSize
     this.ramEnd = this.ramBase + this.ramSize
     if (!Number.isSafeInteger(this.ramEnd) || this.ramSize <= 0 || this.ramSize % 4096 !== 0) throw new RangeError(`RAM of ${this.ramSize} bytes at ${this.ramBase} is not a positive whole number of pages`)
-    const buffer = new ArrayBuffer(this.ramSize)
+    const buffer = options.buffer ?? new ArrayBuffer(this.ramSize)
+    if (buffer.byteLength !== this.ramSize) throw new RangeError(`a RAM buffer of ${buffer.byteLength} bytes given for ${this.ramSize} bytes of RAM`)
+    this.shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer ? buffer : undefined
     this.ram = new Uint8Array(buffer)
     this.view = new DataView(buffer)
   }

@@ -5,6 +5,7 @@
  * instructions, so a store to plain data costs one array read.
  */
 import type { Decoded } from './decode.js'
+import type { RegionFn } from './region.js'
 
 const PAGE_SHIFT = 12
 const LINE_SHIFT = 6
@@ -13,10 +14,21 @@ const LINES_PER_PAGE = 1 << (PAGE_SHIFT - LINE_SHIFT)
 
 export class DecodeCache {
   private readonly pages: ((Decoded | undefined)[] | undefined)[]
-  /** 1 where a 64-byte line holds (the start or end of) a cached instruction. */
-  private readonly lines: Uint8Array
+  /**
+   * 1 where a 64-byte line holds (the start or end of) a cached instruction, by RAM offset / 64.
+   * Generated code reads it to skip `written` for a store into a line without code.
+   */
+  readonly lines: Uint8Array
   /** Pages with a slot array, so `clear()` touches only those. */
   private readonly populated: number[] = []
+  /**
+   * The region tier (`region.ts`), per page: the compiled page, visits counted towards compiling
+   * it, and how often it was compiled. A store that drops decoded code of a page drops its region
+   * and restarts the count (FENCE.I and restore drop all).
+   */
+  readonly regions: (RegionFn | undefined)[]
+  readonly visits: Int32Array
+  readonly compiles: Uint8Array
 
   constructor(
     private readonly base: number,
@@ -24,6 +36,15 @@ export class DecodeCache {
   ) {
     this.pages = new Array<(Decoded | undefined)[] | undefined>(Math.ceil(size / 4096)).fill(undefined)
     this.lines = new Uint8Array(Math.ceil(size / 64))
+    this.regions = new Array<RegionFn | undefined>(this.pages.length).fill(undefined)
+    this.visits = new Int32Array(this.pages.length)
+    this.compiles = new Uint8Array(this.pages.length)
+  }
+
+  /** The page index of `pa` (for `regions`, `visits`, `compiles`); -1 outside RAM. */
+  pageIndex(pa: number): number {
+    const o = pa - this.base
+    return o < 0 || o >= this.size ? -1 : o >>> PAGE_SHIFT
   }
 
   get(pa: number): Decoded | undefined {
@@ -76,7 +97,12 @@ export class DecodeCache {
 
   private dropLine(line: number): void {
     this.lines[line] = 0
-    const page = this.pages[line >>> (PAGE_SHIFT - LINE_SHIFT)]
+    const p = line >>> (PAGE_SHIFT - LINE_SHIFT)
+    const page = this.pages[p]
+    if (this.regions[p] !== undefined) {
+      this.regions[p] = undefined
+      this.visits[p] = 0
+    }
     const start = (line & (LINES_PER_PAGE - 1)) << (LINE_SHIFT - 1)
     if (page) page.fill(undefined, start, start + (1 << (LINE_SHIFT - 1)))
     // An instruction starting in the last parcel before the line may reach into it.
@@ -91,6 +117,9 @@ export class DecodeCache {
   clear(): void {
     for (const p of this.populated) {
       this.pages[p] = undefined
+      this.regions[p] = undefined
+      this.visits[p] = 0
+      this.compiles[p] = 0
       this.lines.fill(0, p * LINES_PER_PAGE, (p + 1) * LINES_PER_PAGE)
     }
     this.populated.length = 0

@@ -43,24 +43,40 @@ export interface Decoded {
  * fields from the start.
  */
 class DecodedRecord implements Decoded {
-  constructor(
-    readonly op: Op,
-    readonly rd: number,
-    readonly rs1: number,
-    readonly rs2: number,
-    readonly imm: bigint,
-    readonly immN: number,
-    readonly len: 2 | 4,
-    readonly inst: number,
-    readonly raw: number,
-  ) {}
+  // Small integers from the start (not parameter properties): under ES2022 [[Define]] semantics
+  // (a tool that ignores useDefineForClassFields) a field would begin as `undefined`, and V8 would
+  // keep it in the generic representation; these stay small-integer fields either way.
+  readonly op: Op = Op.ILLEGAL
+  readonly rd: number = 0
+  readonly rs1: number = 0
+  readonly rs2: number = 0
+  readonly len: 2 | 4 = 4
+  readonly immN: number
+  readonly inst: number
+  readonly raw: number
+
+  constructor(op: Op, rd: number, rs1: number, rs2: number, immN: number, len: 2 | 4, inst: number, raw: number) {
+    this.op = op
+    this.rd = rd
+    this.rs1 = rs1
+    this.rs2 = rs2
+    this.len = len
+    this.immN = immN
+    this.inst = inst
+    this.raw = raw
+  }
+
+  /** The immediate as a BigInt, made when asked (only cold paths do): not one per decode. */
+  get imm(): bigint {
+    return BigInt(this.immN)
+  }
 
   block: BlockFn | null | undefined = undefined
   blockLength = 0
   hits = 0
 }
 
-const ILLEGAL = (raw: number, len: 2 | 4): Decoded => new DecodedRecord(Op.ILLEGAL, 0, 0, 0, 0n, 0, len, raw, raw)
+const ILLEGAL = (raw: number, len: 2 | 4): Decoded => new DecodedRecord(Op.ILLEGAL, 0, 0, 0, 0, len, raw, raw)
 
 /** Decodes the instruction whose low 16 bits are `lo` and high 16 bits `hi` (hi unused if compressed). */
 export function decode(word: number): Decoded {
@@ -68,10 +84,10 @@ export function decode(word: number): Decoded {
     const raw = word & 0xffff
     const inst = expandCompressed(raw)
     if (inst === 0) return ILLEGAL(raw, 2)
-    const d = decode32(inst)
-    return new DecodedRecord(d.op, d.rd, d.rs1, d.rs2, d.imm, d.immN, 2, d.inst, raw)
+    return decode32(inst, raw, 2) // one record: the expansion's fields, the compressed raw bits
   }
-  return decode32(word >>> 0)
+  const inst = word >>> 0
+  return decode32(inst, inst, 4)
 }
 
 
@@ -121,19 +137,19 @@ const BUCKETS: readonly (readonly Entry[])[] = (() => {
   return buckets
 })()
 
-function decode32(inst: number): Decoded {
+function decode32(inst: number, raw: number, len: 2 | 4): Decoded {
   const bucket = BUCKETS[key(inst)]!
   for (let i = 0; i < bucket.length; i++) {
     const e = bucket[i]!
     if (((inst & e.mask) >>> 0) !== e.match) continue
     if (e.rm) {
       const rm = (inst >>> 12) & 7
-      if (rm === 5 || rm === 6) return ILLEGAL(inst, 4)
+      if (rm === 5 || rm === 6) return new DecodedRecord(Op.ILLEGAL, 0, 0, 0, 0, len, inst, raw)
     }
     const immN = immediate(inst, e.imm)
-    return new DecodedRecord(e.op, (inst >>> 7) & 31, (inst >>> 15) & 31, (inst >>> 20) & 31, BigInt(immN), immN, 4, inst, inst)
+    return new DecodedRecord(e.op, (inst >>> 7) & 31, (inst >>> 15) & 31, (inst >>> 20) & 31, immN, len, inst, raw)
   }
-  return ILLEGAL(inst, 4)
+  return new DecodedRecord(Op.ILLEGAL, 0, 0, 0, 0, len, inst, raw)
 }
 
 /** The immediate of `inst` in its format's encoding (unprivileged spec §2.3, sign-extended). */

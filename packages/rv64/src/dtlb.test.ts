@@ -122,4 +122,56 @@ trap:   j trap
     expect(a.tval).toBe(0x4000_1000n)
     expect(a.x[7]).toBe(1n) // t2: the fault came on the last pass
   })
+
+  it('two pages whose addresses differ only above bit 31 (Sv48) never share an entry: same index, same low tag word, distinct high words — both tiers', () => {
+    // VA_A = 0x4000_0000 and VA_B = 0x1_4000_0000 (+ the same offset) have equal low 32 bits, so
+    // the same TLB slot and the same TagLo; only TagHi tells them apart. A → PA BASE + 0x3f_0000,
+    // B → PA BASE + 0x1f_0000 (2 MiB pages). Loads alternate A, B, A, … and a store goes to B.
+    const OFF = 0x1f_0000
+    const run = (blocks: boolean) => {
+      const sys = createSystem({ harts: 1, ramSize: 4 << 20, blockThreshold: 8 })
+      const prog = assemble(`
+        li t0, 0x${(0x4000_0000 + OFF).toString(16)}
+        li t1, 0x${(0x1_4000_0000 + OFF).toString(16)}
+        li t2, 200
+        li a0, 0
+1:      ld t3, 0(t0)
+        ld t4, 0(t1)
+        add a0, a0, t3
+        sub a0, a0, t4
+        sd a0, 8(t1)
+        addi t2, t2, -1
+        bnez t2, 1b
+trap:   j trap
+`, { base: BASE })
+      sys.bus.writeBytes(BASE, prog.bytes)
+      const wr = (pa: number, v: bigint) => sys.bus.write(pa, 8, v)
+      const root = BASE + 0x10_0000, l2 = root + 0x1000, l1a = root + 0x2000, l1b = root + 0x3000
+      const leaf = (pa: number) => ((BigInt(pa) >> 12n) << 10n) | V | R | W | X | A | D
+      const table = (pa: number) => ((BigInt(pa) >> 12n) << 10n) | V
+      wr(root, table(l2)) // VA bits 47..39 = 0
+      wr(l2 + 2 * 8, leaf(BASE)) // 0x8000_0000: the code, a gigapage
+      wr(l2 + 1 * 8, table(l1a)) // 0x4000_0000
+      wr(l2 + 5 * 8, table(l1b)) // 0x1_4000_0000
+      wr(l1a, leaf(BASE + 0x20_0000))
+      wr(l1b, leaf(BASE))
+      wr(BASE + 0x20_0000 + OFF, 1000n)
+      wr(BASE + OFF, 1n)
+      const hart = sys.harts[0]!
+      hart.setCsr(CSR.satp, (9n << 60n) | (BigInt(root) >> 12n))
+      hart.setCsr(CSR.mtvec, BigInt(prog.symbols.get('trap')!))
+      hart.pc = BASE
+      hart.privilege = 1
+      if (!blocks) hart.onTrace = () => {}
+      hart.run(100_000)
+      return { a0: hart.getX(10), stored: sys.bus.read(BASE + OFF + 8, 8), storedA: sys.bus.read(BASE + 0x20_0000 + OFF + 8, 8), mcause: hart.getCsr(CSR.mcause), privilege: hart.privilege }
+    }
+    const compiled = run(true)
+    expect(compiled).toEqual(run(false))
+    expect(compiled.a0).toBe(200n * 999n)
+    expect(compiled.stored).toBe(200n * 999n)
+    expect(compiled.storedA).toBe(0n)
+    expect([compiled.privilege, compiled.mcause]).toEqual([1, 0n]) // no trap: the loop ended at `trap` in S-mode
+  })
 })
+

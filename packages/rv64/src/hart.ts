@@ -16,12 +16,21 @@
  */
 import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
-import { CAUSE, CAUSE_INTERRUPT, CSR, HSTATUS, IRQ, MENVCFG, MSTATUS } from '@honk/riscv'
+import { CAUSE, CAUSE_INTERRUPT, HSTATUS, IRQ, MENVCFG, MSTATUS } from '@honk/riscv'
 import { Op, decode, type Decoded } from './decode.js'
 import { compileBlock } from './block.js'
+import { add64, lt64, ltu64, mul64, setNumber, setWord, sll64, sra64, srl64, sub64 } from './halves.js'
+import { compileRegion } from './region.js'
+import { warmUp } from './warm-up.js'
+import type { BlockHost } from './block-host.js'
 import { DecodeCache } from './decode-cache.js'
 import { Fpu } from './fpu.js'
 import { PMP_R, PMP_W, PMP_X, Pmp } from './pmp.js'
+import { SharedRam } from './shared-ram.js'
+import { Trap } from './trap.js'
+import { PTE_D, VS_BARE, allowedG, allowedHost, allowedVs, walk, walkV, type WalkHost } from './walk.js'
+import { restoreSnapshot, takeSnapshot, type SnapshotPort } from './snapshot.js'
+import { HSTATUS_VSXL64, MIDELEG_FORCED, VS_INTS, csrOp, csrRead, csrWrite, readCsrAsCode, writeCsrAsCode, type CsrPort } from './csr.js'
 
 /** Why `run()` returned; `yield` = the host asked the hart to stop after the current instruction ({@link Hart.requestYield}). */
 export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error' | 'yield'
@@ -39,8 +48,17 @@ export interface HartOptions {
   bus: Bus
   clock: Clock
   resetPc?: number
-  /** Visits before a block is compiled (default {@link DEFAULT_BLOCK_THRESHOLD}; Infinity = never). */
+  /**
+   * Visits before code is compiled (Infinity = never): of a page, for the region tier (default
+   * {@link DEFAULT_REGION_THRESHOLD}); of a block start, for the block tier (default {@link DEFAULT_BLOCK_THRESHOLD}).
+   */
   blockThreshold?: number
+  /**
+   * The compiled tier: a block per straight run after 20 000 visits (`block.ts`, default), or a
+   * region per page of code (`region.ts`: faster on hot loops, slower on boots, see
+   * docs/RATIONALE.md "Why is the region tier not the default?").
+   */
+  tier?: 'region' | 'block'
   /**
    * Offer Sv57 (satp.MODE 10) besides Sv39 and Sv48 (default false: a write of mode 10 to `satp`
    * has no effect, as today). Data accesses beyond ±2^53 are translated exactly; an instruction
@@ -81,20 +99,6 @@ export interface HartState {
   virt?: boolean
 }
 
-/** Raised inside the interpreter to take a trap; never escapes `run()`. */
-class Trap {
-  constructor(
-    readonly cause: number,
-    readonly tval: bigint,
-    /** htval/mtval2: a guest physical address >> 2 (guest-page faults), else 0. */
-    readonly tval2: bigint = 0n,
-    /** htinst/mtinst: a (pseudo)instruction, or 0. */
-    readonly tinst: bigint = 0n,
-    /** tval is a guest virtual address (hstatus.GVA / mstatus.GVA). */
-    readonly gva: boolean = false,
-  ) {}
-}
-
 /**
  * Raised inside the interpreter (Sv57 offered) when the pc lies beyond ±2^53, where a number
  * may not hold it exactly; `run()` stops with reason `error`. Never escapes `run()`.
@@ -111,60 +115,13 @@ export class HartError extends HonkError<'RV64_HART'> {
 }
 
 const MASK64 = (1n << 64n) - 1n
-/** senvcfg's fields (chapter 4): FIOM, CBIE, CBCFE, CBZE. menvcfg and henvcfg add PBMTE and STCE. */
-const ENVCFG_S = MENVCFG.FIOM | MENVCFG.CBIE | MENVCFG.CBCFE | MENVCFG.CBZE
-const ENVCFG_M = ENVCFG_S | MENVCFG.PBMTE | MENVCFG.STCE
-/** An xenvcfg write: the fields in `mask`; CBIE's reserved value 10 reads as 00 (WARL). */
-function envcfgWarl(v: bigint, mask: bigint): bigint {
-  let w = v & mask
-  if ((w & MENVCFG.CBIE) === 2n << 4n) w &= ~MENVCFG.CBIE
-  return w
-}
-const MISA = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 3n) | (1n << 5n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n) // RV64 A C D F I M S U
-const SSTATUS_MASK = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.UBE | MSTATUS.SPP | MSTATUS.FS | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.UXL | MSTATUS.SD
-const MSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.MIE | MSTATUS.SPIE | MSTATUS.MPIE | MSTATUS.SPP | MSTATUS.MPP | MSTATUS.MPRV | MSTATUS.SUM | MSTATUS.MXR | MSTATUS.TVM | MSTATUS.TW | MSTATUS.TSR
-const S_INTS = (1n << BigInt(IRQ.SSI)) | (1n << BigInt(IRQ.STI)) | (1n << BigInt(IRQ.SEI))
-const ALL_INTS = S_INTS | (1n << BigInt(IRQ.MSI)) | (1n << BigInt(IRQ.MTI)) | (1n << BigInt(IRQ.MEI))
 /** Interrupt priority, highest first (privileged spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
 const PRIORITY = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI]
 const PAGE = 4096
-// The hypervisor extension (privileged spec 1.12 chapter 8).
-const MISA_H = 1n << 7n
-/** VSSIP, VSTIP, VSEIP: the VS-level interrupts (hvip, hideleg, mideleg's read-only ones). */
-const VS_INTS = (1n << BigInt(IRQ.VSSI)) | (1n << BigInt(IRQ.VSTI)) | (1n << BigInt(IRQ.VSEI))
-/** hie/hip: the VS-level interrupts and SGEI. */
-const H_INTS = VS_INTS | (1n << BigInt(IRQ.SGEI))
-/** mideleg bits that read as one with H (chapter 8, "mideleg": VS-level and SGEI interrupts go at least to HS). */
-const MIDELEG_FORCED = H_INTS
-/** hstatus's writable fields (VSXL is read-only 64-bit; VGEIN read-only 0 with GEILEN = 0; VSBE little-endian only). */
-const HSTATUS_WRITABLE = HSTATUS.VTSR | HSTATUS.VTW | HSTATUS.VTVM | HSTATUS.HU | HSTATUS.SPVP | HSTATUS.SPV | HSTATUS.GVA
-const HSTATUS_VSXL64 = 2n << 32n
-/** hedeleg: exceptions 0–8, 12, 13, 15 (ecalls from HS/VS/M, guest-page faults and virtual instruction are read-only 0; table 8.2). */
-const HEDELEG_WRITABLE = 0xb1ffn
-/** medeleg with H: also ecall from VS (10), guest-page faults (20, 21, 23) and virtual instruction (22). */
-const MEDELEG_WRITABLE_H = 0xb3ffn | (1n << 10n) | (0xfn << 20n)
-const VSSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.SUM | MSTATUS.MXR
 /** HS-level interrupt priority (chapter 8): SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI after the M ones. */
 const PRIORITY_H = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI, IRQ.SGEI, IRQ.VSEI, IRQ.VSSI, IRQ.VSTI]
 /** Causes whose tval is an address: with V = 1 it is a guest virtual address (GVA). */
 const ADDRESS_CAUSES = [0, 1, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23].reduce((m, c) => m | (1 << c), 0)
-/** S CSRs that V = 1 redirects to their VS counterparts (CSR + 0x100; chapter 8): sstatus…satp, not scounteren/senvcfg. */
-const VS_REDIRECT = new Set<number>([CSR.sstatus, CSR.sie, CSR.stvec, CSR.sscratch, CSR.sepc, CSR.scause, CSR.stval, CSR.sip, CSR.stimecmp, CSR.satp])
-/** The S CSRs this hart has (a VU-mode access to one is a virtual-instruction exception). */
-const S_CSRS = new Set<number>([...VS_REDIRECT, CSR.scounteren, CSR.senvcfg])
-/** The hypervisor and VS CSRs (a VS/VU-mode access is a virtual-instruction exception). */
-const H_CSRS = new Set<number>([CSR.hstatus, CSR.hedeleg, CSR.hideleg, CSR.hie, CSR.htimedelta, CSR.hcounteren, CSR.hgeie, CSR.henvcfg, CSR.htval, CSR.hip, CSR.hvip, CSR.htinst, CSR.hgatp, CSR.hgeip,
-  CSR.vsstatus, CSR.vsie, CSR.vstvec, CSR.vsscratch, CSR.vsepc, CSR.vscause, CSR.vstval, CSR.vsip, CSR.vstimecmp, CSR.vsatp])
-/** The guest-page fault of each access kind. */
-const GUEST_PAGE_FAULT = [CAUSE.FETCH_GUEST_PAGE, CAUSE.LOAD_GUEST_PAGE, CAUSE.STORE_GUEST_PAGE] as const
-/**
- * htinst/mtinst for a guest-page fault on an implicit access of the VS-stage walk (§8.6.3, table
- * 8.12): the pseudoinstructions of a 64-bit read (0x3000) and write (0x3020, an A/D update).
- */
-const TINST_PTE_READ = 0x3000n
-const TINST_PTE_WRITE = 0x3020n
-/** A VS-stage TLB flag: the VS stage is Bare (every permission, no U check). */
-const VS_BARE = 256
 /** Times a block start is reached before it is compiled (most code that runs once stays interpreted). */
 /**
  * Visits of a block start before it is compiled. Measured (2026-11-30): at 8 the CPU bench ran
@@ -174,24 +131,28 @@ const VS_BARE = 256
  * fast as the interpreter's. See docs/RATIONALE.md "Why compile a block only after 20 000 visits?".
  */
 export const DEFAULT_BLOCK_THRESHOLD = 20_000
-const TLB_SIZE = 256
-type Access = 0 | 1 | 2
+/** Visits of a page before the region tier compiles it. */
+export const DEFAULT_REGION_THRESHOLD = 64
+/** Compiles of one page before it stays interpreted (self-modifying code). */
+const MAX_REGION_COMPILES = 16
+/** Entries into a region at instructions it lacks before it is compiled again. */
+const REGION_MISSES = 16
+/** A region holds the instructions of its page run at least threshold >> this times. */
+const REGION_HOT_SHIFT = 4
+/** Instructions between two interrupt checks at most (asynchronous sources only: see `irqRecheck`). */
+const SLICE = 4096
+/** Entries of each direct-mapped TLB (1024: a Linux boot ran ~4 % faster than with 256; generated code masks with the arrays' length). */
+const TLB_SIZE = 1024
+/** The kind of a memory access: 0 fetch, 1 load, 2 store (the index into the fault-cause tables). */
+export type Access = 0 | 1 | 2
 const FETCH: Access = 0
 const LOAD: Access = 1
 const STORE: Access = 2
 /** The PMP permission each access kind needs. */
 const PMP_NEED = [PMP_X, PMP_R, PMP_W] as const
-const PAGE_FAULT = [CAUSE.FETCH_PAGE, CAUSE.LOAD_PAGE, CAUSE.STORE_PAGE] as const
 const ACCESS_FAULT = [CAUSE.FETCH_ACCESS, CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS] as const
-const PTE_V = 1
-const PTE_R = 2
-const PTE_W = 4
-const PTE_X = 8
-const PTE_U = 16
-const PTE_A = 64
-const PTE_D = 128
 
-export class Hart {
+export class Hart implements BlockHost {
   readonly hartId: number
   /** Integer registers (x0 is kept 0). */
   readonly x = new BigInt64Array(32)
@@ -204,7 +165,13 @@ export class Hart {
   private readonly xw = new Int32Array(this.x.buffer)
   /** F and D: f0–f31, fcsr, and mstatus.FS (which `mstatus` itself never holds). */
   readonly fpu = new Fpu(this.x)
-  pc: number
+  /**
+   * A number from the start (and `useDefineForClassFields: false`, tsconfig.base.json): a field
+   * that first holds `undefined` is kept by V8 in its generic representation, where every store of
+   * a pc beyond 2^30 allocated a HeapNumber and ran the write barrier (8 % of the interpreter's
+   * time). A field that holds numbers only is stored in place.
+   */
+  pc = 0
   privilege: Privilege = 3
   /** Set when the hart sits in WFI with nothing pending. */
   waiting = false
@@ -279,14 +246,34 @@ export class Hart {
   /** mcycle and minstret as the guest last set them, relative to `instret` (both count retired instructions here). */
   private cycleOffset = 0n
   private instretOffset = 0n
+  /**
+   * Instructions the current `run()` slice has completed and not yet added to `instret` (set
+   * before each interpreter-run cold instruction, which includes every CSR access; 0 outside
+   * `run`): counter reads add it, so a guest sees them move at every instruction (issue #18).
+   */
+  private sliceDone = 0
+  /** Instructions that raised an exception (they take a step of `instret`, the virtual clock, but do not retire: minstret leaves them out, privileged spec 3.3.1). */
+  private excepted = 0
+  /** mcountinhibit's CY (bit 0) and IR (bit 2); the other bits are hardwired 0 here (hpm counters read 0, TM does not exist). */
+  private countInhibit = 0
+  /** mcycle and minstret while inhibited: the value they hold still. */
+  private cycleHeld = 0n
+  private instretHeld = 0n
 
   private readonly bus: Bus
   private readonly clock: Clock
   private readonly view: DataView
-  private readonly ramBase: number
+  /** @internal BlockHost */
+  readonly ramBase: number
+  /** The decode cache's code-line map (`DecodeCache.lines`, by RAM offset / 64). */
+  /** @internal BlockHost */
+  get codeLines(): Uint8Array {
+    return this.cache.lines
+  }
   private readonly ramEnd: number
   private readonly cache: DecodeCache
-  private reservation = NaN
+  /** @internal BlockHost */
+  reservation = NaN
   /**
    * An LR reservation at an address beyond ±2^53 (Sv57): `reservation` is NaN then and this holds
    * the exact address (-1n: none). SC, traps and restore clear it; this hart's own stores do not
@@ -301,21 +288,80 @@ export class Hart {
    * compromise QEMU makes too.
    */
   private reservedValue = 0n
+  /** RAM shared with harts on other threads (`Bus.shared`): AMOs, SC and FENCE go through `Atomics`. */
+  private readonly atomics: SharedRam | undefined
   private readonly breakpoints = new Set<number>()
   private stopExit = false
+  /**
+   * Set with `stopExit` after an explicit CSR write, an xRET or a host change of mip: `run` ends
+   * the interrupt slice there, since the interrupt conditions "must be evaluated immediately
+   * following the execution of an xRET instruction or an explicit write to a CSR on which [they]
+   * depend" (privileged spec 3.1.9); the slice's length then bounds only asynchronous sources.
+   */
+  private irqRecheck = false
 
   constructor(options: HartOptions) {
     this.hartId = options.hartId
     this.bus = options.bus
     this.clock = options.clock
     this.view = options.bus.view
+    this.atomics = options.bus.shared !== undefined ? new SharedRam(options.bus.shared) : undefined
     this.ramBase = options.bus.ramBase
     this.ramEnd = options.bus.ramEnd
     this.cache = new DecodeCache(this.ramBase, this.ramEnd - this.ramBase)
     this.pc = options.resetPc ?? options.bus.ramBase
-    this.blockThreshold = options.blockThreshold ?? DEFAULT_BLOCK_THRESHOLD
+    this.tier = options.tier ?? 'block'
+    this.blockThreshold = options.blockThreshold ?? (this.tier === 'region' ? DEFAULT_REGION_THRESHOLD : DEFAULT_BLOCK_THRESHOLD)
     this.sv57 = options.sv57 ?? false
     this.hypervisor = options.hypervisor ?? false
+    this.walkPort = new Hart.WalkView(this)
+    this.csrPort = new Hart.CsrView(this)
+  }
+
+  /** The private state the page walks reach (walk.ts): built once; getters for what changes. */
+  private readonly walkPort: WalkHost
+
+  /**
+   * The page walks' view of the hart (walk.ts), one class for every hart: an object literal with
+   * this many accessors stayed in V8's dictionary mode (slow property lookups on every TLB miss),
+   * as the CSR port's did (see CsrView). What never changes is copied into fields.
+   */
+  private static readonly WalkView = class implements WalkHost {
+    readonly bus: Bus
+    readonly view: DataView
+    readonly ramBase: number
+    readonly pmp: Pmp
+    readonly tlbTag: Float64Array
+    readonly tlbPage: Float64Array
+    readonly tlbFlags: Uint8Array
+    readonly vtlbTag: Float64Array
+    readonly vtlbPage: Float64Array
+    readonly vtlbFlags: Uint16Array
+    readonly vtlbGFlags: Uint8Array
+    lastGFlags = 0
+    constructor(private readonly h: Hart) {
+      this.bus = h.bus
+      this.view = h.view
+      this.ramBase = h.ramBase
+      this.pmp = h.pmp
+      this.tlbTag = h.tlbTag
+      this.tlbPage = h.tlbPage
+      this.tlbFlags = h.tlbFlags
+      this.vtlbTag = h.vtlbTag
+      this.vtlbPage = h.vtlbPage
+      this.vtlbFlags = h.vtlbFlags
+      this.vtlbGFlags = h.vtlbGFlags
+    }
+    get satp() { return this.h.satp }
+    get mstatus() { return this.h.mstatus }
+    get menvcfg() { return this.h.menvcfg }
+    get vsstatus() { return this.h.vsstatus }
+    get vsatp() { return this.h.vsatp }
+    get vsatpMode() { return this.h.vsatpMode }
+    get hgatp() { return this.h.hgatp }
+    get hgatpMode() { return this.h.hgatpMode }
+    get henvcfg() { return this.h.henvcfg }
+    get lastAddr() { return this.h.lastAddr }
   }
 
   /** V, the virtualization mode: true while the hart runs a guest (VS or VU mode). */
@@ -337,6 +383,7 @@ export class Hart {
   }
 
   private readonly blockThreshold: number
+  private readonly tier: 'region' | 'block'
   /** Whether satp accepts Sv57 (HartOptions.sv57). */
   readonly sv57: boolean
 
@@ -370,6 +417,7 @@ export class Hart {
   setSoftIrq(bit: number, level: boolean): void {
     const m = 1n << BigInt(bit)
     this.mipSoft = level ? this.mipSoft | m : this.mipSoft & ~m
+    this.irqRecheck = this.stopExit = true
     // WFI is left by `run()` when an enabled interrupt is pending, not here: a level that is
     // masked (a timer left in the past) must not wake the hart over and over.
   }
@@ -416,6 +464,7 @@ export class Hart {
   setIrq(bit: number, level: boolean): void {
     const m = 1n << BigInt(bit)
     this.mipHw = level ? this.mipHw | m : this.mipHw & ~m
+    this.irqRecheck = this.stopExit = true
     // As for setSoftIrq: `run()` wakes a waiting hart when an enabled interrupt is pending.
   }
 
@@ -439,16 +488,34 @@ export class Hart {
     return p
   }
 
-  // ---- CSR access ----------------------------------------------------------------------
+  /**
+   * mip & mie as a number: every interrupt bit lies below 16 (mie and mip are WARL over the
+   * implemented interrupts), so the common case makes no BigInt. `run()` asks this every slice;
+   * the BigInt form (`mip() & mie`) was a fifth of a boot's allocations. Equal to mip() & mie.
+   */
+  private pendingBits(): number {
+    const enabled = Number(this.mie) | 0
+    if (enabled === 0) return 0
+    let p = Number(this.mipHw) | Number(this.mipSoft)
+    // menvcfg.STCE and henvcfg.STCE are bit 63: a comparison, not a mask (no BigInt made).
+    if (this.menvcfg >= MENVCFG.STCE || this.menvcfg < 0n) {
+      p &= ~(1 << IRQ.STI)
+      if (this.clock.mtime() >= this.stimecmp) p |= 1 << IRQ.STI
+      if ((this.henvcfg >= MENVCFG.STCE || this.henvcfg < 0n) && BigInt.asUintN(64, this.clock.mtime() + this.htimedelta) >= this.vstimecmp) p |= 1 << IRQ.VSTI
+    }
+    return p & enabled
+  }
+
+  // ---- CSR access (csr.ts, csr-hyp.ts) ---------------------------------------------------
 
   /** Debugger access: no privilege checks, no traps. */
   getCsr(n: number): bigint {
-    const v = this.csrRead(n)
+    const v = csrRead(this.csrPort, n)
     return v === undefined ? 0n : v
   }
 
   setCsr(n: number, v: bigint): void {
-    this.csrWrite(n, BigInt.asUintN(64, v))
+    csrWrite(this.csrPort, n, BigInt.asUintN(64, v))
   }
 
   /**
@@ -458,489 +525,152 @@ export class Hart {
    * counter its enable bits hide, an FP CSR while mstatus.FS is Off).
    */
   readCsrAsCode(n: number): bigint | undefined {
-    if (this.csrAccess(n, false) >= 0) return undefined
-    return this.csrRead(this.virt && VS_REDIRECT.has(n) ? n + 0x100 : n)
+    return readCsrAsCode(this.csrPort, n)
   }
 
   /** Writes CSR `n` as a `csrw` executed now would; false where it raises an illegal-instruction exception (also: bits 11:10 = 0b11 mark a read-only CSR). */
   writeCsrAsCode(n: number, v: bigint): boolean {
-    if (this.csrAccess(n, true) >= 0) return false
-    return this.csrWrite(this.virt && VS_REDIRECT.has(n) ? n + 0x100 : n, BigInt.asUintN(64, v))
+    return writeCsrAsCode(this.csrPort, n, v)
   }
+
+  /** The private state the CSR code reaches (csr.ts): built once; accessors for what changes. */
+  private readonly csrPort: CsrPort
 
   /**
-   * -1 when CSR `n` may be accessed now (read, or written when `write`), else the exception an
-   * instruction doing so raises: illegal instruction, or virtual instruction (§8.6.1) for a V = 1
-   * access to an H/VS CSR, to an S CSR from VU, to a counter hcounteren hides, to satp under
-   * hstatus.VTVM, to stimecmp without henvcfg.STCE and hcounteren.TM. Whether the CSR exists at all
-   * is `csrRead`'s answer (undefined: illegal).
+   * The class of {@link csrPort}: one class for every hart (the CSR code's property accesses stay
+   * monomorphic), with its accessors on the prototype. Not an object literal: V8 leaves one with
+   * this many accessors in dictionary mode (%HasFastProperties false), and 3 M rounds of setCsr +
+   * three getCsr took 1017–1056 ms CPU through it against 255–273 ms through this class (244–249
+   * ms with the CSR code still inside Hart; 2026-12-06, /tmp micro-benchmark).
    */
-  private csrAccess(n: number, write: boolean): number {
-    const level = (n >> 8) & 3
-    if (write && n >> 10 === 3) return CAUSE.ILLEGAL
-    if (!this.virt) return (level === 2 && this.hypervisor ? 1 : level) > this.privilege ? CAUSE.ILLEGAL : -1
-    if (level === 3) return CAUSE.ILLEGAL
-    if (level === 2) return H_CSRS.has(n) ? CAUSE.VIRTUAL_INSTRUCTION : CAUSE.ILLEGAL
-    if (level === 1) {
-      if (!S_CSRS.has(n)) return CAUSE.ILLEGAL
-      const tm = 1n << 1n
-      if (n === CSR.stimecmp && ((this.menvcfg & MENVCFG.STCE) === 0n || (this.mcounteren & tm) === 0n)) return CAUSE.ILLEGAL
-      if (this.privilege === 0) return CAUSE.VIRTUAL_INSTRUCTION
-      if (n === CSR.satp && (this.hstatus & HSTATUS.VTVM) !== 0n) return CAUSE.VIRTUAL_INSTRUCTION
-      if (n === CSR.stimecmp && ((this.henvcfg & MENVCFG.STCE) === 0n || (this.hcounteren & tm) === 0n)) return CAUSE.VIRTUAL_INSTRUCTION
-      return -1
+  private static readonly CsrView = class implements CsrPort {
+    // What never changes is copied: a field load, no accessor call (CSR code often runs unoptimized).
+    readonly hartId: number
+    readonly hypervisor: boolean
+    readonly sv57: boolean
+    readonly x: BigInt64Array
+    readonly fpu: Fpu
+    readonly pmp: Pmp
+    readonly clock: Clock
+    constructor(private readonly h: Hart) {
+      this.hartId = h.hartId
+      this.hypervisor = h.hypervisor
+      this.sv57 = h.sv57
+      this.x = h.x
+      this.fpu = h.fpu
+      this.pmp = h.pmp
+      this.clock = h.clock
     }
-    if (n >= CSR.cycle && n <= 0xc1f) {
-      // Counters (chapter 8, hcounteren): mcounteren hides → illegal; hcounteren, or scounteren in VU → virtual.
-      const bit = 1n << BigInt(n & 31)
-      if ((this.mcounteren & bit) === 0n) return CAUSE.ILLEGAL
-      if ((this.hcounteren & bit) === 0n || (this.privilege === 0 && (this.scounteren & bit) === 0n)) return CAUSE.VIRTUAL_INSTRUCTION
-    }
-    return -1
+    get privilege() { return this.h.privilege }
+    get virt() { return this.h.virt }
+    get instret() { return this.h.instret }
+    get sliceDone() { return this.h.sliceDone }
+    get excepted() { return this.h.excepted }
+    get countInhibit() { return this.h.countInhibit }
+    set countInhibit(v) { this.h.countInhibit = v }
+    get cycleOffset() { return this.h.cycleOffset }
+    set cycleOffset(v) { this.h.cycleOffset = v }
+    get instretOffset() { return this.h.instretOffset }
+    set instretOffset(v) { this.h.instretOffset = v }
+    get cycleHeld() { return this.h.cycleHeld }
+    set cycleHeld(v) { this.h.cycleHeld = v }
+    get instretHeld() { return this.h.instretHeld }
+    set instretHeld(v) { this.h.instretHeld = v }
+    get mstatus() { return this.h.mstatus }
+    set mstatus(v) { this.h.mstatus = v }
+    get medeleg() { return this.h.medeleg }
+    set medeleg(v) { this.h.medeleg = v }
+    get mideleg() { return this.h.mideleg }
+    set mideleg(v) { this.h.mideleg = v }
+    get mie() { return this.h.mie }
+    set mie(v) { this.h.mie = v }
+    get mipSoft() { return this.h.mipSoft }
+    set mipSoft(v) { this.h.mipSoft = v }
+    get mtvec() { return this.h.mtvec }
+    set mtvec(v) { this.h.mtvec = v }
+    get mcounteren() { return this.h.mcounteren }
+    set mcounteren(v) { this.h.mcounteren = v }
+    get menvcfg() { return this.h.menvcfg }
+    set menvcfg(v) { this.h.menvcfg = v }
+    get mscratch() { return this.h.mscratch }
+    set mscratch(v) { this.h.mscratch = v }
+    get mepc() { return this.h.mepc }
+    set mepc(v) { this.h.mepc = v }
+    get mcause() { return this.h.mcause }
+    set mcause(v) { this.h.mcause = v }
+    get mtval() { return this.h.mtval }
+    set mtval(v) { this.h.mtval = v }
+    get stvec() { return this.h.stvec }
+    set stvec(v) { this.h.stvec = v }
+    get scounteren() { return this.h.scounteren }
+    set scounteren(v) { this.h.scounteren = v }
+    get senvcfg() { return this.h.senvcfg }
+    set senvcfg(v) { this.h.senvcfg = v }
+    get sscratch() { return this.h.sscratch }
+    set sscratch(v) { this.h.sscratch = v }
+    get sepc() { return this.h.sepc }
+    set sepc(v) { this.h.sepc = v }
+    get scause() { return this.h.scause }
+    set scause(v) { this.h.scause = v }
+    get stval() { return this.h.stval }
+    set stval(v) { this.h.stval = v }
+    get stimecmp() { return this.h.stimecmp }
+    set stimecmp(v) { this.h.stimecmp = v }
+    get satp() { return this.h.satp }
+    set satp(v) { this.h.satp = v }
+    get satpMode() { return this.h.satpMode }
+    set satpMode(v) { this.h.satpMode = v }
+    get hstatus() { return this.h.hstatus }
+    set hstatus(v) { this.h.hstatus = v }
+    get hedeleg() { return this.h.hedeleg }
+    set hedeleg(v) { this.h.hedeleg = v }
+    get hideleg() { return this.h.hideleg }
+    set hideleg(v) { this.h.hideleg = v }
+    get hcounteren() { return this.h.hcounteren }
+    set hcounteren(v) { this.h.hcounteren = v }
+    get htimedelta() { return this.h.htimedelta }
+    set htimedelta(v) { this.h.htimedelta = v }
+    get henvcfg() { return this.h.henvcfg }
+    set henvcfg(v) { this.h.henvcfg = v }
+    get htval() { return this.h.htval }
+    set htval(v) { this.h.htval = v }
+    get htinst() { return this.h.htinst }
+    set htinst(v) { this.h.htinst = v }
+    get hgatp() { return this.h.hgatp }
+    set hgatp(v) { this.h.hgatp = v }
+    get hgatpMode() { return this.h.hgatpMode }
+    set hgatpMode(v) { this.h.hgatpMode = v }
+    get mtval2() { return this.h.mtval2 }
+    set mtval2(v) { this.h.mtval2 = v }
+    get mtinst() { return this.h.mtinst }
+    set mtinst(v) { this.h.mtinst = v }
+    get vsstatus() { return this.h.vsstatus }
+    set vsstatus(v) { this.h.vsstatus = v }
+    get vsFs() { return this.h.vsFs }
+    set vsFs(v) { this.h.vsFs = v }
+    get vstvec() { return this.h.vstvec }
+    set vstvec(v) { this.h.vstvec = v }
+    get vsscratch() { return this.h.vsscratch }
+    set vsscratch(v) { this.h.vsscratch = v }
+    get vsepc() { return this.h.vsepc }
+    set vsepc(v) { this.h.vsepc = v }
+    get vscause() { return this.h.vscause }
+    set vscause(v) { this.h.vscause = v }
+    get vstval() { return this.h.vstval }
+    set vstval(v) { this.h.vstval = v }
+    get vsatp() { return this.h.vsatp }
+    set vsatp(v) { this.h.vsatp = v }
+    get vsatpMode() { return this.h.vsatpMode }
+    set vsatpMode(v) { this.h.vsatpMode = v }
+    get vstimecmp() { return this.h.vstimecmp }
+    set vstimecmp(v) { this.h.vstimecmp = v }
+    recheckIrq(): void { this.h.irqRecheck = this.h.stopExit = true }
+    mip(): bigint { return this.h.mip() }
+    updateXmode(): void { this.h.updateXmode() }
+    flushTlb(): void { this.h.flushTlb() }
+    flushVTlb(): void { this.h.flushVTlb() }
   }
 
-  private counter(n: number): bigint | undefined {
-    // Counter-enable rules (privileged spec 3.1.11): S needs mcounteren, U needs both.
-    const bit = 1n << BigInt(n & 31)
-    if (this.privilege < 3 && !(this.mcounteren & bit)) return undefined
-    if (this.privilege < 1 && !(this.scounteren & bit)) return undefined
-    if (n === CSR.cycle) return BigInt.asUintN(64, this.instret + this.cycleOffset)
-    if (n === CSR.instret) return BigInt.asUintN(64, this.instret + this.instretOffset)
-    if (n === CSR.time) return this.virt ? BigInt.asUintN(64, this.clock.mtime() + this.htimedelta) : this.clock.mtime()
-    return 0n // hpmcounter3–31
-  }
-
-  private csrRead(n: number): bigint | undefined {
-    switch (n) {
-      // fcsr and its fields: illegal while mstatus.FS is Off (privileged spec 3.1.6.6).
-      case CSR.fflags:
-        return this.fpOff() ? undefined : BigInt(this.fpu.fflags)
-      case CSR.frm:
-        return this.fpOff() ? undefined : BigInt(this.fpu.frm)
-      case CSR.fcsr:
-        return this.fpOff() ? undefined : BigInt(this.fpu.fcsr)
-      case CSR.sstatus:
-        return this.mstatusRead() & SSTATUS_MASK
-      case CSR.sie:
-        return this.mie & this.mideleg & S_INTS
-      case CSR.stvec:
-        return this.stvec
-      case CSR.scounteren:
-        return this.scounteren
-      case CSR.senvcfg:
-        return this.senvcfg
-      case CSR.sscratch:
-        return this.sscratch
-      case CSR.sepc:
-        return this.sepc
-      case CSR.scause:
-        return this.scause
-      case CSR.stval:
-        return this.stval
-      case CSR.sip:
-        return this.mip() & this.mideleg & S_INTS
-      case CSR.stimecmp:
-        // Sstc: S-mode access needs menvcfg.STCE (else illegal).
-        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return undefined
-        return this.stimecmp
-      case CSR.satp:
-        if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return undefined
-        return this.satp
-      case CSR.mstatus:
-        return this.mstatusRead()
-      case CSR.misa:
-        return this.hypervisor ? MISA | MISA_H : MISA
-      case CSR.medeleg:
-        return this.medeleg
-      case CSR.mideleg:
-        return this.hypervisor ? this.mideleg | MIDELEG_FORCED : this.mideleg
-      case CSR.mie:
-        return this.mie
-      case CSR.mtvec:
-        return this.mtvec
-      case CSR.mcounteren:
-        return this.mcounteren
-      case CSR.menvcfg:
-        return this.menvcfg
-      case CSR.mcountinhibit:
-        return 0n
-      case CSR.mscratch:
-        return this.mscratch
-      case CSR.mepc:
-        return this.mepc
-      case CSR.mcause:
-        return this.mcause
-      case CSR.mtval:
-        return this.mtval
-      case CSR.mip:
-        return this.mip()
-      case CSR.mcycle:
-        return BigInt.asUintN(64, this.instret + this.cycleOffset)
-      case CSR.minstret:
-        return BigInt.asUintN(64, this.instret + this.instretOffset)
-      case CSR.mvendorid:
-      case CSR.marchid:
-      case CSR.mimpid:
-      case CSR.mconfigptr:
-        return 0n
-      case CSR.mhartid:
-        return BigInt(this.hartId)
-      // The debug trigger module (Sdtrig) with no trigger: tselect is WARL 0, tdata1 reads type 0
-      // ("no trigger here"), tinfo says only type 0 exists. Writes are ignored (§5.7 of debug 1.0).
-      case CSR.tselect:
-      case CSR.tdata1:
-      case CSR.tdata2:
-      case CSR.tdata3:
-        return 0n
-      case CSR.tinfo:
-        return 1n
-    }
-    if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) return n % 2 === 0 ? this.pmp.cfg[n - CSR.pmpcfg0]! : undefined // RV64: odd pmpcfg do not exist
-    if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) return this.pmp.addr[n - CSR.pmpaddr0]!
-    if (n >= 0xb03 && n <= 0xb1f) return 0n // mhpmcounter3–31
-    if (n >= 0x323 && n <= 0x33f) return 0n // mhpmevent3–31
-    if (n >= CSR.cycle && n <= 0xc1f) return this.counter(n)
-    return this.hypervisor ? this.hCsrRead(n) : undefined
-  }
-
-  /** FP instructions and CSRs are illegal: mstatus.FS is Off, or (V = 1) vsstatus.FS is. */
-  private fpOff(): boolean {
-    return this.fpu.fs === 0 || (this.virt && this.vsFs === 0)
-  }
-
-  /** The hypervisor extension's CSRs (§8.2), read by HS or M (V = 1 accesses are redirected or refused before). */
-  private hCsrRead(n: number): bigint | undefined {
-    switch (n) {
-      case CSR.hstatus:
-        return this.hstatus
-      case CSR.hedeleg:
-        return this.hedeleg
-      case CSR.hideleg:
-        return this.hideleg
-      case CSR.hie:
-        return this.mie & H_INTS
-      case CSR.hip:
-        return this.mip() & H_INTS
-      case CSR.hvip:
-        return this.mipSoft & VS_INTS
-      case CSR.hgeie:
-      case CSR.hgeip:
-        return 0n // GEILEN = 0
-      case CSR.htval:
-        return this.htval
-      case CSR.htinst:
-        return this.htinst
-      case CSR.hgatp:
-        return this.hgatp
-      case CSR.henvcfg:
-        return this.henvcfg & (this.menvcfg | ENVCFG_S) // STCE and PBMTE are read-only 0 while menvcfg's are 0
-      case CSR.hcounteren:
-        return this.hcounteren
-      case CSR.htimedelta:
-        return this.htimedelta
-      case CSR.mtval2:
-        return this.mtval2
-      case CSR.mtinst:
-        return this.mtinst
-      case CSR.vsstatus:
-        return this.vsstatus | (BigInt(this.vsFs) << 13n) | (this.vsFs === 3 ? MSTATUS.SD : 0n)
-      // vsie/vsip: the VS-level bits hideleg delegates, shifted to the S positions (VSSIP → SSIP …).
-      case CSR.vsie:
-        return (this.mie & this.hideleg & VS_INTS) >> 1n
-      case CSR.vsip:
-        return (this.mip() & this.hideleg & VS_INTS) >> 1n
-      case CSR.vstvec:
-        return this.vstvec
-      case CSR.vsscratch:
-        return this.vsscratch
-      case CSR.vsepc:
-        return this.vsepc
-      case CSR.vscause:
-        return this.vscause
-      case CSR.vstval:
-        return this.vstval
-      case CSR.vsatp:
-        return this.vsatp
-      case CSR.vstimecmp:
-        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return undefined
-        return this.vstimecmp
-    }
-    return undefined
-  }
-
-  /** Writes a hypervisor-extension CSR (WARL rules of §8.2); false when there is no such CSR. */
-  private hCsrWrite(n: number, v: bigint): boolean {
-    switch (n) {
-      case CSR.hstatus:
-        this.hstatus = (v & HSTATUS_WRITABLE) | HSTATUS_VSXL64
-        return true
-      case CSR.hedeleg:
-        this.hedeleg = v & HEDELEG_WRITABLE
-        return true
-      case CSR.hideleg:
-        this.hideleg = v & VS_INTS
-        return true
-      case CSR.hie:
-        this.mie = (this.mie & ~H_INTS) | (v & H_INTS)
-        return true
-      case CSR.hip: {
-        const m = 1n << BigInt(IRQ.VSSI) // only VSSIP is writable in hip
-        this.mipSoft = (this.mipSoft & ~m) | (v & m)
-        return true
-      }
-      case CSR.hvip:
-        this.mipSoft = (this.mipSoft & ~VS_INTS) | (v & VS_INTS)
-        return true
-      case CSR.hgeie:
-        return true // GEILEN = 0: read-only zero
-      case CSR.htval:
-        this.htval = v
-        return true
-      case CSR.htinst:
-        this.htinst = v
-        return true
-      case CSR.hgatp: {
-        // WARL (§8.2.10): an unsupported MODE keeps the current one (the write is not ignored as
-        // for satp); VMID has 14 bits; the root table is 16 KiB aligned, so PPN's two low bits read 0.
-        let mode = Number(v >> 60n)
-        if (mode !== 0 && mode !== 8 && mode !== 9 && (mode !== 10 || !this.sv57)) mode = this.hgatpMode
-        this.hgatp = (BigInt(mode) << 60n) | (v & (0x3fffn << 44n)) | (v & ((1n << 44n) - 4n))
-        this.hgatpMode = mode
-        this.flushVTlb()
-        return true
-      }
-      case CSR.henvcfg: {
-        const old = this.henvcfg
-        this.henvcfg = envcfgWarl(v, ENVCFG_M)
-        if ((old ^ this.henvcfg) & MENVCFG.PBMTE) this.flushVTlb()
-        return true
-      }
-      case CSR.hcounteren:
-        this.hcounteren = v & 0xffffffffn
-        return true
-      case CSR.htimedelta:
-        this.htimedelta = v
-        return true
-      case CSR.mtval2:
-        this.mtval2 = v
-        return true
-      case CSR.mtinst:
-        this.mtinst = v
-        return true
-      case CSR.vsstatus:
-        this.vsstatus = (this.vsstatus & ~VSSTATUS_WRITABLE) | (v & VSSTATUS_WRITABLE)
-        this.vsFs = Number((v & MSTATUS.FS) >> 13n)
-        return true // SUM and MXR are checked on every guest TLB hit: no flush
-      case CSR.vsie: {
-        const m = this.hideleg & VS_INTS
-        this.mie = (this.mie & ~m) | ((v << 1n) & m)
-        return true
-      }
-      case CSR.vsip: {
-        const m = this.hideleg & (1n << BigInt(IRQ.VSSI)) // only SSIP (= VSSIP) is writable through vsip
-        this.mipSoft = (this.mipSoft & ~m) | ((v << 1n) & m)
-        return true
-      }
-      case CSR.vstvec:
-        this.vstvec = v & ~2n
-        return true
-      case CSR.vsscratch:
-        this.vsscratch = v
-        return true
-      case CSR.vsepc:
-        this.vsepc = v & ~1n
-        return true
-      case CSR.vscause:
-        this.vscause = v
-        return true
-      case CSR.vstval:
-        this.vstval = v
-        return true
-      case CSR.vsatp: {
-        // As satp: a write of an unsupported mode has no effect at all.
-        const mode = Number(v >> 60n)
-        if (mode !== 0 && mode !== 8 && mode !== 9 && (mode !== 10 || !this.sv57)) return true
-        this.vsatp = v & ((0xfn << 60n) | (0xffffn << 44n) | ((1n << 44n) - 1n))
-        this.vsatpMode = mode
-        this.flushVTlb()
-        return true
-      }
-      case CSR.vstimecmp:
-        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return false
-        this.vstimecmp = v
-        return true
-    }
-    return false
-  }
-
-  private mstatusRead(): bigint {
-    const fs = this.fpu.fs
-    let s = this.mstatus | (BigInt(fs) << 13n)
-    if (fs === 3) s |= MSTATUS.SD // SD summarizes FS (no XS/VS here)
-    return s
-  }
-
-  /** Returns false for a CSR that does not exist or cannot be written. */
-  private csrWrite(n: number, v: bigint): boolean {
-    switch (n) {
-      // Writing any part of fcsr makes the FP state Dirty.
-      case CSR.fflags:
-        if (this.fpOff()) return false
-        this.fpu.fflags = Number(v & 31n)
-        this.fpDirty()
-        return true
-      case CSR.frm:
-        if (this.fpOff()) return false
-        this.fpu.frm = Number(v & 7n)
-        this.fpDirty()
-        return true
-      case CSR.fcsr:
-        if (this.fpOff()) return false
-        this.fpu.fcsr = Number(v & 0xffn)
-        this.fpDirty()
-        return true
-      case CSR.sstatus:
-        // Only the writable sstatus bits change (UXL, read-only here, must survive).
-        this.mstatus = (this.mstatus & ~(SSTATUS_MASK & MSTATUS_WRITABLE)) | (v & SSTATUS_MASK & MSTATUS_WRITABLE)
-        this.fpu.fs = Number((v & MSTATUS.FS) >> 13n)
-        this.updateXmode() // SUM and MXR are in the data TLB's context
-        return true
-      case CSR.sie:
-        this.mie = (this.mie & ~this.mideleg) | (v & this.mideleg)
-        return true
-      case CSR.stvec:
-        this.stvec = v & ~2n // mode 0 (direct) or 1 (vectored); 2/3 reserved
-        return true
-      case CSR.scounteren:
-        this.scounteren = v & 0xffffffffn
-        return true
-      case CSR.senvcfg:
-        this.senvcfg = envcfgWarl(v, ENVCFG_S)
-        return true
-      case CSR.sscratch:
-        this.sscratch = v
-        return true
-      case CSR.sepc:
-        this.sepc = v & ~1n
-        return true
-      case CSR.scause:
-        this.scause = v
-        return true
-      case CSR.stval:
-        this.stval = v
-        return true
-      case CSR.sip: {
-        const m = this.mideleg & (1n << BigInt(IRQ.SSI)) // only SSIP is writable through sip
-        this.mipSoft = (this.mipSoft & ~m) | (v & m)
-        return true
-      }
-      case CSR.stimecmp:
-        if (this.privilege < 3 && (this.menvcfg & MENVCFG.STCE) === 0n) return false
-        this.stimecmp = v
-        return true
-      case CSR.satp: {
-        if (this.privilege === 1 && this.mstatus & MSTATUS.TVM) return false
-        // WARL: a write of an unsupported mode has no effect at all (Linux probes Sv57, Sv48, Sv39 this way).
-        // Sv57 only with HartOptions.sv57: its addresses have 57 significant bits, beyond the 2^53
-        // of the numbers the hart keeps them in; the exact paths are in `walk` (see RATIONALE
-        // "Why is Sv57 an option, off by default?").
-        const mode = Number(v >> 60n)
-        if (mode !== 0 && mode !== 8 && mode !== 9 && (mode !== 10 || !this.sv57)) return true
-        this.satp = v & ((0xfn << 60n) | (0xffffn << 44n) | ((1n << 44n) - 1n))
-        this.satpMode = Number(this.satp >> 60n)
-        this.updateXmode()
-        this.flushTlb()
-        return true
-      }
-      case CSR.mstatus: {
-        // With H, MPV and GVA are writable too (chapter 8).
-        const writable = this.hypervisor ? MSTATUS_WRITABLE | MSTATUS.MPV | MSTATUS.GVA : MSTATUS_WRITABLE
-        let w = v & writable
-        if (((w & MSTATUS.MPP) >> 11n) === 2n) w &= ~MSTATUS.MPP // MPP is WARL: 2 is reserved → U
-        this.mstatus = (this.mstatus & ~writable) | w
-        this.fpu.fs = Number((v & MSTATUS.FS) >> 13n)
-        this.updateXmode() // MPRV, MPV, MPP decide whether M-mode's data accesses are virtualized
-        return true
-      }
-      case CSR.misa:
-        return true // WARL, read-only here
-      case CSR.medeleg:
-        this.medeleg = v & (this.hypervisor ? MEDELEG_WRITABLE_H : 0xb3ffn) & ~(1n << BigInt(CAUSE.ECALL_M)) // causes 0–15 delegable, not ecall-from-M
-        return true
-      case CSR.mideleg:
-        this.mideleg = v & S_INTS
-        return true
-      case CSR.mie:
-        this.mie = v & (this.hypervisor ? ALL_INTS | H_INTS : ALL_INTS)
-        return true
-      case CSR.mtvec:
-        this.mtvec = v & ~2n
-        return true
-      case CSR.mcounteren:
-        this.mcounteren = v & 0xffffffffn
-        return true
-      case CSR.menvcfg: {
-        const old = this.menvcfg
-        this.menvcfg = envcfgWarl(v, ENVCFG_M) // Sstc, Svpbmt, Zicbom/Zicboz, FIOM
-        if ((old ^ this.menvcfg) & MENVCFG.PBMTE) this.flushTlb() // cached pages were checked under the old PBMTE
-        return true
-      }
-      case CSR.mcountinhibit:
-        return true
-      case CSR.mscratch:
-        this.mscratch = v
-        return true
-      case CSR.mepc:
-        this.mepc = v & ~1n
-        return true
-      case CSR.mcause:
-        this.mcause = v
-        return true
-      case CSR.mtval:
-        this.mtval = v
-        return true
-      case CSR.mip: {
-        // Sstc: with menvcfg.STCE, STIP is stimecmp's comparator and read-only in mip.
-        let m = (this.menvcfg & MENVCFG.STCE) !== 0n ? S_INTS & ~(1n << BigInt(IRQ.STI)) : S_INTS
-        if (this.hypervisor) m |= 1n << BigInt(IRQ.VSSI) // mip.VSSIP aliases hvip.VSSIP
-        this.mipSoft = (this.mipSoft & ~m) | (v & m)
-        return true
-      }
-      // A write moves what the counter reads, not `instret`: that is the retired count the
-      // virtual clock is made of, and firmware setting a counter (OpenSBI's PMU starting one
-      // for perf) must not move time and strand every timer deadline.
-      case CSR.tselect:
-      case CSR.tdata1:
-      case CSR.tdata2:
-      case CSR.tdata3:
-        return true // no trigger: writes have no effect
-      case CSR.mcycle:
-        this.cycleOffset = v - this.instret
-        return true
-      case CSR.minstret:
-        this.instretOffset = v - this.instret
-        return true
-    }
-    if (n >= CSR.pmpcfg0 && n <= CSR.pmpcfg0 + 15) {
-      if (n % 2) return false
-      this.pmp.writeCfg(n - CSR.pmpcfg0, v)
-      this.flushTlb() // TLB entries carry PMP permissions
-      return true
-    }
-    if (n >= CSR.pmpaddr0 && n < CSR.pmpaddr0 + 64) {
-      this.pmp.writeAddr(n - CSR.pmpaddr0, v)
-      this.flushTlb()
-      return true
-    }
-    if ((n >= 0xb03 && n <= 0xb1f) || (n >= 0x323 && n <= 0x33f)) return true
-    return this.hypervisor && this.hCsrWrite(n, v)
-  }
-
-  /** An FP instruction or CSR write changed FP state: mstatus.FS (and vsstatus.FS with V = 1) become Dirty. */
-  private fpDirty(): void {
-    this.fpu.fs = 3
-    if (this.virt) this.vsFs = 3
-  }
 
   // ---- memory --------------------------------------------------------------------------
 
@@ -951,7 +681,45 @@ export class Hart {
    * Translates a data access; returns its offset in RAM when `[pa, pa + size)` is plain RAM,
    * else -1 with the physical address in `mmioPa` (for `loadMmio` / `storeMmio`).
    */
-  private ramOffset(va: number, size: number, kind: Access): number {
+  /** @internal BlockHost */
+  /** The address of the interpreter's last load or store (`dataOffset`), for its slow path. */
+  private lastVa = 0
+
+  /**
+   * The interpreter's loads and stores: the RAM offset of `d`'s access (rs1 + imm), or −1 for the
+   * slow path (`ramOffset`: MMIO, a page crossing), with the address left in `lastVa`. It takes
+   * the decoded record and returns a small integer, so no double crosses a call: a kernel address
+   * (0xffff_ffd8_…) is a double, and passing or returning it boxed a number on every access —
+   * the interpreter's largest allocation. The direct window and a data TLB hit are inline here.
+   */
+  private dataOffset(d: Decoded, size: number, kind: Access): number {
+    const r = d.rs1 << 1
+    const hi = this.xw[r + 1]!
+    const l = (this.xw[r]! >>> 0) + d.immN
+    const va = hi < 0x1f_ffff && hi > -0x1f_ffff ? hi * 4294967296 + l : this.toAddr(this.x[d.rs1]! + d.imm)
+    this.lastVa = va
+    if (va >= this.directLo && va + size <= this.directHi) return va - this.ramBase
+    // The data TLB, on the address's 32-bit halves (exact for any address; see dtlbLoadTagLo).
+    const vl = l | 0
+    const within = vl & (PAGE - 1)
+    if (within <= PAGE - size) {
+      const vp = vl >>> 12
+      const i = vp & (TLB_SIZE - 1)
+      const vh = (hi + (l > 0xffffffff ? 1 : l < 0 ? -1 : 0)) | 0
+      if (kind === LOAD) {
+        if (this.dtlbLoadTagLo[i] === (vp | this.dtlbCtx) && this.dtlbLoadTagHi[i] === vh) return this.dtlbLoadOff[i]! + within
+      } else if (this.dtlbStoreTagLo[i] === (vp | this.dtlbCtx) && this.dtlbStoreTagHi[i] === vh) return this.dtlbStoreOff[i]! + within
+    }
+    return this.ramOffset(va, size, kind)
+  }
+
+  /** `stored` for the interpreter's store just done through `dataOffset`. */
+  private storedAtLast(o: number, size: number): void {
+    if (Math.abs(this.lastVa - this.reservation) < 8) this.reservation = NaN
+    this.cache.written(o + this.ramBase, size)
+  }
+
+  ramOffset(va: number, size: number, kind: Access): number {
     if (va >= this.directLo && va + size <= this.directHi) return va - this.ramBase
     // A misaligned access across a page boundary: the pages need not be adjacent in physical
     // memory, so it goes to the slow path (`mmioPa` NaN), which translates each page.
@@ -959,14 +727,44 @@ export class Hart {
       this.mmioPa = NaN
       return -1
     }
+    if (va !== va) return this.ramOffsetWide(size, kind)
     // The data TLB: with paging on, a hit is the page's RAM offset, no permission test.
-    const vpn = Math.floor(va / PAGE)
-    const i = vpn & (TLB_SIZE - 1)
-    const key = vpn * 8 + this.dctx
-    if (kind === LOAD ? this.dtlbLoadTag[i] === key : this.dtlbStoreTag[i] === key) return (kind === LOAD ? this.dtlbLoadOff[i]! : this.dtlbStoreOff[i]!) + (va - vpn * PAGE)
+    const vl = va | 0 // ToInt32: the low 32 bits of the integer va
+    const vh = Math.floor(va / 4294967296) | 0
+    const off = this.dtlbHit(vh, vl, kind)
+    if (off >= 0) return off
     const addr = this.translate(va, kind)
     if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
-      if (key === key) this.fillDtlb(vpn, i, key, addr, kind)
+      if (this.dctx === this.dctx) this.fillDtlb(vh, vl, addr, kind)
+      return addr - this.ramBase
+    }
+    this.mmioPa = addr
+    return -1
+  }
+
+  /**
+   * `ramOffset` of an address beyond ±2^53 (`va` NaN, the exact one in `lastAddr`): only a
+   * canonical Sv57 address translates there, and its signed page number (|vpn| ≤ 2^44) fits a
+   * number exactly: the data TLB (tagged by the address's halves) serves it like any other, filled
+   * from the walks' TLBs, which tag with that page number. Others translate (and fault) every time.
+   */
+  private ramOffsetWide(size: number, kind: Access): number {
+    const u = this.lastAddr
+    const off = Number(u & 0xfffn)
+    // Across a page boundary: the slow path, which translates each page.
+    if (off > PAGE - size) {
+      this.mmioPa = NaN
+      return -1
+    }
+    const vpn = Number(BigInt.asIntN(64, u) >> 12n)
+    const small = vpn < 2 ** 44 && vpn >= -(2 ** 44)
+    const vl = Number(BigInt.asIntN(32, u))
+    const vh = Number(BigInt.asIntN(32, u >> 32n))
+    const hit = this.dtlbHit(vh, vl, kind)
+    if (hit >= 0) return hit
+    const addr = this.translate(NaN, kind)
+    if (addr >= this.ramBase && addr + size <= this.ramEnd && (this.bus.shadowedPages.size === 0 || !this.bus.shadowedPages.has(Math.floor(addr / PAGE)))) {
+      if (small && this.dctx === this.dctx) this.fillDtlb(vh, vl, addr, kind)
       return addr - this.ramBase
     }
     this.mmioPa = addr
@@ -982,25 +780,78 @@ export class Hart {
    * Only while paging is on for S/U data (`dctx` NaN otherwise: the direct window serves
    * identity-mapped accesses). Emptied with the TLB (satp, SFENCE.VMA, PMP, restore) and when a
    * device sits over RAM at the start of `run()`.
+   *
+   * Tags are int32 pairs made from the virtual address's 32-bit halves, exact for any 64-bit
+   * address, so generated code checks a hit with integer operations only: `TagLo` holds the
+   * address's bits 12..31 in its bits 0..19 and `dtlbCtx` (the context in bits 20..24), `TagHi`
+   * the address's bits 32..63; the index is the address's bits 12..21. An empty entry's `TagLo`
+   * is −1 (bit 31: in no tag and in no lookup).
    */
-  private readonly dtlbLoadTag = new Float64Array(TLB_SIZE).fill(NaN)
-  private readonly dtlbLoadOff = new Float64Array(TLB_SIZE)
-  private readonly dtlbStoreTag = new Float64Array(TLB_SIZE).fill(NaN)
-  private readonly dtlbStoreOff = new Float64Array(TLB_SIZE)
-  /** The data context of the data TLB's tags: data privilege | SUM << 1 | MXR << 2; NaN unless paging is on for S/U data. */
+  /** @internal BlockHost */
+  readonly dtlbLoadTagLo = new Int32Array(TLB_SIZE).fill(-1)
+  /** @internal BlockHost */
+  readonly dtlbLoadTagHi = new Int32Array(TLB_SIZE)
+  /** @internal BlockHost */
+  readonly dtlbLoadOff = new Float64Array(TLB_SIZE)
+  /** @internal BlockHost */
+  readonly dtlbStoreTagLo = new Int32Array(TLB_SIZE).fill(-1)
+  /** @internal BlockHost */
+  readonly dtlbStoreTagHi = new Int32Array(TLB_SIZE)
+  /** @internal BlockHost */
+  readonly dtlbStoreOff = new Float64Array(TLB_SIZE)
+  /**
+   * The data context of the data TLB's entries: with paging on for S/U data, privilege | SUM << 1 |
+   * MXR << 2; for a guest (V = 1), 16 | privilege | vsstatus.SUM << 1 | (vsstatus or mstatus).MXR
+   * << 2 | mstatus.MXR << 3 (the G stage follows mstatus.MXR only); NaN otherwise (M-mode data,
+   * Bare, HLV/HSV, MPRV with MPV: the direct window or the full path).
+   */
   private dctx = NaN
+  /** `dctx` << 20 as it stands in a tag, or 1 << 30 (matches no entry) while `dctx` is NaN. */
+  /** @internal BlockHost */
+  dtlbCtx = 1 << 30
 
-  private fillDtlb(vpn: number, i: number, key: number, pa: number, kind: Access): void {
-    if (this.tlbTag[i] !== vpn || this.bus.shadowedPages.size !== 0) return
-    const f = this.tlbFlags[i]!
-    if (!this.allowed(f, kind, this.dataPrivilege()) || (kind === STORE && !(f & PTE_D))) return
+  /** Empties the data TLB (both kinds). */
+  private flushDtlb(): void {
+    this.dtlbLoadTagLo.fill(-1)
+    this.dtlbStoreTagLo.fill(-1)
+  }
+
+  /** The RAM offset of the address with halves `vh`:`vl` from a data TLB hit (the access within its page), or −1. */
+  private dtlbHit(vh: number, vl: number, kind: Access): number {
+    const vp = vl >>> 12
+    const i = vp & (TLB_SIZE - 1)
+    if (kind === LOAD) return this.dtlbLoadTagLo[i] === (vp | this.dtlbCtx) && this.dtlbLoadTagHi[i] === vh ? this.dtlbLoadOff[i]! + (vl & (PAGE - 1)) : -1
+    return this.dtlbStoreTagLo[i] === (vp | this.dtlbCtx) && this.dtlbStoreTagHi[i] === vh ? this.dtlbStoreOff[i]! + (vl & (PAGE - 1)) : -1
+  }
+
+  /** Fills the data TLB's entry for the page of `vh`:`vl` (at physical `pa`) when every access of `kind` to the whole page may skip the checks. */
+  private fillDtlb(vh: number, vl: number, pa: number, kind: Access): void {
+    if (this.bus.shadowedPages.size !== 0) return
+    const vp = vl >>> 12
+    const i = vp & (TLB_SIZE - 1)
+    const vpn = vh * 1048576 + vp // the signed page number the walks' TLBs are tagged with
+    if (this.dctx >= 16) {
+      // A guest (V = 1) access: the guest TLB's entry holds the final page and the flags of both
+      // stages (PMP folded in: a page PMP does not open wholly has its permissions cleared there).
+      if (this.vtlbTag[i] !== vpn) return
+      const f = this.vtlbFlags[i]!
+      const g = this.vtlbGFlags[i]!
+      if (!allowedVs(f, kind, this.privilege, this.vsstatus, this.mstatus) || !allowedG(g, kind, this.mstatus)) return
+      if (kind === STORE && !((f & VS_BARE || f & PTE_D) && g & PTE_D)) return
+    } else {
+      if (this.tlbTag[i] !== vpn) return
+      const f = this.tlbFlags[i]!
+      if (!this.allowed(f, kind, this.dataPrivilege()) || (kind === STORE && !(f & PTE_D))) return
+    }
     const page = pa - (pa & (PAGE - 1))
     if (page < this.ramBase || page + PAGE > this.ramEnd) return
     if (kind === LOAD) {
-      this.dtlbLoadTag[i] = key
+      this.dtlbLoadTagLo[i] = vp | this.dtlbCtx
+      this.dtlbLoadTagHi[i] = vh
       this.dtlbLoadOff[i] = page - this.ramBase
     } else {
-      this.dtlbStoreTag[i] = key
+      this.dtlbStoreTagLo[i] = vp | this.dtlbCtx
+      this.dtlbStoreTagHi[i] = vh
       this.dtlbStoreOff[i] = page - this.ramBase
     }
   }
@@ -1014,18 +865,17 @@ export class Hart {
   }
 
   /** What follows a store into RAM at offset `o`: decoded code there is dropped (then true), a reservation broken. */
-  private stored(o: number, size: number, va: number): boolean {
+  /** @internal BlockHost */
+  stored(o: number, size: number, va: number): boolean {
     if (Math.abs(va - this.reservation) < 8) this.reservation = NaN
     return this.cache.written(o + this.ramBase, size)
   }
 
   /** JALR's target when rs1 lies beyond ±2^53 (the block tier's slow path). */
-  private jalrTarget(d: Decoded): number {
+  /** @internal BlockHost */
+  jalrTarget(d: Decoded): number {
     return Number(BigInt.asIntN(64, this.x[d.rs1]! + d.imm) & ~1n)
   }
-
-  /** Instructions a compiled block completed before the one that trapped (see block.ts). */
-  private blockDone = 0
 
   /** The rest of a store that `ramOffset` found outside RAM. */
   private storeMmio(va: number, size: 1 | 2 | 4 | 8, value: bigint): void {
@@ -1041,9 +891,23 @@ export class Hart {
    * faults on its second page writes nothing (stval is then that page's first address).
    */
   private splitAddresses(va: number, size: number, kind: Access): number[] {
-    const first = PAGE - (va & (PAGE - 1))
-    const pa1 = this.translate(va, kind)
-    const pa2 = this.translate(va + first, kind)
+    let pa1: number
+    let pa2: number
+    let first: number
+    if (va === va) {
+      first = PAGE - (va & (PAGE - 1))
+      pa1 = this.translate(va, kind)
+      pa2 = this.translate(va + first, kind)
+    } else {
+      // Beyond ±2^53 (exact in `lastAddr`): the second page's address goes through `lastAddr`
+      // too (left there if it faults: the tval, as for a narrow address).
+      const u = this.lastAddr
+      first = PAGE - Number(u & 0xfffn)
+      pa1 = this.translate(NaN, kind)
+      this.lastAddr = BigInt.asUintN(64, u + BigInt(first))
+      pa2 = this.translate(NaN, kind)
+      this.lastAddr = u
+    }
     const pa: number[] = []
     for (let i = 0; i < size; i++) pa.push(i < first ? pa1 + i : pa2 + (i - first))
     return pa
@@ -1079,6 +943,21 @@ export class Hart {
   private atomicAligned(va: number, size: number, cause: number): void {
     const low = va === va ? va & (size - 1) : Number(this.lastAddr & BigInt(size - 1))
     if (low !== 0) throw new Trap(cause, this.faultAddr(va))
+  }
+
+  /**
+   * Shared RAM (parallel harts): the RAM offset of an aligned AMO or SC at `va`, translated and
+   * checked as the plain path would (an AMO for a load, then both: a store), or -1 when the
+   * address is not plain RAM (a device, beyond ±2^53): the plain path then serves it. Like a
+   * store, it drops decoded code there and this hart's reservation on it.
+   */
+  private atomicOffset(va: number, size: number, amo: boolean): number {
+    if (va !== va) return -1
+    if (amo) this.translate(va, LOAD)
+    const addr = this.translate(va, STORE)
+    if (addr < this.ramBase || addr + size > this.ramEnd || this.bus.shadowedPages.has(Math.floor(addr / PAGE))) return -1
+    this.stored(addr - this.ramBase, size, va)
+    return addr - this.ramBase
   }
 
   private load(va: number, size: 1 | 2 | 4 | 8, signed: boolean): bigint {
@@ -1174,6 +1053,7 @@ export class Hart {
     const slots = this.cache.pageSlots(pa)
     if (slots === undefined) return
     this.fetchSlots = slots
+    this.fetchPage = this.cache.pageIndex(pa)
     this.fetchBase = pc - (pc & (PAGE - 1))
   }
 
@@ -1185,8 +1065,7 @@ export class Hart {
 
   private flushTlb(): void {
     this.tlbTag.fill(NaN)
-    this.dtlbLoadTag.fill(NaN)
-    this.dtlbStoreTag.fill(NaN)
+    this.flushDtlb()
     this.vtlbTag.fill(NaN)
     this.fetchBase = NaN
     this.updateDirect()
@@ -1207,16 +1086,23 @@ export class Hart {
 
   private flushVTlb(): void {
     this.vtlbTag.fill(NaN)
+    // The data TLB's guest entries came from the guest TLB (its host entries go too: one array).
+    this.flushDtlb()
     this.fetchBase = NaN
   }
 
   /** Recomputes `xmode` (and `direct`) after a change of V, privilege, mstatus or satp. */
   private updateXmode(): void {
+    this.irqRecheck = this.stopExit = true // a privilege or V change (xRET, trap) changes which interrupts are enabled
     const s = this.mstatus
     const mprvV = this.privilege === 3 && (s & MSTATUS.MPRV) !== 0n && (s & MSTATUS.MPV) !== 0n && (s & MSTATUS.MPP) !== MSTATUS.MPP
     this.xmode = this.virt || mprvV || this.hvAccess !== 0 ? -1 : this.satpMode
     const dp = this.xmode > 0 ? this.dataPrivilege() : 3
-    this.dctx = dp === 3 ? NaN : dp | (s & MSTATUS.SUM ? 2 : 0) | (s & MSTATUS.MXR ? 4 : 0)
+    if (this.virt && this.hvAccess === 0) {
+      const vs = this.vsstatus
+      this.dctx = 16 | this.privilege | (vs & MSTATUS.SUM ? 2 : 0) | ((vs | s) & MSTATUS.MXR ? 4 : 0) | (s & MSTATUS.MXR ? 8 : 0)
+    } else this.dctx = dp === 3 ? NaN : dp | (s & MSTATUS.SUM ? 2 : 0) | (s & MSTATUS.MXR ? 4 : 0)
+    this.dtlbCtx = this.dctx === this.dctx ? this.dctx << 20 : 1 << 30
     this.updateDirect()
   }
 
@@ -1231,8 +1117,10 @@ export class Hart {
    * mstatus change (`updateXmode`) and at the start of every `run()` (the host may map devices).
    * Empty: [0, 0).
    */
-  private directLo = 0
-  private directHi = 0
+  /** @internal BlockHost */
+  directLo = 0
+  /** @internal BlockHost */
+  directHi = 0
 
   private updateDirect(): void {
     if (this.bus.shadowedPages.size !== 0 || this.xmode < 0) {
@@ -1265,6 +1153,51 @@ export class Hart {
    */
   private fetchBase = NaN
   private fetchSlots: (Decoded | undefined)[] = []
+  /** The decode cache's index of the fetch page (regions, visits). */
+  private fetchPage = 0
+
+  // ---- the region tier (region.ts) -----------------------------------------------------
+
+  /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (instructions, calls); `blocks`: blocks the block tier compiled. */
+  readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0 }
+
+  /** Compiles the fetch page (decode-cache page `p`) into a region, at most {@link MAX_REGION_COMPILES} times. */
+  private compilePage(p: number): void {
+    const cache = this.cache
+    if (cache.compiles[p]! >= MAX_REGION_COMPILES) {
+      cache.visits[p] = -0x7fff_ffff // a page rewritten again and again stays interpreted
+      return
+    }
+    cache.compiles[p]!++
+    const t0 = performance.now()
+    const slots = this.fetchSlots
+    const minHits = this.blockThreshold >>> REGION_HOT_SHIFT
+    const r = compileRegion(slots, minHits)
+    // Marks each instruction: 2 compiled in the region (enter it there), 1 hot but not compilable,
+    // 0 too cold (once hot, entering there counts towards compiling again: regionMiss).
+    for (const d of slots) if (d !== undefined) d.blockLength = d.hits >= minHits ? 1 : 0
+    if (r !== null) for (const d of r.ds) d.blockLength = 2
+    const st = this.jitStats
+    st.ms += performance.now() - t0
+    cache.visits[p] = 0
+    if (r === null) return
+    cache.regions[p] = r.fn
+    st.regions++
+    st.instructions += r.length
+    st.sourceChars += r.sourceLength
+  }
+
+  /**
+   * The interpreter ran an instruction of page `p` that its region left out as too cold and that is
+   * hot now: after {@link REGION_MISSES} such visits the region is dropped and compiled again.
+   */
+  private regionMiss(p: number): void {
+    const cache = this.cache
+    if (++cache.visits[p]! >= REGION_MISSES) {
+      cache.regions[p] = undefined
+      cache.visits[p] = this.blockThreshold - 1
+    }
+  }
 
   /** Forgets decoded instructions (and with them the fetch page). */
   private clearDecoded(): void {
@@ -1299,7 +1232,7 @@ export class Hart {
       const f = this.tlbFlags[i]!
       if (this.allowed(f, kind, priv) && (kind !== STORE || f & PTE_D)) return this.tlbPage[i]! * PAGE + (va - vpn * PAGE)
     }
-    return this.walk(va, kind, priv, mode)
+    return walk(this.walkPort, va, kind, priv, mode)
   }
 
   private faultAddr(va: number): bigint {
@@ -1307,85 +1240,10 @@ export class Hart {
   }
 
   private allowed(flags: number, kind: Access, priv: Privilege): boolean {
-    if (flags & PTE_U) {
-      if (priv === 1 && (kind === FETCH || !(this.mstatus & MSTATUS.SUM))) return false
-    } else if (priv === 0) return false
-    if (kind === FETCH) return (flags & PTE_X) !== 0
-    if (kind === LOAD) return (flags & PTE_R) !== 0 || ((flags & PTE_X) !== 0 && (this.mstatus & MSTATUS.MXR) !== 0n)
-    return (flags & PTE_W) !== 0
+    return allowedHost(flags, kind, priv, this.mstatus)
   }
 
-  private walk(va: number, kind: Access, priv: Privilege, mode: number): number {
-    const levels = mode - 5 // Sv39 = 8 → 3, Sv48 = 9 → 4, Sv57 = 10 → 5
-    const bits = 12 + 9 * levels
-    const fault = () => new Trap(PAGE_FAULT[kind], this.faultAddr(va))
-    // The virtual page number (signed) and the page offset. Both fit a number exactly even when
-    // `va` does not: then (NaN, only ever a data access) they come from the exact address in
-    // `lastAddr`. Only Sv57 has canonical addresses that large.
-    let vpn: number
-    let off: number
-    let u: bigint
-    if (va === va) {
-      // The address must be canonical: bits above `bits` copy bit bits-1.
-      if (va >= 2 ** (bits - 1) || va < -(2 ** (bits - 1))) throw fault()
-      u = BigInt.asUintN(64, BigInt(va))
-      vpn = Math.floor(va / PAGE)
-      off = va - vpn * PAGE
-    } else {
-      if (mode !== 10) throw fault()
-      u = this.lastAddr
-      const s = BigInt.asIntN(64, u)
-      if (s >= 1n << 56n || s < -(1n << 56n)) throw fault()
-      vpn = Number(s >> 12n)
-      off = Number(u & 0xfffn)
-      const i = vpn & (TLB_SIZE - 1)
-      if (this.tlbTag[i] === vpn) {
-        const f = this.tlbFlags[i]!
-        if (this.allowed(f, kind, priv) && (kind !== STORE || f & PTE_D)) return this.tlbPage[i]! * PAGE + off
-      }
-    }
-    let table = (this.satp & ((1n << 44n) - 1n)) * 4096n
-    for (let level = levels - 1; level >= 0; level--) {
-      const pteAddr = Number(table + ((u >> BigInt(12 + 9 * level)) & 511n) * 8n)
-      if (!this.bus.isRam(pteAddr, 8)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
-      // The walk's own reads are S-mode reads for PMP (§3.7.1).
-      if (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
-      let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
-      const flags = Number(pte & 0xffn)
-      // Invalid, W without R, reserved high bits (Svpbmt's PBMT only with menvcfg.PBMTE, on a leaf, not 3; no Svnapot): a page fault.
-      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || (pte >> 54n && badHigh(pte, this.menvcfg))) throw fault()
-      const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
-      if (!(flags & (PTE_R | PTE_X))) {
-        if (level === 0) throw fault()
-        table = ppn * 4096n
-        continue
-      }
-      // A superpage's PPN must be aligned to its size.
-      if (level > 0 && ppn & ((1n << BigInt(9 * level)) - 1n)) throw fault()
-      if (!this.allowed(flags, kind, priv)) throw fault()
-      // A and D are updated by the hart (as QEMU does), written back to the PTE.
-      const want = PTE_A | (kind === STORE ? PTE_D : 0)
-      if ((flags & want) !== want) {
-        pte |= BigInt(want)
-        this.view.setBigUint64(pteAddr - this.ramBase, pte, true)
-      }
-      const pageMask = (1n << BigInt(9 * level)) - 1n
-      const ppage = Number((ppn & ~pageMask) | ((u >> 12n) & pageMask))
-      const i = vpn & (TLB_SIZE - 1)
-      let tlbFlags = Number(pte & 0xffn)
-      if (this.pmp.active) {
-        const pa = ppage * PAGE + off
-        if (!this.pmp.check(pa, 1, PMP_NEED[kind], priv)) throw new Trap(ACCESS_FAULT[kind], this.faultAddr(va))
-        // Only a page PMP grants wholly to S/U may be served from the TLB without a check.
-        if (this.pmp.pagePerms(ppage * PAGE) !== (PMP_R | PMP_W | PMP_X)) tlbFlags &= ~(PTE_R | PTE_W | PTE_X)
-      }
-      this.tlbTag[i] = vpn
-      this.tlbPage[i] = ppage
-      this.tlbFlags[i] = tlbFlags
-      return ppage * PAGE + off
-    }
-    throw fault()
-  }
+
 
   // ---- two-stage translation (hypervisor extension, §8.5) -------------------------------
 
@@ -1416,10 +1274,10 @@ export class Hart {
       if (this.vtlbTag[i] === vpn) {
         const f = this.vtlbFlags[i]!
         const g = this.vtlbGFlags[i]!
-        if (this.allowedVs(f, perm, priv) && this.allowedG(g, perm) && (kind !== STORE || ((f & VS_BARE || f & PTE_D) && g & PTE_D))) return this.vtlbPage[i]! * PAGE + (va - vpn * PAGE)
+        if (allowedVs(f, perm, priv, this.vsstatus, this.mstatus) && allowedG(g, perm, this.mstatus) && (kind !== STORE || ((f & VS_BARE || f & PTE_D) && g & PTE_D))) return this.vtlbPage[i]! * PAGE + (va - vpn * PAGE)
       }
     }
-    return this.walkV(va, kind, perm, priv)
+    return walkV(this.walkPort, va, kind, perm, priv)
   }
 
   /** The host's (V = 0) translation at privilege `priv` with satp's mode: what `translate` does past its fast path. */
@@ -1436,145 +1294,10 @@ export class Hart {
       const f = this.tlbFlags[i]!
       if (this.allowed(f, kind, priv) && (kind !== STORE || f & PTE_D)) return this.tlbPage[i]! * PAGE + (va - vpn * PAGE)
     }
-    return this.walk(va, kind, priv, mode)
+    return walk(this.walkPort, va, kind, priv, mode)
   }
 
-  /** VS-stage permissions (§8.5: vsstatus.SUM; MXR of vsstatus or mstatus). */
-  private allowedVs(flags: number, kind: Access, priv: Privilege): boolean {
-    if (flags & VS_BARE) return true
-    if (flags & PTE_U) {
-      if (priv === 1 && (kind === FETCH || !(this.vsstatus & MSTATUS.SUM))) return false
-    } else if (priv === 0) return false
-    if (kind === FETCH) return (flags & PTE_X) !== 0
-    if (kind === LOAD) return (flags & PTE_R) !== 0 || ((flags & PTE_X) !== 0 && ((this.vsstatus | this.mstatus) & MSTATUS.MXR) !== 0n)
-    return (flags & PTE_W) !== 0
-  }
 
-  /** G-stage permissions (§8.5.1): every access counts as a U-mode one (U required); mstatus.MXR. */
-  private allowedG(flags: number, kind: Access): boolean {
-    if (!(flags & PTE_U)) return false
-    if (kind === FETCH) return (flags & PTE_X) !== 0
-    if (kind === LOAD) return (flags & PTE_R) !== 0 || ((flags & PTE_X) !== 0 && (this.mstatus & MSTATUS.MXR) !== 0n)
-    return (flags & PTE_W) !== 0
-  }
-
-  /** The G-stage flags of the last `gStage` translation. */
-  private lastGFlags = 0
-
-  /**
-   * The two-stage walk (§8.5): the VS stage (vsatp: Sv39/Sv48/Sv57) whose every PTE address is a
-   * guest physical address translated by the G stage, then the G stage of the result. A VS-stage
-   * fault is a page fault (tval the guest virtual address); a G-stage one a guest-page fault
-   * (htval/mtval2 = GPA >> 2; an implicit PTE access also writes its pseudoinstruction to htinst).
-   * A/D are set at both stages. The final page goes into the guest TLB.
-   */
-  private walkV(va: number, kind: Access, perm: Access, priv: Privilege): number {
-    const u = va === va ? BigInt.asUintN(64, BigInt(va)) : this.lastAddr
-    const fault = () => new Trap(PAGE_FAULT[kind], u, 0n, 0n, true)
-    let gpa: bigint
-    let vsFlags: number
-    const mode = this.vsatpMode
-    if (mode === 0) {
-      gpa = u
-      vsFlags = VS_BARE
-    } else {
-      const levels = mode - 5
-      const bits = BigInt(12 + 9 * levels)
-      const sv = BigInt.asIntN(64, u)
-      if (sv >= 1n << (bits - 1n) || sv < -(1n << (bits - 1n))) throw fault()
-      let table = (this.vsatp & ((1n << 44n) - 1n)) * 4096n
-      for (let level = levels - 1; ; level--) {
-        const pteGpa = table + ((u >> BigInt(12 + 9 * level)) & 511n) * 8n
-        const pteAddr = this.gStage(pteGpa, LOAD, kind, u, TINST_PTE_READ)
-        if (!this.bus.isRam(pteAddr, 8) || (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1))) throw new Trap(ACCESS_FAULT[kind], u, 0n, 0n, true)
-        let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
-        const flags = Number(pte & 0xffn)
-        // The VS stage's PBMT needs henvcfg.PBMTE (Svpbmt).
-        if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || (pte >> 54n && badHigh(pte, this.henvcfg & this.menvcfg))) throw fault()
-        const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
-        if (!(flags & (PTE_R | PTE_X))) {
-          if (level === 0) throw fault()
-          table = ppn * 4096n
-          continue
-        }
-        const pageMask = (1n << BigInt(9 * level)) - 1n
-        if (level > 0 && ppn & pageMask) throw fault()
-        if (!this.allowedVs(flags, perm, priv)) throw fault()
-        const want = PTE_A | (kind === STORE ? PTE_D : 0)
-        if ((flags & want) !== want) {
-          // The A/D update is a store to the PTE's guest physical address: the G stage must allow it.
-          const wAddr = this.gStage(pteGpa, STORE, kind, u, TINST_PTE_WRITE)
-          pte |= BigInt(want)
-          this.view.setBigUint64(wAddr - this.ramBase, pte, true)
-        }
-        vsFlags = Number(pte & 0xffn)
-        gpa = (((ppn & ~pageMask) | ((u >> 12n) & pageMask)) << 12n) | (u & 0xfffn)
-        break
-      }
-    }
-    const pa = this.gStage(gpa, perm, kind, u, 0n)
-    let gFlags = this.lastGFlags
-    if (this.pmp.active) {
-      if (!this.pmp.check(pa, 1, PMP_NEED[kind], priv)) throw new Trap(ACCESS_FAULT[kind], u, 0n, 0n, true)
-      if (this.pmp.pagePerms(pa - (pa % PAGE)) !== (PMP_R | PMP_W | PMP_X)) {
-        vsFlags &= ~(PTE_R | PTE_W | PTE_X)
-        gFlags &= ~(PTE_R | PTE_W | PTE_X)
-        if (vsFlags & VS_BARE) vsFlags = PTE_V // no permission: every access walks again
-      }
-    }
-    if (va === va) {
-      const vpn = Math.floor(va / PAGE)
-      const i = vpn & (TLB_SIZE - 1)
-      this.vtlbTag[i] = vpn
-      this.vtlbPage[i] = Math.floor(pa / PAGE)
-      this.vtlbFlags[i] = vsFlags
-      this.vtlbGFlags[i] = gFlags
-    }
-    return pa
-  }
-
-  /**
-   * The G stage (§8.5.1, Sv39x4/Sv48x4/Sv57x4 under hgatp): guest physical `gpa` → physical, with
-   * permission `perm`. A fault is a guest-page fault of access kind `kind`, tval the guest virtual
-   * address `va`, htval GPA >> 2, htinst `tinst` (a pseudoinstruction for an implicit access).
-   */
-  private gStage(gpa: bigint, perm: Access, kind: Access, va: bigint, tinst: bigint): number {
-    const mode = this.hgatpMode
-    if (mode === 0) {
-      this.lastGFlags = 0xff
-      if (gpa >= 1n << 53n) throw new Trap(ACCESS_FAULT[kind], va, 0n, 0n, true)
-      return Number(gpa)
-    }
-    const gfault = () => new Trap(GUEST_PAGE_FAULT[kind], va, gpa >> 2n, tinst, true)
-    const levels = mode - 5
-    // The guest physical address has 2 more bits than the VS stage's virtual one (the "x4").
-    if (gpa >> BigInt(12 + 9 * levels + 2)) throw gfault()
-    let table = (this.hgatp & ((1n << 44n) - 1n)) * 4096n
-    for (let level = levels - 1; ; level--) {
-      const index = (gpa >> BigInt(12 + 9 * level)) & (level === levels - 1 ? 2047n : 511n) // the root has 2048 entries (16 KiB)
-      const pteAddr = Number(table + index * 8n)
-      if (!this.bus.isRam(pteAddr, 8) || (this.pmp.active && !this.pmp.check(pteAddr, 8, PMP_R, 1))) throw new Trap(ACCESS_FAULT[kind], va, 0n, 0n, true)
-      let pte = this.view.getBigUint64(pteAddr - this.ramBase, true)
-      const flags = Number(pte & 0xffn)
-      if (!(flags & PTE_V) || (!(flags & PTE_R) && flags & PTE_W) || (pte >> 54n && badHigh(pte, this.menvcfg))) throw gfault()
-      const ppn = (pte >> 10n) & ((1n << 44n) - 1n)
-      if (!(flags & (PTE_R | PTE_X))) {
-        if (level === 0) throw gfault()
-        table = ppn * 4096n
-        continue
-      }
-      const pageMask = (1n << BigInt(9 * level)) - 1n
-      if (level > 0 && ppn & pageMask) throw gfault()
-      if (!this.allowedG(flags, perm)) throw gfault()
-      const want = PTE_A | (perm === STORE ? PTE_D : 0)
-      if ((flags & want) !== want) {
-        pte |= BigInt(want)
-        this.view.setBigUint64(pteAddr - this.ramBase, pte, true)
-      }
-      this.lastGFlags = Number(pte & 0xffn)
-      return Number((((ppn & ~pageMask) | ((gpa >> 12n) & pageMask)) << 12n) | (gpa & 0xfffn))
-    }
-  }
 
   /**
    * The instructions past the hot switch: the hypervisor extension's, Zbc, Zicond, Svinval and
@@ -1786,8 +1509,9 @@ export class Hart {
 
   /** The highest-priority interrupt that is pending, enabled and allowed now, or -1. */
   private pendingInterrupt(): number {
-    const pending = this.mip() & this.mie
-    if (pending === 0n) return -1
+    const bits = this.pendingBits()
+    if (bits === 0) return -1
+    const pending = BigInt(bits)
     if (this.hypervisor) return this.pendingInterruptH(pending)
     const mEnabled = this.privilege < 3 || (this.mstatus & MSTATUS.MIE) !== 0n
     const sEnabled = this.privilege < 1 || (this.privilege === 1 && (this.mstatus & MSTATUS.SIE) !== 0n)
@@ -1825,7 +1549,7 @@ export class Hart {
 
   /** True when an interrupt is pending and enabled in mie (whatever the global enables): what wakes WFI. */
   private wakeable(): boolean {
-    return (this.mip() & this.mie) !== 0n
+    return this.pendingBits() !== 0
   }
 
   // ---- the interpreter -----------------------------------------------------------------
@@ -1835,27 +1559,29 @@ export class Hart {
    * to wake it, a breakpoint, or an exit requested on the bus (e.g. a poweroff or HTIF tohost).
    */
   run(budget: number): RunResult {
+    warmUp(newHart) // once per thread, before this loop is first optimised (warm-up.ts)
     const x = this.x
     const xu = this.xu
     const xw = this.xw
     const view = this.view
     let executed = 0
+    this.sliceDone = 0
     this.fetchBase = NaN // the host may have changed the privilege or anything else since
     this.updateXmode()
     if (this.bus.shadowedPages.size !== 0) {
       // A device may have been mapped over RAM since the data TLB's entries were filled.
-      this.dtlbLoadTag.fill(NaN)
-      this.dtlbStoreTag.fill(NaN)
+      this.flushDtlb()
     }
     if (this.waiting) {
       if (!this.wakeable()) return { reason: 'wfi', executed: 0 }
       this.waiting = false
     }
     while (executed < budget) {
-      // Interrupts are checked once per block of up to 64 instructions.
+      // Interrupts are checked once per slice of up to SLICE instructions, and after anything that
+      // may make one pending or enabled (irqRecheck).
       const irq = this.pendingInterrupt()
       if (irq >= 0) this.trap(irq, 0n, true)
-      const limit = Math.min(budget, executed + 64)
+      const limit = Math.min(budget, executed + SLICE)
       // Looked at once per block: a breakpoint set from a callback inside the block counts from the next.
       const breakpoints = this.breakpoints.size > 0 ? this.breakpoints : undefined
       try {
@@ -1863,26 +1589,57 @@ export class Hart {
           const pc = this.pc
           if (breakpoints !== undefined && breakpoints.has(pc) && executed > 0) {
             this.instret += BigInt(executed)
+            this.sliceDone = 0
             return { reason: 'breakpoint', executed }
           }
           const off = pc - this.fetchBase
           let d = off >= 0 && off < PAGE ? this.fetchSlots[off >>> 1] : undefined
           if (d !== undefined) {
-            // On the fetch page (so the whole page is executable): the block tier, unless a
+            // On the fetch page (so the whole page is executable): the compiled tier, unless a
             // debugger is watching (breakpoints, trace).
-            if (d.block !== null && breakpoints === undefined && this.onTrace === undefined) {
+            if (this.tier === 'region') {
+              if (breakpoints === undefined && this.onTrace === undefined) {
+                const p = this.fetchPage
+                const region = this.cache.regions[p]
+                if (region !== undefined) {
+                  // Entered only where it compiled this instruction (blockLength 2, see compilePage).
+                  if (d.blockLength === 2) {
+                    const n = region(this, xw, view, this.fetchBase, pc, limit - executed)
+                    if (n > 0) {
+                      executed += n
+                      this.jitStats.executed += n
+                      this.jitStats.calls++
+                      continue
+                    }
+                  } else if (d.blockLength === 0 && d.hits >= this.blockThreshold >>> REGION_HOT_SHIFT) this.regionMiss(p)
+                } else if (++this.cache.visits[p]! >= this.blockThreshold) this.compilePage(p)
+                d.hits++
+              }
+            } else if (d.block !== null && breakpoints === undefined && this.onTrace === undefined) {
               const block = d.block
               if (block === undefined) {
                 if (++d.hits >= this.blockThreshold) {
                   const b = compileBlock(this.fetchSlots, off)
+                  if (b !== null) this.jitStats.blocks++
                   d.block = b === null ? null : b.fn
                   d.blockLength = b === null ? 0 : b.length
                 }
               } else if (executed + d.blockLength <= limit) {
-                const n = block(this, xw, view, pc)
+                const n = block(this, xw, view, pc, limit - executed)
                 if (n > 0) {
                   executed += n
-                  this.blockDone = 0
+                  // Chaining: the next compiled block on the fetch page runs at once while the
+                  // interrupt slice (`limit`) holds it whole; anything else goes round the loop.
+                  for (;;) {
+                    const o = this.pc - this.fetchBase
+                    const nd = o >= 0 && o < PAGE ? this.fetchSlots[o >>> 1] : undefined
+                    if (nd === undefined) break
+                    const nb = nd.block
+                    if (nb === undefined || nb === null || executed + nd.blockLength > limit) break
+                    const m = nb(this, xw, view, this.pc, limit - executed)
+                    if (m <= 0) break
+                    executed += m
+                  }
                   continue
                 }
               }
@@ -1893,18 +1650,22 @@ export class Hart {
           const rd = d.rd
           switch (d.op) {
             case Op.LUI:
-              x[rd] = d.imm
+              setWord(xw, rd << 1, d.immN)
               break
             case Op.AUIPC:
-              x[rd] = BigInt(pc) + d.imm
+              setNumber(xw, rd << 1, pc + d.immN)
               break
             case Op.JAL:
-              x[rd] = BigInt(next)
+              setNumber(xw, rd << 1, next)
               next = pc + d.immN
               break
             case Op.JALR: {
-              const t = Number(BigInt.asIntN(64, x[d.rs1]! + d.imm) & ~1n)
-              x[rd] = BigInt(next)
+              // The target from the halves (one rounding, as Number(BigInt) would round, when it
+              // lies beyond ±2^53: the fetch there reports it); bit 0 cleared (spec 2.5).
+              const a = d.rs1 << 1
+              const l = (xw[a]! >>> 0) + (d.immN >>> 0)
+              const t = ((xw[a + 1]! + (d.immN >> 31) + (l >= 4294967296 ? 1 : 0)) | 0) * 4294967296 + ((l & ~1) >>> 0)
+              setNumber(xw, rd << 1, next)
               next = t
               break
             }
@@ -1945,437 +1706,221 @@ export class Hart {
               break
             }
             case Op.LB: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 1, LOAD)
+              const o = this.dataOffset(d, 1, LOAD)
               if (o >= 0) {
                 const v = view.getInt8(o)
                 xw[rd << 1] = v
                 xw[(rd << 1) + 1] = v >> 31
-              } else x[rd] = this.loadMmio(va, 1, true)
+              } else x[rd] = this.loadMmio(this.lastVa, 1, true)
               break
             }
             case Op.LH: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 2, LOAD)
+              const o = this.dataOffset(d, 2, LOAD)
               if (o >= 0) {
                 const v = view.getInt16(o, true)
                 xw[rd << 1] = v
                 xw[(rd << 1) + 1] = v >> 31
-              } else x[rd] = this.loadMmio(va, 2, true)
+              } else x[rd] = this.loadMmio(this.lastVa, 2, true)
               break
             }
             case Op.LW: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 4, LOAD)
+              const o = this.dataOffset(d, 4, LOAD)
               if (o >= 0) {
                 const v = view.getInt32(o, true)
                 xw[rd << 1] = v
                 xw[(rd << 1) + 1] = v >> 31
-              } else x[rd] = this.loadMmio(va, 4, true)
+              } else x[rd] = this.loadMmio(this.lastVa, 4, true)
               break
             }
             case Op.LD: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 8, LOAD)
+              const o = this.dataOffset(d, 8, LOAD)
               if (o >= 0) {
                 xw[rd << 1] = view.getInt32(o, true)
                 xw[(rd << 1) + 1] = view.getInt32(o + 4, true)
-              } else x[rd] = this.loadMmio(va, 8, true)
+              } else x[rd] = this.loadMmio(this.lastVa, 8, true)
               break
             }
             case Op.LBU: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 1, LOAD)
+              const o = this.dataOffset(d, 1, LOAD)
               if (o >= 0) {
                 xw[rd << 1] = view.getUint8(o)
                 xw[(rd << 1) + 1] = 0
-              } else x[rd] = this.loadMmio(va, 1, false)
+              } else x[rd] = this.loadMmio(this.lastVa, 1, false)
               break
             }
             case Op.LHU: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 2, LOAD)
+              const o = this.dataOffset(d, 2, LOAD)
               if (o >= 0) {
                 xw[rd << 1] = view.getUint16(o, true)
                 xw[(rd << 1) + 1] = 0
-              } else x[rd] = this.loadMmio(va, 2, false)
+              } else x[rd] = this.loadMmio(this.lastVa, 2, false)
               break
             }
             case Op.LWU: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 4, LOAD)
+              const o = this.dataOffset(d, 4, LOAD)
               if (o >= 0) {
                 xw[rd << 1] = view.getInt32(o, true)
                 xw[(rd << 1) + 1] = 0
-              } else x[rd] = this.loadMmio(va, 4, false)
+              } else x[rd] = this.loadMmio(this.lastVa, 4, false)
               break
             }
             case Op.SB: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 1, STORE)
+              const o = this.dataOffset(d, 1, STORE)
               if (o >= 0) {
                 view.setInt8(o, xw[d.rs2 << 1]!)
-                this.stored(o, 1, va)
-              } else this.storeMmio(va, 1, x[d.rs2]!)
+                this.storedAtLast(o, 1)
+              } else this.storeMmio(this.lastVa, 1, x[d.rs2]!)
               break
             }
             case Op.SH: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 2, STORE)
+              const o = this.dataOffset(d, 2, STORE)
               if (o >= 0) {
                 view.setInt16(o, xw[d.rs2 << 1]!, true)
-                this.stored(o, 2, va)
-              } else this.storeMmio(va, 2, x[d.rs2]!)
+                this.storedAtLast(o, 2)
+              } else this.storeMmio(this.lastVa, 2, x[d.rs2]!)
               break
             }
             case Op.SW: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 4, STORE)
+              const o = this.dataOffset(d, 4, STORE)
               if (o >= 0) {
                 view.setInt32(o, xw[d.rs2 << 1]!, true)
-                this.stored(o, 4, va)
-              } else this.storeMmio(va, 4, x[d.rs2]!)
+                this.storedAtLast(o, 4)
+              } else this.storeMmio(this.lastVa, 4, x[d.rs2]!)
               break
             }
             case Op.SD: {
-              const va = this.addr(d)
-              const o = this.ramOffset(va, 8, STORE)
+              const o = this.dataOffset(d, 8, STORE)
               if (o >= 0) {
                 view.setInt32(o, xw[d.rs2 << 1]!, true)
                 view.setInt32(o + 4, xw[(d.rs2 << 1) + 1]!, true)
-                this.stored(o, 8, va)
-              } else this.storeMmio(va, 8, x[d.rs2]!)
+                this.storedAtLast(o, 8)
+              } else this.storeMmio(this.lastVa, 8, x[d.rs2]!)
               break
             }
+            // The integer operations work on the registers' 32-bit halves (halves.ts): no BigInt.
             case Op.ADDI:
-              x[rd] = x[d.rs1]! + d.imm
+              add64(xw, rd << 1, d.rs1 << 1, d.immN, d.immN >> 31)
               break
             case Op.SLTI:
-              x[rd] = x[d.rs1]! < d.imm ? 1n : 0n
+              setWord(xw, rd << 1, lt64(xw, d.rs1 << 1, d.immN, d.immN >> 31) ? 1 : 0)
               break
             case Op.SLTIU:
-              x[rd] = xu[d.rs1]! < BigInt.asUintN(64, d.imm) ? 1n : 0n
+              setWord(xw, rd << 1, ltu64(xw, d.rs1 << 1, d.immN, d.immN >> 31) ? 1 : 0)
               break
-            case Op.XORI:
-              x[rd] = x[d.rs1]! ^ d.imm
+            case Op.XORI: {
+              const a = d.rs1 << 1
+              const r = rd << 1
+              xw[r + 1] = xw[a + 1]! ^ (d.immN >> 31)
+              xw[r] = xw[a]! ^ d.immN
               break
-            case Op.ORI:
-              x[rd] = x[d.rs1]! | d.imm
+            }
+            case Op.ORI: {
+              const a = d.rs1 << 1
+              const r = rd << 1
+              xw[r + 1] = xw[a + 1]! | (d.immN >> 31)
+              xw[r] = xw[a]! | d.immN
               break
-            case Op.ANDI:
-              x[rd] = x[d.rs1]! & d.imm
+            }
+            case Op.ANDI: {
+              const a = d.rs1 << 1
+              const r = rd << 1
+              xw[r + 1] = xw[a + 1]! & (d.immN >> 31)
+              xw[r] = xw[a]! & d.immN
               break
+            }
             case Op.SLLI:
-              x[rd] = x[d.rs1]! << d.imm
+              sll64(xw, rd << 1, d.rs1 << 1, d.immN)
               break
             case Op.SRLI:
-              x[rd] = xu[d.rs1]! >> d.imm
+              srl64(xw, rd << 1, d.rs1 << 1, d.immN)
               break
             case Op.SRAI:
-              x[rd] = x[d.rs1]! >> d.imm
+              sra64(xw, rd << 1, d.rs1 << 1, d.immN)
               break
-            case Op.ADD:
-              x[rd] = x[d.rs1]! + x[d.rs2]!
+            case Op.ADD: {
+              const b = d.rs2 << 1
+              add64(xw, rd << 1, d.rs1 << 1, xw[b]!, xw[b + 1]!)
               break
+            }
             case Op.SUB:
-              x[rd] = x[d.rs1]! - x[d.rs2]!
+              sub64(xw, rd << 1, d.rs1 << 1, d.rs2 << 1)
               break
             case Op.SLL:
-              x[rd] = x[d.rs1]! << (xu[d.rs2]! & 63n)
+              sll64(xw, rd << 1, d.rs1 << 1, xw[d.rs2 << 1]! & 63)
               break
-            case Op.SLT:
-              x[rd] = x[d.rs1]! < x[d.rs2]! ? 1n : 0n
+            case Op.SLT: {
+              const b = d.rs2 << 1
+              setWord(xw, rd << 1, lt64(xw, d.rs1 << 1, xw[b]!, xw[b + 1]!) ? 1 : 0)
               break
-            case Op.SLTU:
-              x[rd] = xu[d.rs1]! < xu[d.rs2]! ? 1n : 0n
+            }
+            case Op.SLTU: {
+              const b = d.rs2 << 1
+              setWord(xw, rd << 1, ltu64(xw, d.rs1 << 1, xw[b]!, xw[b + 1]!) ? 1 : 0)
               break
-            case Op.XOR:
-              x[rd] = x[d.rs1]! ^ x[d.rs2]!
+            }
+            case Op.XOR: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              const r = rd << 1
+              xw[r + 1] = xw[a + 1]! ^ xw[b + 1]!
+              xw[r] = xw[a]! ^ xw[b]!
               break
+            }
             case Op.SRL:
-              x[rd] = xu[d.rs1]! >> (xu[d.rs2]! & 63n)
+              srl64(xw, rd << 1, d.rs1 << 1, xw[d.rs2 << 1]! & 63)
               break
             case Op.SRA:
-              x[rd] = x[d.rs1]! >> (xu[d.rs2]! & 63n)
+              sra64(xw, rd << 1, d.rs1 << 1, xw[d.rs2 << 1]! & 63)
               break
-            case Op.OR:
-              x[rd] = x[d.rs1]! | x[d.rs2]!
+            case Op.OR: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              const r = rd << 1
+              xw[r + 1] = xw[a + 1]! | xw[b + 1]!
+              xw[r] = xw[a]! | xw[b]!
               break
-            case Op.AND:
-              x[rd] = x[d.rs1]! & x[d.rs2]!
+            }
+            case Op.AND: {
+              const a = d.rs1 << 1
+              const b = d.rs2 << 1
+              const r = rd << 1
+              xw[r + 1] = xw[a + 1]! & xw[b + 1]!
+              xw[r] = xw[a]! & xw[b]!
               break
+            }
             case Op.ADDIW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]! + d.imm)
+              setWord(xw, rd << 1, (xw[d.rs1 << 1]! + d.immN) | 0)
               break
             case Op.SLLIW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]! << d.imm)
+              setWord(xw, rd << 1, xw[d.rs1 << 1]! << d.immN)
               break
             case Op.SRLIW:
-              x[rd] = BigInt.asIntN(32, BigInt.asUintN(32, x[d.rs1]!) >> d.imm)
+              setWord(xw, rd << 1, (xw[d.rs1 << 1]! >>> d.immN) | 0)
               break
             case Op.SRAIW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]!) >> d.imm
+              setWord(xw, rd << 1, xw[d.rs1 << 1]! >> d.immN)
               break
             case Op.ADDW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]! + x[d.rs2]!)
+              setWord(xw, rd << 1, (xw[d.rs1 << 1]! + xw[d.rs2 << 1]!) | 0)
               break
             case Op.SUBW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]! - x[d.rs2]!)
+              setWord(xw, rd << 1, (xw[d.rs1 << 1]! - xw[d.rs2 << 1]!) | 0)
               break
             case Op.SLLW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]! << (xu[d.rs2]! & 31n))
+              setWord(xw, rd << 1, xw[d.rs1 << 1]! << (xw[d.rs2 << 1]! & 31))
               break
             case Op.SRLW:
-              x[rd] = BigInt.asIntN(32, BigInt.asUintN(32, x[d.rs1]!) >> (xu[d.rs2]! & 31n))
+              setWord(xw, rd << 1, (xw[d.rs1 << 1]! >>> (xw[d.rs2 << 1]! & 31)) | 0)
               break
             case Op.SRAW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]!) >> (xu[d.rs2]! & 31n)
+              setWord(xw, rd << 1, xw[d.rs1 << 1]! >> (xw[d.rs2 << 1]! & 31))
               break
             case Op.MUL:
-              x[rd] = x[d.rs1]! * x[d.rs2]!
+              mul64(xw, rd << 1, d.rs1 << 1, d.rs2 << 1)
               break
-            case Op.MULH:
-              x[rd] = (x[d.rs1]! * x[d.rs2]!) >> 64n
-              break
-            case Op.MULHSU:
-              x[rd] = (x[d.rs1]! * xu[d.rs2]!) >> 64n
-              break
-            case Op.MULHU:
-              x[rd] = (xu[d.rs1]! * xu[d.rs2]!) >> 64n
-              break
-            case Op.DIV: {
-              const a = x[d.rs1]!
-              const b = x[d.rs2]!
-              // Division by zero gives all ones; the overflow MIN / -1 gives MIN (spec M chapter).
-              x[rd] = b === 0n ? -1n : a === -(1n << 63n) && b === -1n ? a : a / b
-              break
-            }
-            case Op.DIVU: {
-              const b = xu[d.rs2]!
-              x[rd] = b === 0n ? -1n : xu[d.rs1]! / b
-              break
-            }
-            case Op.REM: {
-              const a = x[d.rs1]!
-              const b = x[d.rs2]!
-              x[rd] = b === 0n ? a : a === -(1n << 63n) && b === -1n ? 0n : a % b
-              break
-            }
-            case Op.REMU: {
-              const b = xu[d.rs2]!
-              x[rd] = b === 0n ? x[d.rs1]! : xu[d.rs1]! % b
-              break
-            }
             case Op.MULW:
-              x[rd] = BigInt.asIntN(32, x[d.rs1]! * x[d.rs2]!)
+              setWord(xw, rd << 1, Math.imul(xw[d.rs1 << 1]!, xw[d.rs2 << 1]!))
               break
-            case Op.DIVW: {
-              const a = BigInt.asIntN(32, x[d.rs1]!)
-              const b = BigInt.asIntN(32, x[d.rs2]!)
-              x[rd] = b === 0n ? -1n : a === -(1n << 31n) && b === -1n ? a : BigInt.asIntN(32, a / b)
-              break
-            }
-            case Op.DIVUW: {
-              const b = BigInt.asUintN(32, x[d.rs2]!)
-              x[rd] = b === 0n ? -1n : BigInt.asIntN(32, BigInt.asUintN(32, x[d.rs1]!) / b)
-              break
-            }
-            case Op.REMW: {
-              const a = BigInt.asIntN(32, x[d.rs1]!)
-              const b = BigInt.asIntN(32, x[d.rs2]!)
-              x[rd] = b === 0n ? a : a === -(1n << 31n) && b === -1n ? 0n : BigInt.asIntN(32, a % b)
-              break
-            }
-            case Op.REMUW: {
-              const a = BigInt.asUintN(32, x[d.rs1]!)
-              const b = BigInt.asUintN(32, x[d.rs2]!)
-              x[rd] = BigInt.asIntN(32, b === 0n ? a : a % b)
-              break
-            }
-            case Op.SH1ADD:
-              x[rd] = (x[d.rs1]! << 1n) + x[d.rs2]!
-              break
-            case Op.SH2ADD:
-              x[rd] = (x[d.rs1]! << 2n) + x[d.rs2]!
-              break
-            case Op.SH3ADD:
-              x[rd] = (x[d.rs1]! << 3n) + x[d.rs2]!
-              break
-            case Op.ADD_UW:
-              x[rd] = BigInt.asUintN(32, x[d.rs1]!) + x[d.rs2]!
-              break
-            case Op.SH1ADD_UW:
-              x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 1n) + x[d.rs2]!
-              break
-            case Op.SH2ADD_UW:
-              x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 2n) + x[d.rs2]!
-              break
-            case Op.SH3ADD_UW:
-              x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 3n) + x[d.rs2]!
-              break
-            case Op.SLLI_UW:
-              x[rd] = BigInt.asUintN(32, x[d.rs1]!) << d.imm
-              break
-            case Op.ANDN:
-              x[rd] = x[d.rs1]! & ~x[d.rs2]!
-              break
-            case Op.ORN:
-              x[rd] = x[d.rs1]! | ~x[d.rs2]!
-              break
-            case Op.XNOR:
-              x[rd] = ~(x[d.rs1]! ^ x[d.rs2]!)
-              break
-            case Op.CLZ:
-              x[rd] = BigInt(clz64(xu[d.rs1]!))
-              break
-            case Op.CTZ:
-              x[rd] = BigInt(ctz64(xu[d.rs1]!))
-              break
-            case Op.CPOP:
-              x[rd] = BigInt(popcount(xu[d.rs1]!))
-              break
-            case Op.CLZW:
-              x[rd] = BigInt(Math.clz32(Number(xu[d.rs1]! & 0xffffffffn)))
-              break
-            case Op.CTZW: {
-              const v = Number(xu[d.rs1]! & 0xffffffffn)
-              x[rd] = BigInt(v === 0 ? 32 : 31 - Math.clz32(v & -v))
-              break
-            }
-            case Op.CPOPW:
-              x[rd] = BigInt(popcount(xu[d.rs1]! & 0xffffffffn))
-              break
-            case Op.MAX:
-              x[rd] = x[d.rs1]! > x[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
-              break
-            case Op.MAXU:
-              x[rd] = xu[d.rs1]! > xu[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
-              break
-            case Op.MIN:
-              x[rd] = x[d.rs1]! < x[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
-              break
-            case Op.MINU:
-              x[rd] = xu[d.rs1]! < xu[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
-              break
-            case Op.SEXT_B:
-              x[rd] = BigInt.asIntN(8, x[d.rs1]!)
-              break
-            case Op.SEXT_H:
-              x[rd] = BigInt.asIntN(16, x[d.rs1]!)
-              break
-            case Op.ZEXT_H:
-              x[rd] = BigInt.asUintN(16, x[d.rs1]!)
-              break
-            case Op.ROL: {
-              const s = xu[d.rs2]! & 63n
-              x[rd] = s === 0n ? x[d.rs1]! : (xu[d.rs1]! << s) | (xu[d.rs1]! >> (64n - s))
-              break
-            }
-            case Op.ROR:
-            case Op.RORI: {
-              const s = d.op === Op.RORI ? d.imm : xu[d.rs2]! & 63n
-              x[rd] = s === 0n ? x[d.rs1]! : (xu[d.rs1]! >> s) | (xu[d.rs1]! << (64n - s))
-              break
-            }
-            case Op.ROLW:
-            case Op.RORW:
-            case Op.RORIW: {
-              const v = BigInt.asUintN(32, x[d.rs1]!)
-              let s = d.op === Op.RORIW ? d.imm : xu[d.rs2]! & 31n
-              if (d.op === Op.ROLW) s = (32n - s) & 31n
-              x[rd] = BigInt.asIntN(32, s === 0n ? v : (v >> s) | (v << (32n - s)))
-              break
-            }
-            case Op.ORC_B: {
-              let r = 0n
-              const v = xu[d.rs1]!
-              for (let i = 0n; i < 64n; i += 8n) if ((v >> i) & 0xffn) r |= 0xffn << i
-              x[rd] = r
-              break
-            }
-            case Op.REV8: {
-              let r = 0n
-              const v = xu[d.rs1]!
-              for (let i = 0n; i < 64n; i += 8n) r = (r << 8n) | ((v >> i) & 0xffn)
-              x[rd] = r
-              break
-            }
-            case Op.BCLR:
-              x[rd] = x[d.rs1]! & ~(1n << (xu[d.rs2]! & 63n))
-              break
-            case Op.BCLRI:
-              x[rd] = x[d.rs1]! & ~(1n << d.imm)
-              break
-            case Op.BEXT:
-              x[rd] = (xu[d.rs1]! >> (xu[d.rs2]! & 63n)) & 1n
-              break
-            case Op.BEXTI:
-              x[rd] = (xu[d.rs1]! >> d.imm) & 1n
-              break
-            case Op.BINV:
-              x[rd] = x[d.rs1]! ^ (1n << (xu[d.rs2]! & 63n))
-              break
-            case Op.BINVI:
-              x[rd] = x[d.rs1]! ^ (1n << d.imm)
-              break
-            case Op.BSET:
-              x[rd] = x[d.rs1]! | (1n << (xu[d.rs2]! & 63n))
-              break
-            case Op.BSETI:
-              x[rd] = x[d.rs1]! | (1n << d.imm)
-              break
-            case Op.FENCE:
-              break
-            case Op.FENCE_I:
-              this.clearDecoded()
-              break
-            case Op.ECALL:
-              if (this.privilege === 1 && !this.virt && this.onEcall && this.onEcall(this)) {
-                this.fetchBase = NaN // the handler may have changed anything
-                this.updateXmode()
-                break
-              }
-              throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? (this.virt ? CAUSE.ECALL_VS : CAUSE.ECALL_S) : CAUSE.ECALL_U, 0n)
-            case Op.EBREAK:
-              throw new Trap(CAUSE.BREAKPOINT, 0n) // mtval may be 0 for ebreak (priv. 3.1.16); QEMU writes 0
-            case Op.MRET: {
-              if (this.privilege < 3) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
-              const mpp = Number((this.mstatus & MSTATUS.MPP) >> 11n) as Privilege
-              const mpie = (this.mstatus & MSTATUS.MPIE) !== 0n
-              this.mstatus = (this.mstatus & ~(MSTATUS.MIE | MSTATUS.MPP)) | (mpie ? MSTATUS.MIE : 0n) | MSTATUS.MPIE
-              if (mpp !== 3) this.mstatus &= ~MSTATUS.MPRV
-              this.privilege = mpp
-              if (this.hypervisor) {
-                // V ← MPV (unless MPP is M), MPV ← 0 (§8.6.4).
-                this.virt = mpp !== 3 && (this.mstatus & MSTATUS.MPV) !== 0n
-                this.mstatus &= ~MSTATUS.MPV
-              }
-              this.updateXmode()
-              this.fetchBase = NaN
-              next = Number(BigInt.asIntN(64, this.mepc))
-              break
-            }
-            case Op.SRET: {
-              if (this.virt) {
-                next = this.sretV(d)
-                break
-              }
-              if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TSR)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
-              const spp = (this.mstatus & MSTATUS.SPP) !== 0n ? 1 : 0
-              const spie = (this.mstatus & MSTATUS.SPIE) !== 0n
-              this.mstatus = (this.mstatus & ~(MSTATUS.SIE | MSTATUS.SPP)) | (spie ? MSTATUS.SIE : 0n) | MSTATUS.SPIE
-              this.mstatus &= ~MSTATUS.MPRV
-              this.privilege = spp
-              if (this.hypervisor) {
-                // From HS: V ← hstatus.SPV, SPV ← 0 (§8.6.4).
-                this.virt = (this.hstatus & HSTATUS.SPV) !== 0n
-                this.hstatus &= ~HSTATUS.SPV
-              }
-              this.updateXmode()
-              this.fetchBase = NaN
-              next = Number(BigInt.asIntN(64, this.sepc))
-              break
-            }
             case Op.WFI:
               if (this.privilege < 3 && this.mstatus & MSTATUS.TW) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
               // V = 1 (§8.6.1): VU, or VS under hstatus.VTW, raise a virtual-instruction exception.
@@ -2386,84 +1931,29 @@ export class Hart {
               if (!this.wakeable()) {
                 this.waiting = true
                 this.instret += BigInt(executed)
+                this.sliceDone = 0
                 return { reason: 'wfi', executed }
               }
               continue
-            case Op.SFENCE_VMA:
-              if (this.virt) {
-                // VU, or VS under hstatus.VTVM: virtual instruction; else it fences the guest's translations.
-                if (this.privilege === 0 || this.hstatus & HSTATUS.VTVM) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
-                this.flushVTlb()
-                break
-              }
-              if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
-              this.flushTlb() // by address or ASID too: flushing everything is always correct
-              break
-            case Op.CSRRW:
-            case Op.CSRRS:
-            case Op.CSRRC:
-            case Op.CSRRWI:
-            case Op.CSRRSI:
-            case Op.CSRRCI:
-              this.csrOp(d)
-              break
-            case Op.LR_W:
-            case Op.LR_D: {
-              const a = this.addrOf(d.rs1)
-              this.atomicAligned(a, d.op === Op.LR_W ? 4 : 8, CAUSE.MISALIGNED_LOAD)
-              x[rd] = this.reservedValue = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
-              this.reservation = a
-              this.reservationWide = a === a ? -1n : this.lastAddr
-              break
-            }
-            case Op.SC_W:
-            case Op.SC_D: {
-              const a = this.addrOf(d.rs1)
-              this.atomicAligned(a, d.op === Op.SC_W ? 4 : 8, CAUSE.MISALIGNED_STORE)
-              if ((a === a ? this.reservation === a : this.reservationWide === this.lastAddr) && this.load(a, d.op === Op.SC_W ? 4 : 8, true) === this.reservedValue) {
-                this.store(a, d.op === Op.SC_W ? 4 : 8, x[d.rs2]!)
-                x[rd] = 0n
-              } else x[rd] = 1n
-              this.reservation = NaN
-              this.reservationWide = -1n
-              break
-            }
-            case Op.AMO_W:
-            case Op.AMO_D: {
-              const a = this.addrOf(d.rs1)
-              const w = d.op === Op.AMO_W
-              const size = w ? 4 : 8
-              this.atomicAligned(a, size, CAUSE.MISALIGNED_STORE)
-              const old = this.load(a, size, true)
-              const src = w ? BigInt.asIntN(32, x[d.rs2]!) : x[d.rs2]!
-              const u = (v: bigint) => (w ? BigInt.asUintN(32, v) : BigInt.asUintN(64, v))
-              let r: bigint
-              switch (d.immN) {
-                case 0x01: r = src; break // amoswap
-                case 0x00: r = old + src; break // amoadd
-                case 0x04: r = old ^ src; break // amoxor
-                case 0x0c: r = old & src; break // amoand
-                case 0x08: r = old | src; break // amoor
-                case 0x10: r = old < src ? old : src; break // amomin
-                case 0x14: r = old > src ? old : src; break // amomax
-                case 0x18: r = u(old) < u(src) ? old : src; break // amominu
-                default: r = u(old) > u(src) ? old : src // amomaxu
-              }
-              this.store(a, size, r)
-              x[rd] = old
-              break
-            }
             default:
-              // F and D sit past the integer operations, off this switch (it stays small and hot).
-              if (d.op >= Op.HLV_B) this.execExt(d)
-              else if (d.op < Op.FLW || !this.execFp(d)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+              // The rest (M's division, Zb*, system, CSRs, atomics, F/D, H) lives in execCold: a deopt
+              // there for a path met late (boot code) recompiles that method, not this loop.
+              this.sliceDone = executed // what counter reads add to `instret` (exact mid-slice)
+              next = this.execCold(d, next)
           }
-          x[0] = 0n
+          xw[0] = 0
+          xw[1] = 0
           this.pc = next
           executed++
           if (this.stopExit) {
             this.stopExit = false
+            if (this.irqRecheck) {
+              this.irqRecheck = false
+              // Only a re-check was asked: back to the interrupt check (no exit, no yield).
+              if (!this.yieldRequested && this.bus.exitCode === undefined) break
+            }
             this.instret += BigInt(executed)
+            this.sliceDone = 0
             if (this.yieldRequested) {
               this.yieldRequested = false
               if (this.bus.exitCode === undefined) return { reason: 'yield', executed }
@@ -2473,20 +1963,359 @@ export class Hart {
         }
       } catch (e) {
         if (!(e instanceof Trap)) {
-          if (!(e instanceof WidePc)) throw e
           this.instret += BigInt(executed)
+          this.sliceDone = 0
+          if (!(e instanceof WidePc)) throw e
           const message = `pc ≈ ${e.pc < 0 ? '-' : ''}0x${Math.abs(e.pc).toString(16)} lies beyond ±2^53: instruction fetch there is not supported (the pc is not exact)`
           return { reason: 'error', executed, message }
         }
         x[0] = 0n
-        executed += this.blockDone // the instructions of a compiled block before the trapping one
-        this.blockDone = 0
         this.trap(e.cause, e.tval, false, e)
         executed++ // a trapping instruction still takes a step of the budget (never loops forever)
+        this.excepted++ // but does not retire
       }
     }
     this.instret += BigInt(executed)
+    this.sliceDone = 0
     return { reason: 'budget', executed }
+  }
+
+  /**
+   * The interpreter's less frequent operations (see `run`): executes `d` and returns the next pc
+   * (`next` unless it jumps). Traps are thrown as in `run`.
+   */
+  private execCold(d: Decoded, next: number): number {
+    const x = this.x
+    const xu = this.xu
+    const rd = d.rd
+    switch (d.op) {
+      case Op.MULH:
+        x[rd] = (x[d.rs1]! * x[d.rs2]!) >> 64n
+        break
+      case Op.MULHSU:
+        x[rd] = (x[d.rs1]! * xu[d.rs2]!) >> 64n
+        break
+      case Op.MULHU:
+        x[rd] = (xu[d.rs1]! * xu[d.rs2]!) >> 64n
+        break
+      case Op.DIV: {
+        const a = x[d.rs1]!
+        const b = x[d.rs2]!
+        // Division by zero gives all ones; the overflow MIN / -1 gives MIN (spec M chapter).
+        x[rd] = b === 0n ? -1n : a === -(1n << 63n) && b === -1n ? a : a / b
+        break
+      }
+      case Op.DIVU: {
+        const b = xu[d.rs2]!
+        x[rd] = b === 0n ? -1n : xu[d.rs1]! / b
+        break
+      }
+      case Op.REM: {
+        const a = x[d.rs1]!
+        const b = x[d.rs2]!
+        x[rd] = b === 0n ? a : a === -(1n << 63n) && b === -1n ? 0n : a % b
+        break
+      }
+      case Op.REMU: {
+        const b = xu[d.rs2]!
+        x[rd] = b === 0n ? x[d.rs1]! : xu[d.rs1]! % b
+        break
+      }
+      case Op.DIVW: {
+        const a = BigInt.asIntN(32, x[d.rs1]!)
+        const b = BigInt.asIntN(32, x[d.rs2]!)
+        x[rd] = b === 0n ? -1n : a === -(1n << 31n) && b === -1n ? a : BigInt.asIntN(32, a / b)
+        break
+      }
+      case Op.DIVUW: {
+        const b = BigInt.asUintN(32, x[d.rs2]!)
+        x[rd] = b === 0n ? -1n : BigInt.asIntN(32, BigInt.asUintN(32, x[d.rs1]!) / b)
+        break
+      }
+      case Op.REMW: {
+        const a = BigInt.asIntN(32, x[d.rs1]!)
+        const b = BigInt.asIntN(32, x[d.rs2]!)
+        x[rd] = b === 0n ? a : a === -(1n << 31n) && b === -1n ? 0n : BigInt.asIntN(32, a % b)
+        break
+      }
+      case Op.REMUW: {
+        const a = BigInt.asUintN(32, x[d.rs1]!)
+        const b = BigInt.asUintN(32, x[d.rs2]!)
+        x[rd] = BigInt.asIntN(32, b === 0n ? a : a % b)
+        break
+      }
+      case Op.SH1ADD:
+        x[rd] = (x[d.rs1]! << 1n) + x[d.rs2]!
+        break
+      case Op.SH2ADD:
+        x[rd] = (x[d.rs1]! << 2n) + x[d.rs2]!
+        break
+      case Op.SH3ADD:
+        x[rd] = (x[d.rs1]! << 3n) + x[d.rs2]!
+        break
+      case Op.ADD_UW:
+        x[rd] = BigInt.asUintN(32, x[d.rs1]!) + x[d.rs2]!
+        break
+      case Op.SH1ADD_UW:
+        x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 1n) + x[d.rs2]!
+        break
+      case Op.SH2ADD_UW:
+        x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 2n) + x[d.rs2]!
+        break
+      case Op.SH3ADD_UW:
+        x[rd] = (BigInt.asUintN(32, x[d.rs1]!) << 3n) + x[d.rs2]!
+        break
+      case Op.SLLI_UW:
+        x[rd] = BigInt.asUintN(32, x[d.rs1]!) << d.imm
+        break
+      case Op.ANDN:
+        x[rd] = x[d.rs1]! & ~x[d.rs2]!
+        break
+      case Op.ORN:
+        x[rd] = x[d.rs1]! | ~x[d.rs2]!
+        break
+      case Op.XNOR:
+        x[rd] = ~(x[d.rs1]! ^ x[d.rs2]!)
+        break
+      case Op.CLZ:
+        x[rd] = BigInt(clz64(xu[d.rs1]!))
+        break
+      case Op.CTZ:
+        x[rd] = BigInt(ctz64(xu[d.rs1]!))
+        break
+      case Op.CPOP:
+        x[rd] = BigInt(popcount(xu[d.rs1]!))
+        break
+      case Op.CLZW:
+        x[rd] = BigInt(Math.clz32(Number(xu[d.rs1]! & 0xffffffffn)))
+        break
+      case Op.CTZW: {
+        const v = Number(xu[d.rs1]! & 0xffffffffn)
+        x[rd] = BigInt(v === 0 ? 32 : 31 - Math.clz32(v & -v))
+        break
+      }
+      case Op.CPOPW:
+        x[rd] = BigInt(popcount(xu[d.rs1]! & 0xffffffffn))
+        break
+      case Op.MAX:
+        x[rd] = x[d.rs1]! > x[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+        break
+      case Op.MAXU:
+        x[rd] = xu[d.rs1]! > xu[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+        break
+      case Op.MIN:
+        x[rd] = x[d.rs1]! < x[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+        break
+      case Op.MINU:
+        x[rd] = xu[d.rs1]! < xu[d.rs2]! ? x[d.rs1]! : x[d.rs2]!
+        break
+      case Op.SEXT_B:
+        x[rd] = BigInt.asIntN(8, x[d.rs1]!)
+        break
+      case Op.SEXT_H:
+        x[rd] = BigInt.asIntN(16, x[d.rs1]!)
+        break
+      case Op.ZEXT_H:
+        x[rd] = BigInt.asUintN(16, x[d.rs1]!)
+        break
+      case Op.ROL: {
+        const s = xu[d.rs2]! & 63n
+        x[rd] = s === 0n ? x[d.rs1]! : (xu[d.rs1]! << s) | (xu[d.rs1]! >> (64n - s))
+        break
+      }
+      case Op.ROR:
+      case Op.RORI: {
+        const s = d.op === Op.RORI ? d.imm : xu[d.rs2]! & 63n
+        x[rd] = s === 0n ? x[d.rs1]! : (xu[d.rs1]! >> s) | (xu[d.rs1]! << (64n - s))
+        break
+      }
+      case Op.ROLW:
+      case Op.RORW:
+      case Op.RORIW: {
+        const v = BigInt.asUintN(32, x[d.rs1]!)
+        let s = d.op === Op.RORIW ? d.imm : xu[d.rs2]! & 31n
+        if (d.op === Op.ROLW) s = (32n - s) & 31n
+        x[rd] = BigInt.asIntN(32, s === 0n ? v : (v >> s) | (v << (32n - s)))
+        break
+      }
+      case Op.ORC_B: {
+        let r = 0n
+        const v = xu[d.rs1]!
+        for (let i = 0n; i < 64n; i += 8n) if ((v >> i) & 0xffn) r |= 0xffn << i
+        x[rd] = r
+        break
+      }
+      case Op.REV8: {
+        let r = 0n
+        const v = xu[d.rs1]!
+        for (let i = 0n; i < 64n; i += 8n) r = (r << 8n) | ((v >> i) & 0xffn)
+        x[rd] = r
+        break
+      }
+      case Op.BCLR:
+        x[rd] = x[d.rs1]! & ~(1n << (xu[d.rs2]! & 63n))
+        break
+      case Op.BCLRI:
+        x[rd] = x[d.rs1]! & ~(1n << d.imm)
+        break
+      case Op.BEXT:
+        x[rd] = (xu[d.rs1]! >> (xu[d.rs2]! & 63n)) & 1n
+        break
+      case Op.BEXTI:
+        x[rd] = (xu[d.rs1]! >> d.imm) & 1n
+        break
+      case Op.BINV:
+        x[rd] = x[d.rs1]! ^ (1n << (xu[d.rs2]! & 63n))
+        break
+      case Op.BINVI:
+        x[rd] = x[d.rs1]! ^ (1n << d.imm)
+        break
+      case Op.BSET:
+        x[rd] = x[d.rs1]! | (1n << (xu[d.rs2]! & 63n))
+        break
+      case Op.BSETI:
+        x[rd] = x[d.rs1]! | (1n << d.imm)
+        break
+      case Op.FENCE:
+        if (this.atomics !== undefined) this.atomics.fence()
+        break
+      case Op.FENCE_I:
+        this.clearDecoded()
+        break
+      case Op.ECALL:
+        if (this.privilege === 1 && !this.virt && this.onEcall && this.onEcall(this)) {
+          this.fetchBase = NaN // the handler may have changed anything
+          this.updateXmode()
+          break
+        }
+        throw new Trap(this.privilege === 3 ? CAUSE.ECALL_M : this.privilege === 1 ? (this.virt ? CAUSE.ECALL_VS : CAUSE.ECALL_S) : CAUSE.ECALL_U, 0n)
+      case Op.EBREAK:
+        throw new Trap(CAUSE.BREAKPOINT, 0n) // mtval may be 0 for ebreak (priv. 3.1.16); QEMU writes 0
+      case Op.MRET: {
+        if (this.privilege < 3) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+        const mpp = Number((this.mstatus & MSTATUS.MPP) >> 11n) as Privilege
+        const mpie = (this.mstatus & MSTATUS.MPIE) !== 0n
+        this.mstatus = (this.mstatus & ~(MSTATUS.MIE | MSTATUS.MPP)) | (mpie ? MSTATUS.MIE : 0n) | MSTATUS.MPIE
+        if (mpp !== 3) this.mstatus &= ~MSTATUS.MPRV
+        this.privilege = mpp
+        if (this.hypervisor) {
+          // V ← MPV (unless MPP is M), MPV ← 0 (§8.6.4).
+          this.virt = mpp !== 3 && (this.mstatus & MSTATUS.MPV) !== 0n
+          this.mstatus &= ~MSTATUS.MPV
+        }
+        this.updateXmode()
+        this.fetchBase = NaN
+        next = Number(BigInt.asIntN(64, this.mepc))
+        break
+      }
+      case Op.SRET: {
+        if (this.virt) {
+          next = this.sretV(d)
+          break
+        }
+        if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TSR)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+        const spp = (this.mstatus & MSTATUS.SPP) !== 0n ? 1 : 0
+        const spie = (this.mstatus & MSTATUS.SPIE) !== 0n
+        this.mstatus = (this.mstatus & ~(MSTATUS.SIE | MSTATUS.SPP)) | (spie ? MSTATUS.SIE : 0n) | MSTATUS.SPIE
+        this.mstatus &= ~MSTATUS.MPRV
+        this.privilege = spp
+        if (this.hypervisor) {
+          // From HS: V ← hstatus.SPV, SPV ← 0 (§8.6.4).
+          this.virt = (this.hstatus & HSTATUS.SPV) !== 0n
+          this.hstatus &= ~HSTATUS.SPV
+        }
+        this.updateXmode()
+        this.fetchBase = NaN
+        next = Number(BigInt.asIntN(64, this.sepc))
+        break
+      }
+      case Op.SFENCE_VMA:
+        if (this.virt) {
+          // VU, or VS under hstatus.VTVM: virtual instruction; else it fences the guest's translations.
+          if (this.privilege === 0 || this.hstatus & HSTATUS.VTVM) throw new Trap(CAUSE.VIRTUAL_INSTRUCTION, BigInt(d.raw))
+          this.flushVTlb()
+          break
+        }
+        if (this.privilege < 1 || (this.privilege === 1 && this.mstatus & MSTATUS.TVM)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+        this.flushTlb() // by address or ASID too: flushing everything is always correct
+        break
+      case Op.CSRRW:
+      case Op.CSRRS:
+      case Op.CSRRC:
+      case Op.CSRRWI:
+      case Op.CSRRSI:
+      case Op.CSRRCI:
+        this.csrOp(d)
+        break
+      case Op.LR_W:
+      case Op.LR_D: {
+        const a = this.addrOf(d.rs1)
+        this.atomicAligned(a, d.op === Op.LR_W ? 4 : 8, CAUSE.MISALIGNED_LOAD)
+        x[rd] = this.reservedValue = this.load(a, d.op === Op.LR_W ? 4 : 8, true)
+        this.reservation = a
+        this.reservationWide = a === a ? -1n : this.lastAddr
+        break
+      }
+      case Op.SC_W:
+      case Op.SC_D: {
+        const a = this.addrOf(d.rs1)
+        this.atomicAligned(a, d.op === Op.SC_W ? 4 : 8, CAUSE.MISALIGNED_STORE)
+        if (this.atomics !== undefined && a === a && this.reservation === a) {
+          // Shared RAM: the SC is a compare-exchange against what the LR read (SharedRam.sc).
+          const o = this.atomicOffset(a, d.op === Op.SC_W ? 4 : 8, false)
+          if (o >= 0) {
+            x[rd] = this.atomics.sc(o, d.op === Op.SC_W, this.reservedValue, x[d.rs2]!) ? 0n : 1n
+            this.reservation = NaN
+            break
+          }
+        }
+        if ((a === a ? this.reservation === a : this.reservationWide === this.lastAddr) && this.load(a, d.op === Op.SC_W ? 4 : 8, true) === this.reservedValue) {
+          this.store(a, d.op === Op.SC_W ? 4 : 8, x[d.rs2]!)
+          x[rd] = 0n
+        } else x[rd] = 1n
+        this.reservation = NaN
+        this.reservationWide = -1n
+        break
+      }
+      case Op.AMO_W:
+      case Op.AMO_D: {
+        const a = this.addrOf(d.rs1)
+        const w = d.op === Op.AMO_W
+        const size = w ? 4 : 8
+        this.atomicAligned(a, size, CAUSE.MISALIGNED_STORE)
+        if (this.atomics !== undefined) {
+          // Shared RAM: one atomic read-modify-write (SharedRam.amo), not a load then a store.
+          const o = this.atomicOffset(a, size, true)
+          if (o >= 0) {
+            x[rd] = this.atomics.amo(o, w, d.immN, x[d.rs2]!)
+            break
+          }
+        }
+        const old = this.load(a, size, true)
+        const src = w ? BigInt.asIntN(32, x[d.rs2]!) : x[d.rs2]!
+        const bits = w ? 32 : 64
+        let r: bigint
+        switch (d.immN) {
+          case 0x01: r = src; break // amoswap
+          case 0x00: r = old + src; break // amoadd
+          case 0x04: r = old ^ src; break // amoxor
+          case 0x0c: r = old & src; break // amoand
+          case 0x08: r = old | src; break // amoor
+          case 0x10: r = old < src ? old : src; break // amomin
+          case 0x14: r = old > src ? old : src; break // amomax
+          case 0x18: r = BigInt.asUintN(bits, old) < BigInt.asUintN(bits, src) ? old : src; break // amominu
+          default: r = BigInt.asUintN(bits, old) > BigInt.asUintN(bits, src) ? old : src // amomaxu
+        }
+        this.store(a, size, r)
+        x[rd] = old
+        break
+      }
+      default:
+        // F and D sit past the integer operations, off this switch (it stays small and hot).
+        if (d.op >= Op.HLV_B) this.execExt(d)
+        else if (d.op < Op.FLW || !this.execFp(d)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
+    }
+    return next
   }
 
   /**
@@ -2580,110 +2409,62 @@ export class Hart {
     }
   }
 
+  /** A Zicsr instruction (csr.ts). */
   private csrOp(d: Decoded): void {
-    let n = d.immN
-    const imm = d.op === Op.CSRRWI || d.op === Op.CSRRSI || d.op === Op.CSRRCI
-    const src = imm ? BigInt(d.rs1) : BigInt.asUintN(64, this.x[d.rs1]!)
-    const writes = d.op === Op.CSRRW || d.op === Op.CSRRWI || d.rs1 !== 0
-    const reads = !(d.op === Op.CSRRW || d.op === Op.CSRRWI) || d.rd !== 0
-    const denied = this.csrAccess(n, writes)
-    if (denied >= 0) throw new Trap(denied, BigInt(d.raw))
-    // V = 1: the S CSRs that have VS counterparts are those (chapter 8).
-    if (this.virt && VS_REDIRECT.has(n)) n += 0x100
-    const old = this.csrRead(n)
-    if (old === undefined) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
-    if (writes) {
-      // mip's read-modify-write starts from the software-writable bits only (privileged spec
-      // 3.1.9: "only the software-writable SEIP bit participates in the read-sets-write
-      // sequence of a CSRRS or CSRRC"): firmware's `csrs mip, SSIP` while the PLIC holds SEIP
-      // must not latch SEIP on for good (an SEI storm that starves the timer, issue #12 case 12).
-      const base = n === CSR.mip ? this.mipSoft : n === CSR.hip || n === CSR.hvip ? this.mipSoft & VS_INTS : old
-      let v = src
-      if (d.op === Op.CSRRS || d.op === Op.CSRRSI) v = base | src
-      else if (d.op === Op.CSRRC || d.op === Op.CSRRCI) v = base & ~src
-      if (!this.csrWrite(n, v)) throw new Trap(CAUSE.ILLEGAL, BigInt(d.raw))
-    }
-    if (reads) this.x[d.rd] = BigInt.asIntN(64, old)
+    csrOp(this.csrPort, d)
   }
 
-  // ---- snapshot ------------------------------------------------------------------------
+  // ---- snapshot (snapshot.ts) ------------------------------------------------------------
 
   snapshot(): HartState {
-    // Read as M-mode: some CSRs (satp under TVM, stimecmp without STCE) are not readable from S.
-    const privilege = this.privilege
-    const virt = this.virt
-    this.privilege = 3
-    this.virt = false
-    const csrs: Record<string, bigint> = {}
-    for (const [name, n] of Object.entries(CSR)) {
-      const v = this.csrRead(n)
-      if (v !== undefined) csrs[name] = v
-    }
-    this.privilege = privilege
-    this.virt = virt
-    return {
-      x: Array.from(this.x, (v) => BigInt.asUintN(64, v)),
-      f: this.fpu.getRaw(),
-      fcsr: this.fpu.fcsr,
-      pc: this.pc,
-      privilege,
-      csrs,
-      instret: this.instret,
-      pmpcfg: Array.from(this.pmp.cfg),
-      pmpaddr: Array.from(this.pmp.addr),
-      mipSoft: this.mipSoft,
-      mipHw: this.mipHw,
-      reservation: Number.isNaN(this.reservation) ? null : this.reservation,
-      waiting: this.waiting,
-      ...(this.virt ? { virt: true } : {}),
-    }
+    return takeSnapshot(this.snapshotPort())
   }
-
-  /** CSRs a snapshot lists that restore does not write: read-only, derived, or restored on their own. */
-  private static readonly NOT_RESTORED = new Set(['mip', 'sip', 'time', 'cycle', 'instret', 'mcycle', 'minstret', 'misa', 'mhartid', 'mvendorid', 'marchid', 'mimpid', 'mconfigptr', 'fflags', 'frm', 'fcsr', 'pmpcfg0', 'pmpaddr0', 'hip', 'hgeip', 'vsip', 'tinfo'])
 
   restore(s: HartState): void {
-    if (s.x.length !== 32) throw new HartError(`snapshot has ${s.x.length} registers, want 32`)
-    if (s.f.length !== 32) throw new HartError(`snapshot has ${s.f.length} FP registers, want 32`)
-    if (s.pmpcfg?.length !== 16 || s.pmpaddr?.length !== 64) throw new HartError(`snapshot has ${s.pmpcfg?.length ?? 0} pmpcfg and ${s.pmpaddr?.length ?? 0} pmpaddr registers, want 16 and 64`)
-    if (s.virt === true && !this.hypervisor) throw new HartError('snapshot is in V mode but this hart has no hypervisor extension')
-    this.privilege = 3
-    this.virt = false
-    for (const [name, v] of Object.entries(s.csrs)) {
-      const n = (CSR as Record<string, number>)[name]
-      if (n !== undefined && !Hart.NOT_RESTORED.has(name)) this.csrWrite(n, v)
+    restoreSnapshot(this.snapshotPort(), s)
+  }
+
+  /** The private state snapshot.ts reaches (a view built per call: snapshots are rare). */
+  private snapshotPort(): SnapshotPort {
+    const h = this
+    return {
+      x: h.x,
+      fpu: h.fpu,
+      pmp: h.pmp,
+      hypervisor: h.hypervisor,
+      get pc() { return h.pc },
+      set pc(v) { h.pc = v },
+      get privilege() { return h.privilege },
+      set privilege(v) { h.privilege = v },
+      get virt() { return h.virt },
+      set virt(v) { h.virt = v },
+      get instret() { return h.instret },
+      set instret(v) { h.instret = v },
+      get waiting() { return h.waiting },
+      set waiting(v) { h.waiting = v },
+      get mipSoft() { return h.mipSoft },
+      set mipSoft(v) { h.mipSoft = v },
+      get mipHw() { return h.mipHw },
+      set mipHw(v) { h.mipHw = v },
+      get reservation() { return h.reservation },
+      set reservation(v) { h.reservation = v },
+      csrRead: (n) => csrRead(h.csrPort, n),
+      csrWrite: (n, v) => csrWrite(h.csrPort, n, v),
+      resetCounters: () => {
+        h.excepted = 0
+        h.countInhibit = 0
+        h.cycleOffset = h.instretOffset = 0n
+      },
+      restored: () => {
+        h.updateXmode()
+        h.reservationWide = -1n
+        h.clearDecoded()
+        h.flushTlb()
+      },
     }
-    // PMP as a whole, past the locks (a CSR write to a locked entry would be ignored).
-    this.pmp.load(s.pmpcfg, s.pmpaddr)
-    this.mipSoft = s.mipSoft
-    this.mipHw = s.mipHw
-    // After mstatus (which restored FS): fcsr directly, since a CSR write would make FS Dirty.
-    this.fpu.setRaw(s.f)
-    this.fpu.fcsr = s.fcsr
-    s.x.forEach((v, i) => (this.x[i] = BigInt.asIntN(64, v)))
-    this.x[0] = 0n
-    this.pc = s.pc
-    this.privilege = s.privilege
-    this.virt = s.virt === true
-    this.updateXmode()
-    this.instret = s.instret
-    this.reservation = s.reservation ?? NaN
-    this.reservationWide = -1n
-    this.waiting = s.waiting
-    this.clearDecoded()
-    this.flushTlb()
   }
 }
 
-/**
- * A PTE's bits 63:54 (given some are set) make it invalid: Svpbmt's PBMT (62:61) is allowed only
- * when `envcfg` has PBMTE, on a leaf, and not 3; N (63, Svnapot) and 60:54 are reserved here.
- */
-function badHigh(pte: bigint, envcfg: bigint): boolean {
-  const high = pte >> 54n
-  if ((envcfg & MENVCFG.PBMTE) === 0n || (high & ~0x180n) !== 0n) return true
-  return (high >> 7n) === 3n || (pte & BigInt(PTE_R | PTE_X)) === 0n
-}
 
 function popcount(v: bigint): number {
   let n = 0
@@ -2708,4 +2489,9 @@ declare module '@honk/errors' {
   interface HonkErrorClasses {
     HartError: HartError
   }
+}
+
+/** Builds the warm-up's scratch hart (one function, not a closure made on every `run`). */
+function newHart(o: HartOptions): Hart {
+  return new Hart(o)
 }

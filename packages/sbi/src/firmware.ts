@@ -204,9 +204,35 @@ export const HANDOFF_SCOUNTEREN = 0x7n
 export const MENVCFG_STCE = MENVCFG.STCE
 export const HANDOFF_MENVCFG_WANTED = MENVCFG.STCE | MENVCFG.PBMTE | MENVCFG.CBZE | MENVCFG.CBCFE | MENVCFG.CBIE
 
+/**
+ * Where the HSM states live. By default a plain array inside one `Firmware`; harts on several
+ * threads (one `Firmware` each) share one store, whose `compareAndSet` is atomic across them —
+ * so of two harts starting the same STOPPED hart at once exactly one wins (SBI §9.1).
+ */
+export interface HsmStateStore {
+  get(hartId: number): HsmState
+  set(hartId: number, state: HsmState): void
+  /** Atomically: if hart `hartId` is in state `expected`, make it `next` and return true; else leave it and return false. */
+  compareAndSet(hartId: number, expected: HsmState, next: HsmState): boolean
+}
+
+function arrayStore(): HsmStateStore {
+  const states: HsmState[] = []
+  return {
+    get: (h) => states[h]!,
+    set: (h, s) => void (states[h] = s),
+    compareAndSet: (h, e, n) => (states[h] === e ? ((states[h] = n), true) : false),
+  }
+}
+
 export interface FirmwareOptions {
   /** Harts STARTED at reset (default `[0]`, the boot hart); the others are STOPPED. */
   startedHarts?: readonly number[]
+  /**
+   * A shared HSM state store (harts on several threads, each with its own `Firmware`). Its
+   * creator initialises it: the constructor leaves a given store as it is.
+   */
+  hsmStates?: HsmStateStore
   /**
    * Use a hart's Sstc when it has one (default true, as OpenSBI): the hand-off sets menvcfg.STCE
    * and SBI set_timer writes the hart's stimecmp instead of calling `SbiPlatform.setTimer`.
@@ -248,7 +274,7 @@ function id32(reg: bigint): number | undefined {
 }
 
 export class Firmware {
-  private readonly states: HsmState[]
+  private readonly states: HsmStateStore
   private readonly started: readonly number[]
 
   constructor(
@@ -259,18 +285,18 @@ export class Firmware {
     this.started = options.startedHarts ?? [0]
     for (const h of this.started)
       if (!Number.isInteger(h) || h < 0 || h >= platform.hartCount) throw new RangeError(`started hart ${h} is not in 0..${platform.hartCount - 1}`)
-    this.states = []
-    this.resetStates()
+    this.states = options.hsmStates ?? arrayStore()
+    if (!options.hsmStates) this.resetStates()
   }
 
   /** Back to the reset states (after a reboot). */
   resetStates(): void {
-    for (let i = 0; i < this.platform.hartCount; i++) this.states[i] = this.started.includes(i) ? HsmState.STARTED : HsmState.STOPPED
+    for (let i = 0; i < this.platform.hartCount; i++) this.states.set(i, this.started.includes(i) ? HsmState.STARTED : HsmState.STOPPED)
   }
 
   /** The HSM state of a hart (what `hart_get_status` answers). */
   hartState(hartId: number): HsmState {
-    const s = this.states[hartId]
+    const s = Number.isInteger(hartId) && hartId >= 0 && hartId < this.platform.hartCount ? this.states.get(hartId) : undefined
     if (s === undefined) throw new RangeError(`hart ${hartId} is not in 0..${this.platform.hartCount - 1}`)
     return s
   }
@@ -280,8 +306,9 @@ export class Firmware {
    * or a SUSPENDED hart woke up. Other states are left alone.
    */
   hartRunning(hartId: number): void {
-    const s = this.states[hartId]
-    if (s === HsmState.START_PENDING || s === HsmState.SUSPENDED || s === HsmState.RESUME_PENDING) this.states[hartId] = HsmState.STARTED
+    if (!Number.isInteger(hartId) || hartId < 0 || hartId >= this.platform.hartCount) return
+    const s = this.states.get(hartId)
+    if (s === HsmState.START_PENDING || s === HsmState.SUSPENDED || s === HsmState.RESUME_PENDING) this.states.set(hartId, HsmState.STARTED)
   }
 
   /**
@@ -339,7 +366,7 @@ export class Firmware {
   handleEcall(hartId: number, regs: SbiRegs): SbiOutcome {
     if (!Number.isInteger(hartId) || hartId < 0 || hartId >= this.platform.hartCount) return ret(SBI_ERR_FAILED)
     // A hart that makes a call is executing in S-mode, so it is STARTED whatever was recorded.
-    if (this.states[hartId] !== HsmState.STARTED) this.states[hartId] = HsmState.STARTED
+    if (this.states.get(hartId) !== HsmState.STARTED) this.states.set(hartId, HsmState.STARTED)
     const a = {
       a0: BigInt.asUintN(64, regs.a0),
       a1: BigInt.asUintN(64, regs.a1),
@@ -454,25 +481,26 @@ export class Firmware {
       case HSM_FID.HART_START: {
         const target = this.validHart(a.a0)
         if (target === undefined) return ret(SBI_ERR_INVALID_PARAM)
-        const state = this.states[target]!
         // A hart that is (or is becoming) available cannot be started again; one that is on its
         // way down cannot be started yet (unspecified by the spec: FAILED, retry later).
-        if (state === HsmState.STOP_PENDING) return ret(SBI_ERR_FAILED)
-        if (state !== HsmState.STOPPED) return ret(SBI_ERR_ALREADY_AVAILABLE)
+        const refused = (state: HsmState): SbiOutcome => ret(state === HsmState.STOP_PENDING ? SBI_ERR_FAILED : SBI_ERR_ALREADY_AVAILABLE)
+        const state = this.states.get(target)
+        if (state !== HsmState.STOPPED) return refused(state)
         if (!this.platform.isAccessible(a.a1, 2n, 'execute')) return ret(SBI_ERR_INVALID_ADDRESS)
-        this.states[target] = HsmState.START_PENDING
+        // Check-and-claim in one step: another hart (thread) may have started it meanwhile.
+        if (!this.states.compareAndSet(target, HsmState.STOPPED, HsmState.START_PENDING)) return refused(this.states.get(target))
         this.platform.hartStart(target, a.a1, a.a2)
         return ret(SBI_SUCCESS)
       }
       case HSM_FID.HART_STOP:
-        this.states[hartId] = HsmState.STOP_PENDING
+        this.states.set(hartId, HsmState.STOP_PENDING)
         this.platform.hartStop(hartId)
-        this.states[hartId] = HsmState.STOPPED
+        this.states.set(hartId, HsmState.STOPPED)
         return NORETURN
       case HSM_FID.HART_GET_STATUS: {
         const target = this.validHart(a.a0)
         if (target === undefined) return ret(SBI_ERR_INVALID_PARAM)
-        return ret(SBI_SUCCESS, this.states[target]!)
+        return ret(SBI_SUCCESS, this.states.get(target))
       }
       case HSM_FID.HART_SUSPEND: {
         const type = Number(a.a0 & 0xffff_ffffn) // uint32_t: the upper register half is ignored (§3)
@@ -480,7 +508,7 @@ export class Firmware {
         // Only the two default types exist here; reserved and unimplemented platform types are invalid.
         if (type !== SUSPEND_TYPE.DEFAULT_RETENTIVE && type !== SUSPEND_TYPE.DEFAULT_NON_RETENTIVE) return ret(SBI_ERR_INVALID_PARAM)
         if (!retentive && !this.platform.isAccessible(a.a1, 2n, 'execute')) return ret(SBI_ERR_INVALID_ADDRESS)
-        this.states[hartId] = HsmState.SUSPENDED
+        this.states.set(hartId, HsmState.SUSPENDED)
         this.platform.hartSuspend(hartId, { type, retentive, resumeAddr: a.a1, opaque: a.a2 })
         return retentive ? ret(SBI_SUCCESS) : NORETURN
       }

@@ -139,3 +139,32 @@ describe('HSM state machine', () => {
     )
   })
 })
+
+describe('a shared HSM state store (FirmwareOptions.hsmStates: one Firmware per hart thread)', () => {
+  /** A store as parallel harts keep it: one array both Firmwares see, with a compare-and-set. */
+  function store(initial: HsmState[]) {
+    const s = [...initial]
+    return { s, get: (h: number) => s[h]!, set: (h: number, v: HsmState) => void (s[h] = v), compareAndSet: (h: number, e: HsmState, n: HsmState) => (s[h] === e ? ((s[h] = n), true) : false) }
+  }
+
+  it('a start through one Firmware is seen by another: its start of the same hart gets SBI_ERR_ALREADY_AVAILABLE; the constructor leaves the store as given', () => {
+    const st = store([HsmState.STARTED, HsmState.STARTED, HsmState.STOPPED, HsmState.STOPPED])
+    const a = new Firmware(new FakePlatform(HARTS), { hsmStates: st })
+    const b = new Firmware(new FakePlatform(HARTS), { hsmStates: st, startedHarts: [0] })
+    expect(st.s).toEqual([HsmState.STARTED, HsmState.STARTED, HsmState.STOPPED, HsmState.STOPPED])
+    expect(a.handleEcall(0, regs(EID.HSM, 0, 2, addr(true), 1))).toEqual(ret(0))
+    expect(b.handleEcall(1, regs(EID.HSM, 0, 2, addr(true), 2))).toEqual(ret(SBI_ERR_ALREADY_AVAILABLE))
+    expect(b.hartState(2)).toBe(HsmState.START_PENDING)
+    expect(b.handleEcall(1, regs(EID.HSM, 2, 2))).toEqual(ret(0, HsmState.START_PENDING))
+  })
+
+  it('a claim lost between the check and the claim (another thread started the hart meanwhile) answers SBI_ERR_ALREADY_AVAILABLE and starts nothing', () => {
+    const st = store([HsmState.STARTED, HsmState.STOPPED])
+    // The other thread wins just after this Firmware read STOPPED.
+    const racing = { ...st, compareAndSet: (h: number, e: HsmState, n: HsmState) => (st.set(h, HsmState.START_PENDING), st.compareAndSet(h, e, n)) }
+    const pf = new FakePlatform(2)
+    const fw = new Firmware(pf, { hsmStates: racing })
+    expect(fw.handleEcall(0, regs(EID.HSM, 0, 1, addr(true), 0))).toEqual(ret(SBI_ERR_ALREADY_AVAILABLE))
+    expect(pf.calls.filter((c) => c.fn === 'hartStart')).toEqual([])
+  })
+})

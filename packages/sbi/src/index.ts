@@ -88,6 +88,7 @@ export {
   type Access,
   type FenceRange,
   type FirmwareOptions,
+  type HsmStateStore,
   type SbiHart,
   type SbiOutcome,
   type SbiPlatform,

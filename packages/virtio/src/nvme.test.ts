@@ -279,6 +279,9 @@ describe('NVMe controller', () => {
     expect((await h.admin(NVME_ADMIN.CREATE_SQ, { prp1: sqBase, dw10: 0 | (7 << 16), dw11: 1 | (1 << 16) })).status).toBe(NVME_SC.INVALID_QID | DNR) // the admin queue's id
     expect((await h.admin(NVME_ADMIN.DELETE_CQ, { dw10: 1 })).status).toBe(NVME_SC.INVALID_QUEUE_DELETION | DNR) // SQ 1 still uses it
     expect((await h.admin(NVME_ADMIN.DELETE_SQ, { dw10: 9 })).status).toBe(NVME_SC.INVALID_QID | DNR)
+    // Get Log Page of 2^31 dwords (NUMDU bit 15 set; fast-check's counterexample): refused, not thrown.
+    expect((await h.admin(NVME_ADMIN.GET_LOG_PAGE, { prp1: cqBase, dw10: 1, dw11: 0x1e16_8000 })).status).toBe(NVME_SC.INVALID_FIELD | DNR)
+    expect((await h.admin(NVME_ADMIN.GET_LOG_PAGE, { prp1: cqBase, dw10: 1 | (0xffff << 16), dw11: 0xffff })).status).toBe(NVME_SC.INVALID_FIELD | DNR)
     const buf = h.buffer(PAGE)
     expect((await h.run(1, h.cmd(0x55))).status).toBe(NVME_SC.INVALID_OPCODE | DNR)
     expect((await h.run(1, h.cmd(NVME_IO.READ, { nsid: 2, prp1: buf.prp1 }))).status).toBe(NVME_SC.INVALID_NS | DNR)

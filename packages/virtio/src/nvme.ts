@@ -496,7 +496,9 @@ export class NvmeController extends PciFunction {
         return this.getFeatures(dw10, done)
       case NVME_ADMIN.GET_LOG_PAGE: {
         const lid = dw10 & 0xff
-        const numd = ((dw10 >>> 16) | ((dw11 & 0xffff) << 16)) + 1
+        // NUMD (0's based dwords): NUMDL in CDW10[31:16], NUMDU in CDW11[15:0] (NVMe 1.4 §5.14).
+        // Unsigned: a NUMDU with bit 15 set made the length negative and the allocation throw.
+        const numd = (((dw10 >>> 16) | ((dw11 & 0xffff) << 16)) >>> 0) + 1
         // Error information, SMART / health, firmware slot: nothing to report (all zero).
         if (lid < 1 || lid > 3) return done(NVME_SC.INVALID_LOG_PAGE | DNR)
         if (numd * 4 > PAGE * 4) return done(NVME_SC.INVALID_FIELD | DNR)

@@ -2,6 +2,7 @@
 import type { ProcessInfo } from '@honk/proc'
 import { defineCommand } from './command.js'
 import { errorMessage, goQuote, parseGoInt, uptimeOf } from './format.js'
+import { vmTable } from '../vm-table.js'
 
 /** `stress` without a (valid) count. */
 export const STRESS_DEFAULT = 64
@@ -116,6 +117,10 @@ export const stress = defineCommand({
     const { online, current } = ctx.host.harts()
     const idle = online - 1
     const others = idle > 0 ? `; ${idle} other hart${idle === 1 ? '' : 's'} online ran none` : ''
-    ctx.println(`stress: ${n} processes ran across 1 hart (the kernel's event loop on hart ${current}${others}), reaped ${reaped}`)
+    // Guests' vCPUs are another matter: they run on the harts they are placed on (`harts`, `vm list`).
+    const hv = ctx.host.hypervisor
+    const guestHarts = hv ? [...new Set(vmTable(ctx.host, hv).scheduler.all().map((p) => p.hart))].sort((a, b) => a - b) : []
+    const guests = guestHarts.length ? `; guest vCPUs run on hart${guestHarts.length === 1 ? '' : 's'} ${guestHarts.join(' ')} (vm list)` : ''
+    ctx.println(`stress: ${n} processes ran across 1 hart (the kernel's event loop on hart ${current}${others}), reaped ${reaped}${guests}`)
   },
 })

@@ -1,6 +1,7 @@
 /** System information: help, harts, uptime, mem, echo. */
 import { COMMAND_GROUPS, defineCommand, type CommandContext, type ShellCommand } from './command.js'
 import { goDuration, goQuote, KiB, MiB } from './format.js'
+import { vmTable } from '../vm-table.js'
 
 /** `help`'s lines, generated from the command modules: one line of usages per group. */
 export function helpLines(commands: readonly ShellCommand[]): string[] {
@@ -40,6 +41,16 @@ export const harts = defineCommand({
     const { online, current } = ctx.host.harts()
     ctx.println(`harts: ${online} online  this=hart ${current}`)
     ctx.println(`harts: kernel tasks all run on the event loop of hart ${current} (no parallel harts yet)`)
+    // Guests' vCPUs are placed on every online hart (each lends itself to them): where they are now.
+    const hv = ctx.host.hypervisor
+    if (!hv) return
+    const placed = vmTable(ctx.host, hv).scheduler.all()
+    if (placed.length === 0) return ctx.println('harts: no guest vCPUs placed (vm runs guests on the least-loaded harts)')
+    for (const h of hv.harts()) {
+      const on = placed.filter((p) => p.hart === h)
+      const running = on.filter((p) => !p.idle).length
+      ctx.println(`harts: hart ${h} runs ${on.length ? on.map((p) => `${p.vm < 0 ? 'a demo' : `VM ${p.vm}`} vCPU ${p.vcpu}${p.idle ? ' (idle)' : ''}`).join(', ') : 'no guest vCPU'}${on.length ? `  (load ${running})` : ''}`)
+    }
   },
 })
 

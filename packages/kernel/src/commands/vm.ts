@@ -1,6 +1,6 @@
 /**
  * `vm [timer|paging|dbcn|mmio|irq|virtio]`: the Go honk's demo guests (inventory §1.10.7, §2.3)
- * run under the hypervisor extension by `@honk/vmm` on the kernel's hart, a slice at a time (the
+ * run under the hypervisor extension by `@honk/vmm` on the least-loaded hart, a slice at a time (the
  * shell waits; the machine, its interrupts and the other harts go on). An unknown argument runs
  * the default demo, as in the Go honk.
  *
@@ -8,10 +8,13 @@
  * `Image` from honk's root FS (default `linux/Image`, `linux/initramfs.cpio`) as a VS-mode guest
  * with its console on honk's (the SBI console, hvc0), a virtio-rng and, with `--disk`, a
  * virtio-blk over a copy of that file (written back when the guest ends, if the root is
- * writable); N vCPUs take turns on the hart. `--share dir`: a virtio-9p (tag "honk") of that
- * directory of honk's root FS (served by `@honk/p9` over `sub(root, dir)`); every guest also
- * gets a virtio-net on a link of its own to a `@honk/net` stack of honk's (honk 10.0.3.1, the
- * guest 10.0.3.15 through `ip=`); `--append word` adds a word to the guest's command line.
+ * writable); the N vCPUs are placed on the least-loaded of honk's online harts, each of which
+ * lends itself to the vCPUs on it a slice at a time (`vm list` shows vCPU:hart). `--share dir`:
+ * a virtio-9p (tag "honk") of that directory of honk's root FS (served by `@honk/p9` over
+ * `sub(root, dir)`); every guest also gets a virtio-net on a link of its own whose far end is
+ * honk's router (a `@honk/net` Gateway at 10.0.3.1: DHCP gives the guest 10.0.3.15 — it boots
+ * with `ip=dhcp` — honk's HTTP is on 10.0.3.1:80, and flows to other addresses are NATed out
+ * through honk's own network); `--append word` adds a word to the guest's command line.
  *
  * Each guest is a VM with an id (its pid in honk's process table) that runs in the background:
  * `vm linux` attaches to its console at once (`--detach`/`-d`: not), `vm attach <id>` again;
@@ -24,17 +27,51 @@ import { MemoryBlockDevice } from '@honk/block'
 import { serve } from '@honk/p9'
 import { cryptoRandom, VirtioBlk, VirtioNet, VirtioP9, VirtioRng, type VirtioDevice } from '@honk/virtio'
 import { mkdirp, readFile, sub, writeFile } from '@honk/vfs'
-import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type RunVmAsyncOptions, type VmOutcome } from '@honk/vmm'
+import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type GuestHart, type RunVmAsyncOptions, type VcpuExit, type VM, type VmOutcome } from '@honk/vmm'
 import { defineCommand, type CommandContext } from './command.js'
 import type { KernelHypervisor } from '../services.js'
 import { describeError, parseGoInt, uptimeOf } from './format.js'
 import { guestIpArg, guestLink, stateOf, vmTable, VmConsole, type VmRecord, type VmTable } from '../vm-table.js'
 
-const runOptions = (hv: KernelHypervisor): RunVmAsyncOptions => ({
-  lend: (_vcpu, f) => hv.lendHart(f),
-  now: () => hv.now(),
-  sleep: (ticks) => hv.sleep(ticks),
-})
+/** Demos get negative ids in the hart scheduler (a VM's id is its pid). */
+let demoIds = 0
+
+/**
+ * How a VM's vCPUs get harts: each is placed on the least-loaded of honk's online harts (see
+ * `HartScheduler`), and every slice is run on the hart it is placed on, lent by the kernel (the
+ * vCPU's `GuestHart` is that hart's). What each hart ran is recorded from the lent hart's id.
+ *
+ * An idle vCPU costs its hart nothing: while a secondary vCPU (`vm` given) waits in WFI and
+ * nothing would wake it — no interrupt it enabled is pending (`pendingWork`) and its timer
+ * deadline has not come — its slice is not run at all (no hart lent, no state switched); the
+ * round sees the same idle exit as before. vCPU 0 always gets its slice: its runs tick the
+ * VM's devices and take their interrupts.
+ */
+function runOptions(hv: KernelHypervisor, table: VmTable, vmId: number, vcpus: number, vm?: VM): RunVmAsyncOptions {
+  const placed = Array.from({ length: vcpus }, (_, i) => table.scheduler.place(vmId, i))
+  const last: (VcpuExit | undefined)[] = []
+  return {
+    lend: <T>(vcpu: number, f: (hart: GuestHart) => T): T => {
+      const p = placed[vcpu]!
+      const prev = last[vcpu]
+      const v = vm?.vcpus[vcpu]
+      if (vcpu !== 0 && v && prev?.kind === 'idle') {
+        const now = hv.now()
+        // runVmAsync's f returns the vCPU's exit (VcpuExit); the same idle exit stands for the slice not run.
+        if (!v.pendingWork(now) && (prev.until === undefined || now < prev.until)) return { ...prev, executed: 0 } as unknown as T
+      }
+      return hv.lendHart(table.scheduler.beforeSlice(p), (hart) => {
+        const exit = f(hart)
+        const e = exit as unknown as VcpuExit
+        last[vcpu] = e
+        table.scheduler.afterSlice(p, hart.hartId, typeof e.executed === 'number' ? e.executed : 0, e.kind === 'idle' || e.kind === 'stopped')
+        return exit
+      })
+    },
+    now: () => hv.now(),
+    sleep: (ticks) => hv.sleep(ticks),
+  }
+}
 
 /** The byte that detaches from a guest's console: Ctrl-] (as telnet). */
 export const DETACH_BYTE = 0x1d
@@ -51,7 +88,7 @@ export const vm = defineCommand({
   async run(ctx, args) {
     const hv = ctx.host.hypervisor
     if (!hv) return ctx.println('vm: no hypervisor extension on this machine')
-    const table = vmTable(ctx.host, hv.region)
+    const table = vmTable(ctx.host, hv)
     switch (args[0]) {
       case 'linux':
         return linux(ctx, hv, table, args.slice(1))
@@ -71,9 +108,11 @@ export const vm = defineCommand({
     }
     const piece = table.pool.alloc(DEMO_PIECE)
     if (!piece) return ctx.println(`vm: no guest RAM free (${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB used by running VMs)`)
+    const id = --demoIds
     try {
-      await runDemoAsync(demoByName(args[0]), piece.region, (t) => ctx.out(t), runOptions(hv))
+      await runDemoAsync(demoByName(args[0]), piece.region, (t) => ctx.out(t), runOptions(hv, table, id, 1))
     } finally {
+      table.scheduler.release(id)
       piece.free()
     }
   },
@@ -81,14 +120,20 @@ export const vm = defineCommand({
 
 function list(ctx: CommandContext, table: VmTable): void {
   const now = ctx.now()
-  const row = (id: string, kind: string, vcpus: string, mem: string, state: string, up: string) =>
-    `${id.padEnd(4)} ${kind.padEnd(6)} ${vcpus.padEnd(6)} ${mem.padEnd(8)} ${state.padEnd(12)} ${up}`
-  ctx.println(row('ID', 'GUEST', 'VCPUS', 'MEMORY', 'STATE', 'UPTIME'))
+  const row = (id: string, kind: string, vcpus: string, mem: string, state: string, up: string, harts: string) =>
+    `${id.padEnd(4)} ${kind.padEnd(6)} ${vcpus.padEnd(6)} ${mem.padEnd(8)} ${state.padEnd(12)} ${up.padEnd(8)} ${harts}`
+  ctx.println(row('ID', 'GUEST', 'VCPUS', 'MEMORY', 'STATE', 'UPTIME', 'HARTS (vCPU:hart)'))
   for (const r of table.vms.values()) {
     const p = ctx.host.procs.list().find((i) => i.pid === r.id)
-    ctx.println(row(String(r.id), r.kind, String(r.vcpus), `${r.memMiB}MiB`, r.state + (r.console.attached ? '*' : ''), p ? uptimeOf(p, now) : '-'))
+    ctx.println(row(String(r.id), r.kind, String(r.vcpus), `${r.memMiB}MiB`, r.state + (r.console.attached ? '*' : ''), p ? uptimeOf(p, now) : '-', placementsOf(table, r.id)))
   }
   ctx.println(`(${table.vms.size} VMs; guest RAM ${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB in use)`)
+}
+
+/** "0:1 1:0" (vCPU 0 on hart 1, vCPU 1 on hart 0; "idle" when it waits), or "-" once the VM has ended. */
+function placementsOf(table: VmTable, id: number): string {
+  const ps = table.scheduler.of(id)
+  return ps.length ? ps.map((p) => `${p.vcpu}:${p.hart}${p.idle ? '(idle)' : ''}`).join(' ') : '-'
 }
 
 /**
@@ -162,7 +207,7 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, table: VmTable, 
   if (!piece) return ctx.println(`vm: no room for ${mem} MiB of guest RAM (${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB used by running VMs)`)
   const console = new VmConsole()
   // virtio-net on a link of its own to a @honk/net stack of honk's (the guest is 10.0.3.15, honk 10.0.3.1).
-  const link = guestLink()
+  const link = await guestLink({ uplink: () => hv.uplink(), serveHttp: hv.serveHttp })
   const devices: VirtioDevice[] = [...(disk ? [new VirtioBlk(disk)] : []), new VirtioRng({ source: cryptoRandom }), new VirtioNet(link.port, { mac: '52:54:00:00:03:0f' })]
   if (sharePath !== undefined) {
     // virtio-9p, tag "honk": the guest sees that directory of honk's root FS and nothing above it.
@@ -179,6 +224,7 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, table: VmTable, 
     built = linuxVm({ host: piece.region, ramSize: mem << 20, vcpus: smp, console, image, initrd, bootargs: ['console=hvc0', guestIpArg(), ...extra].join(' '), devices })
   } catch (e) {
     piece.free()
+    await link.close()
     if (e instanceof VmError) return ctx.println(`vm: ${e.message}`)
     throw e
   }
@@ -188,7 +234,7 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, table: VmTable, 
   const proc = ctx.host.procs.spawn('vm-linux', [], async (pctx) => {
     let outcome: VmOutcome | undefined
     try {
-      outcome = await runVmAsync(vmOf, { ...runOptions(hv), timeBudget: 1n << 62n, signal: pctx.signal })
+      outcome = await runVmAsync(vmOf, { ...runOptions(hv, table, pctx.pid, smp, vmOf), timeBudget: 1n << 62n, signal: pctx.signal })
       rec.state = stateOf(outcome)
       const say = (t: string) => ctx.println(console.attached ? t : `\nvm: VM ${rec.id}: ${t.slice(4)}`)
       if (outcome.reason === 'fault') say(`\nvm: ${outcome.error.message}`)
@@ -197,6 +243,8 @@ async function linux(ctx: CommandContext, hv: KernelHypervisor, table: VmTable, 
       rec.state = 'error'
       ctx.println(`\nvm: VM ${rec.id}: internal error: ${describeError(e)}`)
     } finally {
+      table.scheduler.release(pctx.pid)
+      await link.close()
       piece.free()
       if (disk && diskPath !== undefined && ctx.host.root.writable) {
         try {

@@ -13,16 +13,15 @@ import { createSocket, type Socket as DgramSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net'
 import { formatIpv4, parseIpv4, parseMac } from '../addr.js'
-import { realClock, type NetClock, type NetTimer } from '../clock.js'
+import { realClock, type NetClock } from '../clock.js'
 import { DhcpServer } from '../dhcp.js'
 import { DnsResponder } from '../dns.js'
 import { NetError } from '../errors.js'
 import type { FramePort } from '../frame-port.js'
-import { IpProtocol } from '../ipv4.js'
+import { NatCore, natFlowKey, type NatConnectEvents, type NatUdpFlowHandle, type NatUdpSocket, type NatUplinkConnection } from '../nat-core.js'
 import { Stack } from '../stack.js'
-import { encodeTcpSegment } from '../tcp/segment.js'
-import { TcpFlag, type TcpSegment } from '../tcp/types.js'
-import type { TcpListener } from '../tcp/layer.js'
+import type { TcpSocket } from '../tcp/socket.js'
+import type { TcpSegment } from '../tcp/types.js'
 import type { UdpDatagram } from '../udp.js'
 import { TcpDuplex } from './duplex.js'
 
@@ -103,23 +102,6 @@ export interface UserNetCounters {
   activeFlows: number
 }
 
-interface TcpFlow {
-  host: Socket
-  duplex: TcpDuplex | undefined
-  /** Until the guest's handshake completes (it may vanish after our SYN-ACK). */
-  timer: NetTimer | undefined
-  listenerKey: string | undefined
-}
-
-interface UdpFlow {
-  socket: DgramSocket
-  guestAddr: number
-  guestPort: number
-  timer: NetTimer
-}
-
-const flowKey = (guestAddr: number, guestPort: number, remoteAddr: number, remotePort: number) => `${guestAddr}:${guestPort}>${remoteAddr}:${remotePort}`
-
 export class UserNet {
   readonly stack: Stack
   readonly dhcp: DhcpServer
@@ -128,14 +110,10 @@ export class UserNet {
   readonly gateway: number
   readonly dnsAddress: number
   readonly guestAddress: number
-  private readonly clock: NetClock
   private readonly opts: UserNetOptions
   private readonly maxFlows: number
   private readonly bufferBytes: number
-  private readonly tcpFlows = new Map<string, TcpFlow>()
-  private readonly pendingSyn = new Set<string>()
-  private readonly listeners = new Map<string, { listener: TcpListener; refs: number }>()
-  private readonly udpFlows = new Map<string, UdpFlow>()
+  private readonly nat: NatCore<HostConnection>
   private readonly servers: { server: Server; forward: HostForward }[] = []
   /** Every host connection a forward accepted (closed on close(), whatever state its flow is in). */
   private readonly hostSockets = new Set<Socket>()
@@ -143,7 +121,7 @@ export class UserNet {
 
   private constructor(opts: UserNetOptions) {
     this.opts = opts
-    this.clock = opts.clock ?? realClock
+    const clock: NetClock = opts.clock ?? realClock
     const network = opts.network ?? parseIpv4('10.0.2.0')
     const netmask = opts.netmask ?? parseIpv4('255.255.255.0')
     this.gateway = opts.gateway ?? (network + 2) >>> 0
@@ -154,11 +132,23 @@ export class UserNet {
     this.stack = new Stack({
       port: opts.port,
       mac: opts.mac ?? parseMac('52:55:0a:00:02:02'),
-      clock: this.clock,
+      clock,
       ipv4: { address: this.gateway, netmask },
       aliases: [this.dnsAddress],
       acceptAnyDestination: true,
       tcp: { limits: { sendBuffer: this.bufferBytes, recvBuffer: this.bufferBytes, maxConnections: this.maxFlows + 16 } },
+    })
+    this.nat = new NatCore({
+      stack: this.stack,
+      clock,
+      maxFlows: this.maxFlows,
+      // Checked every 2 s: a guest that answers the SYN-ACK with RST frees the host socket then.
+      handshakeMs: 75_000,
+      handshakePollMs: 2000,
+      udpIdleMs: opts.udpIdleMs ?? 60_000,
+      counters: this.counters,
+      refused: (why) => void (why === 'limit' && this.counters.refusedByLimit++),
+      connectFailed: () => void this.counters.hostConnectFailed++,
     })
     this.dhcp = new DhcpServer(this.stack, { poolStart: this.guestAddress, poolSize: opts.poolSize ?? 16, netmask, router: this.gateway, dns: [this.dnsAddress], serverAddress: this.gateway })
     this.dns = new DnsResponder(this.stack, { address: this.dnsAddress, lookup: opts.lookup ?? hostLookup })
@@ -192,9 +182,10 @@ export class UserNet {
   /** Bytes the NAT holds for its TCP flows right now (stream buffers and TCP queues, both directions). */
   bufferedBytes(): number {
     let n = 0
-    for (const f of this.tcpFlows.values()) {
-      n += f.host.writableLength + f.host.readableLength
-      if (f.duplex) n += f.duplex.writableLength + f.duplex.readableLength + f.duplex.socket.bufferedAmount + f.duplex.socket.readableLength
+    for (const { conn } of this.nat.tcpFlows.values()) {
+      const { host, duplex } = conn
+      n += host.writableLength + host.readableLength
+      if (duplex) n += duplex.writableLength + duplex.readableLength + duplex.socket.bufferedAmount + duplex.socket.readableLength
     }
     return n
   }
@@ -215,24 +206,12 @@ export class UserNet {
   async close(): Promise<void> {
     this.closed = true
     const closing = this.servers.map(({ server }) => new Promise((r) => server.close(r)))
-    for (const f of this.tcpFlows.values()) {
-      f.host.destroy()
-      f.duplex?.destroy()
-      if (f.timer) this.clock.clear(f.timer)
-    }
-    this.tcpFlows.clear()
+    this.nat.close()
     for (const h of this.hostSockets) h.destroy()
     await Promise.all(closing) // resolves once the forwarded connections just destroyed are gone
-    for (const f of this.udpFlows.values()) this.closeUdp(f)
-    for (const l of this.listeners.values()) l.listener.close()
-    this.listeners.clear()
     this.dhcp.close()
     this.dns.close()
     this.stack.close()
-  }
-
-  private get flowCount(): number {
-    return this.tcpFlows.size + this.pendingSyn.size + this.udpFlows.size
   }
 
   private hostAddressFor(dst: number): string {
@@ -248,83 +227,19 @@ export class UserNet {
    * guest sees "connection refused" exactly when the host refused.
    */
   private guestTcp(seg: TcpSegment, src: number, dst: number): boolean {
-    const key = flowKey(src, seg.srcPort, dst, seg.dstPort)
-    if (this.tcpFlows.has(key)) return false
-    if (this.pendingSyn.has(key)) return true // a retransmitted SYN while we connect
-    if ((seg.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) !== TcpFlag.SYN) return false // the layer answers strays
-    if (this.closed || this.opts.restrict || dst === this.dnsAddress || this.flowCount >= this.maxFlows) {
-      if (!this.closed && !this.opts.restrict && dst !== this.dnsAddress) this.counters.refusedByLimit++
-      this.reset(seg, src, dst)
-      return true
-    }
-    this.pendingSyn.add(key)
-    const host = netConnect({ host: this.hostAddressFor(dst), port: seg.dstPort, allowHalfOpen: true, timeout: this.opts.connectTimeoutMs ?? 10_000 })
-    host.pause()
-    const fail = () => {
-      if (!this.pendingSyn.delete(key)) return
-      this.counters.hostConnectFailed++
-      host.destroy()
-      this.reset(seg, src, dst)
-    }
-    host.once('timeout', fail)
-    host.once('error', fail)
-    host.once('connect', () => {
-      host.off('timeout', fail)
-      host.setTimeout(0)
-      if (!this.pendingSyn.delete(key) || this.closed) return void host.destroy()
-      const listenerKey = `${dst}:${seg.dstPort}`
-      let l = this.listeners.get(listenerKey)
-      if (!l) {
-        const listener = this.stack.listen(seg.dstPort, dst)
-        listener.onConnection = (sock) => this.guestAccepted(sock)
-        l = { listener, refs: 0 }
-        this.listeners.set(listenerKey, l)
-      }
-      l.refs++
-      const flow: TcpFlow = { host, duplex: undefined, listenerKey, timer: undefined }
-      this.watchHandshake(key, flow, src, seg.srcPort, dst, seg.dstPort, this.clock.now() + 75_000)
-      this.tcpFlows.set(key, flow)
-      this.counters.tcpFlows++
-      this.counters.activeFlows = this.flowCount
-      this.stack.tcp.input(seg, src, dst)
-    })
-    return true
-  }
-
-  /**
-   * Until the guest completes the handshake, checks every 2 s that the TCP layer still holds the
-   * half-open connection (a guest that answers our SYN-ACK with RST, or never answers, ends it),
-   * and gives up after 75 s: the host socket and the flow slot are not held for nothing.
-   */
-  private watchHandshake(key: string, flow: TcpFlow, src: number, srcPort: number, dst: number, dstPort: number, deadline: number): void {
-    flow.timer = this.clock.schedule(2000, () => {
-      flow.timer = undefined
-      if (flow.duplex || this.tcpFlows.get(key) !== flow) return
-      const alive = this.stack.tcp.connections.some((c) => c.remoteAddr === src && c.remotePort === srcPort && c.localAddr === dst && c.localPort === dstPort)
-      if (!alive || this.clock.now() >= deadline) this.endTcpFlow(key, flow)
-      else this.watchHandshake(key, flow, src, srcPort, dst, dstPort, deadline)
-    })
-  }
-
-  private guestAccepted(sock: import('../tcp/socket.js').TcpSocket): void {
-    const key = flowKey(sock.remoteAddr, sock.remotePort, sock.localAddr, sock.localPort)
-    const flow = this.tcpFlows.get(key)
-    if (!flow || flow.duplex) return void sock.abort()
-    if (flow.timer) this.clock.clear(flow.timer)
-    flow.timer = undefined
-    this.splice(key, flow, new TcpDuplex(sock, { highWaterMark: this.bufferBytes }))
-  }
-
-  /** RST|ACK for a SYN nobody will take (RFC 9293 §3.10.7.1). */
-  private reset(seg: TcpSegment, src: number, dst: number): void {
-    const rst: TcpSegment = { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: (seg.seq + 1 + seg.payload.length) >>> 0, flags: TcpFlag.RST | TcpFlag.ACK, window: 0, urgent: 0, options: {}, payload: new Uint8Array(0) }
-    this.stack.sendIpv4(IpProtocol.TCP, dst, src, encodeTcpSegment(rst, dst, src))
+    return this.nat.guestSyn(
+      seg,
+      src,
+      dst,
+      () => !this.closed && !this.opts.restrict && dst !== this.dnsAddress,
+      (events) => HostConnection.connect(this.hostAddressFor(dst), seg.dstPort, this.opts.connectTimeoutMs ?? 10_000, this.bufferBytes, events),
+    )
   }
 
   // --- host → guest TCP (hostfwd) ------------------------------------------------------------
 
   private forwardIn(host: Socket, forward: HostForward): void {
-    if (this.closed || this.flowCount >= this.maxFlows) {
+    if (this.closed || this.nat.flowCount >= this.maxFlows) {
       this.counters.refusedByLimit++
       host.destroy()
       return
@@ -341,18 +256,64 @@ export class UserNet {
       host.destroy()
       return
     }
-    const key = flowKey(guest, forward.guestPort, this.gateway, sock.localPort)
-    const flow: TcpFlow = { host, duplex: undefined, listenerKey: undefined, timer: undefined }
-    this.tcpFlows.set(key, flow)
     this.counters.forwardedConnections++
-    this.counters.activeFlows = this.flowCount
-    this.splice(key, flow, new TcpDuplex(sock, { highWaterMark: this.bufferBytes }))
+    this.nat.adopt(natFlowKey(guest, forward.guestPort, this.gateway, sock.localPort), new HostConnection(host, this.bufferBytes), sock)
   }
 
-  /** Pipes both ways with backpressure; half-closes pass through; an abort on one side aborts the other. */
-  private splice(key: string, flow: TcpFlow, duplex: TcpDuplex): void {
-    flow.duplex = duplex
-    const host = flow.host
+  // --- guest → host UDP ----------------------------------------------------------------------
+
+  private guestUdp(d: UdpDatagram, src: number, dst: number): boolean {
+    if (this.closed || this.opts.restrict || dst === this.dnsAddress || this.stack.isLocal(dst) && dst !== this.gateway) return false
+    if (dst === 0xffffffff || (dst & 0xe0000000) === 0xe0000000) return true // broadcast/multicast: swallowed
+    this.nat.guestUdp(src, d.srcPort, d.payload, dst, d.dstPort, (flow) => new HostUdpSocket(flow, this.gateway, (a) => this.hostAddressFor(a)))
+    return true
+  }
+}
+
+/**
+ * A flow's host socket (`node:net`): connected by the NAT for a guest SYN, or accepted by a host
+ * forward. Joined: piped both ways with backpressure; half-closes pass through; an abort on one
+ * side aborts the other.
+ */
+class HostConnection implements NatUplinkConnection {
+  duplex: TcpDuplex | undefined
+
+  constructor(
+    readonly host: Socket,
+    private readonly bufferBytes: number,
+  ) {}
+
+  /** Connects to the host for a guest SYN; `events` hears of the outcome. */
+  static connect(hostAddress: string, port: number, timeoutMs: number, bufferBytes: number, events: NatConnectEvents): HostConnection {
+    const host = netConnect({ host: hostAddress, port, allowHalfOpen: true, timeout: timeoutMs })
+    host.pause()
+    let connected = false
+    // Reported only until connected (a host error before the join is left to the handshake watch).
+    const fail = () => {
+      if (connected) return
+      host.destroy()
+      events.closed()
+    }
+    host.once('timeout', fail)
+    host.once('error', fail)
+    host.once('connect', () => {
+      connected = true
+      host.off('timeout', fail)
+      host.setTimeout(0)
+      events.connected()
+    })
+    return new HostConnection(host, bufferBytes)
+  }
+
+  abort(): void {
+    this.host.destroy()
+    if (!this.duplex?.destroyed) this.duplex?.destroy()
+  }
+
+  join(guest: TcpSocket, ended: () => void): void {
+    const duplex = new TcpDuplex(guest, { highWaterMark: this.bufferBytes })
+    this.duplex = duplex
+    const host = this.host
     host.on('error', () => duplex.destroy())
     duplex.on('error', () => host.destroy())
     duplex.pipe(host)
@@ -361,77 +322,36 @@ export class UserNet {
     const orderly = (s: Socket | TcpDuplex) => s.readableEnded && s.writableFinished
     host.on('close', () => {
       if (!orderly(host)) duplex.destroy()
-      if (duplex.destroyed) this.endTcpFlow(key, flow)
+      if (duplex.destroyed) ended()
     })
     duplex.on('close', () => {
       if (!orderly(duplex)) host.destroy()
-      if (host.destroyed) this.endTcpFlow(key, flow)
+      if (host.destroyed) ended()
     })
   }
+}
 
-  private endTcpFlow(key: string, flow: TcpFlow): void {
-    if (this.tcpFlows.get(key) !== flow) return
-    this.tcpFlows.delete(key)
-    if (flow.timer) this.clock.clear(flow.timer)
-    flow.host.destroy()
-    if (!flow.duplex?.destroyed) flow.duplex?.destroy()
-    if (flow.listenerKey) {
-      const l = this.listeners.get(flow.listenerKey)
-      if (l && --l.refs === 0) {
-        l.listener.close()
-        this.listeners.delete(flow.listenerKey)
-      }
-    }
-    this.counters.activeFlows = this.flowCount
+/** A UDP flow's host socket (`node:dgram`); the gateway's own address stands for the host's loopback. */
+class HostUdpSocket implements NatUdpSocket {
+  private readonly socket: DgramSocket
+
+  constructor(flow: NatUdpFlowHandle, gateway: number, private readonly hostAddressFor: (guestDst: number) => string) {
+    this.socket = createSocket('udp4')
+    this.socket.on('error', () => flow.end())
+    this.socket.bind(0)
+    this.socket.on('message', (msg, rinfo) => flow.deliver(new Uint8Array(msg), rinfo.address === '127.0.0.1' ? gateway : parseIpv4(rinfo.address), rinfo.port))
   }
 
-  // --- guest → host UDP ----------------------------------------------------------------------
-
-  private guestUdp(d: UdpDatagram, src: number, dst: number): boolean {
-    if (this.closed || this.opts.restrict || dst === this.dnsAddress || this.stack.isLocal(dst) && dst !== this.gateway) return false
-    if (dst === 0xffffffff || (dst & 0xe0000000) === 0xe0000000) return true // broadcast/multicast: swallowed
-    const key = `${src}:${d.srcPort}`
-    let flow = this.udpFlows.get(key)
-    if (!flow) {
-      if (this.flowCount >= this.maxFlows) {
-        this.counters.refusedByLimit++
-        return true
-      }
-      const socket = createSocket('udp4')
-      socket.on('error', () => this.closeUdp(flow!))
-      socket.bind(0)
-      const f: UdpFlow = { socket, guestAddr: src, guestPort: d.srcPort, timer: this.clock.schedule(this.opts.udpIdleMs ?? 60_000, () => this.closeUdp(f)) }
-      socket.on('message', (msg, rinfo) => {
-        const from = rinfo.address === '127.0.0.1' ? this.gateway : parseIpv4(rinfo.address)
-        this.touchUdp(f)
-        this.stack.sendUdp({ srcPort: rinfo.port, dstPort: f.guestPort, payload: new Uint8Array(msg) }, from, f.guestAddr)
-      })
-      flow = f
-      this.udpFlows.set(key, f)
-      this.counters.udpFlows++
-      this.counters.activeFlows = this.flowCount
-    }
-    this.touchUdp(flow)
-    flow.socket.send(d.payload, d.dstPort, this.hostAddressFor(dst))
-    return true
+  send(payload: Uint8Array, dst: number, dstPort: number): void {
+    this.socket.send(payload, dstPort, this.hostAddressFor(dst))
   }
 
-  private touchUdp(f: UdpFlow): void {
-    this.clock.clear(f.timer)
-    f.timer = this.clock.schedule(this.opts.udpIdleMs ?? 60_000, () => this.closeUdp(f))
-  }
-
-  private closeUdp(f: UdpFlow): void {
-    const key = `${f.guestAddr}:${f.guestPort}`
-    if (this.udpFlows.get(key) !== f) return
-    this.udpFlows.delete(key)
-    this.clock.clear(f.timer)
+  close(): void {
     try {
-      f.socket.close()
+      this.socket.close()
     } catch {
       // already closed
     }
-    this.counters.activeFlows = this.flowCount
   }
 }
 
