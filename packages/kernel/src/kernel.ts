@@ -427,7 +427,17 @@ export class Kernel {
       harts: () => [...this.online].sort((a, b) => a - b),
       lendHart: (h, f) => hv.lendHart(h, f),
       now: () => this.port.csrRead(hart, CSR.time),
-      sleep: (ticks) => new Promise((resolve) => setTimeout(resolve, Number(ticks / ticksPerMs))),
+      sleep: (ticks, wake) =>
+        new Promise<void>((resolve) => {
+          if (wake?.aborted) return resolve()
+          const done = () => {
+            clearTimeout(timer)
+            wake?.removeEventListener('abort', done)
+            resolve()
+          }
+          const timer = setTimeout(done, Math.min(Number(ticks / ticksPerMs), 2 ** 31 - 1)) // setTimeout's longest delay
+          wake?.addEventListener('abort', done, { once: true })
+        }),
       uplink: () => this.network?.stack,
       serveHttp: http ? (stack) => http.serve(stack, HTTP_PORT, (r) => (this.network ? this.network.handle(r) : Promise.resolve({ status: 503, contentType: 'text/plain; charset=utf-8', body: 'honk has no network\n' }))) : undefined,
     }

@@ -68,8 +68,8 @@ export interface KernelHypervisor {
   lendHart<T>(hart: number, f: (guest: GuestHart) => T): T
   /** mtime (10 MHz ticks). */
   now(): bigint
-  /** Lets the machine run for up to `ticks` (0: just yield). */
-  sleep(ticks: bigint): Promise<void>
+  /** Lets the machine run for up to `ticks` (0: just yield); returns early once `wake` aborts (a guest's device raised an interrupt). */
+  sleep(ticks: bigint, wake?: AbortSignal): Promise<void>
   /** honk's own network stack (its interface to the outside), the uplink guests' traffic is NATed through; undefined while there is none. */
   uplink(): Stack | undefined
   /** Serves honk's HTTP routes on TCP :80 of `stack` (a guest link's router); absent: honk has no HTTP server. */

@@ -203,7 +203,7 @@ export interface LinuxVmOptions {
  */
 export function linuxVm(o: LinuxVmOptions): { vm: VM; plic: VirtualPlic; layout: LinuxLayout } {
   const vm = new VM({ host: o.host, ramSize: o.ramSize, vcpus: o.vcpus ?? 1, console: o.console })
-  const plic = new VirtualPlic(vm.vcpus.length)
+  const plic = new VirtualPlic(vm.vcpus.length, 31, () => vm.interruptRaised())
   vm.map(LINUX_VM_PLIC, plic)
   vm.useInterruptController(plic)
   const devices = o.devices ?? []

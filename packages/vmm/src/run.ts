@@ -95,8 +95,13 @@ export interface RunVmAsyncOptions {
   lend: <T>(vcpu: number, f: (hart: GuestHart) => T) => T
   /** The host timebase now (mtime ticks). */
   now(): bigint
-  /** Lets the host run for `ticks` of its timebase at most (every vCPU waits); 0 just yields. */
-  sleep(ticks: bigint): Promise<void>
+  /**
+   * Lets the host run for `ticks` of its timebase at most (every vCPU waits); 0 just yields.
+   * `wake` aborts when the wait should end early: a device raised an interrupt line, or the run's
+   * `signal` was aborted. A sleep that ignores it is correct but slow (the guest then waits for its
+   * next timer deadline to see a device's completion).
+   */
+  sleep(ticks: bigint, wake?: AbortSignal): Promise<void>
   /** Aborting it ends the run between two slices with `stopped` (no vCPU holds a hart then). */
   signal?: AbortSignal
 }
@@ -138,7 +143,18 @@ export async function runVmAsync(vm: VM, options: RunVmAsyncOptions): Promise<Vm
     if (executed >= max) return { reason: 'did-not-halt', executed }
     if (busy) await options.sleep(0n)
     else if (until === undefined && !vm.externalPending) return { reason: 'did-not-halt', executed }
-    else await options.sleep(until === undefined ? 10_000n : until > now ? until - now : 0n)
+    else await sleepUntilWoken(vm, options, until === undefined ? 10_000n : until > now ? until - now : 0n)
+  }
+}
+
+/** `options.sleep(ticks)`, ended early by a device's interrupt or the run's own signal. */
+async function sleepUntilWoken(vm: VM, options: RunVmAsyncOptions, ticks: bigint): Promise<void> {
+  const interrupted = new AbortController()
+  const stopListening = vm.onInterrupt(() => interrupted.abort())
+  try {
+    await options.sleep(ticks, options.signal ? AbortSignal.any([interrupted.signal, options.signal]) : interrupted.signal)
+  } finally {
+    stopListening()
   }
 }
 

@@ -242,6 +242,38 @@ describe('runVmAsync (vCPUs taking turns on lent harts)', () => {
     expect(sleeps).toEqual([0n]) // one yield between the rounds, never a wait
   })
 
+  it("every vCPU idle with its timer 10 s away: a device's interrupt raised meanwhile wakes the host's sleep at once (a 9p reply must not wait for the guest's next tick)", async () => {
+    const vm = new VM({ host: host(), ramSize: 1 << 20 })
+    const h = new ScriptHart([
+      (h) => {
+        h.writeCsr(CSR.hie, (1n << 10n) | (1n << 6n)) // VSEIE, VSTIE
+        h.writeCsr(CSR.henvcfg, 1n << 63n) // Sstc: the guest's own timer
+        h.writeCsr(CSR.vstimecmp, 100_000_000n) // 10 s at 10 MHz
+        return { reason: 'wfi', executed: 1 }
+      },
+      (h) => {
+        h.x[17] = BigInt(EID.LEGACY_SHUTDOWN)
+        return trap({ scause: 10n })
+      },
+    ])
+    const sleeps: bigint[] = []
+    setTimeout(() => vm.irqLine(1).set(true), 20) // the device backend answers after the guest went idle
+    const t0 = performance.now()
+    const o = await runVmAsync(vm, {
+      lend: (_i, f) => f(h),
+      now: () => 0n,
+      sleep: (ticks, wake) =>
+        new Promise<void>((resolve) => {
+          sleeps.push(ticks)
+          const timer = setTimeout(resolve, Number(ticks / 10_000n))
+          wake?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+        }),
+    })
+    expect(o.reason).toBe('shutdown')
+    expect(sleeps).toEqual([100_000_000n]) // it meant to wait for the timer…
+    expect(performance.now() - t0).toBeLessThan(2000) // …and woke at the interrupt
+  })
+
   it('a run whose signal is aborted between slices ends "stopped", with no vCPU left on a hart (vm stop)', async () => {
     const vm = new VM({ host: host(), ramSize: 1 << 20 })
     const ac = new AbortController()

@@ -92,6 +92,7 @@ export class VM {
   halted: { reason: HaltReason; error?: VmError } | undefined
   private readonly devices: Mapped[] = []
   private readonly lines = new Set<number>()
+  private readonly interruptListeners = new Set<() => void>()
   private readonly console: GuestConsole
 
   constructor(options: VmOptions) {
@@ -151,10 +152,28 @@ export class VM {
   irqLine(source: number): IrqLine {
     return {
       set: (level: boolean) => {
-        if (level) this.lines.add(source)
-        else this.lines.delete(source)
+        if (level) {
+          this.lines.add(source)
+          this.interruptRaised()
+        } else this.lines.delete(source)
       },
     }
+  }
+
+  /**
+   * A device raised an interrupt line (its own, or one of the interrupt controller's): tells every
+   * `onInterrupt` listener, so a host sleeping while every vCPU waits in WFI wakes now rather than
+   * at the guest's next timer deadline (a device backend answers asynchronously, often after the
+   * guest went idle waiting for it).
+   */
+  interruptRaised(): void {
+    for (const listener of [...this.interruptListeners]) listener()
+  }
+
+  /** Calls `listener` at every raised interrupt line until the returned function is called. */
+  onInterrupt(listener: () => void): () => void {
+    this.interruptListeners.add(listener)
+    return () => void this.interruptListeners.delete(listener)
   }
 
   /** Whether any interrupt line is high. */

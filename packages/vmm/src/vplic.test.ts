@@ -23,6 +23,23 @@ describe('VirtualPlic (PLIC spec 1.0.0, one S context per vCPU)', () => {
     expect(p.asserted(1)).toBe(false)
   })
 
+  it('tells its owner when a source becomes pending (a rising line, or a completion with the line still high), not while it is in service', () => {
+    let raised = 0
+    const p = new VirtualPlic(1, 31, () => raised++)
+    const line = p.line(2)
+    p.write(plicPriority(2), 4, 1n)
+    p.write(plicEnableWord(0, 2), 4, 1n << 2n)
+    line.set(true)
+    expect(raised).toBe(1)
+    expect(p.read(plicClaim(0), 4)).toBe(2n)
+    line.set(true) // in service: not pending again until completed
+    expect(raised).toBe(1)
+    p.write(plicClaim(0), 4, 2n)
+    expect(raised).toBe(2)
+    line.set(false)
+    expect(raised).toBe(2)
+  })
+
   it('threshold and priority: the highest priority above the threshold is claimed first', () => {
     const p = new VirtualPlic(1)
     for (const [s, prio] of [[1, 1], [2, 3], [5, 2]] as const) {

@@ -18,9 +18,14 @@ export class VirtualPlic implements MmioDevice {
   private readonly enable: Uint8Array[]
   private readonly threshold: Uint32Array
 
+  /**
+   * `onRaise`: called when a source's line goes high and it becomes pending (the VM's
+   * `interruptRaised`, which wakes a host waiting for its idle vCPUs).
+   */
   constructor(
     readonly contexts: number,
     readonly sources = 31,
+    private readonly onRaise?: () => void,
   ) {
     this.priority = new Uint32Array(sources + 1)
     this.level = new Uint8Array(sources + 1)
@@ -36,7 +41,10 @@ export class VirtualPlic implements MmioDevice {
     return {
       set: (high: boolean) => {
         this.level[n] = high ? 1 : 0
-        if (high && !this.inService[n]) this.pending[n] = 1
+        if (high && !this.inService[n]) {
+          this.pending[n] = 1
+          this.onRaise?.()
+        }
       },
     }
   }
@@ -105,7 +113,10 @@ export class VirtualPlic implements MmioDevice {
     else if (reg === PLIC.CLAIM && v >= 1 && v <= this.sources && this.inService[v]) {
       // Completion: the source may interrupt again; a line still high is pending at once (level-triggered).
       this.inService[v] = 0
-      if (this.level[v]) this.pending[v] = 1
+      if (this.level[v]) {
+        this.pending[v] = 1
+        this.onRaise?.()
+      }
     }
   }
 

@@ -69,7 +69,7 @@ function runOptions(hv: KernelHypervisor, table: VmTable, vmId: number, vcpus: n
       })
     },
     now: () => hv.now(),
-    sleep: (ticks) => hv.sleep(ticks),
+    sleep: (ticks, wake) => hv.sleep(ticks, wake),
   }
 }
 
