@@ -64,6 +64,29 @@ describe('overlay', () => {
     expect(new Set(inos).size).toBe(inos.length)
   })
 
+  it('an upper directory made where a lower symlink or directory was removed (opaque) renames; only a merged or lower directory is EXDEV', async () => {
+    // The model's counterexample (CI, seed -1001813201): lower b -> a; rm b; mkdir c; mv c b; mv b a.
+    const lower = new MemoryFS()
+    await lower.symlink('a', 'b')
+    await lower.mkdir('d')
+    await writeFile(lower, 'd/old.txt', 'lower')
+    const fs = overlay(new MemoryFS(), [lower])
+    await fs.remove('b')
+    await fs.mkdir('c')
+    await fs.rename('c', 'b')
+    await fs.rename('b', 'a')
+    expect((await fs.stat('a')).type).toBe('dir')
+    await expect(fs.stat('b')).rejects.toMatchObject({ code: 'ENOENT' }) // the lower symlink stays hidden
+    await expect(fs.rename('d', 'e')).rejects.toMatchObject({ code: 'EXDEV' }) // merged with the lower d
+    await fs.remove('d/old.txt')
+    await fs.remove('d')
+    await fs.mkdir('d') // opaque now: the lower d's contents are hidden
+    await writeFile(fs, 'd/new.txt', 'upper')
+    await fs.rename('d', 'e')
+    expect((await fs.readDir('e')).map((x) => x.name)).toEqual(['new.txt'])
+    await expect(fs.stat('d')).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('behaves like one plain filesystem over random lower trees (model, fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fsOpArb, { maxLength: 30 }), fc.array(fsOpArb, { maxLength: 25 }), async (setup, ops) => {

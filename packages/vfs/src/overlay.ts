@@ -10,8 +10,9 @@
  *   made opaque. Names starting with `.wh.` are reserved (EINVAL) and never listed.
  * - Copy-up: the first change to a lower file copies it (and its parent directories) into the
  *   upper layer.
- * - Rename of a directory that exists in a lower layer fails with EXDEV (overlayfs without
- *   `redirect_dir`); callers copy and remove, as `mv` does.
+ * - Rename of a directory whose contents come from a lower layer fails with EXDEV (overlayfs
+ *   without `redirect_dir`); callers copy and remove, as `mv` does. An opaque upper directory
+ *   moves, whatever the lower layers hold at its name.
  * - Inode numbers are the layer's, times 8, plus the layer index: unique across layers.
  */
 import { FsError, ReadOnlyError, isFsError } from './errors.js'
@@ -294,7 +295,10 @@ class Overlay implements FS {
       if (!isDir && tDir) throw new FsError('EISDIR', 'rename', dst)
       if (tDir && (await this.readDir(dst)).length > 0) throw new FsError('ENOTEMPTY', 'rename', dst)
     }
-    if (isDir && vs.present.some((l) => l > 0)) throw new FsError('EXDEV', 'rename', src, 'the directory is in a lower layer; copy it instead')
+    // EXDEV only for a directory whose contents come from a lower layer (merged or lower-only): an
+    // upper directory that is opaque, or that shadows a lower non-directory, moves like any other
+    // (overlayfs: ovl_rename refuses only merged/lower directories without redirect_dir).
+    if (isDir && vs.dirs.some((l) => l > 0)) throw new FsError('EXDEV', 'rename', src, 'the directory is in a lower layer; copy it instead')
     await this.copyUp(src, vs)
     await this.upperDirs(dstDir)
     // An emptied upper directory in the way is removed first (with its markers). A file in the
