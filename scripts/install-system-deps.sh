@@ -13,8 +13,12 @@
 #   python3              the WASI test-suite adapter's test
 #   curl                 a real HTTP client for honk's server; tcpdump reads our pcap files back
 #   chromium             a real browser for the web display (driven by playwright-core)
+#   linux-source-6.1 make bc flex bison xz-utils cpio gcc libc6-dev dpkg-dev bzip2
+#   debian-archive-keyring libssl-dev   what scripts/guest/build-*.sh need to build the guests
+#                        from Debian's source (here, so their own apt step finds nothing to do:
+#                        .ci/run builds them in the background, beside other work)
 set -euo pipefail
-PKGS=(qemu-system-misc gcc-riscv64-linux-gnu libc6-dev-riscv64-cross e2fsprogs binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin device-tree-compiler clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 python3 curl tcpdump chromium)
+PKGS=(qemu-system-misc gcc-riscv64-linux-gnu libc6-dev-riscv64-cross e2fsprogs binutils-riscv64-linux-gnu opensbi u-boot-qemu diod cryptsetup-bin device-tree-compiler clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 python3 curl tcpdump chromium linux-source-6.1 make bc flex bison xz-utils cpio gcc libc6-dev dpkg-dev bzip2 debian-archive-keyring libssl-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
