@@ -13,6 +13,8 @@ describe('pnpm start options', () => {
     expect(display(['--display', 'web'])).toEqual({ port: 0 })
     expect(display(['--display', 'web,port=5900'])).toEqual({ port: 5900 })
     for (const bad of ['vnc', 'web,port=70000', 'web,port=x', 'web,size=1']) expect(() => parseHonkCli(['--display', bad], '/w'), bad).toThrow(UsageError)
+    expect(() => parseHonkCli(['--display', 'web,port=99999'], '/w')).toThrow(/port "99999" is not a TCP port/)
+    expect(() => parseHonkCli(['--display', 'web,size=1'], '/w')).toThrow(/unknown option "size=1"/)
   })
 
   it('defaults: 4 harts, 512 MiB, .honk, a 64 MiB disk, ./share, the TypeScript SBI, interactive, user networking with 8080 → :80', () => {

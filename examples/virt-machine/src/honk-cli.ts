@@ -215,9 +215,10 @@ export function parseDisplay(text: string): { port: number } | undefined {
   if (kind !== 'web') throw new UsageError(`--display ${text}: none or web[,port=N]`)
   let port = 0
   for (const o of opts) {
-    const m = /^port=(\d{1,5})$/.exec(o)
-    if (!m || Number(m[1]) > 65535) throw new UsageError(`--display ${text}: unknown option ${JSON.stringify(o)} (port=N, 0..65535)`)
-    port = Number(m[1])
+    if (!o.startsWith('port=')) throw new UsageError(`--display ${text}: unknown option ${JSON.stringify(o)} (port=N, 0..65535)`)
+    const value = o.slice('port='.length)
+    if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new UsageError(`--display ${text}: port ${JSON.stringify(value)} is not a TCP port (0..65535; 0 = any free port)`)
+    port = Number(value)
   }
   return { port }
 }
