@@ -104,6 +104,9 @@ describe('honk-mkimage: what works', () => {
     expect(parseCommand(['build', 'd', 'o', '--key', 'k'])).toEqual({ command: 'build', args: ['d', 'o'], key: 'k', version: 1n, floor: 0n, force: false })
     expect(parseCommand(['verify', 'i', '--pub=p', '--floor', '18446744073709551615'])).toMatchObject({ floor: (1n << 64n) - 1n })
     expect(() => parseCommand(['inspect', 'i', '--', '--x'])).toThrow(/unexpected argument "--x"/)
+    // A value starting with a dash: one line naming the option and the value, not node:util's three.
+    expect(() => parseCommand(['build', 'd', 'o', '--key', 'k', '--version', '-1'])).toThrow(/^--version needs a value: the next argument, "-1", starts with a dash \(write --version=-1 if it is the value\)$/)
+    expect(() => parseCommand(['build', 'd', 'o', '--key', 'k', '--version=-1'])).toThrow(/--version "-1" is not a whole number/)
   })
 
   it('writeFiles is all or nothing: a name taken after the check fails the write, and the file already placed is removed', async () => {

@@ -110,7 +110,14 @@ export function parseCommand(argv: string[]): Command {
     const err = e as Error & { code?: string }
     const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(err.message)
     if (unknown) throw new UsageError(`unknown option ${unknown[1]}${suggest(unknown[1]!.replace(/^-+/, ''), Object.keys(OPTIONS))}`)
-    throw new UsageError(err.message)
+    // `--version -1`: node:util calls a value starting with a dash "ambiguous", over three lines.
+    const ambiguous = /^Option '(-{1,2}[^']*)' argument is ambiguous/.exec(err.message)
+    if (ambiguous) {
+      const option = ambiguous[1]!
+      const next = argv[argv.indexOf(option) + 1] ?? ''
+      throw new UsageError(`${option} needs a value: the next argument, ${JSON.stringify(next)}, starts with a dash (write ${option}=${next} if it is the value)`)
+    }
+    throw new UsageError(err.message.replace(/\s*\n\s*/g, ' '))
   }
   const { values, positionals, tokens } = parsed
   const [name, ...args] = positionals
