@@ -136,6 +136,35 @@ describe('DNS', () => {
     r.close()
   })
 
+  it('a lookup that finishes after the responder closed answers nobody and rejects nothing (it was an unhandled rejection)', async () => {
+    const { clock, server, client } = dnsNet()
+    let finish!: (a: number[]) => void
+    const responder = new DnsResponder(server, { lookup: () => new Promise<number[]>((r) => (finish = r)) })
+    const r = new DnsResolver(client, { timeoutMs: 1000, attempts: 1 })
+    const asked = r.resolve4('example.com').catch((e: unknown) => e)
+    for (let i = 0; i < 5; i++) {
+      clock.advance(5)
+      await Promise.resolve()
+    }
+    expect(responder.counters.queries).toBe(1)
+    const unhandled: unknown[] = []
+    const onUnhandled = (e: unknown) => void unhandled.push(e)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      responder.close()
+      const outBefore = server.counters.udpOut
+      finish([ip('93.184.216.34')])
+      await new Promise((res) => setTimeout(res, 20))
+      expect(unhandled).toEqual([])
+      expect(server.counters.udpOut).toBe(outBefore) // no answer left
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+    clock.advance(1000)
+    expect(await asked).toMatchObject({ code: 'NET_TIMEOUT' })
+    r.close()
+  })
+
   it('retries after a timeout and gives up after the attempts with NET_TIMEOUT', async () => {
     const { clock, client } = dnsNet()
     const r = new DnsResolver(client, { timeoutMs: 1000, attempts: 3 })

@@ -124,7 +124,10 @@ export class DnsResponder {
     this.socket.onMessage = (payload, from) => void this.receive(payload, from.address, from.port, from.localAddress)
   }
 
+  private closed = false
+
   close(): void {
+    this.closed = true
     this.socket.close()
   }
 
@@ -140,6 +143,8 @@ export class DnsResponder {
     if (q.qr) return
     this.counters.queries++
     const reply = (rcode: number, answers: DnsMessage['answers'] = []) => {
+      // A lookup that finishes after close() has nobody to answer (its socket is gone).
+      if (this.closed) return
       const m: DnsMessage = { id: q.id, qr: true, opcode: q.opcode, aa: false, tc: false, rd: q.rd, ra: true, rcode, questions: q.questions.slice(0, 1), answers, authority: [], additional: [] }
       this.socket.send(encodeDns(m), addr, port, { src: local })
     }
