@@ -23,7 +23,9 @@ it('vm, vm timer, vm paging, vm dbcn, vm mmio, vm irq, vm virtio: the Go honk\'s
     ['vm mmio', ['vm: launching an mmio guest (52 bytes): trap-and-emulate a device register', 'vm: guest console: Mmio', 'vm: guest halted (SBI shutdown)']],
     ['vm irq', ['vm: launching an irq guest (100 bytes): 3 device interrupts via hvip.VSEIP injection', 'vm: guest IRQs: ###', 'vm: guest halted (SBI shutdown)']],
     ['vm virtio', ['vm: launching a virtio guest (120 bytes): a split-virtqueue device round trip', 'vm: guest console: vq!', 'vm: guest halted (SBI shutdown)']],
-    ['vm nonsense', ['vm: launching a VS-mode guest (348 bytes) under the H-extension', 'honk: hello from a guest VM', 'vm: guest halted (SBI shutdown)']],
+    ['vm default', ['vm: launching a VS-mode guest (348 bytes) under the H-extension', 'honk: hello from a guest VM', 'vm: guest halted (SBI shutdown)']],
+    // A typo is refused (the Go honk ran the default demo): nothing is launched.
+    ['vm timr', ['vm: unknown guest "timr" (timer, paging, dbcn, mmio, irq, virtio, linux; vm list, vm attach <id>, vm stop <id>)']],
   ]
   for (const [cmd, lines] of expected) {
     const mark = session.text.length
@@ -32,6 +34,7 @@ it('vm, vm timer, vm paging, vm dbcn, vm mmio, vm irq, vm virtio: the Go honk\'s
     await session.waitFor('honk> ', 30_000)
     const got = session.text.slice(mark).replace(/\r/g, '')
     expect(got).toContain(lines.map((l) => l + '\n').join(''))
+    if (cmd === 'vm timr') expect(got).not.toContain('launching')
   }
   session.send('echo still here\nexit\n')
   expect(await session.exit).toEqual({ reason: 'poweroff', code: 0 })

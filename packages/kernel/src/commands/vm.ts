@@ -1,8 +1,8 @@
 /**
  * `vm [timer|paging|dbcn|mmio|irq|virtio]`: the Go honk's demo guests (inventory §1.10.7, §2.3)
  * run under the hypervisor extension by `@honk/vmm` on the least-loaded hart, a slice at a time (the
- * shell waits; the machine, its interrupts and the other harts go on). An unknown argument runs
- * the default demo, as in the Go honk.
+ * shell waits; the machine, its interrupts and the other harts go on). An unknown argument is
+ * refused with the list of guests (the Go honk ran the default demo for a typo).
  *
  * `vm linux [--smp N] [--mem MiB] [--kernel path] [--initrd path] [--disk path]` (M13): a Linux
  * `Image` from honk's root FS (default `linux/Image`, `linux/initramfs.cpio`) as a VS-mode guest
@@ -27,7 +27,7 @@ import { MemoryBlockDevice } from '@honk/block'
 import { serve } from '@honk/p9'
 import { cryptoRandom, VirtioBlk, VirtioNet, VirtioP9, VirtioRng, type VirtioDevice } from '@honk/virtio'
 import { mkdirp, readFile, sub, writeFile } from '@honk/vfs'
-import { demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type GuestHart, type RunVmAsyncOptions, type VcpuExit, type VM, type VmOutcome } from '@honk/vmm'
+import { DEMOS, demoByName, linuxVm, outcomeMessage, parseLinuxImage, runDemoAsync, runVmAsync, VmError, type GuestHart, type RunVmAsyncOptions, type VcpuExit, type VM, type VmOutcome } from '@honk/vmm'
 import { defineCommand, type CommandContext } from './command.js'
 import type { KernelHypervisor } from '../services.js'
 import { describeError, parseGoInt, uptimeOf } from './format.js'
@@ -105,6 +105,10 @@ export const vm = defineCommand({
         await rec.ended
         return ctx.println(`vm: VM ${rec.id} stopped`)
       }
+    }
+    const name = args[0]
+    if (name !== undefined && name !== 'default' && !Object.hasOwn(DEMOS, name)) {
+      return ctx.println(`vm: unknown guest ${JSON.stringify(name)} (${Object.keys(DEMOS).filter((d) => d !== 'default').join(', ')}, linux; vm list, vm attach <id>, vm stop <id>)`)
     }
     const piece = table.pool.alloc(DEMO_PIECE)
     if (!piece) return ctx.println(`vm: no guest RAM free (${table.pool.inUse >> 20} of ${table.pool.size >> 20} MiB used by running VMs)`)
