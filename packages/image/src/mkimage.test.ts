@@ -109,6 +109,22 @@ describe('honk-mkimage: what works', () => {
     expect(() => parseCommand(['build', 'd', 'o', '--key', 'k', '--version=-1'])).toThrow(/--version "-1" is not a whole number/)
   })
 
+  it('writeFiles with force is all or nothing: when the second file cannot be placed, the first is put back as it was (never a new secret key beside the old public key)', async () => {
+    await writeFile(join(dir, 'pair'), 'old secret', { mode: 0o600 })
+    const before = await stat(join(dir, 'pair'))
+    await mkdir(join(dir, 'pair.pub')) // appeared after keygen's check: nothing can be renamed over it
+    await expect(writeFiles([{ path: join(dir, 'pair'), data: 'new secret', mode: 0o600 }, { path: join(dir, 'pair.pub'), data: 'new public', mode: 0o644 }], true)).rejects.toThrow(/pair\.pub/)
+    expect(await readFile(join(dir, 'pair'), 'utf8')).toBe('old secret')
+    expect((await stat(join(dir, 'pair'))).ino).toBe(before.ino) // the old file itself, put back
+    expect(Object.keys(await snapshot(dir)).filter((p) => p.includes('pair')).sort()).toEqual(['pair', 'pair.pub']) // the directory, and no .tmp- or .old- file
+    // And when both can be placed, both are new and nothing else is left.
+    await rm(join(dir, 'pair.pub'), { recursive: true })
+    await writeFile(join(dir, 'pair.pub'), 'old public')
+    await writeFiles([{ path: join(dir, 'pair'), data: 'new secret', mode: 0o600 }, { path: join(dir, 'pair.pub'), data: 'new public', mode: 0o644 }], true)
+    expect([await readFile(join(dir, 'pair'), 'utf8'), await readFile(join(dir, 'pair.pub'), 'utf8')]).toEqual(['new secret', 'new public'])
+    expect(Object.keys(await snapshot(dir)).filter((p) => p.includes('pair')).sort()).toEqual(['pair', 'pair.pub'])
+  })
+
   it('writeFiles is all or nothing: a name taken after the check fails the write, and the file already placed is removed', async () => {
     // keygen checks both names first; if the .pub appears in between, link(2) refuses it.
     await writeFile(join(dir, 'race.pub'), 'someone else')

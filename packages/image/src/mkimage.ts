@@ -8,7 +8,7 @@
  * the secret one belongs is told by its content, whatever the file is called.
  */
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
-import { close, closeSync, fsync, linkSync, openSync, renameSync, rmSync, statSync, write } from 'node:fs'
+import { close, closeSync, copyFileSync, fsync, linkSync, openSync, renameSync, rmSync, statSync, write } from 'node:fs'
 import { lstat, open, readFile, realpath, rm, stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
@@ -290,9 +290,28 @@ const incomplete = new Set<string>()
  * staged file's inode (never a file that was there before).
  */
 const linking = new Map<string, string>()
+/**
+ * `--force` over files that existed (destination → a second name of the old file, made before the
+ * first rename): an unfinished write puts every old file back, so an interrupted or failed
+ * `keygen --force` never leaves a new secret key beside the old public key.
+ */
+const replaced = new Map<string, string>()
 
-/** Removes every file of an unfinished write (synchronous: called from a signal handler). */
+/** Puts back every file `--force` was replacing (synchronous: called from a signal handler). */
+function restoreReplaced(): void {
+  for (const [path, old] of replaced) {
+    try {
+      renameSync(old, path) // atomic: the old file, whether or not the new one got there
+    } catch {
+      // Nothing to put back (already restored).
+    }
+  }
+  replaced.clear()
+}
+
+/** Removes every file of an unfinished write and puts back what it replaced (synchronous: called from a signal handler). */
 export function removeIncomplete(): void {
+  restoreReplaced()
   for (const [path, tmp] of linking) {
     try {
       const a = statSync(path)
@@ -391,17 +410,19 @@ function renameOver(tmp: string, path: string): void {
 
 /**
  * Writes files all or nothing: each is staged (written and synced next to its destination)
- * first; then, without `force`, each is placed only where nothing exists, with `force` renamed
- * over the old file (a fresh inode: a secret key never inherits an old file's mode). On failure
- * every staged and already placed file is removed.
+ * first; then, without `force`, each is placed only where nothing exists; with `force` an
+ * existing file gets a second name first and is then renamed over (a fresh inode: a secret key
+ * never inherits an old file's mode). On failure or interrupt every staged and newly placed file
+ * is removed and every replaced file put back.
  */
 export async function writeFiles(files: { path: string; data: string | Uint8Array; mode: number }[], force: boolean): Promise<void> {
   const staged: string[] = []
   const placed: string[] = []
   try {
     for (const f of files) staged.push(await stage(f.path, f.data, f.mode))
+    if (force) for (const f of files) keepOld(f.path)
     for (const [i, f] of files.entries()) {
-      if (force) renameOver(staged[i]!, f.path)
+      if (replaced.has(f.path)) renameOver(staged[i]!, f.path)
       else placeNew(staged[i]!, f.path)
       incomplete.delete(staged[i]!)
       staged[i] = ''
@@ -409,14 +430,40 @@ export async function writeFiles(files: { path: string; data: string | Uint8Arra
     }
     // The new names are durable once their directories are synced.
     for (const d of new Set(files.map((f) => dirname(resolve(f.path))))) await syncDir(d)
+    for (const f of files) {
+      const old = replaced.get(f.path)
+      replaced.delete(f.path)
+      if (old) rmSync(old, { force: true })
+    }
   } catch (e) {
     for (const t of staged) if (t) await rm(t, { force: true })
-    if (!force) for (const p of placed) await rm(p, { force: true })
+    for (const p of placed) if (!replaced.has(p)) await rm(p, { force: true })
+    restoreReplaced()
     throw e
   } finally {
     for (const t of staged) incomplete.delete(t)
     for (const f of files) incomplete.delete(f.path)
   }
+}
+
+/** `--force`: a second name for the file at `path`, if there is one, to put back if the write does not finish. */
+function keepOld(path: string): void {
+  let st
+  try {
+    st = statSync(path)
+  } catch {
+    return // nothing there: the new file is placed as a new one
+  }
+  if (!st.isFile()) return
+  const old = `${path}.old-${process.pid}-${randomBytes(4).toString('hex')}`
+  try {
+    linkSync(path, old)
+  } catch (e) {
+    const code = (e as { code?: string }).code
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw fsError(e, path)
+    copyFileSync(path, old) // a filesystem without hard links: a copy (mode included) to put back
+  }
+  replaced.set(path, old)
 }
 
 async function syncDir(dir: string): Promise<void> {
