@@ -22,6 +22,11 @@ export interface BlockHost {
   readonly dtlbStoreTagLo: Int32Array
   readonly dtlbStoreTagHi: Int32Array
   readonly dtlbStoreOff: Float64Array
+  /**
+   * Changes whenever a compiled block's memoised pages may no longer hold (`block.ts` access):
+   * with every data TLB flush, direct-window change and data-context change.
+   */
+  readonly memoKey: number
   /** 1 per 64-byte line of RAM (by RAM offset / 64) that holds decoded code. */
   readonly codeLines: Uint8Array
   /** The LR reservation's address (NaN: none); constant while generated code runs (it runs no LR or SC). */
@@ -45,6 +50,7 @@ export const BLOCK_HOST_MEMBERS = Object.keys({
   dtlbStoreTagLo: true,
   dtlbStoreTagHi: true,
   dtlbStoreOff: true,
+  memoKey: true,
   codeLines: true,
   reservation: true,
   stored: true,

@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ADDI, I, J, NOP, R, S, words } from './encode.test-helpers.js'
-import { CSR, CaptureUart, createSystem } from './index.js'
+import { CSR, CaptureUart, assemble, createSystem } from './index.js'
 import { compileBlock } from './block.js'
 import { BLOCK_HOST_MEMBERS } from './block-host.js'
 import { decode, type Decoded } from './decode.js'
@@ -29,7 +29,7 @@ function machine(program: number[] | Uint8Array, tier: Tier | undefined) {
 }
 
 function state(m: ReturnType<typeof machine>) {
-  return { x: Array.from({ length: 32 }, (_, i) => m.hart.getX(i)), pc: m.hart.pc, instret: m.hart.instret, mem: Array.from(m.bus.readBytes(DATA - 256, 512)), mcause: m.hart.getCsr(CSR.mcause), mepc: m.hart.getCsr(CSR.mepc), mtval: m.hart.getCsr(CSR.mtval) }
+  return { x: Array.from({ length: 32 }, (_, i) => m.hart.getX(i)), pc: m.hart.pc, instret: m.hart.instret, mem: Array.from(m.bus.readBytes(DATA - 256, 512)), moved: Array.from(m.bus.readBytes(MOVED - 256, 512)), mcause: m.hart.getCsr(CSR.mcause), mepc: m.hart.getCsr(CSR.mepc), mtval: m.hart.getCsr(CSR.mtval) }
 }
 
 /** Runs the program both ways in the same slices and compares after each. */
@@ -47,6 +47,9 @@ function compare(program: number[] | Uint8Array, setup: (m: ReturnType<typeof ma
     expect(state(a)).toEqual(state(b))
   }
 }
+
+/** Where a paged test may move the upper data page's mapping (`compiled code's memoised pages follow`). */
+const MOVED = DATA + 0x2000
 
 /** Where the paged tests put their data: two 4 KiB pages, VA DATA_VA - 4096 and DATA_VA, over the physical pages at DATA - 4096 and DATA. */
 const DATA_VA = 0x4000_4000
@@ -193,6 +196,71 @@ describe.each(['region', 'block'] as const)('the %s tier agrees with the interpr
           values.forEach((v, i) => m.hart.setX(5 + i, v))
           m.hart.privilege = 1
         }, [...slices, 100_000], tier)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('random code in S-mode with Sv39 on while, between slices, a data page is remapped, made read-only or unmapped (each with a remote SFENCE.VMA) or PMP closes one: what compiled code memoised follows (fast-check)', () => {
+    const V = 1n, R = 2n, W = 4n, A = 64n, D = 128n
+    const l0 = PT + 0x2000
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.tuple(fc.integer({ min: 1, max: 300 }), fc.constantFrom('remap', 'read-only', 'unmap', 'pmp', 'none')), { minLength: 1, maxLength: 6 }), (body, values, steps) => {
+        const n = body.length
+        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
+        compare(program, (m) => {
+          pagedData(m, false)
+          m.bus.writeBytes(MOVED - 256, new Uint8Array(512).map((_, i) => i * 7))
+          m.hart.setX(1, BigInt(DATA_VA))
+          m.hart.setX(3, 0n)
+          m.hart.setX(2, 40n)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+          m.hart.privilege = 1
+        }, [...steps.map(([slice]) => slice), 100_000], tier, (m, k) => {
+          const change = k === 0 ? 'none' : steps[k - 1]![1]
+          const upper = l0 + 4 * 8
+          const lower = l0 + 3 * 8
+          const pte = (pa: number) => m.bus.read(pa, 8)!
+          if (change === 'remap') m.bus.write(upper, 8, (BigInt((pte(upper) >> 10n & 0xfffffn) === BigInt(DATA >>> 12) ? MOVED >>> 12 : DATA >>> 12) << 10n) | V | R | W | A | D)
+          else if (change === 'read-only') m.bus.write(upper, 8, pte(upper) ^ W)
+          else if (change === 'unmap') m.bus.write(lower, 8, pte(lower) ^ V)
+          else if (change === 'pmp') {
+            // Entry 0: the data page at DATA (NAPOT 4 KiB) closed to S; entry 1: everything open.
+            m.hart.setCsr(CSR.pmpaddr0, BigInt(DATA / 4) | 0x1ffn)
+            m.hart.setCsr(CSR.pmpaddr0 + 1, (1n << 54n) - 1n)
+            m.hart.setCsr(CSR.pmpcfg0, 0x1f18n)
+          }
+          if (change === 'remap' || change === 'read-only' || change === 'unmap') m.hart.flushTranslations()
+        })
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('random code, paging off, while between slices PMP closes and opens the data to S and the hart moves between M and S (the direct window changes): compiled code follows the window (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.tuple(fc.integer({ min: 1, max: 150 }), fc.oneof(fc.constant(0), fc.integer({ min: -2, max: 2 })), fc.constantFrom(1, 3) as fc.Arbitrary<1 | 3>), { minLength: 1, maxLength: 8 }), (body, values, steps) => {
+        const n = body.length
+        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
+        compare(program, (m) => {
+          m.hart.setX(1, BigInt(DATA))
+          m.hart.setX(3, 0n)
+          m.hart.setX(2, 100n)
+          values.forEach((v, i) => m.hart.setX(5 + i, v))
+          m.hart.setCsr(CSR.pmpaddr0 + 1, (1n << 54n) - 1n)
+          m.hart.setCsr(CSR.pmpcfg0, 0x1f00n)
+          m.hart.privilege = 1
+        }, [...steps.map(([slice]) => slice), 100_000], tier, (m, k) => {
+          if (k === 0) return
+          const [, at, privilege] = steps[k - 1]!
+          // Entry 0: a 64-byte stretch near x1 closed to S (at 0: none), entry 1 open. A change of
+          // privilege alone flushes nothing: only the window's change drops the memos.
+          if (at !== 0) {
+            m.hart.setCsr(CSR.pmpaddr0, BigInt((DATA + at * 64) / 4) | 7n)
+            m.hart.setCsr(CSR.pmpcfg0, 0x1f18n)
+          }
+          m.hart.privilege = privilege
+        })
       }),
       { numRuns: 150 },
     )
@@ -471,5 +539,88 @@ describe.each(['region', 'block'] as const)('the %s tier agrees with the interpr
       }),
       { numRuns: 300 },
     )
+  })
+})
+
+describe("compiled code's page memos (block.ts access)", () => {
+  /** A hot loop loading from DATA + 64 on `tier` (undefined: the interpreter alone); traps go to a `j .` at BASE + 0x2000. */
+  function loop(tier: Tier | undefined) {
+    const m = machine(assemble(`
+        li t0, ${DATA}
+        li t2, 1000
+1:      ld t1, 64(t0)
+        add t3, t3, t1
+        addi t2, t2, -1
+        bnez t2, 1b
+2:      j 2b
+`, { base: BASE }).bytes, tier)
+    m.hart.pc = BASE
+    return m
+  }
+  /** The loop's `add` (after li t0, li t2 and the load), as the assembler lays it out. */
+  const ADD_AT = (() => {
+    const { symbols } = assemble(`li t0, ${DATA}\nli t2, 1000\nld t1, 64(t0)\nadd_at: add t3, t3, t1`, { base: BASE })
+    return symbols.get('add_at')! - BASE
+  })()
+  const outcome = (m: ReturnType<typeof machine>) => ({ pc: m.hart.pc, mcause: m.hart.getCsr(CSR.mcause), mtval: m.hart.getCsr(CSR.mtval), t2: m.hart.getX(7), t3: m.hart.getX(28), instret: m.hart.instret })
+
+  it('a loop compiled with paging on, then run in M-mode (its memo filled from the whole-RAM window), then in S-mode bare with PMP closing part of that page to S: the load faults (the window changed, nothing was flushed)', () => {
+    const run = (tier: Tier | undefined) => {
+      const m = loop(tier)
+      // 1. S-mode, Sv39 on (RAM identity-mapped by a gigapage): the loop compiles with page memos.
+      m.bus.write(PT + 2 * 8, 8, (0x80000n << 10n) | 0xcfn) // V R W X A D
+      m.hart.setCsr(CSR.satp, (8n << 60n) | BigInt(PT >>> 12))
+      m.hart.privilege = 1
+      m.hart.run(300)
+      // 2. Paging off, PMP: DATA + 64 (64 bytes) closed to S, open to M (not locked), the rest
+      // open; M-mode runs the loop, its memo now from the direct window (all RAM for M).
+      m.hart.setCsr(CSR.satp, 0n)
+      m.hart.setCsr(CSR.pmpaddr0 + 1, (1n << 54n) - 1n)
+      m.hart.setCsr(CSR.pmpaddr0, BigInt((DATA + 64) / 4) | 7n)
+      m.hart.setCsr(CSR.pmpcfg0, 0x1f18n)
+      m.hart.privilege = 3
+      m.hart.run(300)
+      // Stop at the `add` after the load (a run's first instruction is interpreted: the S-mode run
+      // must reach the load through the compiled loop).
+      m.hart.addBreakpoint(BASE + ADD_AT)
+      expect(m.hart.run(100).reason).toBe('breakpoint')
+      m.hart.removeBreakpoint(BASE + ADD_AT)
+      // 3. S-mode bare: the window is now the RAM past the closed stretch.
+      m.hart.privilege = 1
+      m.hart.run(300)
+      return outcome(m)
+    }
+    const compiled = run('block')
+    expect(compiled).toEqual(run(undefined))
+    expect(compiled.mcause).toBe(5n) // load access fault
+    expect(compiled.mtval).toBe(BigInt(DATA + 64))
+  })
+
+  it('S-mode with Sv39: the page remapped and a remote SFENCE.VMA between two runs: the compiled loop reads the new page', () => {
+    const run = (tier: Tier | undefined) => {
+      const m = loop(tier)
+      const V = 1n, R = 2n, W = 4n, X = 8n, A = 64n, D = 128n
+      // The first 2 MiB of RAM identity-mapped by 4 KiB pages (root → l1 → l0), so DATA's page has
+      // an entry of its own, later pointed at MOVED.
+      const l1 = PT + 0x1000
+      const l0 = PT + 0x2000
+      const pte = l0 + ((DATA - BASE) >>> 12) * 8
+      m.bus.write(PT + 2 * 8, 8, (BigInt(l1 >>> 12) << 10n) | V)
+      m.bus.write(l1, 8, (BigInt(l0 >>> 12) << 10n) | V)
+      for (let p = 0; p < 512; p++) m.bus.write(l0 + p * 8, 8, (BigInt((BASE >>> 12) + p) << 10n) | V | R | W | X | A | D)
+      m.hart.setCsr(CSR.satp, (8n << 60n) | BigInt(PT >>> 12))
+      m.bus.write(DATA + 64, 8, 1n)
+      m.bus.write(MOVED + 64, 8, 1000n)
+      m.hart.privilege = 1
+      m.hart.run(300)
+      m.bus.write(pte, 8, (BigInt(MOVED >>> 12) << 10n) | V | R | W | A | D)
+      m.hart.flushTranslations()
+      m.hart.run(300)
+      return outcome(m)
+    }
+    const compiled = run('block')
+    expect(compiled).toEqual(run(undefined))
+    // 300 instructions: 2 to set up, then 4 a pass; the second run's passes added 1000 each.
+    expect(compiled.t3).toBeGreaterThan(50_000n)
   })
 })

@@ -60,6 +60,8 @@ export interface Emit {
   exit(pc: string, count: string): string
   /** Statements after instruction `i` completed: control goes to `pc`. */
   jump(pc: string, i: number): string
+  /** Loads and stores memoise their page in closure variables of the function (see {@link access}). */
+  memo?: true
 }
 
 /**
@@ -74,6 +76,7 @@ const BLOCK_EMIT: Emit = {
   exit: (pc, count) => `ep = ${pc}; en = ${count}; break out`,
   jump: (pc, i) => `ep = ${pc}; en = n + ${i + 1}; break out`,
 }
+const MEMO_EMIT: Emit = { ...BLOCK_EMIT, memo: true }
 
 /**
  * Registers live in locals (`xl5`/`xh5`: the low and high halves of x5) while generated code
@@ -110,8 +113,15 @@ export function withLocals(body: string): { decl: string; body: string; flush: s
 /** The constants of a compiled function's prologue: the direct window, ramBase and the data TLB (constant while it runs: it writes no CSR, maps nothing, fences nothing). */
 export const PROLOGUE = 'const dlo = h.directLo, dhi = h.directHi, ramBase = h.ramBase, dc = h.dtlbCtx, ldLo = h.dtlbLoadTagLo, ldHi = h.dtlbLoadTagHi, ldOff = h.dtlbLoadOff, stLo = h.dtlbStoreTagLo, stHi = h.dtlbStoreTagHi, stOff = h.dtlbStoreOff, tm = ldLo.length - 1, cl = h.codeLines, rsv = h.reservation'
 
-/** Compiles the block starting at page offset `start` of a decode-cache page, or null when it is not worth it. */
-export function compileBlock(slots: readonly (Decoded | undefined)[], start: number): { fn: BlockFn; length: number } | null {
+/**
+ * Compiles the block starting at page offset `start` of a decode-cache page, or null when it is
+ * not worth it. `memo`: its loads and stores memoise their pages ({@link access}) — for code
+ * compiled while the data TLB serves data (paging on); where the direct window does, its one range
+ * test is cheaper than a memo, and measured, the memo's code made M-mode and S-mode bare code
+ * slower (packages/rv64/bench/nested.ts, 486/493 → 402/313 M instr/s).
+ */
+export function compileBlock(slots: readonly (Decoded | undefined)[], start: number, memo = false): { fn: BlockFn; length: number } | null {
+  const emit = memo ? MEMO_EMIT : BLOCK_EMIT
   const ds: Decoded[] = []
   const offs: number[] = []
   const codes: Generated[] = []
@@ -120,7 +130,7 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   while (ds.length < MAX_LENGTH) {
     const d = slots[off >>> 1]
     if (d === undefined || off + d.len > PAGE) break
-    const code = gen(d, ds.length, off - start, BLOCK_EMIT)
+    const code = gen(d, ds.length, off - start, emit)
     if (code === undefined) break
     ds.push(d)
     offs.push(off)
@@ -187,7 +197,8 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   const code = withLocals(body.join('\n'))
   const checks = lineChecks(ds, offs)
   const guard = checks.length === 0 ? '' : `if (${checks.join(' || ')}) {\nds[0].block = undefined\nds[0].hits = 0\nreturn 0\n}`
-  const source = `"use strict"\nreturn function block(h, xw, view, pc0, budget) {\n${guard}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = 0, en = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep\nreturn en\n}`
+  const memos = memoVariables(code.body)
+  const source = `"use strict"\n${memos.decl}\nreturn function block(h, xw, view, pc0, budget) {\n${guard}\n${memos.reset}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = 0, en = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep\nreturn en\n}`
   const fn = new Function('ds', 'slots', source)(ds, slots) as BlockFn
   return { fn, length: first }
 }
@@ -270,6 +281,61 @@ const offset = (size: number, kind: number, rel: number, i: number, x: Emit) => 
   return `let o\nif (va >= dlo && va + ${size} <= dhi) o = va - ramBase\nelse {\nconst vl = al | 0, vp = vl >>> 12, ti = vp & tm, w = vl & 4095\nif (${tagLo}[ti] === (vp | dc) && ${tagHi}[ti] === ((ah + (al > 0xffffffff ? 1 : al < 0 ? -1 : 0)) | 0) && w <= ${4096 - size}) o = ${off}[ti] + w\nelse { ${x.exit(x.pc(rel), x.done(i))} }\n}`
 }
 
+const LOAD_KIND = 1
+const STORE_KIND = 2
+
+/** The closure variable that memoises access site `i`'s page: `mp` the base register's page bits (its low word >> 12), `mh` its high word, `mo` the page's RAM offset. */
+export const MEMO_EMPTY = 0x40000000 // no low word >> 12 equals it
+
+/**
+ * `o`, the RAM offset of a load's or store's access (see {@link offset}), declared in the
+ * enclosing block. With `x.memo` (the block tier), first from the site's memo: the page of the
+ * base register's value this site last reached, and that page's RAM offset, kept in closure
+ * variables of the block function (`mp<i>`, `mh<i>`, `mo<i>`) across its calls. A hit is the base
+ * register in that page and the access inside it (`w`, the access's offset from the base
+ * register's page, in [0, 4096 − size]): int32 compares of the register's halves, no effective
+ * address, no TLB lookup. A miss takes {@link offset}'s path and memoises what it found — a data
+ * TLB hit, or the direct window when it holds the whole page. A memo is as valid as the TLB entry
+ * or window it came from: the block drops its memos at entry when `h.memoKey` changed (any data
+ * TLB flush, a change of the direct window, of the data context), and nothing inside a block
+ * changes them. A TLB entry evicted by another page's fill stays a valid translation until a flush.
+ */
+const access = (d: Decoded, size: number, kind: number, rel: number, i: number, x: Emit) => {
+  if (x.memo !== true) return `${ea(d, i, rel, x)}\n${offset(size, kind, rel, i, x)}`
+  const max = 4096 - size
+  const inPage = d.immN >= 0 ? `w <= ${max}` : `w >= 0 && w <= ${max}`
+  const memo = `mp${i} = bl >> 12; mh${i} = bh; mo${i} = o - w`
+  const [tagLo, tagHi, off] = kind === LOAD_KIND ? ['ldLo', 'ldHi', 'ldOff'] : ['stLo', 'stHi', 'stOff']
+  return `const bl = ${lo(d.rs1)}, bh = ${hi(d.rs1)}, w = (bl & 4095) + ${d.immN}
+let o
+if ((bl >> 12) === mp${i} && bh === mh${i} && ${inPage}) o = mo${i} + w
+else {
+const ah = bh, al = (bl >>> 0) + ${d.immN}
+if (ah >= 0x1fffff || ah <= -0x1fffff) { ${x.exit(x.pc(rel), x.done(i))} }
+const va = ah * 4294967296 + al
+if (va >= dlo && va + ${size} <= dhi) {
+o = va - ramBase
+if (${inPage} && va - w >= dlo && va - w + 4096 <= dhi) { ${memo} }
+} else {
+const vl = al | 0, vp = vl >>> 12, ti = vp & tm, wv = vl & 4095
+if (${tagLo}[ti] === (vp | dc) && ${tagHi}[ti] === ((ah + (al > 0xffffffff ? 1 : al < 0 ? -1 : 0)) | 0) && wv <= ${max}) {
+o = ${off}[ti] + wv
+if (${inPage}) { ${memo} }
+} else { ${x.exit(x.pc(rel), x.done(i))} }
+}
+}`
+}
+
+/** The declarations of the memo variables `body` names (see {@link access}), and the statement that empties them all. */
+export function memoVariables(body: string): { decl: string; reset: string } {
+  const sites = [...new Set([...body.matchAll(/\bmp(\d+)\b/g)].map((m) => Number(m[1])))].sort((a, b) => a - b)
+  if (sites.length === 0) return { decl: '', reset: '' }
+  return {
+    decl: `let mk = NaN, ${sites.map((s) => `mp${s} = ${MEMO_EMPTY}, mh${s} = 0, mo${s} = 0`).join(', ')}`,
+    reset: `if (mk !== h.memoKey) { mk = h.memoKey; ${sites.map((s) => `mp${s} = ${MEMO_EMPTY}`).join('; ')} }`,
+  }
+}
+
 function shiftLeft(rd: number, rs: number, sh: number): string {
   if (rd === 0) return ''
   if (sh === 0) return `${lo(rd)} = ${lo(rs)}\n${hi(rd)} = ${hi(rs)}`
@@ -321,11 +387,11 @@ export function gen(d: Decoded, i: number, rel: number, x: Emit): Generated | un
   const plain = (text: string) => ({ text, terminal: false })
   const branch = (cond: string) => ({ text: x.jump(`(${cond}) ? ${x.pc(rel + imm)} : ${pcNext}`, i), terminal: true, cond })
   const load = LOADS[d.op]
-  if (load) return plain(`{ ${ea(d, i, rel, x)}\n${offset(load[0], 1, rel, i, x)}\n${load[1](rd)} }`)
+  if (load) return plain(`{ ${access(d, load[0], LOAD_KIND, rel, i, x)}\n${load[1](rd)} }`)
   const store = STORES[d.op]
   // After the store, `h.stored` (drop decoded code it overwrote, clear an LR reservation it hit)
   // only when the line map says code lives in a line it touched or a reservation is held.
-  if (store) return plain(`{ ${ea(d, i, rel, x)}\n${offset(store[0], 2, rel, i, x)}\n${store[1](rs2)}\nif ((cl[o >>> 6] | cl[(o + ${store[0] - 1}) >>> 6]) !== 0 || rsv === rsv) { if (h.stored(o, ${store[0]}, va)) { ${x.exit(pcNext, x.done(i + 1))} } } }`)
+  if (store) return plain(`{ ${access(d, store[0], STORE_KIND, rel, i, x)}\n${store[1](rs2)}\nif ((cl[o >>> 6] | cl[(o + ${store[0] - 1}) >>> 6]) !== 0 || rsv === rsv) { if (h.stored(o, ${store[0]}, ${hi(d.rs1)} * 4294967296 + ((${lo(d.rs1)} >>> 0) + ${d.immN}))) { ${x.exit(pcNext, x.done(i + 1))} } } }`)
   switch (d.op) {
     case Op.LUI:
       return plain(rd === 0 ? '' : `${lo(rd)} = ${imm}\n${hi(rd)} = ${imm >> 31}`)

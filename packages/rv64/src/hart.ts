@@ -814,6 +814,23 @@ export class Hart implements BlockHost {
   private flushDtlb(): void {
     this.dtlbLoadTagLo.fill(-1)
     this.dtlbStoreTagLo.fill(-1)
+    this.memoGeneration++
+    this.updateMemoKey()
+  }
+
+  /**
+   * The key of compiled blocks' page memos (`block.ts` access): a memo holds while the data TLB
+   * entry or the direct window it came from holds, in the same data context. `memoGeneration`
+   * counts data TLB flushes and direct-window changes; the key is it with the context (`dctx`, or
+   * 32 while the direct window serves data), so a hart that goes back to a context (a U-mode
+   * program after the kernel's interrupt) finds its memos still good when nothing was flushed.
+   */
+  /** @internal BlockHost */
+  memoKey = 0
+  private memoGeneration = 0
+
+  private updateMemoKey(): void {
+    this.memoKey = this.memoGeneration * 64 + (this.dctx === this.dctx ? this.dctx : 32)
   }
 
   /** The RAM offset of the address with halves `vh`:`vl` from a data TLB hit (the access within its page), or −1. */
@@ -1104,6 +1121,7 @@ export class Hart implements BlockHost {
     } else this.dctx = dp === 3 ? NaN : dp | (s & MSTATUS.SUM ? 2 : 0) | (s & MSTATUS.MXR ? 4 : 0)
     this.dtlbCtx = this.dctx === this.dctx ? this.dctx << 20 : 1 << 30
     this.updateDirect()
+    this.updateMemoKey()
   }
 
   /**
@@ -1123,6 +1141,16 @@ export class Hart implements BlockHost {
   directHi = 0
 
   private updateDirect(): void {
+    const lo = this.directLo
+    const hi = this.directHi
+    this.setDirect()
+    if (this.directLo !== lo || this.directHi !== hi) {
+      this.memoGeneration++ // blocks' memos may hold pages of the old window
+      this.updateMemoKey()
+    }
+  }
+
+  private setDirect(): void {
     if (this.bus.shadowedPages.size !== 0 || this.xmode < 0) {
       this.directLo = this.directHi = 0
       return
@@ -1619,7 +1647,7 @@ export class Hart implements BlockHost {
               const block = d.block
               if (block === undefined) {
                 if (++d.hits >= this.blockThreshold) {
-                  const b = compileBlock(this.fetchSlots, off)
+                  const b = compileBlock(this.fetchSlots, off, this.dctx === this.dctx)
                   if (b !== null) this.jitStats.blocks++
                   d.block = b === null ? null : b.fn
                   d.blockLength = b === null ? 0 : b.length
