@@ -7,17 +7,18 @@ import { CSR, Hart } from './index.js'
 import { runWarmUp } from './warm-up.js'
 
 describe('warm-up', () => {
-  it('runs its program in M-mode, S-mode with Sv39, U-mode, S-mode on user pages (SUM) and S-mode at the top of the address space, and takes an interrupt', () => {
+  it('runs its program in M-mode, S-mode with Sv39, U-mode, S-mode on user pages (SUM), U-mode low in the address space and S-mode at its top, takes an interrupt, waits in WFI and wakes', () => {
     const { hart, deviceWrites, executed } = runWarmUp((o) => new Hart(o))
-    // 24 rounds of the body in each of 5 phases; 4 device stores a round.
-    expect(deviceWrites).toBe(5 * 24 * 4)
-    expect(executed).toBeGreaterThan(5 * 24 * 100)
+    // 24 rounds of the body in each of 6 phases; 4 device stores a round.
+    expect(deviceWrites).toBe(6 * 24 * 4)
+    expect(executed).toBeGreaterThan(6 * 24 * 100)
     // The last trap was the supervisor software interrupt, taken from S-mode with paging on.
     expect(hart.getCsr(CSR.mcause)).toBe((1n << 63n) | 1n)
     expect(hart.privilege).toBe(1)
     expect(hart.getCsr(CSR.satp) >> 60n).toBe(8n)
     expect(hart.getCsr(CSR.mstatus) & (1n << 18n)).not.toBe(0n) // SUM, set in the fourth phase
     expect(hart.getX(18)).toBe(BigInt.asUintN(64, -0x8000_0000n + 0x8000n)) // the last phase's data at the top
+    expect(hart.asleep).toBe(false) // woken from WFI by the interrupt enabled again
     expect(hart.getCsr(CSR.mie)).toBe(0n) // the handler's interrupt path ran
     // More distinct compiled blocks than V8 inlines at one call site (4): the site goes megamorphic.
     expect(hart.jitStats.blocks).toBeGreaterThan(4)

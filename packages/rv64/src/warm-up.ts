@@ -22,6 +22,8 @@ const ROOT = RAM + 0x4000
 const DATA = RAM + 0x8000
 /** 0xffff_ffff_8000_0000 (Sv39 gigapage 510), where Linux's kernel runs: a negative number. */
 const HIGH = -0x8000_0000
+/** 0x4000_0000 (Sv39 gigapage 1), a user program's low addresses. */
+const LOW = 0x4000_0000
 
 const R = (f7: number, rs2: number, rs1: number, f3: number, rd: number, op: number) => ((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0
 const I = (imm: number, rs1: number, f3: number, rd: number, op: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0
@@ -60,6 +62,9 @@ function body(): number[] {
   // A store into a line of decoded code (x19: the main loop; the same word back): the decode
   // cache drops the line and the block on it, as self-modifying code and loaders make it do.
   w.push(I(0, 19, 2, 20, 0x03), S(0, 20, 19, 2))
+  // JALR forward by a positive offset, then back by a negative one (x21 from AUIPC).
+  w.push(0x17 | (21 << 7), I(12, 21, 0, 0, 0x67), I(1, 14, 0, 14, 0x13))
+  w.push(0x17 | (21 << 7), I(24, 21, 0, 21, 0x13), I(-12, 21, 0, 0, 0x67))
   w.push(ECALL, I(0, 1, 0, 0, 0x67)) // ecall; ret
   return w
 }
@@ -101,12 +106,19 @@ export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceW
   bus.view.setBigUint64(ROOT - RAM + 2 * 8, (BigInt(RAM >>> 12) << 10n) | 0xcfn, true)
   bus.view.setBigUint64(ROOT - RAM, 0xc7n, true)
   hart.setCsr(CSR.mtvec, BigInt(HANDLER))
-  // M-mode bare; S-mode with Sv39; U-mode on user pages; S-mode on user pages with SUM; S-mode
-  // at the top of the address space, where Linux runs (pcs and addresses negative numbers).
-  for (const [priv, user, high] of [[3, false, false], [1, false, false], [0, true, false], [1, true, false], [1, false, true]] as const) {
-    hart.pc = high ? HIGH + (CODE - RAM) : CODE
+  // V8 gives a function its feedback vector (where sites record what they saw) only after a few
+  // calls: sites that ran only in the first calls recorded nothing, and the boot's first trap at
+  // a slice's start deoptimised the loop ("insufficient type feedback"). So some calls first.
+  for (let i = 0; i < 16; i++) hart.run(1)
+  // M-mode bare; S-mode with Sv39; U-mode on user pages; S-mode on user pages with SUM; U-mode
+  // low in the address space, where a program's code and data are (pcs and addresses whose low
+  // word is below 2^31: a JALR's sum of halves then fits an int32, which V8 had not seen and
+  // deoptimised the loop for); S-mode at the top of the address space, where Linux runs (pcs
+  // and addresses negative numbers).
+  for (const [priv, user, at] of [[3, false, CODE], [1, false, CODE], [0, true, CODE], [1, true, CODE], [0, true, LOW], [1, false, HIGH]] as const) {
+    hart.pc = at === CODE ? CODE : at + (CODE - RAM)
     hart.setX(19, BigInt(hart.pc))
-    hart.setX(18, BigInt(high ? HIGH + (DATA - RAM) : DATA))
+    hart.setX(18, BigInt(at === CODE ? DATA : at + (DATA - RAM)))
     hart.setX(2, BigInt(MMIO))
     hart.setX(3, 24n)
     hart.setX(4, 15n)
@@ -122,6 +134,7 @@ export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceW
       bus.view.setBigUint64(ROOT - RAM + 3 * 8, (BigInt(RAM >>> 12) << 10n) | 0xcfn | u, true)
       bus.view.setBigUint64(ROOT - RAM, 0xc7n | u, true)
       bus.view.setBigUint64(ROOT - RAM + 510 * 8, (BigInt(RAM >>> 12) << 10n) | 0xcfn, true) // HIGH → RAM
+      bus.view.setBigUint64(ROOT - RAM + 1 * 8, (BigInt(RAM >>> 12) << 10n) | 0xdfn, true) // LOW → RAM, user
       if (s) hart.setX(18, BigInt(DATA + 0x4000_0000))
       hart.setCsr(CSR.satp, (8n << 60n) | BigInt(ROOT >>> 12)) // Sv39 (a satp write flushes the TLB)
       if (user && priv === 1) hart.setCsr(CSR.mstatus, hart.getCsr(CSR.mstatus) | MSTATUS.SUM)
@@ -135,8 +148,12 @@ export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceW
   hart.setCsr(MIE, 2n)
   hart.setSoftIrq(IRQ.SSI, true)
   executed += hart.run(100).executed
-  // WFI with nothing pending (the handler cleared mie): the hart waits.
+  // WFI with nothing pending (the handler cleared mie): the hart waits; a run while it waits
+  // returns at once; the interrupt enabled again wakes it (a host's run loop does all three).
   hart.pc = CODE + 0x40
+  executed += hart.run(100).executed
+  executed += hart.run(100).executed
+  hart.setCsr(MIE, 2n)
   executed += hart.run(100).executed
   return { hart, deviceWrites, executed }
 }
