@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it, vi } from 'vitest'
-import { Bus, Hart, assemble } from './index.js'
+import { Bus, CSR, Hart, assemble } from './index.js'
 import { SharedRam } from './shared-ram.js'
 
 const BASE = 0x8000_0000
@@ -89,5 +89,64 @@ describe('AMOs and SC on a shared RAM (Atomics) agree with the plain path', () =
     } finally {
       fence.mockRestore()
     }
+  })
+})
+
+describe('page-table A/D updates on a shared RAM', () => {
+  /**
+   * S-mode, Sv39: VA 0x4000_0000 → a 4 KiB PTE with A clear, pointing at page P1 (holding 11).
+   * Between the walk's read of that PTE and its write-back of A, "another hart" (a hook on the
+   * hart's DataView, which the walk reads PTEs through) replaces it with one pointing at P2
+   * (holding 22). The write-back must not put the old PTE back.
+   */
+  function race(shared: boolean) {
+    const ram = 1 << 20
+    const bus = new Bus({ ramSize: ram, ...(shared ? { buffer: new SharedArrayBuffer(ram) } : {}) })
+    const hart = new Hart({ hartId: 0, bus, clock: { mtime: () => 0n } })
+    const root = BASE + 0x1_0000
+    const l1 = root + 0x1000
+    const l0 = root + 0x2000
+    const P1 = BASE + 0x2_0000
+    const P2 = BASE + 0x3_0000
+    const V = 1n, R = 2n, W = 4n, X = 8n, A = 64n, D = 128n
+    bus.write(root + 2 * 8, 8, (BigInt(BASE >>> 12) << 10n) | V | R | W | X | A | D) // the code: gigapage 2, identity
+    bus.write(root + 1 * 8, 8, (BigInt(l1 >>> 12) << 10n) | V)
+    bus.write(l1, 8, (BigInt(l0 >>> 12) << 10n) | V)
+    const pteAddr = l0
+    const old = (BigInt(P1 >>> 12) << 10n) | V | R | W // A clear
+    const replaced = (BigInt(P2 >>> 12) << 10n) | V | R | W
+    bus.write(pteAddr, 8, old)
+    bus.write(P1, 8, 11n)
+    bus.write(P2, 8, 22n)
+    bus.writeBytes(BASE, assemble('li t0, 0x40000000\nld t1, 0(t0)\nwfi', { base: BASE }).bytes)
+    hart.setCsr(CSR.satp, (8n << 60n) | BigInt(root >>> 12))
+    hart.privilege = 1
+    hart.pc = BASE
+    const view = bus.view
+    let raced = false
+    view.getBigUint64 = function (this: DataView, o: number, le?: boolean) {
+      const v = DataView.prototype.getBigUint64.call(this, o, le)
+      if (o === pteAddr - BASE && !raced) {
+        raced = true
+        DataView.prototype.setBigUint64.call(this, o, replaced, true) // the other hart's store, after our read
+      }
+      return v
+    }
+    hart.run(10)
+    return { loaded: hart.getX(6), pte: bus.read(pteAddr, 8)!, raced, replaced, A }
+  }
+
+  it('a PTE replaced between the walk reading it and setting A is not put back: the walk starts again and uses the new PTE (compare-and-swap, privileged 4.3.2)', () => {
+    const r = race(true)
+    expect(r.raced).toBe(true)
+    expect(r.pte).toBe(r.replaced | r.A)
+    expect(r.loaded).toBe(22n)
+  })
+
+  it('(on a RAM of its own, one hart, nothing can race: the plain write-back, as before)', () => {
+    const r = race(false)
+    expect(r.raced).toBe(true)
+    // The hook's store is lost to the plain read-modify-write — what a shared RAM must not do.
+    expect(r.pte).not.toBe(r.replaced | r.A)
   })
 })

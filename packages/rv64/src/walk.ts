@@ -164,8 +164,9 @@ export function walk(h: WalkHost, va: number, kind: Access, priv: Privilege, mod
     // A and D are updated by the hart (as QEMU does), written back to the PTE.
     const want = PTE_A | (kind === STORE ? PTE_D : 0)
     if ((flags & want) !== want) {
+      const read = pte
       pte |= BigInt(want)
-      h.view.setBigUint64(pteAddr - h.ramBase, pte, true)
+      if (!setAccessedDirty(h, pteAddr - h.ramBase, read, pte)) return walk(h, va, kind, priv, mode)
     }
     const pageMask = (1n << BigInt(9 * level)) - 1n
     const ppage = Number((ppn & ~pageMask) | ((u >> 12n) & pageMask))
@@ -246,8 +247,9 @@ export function walkV(h: WalkHost, va: number, kind: Access, perm: Access, priv:
       if ((flags & want) !== want) {
         // The A/D update is a store to the PTE's guest physical address: the G stage must allow it.
         const wAddr = gStage(h, pteGpa, STORE, kind, u, TINST_PTE_WRITE)
+        const read = pte
         pte |= BigInt(want)
-        h.view.setBigUint64(wAddr - h.ramBase, pte, true)
+        if (!setAccessedDirty(h, wAddr - h.ramBase, read, pte)) return walkV(h, va, kind, perm, priv)
       }
       vsFlags = Number(pte & 0xffn)
       gpa = (((ppn & ~pageMask) | ((u >> 12n) & pageMask)) << 12n) | (u & 0xfffn)
@@ -308,8 +310,9 @@ export function gStage(h: WalkHost, gpa: bigint, perm: Access, kind: Access, va:
     if (!allowedG(flags, perm, h.mstatus)) throw guestPageFault(kind, va, gpa, tinst)
     const want = PTE_A | (perm === STORE ? PTE_D : 0)
     if ((flags & want) !== want) {
+      const read = pte
       pte |= BigInt(want)
-      h.view.setBigUint64(pteAddr - h.ramBase, pte, true)
+      if (!setAccessedDirty(h, pteAddr - h.ramBase, read, pte)) return gStage(h, gpa, perm, kind, va, tinst)
     }
     h.lastGFlags = Number(pte & 0xffn)
     return Number((((ppn & ~pageMask) | ((gpa >> 12n) & pageMask)) << 12n) | (gpa & 0xfffn))
@@ -320,6 +323,24 @@ export function gStage(h: WalkHost, gpa: bigint, perm: Access, kind: Access, va:
  * A PTE's bits 63:54 (given some are set) make it invalid: Svpbmt's PBMT (62:61) is allowed only
  * when `envcfg` has PBMTE, on a leaf, and not 3; N (63, Svnapot) and 60:54 are reserved here.
  */
+/**
+ * Writes back a PTE read as `read` with A (and D) set, as `updated`, at RAM offset `o`. The update
+ * must be atomic with respect to other accesses to the PTE and happen only if the PTE still
+ * holds what the walk read (privileged spec 1.12, 4.3.2 step 7): on a RAM shared with harts on other
+ * threads, a compare-and-swap; false when another hart changed the PTE meanwhile, and the walk
+ * starts again. (A plain read-modify-write could put back a PTE that the other hart had just
+ * replaced — Linux changing a mapping while a hart on another thread sets its A bit.)
+ */
+function setAccessedDirty(h: WalkHost, o: number, read: bigint, updated: bigint): boolean {
+  const shared = h.bus.shared
+  if (shared === undefined || (o & 7) !== 0) {
+    h.view.setBigUint64(o, updated, true)
+    return true
+  }
+  const words = new BigUint64Array(shared, 0, shared.byteLength >>> 3)
+  return Atomics.compareExchange(words, o >>> 3, read, updated) === read
+}
+
 export function badHigh(pte: bigint, envcfg: bigint): boolean {
   const high = pte >> 54n
   if ((envcfg & MENVCFG.PBMTE) === 0n || (high & ~0x180n) !== 0n) return true
