@@ -92,8 +92,11 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
                               display device given, adds virtio-gpu, -keyboard and -tablet
   --screenshot <file.png>     the display (virtio-gpu scanout 0) as a PNG when the machine
                               exits, like QEMU's screendump
-  -cpu rv64[,h=true]           the harts; h=true (or on) adds the hypervisor extension (H, as
-                              QEMU's; riscv,isa then has the 'h'), e.g. for Linux's KVM
+  -cpu rv64[,h=true][,sstc=false]
+                              the harts; h=true (or on) adds the hypervisor extension (H, as
+                              QEMU's; riscv,isa then has the 'h'), e.g. for Linux's KVM;
+                              sstc=false: the device tree does not offer Sstc (Linux then sets
+                              its timer through SBI calls)
   --nographic, -M/-machine virt, -serial stdio|mon:stdio,
   -accel tcg                  accepted for QEMU compatibility: they ask for what the machine is
                               (the console is always stdio; Ctrl-A x quits)
@@ -219,6 +222,12 @@ function rest(where: string, kv: Map<string, string>, what = 'not supported'): v
 }
 
 /** An ISA string with the hypervisor extension: `h` after the single letters, as QEMU writes it (`rv64imafdch_zicsr…`). */
+/** `riscv,isa` for `-cpu rv64[,h=…][,sstc=…]`: the hart's ISA, with H, without Sstc. */
+export function cpuIsa(hypervisor: boolean, withoutSstc: boolean): string {
+  const isa = withoutSstc ? DEFAULT_ISA.split('_').filter((e) => e !== 'sstc').join('_') : DEFAULT_ISA
+  return hypervisor ? withHypervisor(isa) : isa
+}
+
 export function withHypervisor(isa: string): string {
   const m = /^(rv\d+[a-z]*?)(h?)((?:_.*)?)$/.exec(isa)
   return m ? `${m[1]}h${m[3]}` : isa
@@ -297,13 +306,18 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   }
   // -cpu rv64 is what the machine is; QEMU's h=true|on (h=false|off) turns on the H extension.
   let hypervisor = false
+  let withoutSstc = false
   if (single.cpu) {
     const kv = parseKeyval(single.cpu.flag, single.cpu.value, 'model')
     if (take(kv, 'model') !== 'rv64') throw new UsageError(`${label('cpu')}: not supported: the only CPU model is rv64 (QEMU's default for virt)`)
     const h = take(kv, 'h')
     if (h !== undefined && !['true', 'on', 'false', 'off'].includes(h)) throw new UsageError(`${label('cpu')}: h=${h}: true, on, false or off`)
     hypervisor = h === 'true' || h === 'on'
-    if (kv.size > 0) throw new UsageError(`${label('cpu')}: not supported: only rv64 and its h=true|false (the hypervisor extension)`)
+    // QEMU's sstc=false: the device tree does not offer Sstc, so Linux sets its timer through SBI.
+    const sstc = take(kv, 'sstc')
+    if (sstc !== undefined && !['true', 'on', 'false', 'off'].includes(sstc)) throw new UsageError(`${label('cpu')}: sstc=${sstc}: true, on, false or off`)
+    withoutSstc = sstc === 'false' || sstc === 'off'
+    if (kv.size > 0) throw new UsageError(`${label('cpu')}: not supported: only rv64 and its h=true|false (the hypervisor extension) and sstc=true|false`)
   }
   let web: DisplaySpec['web']
   if (single.display) {
@@ -531,7 +545,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   const initrd = val('initrd')
   const readOnlyDrives = attached.flatMap((d, i) => (d.readOnly ? [i] : []))
   return {
-    config: { harts, memory, bios, clock, mmu, ...(hypervisor ? { hypervisor, isa: withHypervisor(DEFAULT_ISA) } : {}), ...(append !== undefined ? { bootargs: append } : {}), ...(seed !== undefined ? { seed } : {}), ...(parallel ? { sharedMemory: true } : {}) },
+    config: { harts, memory, bios, clock, mmu, ...(hypervisor || withoutSstc ? { isa: cpuIsa(hypervisor, withoutSstc) } : {}), ...(hypervisor ? { hypervisor } : {}), ...(append !== undefined ? { bootargs: append } : {}), ...(seed !== undefined ? { seed } : {}), ...(parallel ? { sharedMemory: true } : {}) },
     ...(bios === 'firmware' ? { firmware: biosValue } : {}),
     ...(kernel ? { kernel } : {}),
     ...(initrd ? { initrd } : {}),

@@ -55,7 +55,7 @@ export interface GuestTreeConfig {
   readonly bootargs?: string
   readonly initrd?: { readonly start: number; readonly end: number }
   readonly devices?: readonly GuestDeviceNode[]
-  /** `riscv,isa` (default `@honk/sbi`'s DEFAULT_ISA). */
+  /** `riscv,isa` (default {@link GUEST_ISA}). */
   readonly isa?: string
   /** Default `riscv,sv48`. */
   readonly mmuType?: string
@@ -71,9 +71,16 @@ const reg = (base: number, size: number): Uint8Array => prop.wide([BigInt(base),
  * initrd) and only the devices the VM really has — a node for a device that is not there would
  * make the guest touch an address nothing answers, which ends it.
  */
+/**
+ * A guest's default `riscv,isa`: the hart's ({@link DEFAULT_ISA}) without Sstc — the VMM leaves
+ * henvcfg.STCE clear (a guest's `stimecmp` would raise a virtual-instruction exception), so its
+ * guests set their timer through SBI, which the VMM serves.
+ */
+export const GUEST_ISA = DEFAULT_ISA.split('_').filter((e) => e !== 'sstc').join('_')
+
 export function guestDeviceTree(c: GuestTreeConfig): FdtNode {
   if (!Number.isInteger(c.vcpus) || c.vcpus < 1) throw new VmError('VM_CONFIG', `${c.vcpus} vCPUs in a device tree`)
-  const isa = c.isa ?? DEFAULT_ISA
+  const isa = c.isa ?? GUEST_ISA
   const { base: isaBase, extensions } = splitIsa(isa)
   const cpuPh = (i: number): number => 1 + 2 * i
   const intcPh = (i: number): number => 2 + 2 * i
