@@ -107,8 +107,11 @@ describe.skipIf(!run)("honk mode: vm linux on honk's network", () => {
       expect(report).toContain('honk-init: net fetch: 100000')
       expect(report).toContain(`honk-init: net fetch hash: ${initHash(body)}`)
       expect(report).toContain('honk-init: all checks passed')
-      // Hart 1 runs nothing of the kernel's (it idles in wfi): what it retired is guest code.
-      expect(after[1]! - before[1]!).toBeGreaterThan(10_000_000n)
+      // Hart 1 runs nothing of the kernel's (it idles in wfi, retiring nothing): what it retired is
+      // guest code. How much is not fixed: the guest's second vCPU is mostly idle, and the split
+      // of the guest's work between the harts follows the timing (measured at ff563d0: 35.8 M on
+      // hart 0 and 21.0 M on hart 1; with the page memos 44.8 M and 9.9 M, the total alike).
+      expect(after[1]! - before[1]!).toBeGreaterThan(1_000_000n)
       expect(after[0]! - before[0]!).toBeGreaterThan(10_000_000n)
       await session.waitFor('vm: guest halted (SBI shutdown)', 120_000)
       await session.waitFor('honk> ', 30_000)

@@ -28,4 +28,4 @@ export { VCpu, VM, type GuestConsole, type HaltReason, type HostRegion, type Vcp
 export { demoVm, outcomeMessage, runVm, runVmAsync, type DemoVm, type RunVmAsyncOptions, type RunVmOptions, type VmOutcome } from './run.js'
 export { DEMOS, demoByName, runDemo, runDemoAsync, type DemoName, type DemoSpec } from './demos.js'
 export { VirtualPlic } from './vplic.js'
-export { LINUX_VM_PLIC, LINUX_VM_VIRTIO, bootLinux, guestDeviceTree, linuxVm, parseLinuxImage, type LinuxVmOptions, type GuestDeviceNode, type GuestTreeConfig, type LinuxBootOptions, type LinuxImageHeader, type LinuxLayout } from './linux.js'
+export { GUEST_ISA, LINUX_VM_PLIC, LINUX_VM_VIRTIO, bootLinux, guestDeviceTree, linuxVm, parseLinuxImage, type LinuxVmOptions, type GuestDeviceNode, type GuestTreeConfig, type LinuxBootOptions, type LinuxImageHeader, type LinuxLayout } from './linux.js'
