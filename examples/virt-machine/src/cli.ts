@@ -27,7 +27,7 @@ import { readFile, stat } from 'node:fs/promises'
 import type { BlockDevice } from '@honk/block'
 import { FileBlockDevice } from '@honk/block/node'
 import { HonkError } from '@honk/errors'
-import { DEFAULT_ISA } from '@honk/sbi'
+import { DEFAULT_ISA, withoutExtension } from '@honk/sbi'
 import { serve } from '@honk/p9'
 import { HostFS } from '@honk/vfs/node'
 import { NvmeController, VirtioBlk, VirtioNet, VirtioP9, VirtioPci, VirtioRng, type FramePort, type P9Handler, type VirtioDevice } from '@honk/virtio'
@@ -224,7 +224,7 @@ function rest(where: string, kv: Map<string, string>, what = 'not supported'): v
 /** An ISA string with the hypervisor extension: `h` after the single letters, as QEMU writes it (`rv64imafdch_zicsr…`). */
 /** `riscv,isa` for `-cpu rv64[,h=…][,sstc=…]`: the hart's ISA, with H, without Sstc. */
 export function cpuIsa(hypervisor: boolean, withoutSstc: boolean): string {
-  const isa = withoutSstc ? DEFAULT_ISA.split('_').filter((e) => e !== 'sstc').join('_') : DEFAULT_ISA
+  const isa = withoutSstc ? withoutExtension(DEFAULT_ISA, 'sstc') : DEFAULT_ISA
   return hypervisor ? withHypervisor(isa) : isa
 }
 

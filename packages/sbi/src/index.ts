@@ -70,7 +70,7 @@ export {
   type PropInit,
 } from './props.js'
 export { formatDts, formatValue, type FormatDtsOptions } from './dts.js'
-export { virtDeviceTree, splitIsa, DEFAULT_ISA, type VirtConfig } from './virt.js'
+export { virtDeviceTree, splitIsa, withoutExtension, DEFAULT_ISA, type VirtConfig } from './virt.js'
 export {
   Firmware,
   DBCN_CHUNK,

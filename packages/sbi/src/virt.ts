@@ -46,6 +46,11 @@ export interface VirtConfig {
  */
 export const DEFAULT_ISA = 'rv64imafdc_zicsr_zifencei_zba_zbb_zbs_sstc'
 
+/** `isa` without the multi-letter extension `ext` (`rv64imac_zicsr_sstc`, `sstc` → `rv64imac_zicsr`). */
+export function withoutExtension(isa: string, ext: string): string {
+  return isa.split('_').filter((e, i) => i === 0 || e !== ext).join('_')
+}
+
 /**
  * `riscv,isa-base` and `riscv,isa-extensions` from an ISA string: `rv64imafdc_zicsr` →
  * `rv64i` and `i m a f d c zicsr`. `g` expands to `imafd` + `zicsr` + `zifencei`.

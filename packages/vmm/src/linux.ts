@@ -5,7 +5,7 @@
  * VS-mode, paging off).
  */
 import { VIRT_MAP, VIRT_TIMEBASE_HZ } from '@honk/riscv'
-import { DEFAULT_ISA, buildFdt, node, prop, splitIsa, type FdtNode, type PropInit } from '@honk/sbi'
+import { DEFAULT_ISA, buildFdt, withoutExtension, node, prop, splitIsa, type FdtNode, type PropInit } from '@honk/sbi'
 import { MEGAPAGE_SIZE, PAGE_SIZE } from './constants.js'
 import { VmError } from './errors.js'
 import type { HonkError } from '@honk/errors'
@@ -76,7 +76,7 @@ const reg = (base: number, size: number): Uint8Array => prop.wide([BigInt(base),
  * henvcfg.STCE clear (a guest's `stimecmp` would raise a virtual-instruction exception), so its
  * guests set their timer through SBI, which the VMM serves.
  */
-export const GUEST_ISA = DEFAULT_ISA.split('_').filter((e) => e !== 'sstc').join('_')
+export const GUEST_ISA = withoutExtension(DEFAULT_ISA, 'sstc')
 
 export function guestDeviceTree(c: GuestTreeConfig): FdtNode {
   if (!Number.isInteger(c.vcpus) || c.vcpus < 1) throw new VmError('VM_CONFIG', `${c.vcpus} vCPUs in a device tree`)
