@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ADDI, I, J, NOP, R, S, words } from './encode.test-helpers.js'
 import { CSR, CaptureUart, assemble, createSystem } from './index.js'
-import { compileBlock } from './block.js'
+import { compileBlock, compiledSources } from './block.js'
 import { BLOCK_HOST_MEMBERS } from './block-host.js'
 import { decode, type Decoded } from './decode.js'
 
@@ -594,6 +594,41 @@ describe("compiled code's page memos (block.ts access)", () => {
     expect(compiled).toEqual(run(undefined))
     expect(compiled.mcause).toBe(5n) // load access fault
     expect(compiled.mtval).toBe(BigInt(DATA + 64))
+  })
+
+  it('two machines run the same loop with Sv39, its data page mapped to different RAM: they share the compiled source, not its memos (slices interleaved)', () => {
+    const start = (tier: Tier | undefined, moved: boolean) => {
+      const m = loop(tier)
+      const V = 1n, R = 2n, W = 4n, X = 8n, A = 64n, D = 128n
+      const l1 = PT + 0x1000
+      const l0 = PT + 0x2000
+      m.bus.write(PT + 2 * 8, 8, (BigInt(l1 >>> 12) << 10n) | V)
+      m.bus.write(l1, 8, (BigInt(l0 >>> 12) << 10n) | V)
+      for (let p = 0; p < 512; p++) m.bus.write(l0 + p * 8, 8, (BigInt((BASE >>> 12) + p) << 10n) | V | R | W | X | A | D)
+      // The second machine's DATA page is the RAM at MOVED.
+      if (moved) m.bus.write(l0 + ((DATA - BASE) >>> 12) * 8, 8, (BigInt(MOVED >>> 12) << 10n) | V | R | W | A | D)
+      m.hart.setCsr(CSR.satp, (8n << 60n) | BigInt(PT >>> 12))
+      m.bus.write(DATA + 64, 8, 1n)
+      m.bus.write(MOVED + 64, 8, 1000n)
+      m.hart.privilege = 1
+      return m
+    }
+    const a = start('block', false)
+    const b = start('block', true)
+    const aRef = start(undefined, false)
+    const bRef = start(undefined, true)
+    for (const n of [300, 7, 300, 41, 300]) {
+      const sources = compiledSources()
+      for (const m of [a, aRef]) m.hart.run(n)
+      // The loop's block compiled on machine a (by its first slice) is b's too: no new source.
+      const afterA = compiledSources()
+      for (const m of [b, bRef]) m.hart.run(n)
+      if (n === 300 && sources > 0) expect(compiledSources()).toBe(afterA)
+      expect(outcome(a)).toEqual(outcome(aRef))
+      expect(outcome(b)).toEqual(outcome(bRef))
+    }
+    expect(a.hart.getX(28) * 1000n).toBe(b.hart.getX(28)) // each read its own page
+    expect(compiled(b, BASE + ADD_AT - 4)).toBe(true)
   })
 
   it('S-mode with Sv39: the page remapped and a remote SFENCE.VMA between two runs: the compiled loop reads the new page', () => {

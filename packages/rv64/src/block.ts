@@ -199,8 +199,35 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   const guard = checks.length === 0 ? '' : `if (${checks.join(' || ')}) {\nds[0].block = undefined\nds[0].hits = 0\nreturn 0\n}`
   const memos = memoVariables(code.body)
   const source = `"use strict"\n${memos.decl}\nreturn function block(h, xw, view, pc0, budget) {\n${guard}\n${memos.reset}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = 0, en = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep\nreturn en\n}`
-  const fn = new Function('ds', 'slots', source)(ds, slots) as BlockFn
+  const fn = blockFactory(source)(ds, slots)
   return { fn, length: first }
+}
+
+/** How many distinct block sources this thread has compiled and keeps (for tests and benchmarks). */
+export function compiledSources(): number {
+  return factories.size
+}
+
+/** Compiled block sources of this thread, by source text (see {@link blockFactory}). */
+const factories = new Map<string, (ds: readonly Decoded[], slots: readonly (Decoded | undefined)[]) => BlockFn>()
+/** The most sources {@link factories} keeps (a Linux boot compiles a few hundred; oldest dropped first). */
+const MAX_FACTORIES = 8192
+
+/**
+ * The function that makes a block of this source for its records (`ds`, `slots`). One per
+ * distinct source in the thread: the blocks it makes are closures of one function literal, so V8
+ * compiles and optimises their code once, and every hart, machine or page holding the same code
+ * (the same instructions at the same offsets from the block's start) reuses it. Without it each
+ * hart of an SMP guest, and each boot in a process, paid V8's optimising compile of every block again.
+ */
+function blockFactory(source: string): (ds: readonly Decoded[], slots: readonly (Decoded | undefined)[]) => BlockFn {
+  let factory = factories.get(source)
+  if (factory === undefined) {
+    factory = new Function('ds', 'slots', source) as (ds: readonly Decoded[], slots: readonly (Decoded | undefined)[]) => BlockFn
+    if (factories.size >= MAX_FACTORIES) factories.delete(factories.keys().next().value!)
+    factories.set(source, factory)
+  }
+  return factory
 }
 
 /**

@@ -7,7 +7,8 @@
  * first `run()` of a process first runs this small program on a scratch hart of its own (its own
  * RAM, bus and device; nothing of the caller's is touched): every integer operation, every load
  * and store width to RAM and to a device, branches both ways, ecall, mret and an interrupt, in
- * M-mode and then in S-mode with Sv39 on, through the interpreter and through compiled blocks. It takes about 10 000 instructions (a few ms).
+ * M-mode and then in S-mode with Sv39 on, through compiled blocks and then through the interpreter
+ * alone, fetches across a page's end included. It takes about 20 000 instructions (a few ms).
  */
 import { CSR, IRQ, MSTATUS, VIRT_MAP } from '@honk/riscv'
 import { Bus, type Clock } from './bus.js'
@@ -39,7 +40,7 @@ const MCAUSE = CSR.mcause
 const MEPC = CSR.mepc
 const MIE = CSR.mie
 
-/** The body (a function: returns through x1): x18 RAM data, x2 the device, x5–x7 operands, x3 the loop counter, x4 15. */
+/** The body (a function: returns through x1): x18 RAM data, x23 its alias (see there), x2 the device, x5–x7 operands, x3 the loop counter, x4 15. */
 function body(): number[] {
   const w: number[] = []
   const [a, b, c] = [5, 6, 7]
@@ -53,21 +54,38 @@ function body(): number[] {
     for (let f3 = 0; f3 < 7; f3++) if (f3 !== 7) w.push(I(8 * f3, base, f3, 13, 0x03))
     for (let f3 = 0; f3 < 4; f3++) w.push(S(64 + 8 * f3, a, base, f3))
   }
+  // A load and a store through x23, the data's alias in the other half of the address space
+  // (x18 with its high word inverted: the same low word, so the same data-TLB entry, whose tag's
+  // low word matches and high word does not), then x18 again: each takes the other's entry. Where
+  // the alias is not mapped (U-mode, or the SUM alias), it faults and the handler skips it.
+  w.push(I(0, 23, 3, 13, 0x03), S(96, a, 23, 3), I(0, 18, 3, 13, 0x03), S(96, a, 18, 3))
   // Branches both ways over the iterations (x3 counts down past x4 = 15): each skips one addi.
   for (const f3 of [0, 1, 4, 5, 6, 7]) w.push(B(f3, 3, 4, 8), I(1, 14, 0, 14, 0x13))
   // Compressed: c.addi x8, 1 | c.mv x9, x8; c.add x9, x8 | c.nop.
   w.push(0x0405 | (0x84a2 << 16), 0x94a2 | (0x0001 << 16))
   // amoadd.w, lr.w, sc.w on the data.
   w.push(R(0, a, 18, 2, 16, 0x2f), R(2 << 2, 0, 18, 2, 16, 0x2f), R(3 << 2, a, 18, 2, 17, 0x2f))
-  // A store into a line of decoded code (x19: the main loop; the same word back): the decode
-  // cache drops the line and the block on it, as self-modifying code and loaders make it do.
+  // A store into a line of decoded code (x19: the body's first line; the same word back): the
+  // decode cache drops the line, the block on it and the slot just before it (in the line
+  // before: not at RAM's first byte, where there is none), as self-modifying code and loaders
+  // make it do.
   w.push(I(0, 19, 2, 20, 0x03), S(0, 20, 19, 2))
   // JALR forward by a positive offset, then back by a negative one (x21 from AUIPC).
   w.push(0x17 | (21 << 7), I(12, 21, 0, 0, 0x67), I(1, 14, 0, 14, 0x13))
   w.push(0x17 | (21 << 7), I(24, 21, 0, 21, 0x13), I(-12, 21, 0, 0, 0x67))
+  // Calls (link x22) to an instruction straddling two pages and to a compressed one in a page's
+  // last two bytes: the fetch paths the boot meets in its first seconds ("insufficient type
+  // feedback" there deoptimised `fetch`).
+  for (const stub of [STRADDLE, LAST_HALF]) w.push(J(stub - (BODY + 4 * w.length), 22))
   w.push(ECALL, I(0, 1, 0, 0, 0x67)) // ecall; ret
   return w
 }
+
+/** A 4-byte nop at a page's last two bytes (it straddles two pages), then `jr x22`. */
+const STRADDLE = RAM + 0x5ffe
+/** A compressed nop at a page's last two bytes, then `jr x22`. */
+const LAST_HALF = RAM + 0x6ffe
+const RET_X22 = I(0, 22, 0, 0, 0x67)
 
 function words(bus: Bus, at: number, ws: number[]): void {
   ws.forEach((x, i) => bus.view.setUint32(at - bus.ramBase + i * 4, x >>> 0, true))
@@ -79,11 +97,22 @@ let done = false
 export function warmUp(make: (o: HartOptions) => Hart): void {
   if (done) return
   done = true
-  runWarmUp(make)
+  runWarmUp(make, COMPILE_EARLY)
+  runWarmUp(make, INTERPRET_ONLY)
 }
 
+/**
+ * The scratch harts' block thresholds. With blocks compiled after 2 visits, the interpreter runs
+ * each path of the program once or twice before a block takes it over: its data-TLB hits on
+ * stores, for one, it then never met (the boot's first one deoptimised `Hart.run`). So the program
+ * runs twice, the second time on a hart that compiles nothing. (Small integers both: a field
+ * holding Infinity would change its representation.)
+ */
+export const COMPILE_EARLY = 2
+export const INTERPRET_ONLY = 1 << 30
+
 /** The warm-up program on a scratch hart (returned with what the device saw, for tests). */
-export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceWrites: number; executed: number } {
+export function runWarmUp(make: (o: HartOptions) => Hart, blockThreshold: number): { hart: Hart; deviceWrites: number; executed: number } {
   const bus = new Bus({ ramSize: 64 << 10 })
   const regs = new BigUint64Array(8)
   bus.map(MMIO, { name: 'warm-up', size: 256, read: (o) => regs[(o >>> 3) & 7]!, write: (o, _s, v) => void ((regs[(o >>> 3) & 7] = v), deviceWrites++) })
@@ -91,15 +120,19 @@ export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceW
   let executed = 0
   let t = 0n
   const clock: Clock = { mtime: () => (t += 1n) }
-  // Blocks compile after 2 visits, so the interpreter's call sites of compiled blocks see many
+  // With blocks compiled after 2 visits, the interpreter's call sites of compiled blocks see many
   // different functions before V8 optimises it: a site that had seen one inlined it, and the
-  // boot's second block deoptimised the whole loop ("wrong call target"). (A small integer, as
-  // every hart's threshold is: a field holding Infinity would change its representation.)
-  const hart = make({ hartId: 0, bus, clock, blockThreshold: 2 })
+  // boot's second block deoptimised the whole loop ("wrong call target").
+  const hart = make({ hartId: 0, bus, clock, blockThreshold })
   // main: jal ra, body; addi x3, x3, -1; bne x3, x0, main; j .   (and at +0x40: wfi; j .)
   words(bus, CODE, [J(BODY - CODE, 1), I(-1, 3, 0, 3, 0x13), B(1, 3, 0, -8), J(0, 0)])
   words(bus, CODE + 0x40, [0x10500073, J(0, 0)])
   words(bus, BODY, body())
+  bus.view.setUint16(STRADDLE - RAM, 0x0013, true) // addi x0, x0, 0, in two halves
+  bus.view.setUint16(STRADDLE - RAM + 2, 0x0000, true)
+  words(bus, STRADDLE + 4, [RET_X22])
+  bus.view.setUint16(LAST_HALF - RAM, 0x0001, true) // c.nop
+  words(bus, LAST_HALF + 2, [RET_X22])
   // handler: csrr x31, mcause; blt x31, x0, irq; mepc += 4; mret; irq: csrw mie, x0; mret
   words(bus, HANDLER, [CSRRS(MCAUSE, 0, 31), B(4, 31, 0, 20), CSRRS(MEPC, 0, 31), I(4, 31, 0, 31, 0x13), CSRRW(MEPC, 31, 0), MRET, CSRRW(MIE, 0, 0), MRET])
   // Sv39: the RAM gigapage and the device's gigapage, identity-mapped.
@@ -117,7 +150,7 @@ export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceW
   // and addresses negative numbers).
   for (const [priv, user, at] of [[3, false, CODE], [1, false, CODE], [0, true, CODE], [1, true, CODE], [0, true, LOW], [1, false, HIGH]] as const) {
     hart.pc = at === CODE ? CODE : at + (CODE - RAM)
-    hart.setX(19, BigInt(hart.pc))
+    hart.setX(19, BigInt(hart.pc + (BODY - CODE)))
     hart.setX(18, BigInt(at === CODE ? DATA : at + (DATA - RAM)))
     hart.setX(2, BigInt(MMIO))
     hart.setX(3, 24n)
@@ -125,6 +158,7 @@ export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceW
     hart.setX(5, 0x8765_4321_0fed_cba9n)
     hart.setX(6, -0x1234_5678_9abcn)
     hart.setX(7, 0x7fff_ffff_0000_1234n)
+    hart.setX(23, hart.getX(18))
     if (priv < 3) {
       const u = user ? 0x10n : 0n
       // S-mode never runs user code (SUM is for data): it runs from gigapage 2 and reaches the
@@ -139,6 +173,7 @@ export function runWarmUp(make: (o: HartOptions) => Hart): { hart: Hart; deviceW
       hart.setCsr(CSR.satp, (8n << 60n) | BigInt(ROOT >>> 12)) // Sv39 (a satp write flushes the TLB)
       if (user && priv === 1) hart.setCsr(CSR.mstatus, hart.getCsr(CSR.mstatus) | MSTATUS.SUM)
       hart.privilege = priv
+      hart.setX(23, hart.getX(18) ^ 0xffff_ffff_0000_0000n)
     }
     executed += hart.run(6000).executed
   }
