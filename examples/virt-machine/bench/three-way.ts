@@ -3,6 +3,7 @@
  * ours under OpenSBI and ours under the TypeScript SBI, interleaved round by round (so a change
  * in the shared host's load hits all three alike), then medians and spreads of CPU and wall time.
  */
+import { clearCompiledBlocks } from '@honk/rv64'
 import type { VirtMachine } from '../src/board.ts'
 import type { ConsoleSession } from '../src/session.ts'
 
@@ -46,11 +47,20 @@ export function stats(times: Record<Side, Time[]>) {
 }
 
 /**
+ * Blocks compiled by an earlier boot in this process are reused by the next (`@honk/rv64`
+ * compiles each distinct block source once per thread). Each boot timed here starts without them,
+ * as a process's first boot does, unless `--keep-code` is given (what a host booting guest after
+ * guest sees). V8's optimised code for the emulator itself stays: rounds after the first are warm.
+ */
+const keepCode = process.argv.includes('--keep-code')
+
+/**
  * Times one boot of ours: from `start` (which builds the machine and starts its session) until
  * `until` resolves, in the process's CPU time (V8's compiler threads included) and wall time;
  * then stops the machine.
  */
 export async function timeOurs(start: () => { session: ConsoleSession; machine: VirtMachine }, until: (session: ConsoleSession) => Promise<unknown>): Promise<Time> {
+  if (!keepCode) clearCompiledBlocks()
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   const { session, machine } = start()

@@ -208,6 +208,15 @@ export function compiledSources(): number {
   return factories.size
 }
 
+/**
+ * Forgets this thread's compiled block sources: later blocks are compiled (and optimised by V8)
+ * anew, as in a new process; blocks that exist keep working. For memory in a long-lived host, and
+ * for benchmarks that time one boot as a first boot would run.
+ */
+export function clearCompiledBlocks(): void {
+  factories.clear()
+}
+
 /** Compiled block sources of this thread, by source text (see {@link blockFactory}). */
 const factories = new Map<string, (ds: readonly Decoded[], slots: readonly (Decoded | undefined)[]) => BlockFn>()
 /** The most sources {@link factories} keeps (a Linux boot compiles a few hundred; oldest dropped first). */
