@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { MemoryBlockDevice } from '@honk/block'
+import { clearCompiledBlocks } from '@honk/rv64'
 import { VirtMachine } from '../src/board.ts'
 import { boot } from '../src/boot.ts'
 import { GUEST_CACHE, LINUX_IMAGE, OPENSBI_FW_JUMP, patternDisk } from '../src/guest.ts'
@@ -33,6 +34,7 @@ type Config = 'par1' | 'par2' | 'st1'
 interface Run { wall: number; cpu: number; boot: number; load: number }
 
 async function once(config: Config): Promise<Run | undefined> {
+  clearCompiledBlocks() // each run compiles its own blocks, as a process's first run does (three-way.ts)
   const harts = config === 'par2' ? 2 : 1
   const parallel = config !== 'st1'
   const session = new ConsoleSession()

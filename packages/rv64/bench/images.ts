@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CaptureUart, SifiveTest, createSystem, loadElf } from '../src/index.ts'
+import { CaptureUart, SifiveTest, clearCompiledBlocks, createSystem, loadElf } from '../src/index.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const guest = join(here, 'guest')
@@ -86,6 +86,7 @@ const argThreshold = process.argv.includes('--threshold') ? Number(process.argv[
 
 /** Runs `elf` on our hart (H-extension on, 64 MiB RAM, a capture UART and the test finisher where QEMU virt has them). */
 export function runOurs(elf: string): Run {
+  clearCompiledBlocks() // each run compiles its own blocks, as a process's first run does
   const sys = createSystem({ harts: 1, ramSize: 64 << 20, hypervisor: true, ...(argTier !== undefined ? { tier: argTier } : {}), ...(argThreshold !== undefined ? { blockThreshold: argThreshold } : {}) })
   let text = ''
   sys.map(0x1000_0000, new CaptureUart((b) => (text += String.fromCharCode(b))))

@@ -65,23 +65,56 @@ export interface Emit {
 }
 
 /**
- * A block leaves through one way out: every exit sets `ep` (the pc) and `en` (the count) and
- * breaks out of its loop, where the registers it wrote are written back once and it returns. With
- * the write-backs at each exit instead, they made most of a block's code (and of V8's work
- * compiling it).
+ * How a block's code refers to its pc and count. It leaves through one way out: every exit breaks
+ * out of its loop (see {@link ExitTable}), where the registers it wrote are written back once and
+ * it returns. With the write-backs at each exit instead, they made most of a block's code (and of
+ * V8's work compiling it).
  */
-const BLOCK_EMIT: Emit = {
-  pc: (rel) => `pc0 + ${rel}`,
-  done: (i) => `n + ${i}`,
-  exit: (pc, count) => `ep = ${pc}; en = ${count}; break out`,
-  jump: (pc, i) => `ep = ${pc}; en = n + ${i + 1}; break out`,
+const BLOCK_PLACES = {
+  pc: (rel: number) => `pc0 + ${rel}`,
+  done: (i: number) => `n + ${i}`,
 }
-const MEMO_EMIT: Emit = { ...BLOCK_EMIT, memo: true }
+
+/**
+ * A block's ways out, as a table: an exit to a pc at a fixed offset from the block's start after a
+ * fixed count of this pass's instructions is `ex = <its index>; break out`, and the one epilogue
+ * computes `h.pc = ep + xr[ex]` and returns `n + xc[ex]` (`ep` is `pc0`); an exit to a computed pc
+ * (JALR) sets `ep` to it, its offset 0. So a way out that has not been taken yet when V8 optimises
+ * the block holds no arithmetic of its own: taking it later does not deoptimise the block for want
+ * of type feedback there. Measured in a Linux boot (`--trace-deopt`), with BEQ/BNE and the shifts
+ * by a register made branch-free too: 24 of the blocks' 49 optimisations undone that way, each
+ * sending the block back to V8's bytecode interpreter until it was hot again; after, 5 of 31.
+ */
+class ExitTable {
+  private readonly rels: number[] = []
+  private readonly counts: number[] = []
+
+  /** The statements of an exit to `pc` (`pc0 + <rel>` or any expression) with `count` (`n + <k>`) instructions done. */
+  exit(pc: string, count: string): string {
+    const k = /^n \+ (\d+)$/.exec(count)
+    if (k === null) throw new Error(`block exit count ${count}`)
+    const fixed = /^pc0 \+ (-?\d+)$/.exec(pc)
+    const i = this.index(fixed === null ? 0 : Number(fixed[1]), Number(k[1]))
+    return fixed === null ? `ep = ${pc}; ex = ${i}; break out` : `ex = ${i}; break out`
+  }
+
+  /** The table's declarations (in the function that makes the block). */
+  decl(): string {
+    return `const xr = [${this.rels.join(', ')}], xc = [${this.counts.join(', ')}]`
+  }
+
+  private index(rel: number, count: number): number {
+    for (let i = 0; i < this.rels.length; i++) if (this.rels[i] === rel && this.counts[i] === count) return i
+    this.rels.push(rel)
+    this.counts.push(count)
+    return this.rels.length - 1
+  }
+}
 
 /**
  * Registers live in locals (`xl5`/`xh5`: the low and high halves of x5) while generated code
  * runs: each register the code names is loaded from `xw` once, at entry, and each one it assigns
- * is written back where it leaves (the one way out, see BLOCK_EMIT) and before anything that
+ * is written back where it leaves (the one way out, see ExitTable) and before anything that
  * reads registers (`h.jalrTarget`): the hart then sees the architectural registers as of that
  * instruction. `FLUSH` marks those places in an instruction's code; {@link withLocals}
  * puts the write-backs there once the function's code is known. x0 is the constant 0.
@@ -121,7 +154,8 @@ export const PROLOGUE = 'const dlo = h.directLo, dhi = h.directHi, ramBase = h.r
  * slower (packages/rv64/bench/nested.ts, 486/493 → 402/313 M instr/s).
  */
 export function compileBlock(slots: readonly (Decoded | undefined)[], start: number, memo = false): { fn: BlockFn; length: number } | null {
-  const emit = memo ? MEMO_EMIT : BLOCK_EMIT
+  const exits = new ExitTable()
+  const emit: Emit = { ...BLOCK_PLACES, exit: (pc, count) => exits.exit(pc, count), jump: (pc, i) => exits.exit(pc, `n + ${i + 1}`), ...(memo ? { memo: true as const } : {}) }
   const ds: Decoded[] = []
   const offs: number[] = []
   const codes: Generated[] = []
@@ -176,7 +210,7 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
     return j + 1 - i
   }
   const first = segment(0)
-  const exit = (rel: number, count: number) => BLOCK_EMIT.exit(`pc0 + ${rel}`, `n + ${count}`)
+  const exit = (rel: number, count: number) => emit.exit(`pc0 + ${rel}`, `n + ${count}`)
   // Control to `rel` after `count` instructions of this pass: round the loop again when it is the
   // block's start and the budget holds the first segment, else out.
   const go = (rel: number, count: number) => (rel === 0 ? `if (n + ${count + first} <= budget) {\nn += ${count}\ncontinue\n}\n${exit(rel, count)}` : exit(rel, count))
@@ -198,7 +232,7 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   const checks = lineChecks(ds, offs)
   const guard = checks.length === 0 ? '' : `if (${checks.join(' || ')}) {\nds[0].block = undefined\nds[0].hits = 0\nreturn 0\n}`
   const memos = memoVariables(code.body)
-  const source = `"use strict"\n${memos.decl}\nreturn function block(h, xw, view, pc0, budget) {\n${guard}\n${memos.reset}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = 0, en = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep\nreturn en\n}`
+  const source = `"use strict"\n${memos.decl}\n${exits.decl()}\nreturn function block(h, xw, view, pc0, budget) {\n${guard}\n${memos.reset}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = pc0, ex = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep + xr[ex]\nreturn n + xc[ex]\n}`
   const fn = blockFactory(source)(ds, slots)
   return { fn, length: first }
 }
@@ -465,12 +499,15 @@ export function gen(d: Decoded, i: number, rel: number, x: Emit): Generated | un
       return plain(setBool(rd, lt(hi(rs1), lo(rs1), hi(rs2), lo(rs2))))
     case Op.SLTU:
       return plain(setBool(rd, ltu(hi(rs1), lo(rs1), hi(rs2), lo(rs2))))
+    // Shifts by a register: both shapes (amount below 32, and 32–63) computed, one picked (see
+    // lt: no operation that runs only for some amounts). JS masks a shift amount to 5 bits; the
+    // bits crossing the halves move in two steps, so an amount of 0 moves none.
     case Op.SLL:
-      return plain(rd === 0 ? '' : `{ const s = ${lo(rs2)} & 63, l = ${lo(rs1)}, g = ${hi(rs1)}\nif (s === 0) { ${lo(rd)} = l\n${hi(rd)} = g } else if (s < 32) { ${hi(rd)} = (g << s) | (l >>> (32 - s))\n${lo(rd)} = l << s } else { ${hi(rd)} = l << (s - 32)\n${lo(rd)} = 0 } }`)
+      return plain(rd === 0 ? '' : `{ const s = ${lo(rs2)} & 63, l = ${lo(rs1)}, g = ${hi(rs1)}, small = s < 32, ls = l << s, hs = (g << s) | ((l >>> 1) >>> (31 - s))\n${hi(rd)} = small ? hs : ls\n${lo(rd)} = small ? ls : 0 }`)
     case Op.SRL:
     case Op.SRA: {
       const op = d.op === Op.SRA ? '>>' : '>>>'
-      return plain(rd === 0 ? '' : `{ const s = ${lo(rs2)} & 63, l = ${lo(rs1)}, g = ${hi(rs1)}\nif (s === 0) { ${lo(rd)} = l\n${hi(rd)} = g } else if (s < 32) { ${lo(rd)} = (l >>> s) | (g << (32 - s))\n${hi(rd)} = (g ${op} s) | 0 } else { ${lo(rd)} = (g ${op} (s - 32)) | 0\n${hi(rd)} = ${d.op === Op.SRA ? 'g >> 31' : '0'} } }`)
+      return plain(rd === 0 ? '' : `{ const s = ${lo(rs2)} & 63, l = ${lo(rs1)}, g = ${hi(rs1)}, small = s < 32, gs = (g ${op} s) | 0, ls = (l >>> s) | ((g << 1) << (31 - s))\n${lo(rd)} = small ? ls : gs\n${hi(rd)} = small ? gs : ${d.op === Op.SRA ? 'g >> 31' : '0'} }`)
     }
     case Op.SLLW:
       return plain(setW(rd, `${lo(rs1)} << (${lo(rs2)} & 31)`))
@@ -507,9 +544,9 @@ export function gen(d: Decoded, i: number, rel: number, x: Emit): Generated | un
     case Op.REMUW:
       return plain(setW(rd, `${lo(rs2)} === 0 ? ${lo(rs1)} : ((${lo(rs1)} >>> 0) % (${lo(rs2)} >>> 0)) | 0`))
     case Op.BEQ:
-      return branch(`${lo(rs1)} === ${lo(rs2)} && ${hi(rs1)} === ${hi(rs2)}`)
+      return branch(`((${lo(rs1)} ^ ${lo(rs2)}) | (${hi(rs1)} ^ ${hi(rs2)})) === 0`)
     case Op.BNE:
-      return branch(`${lo(rs1)} !== ${lo(rs2)} || ${hi(rs1)} !== ${hi(rs2)}`)
+      return branch(`((${lo(rs1)} ^ ${lo(rs2)}) | (${hi(rs1)} ^ ${hi(rs2)})) !== 0`)
     case Op.BLT:
       return branch(lt(hi(rs1), lo(rs1), hi(rs2), lo(rs2)))
     case Op.BGE:

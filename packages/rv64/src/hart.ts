@@ -1186,7 +1186,7 @@ export class Hart implements BlockHost {
 
   // ---- the region tier (region.ts) -----------------------------------------------------
 
-  /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (instructions, calls); `blocks`: blocks the block tier compiled. */
+  /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (calls); `blocks`: blocks the block tier compiled; `executed`: instructions either tier ran in compiled code. */
   readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0 }
 
   /** Compiles the fetch page (decode-cache page `p`) into a region, at most {@link MAX_REGION_COMPILES} times. */
@@ -1656,6 +1656,7 @@ export class Hart implements BlockHost {
                 const n = block(this, xw, view, pc, limit - executed)
                 if (n > 0) {
                   executed += n
+                  this.jitStats.executed += n
                   // Chaining: the next compiled block on the fetch page runs at once while the
                   // interrupt slice (`limit`) holds it whole; anything else goes round the loop.
                   for (;;) {
@@ -1667,6 +1668,7 @@ export class Hart implements BlockHost {
                     const m = nb(this, xw, view, this.pc, limit - executed)
                     if (m <= 0) break
                     executed += m
+                    this.jitStats.executed += m
                   }
                   continue
                 }
