@@ -260,12 +260,17 @@ describe.skipIf(!toolsPresent())('the hart against QEMU (differential)', () => {
     const rr = ['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulh', 'mulhu', 'mulhsu', 'div', 'divu', 'rem', 'remu', 'mulw', 'divw', 'divuw', 'remw', 'remuw', 'sh1add', 'sh2add', 'sh3add', 'andn', 'orn', 'xnor', 'max', 'maxu', 'min', 'minu', 'rol', 'ror', 'rolw', 'rorw', 'bclr', 'bext', 'binv', 'bset', 'add.uw']
     const ri = ['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw']
     const sh = ['slli', 'srli', 'srai', 'rori', 'bclri', 'bexti', 'binvi', 'bseti']
+    // ctzw of a value whose low word is zero: QEMU 7.2 counts on into the high word (0x2_0000_0000
+    // gives 33; Zbb: "if rs1[31:0] is zero, the result is 32", as ours gives; found by this
+    // property, seed -1706207948). So the streams give ctzw a low word with bit 31 set (what it
+    // counts is then below 32 on both) and ext.test.ts checks the zero case against the spec.
     const un = ['clz', 'ctz', 'cpop', 'clzw', 'ctzw', 'cpopw', 'sext.b', 'sext.h', 'zext.h', 'orc.b', 'rev8']
+    const unary = (o: string, d: string, a: string) => (o === 'ctzw' ? `bseti ${d}, ${a}, 31; ctzw ${d}, ${d}` : `${o} ${d}, ${a}`)
     const ins = fc.oneof(
       fc.tuple(fc.constantFrom(...rr), reg, reg, reg).map(([o, d, a, b]) => `${o} ${d}, ${a}, ${b}`),
       fc.tuple(fc.constantFrom(...ri), reg, reg, fc.integer({ min: -2048, max: 2047 })).map(([o, d, a, i]) => `${o} ${d}, ${a}, ${i}`),
       fc.tuple(fc.constantFrom(...sh), reg, reg, fc.nat(63)).map(([o, d, a, i]) => `${o} ${d}, ${a}, ${i}`),
-      fc.tuple(fc.constantFrom(...un), reg, reg).map(([o, d, a]) => `${o} ${d}, ${a}`),
+      fc.tuple(fc.constantFrom(...un), reg, reg).map(([o, d, a]) => unary(o, d, a)),
       fc.tuple(reg, fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })).map(([d, v]) => `li ${d}, 0x${v.toString(16)}`),
       fc.tuple(fc.constantFrom('sd', 'sw', 'sh', 'sb'), reg, fc.nat(500)).map(([o, r, off]) => `${o} ${r}, ${off}(s1)`),
       fc.tuple(fc.constantFrom('ld', 'lw', 'lwu', 'lh', 'lhu', 'lb', 'lbu'), reg, fc.nat(500)).map(([o, r, off]) => `${o} ${r}, ${off}(s1)`),
