@@ -17,10 +17,10 @@ import { boot } from '../src/boot.ts'
 import { INITRAMFS, LINUX_IMAGE, OPENSBI_FW_JUMP, guestBuilt, patternDisk } from '../src/guest.ts'
 import { ConsoleSession } from '../src/session.ts'
 import { runQemuUntil } from './qemu.ts'
-import { type Time, interleave, stats, timeOurs } from './three-way.ts'
+import { countArg, interleave, stats, type Time, timeOurs } from './three-way.ts'
 
 const quick = process.argv.includes('--quick')
-const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)
+const arg = (name: string, fallback: number) => countArg('bench/run.ts', name, fallback)
 const ROUNDS = arg('--rounds', quick ? 1 : 5)
 const HARTS = arg('--harts', 1)
 const APPEND = 'console=ttyS0 earlycon=sbi'

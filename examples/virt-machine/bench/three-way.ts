@@ -46,6 +46,18 @@ export function stats(times: Record<Side, Time[]>) {
   return { cpu, wall, spread, summary }
 }
 
+/** The whole number ≥ 1 after `name` on the command line, else `fallback`; anything else ends the process with a one-line error (exit 2). */
+export function countArg(tool: string, name: string, fallback: number): number {
+  const i = process.argv.indexOf(name)
+  if (i < 0) return fallback
+  const v = Number(process.argv[i + 1])
+  if (!Number.isInteger(v) || v < 1) {
+    console.error(`${tool}: ${name} wants a whole number ≥ 1, not "${process.argv[i + 1] ?? ''}"`)
+    process.exit(2)
+  }
+  return v
+}
+
 /**
  * Blocks compiled by an earlier boot in this process are reused by the next (`@honk/rv64`
  * compiles each distinct block source once per thread). Each boot timed here starts without them,

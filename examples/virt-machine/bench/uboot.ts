@@ -17,12 +17,12 @@ import { boot } from '../src/boot.ts'
 import { OPENSBI_FW_JUMP } from '../src/guest.ts'
 import { ConsoleSession } from '../src/session.ts'
 import { runQemuUntil } from './qemu.ts'
-import { type Time, interleave, stats, timeOurs } from './three-way.ts'
+import { countArg, interleave, stats, type Time, timeOurs } from './three-way.ts'
 
 const UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'
 const STOP = 'Hit any key to stop autoboot'
 const PROMPT = '=> '
-const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)
+const arg = (name: string, fallback: number) => countArg('bench/uboot.ts', name, fallback)
 const ROUNDS = arg('--rounds', 5)
 const HARTS = arg('--harts', 1)
 for (const [name, value] of [['--rounds', ROUNDS], ['--harts', HARTS]] as const) {

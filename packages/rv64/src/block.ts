@@ -503,9 +503,10 @@ export function gen(d: Decoded, i: number, rel: number, x: Emit): Generated | un
       return plain(setBool(rd, lt(hi(rs1), lo(rs1), hi(rs2), lo(rs2))))
     case Op.SLTU:
       return plain(setBool(rd, ltu(hi(rs1), lo(rs1), hi(rs2), lo(rs2))))
-    // Shifts by a register: both shapes (amount below 32, and 32–63) computed, one picked (see
-    // lt: no operation that runs only for some amounts). JS masks a shift amount to 5 bits; the
-    // bits crossing the halves move in two steps, so an amount of 0 moves none.
+    // Shifts by a register: both shapes (amount below 32, and 32–63) computed, one picked, so no
+    // arithmetic runs only for some amounts (an amount class first met after V8 optimised the
+    // block would deoptimise it: see ExitTable). JS masks a shift amount to 5 bits; the bits
+    // crossing the halves move in two steps, so an amount of 0 moves none.
     case Op.SLL:
       return plain(rd === 0 ? '' : `{ const s = ${lo(rs2)} & 63, l = ${lo(rs1)}, g = ${hi(rs1)}, small = s < 32, ls = l << s, hs = (g << s) | ((l >>> 1) >>> (31 - s))\n${hi(rd)} = small ? hs : ls\n${lo(rd)} = small ? ls : 0 }`)
     case Op.SRL:
