@@ -11,8 +11,9 @@
  * after {@link MAX_LENGTH} instructions, or before an instruction it does not compile (the
  * interpreter runs that one).
  *
- * Contract with the hart (`Hart.run`): `fn(h, xw, view, pc0, budget)` runs the block whose first
- * instruction is at `pc0` and returns how many instructions it completed, at most `budget`: the
+ * Contract with the hart (`Hart.run`): `fn(h, xw, view, budget)` runs the block whose first
+ * instruction is at `h.pc` (`pc0`, read at entry: the hart passes no pc, see RATIONALE "Why does
+ * nothing in the interpreter's loop pass the pc to a call?") and returns how many instructions it completed, at most `budget`: the
  * hart enters it only when the budget holds its first segment (`length`, the instructions up to
  * its first conditional branch), and it goes on past a branch or round its loop only when the
  * budget holds the next segment, so it completes no more than the budget; it leaves `h.pc` at
@@ -33,7 +34,7 @@ import { Op, type Decoded } from './decode.js'
 import type { BlockHost } from './block-host.js'
 
 /** A compiled block: runs from `pc0`, returns the instructions completed. */
-export type BlockFn = (h: BlockHost, xw: Int32Array, view: DataView, pc0: number, budget: number) => number
+export type BlockFn = (h: BlockHost, xw: Int32Array, view: DataView, budget: number) => number
 
 /**
  * The most instructions a block holds. Measured (bench/run.ts, 2026-12-06, interleaved, traces
@@ -232,7 +233,7 @@ export function compileBlock(slots: readonly (Decoded | undefined)[], start: num
   const checks = lineChecks(ds, offs)
   const guard = checks.length === 0 ? '' : `if (${checks.join(' || ')}) {\nds[0].block = undefined\nds[0].hits = 0\nreturn 0\n}`
   const memos = memoVariables(code.body)
-  const source = `"use strict"\n${memos.decl}\n${exits.decl()}\nreturn function block(h, xw, view, pc0, budget) {\n${guard}\n${memos.reset}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = pc0, ex = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep + xr[ex]\nreturn n + xc[ex]\n}`
+  const source = `"use strict"\n${memos.decl}\n${exits.decl()}\nreturn function block(h, xw, view, budget) {\nconst pc0 = h.pc\n${guard}\n${memos.reset}\n${PROLOGUE}\n${code.decl}\nlet n = 0, ep = pc0, ex = 0\nout: for (;;) {\n${code.body}\n}\n${code.flush}\nh.pc = ep + xr[ex]\nreturn n + xc[ex]\n}`
   const fn = blockFactory(source)(ds, slots)
   return { fn, length: first }
 }
@@ -460,9 +461,9 @@ export function gen(d: Decoded, i: number, rel: number, x: Emit): Generated | un
   const pcNext = x.pc(rel + d.len)
   const plain = (text: string) => ({ text, terminal: false })
   const branch = (cond: string) => ({ text: x.jump(`(${cond}) ? ${x.pc(rel + imm)} : ${pcNext}`, i), terminal: true, cond })
-  const load = LOADS[d.op]
+  const load = LOADS[d.op as Op]
   if (load) return plain(`{ ${access(d, load[0], LOAD_KIND, rel, i, x)}\n${load[1](rd)} }`)
-  const store = STORES[d.op]
+  const store = STORES[d.op as Op]
   // After the store, `h.stored` (drop decoded code it overwrote, clear an LR reservation it hit)
   // only when the line map says code lives in a line it touched or a reservation is held.
   if (store) return plain(`{ ${access(d, store[0], STORE_KIND, rel, i, x)}\n${store[1](rs2)}\nif ((cl[o >>> 6] | cl[(o + ${store[0] - 1}) >>> 6]) !== 0 || rsv === rsv) { if (h.stored(o, ${store[0]}, ${hi(d.rs1)} * 4294967296 + ((${lo(d.rs1)} >>> 0) + ${d.immN}))) { ${x.exit(pcNext, x.done(i + 1))} } } }`)

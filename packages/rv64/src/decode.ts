@@ -16,7 +16,11 @@ export { Op } from './op.js'
 
 
 export interface Decoded {
-  op: Op
+  /**
+   * The operation, an {@link Op} as a plain number: hart.ts and fpu.ts switch on it with their own
+   * same-file copy of the enum (RATIONALE "Why do hart.ts and fpu.ts carry a copy of Op?").
+   */
+  op: number
   rd: number
   rs1: number
   rs2: number
@@ -46,7 +50,7 @@ class DecodedRecord implements Decoded {
   // Small integers from the start (not parameter properties): under ES2022 [[Define]] semantics
   // (a tool that ignores useDefineForClassFields) a field would begin as `undefined`, and V8 would
   // keep it in the generic representation; these stay small-integer fields either way.
-  readonly op: Op = Op.ILLEGAL
+  readonly op: number = Op.ILLEGAL
   readonly rd: number = 0
   readonly rs1: number = 0
   readonly rs2: number = 0

@@ -17,7 +17,7 @@
 import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
 import { CAUSE, CAUSE_INTERRUPT, HSTATUS, IRQ, MENVCFG, MSTATUS } from '@honk/riscv'
-import { Op, decode, type Decoded } from './decode.js'
+import { decode, type Decoded } from './decode.js'
 import { compileBlock } from './block.js'
 import { add64, lt64, ltu64, mul64, setNumber, setWord, sll64, sra64, srl64, sub64 } from './halves.js'
 import { compileRegion } from './region.js'
@@ -31,6 +31,55 @@ import { Trap } from './trap.js'
 import { PTE_D, VS_BARE, allowedG, allowedHost, allowedVs, walk, walkV, type WalkHost } from './walk.js'
 import { restoreSnapshot, takeSnapshot, type SnapshotPort } from './snapshot.js'
 import { HSTATUS_VSXL64, MIDELEG_FORCED, VS_INTS, csrOp, csrRead, csrWrite, readCsrAsCode, writeCsrAsCode, type CsrPort } from './csr.js'
+
+/*
+ * The operation numbers, a copy of src/op.ts's `Op` kept equal by src/op-copies.test.ts: esbuild
+ * inlines only a const enum declared in the same file, and the interpreter's switch must see
+ * number literals to become a jump table (RATIONALE "Why do hart.ts and fpu.ts carry a copy of Op?").
+ */
+// BEGIN copy of src/op.ts (scripts/sync-op.ts)
+const enum Op {
+  ILLEGAL, LUI, AUIPC, JAL, JALR, BEQ, BNE, BLT, BGE, BLTU, BGEU,
+  LB, LH, LW, LD, LBU, LHU, LWU, SB, SH, SW, SD,
+  ADDI, SLTI, SLTIU, XORI, ORI, ANDI, SLLI, SRLI, SRAI,
+  ADD, SUB, SLL, SLT, SLTU, XOR, SRL, SRA, OR, AND,
+  ADDIW, SLLIW, SRLIW, SRAIW, ADDW, SUBW, SLLW, SRLW, SRAW,
+  MUL, MULH, MULHSU, MULHU, DIV, DIVU, REM, REMU, MULW, DIVW, DIVUW, REMW, REMUW,
+  FENCE, FENCE_I, ECALL, EBREAK, MRET, SRET, WFI, SFENCE_VMA,
+  CSRRW, CSRRS, CSRRC, CSRRWI, CSRRSI, CSRRCI,
+  LR_W, SC_W, LR_D, SC_D, AMO_W, AMO_D,
+  // Zba
+  SH1ADD, SH2ADD, SH3ADD, ADD_UW, SH1ADD_UW, SH2ADD_UW, SH3ADD_UW, SLLI_UW,
+  // Zbb
+  ANDN, ORN, XNOR, CLZ, CTZ, CPOP, CLZW, CTZW, CPOPW, MAX, MAXU, MIN, MINU, SEXT_B, SEXT_H, ZEXT_H,
+  ROL, ROR, RORI, ROLW, RORW, RORIW, ORC_B, REV8,
+  // Zbs
+  BCLR, BCLRI, BEXT, BEXTI, BINV, BINVI, BSET, BSETI,
+  // F and D: everything from FLW on is executed by `Hart.execFp` (loads/stores) and `Fpu.exec`.
+  FLW, FLD, FSW, FSD,
+  FMADD_S, FMSUB_S, FNMSUB_S, FNMADD_S, FMADD_D, FMSUB_D, FNMSUB_D, FNMADD_D,
+  FADD_S, FSUB_S, FMUL_S, FDIV_S, FSQRT_S, FADD_D, FSUB_D, FMUL_D, FDIV_D, FSQRT_D,
+  FSGNJ_S, FSGNJN_S, FSGNJX_S, FSGNJ_D, FSGNJN_D, FSGNJX_D,
+  FMIN_S, FMAX_S, FMIN_D, FMAX_D,
+  FCVT_S_D, FCVT_D_S,
+  FEQ_S, FLT_S, FLE_S, FEQ_D, FLT_D, FLE_D,
+  FCLASS_S, FCLASS_D,
+  FCVT_W_S, FCVT_WU_S, FCVT_L_S, FCVT_LU_S, FCVT_W_D, FCVT_WU_D, FCVT_L_D, FCVT_LU_D,
+  FCVT_S_W, FCVT_S_WU, FCVT_S_L, FCVT_S_LU, FCVT_D_W, FCVT_D_WU, FCVT_D_L, FCVT_D_LU,
+  FMV_X_W, FMV_W_X, FMV_X_D, FMV_D_X,
+  // Zfhmin and Zfh (half precision): FP too, so they sit before HLV_B (the hart's range test).
+  FLH, FSH, FMV_X_H, FMV_H_X, FCVT_S_H, FCVT_H_S, FCVT_D_H, FCVT_H_D,
+  FMADD_H, FMSUB_H, FNMSUB_H, FNMADD_H, FADD_H, FSUB_H, FMUL_H, FDIV_H, FSQRT_H,
+  FSGNJ_H, FSGNJN_H, FSGNJX_H, FMIN_H, FMAX_H, FEQ_H, FLT_H, FLE_H, FCLASS_H,
+  FCVT_W_H, FCVT_WU_H, FCVT_L_H, FCVT_LU_H, FCVT_H_W, FCVT_H_WU, FCVT_H_L, FCVT_H_LU,
+  // The hypervisor extension (privileged spec 1.12 §8.3): executed by `Hart.execH`, off the hot switch.
+  HLV_B, HLV_BU, HLV_H, HLV_HU, HLVX_HU, HLV_W, HLV_WU, HLVX_WU, HLV_D, HSV_B, HSV_H, HSV_W, HSV_D, HFENCE_VVMA, HFENCE_GVMA,
+  // Extensions guests probe (executed by `Hart.execExt` too): Zbc, Zicond, Svinval, Zicbom/Zicboz.
+  CLMUL, CLMULH, CLMULR, CZERO_EQZ, CZERO_NEZ,
+  SINVAL_VMA, SFENCE_W_INVAL, SFENCE_INVAL_IR, HINVAL_VVMA, HINVAL_GVMA,
+  CBO_INVAL, CBO_CLEAN, CBO_FLUSH, CBO_ZERO,
+}
+// END copy of src/op.ts
 
 /** Why `run()` returned; `yield` = the host asked the hart to stop after the current instruction ({@link Hart.requestYield}). */
 export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error' | 'yield'
@@ -291,6 +340,12 @@ export class Hart implements BlockHost {
   /** RAM shared with harts on other threads (`Bus.shared`): AMOs, SC and FENCE go through `Atomics`. */
   private readonly atomics: SharedRam | undefined
   private readonly breakpoints = new Set<number>()
+  /**
+   * The breakpoints as a list `run` scans (a debugger sets a few): comparing numbers keeps the
+   * loop's pc unboxed, where `Set.has(pc)` made V8 box it on every instruction (RATIONALE "Why does
+   * nothing in the interpreter's loop pass the pc to a call?").
+   */
+  private breakpointList: number[] = []
   private stopExit = false
   /**
    * Set with `stopExit` after an explicit CSR write, an xRET or a host change of mip: `run` ends
@@ -397,10 +452,12 @@ export class Hart implements BlockHost {
 
   addBreakpoint(pc: number): void {
     this.breakpoints.add(pc)
+    this.breakpointList = [...this.breakpoints]
   }
 
   removeBreakpoint(pc: number): void {
     this.breakpoints.delete(pc)
+    this.breakpointList = [...this.breakpoints]
   }
 
   /**
@@ -1027,7 +1084,8 @@ export class Hart implements BlockHost {
     if (this.bus.exitCode !== undefined) this.stopExit = true
   }
 
-  private fetch(pc: number): Decoded {
+  private fetch(): Decoded {
+    const pc = this.pc
     // A pc beyond ±2^53 may have been rounded (a jump's target is computed as a BigInt, then kept
     // as a number): with Sv57 offered such a pc could be mapped, so stop rather than run from a
     // rounded address. Never on the fetch page (it lies inside ±2^53), so this is the only check.
@@ -1611,11 +1669,11 @@ export class Hart implements BlockHost {
       if (irq >= 0) this.trap(irq, 0n, true)
       const limit = Math.min(budget, executed + SLICE)
       // Looked at once per block: a breakpoint set from a callback inside the block counts from the next.
-      const breakpoints = this.breakpoints.size > 0 ? this.breakpoints : undefined
+      const breakpoints = this.breakpointList.length > 0 ? this.breakpointList : undefined
       try {
         while (executed < limit) {
           const pc = this.pc
-          if (breakpoints !== undefined && breakpoints.has(pc) && executed > 0) {
+          if (breakpoints !== undefined && executed > 0 && breakpoints.includes(pc)) {
             this.instret += BigInt(executed)
             this.sliceDone = 0
             return { reason: 'breakpoint', executed }
@@ -1632,7 +1690,7 @@ export class Hart implements BlockHost {
                 if (region !== undefined) {
                   // Entered only where it compiled this instruction (blockLength 2, see compilePage).
                   if (d.blockLength === 2) {
-                    const n = region(this, xw, view, this.fetchBase, pc, limit - executed)
+                    const n = region(this, xw, view, this.fetchBase, limit - executed)
                     if (n > 0) {
                       executed += n
                       this.jitStats.executed += n
@@ -1653,7 +1711,7 @@ export class Hart implements BlockHost {
                   d.blockLength = b === null ? 0 : b.length
                 }
               } else if (executed + d.blockLength <= limit) {
-                const n = block(this, xw, view, pc, limit - executed)
+                const n = block(this, xw, view, limit - executed)
                 if (n > 0) {
                   executed += n
                   this.jitStats.executed += n
@@ -1665,7 +1723,7 @@ export class Hart implements BlockHost {
                     if (nd === undefined) break
                     const nb = nd.block
                     if (nb === undefined || nb === null || executed + nd.blockLength > limit) break
-                    const m = nb(this, xw, view, this.pc, limit - executed)
+                    const m = nb(this, xw, view, limit - executed)
                     if (m <= 0) break
                     executed += m
                     this.jitStats.executed += m
@@ -1674,7 +1732,7 @@ export class Hart implements BlockHost {
                 }
               }
             }
-          } else d = this.fetch(pc)
+          } else d = this.fetch()
           if (this.onTrace) this.onTrace(pc, d)
           let next = pc + d.len
           const rd = d.rd
@@ -1969,7 +2027,7 @@ export class Hart implements BlockHost {
               // The rest (M's division, Zb*, system, CSRs, atomics, F/D, H) lives in execCold: a deopt
               // there for a path met late (boot code) recompiles that method, not this loop.
               this.sliceDone = executed // what counter reads add to `instret` (exact mid-slice)
-              next = this.execCold(d, next)
+              next = +this.execCold(d, next)
           }
           xw[0] = 0
           xw[1] = 0

@@ -34,7 +34,7 @@ import type { Decoded } from './decode.js'
  * instructions; returns those completed (leaving `h.pc` at the next), or -1 when `pc` is not
  * an instruction it compiled (nothing ran).
  */
-export type RegionFn = (h: BlockHost, xw: Int32Array, view: DataView, base: number, pc: number, budget: number) => number
+export type RegionFn = (h: BlockHost, xw: Int32Array, view: DataView, base: number, budget: number) => number
 
 /** The longest straight run the budget test covers at once (a longer one is split). */
 const MAX_RUN = 32
@@ -108,7 +108,7 @@ ${cases.join('\n')}
 }
 }`)
   const source = `"use strict"
-return function region(h, xw, view, base, pc, budget) {
+return function region(h, xw, view, base, budget) {\nlet pc = h.pc
 ${PROLOGUE}
 let n = 0
 ${body}
