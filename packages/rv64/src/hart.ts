@@ -192,6 +192,8 @@ const REGION_HOT_SHIFT = 4
 const SLICE = 4096
 /** Entries of each direct-mapped TLB (1024: a Linux boot ran ~4 % faster than with 256; generated code masks with the arrays' length). */
 const TLB_SIZE = 1024
+/** Recent fetch pages kept behind the fetch page (`Hart.recentBase`). */
+const RECENT_PAGES = 64
 /** The kind of a memory access: 0 fetch, 1 load, 2 store (the index into the fault-cause tables). */
 export type Access = 0 | 1 | 2
 const FETCH: Access = 0
@@ -433,7 +435,7 @@ export class Hart implements BlockHost {
     if (virt && (!this.hypervisor || privilege === 3)) throw new HartError(virt && privilege === 3 ? 'V = 1 needs privilege 0 (VU) or 1 (VS), not 3' : 'V = 1 needs the hypervisor extension (HartOptions.hypervisor)')
     this.virt = virt
     this.privilege = privilege
-    this.fetchBase = NaN
+    this.dropFetchPages()
     this.updateXmode()
   }
 
@@ -770,12 +772,6 @@ export class Hart implements BlockHost {
     return this.ramOffset(va, size, kind)
   }
 
-  /** `stored` for the interpreter's store just done through `dataOffset`. */
-  private storedAtLast(o: number, size: number): void {
-    if (Math.abs(this.lastVa - this.reservation) < 8) this.reservation = NaN
-    this.cache.written(o + this.ramBase, size)
-  }
-
   ramOffset(va: number, size: number, kind: Access): number {
     if (va >= this.directLo && va + size <= this.directHi) return va - this.ramBase
     // A misaligned access across a page boundary: the pages need not be adjacent in physical
@@ -1090,6 +1086,18 @@ export class Hart implements BlockHost {
     // as a number): with Sv57 offered such a pc could be mapped, so stop rather than run from a
     // rounded address. Never on the fetch page (it lies inside ±2^53), so this is the only check.
     if ((pc > 0x1f_ffff_ffff_ffff || pc < -0x1f_ffff_ffff_ffff) && this.sv57) throw new WidePc(pc)
+    const base = pc - (pc & (PAGE - 1))
+    const r = (pc >>> 12) & (RECENT_PAGES - 1)
+    if (this.recentBase[r] === base && this.recentEpoch[r] === this.fetchEpoch && this.recentCtx[r] === (this.privilege | (this.virt ? 4 : 0))) {
+      const slots = this.recentSlots[r]!
+      const d = slots[(pc & (PAGE - 1)) >>> 1]
+      if (d !== undefined) {
+        this.fetchSlots = slots
+        this.fetchBase = base
+        this.fetchPage = this.recentPage[r]!
+        return d
+      }
+    }
     const pa = this.translate(pc, FETCH)
     const hit = this.cache.get(pa)
     if (hit) {
@@ -1130,6 +1138,12 @@ export class Hart implements BlockHost {
     this.fetchSlots = slots
     this.fetchPage = this.cache.pageIndex(pa)
     this.fetchBase = pc - (pc & (PAGE - 1))
+    const r = (pc >>> 12) & (RECENT_PAGES - 1)
+    this.recentBase[r] = this.fetchBase
+    this.recentCtx[r] = this.privilege | (this.virt ? 4 : 0)
+    this.recentEpoch[r] = this.fetchEpoch
+    this.recentPage[r] = this.fetchPage
+    this.recentSlots[r] = slots
   }
 
   // ---- address translation (Sv39/Sv48/Sv57, privileged spec 4.3–4.5) -------------------
@@ -1142,7 +1156,7 @@ export class Hart implements BlockHost {
     this.tlbTag.fill(NaN)
     this.flushDtlb()
     this.vtlbTag.fill(NaN)
-    this.fetchBase = NaN
+    this.dropFetchPages()
     this.updateDirect()
   }
 
@@ -1163,7 +1177,7 @@ export class Hart implements BlockHost {
     this.vtlbTag.fill(NaN)
     // The data TLB's guest entries came from the guest TLB (its host entries go too: one array).
     this.flushDtlb()
-    this.fetchBase = NaN
+    this.dropFetchPages()
   }
 
   /** Recomputes `xmode` (and `direct`) after a change of V, privilege, mstatus or satp. */
@@ -1242,6 +1256,27 @@ export class Hart implements BlockHost {
   /** The decode cache's index of the fetch page (regions, visits). */
   private fetchPage = 0
 
+  /**
+   * Recent fetch pages, behind the fetch page (direct-mapped by the page number's low bits): a
+   * jump to a page fetched from lately (a call and its return across pages, a trap handler and
+   * back) takes that page's slots without a translation. An entry was a fetch page, so it held
+   * then; it holds now for the same privilege and V (`recentCtx`) and while `fetchEpoch` has not
+   * moved: everything that drops the fetch page for another reason than a privilege change (the
+   * TLB, the decode cache, V, an ecall handled by the host, a new `run()`) moves it.
+   */
+  private readonly recentBase = new Float64Array(RECENT_PAGES).fill(NaN)
+  private readonly recentCtx = new Int32Array(RECENT_PAGES)
+  private readonly recentEpoch = new Int32Array(RECENT_PAGES).fill(-1)
+  private readonly recentPage = new Int32Array(RECENT_PAGES)
+  private readonly recentSlots: (Decoded | undefined)[][] = Array.from({ length: RECENT_PAGES }, () => [])
+  private fetchEpoch = 0
+
+  /** Drops the fetch page and every recent one. */
+  private dropFetchPages(): void {
+    this.fetchBase = NaN
+    this.fetchEpoch = (this.fetchEpoch + 1) | 0
+  }
+
   // ---- the region tier (region.ts) -----------------------------------------------------
 
   /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (calls); `blocks`: blocks the block tier compiled; `executed`: instructions either tier ran in compiled code. */
@@ -1288,7 +1323,7 @@ export class Hart implements BlockHost {
   /** Forgets decoded instructions (and with them the fetch page). */
   private clearDecoded(): void {
     this.cache.clear()
-    this.fetchBase = NaN
+    this.dropFetchPages()
   }
 
   /** The privilege loads and stores run with (MPRV lets M-mode use MPP's). */
@@ -1652,7 +1687,7 @@ export class Hart implements BlockHost {
     const view = this.view
     let executed = 0
     this.sliceDone = 0
-    this.fetchBase = NaN // the host may have changed the privilege or anything else since
+    this.dropFetchPages() // the host may have changed the privilege or anything else since
     this.updateXmode()
     if (this.bus.shadowedPages.size !== 0) {
       // A device may have been mapped over RAM since the data TLB's entries were filled.
@@ -1670,6 +1705,10 @@ export class Hart implements BlockHost {
       const limit = Math.min(budget, executed + SLICE)
       // Looked at once per block: a breakpoint set from a callback inside the block counts from the next.
       const breakpoints = this.breakpointList.length > 0 ? this.breakpointList : undefined
+      // Likewise the trace hook and whether compiled code may run (not while a debugger watches).
+      const trace = this.onTrace
+      const compiled = breakpoints === undefined && trace === undefined
+      const regionTier = this.tier === 'region'
       try {
         while (executed < limit) {
           const pc = this.pc
@@ -1683,8 +1722,8 @@ export class Hart implements BlockHost {
           if (d !== undefined) {
             // On the fetch page (so the whole page is executable): the compiled tier, unless a
             // debugger is watching (breakpoints, trace).
-            if (this.tier === 'region') {
-              if (breakpoints === undefined && this.onTrace === undefined) {
+            if (regionTier) {
+              if (compiled) {
                 const p = this.fetchPage
                 const region = this.cache.regions[p]
                 if (region !== undefined) {
@@ -1701,7 +1740,7 @@ export class Hart implements BlockHost {
                 } else if (++this.cache.visits[p]! >= this.blockThreshold) this.compilePage(p)
                 d.hits++
               }
-            } else if (d.block !== null && breakpoints === undefined && this.onTrace === undefined) {
+            } else if (compiled && d.block !== null) {
               const block = d.block
               if (block === undefined) {
                 if (++d.hits >= this.blockThreshold) {
@@ -1733,7 +1772,7 @@ export class Hart implements BlockHost {
               }
             }
           } else d = this.fetch()
-          if (this.onTrace) this.onTrace(pc, d)
+          if (trace !== undefined) trace(pc, d)
           let next = pc + d.len
           const rd = d.rd
           switch (d.op) {
@@ -1793,96 +1832,114 @@ export class Hart implements BlockHost {
               if (xw[a + 1]! >>> 0 > xw[b + 1]! >>> 0 || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 >= xw[b]! >>> 0)) next = pc + d.immN
               break
             }
-            case Op.LB: {
-              const o = this.dataOffset(d, 1, LOAD)
-              if (o >= 0) {
-                const v = view.getInt8(o)
-                xw[rd << 1] = v
-                xw[(rd << 1) + 1] = v >> 31
-              } else x[rd] = this.loadMmio(this.lastVa, 1, true)
-              break
-            }
-            case Op.LH: {
-              const o = this.dataOffset(d, 2, LOAD)
-              if (o >= 0) {
-                const v = view.getInt16(o, true)
-                xw[rd << 1] = v
-                xw[(rd << 1) + 1] = v >> 31
-              } else x[rd] = this.loadMmio(this.lastVa, 2, true)
-              break
-            }
-            case Op.LW: {
-              const o = this.dataOffset(d, 4, LOAD)
-              if (o >= 0) {
-                const v = view.getInt32(o, true)
-                xw[rd << 1] = v
-                xw[(rd << 1) + 1] = v >> 31
-              } else x[rd] = this.loadMmio(this.lastVa, 4, true)
-              break
-            }
-            case Op.LD: {
-              const o = this.dataOffset(d, 8, LOAD)
-              if (o >= 0) {
-                xw[rd << 1] = view.getInt32(o, true)
-                xw[(rd << 1) + 1] = view.getInt32(o + 4, true)
-              } else x[rd] = this.loadMmio(this.lastVa, 8, true)
-              break
-            }
-            case Op.LBU: {
-              const o = this.dataOffset(d, 1, LOAD)
-              if (o >= 0) {
-                xw[rd << 1] = view.getUint8(o)
-                xw[(rd << 1) + 1] = 0
-              } else x[rd] = this.loadMmio(this.lastVa, 1, false)
-              break
-            }
-            case Op.LHU: {
-              const o = this.dataOffset(d, 2, LOAD)
-              if (o >= 0) {
-                xw[rd << 1] = view.getUint16(o, true)
-                xw[(rd << 1) + 1] = 0
-              } else x[rd] = this.loadMmio(this.lastVa, 2, false)
-              break
-            }
+            // Loads and stores: the direct window and the data TLB inline (what `dataOffset` tries
+            // first, without its call); a miss, MMIO, a page crossing or |va| ≥ 2^53 takes `dataOffset`.
+            case Op.LB:
+            case Op.LH:
+            case Op.LW:
+            case Op.LD:
+            case Op.LBU:
+            case Op.LHU:
             case Op.LWU: {
-              const o = this.dataOffset(d, 4, LOAD)
-              if (o >= 0) {
-                xw[rd << 1] = view.getInt32(o, true)
-                xw[(rd << 1) + 1] = 0
-              } else x[rd] = this.loadMmio(this.lastVa, 4, false)
+              const size = 1 << ((d.inst >>> 12) & 3) // funct3[1:0]: log2 of the width (unprivileged spec 2.6)
+              const r = d.rs1 << 1
+              const hi = xw[r + 1]!
+              const l = (xw[r]! >>> 0) + d.immN
+              let o = -1
+              if (hi < 0x1f_ffff && hi > -0x1f_ffff) {
+                const va = hi * 4294967296 + l // exact: |va| < 2^53
+                if (va >= this.directLo && va + size <= this.directHi) o = va - this.ramBase
+                else {
+                  const vl = l | 0
+                  const within = vl & (PAGE - 1)
+                  const vp = vl >>> 12
+                  const i = vp & (TLB_SIZE - 1)
+                  const vh = (hi + (l > 0xffffffff ? 1 : l < 0 ? -1 : 0)) | 0
+                  if (within <= PAGE - size && this.dtlbLoadTagLo[i] === (vp | this.dtlbCtx) && this.dtlbLoadTagHi[i] === vh) o = this.dtlbLoadOff[i]! + within
+                }
+              }
+              if (o < 0) o = this.dataOffset(d, size, LOAD)
+              if (o < 0) {
+                x[rd] = this.loadMmio(this.lastVa, size as 1 | 2 | 4 | 8, (d.inst & 0x4000) === 0) // funct3[2]: zero-extending
+                break
+              }
+              const rr = rd << 1
+              switch (d.op) {
+                case Op.LB: {
+                  const v = view.getInt8(o)
+                  xw[rr] = v
+                  xw[rr + 1] = v >> 31
+                  break
+                }
+                case Op.LH: {
+                  const v = view.getInt16(o, true)
+                  xw[rr] = v
+                  xw[rr + 1] = v >> 31
+                  break
+                }
+                case Op.LW: {
+                  const v = view.getInt32(o, true)
+                  xw[rr] = v
+                  xw[rr + 1] = v >> 31
+                  break
+                }
+                case Op.LD:
+                  xw[rr] = view.getInt32(o, true)
+                  xw[rr + 1] = view.getInt32(o + 4, true)
+                  break
+                case Op.LBU:
+                  xw[rr] = view.getUint8(o)
+                  xw[rr + 1] = 0
+                  break
+                case Op.LHU:
+                  xw[rr] = view.getUint16(o, true)
+                  xw[rr + 1] = 0
+                  break
+                default: // LWU
+                  xw[rr] = view.getInt32(o, true)
+                  xw[rr + 1] = 0
+              }
               break
             }
-            case Op.SB: {
-              const o = this.dataOffset(d, 1, STORE)
-              if (o >= 0) {
-                view.setInt8(o, xw[d.rs2 << 1]!)
-                this.storedAtLast(o, 1)
-              } else this.storeMmio(this.lastVa, 1, x[d.rs2]!)
-              break
-            }
-            case Op.SH: {
-              const o = this.dataOffset(d, 2, STORE)
-              if (o >= 0) {
-                view.setInt16(o, xw[d.rs2 << 1]!, true)
-                this.storedAtLast(o, 2)
-              } else this.storeMmio(this.lastVa, 2, x[d.rs2]!)
-              break
-            }
-            case Op.SW: {
-              const o = this.dataOffset(d, 4, STORE)
-              if (o >= 0) {
-                view.setInt32(o, xw[d.rs2 << 1]!, true)
-                this.storedAtLast(o, 4)
-              } else this.storeMmio(this.lastVa, 4, x[d.rs2]!)
-              break
-            }
+            case Op.SB:
+            case Op.SH:
+            case Op.SW:
             case Op.SD: {
-              const o = this.dataOffset(d, 8, STORE)
-              if (o >= 0) {
-                view.setInt32(o, xw[d.rs2 << 1]!, true)
-                view.setInt32(o + 4, xw[(d.rs2 << 1) + 1]!, true)
-                this.storedAtLast(o, 8)
-              } else this.storeMmio(this.lastVa, 8, x[d.rs2]!)
+              const size = 1 << ((d.inst >>> 12) & 3)
+              const r = d.rs1 << 1
+              const hi = xw[r + 1]!
+              const l = (xw[r]! >>> 0) + d.immN
+              let o = -1
+              if (hi < 0x1f_ffff && hi > -0x1f_ffff) {
+                const va = hi * 4294967296 + l
+                if (va >= this.directLo && va + size <= this.directHi) o = va - this.ramBase
+                else {
+                  const vl = l | 0
+                  const within = vl & (PAGE - 1)
+                  const vp = vl >>> 12
+                  const i = vp & (TLB_SIZE - 1)
+                  const vh = (hi + (l > 0xffffffff ? 1 : l < 0 ? -1 : 0)) | 0
+                  if (within <= PAGE - size && this.dtlbStoreTagLo[i] === (vp | this.dtlbCtx) && this.dtlbStoreTagHi[i] === vh) o = this.dtlbStoreOff[i]! + within
+                }
+                this.lastVa = va // for the reservation test below (`dataOffset` sets it on its path)
+              }
+              if (o < 0) o = this.dataOffset(d, size, STORE)
+              const s = d.rs2 << 1
+              if (o < 0) {
+                this.storeMmio(this.lastVa, size as 1 | 2 | 4 | 8, x[d.rs2]!)
+                break
+              }
+              if (size === 8) {
+                view.setInt32(o, xw[s]!, true)
+                view.setInt32(o + 4, xw[s + 1]!, true)
+              } else if (size === 4) view.setInt32(o, xw[s]!, true)
+              else if (size === 2) view.setInt16(o, xw[s]!, true)
+              else view.setInt8(o, xw[s]!)
+              // What `stored` does: an LR reservation the store reached is gone; decoded code in the
+              // lines it wrote is dropped (a store to a line without code reads one byte).
+              if (Math.abs(this.lastVa - this.reservation) < 8) this.reservation = NaN
+              const lines = this.cache.lines
+              if (lines[o >>> 6] !== 0 || lines[(o + size - 1) >>> 6] !== 0) this.cache.written(o + this.ramBase, size)
               break
             }
             // The integer operations work on the registers' 32-bit halves (halves.ts): no BigInt.
@@ -2272,7 +2329,7 @@ export class Hart implements BlockHost {
         break
       case Op.ECALL:
         if (this.privilege === 1 && !this.virt && this.onEcall && this.onEcall(this)) {
-          this.fetchBase = NaN // the handler may have changed anything
+          this.dropFetchPages() // the handler may have changed anything
           this.updateXmode()
           break
         }
