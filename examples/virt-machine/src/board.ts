@@ -206,7 +206,12 @@ export class VirtMachine {
       this.entropy = seededRandom(config.seed)
     }
     this.clint = new Clint(this.harts, config.harts, (config.clock ?? 'virtual') === 'virtual' ? 'instret' : 'realtime')
-    for (let i = 0; i < config.harts; i++) this.harts.push(new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57', hypervisor: config.hypervisor ?? false }))
+    for (let i = 0; i < config.harts; i++) {
+      const hart = new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57', hypervisor: config.hypervisor ?? false })
+      // The harts take turns on this thread: one polling in a WFI loop passes the turn on (`Hart.wfiYields`).
+      hart.wfiYields = config.harts > 1
+      this.harts.push(hart)
+    }
     this.running = this.harts.map(() => config.bios !== 'builtin')
     this.sbiTimer = this.harts.map(() => (1n << 64n) - 1n)
     this.bus.map(VIRT_MAP.clint.base, this.clint)

@@ -103,7 +103,7 @@ export interface HartOptions {
    */
   blockThreshold?: number
   /**
-   * The compiled tier: a block per straight run after 20 000 visits (`block.ts`, default), or a
+   * The compiled tier: a block per straight run after 100 000 visits (`block.ts`, default), or a
    * region per page of code (`region.ts`: faster on hot loops, slower on boots, see
    * docs/RATIONALE.md "Why is the region tier not the default?").
    */
@@ -171,15 +171,17 @@ const PAGE = 4096
 const PRIORITY_H = [IRQ.MEI, IRQ.MSI, IRQ.MTI, IRQ.SEI, IRQ.SSI, IRQ.STI, IRQ.SGEI, IRQ.VSEI, IRQ.VSSI, IRQ.VSTI]
 /** Causes whose tval is an address: with V = 1 it is a guest virtual address (GVA). */
 const ADDRESS_CAUSES = [0, 1, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23].reduce((m, c) => m | (1 << c), 0)
-/** Times a block start is reached before it is compiled (most code that runs once stays interpreted). */
 /**
  * Visits of a block start before it is compiled. Measured (2026-11-30): at 8 the CPU bench ran
  * at 140 M instr/s but Linux's boot (34 M instructions over ~35 000 distinct hot blocks) took 3.4×
  * longer than the interpreter alone — each new function starts in V8's bytecode interpreter,
- * slower than ours, and pays its compile cost; at 20 000 the bench keeps 136 and the boot is as
- * fast as the interpreter's. See docs/RATIONALE.md "Why compile a block only after 20 000 visits?".
+ * slower than ours, and pays its compile cost. 20 000 until 2026-12-07; once the interpreter's
+ * switch became a jump table, a boot compiled at 20 000 cost more CPU than one compiled at 100 000
+ * or never (1.12 s against 0.92–0.96, V8's optimising compiles) for the same wall time, while
+ * the M-mode CPU bench gives up 4–7 % (552 → 511–529 M instr/s). See docs/RATIONALE.md "Why a
+ * block tier of generated JS functions, and why only after 100 000 visits?".
  */
-export const DEFAULT_BLOCK_THRESHOLD = 20_000
+export const DEFAULT_BLOCK_THRESHOLD = 100_000
 /** Visits of a page before the region tier compiles it. */
 export const DEFAULT_REGION_THRESHOLD = 64
 /** Compiles of one page before it stays interpreted (self-modifying code). */
@@ -487,6 +489,16 @@ export class Hart implements BlockHost {
   }
 
   private yieldRequested = false
+
+  /**
+   * When set, a WFI that does not put the hart to sleep (an enabled interrupt is already pending)
+   * ends `run()` with reason `yield` right after it. For a host that runs several harts in turn on
+   * one thread: a hart polling in a WFI loop with its interrupts masked (OpenSBI's secondary harts
+   * waiting for an HSM start, with the IPI that woke them still pending) then hands the thread to
+   * the others after each WFI instead of spinning through its whole slice. WFI is a hint (privileged
+   * spec 3.3.3: it may complete at any time), so this changes only the schedule, never a result.
+   */
+  wfiYields = false
 
   /**
    * Makes `run()` return (reason `yield`) after the instruction being executed — for a device or
@@ -2078,6 +2090,11 @@ export class Hart implements BlockHost {
                 this.instret += BigInt(executed)
                 this.sliceDone = 0
                 return { reason: 'wfi', executed }
+              }
+              if (this.wfiYields) {
+                this.instret += BigInt(executed)
+                this.sliceDone = 0
+                return { reason: 'yield', executed }
               }
               continue
             default:
