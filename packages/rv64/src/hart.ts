@@ -1698,6 +1698,11 @@ export class Hart implements BlockHost {
     const xw = this.xw
     const view = this.view
     let executed = 0
+    // Whether the instruction about to run was reached other than by falling through from the one
+    // before (a jump, a taken branch, a trap, a cold instruction, a block's exit, a new slice):
+    // only there does the block tier look for a block and count visits, so straight-line code the
+    // interpreter runs pays neither (a block starts at such a point, and its exit makes another).
+    let entry = true
     this.sliceDone = 0
     this.dropFetchPages() // the host may have changed the privilege or anything else since
     this.updateXmode()
@@ -1721,6 +1726,7 @@ export class Hart implements BlockHost {
       const trace = this.onTrace
       const compiled = breakpoints === undefined && trace === undefined
       const regionTier = this.tier === 'region'
+      entry = true
       try {
         while (executed < limit) {
           const pc = this.pc
@@ -1752,7 +1758,7 @@ export class Hart implements BlockHost {
                 } else if (++this.cache.visits[p]! >= this.blockThreshold) this.compilePage(p)
                 d.hits++
               }
-            } else if (compiled && d.block !== null) {
+            } else if (entry && compiled && d.block !== null) {
               const block = d.block
               if (block === undefined) {
                 if (++d.hits >= this.blockThreshold) {
@@ -1779,11 +1785,13 @@ export class Hart implements BlockHost {
                     executed += m
                     this.jitStats.executed += m
                   }
+                  entry = true
                   continue
                 }
               }
             }
           } else d = this.fetch()
+          entry = false
           if (trace !== undefined) trace(pc, d)
           let next = pc + d.len
           const rd = d.rd
@@ -1797,6 +1805,7 @@ export class Hart implements BlockHost {
             case Op.JAL:
               setNumber(xw, rd << 1, next)
               next = pc + d.immN
+              entry = true
               break
             case Op.JALR: {
               // The target from the halves (one rounding, as Number(BigInt) would round, when it
@@ -1806,42 +1815,61 @@ export class Hart implements BlockHost {
               const t = ((xw[a + 1]! + (d.immN >> 31) + (l >= 4294967296 ? 1 : 0)) | 0) * 4294967296 + ((l & ~1) >>> 0)
               setNumber(xw, rd << 1, next)
               next = t
+              entry = true
               break
             }
             case Op.BEQ: {
               const a = d.rs1 << 1
               const b = d.rs2 << 1
-              if (xw[a] === xw[b] && xw[a + 1] === xw[b + 1]) next = pc + d.immN
+              if (xw[a] === xw[b] && xw[a + 1] === xw[b + 1]) {
+                next = pc + d.immN
+                entry = true
+              }
               break
             }
             case Op.BNE: {
               const a = d.rs1 << 1
               const b = d.rs2 << 1
-              if (xw[a] !== xw[b] || xw[a + 1] !== xw[b + 1]) next = pc + d.immN
+              if (xw[a] !== xw[b] || xw[a + 1] !== xw[b + 1]) {
+                next = pc + d.immN
+                entry = true
+              }
               break
             }
             case Op.BLT: {
               const a = d.rs1 << 1
               const b = d.rs2 << 1
-              if (xw[a + 1]! < xw[b + 1]! || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 < xw[b]! >>> 0)) next = pc + d.immN
+              if (xw[a + 1]! < xw[b + 1]! || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 < xw[b]! >>> 0)) {
+                next = pc + d.immN
+                entry = true
+              }
               break
             }
             case Op.BGE: {
               const a = d.rs1 << 1
               const b = d.rs2 << 1
-              if (xw[a + 1]! > xw[b + 1]! || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 >= xw[b]! >>> 0)) next = pc + d.immN
+              if (xw[a + 1]! > xw[b + 1]! || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 >= xw[b]! >>> 0)) {
+                next = pc + d.immN
+                entry = true
+              }
               break
             }
             case Op.BLTU: {
               const a = d.rs1 << 1
               const b = d.rs2 << 1
-              if (xw[a + 1]! >>> 0 < xw[b + 1]! >>> 0 || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 < xw[b]! >>> 0)) next = pc + d.immN
+              if (xw[a + 1]! >>> 0 < xw[b + 1]! >>> 0 || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 < xw[b]! >>> 0)) {
+                next = pc + d.immN
+                entry = true
+              }
               break
             }
             case Op.BGEU: {
               const a = d.rs1 << 1
               const b = d.rs2 << 1
-              if (xw[a + 1]! >>> 0 > xw[b + 1]! >>> 0 || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 >= xw[b]! >>> 0)) next = pc + d.immN
+              if (xw[a + 1]! >>> 0 > xw[b + 1]! >>> 0 || (xw[a + 1] === xw[b + 1] && xw[a]! >>> 0 >= xw[b]! >>> 0)) {
+                next = pc + d.immN
+                entry = true
+              }
               break
             }
             // Loads and stores: the direct window and the data TLB inline (what `dataOffset` tries
@@ -2102,6 +2130,7 @@ export class Hart implements BlockHost {
               // there for a path met late (boot code) recompiles that method, not this loop.
               this.sliceDone = executed // what counter reads add to `instret` (exact mid-slice)
               next = +this.execCold(d, next)
+              entry = true
           }
           xw[0] = 0
           xw[1] = 0
@@ -2132,6 +2161,7 @@ export class Hart implements BlockHost {
           return { reason: 'error', executed, message }
         }
         x[0] = 0n
+        entry = true
         this.trap(e.cause, e.tval, false, e)
         executed++ // a trapping instruction still takes a step of the budget (never loops forever)
         this.excepted++ // but does not retire
