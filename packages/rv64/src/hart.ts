@@ -81,6 +81,17 @@ const enum Op {
 }
 // END copy of src/op.ts
 
+/**
+ * Bytes each load and store moves, by operation (the interpreter's inline access path). From the
+ * operation, not from funct3 in `Decoded.inst`: `inst` is a full 32-bit word, and V8 deoptimised
+ * the loop when one above 2^30 first met code optimised on small ones.
+ */
+const ACCESS_BYTES = (() => {
+  const t = new Uint8Array(1024)
+  for (const [op, n] of [[Op.LB, 1], [Op.LBU, 1], [Op.SB, 1], [Op.LH, 2], [Op.LHU, 2], [Op.SH, 2], [Op.LW, 4], [Op.LWU, 4], [Op.SW, 4], [Op.LD, 8], [Op.SD, 8]] as const) t[op] = n
+  return t
+})()
+
 /** Why `run()` returned; `yield` = the host asked the hart to stop after the current instruction ({@link Hart.requestYield}). */
 export type StopReason = 'budget' | 'wfi' | 'breakpoint' | 'exit' | 'error' | 'yield'
 export interface RunResult {
@@ -1881,7 +1892,7 @@ export class Hart implements BlockHost {
             case Op.LBU:
             case Op.LHU:
             case Op.LWU: {
-              const size = 1 << ((d.inst >>> 12) & 3) // funct3[1:0]: log2 of the width (unprivileged spec 2.6)
+              const size = ACCESS_BYTES[d.op]!
               const r = d.rs1 << 1
               const hi = xw[r + 1]!
               const l = (xw[r]! >>> 0) + d.immN
@@ -1900,7 +1911,7 @@ export class Hart implements BlockHost {
               }
               if (o < 0) o = this.dataOffset(d, size, LOAD)
               if (o < 0) {
-                x[rd] = this.loadMmio(this.lastVa, size as 1 | 2 | 4 | 8, (d.inst & 0x4000) === 0) // funct3[2]: zero-extending
+                x[rd] = this.loadMmio(this.lastVa, size as 1 | 2 | 4 | 8, d.op !== Op.LBU && d.op !== Op.LHU && d.op !== Op.LWU)
                 break
               }
               const rr = rd << 1
@@ -1945,7 +1956,7 @@ export class Hart implements BlockHost {
             case Op.SH:
             case Op.SW:
             case Op.SD: {
-              const size = 1 << ((d.inst >>> 12) & 3)
+              const size = ACCESS_BYTES[d.op]!
               const r = d.rs1 << 1
               const hi = xw[r + 1]!
               const l = (xw[r]! >>> 0) + d.immN

@@ -8,7 +8,10 @@
  * RAM, bus and device; nothing of the caller's is touched): every integer operation, every load
  * and store width to RAM and to a device, branches both ways, ecall, mret and an interrupt, in
  * M-mode and then in S-mode with Sv39 on, through compiled blocks and then through the interpreter
- * alone, fetches across a page's end included: about 36 000 instructions on each of the two scratch harts.
+ * alone, fetches across a page's end included: about 36 000 instructions on each scratch hart. It
+ * runs three times (compiling early, interpreting only, compiling early again): a path the first
+ * optimised `run()` had no feedback for is then met, and `run()` recompiled, inside the warm-up
+ * rather than in the host's first million instructions (`bench/run.ts --quick`: its first rounds).
  */
 import { CSR, IRQ, MSTATUS, VIRT_MAP } from '@honk/riscv'
 import { Bus, type Clock } from './bus.js'
@@ -97,8 +100,31 @@ let done = false
 export function warmUp(make: (o: HartOptions) => Hart): void {
   if (done) return
   done = true
+  generalizeHostFields(make)
   runWarmUp(make, COMPILE_EARLY)
   runWarmUp(make, INTERPRET_ONLY)
+  runWarmUp(make, COMPILE_EARLY)
+}
+
+/** A bus of another hidden class than any a host builds (see generalizeHostFields). */
+class OtherBus extends Bus {}
+
+/**
+ * Builds (and never runs) harts over a bus and a clock of two hidden classes each, so V8 records
+ * the `bus` and `clock` fields of a hart as holding any object before it optimises `Hart.run`.
+ * Otherwise the first machine built after the warm-up (a `Clint` for a clock, a bus of another
+ * shape) changed those fields' recorded types and threw away the optimised `run()` (a lazy
+ * deoptimisation, `node --trace-deopt`): its next 60–150 ms of V8 compiling ran unoptimised, which
+ * made any one of the first rounds of `bench/run.ts --quick` 5× slower.
+ */
+function generalizeHostFields(make: (o: HartOptions) => Hart): void {
+  const clocks: Clock[] = [{ mtime: () => 0n }, new (class ClassClock implements Clock { mtime(): bigint { return 0n } })()]
+  const buses = [new Bus({ ramSize: 4096 }), new OtherBus({ ramSize: 4096 })]
+  for (const bus of buses) for (const clock of clocks) make({ hartId: 0, bus, clock })
+  // Likewise the counters `run()` writes: V8 treats a field never written since its object was
+  // built as a constant, and the first write from optimised code undid that code.
+  const stats = make({ hartId: 0, bus: buses[0]!, clock: clocks[0]! }).jitStats
+  for (const key of Object.keys(stats) as (keyof typeof stats)[]) stats[key]++
 }
 
 /**
