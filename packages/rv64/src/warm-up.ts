@@ -14,7 +14,7 @@
  * rather than in the host's first million instructions (`bench/run.ts --quick`: its first rounds).
  */
 import { CSR, IRQ, MSTATUS, VIRT_MAP } from '@honk/riscv'
-import { Bus, type Clock } from './bus.js'
+import { Bus, type Clock, type MmioDevice } from './bus.js'
 import type { Hart, HartOptions } from './hart.js'
 
 const RAM = 0x8000_0000
@@ -121,6 +121,18 @@ function generalizeHostFields(make: (o: HartOptions) => Hart): void {
   const clocks: Clock[] = [{ mtime: () => 0n }, new (class ClassClock implements Clock { mtime(): bigint { return 0n } })()]
   const buses = [new Bus({ ramSize: 4096 }), new OtherBus({ ramSize: 4096 })]
   for (const bus of buses) for (const clock of clocks) make({ hartId: 0, bus, clock })
+  // Devices: a machine maps several, each its own class, and the bus's calls into them are
+  // inlined into `run()`; one device shape seen so far made the second a "wrong map" deoptimisation
+  // of the whole loop. Five shapes here make those sites take any device from the start.
+  const devices = buses[1]!
+  for (let k = 0; k < 5; k++) {
+    const device: MmioDevice = Object.assign(Object.create(null) as object, { [`shape${k}`]: k, name: `shape ${k}`, size: 256, read: () => 0n, write: () => {} })
+    devices.map(0x1000_0000 + k * 0x1000, device)
+    for (const size of [1, 2, 4, 8] as const) {
+      devices.read(0x1000_0000 + k * 0x1000, size)
+      devices.write(0x1000_0000 + k * 0x1000, size, 0n)
+    }
+  }
   // Likewise the counters `run()` writes: V8 treats a field never written since its object was
   // built as a constant, and the first write from optimised code undid that code.
   const stats = make({ hartId: 0, bus: buses[0]!, clock: clocks[0]! }).jitStats
