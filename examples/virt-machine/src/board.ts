@@ -208,8 +208,9 @@ export class VirtMachine {
     this.clint = new Clint(this.harts, config.harts, (config.clock ?? 'virtual') === 'virtual' ? 'instret' : 'realtime')
     for (let i = 0; i < config.harts; i++) {
       const hart = new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57', hypervisor: config.hypervisor ?? false })
-      // The harts take turns on this thread: one polling in a WFI loop passes the turn on (`Hart.wfiYields`).
-      hart.wfiYields = config.harts > 1
+      // The harts take turns on this thread: one that only waits (a WFI that cannot sleep, a spin on
+      // a flag) passes the turn on (`Hart.idleYields`).
+      hart.idleYields = config.harts > 1
       this.harts.push(hart)
     }
     this.running = this.harts.map(() => config.bios !== 'builtin')

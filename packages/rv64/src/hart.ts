@@ -207,6 +207,10 @@ const SLICE = 4096
 const TLB_SIZE = 1024
 /** Recent fetch pages kept behind the fetch page (`Hart.recentBase`). */
 const RECENT_PAGES = 64
+/** A poll (`Hart.idleYields`): a loop of at most this many instructions… */
+const POLL_LOOP = 32
+/** …that saw the same values at its branch this many times in a row. */
+const POLL_REPEATS = 64
 /** The kind of a memory access: 0 fetch, 1 load, 2 store (the index into the fault-cause tables). */
 export type Access = 0 | 1 | 2
 const FETCH: Access = 0
@@ -502,14 +506,57 @@ export class Hart implements BlockHost {
   private yieldRequested = false
 
   /**
-   * When set, a WFI that does not put the hart to sleep (an enabled interrupt is already pending)
-   * ends `run()` with reason `yield` right after it. For a host that runs several harts in turn on
-   * one thread: a hart polling in a WFI loop with its interrupts masked (OpenSBI's secondary harts
-   * waiting for an HSM start, with the IPI that woke them still pending) then hands the thread to
-   * the others after each WFI instead of spinning through its whole slice. WFI is a hint (privileged
-   * spec 3.3.3: it may complete at any time), so this changes only the schedule, never a result.
+   * When set, a hart that is only waiting ends `run()` early (reason `yield`): right after a WFI
+   * that does not put it to sleep (an enabled interrupt is already pending but masked), and after
+   * a short loop that found the same two values at its closing BEQ/BNE {@link POLL_REPEATS} times in a
+   * row with no register changed meanwhile (a spin on a flag another hart will write). For a host that runs several harts in turn on
+   * one thread: such a hart hands the thread to the others instead of spinning through its slice
+   * (OpenSBI's secondary harts wait for an HSM start in a WFI loop with the waking IPI still
+   * pending, and for the boot hart in a load-and-compare loop). Only the interleaving of the harts
+   * changes, which is free anyway (WFI is a hint, privileged spec 3.3.3); results never do.
    */
-  wfiYields = false
+  idleYields = false
+  /** The last backward BEQ/BNE taken (its record), when, with which operands, and how often in a row (`notePoll`). */
+  private pollAt: Decoded | undefined = undefined
+  private pollExecuted = 0
+  private pollA = 0
+  private pollAh = 0
+  private pollB = 0
+  private pollBh = 0
+  private pollRepeats = 0
+  /** The registers at a poll's second round, compared with them at its last. */
+  private readonly pollRegs = new Int32Array(64)
+
+  /**
+   * A backward BEQ/BNE was taken (`a`, `b`: its operands' indices in `xw`) after `executed`
+   * instructions of this `run()`: the same branch again within {@link POLL_LOOP} instructions, with
+   * the same operand values, counts as one more round of a poll; enough of them in a row yield.
+   */
+  private notePoll(d: Decoded, a: number, b: number, executed: number): void {
+    const xw = this.xw
+    const since = executed - this.pollExecuted
+    if (d === this.pollAt && since > 0 && since <= POLL_LOOP && xw[a] === this.pollA && xw[a + 1] === this.pollAh && xw[b] === this.pollB && xw[b + 1] === this.pollBh) {
+      const regs = this.pollRegs
+      const repeats = ++this.pollRepeats
+      if (repeats === 1) for (let i = 0; i < 64; i++) regs[i] = xw[i]!
+      else if (repeats >= POLL_REPEATS) {
+        // A poll changes no register: a scan that only compares equal bytes (memchr_inv over
+        // zeroes) moved its pointer meanwhile, and goes on.
+        this.pollRepeats = 0
+        let same = true
+        for (let i = 0; i < 64; i++) if (regs[i] !== xw[i]) same = false
+        if (same) this.requestYield()
+      }
+    } else {
+      this.pollAt = d
+      this.pollRepeats = 0
+      this.pollA = xw[a]!
+      this.pollAh = xw[a + 1]!
+      this.pollB = xw[b]!
+      this.pollBh = xw[b + 1]!
+    }
+    this.pollExecuted = executed
+  }
 
   /**
    * Makes `run()` return (reason `yield`) after the instruction being executed — for a device or
@@ -1835,6 +1882,7 @@ export class Hart implements BlockHost {
               if (xw[a] === xw[b] && xw[a + 1] === xw[b + 1]) {
                 next = pc + d.immN
                 entry = true
+                if (d.immN < 0 && this.idleYields) this.notePoll(d, a, b, executed)
               }
               break
             }
@@ -1844,6 +1892,7 @@ export class Hart implements BlockHost {
               if (xw[a] !== xw[b] || xw[a + 1] !== xw[b + 1]) {
                 next = pc + d.immN
                 entry = true
+                if (d.immN < 0 && this.idleYields) this.notePoll(d, a, b, executed)
               }
               break
             }
@@ -2130,7 +2179,7 @@ export class Hart implements BlockHost {
                 this.sliceDone = 0
                 return { reason: 'wfi', executed }
               }
-              if (this.wfiYields) {
+              if (this.idleYields) {
                 this.instret += BigInt(executed)
                 this.sliceDone = 0
                 return { reason: 'yield', executed }

@@ -7,8 +7,10 @@ import { CSR, Hart } from './index.js'
 import { COMPILE_EARLY, INTERPRET_ONLY, runWarmUp } from './warm-up.js'
 
 describe('warm-up', () => {
-  it.each([['compiling blocks early', COMPILE_EARLY], ['on the interpreter alone', INTERPRET_ONLY]] as const)('runs its program (%s) in M-mode, S-mode with Sv39, U-mode, S-mode on user pages (SUM), U-mode low in the address space and S-mode at its top, takes an interrupt, waits in WFI and wakes', (_name, threshold) => {
-    const { hart, deviceWrites, executed } = runWarmUp((o) => new Hart(o), threshold)
+  it.each([['compiling blocks early', COMPILE_EARLY], ['on the interpreter alone', INTERPRET_ONLY]] as const)('runs its program (%s) in M-mode, S-mode with Sv39, U-mode, S-mode on user pages (SUM), U-mode low in the address space and S-mode at its top, takes an interrupt, waits in WFI and wakes, and yields where a host with several harts would', (_name, threshold) => {
+    const { hart, deviceWrites, executed, yields } = runWarmUp((o) => new Hart(o), threshold)
+    // The idle phase: three runs of a poll and three of a WFI that cannot sleep, each ends in a yield.
+    expect(yields).toBe(6)
     // 24 rounds of the body in each of 6 phases; 4 device stores a round.
     expect(deviceWrites).toBe(6 * 24 * 4)
     expect(executed).toBeGreaterThan(6 * 24 * 100)

@@ -150,7 +150,7 @@ export const COMPILE_EARLY = 2
 export const INTERPRET_ONLY = 1 << 30
 
 /** The warm-up program on a scratch hart (returned with what the device saw, for tests). */
-export function runWarmUp(make: (o: HartOptions) => Hart, blockThreshold: number): { hart: Hart; deviceWrites: number; executed: number } {
+export function runWarmUp(make: (o: HartOptions) => Hart, blockThreshold: number): { hart: Hart; deviceWrites: number; executed: number; yields: number } {
   const bus = new Bus({ ramSize: 64 << 10 })
   const regs = new BigUint64Array(8)
   bus.map(MMIO, { name: 'warm-up', size: 256, read: (o) => regs[(o >>> 3) & 7]!, write: (o, _s, v) => void ((regs[(o >>> 3) & 7] = v), deviceWrites++) })
@@ -228,5 +228,29 @@ export function runWarmUp(make: (o: HartOptions) => Hart, blockThreshold: number
   executed += hart.run(100).executed
   hart.setCsr(MIE, 2n)
   executed += hart.run(100).executed
-  return { hart, deviceWrites, executed }
+  // A host running several harts on one thread (`idleYields`), on a second scratch hart over the
+  // same bus: a poll (`ld x24, 0(x18); bne x24, x25, -4` on a value that never comes) yields, and
+  // so does a WFI with an interrupt pending but masked (M-mode, mstatus.MIE clear).
+  const idler = make({ hartId: 1, bus, clock, blockThreshold })
+  idler.idleYields = true
+  idler.setCsr(CSR.mtvec, BigInt(HANDLER))
+  words(bus, CODE + 0x60, [I(0, 18, 3, 24, 0x03), B(1, 24, 25, -4)])
+  idler.setX(18, BigInt(DATA))
+  idler.setX(25, ~BigInt(bus.view.getBigInt64(DATA - RAM, true)))
+  idler.pc = CODE + 0x60
+  let yields = 0
+  for (let i = 0; i < 3; i++) {
+    const r = idler.run(1000)
+    executed += r.executed
+    if (r.reason === 'yield') yields++
+  }
+  idler.setCsr(MIE, 2n)
+  idler.setSoftIrq(IRQ.SSI, true)
+  for (let i = 0; i < 3; i++) {
+    idler.pc = CODE + 0x40
+    const r = idler.run(1000)
+    executed += r.executed
+    if (r.reason === 'yield') yields++
+  }
+  return { hart, deviceWrites, executed, yields }
 }
