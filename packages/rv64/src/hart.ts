@@ -81,14 +81,18 @@ const enum Op {
 }
 // END copy of src/op.ts
 
+/** Marks a store in `ACCESS_BYTES` (above any width). */
+const STORE_ACCESS = 16
 /**
- * Bytes each load and store moves, by operation (the interpreter's inline access path). From the
- * operation, not from funct3 in `Decoded.inst`: `inst` is a full 32-bit word, and V8 deoptimised
- * the loop when one above 2^30 first met code optimised on small ones.
+ * Bytes each load and store moves, by operation, with {@link STORE_ACCESS} added for a store (the
+ * interpreter's inline access path). From the operation, not from funct3 in `Decoded.inst`: `inst`
+ * is a full 32-bit word, and V8 deoptimised the loop when one above 2^30 first met code optimised
+ * on small ones.
  */
 const ACCESS_BYTES = (() => {
   const t = new Uint8Array(1024)
-  for (const [op, n] of [[Op.LB, 1], [Op.LBU, 1], [Op.SB, 1], [Op.LH, 2], [Op.LHU, 2], [Op.SH, 2], [Op.LW, 4], [Op.LWU, 4], [Op.SW, 4], [Op.LD, 8], [Op.SD, 8]] as const) t[op] = n
+  for (const [op, n] of [[Op.LB, 1], [Op.LBU, 1], [Op.LH, 2], [Op.LHU, 2], [Op.LW, 4], [Op.LWU, 4], [Op.LD, 8]] as const) t[op] = n
+  for (const [op, n] of [[Op.SB, 1], [Op.SH, 2], [Op.SW, 4], [Op.SD, 8]] as const) t[op] = STORE_ACCESS | n
   return t
 })()
 
@@ -1940,8 +1944,15 @@ export class Hart implements BlockHost {
             case Op.LD:
             case Op.LBU:
             case Op.LHU:
-            case Op.LWU: {
-              const size = ACCESS_BYTES[d.op]!
+            case Op.LWU:
+            case Op.SB:
+            case Op.SH:
+            case Op.SW:
+            case Op.SD: {
+              const op = d.op
+              const access = ACCESS_BYTES[op]!
+              const store = access > STORE_ACCESS
+              const size = access & 15
               const r = d.rs1 << 1
               const hi = xw[r + 1]!
               const l = (xw[r]! >>> 0) + d.immN
@@ -1955,16 +1966,40 @@ export class Hart implements BlockHost {
                   const vp = vl >>> 12
                   const i = vp & (TLB_SIZE - 1)
                   const vh = (hi + (l > 0xffffffff ? 1 : l < 0 ? -1 : 0)) | 0
-                  if (within <= PAGE - size && this.dtlbLoadTagLo[i] === (vp | this.dtlbCtx) && this.dtlbLoadTagHi[i] === vh) o = this.dtlbLoadOff[i]! + within
+                  if (within <= PAGE - size) {
+                    if (store) {
+                      if (this.dtlbStoreTagLo[i] === (vp | this.dtlbCtx) && this.dtlbStoreTagHi[i] === vh) o = this.dtlbStoreOff[i]! + within
+                    } else if (this.dtlbLoadTagLo[i] === (vp | this.dtlbCtx) && this.dtlbLoadTagHi[i] === vh) o = this.dtlbLoadOff[i]! + within
+                  }
                 }
+                this.lastVa = va // for a store's reservation test (`dataOffset` sets it on its path)
               }
-              if (o < 0) o = this.dataOffset(d, size, LOAD)
+              if (o < 0) o = this.dataOffset(d, size, store ? STORE : LOAD)
+              if (store) {
+                const s = d.rs2 << 1
+                if (o < 0) {
+                  this.storeMmio(this.lastVa, size as 1 | 2 | 4 | 8, x[d.rs2]!)
+                  break
+                }
+                if (size === 8) {
+                  view.setInt32(o, xw[s]!, true)
+                  view.setInt32(o + 4, xw[s + 1]!, true)
+                } else if (size === 4) view.setInt32(o, xw[s]!, true)
+                else if (size === 2) view.setInt16(o, xw[s]!, true)
+                else view.setInt8(o, xw[s]!)
+                // What `stored` does: an LR reservation the store reached is gone; decoded code in the
+                // lines it wrote is dropped (a store to a line without code reads one byte).
+                if (Math.abs(this.lastVa - this.reservation) < 8) this.reservation = NaN
+                const lines = this.cache.lines
+                if (lines[o >>> 6] !== 0 || lines[(o + size - 1) >>> 6] !== 0) this.cache.written(o + this.ramBase, size)
+                break
+              }
               if (o < 0) {
-                x[rd] = this.loadMmio(this.lastVa, size as 1 | 2 | 4 | 8, d.op !== Op.LBU && d.op !== Op.LHU && d.op !== Op.LWU)
+                x[rd] = this.loadMmio(this.lastVa, size as 1 | 2 | 4 | 8, op !== Op.LBU && op !== Op.LHU && op !== Op.LWU)
                 break
               }
               const rr = rd << 1
-              switch (d.op) {
+              switch (op) {
                 case Op.LB: {
                   const v = view.getInt8(o)
                   xw[rr] = v
@@ -1999,47 +2034,6 @@ export class Hart implements BlockHost {
                   xw[rr] = view.getInt32(o, true)
                   xw[rr + 1] = 0
               }
-              break
-            }
-            case Op.SB:
-            case Op.SH:
-            case Op.SW:
-            case Op.SD: {
-              const size = ACCESS_BYTES[d.op]!
-              const r = d.rs1 << 1
-              const hi = xw[r + 1]!
-              const l = (xw[r]! >>> 0) + d.immN
-              let o = -1
-              if (hi < 0x1f_ffff && hi > -0x1f_ffff) {
-                const va = hi * 4294967296 + l
-                if (va >= this.directLo && va + size <= this.directHi) o = va - this.ramBase
-                else {
-                  const vl = l | 0
-                  const within = vl & (PAGE - 1)
-                  const vp = vl >>> 12
-                  const i = vp & (TLB_SIZE - 1)
-                  const vh = (hi + (l > 0xffffffff ? 1 : l < 0 ? -1 : 0)) | 0
-                  if (within <= PAGE - size && this.dtlbStoreTagLo[i] === (vp | this.dtlbCtx) && this.dtlbStoreTagHi[i] === vh) o = this.dtlbStoreOff[i]! + within
-                }
-                this.lastVa = va // for the reservation test below (`dataOffset` sets it on its path)
-              }
-              if (o < 0) o = this.dataOffset(d, size, STORE)
-              const s = d.rs2 << 1
-              if (o < 0) {
-                this.storeMmio(this.lastVa, size as 1 | 2 | 4 | 8, x[d.rs2]!)
-                break
-              }
-              if (size === 8) {
-                view.setInt32(o, xw[s]!, true)
-                view.setInt32(o + 4, xw[s + 1]!, true)
-              } else if (size === 4) view.setInt32(o, xw[s]!, true)
-              else if (size === 2) view.setInt16(o, xw[s]!, true)
-              else view.setInt8(o, xw[s]!)
-              // What `stored` does: an LR reservation the store reached is gone; decoded code in the
-              // lines it wrote is dropped (a store to a line without code reads one byte).
-              if (Math.abs(this.lastVa - this.reservation) < 8) this.reservation = NaN
-              const lines = this.cache.lines
-              if (lines[o >>> 6] !== 0 || lines[(o + size - 1) >>> 6] !== 0) this.cache.written(o + this.ramBase, size)
               break
             }
             // The integer operations work on the registers' 32-bit halves (halves.ts): no BigInt.
