@@ -512,8 +512,9 @@ export class Hart implements BlockHost {
   /**
    * When set, a hart that is only waiting ends `run()` early (reason `yield`): right after a WFI
    * that does not put it to sleep (an enabled interrupt is already pending but masked), and after
-   * a short loop that found the same two values at its closing BEQ/BNE {@link POLL_REPEATS} times in a
-   * row with no register changed meanwhile (a spin on a flag another hart will write). For a host that runs several harts in turn on
+   * a loop of at most 32 instructions that found the same two values at its closing BEQ/BNE 64
+   * times in a row with no register changed meanwhile (a spin on a flag another hart will write).
+   * For a host that runs several harts in turn on
    * one thread: such a hart hands the thread to the others instead of spinning through its slice
    * (OpenSBI's secondary harts wait for an HSM start in a WFI loop with the waking IPI still
    * pending, and for the boot hart in a load-and-compare loop). Only the interleaving of the harts
