@@ -127,10 +127,10 @@ function generalizeHostFields(make: (o: HartOptions) => Hart): void {
   const devices = buses[1]!
   for (let k = 0; k < 5; k++) {
     const device: MmioDevice = Object.assign(Object.create(null) as object, { [`shape${k}`]: k, name: `shape ${k}`, size: 256, read: () => 0n, write: () => {} })
-    devices.map(0x1000_0000 + k * 0x1000, device)
+    devices.map(MMIO + k * 0x1000, device)
     for (const size of [1, 2, 4, 8] as const) {
-      devices.read(0x1000_0000 + k * 0x1000, size)
-      devices.write(0x1000_0000 + k * 0x1000, size, 0n)
+      devices.read(MMIO + k * 0x1000, size)
+      devices.write(MMIO + k * 0x1000, size, 0n)
     }
   }
   // Likewise the counters `run()` writes: V8 treats a field never written since its object was
