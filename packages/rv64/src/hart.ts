@@ -247,7 +247,11 @@ export class Hart implements BlockHost {
   privilege: Privilege = 3
   /** Set when the hart sits in WFI with nothing pending. */
   waiting = false
-  /** Called before each instruction when set (trace mode; slows the hart). */
+  /**
+   * Called before each instruction when set (trace mode; slows the hart; no compiled code runs).
+   * `run()` looks at it once per interrupt slice: a hook set or cleared from a callback while
+   * `run()` runs (a device, `onEcall`) takes effect at the next slice, within 4 096 instructions.
+   */
   onTrace: ((pc: number, d: Decoded) => void) | undefined
 
   // CSRs
