@@ -110,9 +110,12 @@ describe.skipIf(!run)("honk mode: vm linux on honk's network", () => {
       // Hart 1 runs nothing of the kernel's (it idles in wfi, retiring nothing): what it retired is
       // guest code. How much is not fixed: the guest's second vCPU is mostly idle, and the split
       // of the guest's work between the harts follows the timing (measured at ff563d0: 35.8 M on
-      // hart 0 and 21.0 M on hart 1; with the page memos 44.8 M and 9.9 M, the total alike).
+      // hart 0 and 21.0 M on hart 1; with the page memos 44.8 M and 9.9 M; since harts that only
+      // wait yield (`Hart.idleYields`), 17.2 M and 32.2 M here and 9.6 M on hart 0 in a CI run).
+      // So: each hart ran guest code, and together the guest's boot and checks.
       expect(after[1]! - before[1]!).toBeGreaterThan(1_000_000n)
-      expect(after[0]! - before[0]!).toBeGreaterThan(10_000_000n)
+      expect(after[0]! - before[0]!).toBeGreaterThan(1_000_000n)
+      expect(after[0]! - before[0]! + (after[1]! - before[1]!)).toBeGreaterThan(30_000_000n)
       await session.waitFor('vm: guest halted (SBI shutdown)', 120_000)
       await session.waitFor('honk> ', 30_000)
       session.send('echo honk still here\nexit\n')
