@@ -1869,18 +1869,25 @@ export class Hart implements BlockHost {
             case Op.AUIPC:
               setNumber(xw, rd << 1, pc + d.immN)
               break
-            case Op.JAL:
-              setNumber(xw, rd << 1, next)
+            case Op.JAL: {
+              // The link written inline (setNumber's body): a call taking `next` would make V8 box
+              // it on every instruction whenever it does not inline that call.
+              const lo = next | 0
+              xw[rd << 1] = lo
+              xw[(rd << 1) + 1] = (next - (lo >>> 0)) / 4294967296
               next = pc + d.immN
               entry = true
               break
+            }
             case Op.JALR: {
               // The target from the halves (one rounding, as Number(BigInt) would round, when it
               // lies beyond ±2^53: the fetch there reports it); bit 0 cleared (spec 2.5).
               const a = d.rs1 << 1
               const l = (xw[a]! >>> 0) + (d.immN >>> 0)
               const t = ((xw[a + 1]! + (d.immN >> 31) + (l >= 4294967296 ? 1 : 0)) | 0) * 4294967296 + ((l & ~1) >>> 0)
-              setNumber(xw, rd << 1, next)
+              const lo = next | 0 // the link, inline (see JAL)
+              xw[rd << 1] = lo
+              xw[(rd << 1) + 1] = (next - (lo >>> 0)) / 4294967296
               next = t
               entry = true
               break
@@ -2188,7 +2195,7 @@ export class Hart implements BlockHost {
               // The rest (M's division, Zb*, system, CSRs, atomics, F/D, H) lives in execCold: a deopt
               // there for a path met late (boot code) recompiles that method, not this loop.
               this.sliceDone = executed // what counter reads add to `instret` (exact mid-slice)
-              next = +this.execCold(d, next)
+              next = +this.execCold(d)
               entry = true
           }
           xw[0] = 0
@@ -2235,7 +2242,11 @@ export class Hart implements BlockHost {
    * The interpreter's less frequent operations (see `run`): executes `d` and returns the next pc
    * (`next` unless it jumps). Traps are thrown as in `run`.
    */
-  private execCold(d: Decoded, next: number): number {
+  private execCold(d: Decoded): number {
+    // The next pc from the hart's pc (still this instruction's): the loop passes no number here,
+    // so V8 keeps its own `next` unboxed (RATIONALE "Why does nothing in the interpreter's loop
+    // pass the pc to a call?").
+    let next = this.pc + d.len
     const x = this.x
     const xu = this.xu
     const rd = d.rd
