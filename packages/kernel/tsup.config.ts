@@ -1,2 +1,2 @@
 import { defineConfig } from 'tsup'
-export default defineConfig({ entry: ['src/index.ts', 'src/node.ts'], format: ['esm'], dts: true, sourcemap: true, clean: true, target: 'es2022' })
+export default defineConfig({ entry: { index: 'src/index.ts', node: 'src/node.ts', 'hart-worker': 'src/hart-worker-node.ts' }, format: ['esm'], dts: true, sourcemap: true, clean: true, target: 'es2022' })

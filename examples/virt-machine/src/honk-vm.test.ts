@@ -183,7 +183,7 @@ it("vCPUs spread over honk's harts: a 2-vCPU guest runs one vCPU on each of 2 ha
   session.send('harts\n')
   await session.waitFor(`harts: hart 1 runs VM ${a} vCPU 1  (load 1)`)
   session.send('stress 2\n')
-  await session.waitFor(/stress: 2 processes ran across 1 hart [^\n]*; guest vCPUs run on harts 0 1 \(vm list\)/)
+  await session.waitFor(/stress: 2 processes ran across 2 harts \(hart 0: 1 on the kernel's event loop; hart 1: 1 on its own thread\), reaped \d+; guest vCPUs run on harts 0 1 \(vm list\)/)
   session.send(`vm stop ${a}\n`)
   await session.waitFor(`vm: VM ${a} stopped`)
   // Two VMs of one vCPU each: the second goes to the hart the first left free.

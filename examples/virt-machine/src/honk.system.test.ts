@@ -103,7 +103,7 @@ describe('honk console and shell (M1, M2)', () => {
 
   it('processes: run, ps, kill, crash (contained), reap, stress', async () => {
     const { log } = await session({ harts: 2 }, ['run', 'ps', 'kill 2', 'kill 2', 'kill 999', 'crash', 'echo after-crash-alive', 'reap', 'stress 8', 'exit'])
-    expectAll(log, ['spawned PID 2 (worker)', 'worker', 'console', 'init', 'killed PID 2', 'PID 2 not running', 'PID 999 not running', 'crasher', 'kernel survives', 'after-crash-alive', 'reaped', '8 processes ran across', 'honk: shutting down'])
+    expectAll(log, ['spawned PID 2 (worker)', 'worker', 'console', 'init', 'killed PID 2', 'PID 2 not running', 'PID 999 not running', 'crasher', 'kernel survives', 'after-crash-alive', 'reaped', "stress: 8 processes ran across 2 harts (hart 0: 4 on the kernel's event loop; hart 1: 4 on its own thread), reaped", 'honk: shutting down'])
     expect(log).not.toContain('FATAL')
   })
 })

@@ -13,7 +13,7 @@ import { boot } from './boot.js'
 import { OPENSBI_FW_JUMP } from './guest.js'
 import { MachineHsPort, hsShim } from './hs-port.js'
 import { Kernel } from '@honk/kernel'
-import { nodeHttpService } from '@honk/kernel/node'
+import { nodeHttpService, nodeKernelThreads } from '@honk/kernel/node'
 import { nodeWasmWorkers } from '@honk/proc/node'
 import { NvmeController, VirtioGpu, VirtioKeyboard, VirtioNet, VirtioTablet, type FramePort } from '@honk/virtio'
 
@@ -41,6 +41,11 @@ export interface HonkConfig {
   display?: { width: number; height: number }
   /** OpenSBI's fw_jump.bin for `firmware: 'opensbi'` (default: read from Debian's path). */
   firmwareImage?: Uint8Array
+  /**
+   * Whether the secondary harts get their own threads (`worker_threads`) for the kernel's CPU
+   * work (`stress`); default true. False: every kernel task on the boot hart's event loop.
+   */
+  hartThreads?: boolean
   /** The factory core image and the anchor that verifies cores. */
   factory: Uint8Array
   anchor: Anchor
@@ -92,7 +97,7 @@ export function createHonk(config: HonkConfig): HonkMachine {
   })
   // One worker kept booted, so `wasm` starts a module without waiting for a thread.
   const workers = nodeWasmWorkers({ prewarm: 1 })
-  port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor, http: nodeHttpService, wasm: workers, ...(config.dhcpWaitMs !== undefined ? { dhcpWaitMs: config.dhcpWaitMs } : {}) }).boot()))
+  port = new MachineHsPort(machine, (p) => kernelDone(new Kernel(p, { factory: config.factory, anchor: config.anchor, http: nodeHttpService, wasm: workers, ...(config.hartThreads === false ? {} : { threads: nodeKernelThreads() }), ...(config.dhcpWaitMs !== undefined ? { dhcpWaitMs: config.dhcpWaitMs } : {}) }).boot()))
   boot(machine, {
     kernel: hsShim().bytes,
     ...(config.firmware === 'opensbi' ? { firmware: config.firmwareImage ?? new Uint8Array(readFileSync(OPENSBI_FW_JUMP)) } : {}),

@@ -5,6 +5,7 @@
  * and the shell. It imports no emulator: the machine (real or emulated) supplies the port.
  */
 export * from './kernel.js'
+export * from './hart-tasks.js'
 export * from './line-editor.js'
 export * from './platform.js'
 export * from './plic.js'

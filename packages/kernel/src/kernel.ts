@@ -9,7 +9,7 @@
 import type { BlockDevice } from '@honk/block'
 import type { Anchor } from '@honk/image'
 import { mount, virtioMountTag, virtioTransport } from '@honk/p9'
-import { ProcessTable, type WasmWorkerFactory } from '@honk/proc'
+import { HartThreads, ProcessTable, type HartThreadFactory, type WasmWorkerFactory } from '@honk/proc'
 import { CAUSE, CSR, FINISHER, IRQ, SSTATUS, VIRT_TIMEBASE_HZ, irqMask } from '@honk/riscv'
 import type { FS } from '@honk/vfs'
 import { BumpAllocator, DEVICE_ID, NvmeDisk, P9_F_MOUNT_TAG, VirtioMmioDriver, openVirtioBlk, openVirtioNet, pciPlaceBar, pciScan, type RegisterWindow } from '@honk/virtio'
@@ -35,6 +35,11 @@ export interface KernelOptions {
   readonly http?: HttpService
   /** Workers for WebAssembly processes (on Node: `nodeWasmWorkers()` of `@honk/proc/node`); absent: `wasm` says the runtime is unavailable. */
   readonly wasm?: WasmWorkerFactory
+  /**
+   * Threads for the secondary harts' share of the kernel's CPU work, one per hart (on Node:
+   * `nodeKernelThreads()` of `@honk/kernel/node`); absent: all of it runs on the kernel's event loop.
+   */
+  readonly threads?: HartThreadFactory
   /** Shell commands added to the built-in ones (a subsystem's commands, as modules). */
   readonly commands?: readonly ShellCommand[]
   /** How long the boot waits for a DHCP lease before the static configuration (default 3 s). */
@@ -92,11 +97,15 @@ export class Kernel {
   /** Set by the `fault` command until the trap arrives: nothing else is printed in between. */
   private faulting = false
   private procs!: ProcessTable<ProcServices>
+  /** The secondary harts' threads (started on first use), when the host gave a factory. */
+  private readonly threads: HartThreads | undefined
 
   constructor(
     private readonly port: HsPort,
     private readonly options: KernelOptions,
-  ) {}
+  ) {
+    this.threads = options.threads ? new HartThreads(options.threads) : undefined
+  }
 
   /** Console output: the UART once it is up, SBI putchar before. */
   private print(text: string): void {
@@ -124,7 +133,8 @@ export class Kernel {
       this.line(`honk: device tree  harts=${platform.harts.length}  ram=${platform.memory.size >> 20}MiB@0x${platform.memory.base.toString(16)}  timebase=${platform.timebase}Hz  virtio slots=${platform.virtio.length}  sbi=v${sbiVersion.major}.${sbiVersion.minor}`)
       this.dma = this.dmaRegion()
       await this.startHarts()
-      this.line(`honk: SMP up  harts=${this.online.size}  (started through SBI HSM; kernel tasks run on hart ${hart}'s event loop)`)
+      const parallel = this.options.threads && this.online.size > 1 ? `; CPU work also on the other harts' own threads` : ''
+      this.line(`honk: SMP up  harts=${this.online.size}  (started through SBI HSM; kernel tasks run on hart ${hart}'s event loop${parallel})`)
       this.initInterrupts()
       this.initConsole()
       this.virtio = platform.virtio.map((v) => ({ ...v, id: VirtioMmioDriver.probe(this.regs(v.base))?.deviceId }))
@@ -384,12 +394,15 @@ export class Kernel {
       network: this.network,
       display: this.display,
       ...(this.options.wasm ? { wasm: { workers: this.options.wasm } } : {}),
+      ...(this.threads ? { threads: { pool: this.threads, harts: () => [...this.online].sort((a, b) => a - b) } } : {}),
       powerOff: async () => {
         await this.root.close().catch(() => undefined)
+        await this.threads?.close()
         this.powerOffNow()
       },
       reboot: async () => {
         await this.root.close().catch(() => undefined)
+        await this.threads?.close()
         this.powerOffNow(1)
       },
       raiseFault: () => {

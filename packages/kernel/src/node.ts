@@ -1,9 +1,12 @@
 /**
  * Node-only parts of `@honk/kernel`: honk's HTTP server as Node's own `http.Server`, fed the
- * kernel stack's TCP connections (`@honk/net/node`'s `TcpDuplex`, a `net.Socket` look-alike).
+ * kernel stack's TCP connections (`@honk/net/node`'s `TcpDuplex`, a `net.Socket` look-alike),
+ * and the hart threads (`worker_threads`) the kernel's CPU work runs on.
  * @packageDocumentation
  */
 import { createServer } from 'node:http'
+import type { HartThreadFactory } from '@honk/proc'
+import { nodeHartThreads } from '@honk/proc/node'
 import { TcpDuplex } from '@honk/net/node'
 import type { HttpService } from './network.js'
 
@@ -42,4 +45,13 @@ export const nodeHttpService: HttpService = {
       },
     }
   },
+}
+
+/**
+ * The threads of honk's secondary harts on Node: one `worker_threads` Worker per hart, serving
+ * the kernel's hart tasks (`KernelOptions.threads`).
+ */
+export function nodeKernelThreads(): HartThreadFactory {
+  const here = import.meta.url
+  return nodeHartThreads(here.endsWith('.ts') ? new URL('./hart-worker-node.ts', here) : new URL('./hart-worker.js', here))
 }

@@ -7,7 +7,7 @@
  * virtio-9p driver and the verified core. Tests build them from memory devices.
  */
 import type { BlockDevice } from '@honk/block'
-import type { ProcessTable, WasmWorkerFactory } from '@honk/proc'
+import type { HartThreads, ProcessTable, WasmWorkerFactory } from '@honk/proc'
 import type { FS } from '@honk/vfs'
 import type { GuestHart, HostRegion } from '@honk/vmm'
 import type { Stack } from '@honk/net'
@@ -76,6 +76,14 @@ export interface KernelHypervisor {
   serveHttp?: ((stack: Stack) => Promise<{ close(): Promise<void> }>) | undefined
 }
 
+/** The harts' own threads for the kernel's CPU work (`stress`): the Go honk's goroutines over every hart. */
+export interface KernelThreads {
+  /** The threads of the harts other than the kernel's own (whose work runs on the kernel's event loop). */
+  readonly pool: HartThreads
+  /** The online harts, sorted: where CPU work may go. */
+  harts(): readonly number[]
+}
+
 /** What the shell is given by the kernel. */
 export interface ShellHost {
   /** Console output (the UART). "\n" is sent as "\r\n" by the console driver. */
@@ -89,6 +97,8 @@ export interface ShellHost {
   memory(): { ramBytes: number; dmaBytesUsed: number; heapUsedBytes: number; heapTotalBytes: number }
   readonly storage: Storage | undefined
   readonly root: MountedRoot
+  /** Hart threads for CPU work (absent: every kernel task runs on the kernel's event loop). */
+  readonly threads?: KernelThreads | undefined
   /** The WebAssembly runtime: where module workers come from (absent: no runtime on this host). */
   readonly wasm?: { readonly workers: WasmWorkerFactory } | undefined
   /** The network once up (absent: no network device, or its bring-up failed). */

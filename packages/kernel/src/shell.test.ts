@@ -137,7 +137,7 @@ describe('system information', () => {
 
   it('harts, uptime, mem, echo', async () => {
     const f = fixture()
-    expect(await f.run('harts')).toBe(lines('harts: 4 online  this=hart 0', 'harts: kernel tasks all run on the event loop of hart 0 (no parallel harts yet)'))
+    expect(await f.run('harts')).toBe(lines('harts: 4 online  this=hart 0', 'harts: kernel tasks all run on the event loop of hart 0 (no hart threads on this host)'))
     expect(await f.run('uptime')).toBe('uptime: 3.123456789s\n')
     expect(await f.run('mem')).toBe('mem: ram=512MiB dma=96KiB heap=10240KiB/20480KiB processes=1\n')
     expect(await f.run('echo a   b  c')).toBe('a b c\n')

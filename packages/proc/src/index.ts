@@ -17,12 +17,18 @@
  * WebAssembly processes (`spawnWasm`): a module runs in a worker with a capability-gated WASI
  * preview1 whose files are any `@honk/vfs` FS; `@honk/proc/node` supplies the worker_threads
  * workers (in a browser, hand `spawnWasm` a factory of Workers that call `runWasiWorker`).
+ *
+ * Hart threads (`HartThreads`): one thread per hart for CPU work, named tasks with kill signals
+ * (`serveHartTasks` on the thread side); `@honk/proc/node` starts them as `worker_threads`.
  * @packageDocumentation
  */
 export { Caps, type Cap } from './caps.js'
 export { Channel } from './channel.js'
 export { CapabilityError, ChannelClosedError, KilledError, NoSuchProcessError } from './errors.js'
 export { ProcessTable, type Process, type ProcessContext, type ProcessInfo, type ProcessTableOptions, type ProcState, type Task } from './table.js'
+export { HartThreads, HartThreadError, HartTaskError, inThreadHartThreads, type HartThread, type HartThreadFactory, type HartThreadsOptions } from './threads/pool.js'
+export { serveHartTasks, yieldMacrotask, type HartTask, type HartTaskContext, type HartTasks, type HartThreadPort } from './threads/serve.js'
+export { parsePoolMessage, parseThreadMessage, type PoolMessage as HartPoolMessage, type ThreadMessage as HartThreadMessage, type ThreadValue, type WireError as HartWireError } from './threads/protocol.js'
 export { spawnWasm, type SpawnWasmOptions, type WasmExit, type WasmIoOptions, type WasmLimits, type WasmProcess, type WasmWorker, type WasmWorkerFactory } from './wasi/spawn.js'
 export { WasmLimitError, WasmSignalError, WasmTrapError, type WasmLimitKind } from './wasi/errors.js'
 export { runWasiWorker, SharedBridge, type RunnerPort } from './wasi/runner.js'

@@ -13,13 +13,14 @@
  * ```
  * @packageDocumentation
  */
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { moduleWorkerSource } from './worker-source.js'
 import { spawnWasm as spawnWasmWith, type SpawnWasmOptions, type WasmProcess, type WasmWorker, type WasmWorkerFactory } from './wasi/spawn.js'
 import type { WasmModule } from './wasi/wasm-api.js'
 
 export { duplexSocket, serverListener } from './wasi/node-sockets.js'
+export { moduleWorkerSource } from './worker-source.js'
+export { nodeHartThreadPort, nodeHartThreads, type NodeHartThreadOptions } from './threads/node.js'
 
 export interface NodeWasmWorkerOptions {
   /** V8 heap of the worker's JavaScript (the host), MiB; the module's memory is separate. Default 256. */
@@ -37,18 +38,10 @@ export interface NodeWasmWorkerOptions {
   workerUrl?: URL
 }
 
-/**
- * Where the worker entry is. From the TypeScript sources (tests, `--conditions=@honk/source`)
- * the worker registers tsx first; from the build it loads dist/wasi-worker.js.
- */
+/** Where the WASI worker entry is: the source beside this module, or dist/wasi-worker.js. */
 function workerSource(): { code: string | URL; eval: boolean } {
   const here = import.meta.url
-  if (here.endsWith('.ts')) {
-    const api = pathToFileURL(createRequire(here).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs')
-    const entry = new URL('./wasi/worker-node.ts', here).href
-    return { code: `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(entry)})`, eval: true }
-  }
-  return { code: new URL('./wasi-worker.js', here), eval: false }
+  return moduleWorkerSource(here.endsWith('.ts') ? new URL('./wasi/worker-node.ts', here) : new URL('./wasi-worker.js', here))
 }
 
 /** A `WasmWorkerFactory` of worker_threads Workers. */

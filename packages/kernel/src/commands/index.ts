@@ -11,7 +11,7 @@ import type { ShellCommand } from './command.js'
 
 export { COMMAND_GROUPS, defineCommand, type CommandContext, type CommandGroup, type RunResult, type ShellCommand } from './command.js'
 export { describeError, goDuration, goQuote, parseGoInt, shellPath } from './format.js'
-export { STRESS_DEFAULT, STRESS_MAX, STRESS_YIELDS, WORKER_TICK_MS } from './processes.js'
+export { STRESS_DEFAULT, STRESS_MAX, WORKER_TICK_MS } from './processes.js'
 export { helpLines } from './system.js'
 export { WASM_LIMITS, WASM_WAIT_MS } from './wasm.js'
 export { FETCH_MAX_BYTES, FETCH_SHOW_BYTES, FETCH_TIMEOUT_MS, httpGet } from './net.js'

@@ -40,7 +40,13 @@ export const harts = defineCommand({
   run(ctx) {
     const { online, current } = ctx.host.harts()
     ctx.println(`harts: ${online} online  this=hart ${current}`)
-    ctx.println(`harts: kernel tasks all run on the event loop of hart ${current} (no parallel harts yet)`)
+    const threads = ctx.host.threads
+    if (!threads) ctx.println(`harts: kernel tasks all run on the event loop of hart ${current} (no hart threads on this host)`)
+    else {
+      const others = threads.harts().filter((h) => h !== current)
+      const started = threads.pool.started().filter((h) => others.includes(h))
+      ctx.println(`harts: kernel tasks run on the event loop of hart ${current}; CPU work (stress) also on ${others.length ? `the own threads of harts ${others.join(' ')} (started: ${started.length ? started.join(' ') : 'none yet'})` : 'no other hart'}`)
+    }
     // Guests' vCPUs are placed on every online hart (each lends itself to them): where they are now.
     const hv = ctx.host.hypervisor
     if (!hv) return
