@@ -1167,6 +1167,7 @@ export class Hart implements BlockHost {
     if ((pc > 0x1f_ffff_ffff_ffff || pc < -0x1f_ffff_ffff_ffff) && this.sv57) throw new WidePc(pc)
     const base = pc - (pc & (PAGE - 1))
     const r = (pc >>> 12) & (RECENT_PAGES - 1)
+    let pa: number
     if (this.recentBase[r] === base && this.recentEpoch[r] === this.fetchEpoch && this.recentCtx[r] === (this.privilege | (this.virt ? 4 : 0))) {
       const slots = this.recentSlots[r]!
       const d = slots[(pc & (PAGE - 1)) >>> 1]
@@ -1176,8 +1177,10 @@ export class Hart implements BlockHost {
         this.fetchPage = this.recentPage[r]!
         return d
       }
-    }
-    const pa = this.translate(pc, FETCH)
+      // An instruction not decoded yet, on a page this privilege fetched from since the last
+      // flush: the same translation and permissions, no walk (most of a boot's translations).
+      pa = this.ramBase + this.recentPage[r]! * PAGE + (pc & (PAGE - 1))
+    } else pa = this.translate(pc, FETCH)
     const hit = this.cache.get(pa)
     if (hit) {
       this.setFetchPage(pc, pa)
@@ -1771,11 +1774,15 @@ export class Hart implements BlockHost {
     // interpreter runs pays neither (a block starts at such a point, and its exit makes another).
     let entry = true
     this.sliceDone = 0
-    this.dropFetchPages() // the host may have changed the privilege or anything else since
+    // The host may have changed the privilege or V since: the fetch page is looked up again (the
+    // recent pages are tagged by both, and everything else they depend on drops them when it
+    // changes: satp, PMP, the TLB, the decode cache).
+    this.fetchBase = NaN
     this.updateXmode()
     if (this.bus.shadowedPages.size !== 0) {
-      // A device may have been mapped over RAM since the data TLB's entries were filled.
+      // A device may have been mapped over RAM since the data TLB's and the fetch pages' entries were filled.
       this.flushDtlb()
+      this.dropFetchPages()
     }
     if (this.waiting) {
       if (!this.wakeable()) return { reason: 'wfi', executed: 0 }

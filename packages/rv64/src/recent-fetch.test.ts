@@ -93,4 +93,40 @@ trap:   j trap
     expect(hart.pc).toBe(symbols.get('trap'))
     expect(hart.getX(10)).toBe(1n)
   })
+
+  it.each([['interpreter', 1 << 30], ['blocks', 2]] as const)('an instruction first reached on a recent page runs the bytes of its physical page, not of its virtual address (%s)', (_name, threshold) => {
+    const { sys, hart } = machine(`
+        li s0, ${CODE_VA + 0x1000}
+        jalr ra, 0(s0)        # the page at CODE_VA + 0x1000 runs first at its start: a recent page
+        jalr ra, 0x100(s0)    # then at an offset not decoded yet
+done:   j done
+trap:   j trap
+`, threshold)
+    const P3 = BASE + 0x30_2000
+    sys.bus.writeBytes(P3, assemble('addi a0, a0, 1\nret\n', { base: CODE_VA + 0x1000 }).bytes)
+    sys.bus.writeBytes(P3 + 0x100, assemble('addi a0, a0, 1000\nret\n', { base: CODE_VA + 0x1100 }).bytes)
+    // What lies at the virtual address as a physical one (RAM's identity gigapage): not this code.
+    sys.bus.writeBytes(BASE + 0x1000 + 0x100, assemble('addi a0, a0, 7\nret\n', { base: BASE }).bytes)
+    sys.bus.write(Number(L0 + 6n * 8n), 8, pte(P3, V | R | X | A))
+    hart.run(100)
+    expect(hart.getX(10)).toBe(1001n)
+  })
+
+  it('the host lowering the privilege between runs: the S page being run is not run from U-mode (a fetch page fault)', () => {
+    const { sys, hart } = machine(`
+        li s0, ${CODE_VA + 0x1000}
+        jr s0
+trap:   j trap
+`, 1 << 30)
+    const P3 = BASE + 0x30_2000
+    sys.bus.writeBytes(P3, assemble('1: addi a0, a0, 1\nj 1b\n', { base: CODE_VA + 0x1000 }).bytes)
+    sys.bus.write(Number(L0 + 6n * 8n), 8, pte(P3, V | R | X | A))
+    hart.run(100) // stops inside the S page's loop: it is the fetch page
+    expect(hart.pc).toBeGreaterThanOrEqual(CODE_VA + 0x1000)
+    const counted = hart.getX(10)
+    hart.privilege = 0
+    hart.run(10)
+    expect(hart.getCsr(CSR.mcause)).toBe(BigInt(CAUSE.FETCH_PAGE))
+    expect(hart.getX(10)).toBe(counted)
+  })
 })
