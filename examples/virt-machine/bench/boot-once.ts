@@ -1,9 +1,13 @@
 /**
- * `node [--cpu-prof] --conditions=@honk/source --import tsx bench/boot-once.ts [--firmware] [--harts N]`:
+ * `node [--cpu-prof] --conditions=@honk/source --import tsx bench/boot-once.ts [--firmware] [--harts N] [--translations]`:
  * boots the repo's Linux to its init's first line once and prints what it cost: CPU time, wall
  * time, instructions, and how the time splits between the harts (`Hart.run`) and everything
  * around them (the board's run loop, devices, console, host event loop, GC pauses), by the main
  * thread's wall time inside and between slices (with the distribution of those gaps).
+ *
+ * `--translations` also counts the harts' address translations (calls of the private
+ * `translate`: fetches off the fetch and recent pages, data accesses off the data TLB), at a cost
+ * in time; the count, not the time, is then the figure.
  *
  * Measure the board's own share with this split, not with a V8 CPU profile alone: the sampler
  * charges a large part of `Hart.run`'s time to whichever function called it (with a wrapper
@@ -42,6 +46,15 @@ Hart.prototype.run = function (this: Hart, budget: number) {
     slices++
   }
 }
+let translations = 0
+if (process.argv.includes('--translations')) {
+  const proto = Hart.prototype as unknown as { translate: (...args: unknown[]) => unknown }
+  const translate = proto.translate
+  proto.translate = function (this: unknown, ...args: unknown[]) {
+    translations++
+    return translate.apply(this, args)
+  }
+}
 const c0 = cpuNow()
 const t0 = performance.now()
 const { session, machine } = bootLinux({ bios, harts })
@@ -53,6 +66,7 @@ const gapSum = gaps.reduce((a, b) => a + b, 0) / 1000
 const q = (f: number) => (gaps[Math.min(gaps.length - 1, Math.floor(f * gaps.length))]! * 1000).toFixed(1)
 console.log(`boot to init (${harts} hart${harts > 1 ? 's' : ''}, ${bios === 'builtin' ? 'TS SBI' : 'OpenSBI fw_jump'}): ${cpu.toFixed(2)} s CPU, ${wall.toFixed(2)} s wall, ${machine.executed} instructions, ${slices} slices`)
 console.log(`  set-up before the first slice ${setup.toFixed(3)} s CPU`)
+if (translations > 0) console.log(`  address translations (translate calls): ${translations}`)
 console.log(`  main thread: in Hart.run ${(wallIn / 1000).toFixed(3)} s, between slices ${gapSum.toFixed(3)} s (${((100 * gapSum) / (wallIn / 1000 + gapSum)).toFixed(1)} %); a gap's median ${q(0.5)} µs, p90 ${q(0.9)} µs, p99 ${q(0.99)} µs, max ${q(1)} µs`)
 machine.stop()
 await session.exit
