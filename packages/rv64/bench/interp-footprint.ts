@@ -5,8 +5,9 @@
  * round and the best round's ns per instruction. A probe of how the interpreter's cost grows with
  * the code it runs (a boot runs hundreds of thousands of distinct instructions), not a goal figure.
  */
-import { assemble, createSystem } from '../src/index.ts'
-const BASE = 0x8000_0000
+import { assemble } from '../src/index.ts'
+import { BASE, interpreterRate } from './interp-rate.ts'
+
 const N = Number(process.argv[2] ?? 12)
 if (!Number.isInteger(N) || N < 1 || N > 1_000_000) {
   console.error('usage: interp-footprint.ts [instructions in the loop body, 1–1000000]')
@@ -26,15 +27,5 @@ const { bytes } = assemble(`
     j 1b
 2:  j 2b
 `, { base: BASE })
-const rates: number[] = []
-for (let round = 1; round <= 5; round++) {
-  const sys = createSystem({ harts: 1, ramSize: 16 << 20, blockThreshold: 1 << 30 })
-  sys.bus.writeBytes(BASE, bytes)
-  const hart = sys.harts[0]!
-  hart.pc = BASE
-  const t0 = performance.now()
-  let executed = 0
-  while (executed < 20_000_000) executed += hart.run(100_000).executed
-  rates.push(executed / (performance.now() - t0) / 1000)
-}
+const rates = Array.from({ length: 5 }, () => interpreterRate(bytes, { ramSize: 16 << 20, blockThreshold: 1 << 30 }))
 console.log(`N=${N}: ${rates.map((r) => r.toFixed(1)).join(' ')} M instr/s; ns/instr best ${(1000 / Math.max(...rates)).toFixed(1)}`)

@@ -7,9 +7,9 @@
  * No peer: a probe of our interpreter's per-instruction cost, compared between trees (interleave
  * two worktrees' runs), not a goal figure.
  */
-import { assemble, createSystem } from '../src/index.ts'
+import { assemble } from '../src/index.ts'
+import { BASE, interpreterRate } from './interp-rate.ts'
 
-const BASE = 0x8000_0000
 const ti = process.argv.indexOf('--threshold')
 const threshold = ti >= 0 ? Number(process.argv[ti + 1]) : 1 << 30
 if (!Number.isInteger(threshold) || threshold < 1) {
@@ -38,13 +38,4 @@ const { bytes } = assemble(
 `,
   { base: BASE },
 )
-for (let round = 1; round <= 5; round++) {
-  const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: threshold })
-  sys.bus.writeBytes(BASE, bytes)
-  const hart = sys.harts[0]!
-  hart.pc = BASE
-  const t0 = performance.now()
-  let executed = 0
-  while (executed < 20_000_000) executed += hart.run(100_000).executed
-  console.log(`round ${round}: ${(executed / (performance.now() - t0) / 1000).toFixed(1)} M instr/s`)
-}
+for (let round = 1; round <= 5; round++) console.log(`round ${round}: ${interpreterRate(bytes, { ramSize: 1 << 20, blockThreshold: threshold }).toFixed(1)} M instr/s`)
