@@ -44,14 +44,15 @@ describe('stress over hart threads', () => {
       "stress: 10 processes ran across 4 harts (hart 0: 3 on the kernel's event loop; hart 1: 3 interleaved on the kernel's event loop; hart 2: 2 interleaved on the kernel's event loop; hart 3: 2 interleaved on the kernel's event loop), reaped 10\n",
     )
     expect(f.procs.list().map((p) => p.pid)).toEqual([1])
-    expect(await f.run('harts')).toBe('harts: 4 online  this=hart 0\nharts: kernel tasks run on the event loop of hart 0; CPU work (stress) also on the own threads of harts 1 2 3 (started: 1 2 3)\n')
+    expect(await f.run('harts')).toBe('harts: 4 online  this=hart 0\nharts: kernel tasks run on the event loop of hart 0; CPU work (stress) also on harts 1 2 3, each on its own thread (started: 1 2 3)\n')
   })
 
   it('real Workers: hart 1 runs its share on its own thread, at the same time as the kernel runs hart 0\'s', { timeout: 60_000 }, async () => {
     const pool = new HartThreads(nodeKernelThreads())
     try {
       const f = shellWith(pool)
-      expect(await f.run('harts')).toContain('also on the own threads of harts 1 (started: none yet)')
+      expect(await f.run('harts')).toContain('CPU work (stress) also on hart 1, on its own thread (started: none yet)')
+      expect(await shellWith(pool, [0]).run('harts')).toContain('harts: kernel tasks and CPU work (stress) run on the event loop of hart 0 (no other hart online)')
       expect(await f.run('stress 8')).toBe("stress: 8 processes ran across 2 harts (hart 0: 4 on the kernel's event loop; hart 1: 4 on its own thread), reaped 8\n")
       const report = (await pool.run(1, 'stress', 0)) as { hart: number; thread: number }
       expect(report.hart).toBe(1)

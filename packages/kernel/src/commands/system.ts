@@ -45,7 +45,8 @@ export const harts = defineCommand({
     else {
       const others = threads.harts().filter((h) => h !== current)
       const started = threads.pool.started().filter((h) => others.includes(h))
-      ctx.println(`harts: kernel tasks run on the event loop of hart ${current}; CPU work (stress) also on ${others.length ? `the own threads of harts ${others.join(' ')} (started: ${started.length ? started.join(' ') : 'none yet'})` : 'no other hart'}`)
+      if (others.length === 0) ctx.println(`harts: kernel tasks and CPU work (stress) run on the event loop of hart ${current} (no other hart online)`)
+      else ctx.println(`harts: kernel tasks run on the event loop of hart ${current}; CPU work (stress) also on ${others.length === 1 ? `hart ${others[0]}, on its own thread` : `harts ${others.join(' ')}, each on its own thread`} (started: ${started.length ? started.join(' ') : 'none yet'})`)
     }
     // Guests' vCPUs are placed on every online hart (each lends itself to them): where they are now.
     const hv = ctx.host.hypervisor
