@@ -479,7 +479,18 @@ export class WasiHost {
       }
       return s
     }
-    if (f.kind === 'dir') return this.json<WireStat>({ op: 'dstat', pre: f.pre, path: f.path })
+    if (f.kind === 'dir') {
+      try {
+        const s = this.json<WireStat>({ op: 'dstat', pre: f.pre, path: f.path })
+        f.stat = s // what it was while it still had its name
+        return s
+      } catch (e) {
+        // POSIX fstat: a directory removed while open is still what the descriptor describes, with
+        // no links left (the FS behind is path-based, so its name no longer reaches it).
+        if (e instanceof Fail && e.errno === Errno.NOENT) return { ...(f.stat ?? { filetype: Filetype.DIRECTORY, dev: '0', ino: '0', size: 0, atim: '0', mtim: '0', ctim: '0' }), nlink: 0 }
+        throw e
+      }
+    }
     return { filetype: f.filetype, dev: '0', ino: '0', nlink: 1, size: 0, atim: '0', mtim: '0', ctim: '0' }
   }
 

@@ -275,7 +275,9 @@ describe('random operation sequences: ours (MemoryFS, or HostFS) against node:wa
           d.close()
         }
       }),
-      { numRuns: 40 },
+      // Found by CI (2026-12-07, seed 1157507681): fstat of a directory removed while open (POSIX:
+      // it still describes the directory; we answered ENOENT by its path), then a write to it.
+      { numRuns: 40, examples: gen === op ? [[[{ k: 'mkdir', path: 'd/b' }, { k: 'open', path: 'd/b', oflags: Oflags.DIRECTORY }, { k: 'rmdir', path: 'd/b' }, { k: 'fstat', i: 0 }, { k: 'write', i: 0, data: '' }]]] : [] },
     )
   }, 120_000)
 })
