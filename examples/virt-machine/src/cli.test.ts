@@ -15,6 +15,12 @@ describe('honk-virt command line', () => {
     expect(parseCli(['--kernel', 'k'])).toMatchObject({ config: { harts: 1, memory: 256 << 20, bios: 'builtin' }, drives: [] })
     expect(parseCli(['--kernel', 'k', '--mmu', 'sv57'])).toMatchObject({ config: { mmu: 'sv57' } })
     expect(parseCli(['--kernel', 'k', '--seed', '42'])).toMatchObject({ config: { seed: 42, clock: 'virtual' } })
+    // A screen in a page: the host's clock (a key held while the guest idles must not reach its
+    // autorepeat at once), unless asked otherwise or a seed asks for the virtual one.
+    expect(parseCli(['--kernel', 'k', '--display', 'web'])).toMatchObject({ config: { clock: 'realtime' } })
+    expect(parseCli(['--kernel', 'k', '-display', 'web,port=0', '--clock', 'virtual'])).toMatchObject({ config: { clock: 'virtual' } })
+    expect(parseCli(['--kernel', 'k', '--display', 'web', '--seed', '7'])).toMatchObject({ config: { clock: 'virtual', seed: 7 } })
+    expect(parseCli(['--kernel', 'k', '--display', 'none'])).toMatchObject({ config: { clock: 'virtual' } })
     expect(parseCli(['--help'])).toBe('help')
   })
 

@@ -78,7 +78,7 @@ export const USAGE = `usage: honk-virt --kernel <file> [options]    (QEMU's -x s
   --mmu <sv48|sv57>           widest paging mode the harts offer (default sv48; sv57 takes
                               exact but slower paths for addresses beyond 2^53)
   --clock <virtual|realtime>  guest time from retired instructions (default; deterministic) or
-                              from the host clock
+                              from the host clock (the default with --display web or --parallel)
   --seed <n>                  a reproducible run: the guest's entropy from this seed, the RTC on
                               the virtual clock (same images and flags: the same boot, byte for
                               byte, as long as no input, file disk or network comes in)
@@ -523,7 +523,10 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   for (const [flag, value] of [['--kernel', kernel], ['--initrd', val('initrd')], ['--share', share?.path], ['--bios', val('bios')], ...attached.map((d) => ['--drive', d.path])]) if (value === '') throw new UsageError(`${flag}: an empty path`)
   const parallel = flags.has('parallel')
   // Parallel harts share the host's clock: there is no instruction count all of them agree on.
-  const clock = val('clock') ?? (parallel ? 'realtime' : 'virtual')
+  // A screen in a page has a person at it: guest time follows theirs. On the virtual clock an idle
+  // guest skips ahead to its next timer, so a key still held when the guest idles (its release
+  // a millisecond behind on a busy host) reached Linux's 250 ms autorepeat at once: typed twice.
+  const clock = val('clock') ?? (parallel || (web !== undefined && val('seed') === undefined) ? 'realtime' : 'virtual')
   if (parallel && clock !== 'realtime') throw new UsageError('--parallel needs --clock realtime (harts in parallel share the host clock, not an instruction count)')
   const mmu = val('mmu') ?? 'sv48'
   if (clock !== 'virtual' && clock !== 'realtime') throw new UsageError(`${label('clock')}: virtual or realtime`)
