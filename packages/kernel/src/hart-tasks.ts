@@ -22,7 +22,6 @@ export const KERNEL_HART_TASKS: HartTasks = {
       await ctx.yield()
       ctx.throwIfKilled()
     }
-    const report: StressReport = { hart: ctx.hart, thread: ctx.thread }
-    return { ...report }
+    return { hart: ctx.hart, thread: ctx.thread } satisfies StressReport
   },
 }

@@ -107,7 +107,7 @@ export class HartThreads {
         if (!p) return
         p.killed = true
         p.killReason = signal?.reason
-        if (live.dead) return this.settle(live, hart, id, () => reject(p.killReason))
+        if (live.dead) return this.settle(live, id, () => reject(p.killReason))
         live.thread.postMessage({ kind: 'kill', id, reason: String(signal?.reason) })
         grace = setTimeout(() => {
           if (!live.pending.has(id)) return
@@ -127,7 +127,7 @@ export class HartThreads {
         live.thread.postMessage({ kind: 'run', id, hart, task, args })
       } catch (e) {
         // The arguments could not be cloned: this request fails, the thread lives on.
-        this.settle(live, hart, id, () => reject(e))
+        this.settle(live, id, () => reject(e))
       }
     })
   }
@@ -163,18 +163,18 @@ export class HartThreads {
     }
     const p = live.pending.get(m.id)
     if (!p) return // an answer to a request already failed (its thread was replaced), or never made
-    if (p.killed) return this.settle(live, hart, m.id, () => p.reject(p.killReason))
+    if (p.killed) return this.settle(live, m.id, () => p.reject(p.killReason))
     switch (m.kind) {
       case 'done':
-        return this.settle(live, hart, m.id, () => p.resolve(m.value))
+        return this.settle(live, m.id, () => p.resolve(m.value))
       case 'failed':
-        return this.settle(live, hart, m.id, () => p.reject(new HartTaskError(hart, p.task, m.error.name, m.error.message, m.error.code)))
+        return this.settle(live, m.id, () => p.reject(new HartTaskError(hart, p.task, m.error.name, m.error.message, m.error.code)))
       case 'killed':
-        return this.settle(live, hart, m.id, () => p.reject(new HartThreadError(hart, `task "${p.task}" reported killed (${m.reason}) without a kill`)))
+        return this.settle(live, m.id, () => p.reject(new HartThreadError(hart, `task "${p.task}" reported killed (${m.reason}) without a kill`)))
     }
   }
 
-  private settle(live: Live, _hart: number, id: number, how: () => void): void {
+  private settle(live: Live, id: number, how: () => void): void {
     const p = live.pending.get(id)
     if (!p) return
     live.pending.delete(id)
@@ -188,7 +188,7 @@ export class HartThreads {
     if (live.dead) return
     live.dead = true
     if (this.live.get(hart) === live) this.live.delete(hart)
-    for (const [id, p] of [...live.pending]) this.settle(live, hart, id, () => p.reject(p.killed ? p.killReason : new HartThreadError(hart, `${detail} while running task "${p.task}"`)))
+    for (const [id, p] of [...live.pending]) this.settle(live, id, () => p.reject(p.killed ? p.killReason : new HartThreadError(hart, `${detail} while running task "${p.task}"`)))
     live.thread.unref?.()
   }
 }
