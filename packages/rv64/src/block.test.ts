@@ -5,7 +5,7 @@
  * looped so its blocks compile; plus traps, MMIO and self-modifying stores inside a block.
  */
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { ADDI, I, J, NOP, R, S, words } from './encode.test-helpers.js'
 import { CSR, CaptureUart, assemble, createSystem } from './index.js'
 import { compileBlock, compiledSources } from './block.js'
@@ -16,7 +16,7 @@ const BASE = 0x8000_0000
 const DATA = BASE + 0x4000
 const U64 = (1n << 64n) - 1n
 
-type Tier = 'region' | 'block'
+type Tier = 'region' | 'block' | 'wasm'
 /** A machine on `tier`, or (undefined) on the interpreter alone: a trace hook keeps it there. */
 function machine(program: number[] | Uint8Array, tier: Tier | undefined) {
   const sys = createSystem({ harts: 1, ramSize: 1 << 20, blockThreshold: 8, tier: tier ?? 'region', hypervisor: true }) // compile early: the loops here are short
@@ -46,7 +46,11 @@ function compare(program: number[] | Uint8Array, setup: (m: ReturnType<typeof ma
     expect(ra).toEqual(rb)
     expect(state(a)).toEqual(state(b))
   }
+  compiledRuns[tier] += a.hart.jitStats.wasmRuns
 }
+
+/** WebAssembly traces compiled by `compare`'s machines, per tier (the wasm tier's tests check it compiled some). */
+const compiledRuns: Record<Tier, number> = { region: 0, block: 0, wasm: 0 }
 
 /** Where a paged test may move the upper data page's mapping (`compiled code's memoised pages follow`). */
 const MOVED = DATA + 0x2000
@@ -138,7 +142,12 @@ describe('the generated code reaches the hart only through BlockHost', () => {
   })
 })
 
-describe.each(['region', 'block'] as const)('the %s tier agrees with the interpreter', (tier) => {
+describe.each(['region', 'block', 'wasm'] as const)('the %s tier agrees with the interpreter', (tier) => {
+  afterAll(() => {
+    // The wasm tier's machines compiled their traces to WebAssembly (else these tests compared the JS blocks again).
+    if (tier === 'wasm') expect(compiledRuns.wasm).toBeGreaterThan(100)
+    if (tier === 'region') expect(compiledRuns.region).toBe(0)
+  })
   it('random straight-line code in a loop (fast-check)', () => {
     fc.assert(
       fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (body, values, slices, pmp) => {
@@ -311,7 +320,7 @@ describe.each(['region', 'block'] as const)('the %s tier agrees with the interpr
       m.hart.setX(2, 1000n)
       // Visits are counted once the loop's instructions are decoded: a block start's from the
       // third visit on; a page's, one per instruction after the first pass (3 instructions).
-      const before = tier === 'block' ? 3 * (threshold - 1) : threshold + 2
+      const before = tier !== 'region' ? 3 * (threshold - 1) : threshold + 2
       m.hart.run(before)
       expect(compiled(m, BASE)).toBe(false)
       m.hart.run(3 * 4)

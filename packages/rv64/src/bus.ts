@@ -2,6 +2,7 @@
  * The physical address space: RAM (one ArrayBuffer, the fast path) and memory-mapped devices.
  */
 import { VIRT_MAP, type AccessSize, type MmioDevice } from '@honk/riscv'
+import { WasmArena } from './wasm-arena.js'
 
 export type { AccessSize, MmioDevice }
 
@@ -21,6 +22,12 @@ export interface BusOptions {
    * `Atomics` (see {@link Bus.shared}). Default: a fresh `ArrayBuffer`.
    */
   buffer?: ArrayBuffer | SharedArrayBuffer
+  /**
+   * Without `buffer`, the RAM lives in a WebAssembly memory with room for this many harts' state
+   * after it (default 8), so harts can run hot code compiled to WebAssembly (`wasm-run.ts`); a
+   * hart beyond them, or a host without WebAssembly, runs without it. 0: a plain `ArrayBuffer`.
+   */
+  wasmHarts?: number
 }
 
 export class Bus {
@@ -33,6 +40,8 @@ export class Bus {
   readonly view: DataView
   /** The RAM's buffer when it is a `SharedArrayBuffer` (harts on several threads), else undefined. */
   readonly shared: SharedArrayBuffer | undefined
+  /** The WebAssembly memory holding the RAM and room for harts' state, when there is one (see {@link BusOptions.wasmHarts}). */
+  readonly arena: WasmArena | undefined
   private readonly mappings: Mapping[] = []
   /** Pages (4 KiB, by page number) of RAM that a device overlaps: the fast path must not serve them. */
   readonly shadowedPages = new Set<number>()
@@ -43,11 +52,15 @@ export class Bus {
     this.ramSize = options.ramSize
     this.ramEnd = this.ramBase + this.ramSize
     if (!Number.isSafeInteger(this.ramEnd) || this.ramSize <= 0 || this.ramSize % 4096 !== 0) throw new RangeError(`RAM of ${this.ramSize} bytes at ${this.ramBase} is not a positive whole number of pages`)
-    const buffer = options.buffer ?? new ArrayBuffer(this.ramSize)
-    if (buffer.byteLength !== this.ramSize) throw new RangeError(`a RAM buffer of ${buffer.byteLength} bytes given for ${this.ramSize} bytes of RAM`)
+    const wasmHarts = options.wasmHarts ?? 8
+    if (!Number.isInteger(wasmHarts) || wasmHarts < 0) throw new RangeError(`wasmHarts ${wasmHarts} is not a whole number of harts`)
+    this.arena = options.buffer === undefined && wasmHarts > 0 ? WasmArena.create(this.ramSize, wasmHarts) : undefined
+    const buffer = options.buffer ?? this.arena?.buffer ?? new ArrayBuffer(this.ramSize)
+    if (options.buffer !== undefined && buffer.byteLength !== this.ramSize) throw new RangeError(`a RAM buffer of ${buffer.byteLength} bytes given for ${this.ramSize} bytes of RAM`)
     this.shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer ? buffer : undefined
-    this.ram = new Uint8Array(buffer)
-    this.view = new DataView(buffer)
+    // RAM is the buffer's first `ramSize` bytes (an arena holds harts' state after it).
+    this.ram = new Uint8Array(buffer, 0, this.ramSize)
+    this.view = new DataView(buffer, 0, this.ramSize)
   }
 
   /** Maps a device at physical `base`. It may overlap RAM (it then wins for its range). */

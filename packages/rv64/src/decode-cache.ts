@@ -33,9 +33,11 @@ export class DecodeCache {
   constructor(
     private readonly base: number,
     private readonly size: number,
+    lines?: Uint8Array,
   ) {
     this.pages = new Array<(Decoded | undefined)[] | undefined>(Math.ceil(size / 4096)).fill(undefined)
-    this.lines = new Uint8Array(Math.ceil(size / 64))
+    if (lines !== undefined && lines.length < Math.ceil(size / 64)) throw new RangeError(`a code-line map of ${lines.length} lines for ${size} bytes`)
+    this.lines = lines ?? new Uint8Array(Math.ceil(size / 64))
     this.regions = new Array<RegionFn | undefined>(this.pages.length).fill(undefined)
     this.visits = new Int32Array(this.pages.length)
     this.compiles = new Uint8Array(this.pages.length)

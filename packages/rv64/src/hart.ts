@@ -28,6 +28,8 @@ import { Fpu } from './fpu.js'
 import { PMP_R, PMP_W, PMP_X, Pmp } from './pmp.js'
 import { SharedRam } from './shared-ram.js'
 import { Trap } from './trap.js'
+import { AREA, AREA_TLB_SIZE, HART_AREA, type HartArena } from './wasm-arena.js'
+import { compileTraces, traceCode, traceContext, type TraceCode, type TraceContext } from './wasm-run.js'
 import { PTE_D, VS_BARE, allowedG, allowedHost, allowedVs, walk, walkV, type WalkHost } from './walk.js'
 import { restoreSnapshot, takeSnapshot, type SnapshotPort } from './snapshot.js'
 import { HSTATUS_VSXL64, MIDELEG_FORCED, VS_INTS, csrOp, csrRead, csrWrite, readCsrAsCode, writeCsrAsCode, type CsrPort } from './csr.js'
@@ -120,9 +122,15 @@ export interface HartOptions {
   /**
    * The compiled tier: a block per straight run after 100 000 visits (`block.ts`, default), or a
    * region per page of code (`region.ts`: faster on hot loops, slower on boots, see
-   * docs/RATIONALE.md "Why is the region tier not the default?").
+   * docs/RATIONALE.md "Why is the region tier not the default?"). The block tier also compiles
+   * long traces (at least {@link WASM_MIN_LENGTH} instructions) to WebAssembly after
+   * {@link DEFAULT_WASM_VISITS} visits when the bus's RAM is in a WebAssembly arena
+   * (`wasm-run.ts`). `'wasm'`: the block tier with every trace of two or more instructions
+   * compiled to WebAssembly at `blockThreshold` (for tests and measurements).
    */
-  tier?: 'region' | 'block'
+  tier?: 'region' | 'block' | 'wasm'
+  /** Visits of a trace's start before it is compiled to WebAssembly (default {@link DEFAULT_WASM_VISITS}; Infinity: never). */
+  wasmVisits?: number
   /**
    * Offer Sv57 (satp.MODE 10) besides Sv39 and Sv48 (default false: a write of mode 10 to `satp`
    * has no effect, as today). Data accesses beyond ±2^53 are translated exactly; an instruction
@@ -197,6 +205,18 @@ const ADDRESS_CAUSES = [0, 1, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23].reduce((m, c) 
  * block tier of generated JS functions, and why only after 100 000 visits?".
  */
 export const DEFAULT_BLOCK_THRESHOLD = 100_000
+/**
+ * Visits of a trace's start before the block tier compiles it to WebAssembly (`wasm-run.ts`):
+ * never by default. Measured in a Linux boot (TS SBI, 1 hart) at 64 visits and 24 instructions:
+ * 240 traces ran 7.8 M instructions in WebAssembly and the boot took 0.2 s longer (V8's baseline
+ * code for them was no faster than the interpreter, their compiles cost ~0.1 s, and optimising
+ * them ~0.35 s of a second core). The `'wasm'` tier compiles every trace at `blockThreshold`.
+ */
+export const DEFAULT_WASM_VISITS = Infinity
+/** The fewest instructions of a trace the block tier compiles to WebAssembly (a call into WebAssembly costs ~100 ns). */
+export const WASM_MIN_LENGTH = 24
+/** Traces compiled to WebAssembly in one module (a batch also ends with `run()`). */
+const WASM_BATCH = 32
 /** Visits of a page before the region tier compiles it. */
 export const DEFAULT_REGION_THRESHOLD = 64
 /** Compiles of one page before it stays interpreted (self-modifying code). */
@@ -208,7 +228,7 @@ const REGION_HOT_SHIFT = 4
 /** Instructions between two interrupt checks at most (asynchronous sources only: see `irqRecheck`). */
 const SLICE = 4096
 /** Entries of each direct-mapped TLB (1024: a Linux boot ran ~4 % faster than with 256; generated code masks with the arrays' length). */
-const TLB_SIZE = 1024
+const TLB_SIZE = AREA_TLB_SIZE
 /** Recent fetch pages kept behind the fetch page (`Hart.recentBase`). */
 const RECENT_PAGES = 64
 /** A poll (`Hart.idleYields`): a loop of at most this many instructions… */
@@ -227,16 +247,16 @@ const ACCESS_FAULT = [CAUSE.FETCH_ACCESS, CAUSE.LOAD_ACCESS, CAUSE.STORE_ACCESS]
 export class Hart implements BlockHost {
   readonly hartId: number
   /** Integer registers (x0 is kept 0). */
-  readonly x = new BigInt64Array(32)
-  private readonly xu = new BigUint64Array(this.x.buffer)
+  readonly x: BigInt64Array
+  private readonly xu: BigUint64Array
   /**
    * The same registers as 32-bit halves (little-endian host: x[i] is xw[2i] low, xw[2i + 1]
    * high): addresses, branches, loads and stores use these with plain number arithmetic and
    * allocate no BigInt (each BigInt read from the 64-bit views is a heap allocation).
    */
-  private readonly xw = new Int32Array(this.x.buffer)
+  private readonly xw: Int32Array
   /** F and D: f0–f31, fcsr, and mstatus.FS (which `mstatus` itself never holds). */
-  readonly fpu = new Fpu(this.x)
+  readonly fpu: Fpu
   /**
    * A number from the start (and `useDefineForClassFields: false`, tsconfig.base.json): a field
    * that first holds `undefined` is kept by V8 in its generic representation, where every store of
@@ -348,6 +368,8 @@ export class Hart implements BlockHost {
   }
   private readonly ramEnd: number
   private readonly cache: DecodeCache
+  /** This hart's place in the bus's WebAssembly arena (undefined: none, so no WebAssembly tier). */
+  private readonly arena: HartArena | undefined
   /** @internal BlockHost */
   reservation = NaN
   /**
@@ -383,6 +405,23 @@ export class Hart implements BlockHost {
   private irqRecheck = false
 
   constructor(options: HartOptions) {
+    // Registers and the data TLB live in the bus's WebAssembly arena when it has room (the
+    // compiled WebAssembly reads them there: wasm-run.ts), else in buffers of their own.
+    const area = options.bus.arena?.allocHart()
+    this.arena = area
+    const buf = area?.buffer ?? new ArrayBuffer(HART_AREA)
+    const at = area?.base ?? 0
+    this.x = new BigInt64Array(buf, at + AREA.regs, 32)
+    this.xu = new BigUint64Array(buf, at + AREA.regs, 32)
+    this.xw = new Int32Array(buf, at + AREA.regs, 64)
+    this.x.fill(0n)
+    this.fpu = new Fpu(this.x)
+    this.dtlbLoadTagLo = new Int32Array(buf, at + AREA.loadTagLo, TLB_SIZE).fill(-1)
+    this.dtlbLoadTagHi = new Int32Array(buf, at + AREA.loadTagHi, TLB_SIZE).fill(0)
+    this.dtlbLoadOff = new Float64Array(buf, at + AREA.loadOff, TLB_SIZE).fill(0)
+    this.dtlbStoreTagLo = new Int32Array(buf, at + AREA.storeTagLo, TLB_SIZE).fill(-1)
+    this.dtlbStoreTagHi = new Int32Array(buf, at + AREA.storeTagHi, TLB_SIZE).fill(0)
+    this.dtlbStoreOff = new Float64Array(buf, at + AREA.storeOff, TLB_SIZE).fill(0)
     this.hartId = options.hartId
     this.bus = options.bus
     this.clock = options.clock
@@ -390,10 +429,16 @@ export class Hart implements BlockHost {
     this.atomics = options.bus.shared !== undefined ? new SharedRam(options.bus.shared) : undefined
     this.ramBase = options.bus.ramBase
     this.ramEnd = options.bus.ramEnd
-    this.cache = new DecodeCache(this.ramBase, this.ramEnd - this.ramBase)
+    const ramSize = this.ramEnd - this.ramBase
+    this.cache = new DecodeCache(this.ramBase, ramSize, area === undefined ? undefined : new Uint8Array(area.buffer, area.lines, Math.ceil(ramSize / 64)).fill(0))
     this.pc = options.resetPc ?? options.bus.ramBase
     this.tier = options.tier ?? 'block'
     this.blockThreshold = options.blockThreshold ?? (this.tier === 'region' ? DEFAULT_REGION_THRESHOLD : DEFAULT_BLOCK_THRESHOLD)
+    const wasmOk = area !== undefined && this.tier !== 'region'
+    this.wasmVisits = !wasmOk ? Infinity : this.tier === 'wasm' ? this.blockThreshold : (options.wasmVisits ?? DEFAULT_WASM_VISITS)
+    this.wasmMinLength = this.tier === 'wasm' ? 2 : WASM_MIN_LENGTH
+    this.wasmBatch = this.tier === 'wasm' ? 1 : WASM_BATCH
+    this.wasmCtx = area === undefined ? undefined : traceContext(area.buffer, area.base)
     this.sv57 = options.sv57 ?? false
     this.hypervisor = options.hypervisor ?? false
     this.walkPort = new Hart.WalkView(this)
@@ -465,7 +510,13 @@ export class Hart implements BlockHost {
   }
 
   private readonly blockThreshold: number
-  private readonly tier: 'region' | 'block'
+  private readonly tier: 'region' | 'block' | 'wasm'
+  /** Visits of a trace's start before the WebAssembly tier compiles it (Infinity: not on this hart). */
+  private readonly wasmVisits: number
+  /** The fewest instructions a trace compiled to WebAssembly holds. */
+  private readonly wasmMinLength: number
+  /** Traces compiled together (the `'wasm'` tier: each at once, at its threshold). */
+  private readonly wasmBatch: number
   /** Whether satp accepts Sv57 (HartOptions.sv57). */
   readonly sv57: boolean
 
@@ -920,17 +971,17 @@ export class Hart implements BlockHost {
    * is −1 (bit 31: in no tag and in no lookup).
    */
   /** @internal BlockHost */
-  readonly dtlbLoadTagLo = new Int32Array(TLB_SIZE).fill(-1)
+  readonly dtlbLoadTagLo: Int32Array
   /** @internal BlockHost */
-  readonly dtlbLoadTagHi = new Int32Array(TLB_SIZE)
+  readonly dtlbLoadTagHi: Int32Array
   /** @internal BlockHost */
-  readonly dtlbLoadOff = new Float64Array(TLB_SIZE)
+  readonly dtlbLoadOff: Float64Array
   /** @internal BlockHost */
-  readonly dtlbStoreTagLo = new Int32Array(TLB_SIZE).fill(-1)
+  readonly dtlbStoreTagLo: Int32Array
   /** @internal BlockHost */
-  readonly dtlbStoreTagHi = new Int32Array(TLB_SIZE)
+  readonly dtlbStoreTagHi: Int32Array
   /** @internal BlockHost */
-  readonly dtlbStoreOff = new Float64Array(TLB_SIZE)
+  readonly dtlbStoreOff: Float64Array
   /**
    * The data context of the data TLB's entries: with paging on for S/U data, privilege | SUM << 1 |
    * MXR << 2; for a guest (V = 1), 16 | privilege | vsstatus.SUM << 1 | (vsstatus or mstatus).MXR
@@ -1362,7 +1413,40 @@ export class Hart implements BlockHost {
   // ---- the region tier (region.ts) -----------------------------------------------------
 
   /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (calls); `blocks`: blocks the block tier compiled; `executed`: instructions either tier ran in compiled code. */
-  readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0 }
+  readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0, wasmRuns: 0, wasmInstructions: 0 }
+
+  /** Traces waiting to be compiled to WebAssembly together (one module per batch: a module's fixed cost is most of a small trace's). */
+  private readonly wasmQueue: TraceCode[] = []
+  private readonly wasmCtx: TraceContext | undefined
+
+  /** Queues the trace at `off` of the fetch page for WebAssembly when it is long enough (else leaves `d` to the JS block tier). */
+  private compileWasm(d: Decoded, off: number): void {
+    const code = traceCode(this.fetchSlots, off, this.wasmMinLength)
+    if (code === null) return
+    d.blockLength = -1 // queued: not entered until compiled (see flushWasm)
+    this.wasmQueue.push(code)
+    if (this.wasmQueue.length >= this.wasmBatch) this.flushWasm()
+  }
+
+  /** Compiles the queued traces (one module) and hooks each to its first record, if that record still stands. */
+  private flushWasm(): void {
+    const codes = this.wasmQueue.splice(0)
+    const arena = this.arena
+    if (arena === undefined || this.wasmCtx === undefined) return
+    const runs = compileTraces(codes, arena.memory, arena.base, this.wasmCtx)
+    if (runs === undefined) return
+    for (let i = 0; i < codes.length; i++) {
+      const { ds, slots, offs } = codes[i]!
+      const head = ds[0]!
+      head.blockLength = 0
+      // Dropped by a store since it was queued, or given a block meanwhile: not hooked.
+      if (slots[offs[0]! >>> 1] !== head || head.block !== undefined) continue
+      this.jitStats.wasmRuns++
+      this.jitStats.wasmInstructions += runs[i]!.instructions
+      head.block = runs[i]!.fn
+      head.blockLength = runs[i]!.length
+    }
+  }
 
   /** Compiles the fetch page (decode-cache page `p`) into a region, at most {@link MAX_REGION_COMPILES} times. */
   private compilePage(p: number): void {
@@ -1779,6 +1863,7 @@ export class Hart implements BlockHost {
     // changes: satp, PMP, the TLB, the decode cache).
     this.fetchBase = NaN
     this.updateXmode()
+    if (this.wasmQueue.length !== 0) this.flushWasm()
     if (this.bus.shadowedPages.size !== 0) {
       // A device may have been mapped over RAM since the data TLB's and the fetch pages' entries were filled.
       this.flushDtlb()
@@ -1835,7 +1920,9 @@ export class Hart implements BlockHost {
             } else if (entry && compiled && d.block !== null) {
               const block = d.block
               if (block === undefined) {
-                if (++d.hits >= this.blockThreshold) {
+                const hits = ++d.hits
+                if (hits === this.wasmVisits) this.compileWasm(d, off)
+                if (d.block === undefined && d.blockLength !== -1 && hits >= this.blockThreshold) {
                   const b = compileBlock(this.fetchSlots, off, this.dctx === this.dctx)
                   if (b !== null) this.jitStats.blocks++
                   d.block = b === null ? null : b.fn

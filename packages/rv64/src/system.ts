@@ -5,7 +5,7 @@
 import { VIRT_MAP } from '@honk/riscv'
 import { Bus, type MmioDevice } from './bus.js'
 import { Clint } from './devices.js'
-import { Hart, type RunResult } from './hart.js'
+import { Hart, type HartOptions, type RunResult } from './hart.js'
 
 export interface SystemOptions {
   harts?: number
@@ -17,7 +17,7 @@ export interface SystemOptions {
   /** Block-tier compile threshold of every hart (see `HartOptions.blockThreshold`). */
   blockThreshold?: number
   /** The compiled tier of every hart (see `HartOptions.tier`). */
-  tier?: 'region' | 'block'
+  tier?: HartOptions['tier']
   /** Offer Sv57 on every hart (see `HartOptions.sv57`; default false). */
   sv57?: boolean
   /** Offer the hypervisor extension on every hart (see `HartOptions.hypervisor`; default false). */
