@@ -57,7 +57,8 @@ if (process.argv.includes('--translations')) {
 }
 const c0 = cpuNow()
 const t0 = performance.now()
-const { session, machine } = bootLinux({ bios, harts })
+const tierArg = process.argv.includes('--tier') ? (process.argv[process.argv.indexOf('--tier') + 1] as 'block' | 'region' | 'wasm') : undefined
+const { session, machine } = bootLinux({ bios, harts, ...(tierArg !== undefined ? { tier: tierArg } : {}) })
 await session.waitFor('honk-init: hello from init', 900_000)
 const cpu = cpuNow() - c0
 const wall = (performance.now() - t0) / 1000

@@ -6,7 +6,7 @@
  */
 import type { BlockDevice } from '@honk/block'
 import { CSR, IRQ, VIRT_IRQ, VIRT_MAP, VIRT_PLIC_CONTEXT_IRQS, VIRT_TIMEBASE_HZ, virtioSlotBase } from '@honk/riscv'
-import { Bus, Clint, Hart, Plic, SifiveTest, type AccessSize, type MmioDevice, type RunResult, type SysconEvent } from '@honk/rv64'
+import { Bus, Clint, Hart, Plic, SifiveTest, type AccessSize, type HartOptions, type MmioDevice, type RunResult, type SysconEvent } from '@honk/rv64'
 import { Firmware, buildFdt, virtDeviceTree, type SbiPlatform } from '@honk/sbi'
 import { GoldfishRtc, MMIO, Ns16550a, PcieHost, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_VENDOR_HONK, VirtioBlk, VirtioMmio, VirtioNet, VirtioP9, VirtioRng, busMemory, type FramePort, type GuestMemory, type P9Handler, type PciFunction, type RandomSource, type VirtioDevice } from '@honk/virtio'
 
@@ -72,6 +72,8 @@ export interface MachineConfig {
   mmu?: 'sv48' | 'sv57'
   /** Offer the hypervisor extension on every hart (`HartOptions.hypervisor`; default false), for honk's `vm`. */
   hypervisor?: boolean
+  /** The harts' compiled tier (`HartOptions.tier`; default `block`). */
+  tier?: HartOptions['tier']
   /**
    * Called when a hart stops at one of its breakpoints (honk mode's shim stops there to hand a
    * trap or an arrival to the TypeScript kernel). Runs between slices; may change the hart's state.
@@ -207,7 +209,7 @@ export class VirtMachine {
     }
     this.clint = new Clint(this.harts, config.harts, (config.clock ?? 'virtual') === 'virtual' ? 'instret' : 'realtime')
     for (let i = 0; i < config.harts; i++) {
-      const hart = new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57', hypervisor: config.hypervisor ?? false })
+      const hart = new Hart({ hartId: i, bus: this.bus, clock: this.clint, sv57: config.mmu === 'sv57', hypervisor: config.hypervisor ?? false, ...(config.tier !== undefined ? { tier: config.tier } : {}) })
       // The harts take turns on this thread: one that only waits (a WFI that cannot sleep, a spin on
       // a flag) passes the turn on (`Hart.idleYields`).
       hart.idleYields = config.harts > 1

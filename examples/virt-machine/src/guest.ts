@@ -30,7 +30,7 @@ export function patternDisk(bytes = 8 << 20): Uint8Array {
 }
 
 /** Boots the guest Linux on a fresh machine with the pattern disk, a net port (a dead end unless `net` is given) and the console captured. */
-export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share']; mmu?: 'sv48' | 'sv57'; seed?: number; net?: FramePort }) {
+export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number; bootargs?: string; share?: VirtMachine['config']['share']; mmu?: 'sv48' | 'sv57'; seed?: number; net?: FramePort; tier?: VirtMachine['config']['tier'] }) {
   const session = new ConsoleSession()
   const machine = new VirtMachine({
     harts: options.harts,
@@ -43,6 +43,7 @@ export function bootLinux(options: { bios: 'builtin' | 'firmware'; harts: number
     ...(options.share ? { share: options.share } : {}),
     ...(options.mmu ? { mmu: options.mmu } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.tier !== undefined ? { tier: options.tier } : {}),
   })
   boot(machine, {
     kernel: new Uint8Array(readFileSync(LINUX_IMAGE)),

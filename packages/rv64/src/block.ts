@@ -289,12 +289,7 @@ function blockFactory(source: string): (ds: readonly Decoded[], slots: readonly 
  * as many visits as a new one) and returns 0, and the interpreter runs the instruction.
  */
 function lineChecks(ds: readonly Decoded[], offs: readonly number[]): string[] {
-  return lineCheckPairs(ds, offs).map(([slot, j]) => `slots[${slot}] !== ds[${j}]`)
-}
-
-/** The records a trace checks at entry (see {@link lineChecks}): `[slot index, index in ds]`, one per line after its first. */
-export function lineCheckPairs(ds: readonly Decoded[], offs: readonly number[]): [number, number][] {
-  const checks: [number, number][] = []
+  const checks: string[] = []
   const lines = (j: number) => {
     const a = offs[j]! >>> LINE_SHIFT
     const b = (offs[j]! + ds[j]!.len - 1) >>> LINE_SHIFT
@@ -305,7 +300,7 @@ export function lineCheckPairs(ds: readonly Decoded[], offs: readonly number[]):
     for (const line of lines(j)) {
       if (covered.has(line)) continue
       covered.add(line)
-      checks.push([offs[j]! >>> 1, j])
+      checks.push(`slots[${offs[j]! >>> 1}] !== ds[${j}]`)
     }
   }
   return checks

@@ -29,7 +29,7 @@ import { PMP_R, PMP_W, PMP_X, Pmp } from './pmp.js'
 import { SharedRam } from './shared-ram.js'
 import { Trap } from './trap.js'
 import { AREA, AREA_TLB_SIZE, HART_AREA, type HartArena } from './wasm-arena.js'
-import { compileTraces, traceCode, traceContext, type TraceCode, type TraceContext } from './wasm-run.js'
+import { compileWasmRegion, wasmContext, type WasmContext } from './wasm-region.js'
 import { PTE_D, VS_BARE, allowedG, allowedHost, allowedVs, walk, walkV, type WalkHost } from './walk.js'
 import { restoreSnapshot, takeSnapshot, type SnapshotPort } from './snapshot.js'
 import { HSTATUS_VSXL64, MIDELEG_FORCED, VS_INTS, csrOp, csrRead, csrWrite, readCsrAsCode, writeCsrAsCode, type CsrPort } from './csr.js'
@@ -122,15 +122,12 @@ export interface HartOptions {
   /**
    * The compiled tier: a block per straight run after 100 000 visits (`block.ts`, default), or a
    * region per page of code (`region.ts`: faster on hot loops, slower on boots, see
-   * docs/RATIONALE.md "Why is the region tier not the default?"). The block tier also compiles
-   * long traces (at least {@link WASM_MIN_LENGTH} instructions) to WebAssembly after
-   * {@link DEFAULT_WASM_VISITS} visits when the bus's RAM is in a WebAssembly arena
-   * (`wasm-run.ts`). `'wasm'`: the block tier with every trace of two or more instructions
-   * compiled to WebAssembly at `blockThreshold` (for tests and measurements).
+   * docs/RATIONALE.md "Why is the region tier not the default?"), or `'wasm'`: regions compiled to
+   * WebAssembly (`wasm-region.ts`; needs the bus's RAM in a WebAssembly arena, else it is the
+   * region tier; slower than the block tier on boots, docs/RATIONALE.md "Why is the wasm tier
+   * opt-in?").
    */
   tier?: 'region' | 'block' | 'wasm'
-  /** Visits of a trace's start before it is compiled to WebAssembly (default {@link DEFAULT_WASM_VISITS}; Infinity: never). */
-  wasmVisits?: number
   /**
    * Offer Sv57 (satp.MODE 10) besides Sv39 and Sv48 (default false: a write of mode 10 to `satp`
    * has no effect, as today). Data accesses beyond ±2^53 are translated exactly; an instruction
@@ -205,20 +202,12 @@ const ADDRESS_CAUSES = [0, 1, 4, 5, 6, 7, 12, 13, 15, 20, 21, 23].reduce((m, c) 
  * block tier of generated JS functions, and why only after 100 000 visits?".
  */
 export const DEFAULT_BLOCK_THRESHOLD = 100_000
-/**
- * Visits of a trace's start before the block tier compiles it to WebAssembly (`wasm-run.ts`):
- * never by default. Measured in a Linux boot (TS SBI, 1 hart) at 64 visits and 24 instructions:
- * 240 traces ran 7.8 M instructions in WebAssembly and the boot took 0.2 s longer (V8's baseline
- * code for them was no faster than the interpreter, their compiles cost ~0.1 s, and optimising
- * them ~0.35 s of a second core). The `'wasm'` tier compiles every trace at `blockThreshold`.
- */
-export const DEFAULT_WASM_VISITS = Infinity
-/** The fewest instructions of a trace the block tier compiles to WebAssembly (a call into WebAssembly costs ~100 ns). */
-export const WASM_MIN_LENGTH = 24
-/** Traces compiled to WebAssembly in one module (a batch also ends with `run()`). */
-const WASM_BATCH = 32
 /** Visits of a page before the region tier compiles it. */
 export const DEFAULT_REGION_THRESHOLD = 64
+/** Instructions run on a page before the wasm tier compiles it (a WebAssembly module costs more to make than a JS function). */
+export const DEFAULT_WASM_REGION_THRESHOLD = 8192
+/** The wasm tier compiles a page's instructions run at least threshold >>> this times. */
+const WASM_HOT_SHIFT = 7
 /** Compiles of one page before it stays interpreted (self-modifying code). */
 const MAX_REGION_COMPILES = 16
 /** Entries into a region at instructions it lacks before it is compiled again. */
@@ -411,17 +400,17 @@ export class Hart implements BlockHost {
     this.arena = area
     const buf = area?.buffer ?? new ArrayBuffer(HART_AREA)
     const at = area?.base ?? 0
+    // (An arena's areas are fresh memory, zeroed, and never handed out twice.)
     this.x = new BigInt64Array(buf, at + AREA.regs, 32)
     this.xu = new BigUint64Array(buf, at + AREA.regs, 32)
     this.xw = new Int32Array(buf, at + AREA.regs, 64)
-    this.x.fill(0n)
     this.fpu = new Fpu(this.x)
     this.dtlbLoadTagLo = new Int32Array(buf, at + AREA.loadTagLo, TLB_SIZE).fill(-1)
-    this.dtlbLoadTagHi = new Int32Array(buf, at + AREA.loadTagHi, TLB_SIZE).fill(0)
-    this.dtlbLoadOff = new Float64Array(buf, at + AREA.loadOff, TLB_SIZE).fill(0)
+    this.dtlbLoadTagHi = new Int32Array(buf, at + AREA.loadTagHi, TLB_SIZE)
+    this.dtlbLoadOff = new Float64Array(buf, at + AREA.loadOff, TLB_SIZE)
     this.dtlbStoreTagLo = new Int32Array(buf, at + AREA.storeTagLo, TLB_SIZE).fill(-1)
-    this.dtlbStoreTagHi = new Int32Array(buf, at + AREA.storeTagHi, TLB_SIZE).fill(0)
-    this.dtlbStoreOff = new Float64Array(buf, at + AREA.storeOff, TLB_SIZE).fill(0)
+    this.dtlbStoreTagHi = new Int32Array(buf, at + AREA.storeTagHi, TLB_SIZE)
+    this.dtlbStoreOff = new Float64Array(buf, at + AREA.storeOff, TLB_SIZE)
     this.hartId = options.hartId
     this.bus = options.bus
     this.clock = options.clock
@@ -430,15 +419,14 @@ export class Hart implements BlockHost {
     this.ramBase = options.bus.ramBase
     this.ramEnd = options.bus.ramEnd
     const ramSize = this.ramEnd - this.ramBase
-    this.cache = new DecodeCache(this.ramBase, ramSize, area === undefined ? undefined : new Uint8Array(area.buffer, area.lines, Math.ceil(ramSize / 64)).fill(0))
+    this.cache = new DecodeCache(this.ramBase, ramSize, area === undefined ? undefined : new Uint8Array(area.buffer, area.lines, Math.ceil(ramSize / 64)))
     this.pc = options.resetPc ?? options.bus.ramBase
     this.tier = options.tier ?? 'block'
-    this.blockThreshold = options.blockThreshold ?? (this.tier === 'region' ? DEFAULT_REGION_THRESHOLD : DEFAULT_BLOCK_THRESHOLD)
-    const wasmOk = area !== undefined && this.tier !== 'region'
-    this.wasmVisits = !wasmOk ? Infinity : this.tier === 'wasm' ? this.blockThreshold : (options.wasmVisits ?? DEFAULT_WASM_VISITS)
-    this.wasmMinLength = this.tier === 'wasm' ? 2 : WASM_MIN_LENGTH
-    this.wasmBatch = this.tier === 'wasm' ? 1 : WASM_BATCH
-    this.wasmCtx = area === undefined ? undefined : traceContext(area.buffer, area.base)
+    this.wasmRegions = this.tier === 'wasm' && area !== undefined
+    this.regionTier = this.tier === 'region' || this.wasmRegions
+    this.blockThreshold = options.blockThreshold ?? (this.wasmRegions ? DEFAULT_WASM_REGION_THRESHOLD : this.regionTier ? DEFAULT_REGION_THRESHOLD : DEFAULT_BLOCK_THRESHOLD)
+    this.hotShift = this.wasmRegions ? WASM_HOT_SHIFT : REGION_HOT_SHIFT
+    this.wasmCtx = area === undefined ? undefined : wasmContext(area.buffer, area.base)
     this.sv57 = options.sv57 ?? false
     this.hypervisor = options.hypervisor ?? false
     this.walkPort = new Hart.WalkView(this)
@@ -511,12 +499,12 @@ export class Hart implements BlockHost {
 
   private readonly blockThreshold: number
   private readonly tier: 'region' | 'block' | 'wasm'
-  /** Visits of a trace's start before the WebAssembly tier compiles it (Infinity: not on this hart). */
-  private readonly wasmVisits: number
-  /** The fewest instructions a trace compiled to WebAssembly holds. */
-  private readonly wasmMinLength: number
-  /** Traces compiled together (the `'wasm'` tier: each at once, at its threshold). */
-  private readonly wasmBatch: number
+  /** Pages compile to regions: the region tier, or the wasm tier's WebAssembly regions. */
+  private readonly regionTier: boolean
+  /** Regions compile to WebAssembly (`wasm-run.ts` compileWasmRegion), not to JS. */
+  private readonly wasmRegions: boolean
+  /** A region compiles the instructions run at least `blockThreshold >>> hotShift` times. */
+  private readonly hotShift: number
   /** Whether satp accepts Sv57 (HartOptions.sv57). */
   readonly sv57: boolean
 
@@ -1413,40 +1401,10 @@ export class Hart implements BlockHost {
   // ---- the region tier (region.ts) -----------------------------------------------------
 
   /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (calls); `blocks`: blocks the block tier compiled; `executed`: instructions either tier ran in compiled code. */
-  readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0, wasmRuns: 0, wasmInstructions: 0 }
+  readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0 }
 
-  /** Traces waiting to be compiled to WebAssembly together (one module per batch: a module's fixed cost is most of a small trace's). */
-  private readonly wasmQueue: TraceCode[] = []
-  private readonly wasmCtx: TraceContext | undefined
-
-  /** Queues the trace at `off` of the fetch page for WebAssembly when it is long enough (else leaves `d` to the JS block tier). */
-  private compileWasm(d: Decoded, off: number): void {
-    const code = traceCode(this.fetchSlots, off, this.wasmMinLength)
-    if (code === null) return
-    d.blockLength = -1 // queued: not entered until compiled (see flushWasm)
-    this.wasmQueue.push(code)
-    if (this.wasmQueue.length >= this.wasmBatch) this.flushWasm()
-  }
-
-  /** Compiles the queued traces (one module) and hooks each to its first record, if that record still stands. */
-  private flushWasm(): void {
-    const codes = this.wasmQueue.splice(0)
-    const arena = this.arena
-    if (arena === undefined || this.wasmCtx === undefined) return
-    const runs = compileTraces(codes, arena.memory, arena.base, this.wasmCtx)
-    if (runs === undefined) return
-    for (let i = 0; i < codes.length; i++) {
-      const { ds, slots, offs } = codes[i]!
-      const head = ds[0]!
-      head.blockLength = 0
-      // Dropped by a store since it was queued, or given a block meanwhile: not hooked.
-      if (slots[offs[0]! >>> 1] !== head || head.block !== undefined) continue
-      this.jitStats.wasmRuns++
-      this.jitStats.wasmInstructions += runs[i]!.instructions
-      head.block = runs[i]!.fn
-      head.blockLength = runs[i]!.length
-    }
-  }
+  /** The hart's context for WebAssembly regions (`wasm-region.ts`), when it has an area in the arena. */
+  private readonly wasmCtx: WasmContext | undefined
 
   /** Compiles the fetch page (decode-cache page `p`) into a region, at most {@link MAX_REGION_COMPILES} times. */
   private compilePage(p: number): void {
@@ -1458,8 +1416,9 @@ export class Hart implements BlockHost {
     cache.compiles[p]!++
     const t0 = performance.now()
     const slots = this.fetchSlots
-    const minHits = this.blockThreshold >>> REGION_HOT_SHIFT
-    const r = compileRegion(slots, minHits)
+    const minHits = this.blockThreshold >>> this.hotShift
+    const arena = this.arena
+    const r = this.wasmRegions && arena !== undefined && this.wasmCtx !== undefined ? compileWasmRegion(slots, minHits, arena.memory, arena.base, this.wasmCtx) : compileRegion(slots, minHits)
     // Marks each instruction: 2 compiled in the region (enter it there), 1 hot but not compilable,
     // 0 too cold (once hot, entering there counts towards compiling again: regionMiss).
     for (const d of slots) if (d !== undefined) d.blockLength = d.hits >= minHits ? 1 : 0
@@ -1863,7 +1822,6 @@ export class Hart implements BlockHost {
     // changes: satp, PMP, the TLB, the decode cache).
     this.fetchBase = NaN
     this.updateXmode()
-    if (this.wasmQueue.length !== 0) this.flushWasm()
     if (this.bus.shadowedPages.size !== 0) {
       // A device may have been mapped over RAM since the data TLB's and the fetch pages' entries were filled.
       this.flushDtlb()
@@ -1884,7 +1842,7 @@ export class Hart implements BlockHost {
       // Likewise the trace hook and whether compiled code may run (not while a debugger watches).
       const trace = this.onTrace
       const compiled = breakpoints === undefined && trace === undefined
-      const regionTier = this.tier === 'region'
+      const regionTier = this.regionTier
       entry = true
       try {
         while (executed < limit) {
@@ -1913,16 +1871,14 @@ export class Hart implements BlockHost {
                       this.jitStats.calls++
                       continue
                     }
-                  } else if (d.blockLength === 0 && d.hits >= this.blockThreshold >>> REGION_HOT_SHIFT) this.regionMiss(p)
+                  } else if (d.blockLength === 0 && d.hits >= this.blockThreshold >>> this.hotShift) this.regionMiss(p)
                 } else if (++this.cache.visits[p]! >= this.blockThreshold) this.compilePage(p)
                 d.hits++
               }
             } else if (entry && compiled && d.block !== null) {
               const block = d.block
               if (block === undefined) {
-                const hits = ++d.hits
-                if (hits === this.wasmVisits) this.compileWasm(d, off)
-                if (d.block === undefined && d.blockLength !== -1 && hits >= this.blockThreshold) {
+                if (++d.hits >= this.blockThreshold) {
                   const b = compileBlock(this.fetchSlots, off, this.dctx === this.dctx)
                   if (b !== null) this.jitStats.blocks++
                   d.block = b === null ? null : b.fn

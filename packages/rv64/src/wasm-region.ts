@@ -1,44 +1,26 @@
 /**
- * The WebAssembly tier (issue #18): a trace of decoded instructions inside one 4 KiB page becomes
- * one WebAssembly function over the bus's arena (`wasm-arena.ts`: RAM at address 0, the hart's
- * registers and data TLB in its area). Registers are i64 locals (loaded at entry, the written
- * ones stored at the one way out), so 64-bit arithmetic is one Wasm operation, and V8 compiles a
- * function in ~0.1 µs an instruction (its baseline compiler; hot functions are optimised in the
- * background), where its optimising compile of a long JS block cost milliseconds (RATIONALE
- * "Why is WebAssembly the next compiled tier?").
+ * The wasm tier (issue #18): the region form (`region.ts`) compiled to WebAssembly. A page's hot
+ * instructions become one WebAssembly function over the bus's arena (`wasm-arena.ts`: RAM at
+ * address 0, the hart's registers, data TLB and code-line map in its area). Registers are i64
+ * locals (loaded at entry, the written ones stored at the one way out), so 64-bit arithmetic is one
+ * Wasm operation; loads and stores reach RAM through the direct window inline or a data-TLB hit in
+ * a helper function, and leave for the interpreter on anything else (a miss, MMIO, a page crossing,
+ * a store into a line holding decoded code or while an LR reservation is held), so the code never
+ * traps and a fault is taken exactly by the interpreter.
  *
- * It keeps the block tier's contract (`block.ts`, {@link BlockFn}): it starts at `h.pc`, returns
- * how many instructions it completed (at most the budget, which the hart lets it enter only when
- * it holds the first segment) and leaves `h.pc` at the next one; 0 means it ran nothing (it found
- * itself stale, or its first instruction needs the interpreter). It never traps: a load or store
- * it cannot serve from the direct window or a data-TLB hit, a store into a line holding decoded
- * code or while an LR reservation is held, leaves the function before that instruction, and the
- * interpreter runs it (faulting exactly, filling the TLB, dropping the code it overwrites). A trace
- * runs on past conditional branches (a taken one leaves the function, a branch or jump back to
- * the start goes round inside it while the budget holds the next pass) and follows JAL within
- * the page; it ends before anything it does not compile (JALR, CSR, FP, AMO, system).
+ * Every compiled function sits in one thread-wide table; JS calls one exported dispatcher
+ * (`run(index, base, budget)`), which V8 keeps one fast call for.
+ *
+ * Opt-in (`HartOptions.tier: 'wasm'`): measured in a Linux boot it is slower than the block tier
+ * (docs/PERFORMANCE.md "the JIT's ninth round": V8 compiles a module in 0.3–2 ms, and its baseline
+ * code for boot code is no faster than the interpreter).
  */
 import { Op, type Decoded } from './decode.js'
-import { lineCheckPairs, type BlockFn } from './block.js'
 import type { BlockHost } from './block-host.js'
 import { AREA, AREA_TLB_SIZE, wasmApi, type WasmMemory, type WasmTable } from './wasm-arena.js'
+import type { Region, RegionFn } from './region.js'
 
 const PAGE = 4096
-/** The most instructions a trace holds. */
-const MAX_RUN = 1024
-/**
- * A budget check every this many straight instructions: the hart enters a trace only when its
- * budget holds the first segment, and the interrupt slice is 4096 instructions, so segments stay short.
- */
-const SEGMENT = 64
-
-/** What a compile gives the hart: the function, its first segment's length, its instructions. */
-export interface WasmRun {
-  fn: BlockFn
-  length: number
-  instructions: number
-}
-
 // ---- the binary format (WebAssembly core spec §5) ---------------------------------------------
 const I32 = 0x7f
 const I64 = 0x7e
@@ -54,11 +36,12 @@ function uleb(out: number[], n: number): void {
   } while (n !== 0)
 }
 
-function sleb(out: number[], v: bigint): void {
+/** Signed LEB128 of a safe integer (division, not 32-bit shifts, so values beyond int32 encode too). */
+function slebNumber(out: number[], v: number): void {
   for (;;) {
-    const b = Number(v & 0x7fn)
-    v >>= 7n
-    if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+    const b = ((v % 128) + 128) % 128
+    v = Math.floor(v / 128)
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
       out.push(b)
       return
     }
@@ -77,24 +60,28 @@ function name(out: number[], s: string): void {
   for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i))
 }
 
-/** A trace function's parameters: its hart's area in the arena, and the budget. */
+/** A compiled function's parameters: its hart's area in the arena, and the budget. */
 const PARAMS = [I32, I32]
 const P_BASE = 0
 const P_BUDGET = 1
 /**
- * A trace's locals: the effective address (i64), x1–x31 (i64, `X + r − 1`: the registers it names
+ * A compiled function's locals: the effective address (i64), x1–x31 (i64, `X + r − 1`: the registers it names
  * are loaded from the hart's area at entry and the ones it writes stored back at its one way out),
  * the count of completed instructions, the result and an access's RAM offset (i32). Measured on the
- * CPU benchmark guest, with every trace in WebAssembly: 531 M instr/s with the registers in locals
+ * CPU benchmark guest, with every block in WebAssembly: 531 M instr/s with the registers in locals
  * (V8's optimising compiler keeps them in machine registers), 290 with each access an i64 load or
  * store of the hart's area.
  */
 const L_EA = 2
 const X = 3
-const L_N = X + 31
+/** The direct window's bounds and RAM's base (i64, loaded from the context in the prologue). */
+const L_DLO = X + 31
+const L_DHI = L_DLO + 1
+const L_RB = L_DLO + 2
+const L_N = L_DLO + 3
 const L_RET = L_N + 1
 const L_O = L_N + 2
-const I64_LOCALS = 1 + 31
+const I64_LOCALS = 1 + 31 + 3
 const I32_LOCALS = 3
 
 /** One function's code and its control depth (for `br` targets: `out` is depth 1, the loop depth 2). */
@@ -123,12 +110,13 @@ class Code {
   }
   i32(v: number): this {
     this.b.push(0x41)
-    sleb(this.b, BigInt(v | 0))
+    slebNumber(this.b, v | 0)
     return this
   }
-  i64(v: number | bigint): this {
+  /** An i64 constant: `v` a safe integer (every constant here: immediates, offsets, pcs within ±2^53). */
+  i64(v: number): this {
     this.b.push(0x42)
-    sleb(this.b, BigInt.asIntN(64, BigInt(v)))
+    slebNumber(this.b, v)
     return this
   }
   /** A load or store (alignment hint 0: RISC-V's misaligned RAM accesses are served here too) at `offset`. */
@@ -171,7 +159,7 @@ const OUT = 1
 const TOP = 2
 const RETURN = 0x0f
 const CALL = 0x10
-/** The module's functions: the two address helpers (see {@link addressHelper}), then the traces. */
+/** A module's functions: the two address helpers (see {@link addressHelper}), then the compiled ones. */
 const F_LOAD_ADDR = 0
 const F_STORE_ADDR = 1
 const HELPERS = 2
@@ -237,8 +225,6 @@ const I64_EXTEND_I32_U = 0xad
 const I64_EXTEND8_S = 0xc2
 const I64_EXTEND16_S = 0xc3
 const SELECT = 0x1b
-/** i64.trunc_sat_f64_s (non-trapping float-to-int: NaN → 0). */
-const I64_TRUNC_SAT_F64_S = [0xfc, 0x06] as const
 
 const LOADS: Partial<Record<Op, [size: number, opcode: number]>> = {
   [Op.LB]: [1, 0x30],
@@ -317,7 +303,7 @@ const OTHERS = new Set<number>([
   Op.CZERO_EQZ, Op.CZERO_NEZ,
 ])
 
-/** Whether the trace compiles `d` (else it ends before it). */
+/** Whether `d` compiles to WebAssembly here (JALR too, in a region). */
 export function wasmCompiles(d: Decoded): boolean {
   const op = d.op as Op
   return LOADS[op] !== undefined || STORES[op] !== undefined || R64[op] !== undefined || I64_IMM[op] !== undefined || R32[op] !== undefined || I32_IMM[op] !== undefined || BRANCHES[op] !== undefined || OTHERS.has(op)
@@ -371,9 +357,17 @@ class Emitter {
     const c = this.c
     this.reg(d.rs1)
     c.i64(d.immN).op(I64_ADD).set(L_EA)
+    // Inside the direct window (M-mode, or S-mode with paging off): inline, ea − ramBase. A store
+    // still asks the helper (code lines, a reservation).
+    if (!store) {
+      c.get(L_EA).get(L_DLO).op(I64_GE_S).get(L_EA).get(L_DHI).i64(size).op(I64_SUB).op(I64_LE_S).op(I32_AND).open(IF)
+      c.get(L_EA).get(L_RB).op(I64_SUB, I32_WRAP).set(L_O)
+      c.else()
+    }
     c.get(P_BASE).get(L_EA).i32(size).op(CALL, store ? F_STORE_ADDR : F_LOAD_ADDR).tee(L_O).i32(0).op(0x48 /* i32.lt_s */).open(IF)
     this.miss(rel, i)
     c.end()
+    if (!store) c.end()
   }
 
   /** The code of `d` (instruction `i`, at `rel`), which is not a branch or jump. */
@@ -590,170 +584,9 @@ class Emitter {
         c.op(SELECT)
         return this.setReg(rd)
       default:
-        throw new Error(`wasm-run: no code for op ${op}`)
+        throw new Error(`wasm-region: no code for op ${op}`)
     }
   }}
-
-interface Trace {
-  ds: Decoded[]
-  offs: number[]
-  /** Where control goes after each instruction when it does not branch (a followed JAL: its target). */
-  nexts: number[]
-}
-
-/**
- * The trace from `start`: straight on, past conditional branches, through JAL to code of the page
- * not yet in it; it ends at a JAL back to its start (the loop), at a jump it does not follow,
- * before an instruction it does not compile or not yet decoded, at the page's end, or after
- * {@link MAX_RUN} instructions. Then cut after its last branch or jump back to the start, if any.
- */
-function traceFrom(slots: readonly (Decoded | undefined)[], start: number): Trace {
-  const ds: Decoded[] = []
-  const offs: number[] = []
-  const nexts: number[] = []
-  const seen = new Set<number>()
-  let off = start
-  while (ds.length < MAX_RUN) {
-    const d = slots[off >>> 1]
-    if (d === undefined || off + d.len > PAGE || seen.has(off) || !wasmCompiles(d)) break
-    ds.push(d)
-    offs.push(off)
-    seen.add(off)
-    if (d.op === Op.JAL) {
-      const target = off + d.immN
-      nexts.push(target)
-      if (target === start || target < 0 || target >= PAGE || seen.has(target)) break
-      off = target
-      continue
-    }
-    off += d.len
-    nexts.push(off)
-  }
-  let loopEnd = -1
-  for (let i = 0; i < ds.length; i++) {
-    const d = ds[i]!
-    if ((d.op === Op.JAL || BRANCHES[d.op as Op] !== undefined) && offs[i]! + d.immN === start) loopEnd = i
-  }
-  if (loopEnd >= 0) ds.length = offs.length = nexts.length = loopEnd + 1
-  return { ds, offs, nexts }
-}
-
-/** The length of a trace's straight start: up to its first conditional branch (included), or a loop's whole body. */
-export function wasmTraceLength(slots: readonly (Decoded | undefined)[], start: number): number {
-  return traceFrom(slots, start).ds.length
-}
-
-/**
- * The WebAssembly code of the trace at `start` (a page offset; `slots` the page's decoded records
- * by offset / 2), or null when it holds fewer than `minLength` instructions. {@link compileTraces}
- * compiles a batch of them.
- */
-export function traceCode(slots: readonly (Decoded | undefined)[], start: number, minLength: number): TraceCode | null {
-  const { ds, offs, nexts } = traceFrom(slots, start)
-  if (ds.length < Math.max(minLength, 1)) return null
-  const last = ds.length - 1
-  // Segments: a budget check before instruction i when the one before was a conditional branch
-  // (not taken) or SEGMENT instructions passed since the last check.
-  const checkAt: boolean[] = new Array<boolean>(ds.length).fill(false)
-  let since = 0
-  for (let i = 1; i <= last; i++) {
-    since++
-    if (BRANCHES[ds[i - 1]!.op as Op] !== undefined || since >= SEGMENT) {
-      checkAt[i] = true
-      since = 0
-    }
-  }
-  const segment = (i: number) => {
-    let j = i + 1
-    while (j <= last && !checkAt[j]) j++
-    return j - i
-  }
-  const first = segment(0)
-
-  const rels: number[] = []
-  const exitIndex = (rel: number) => {
-    let k = rels.indexOf(rel)
-    if (k < 0) k = rels.push(rel) - 1
-    return k
-  }
-  const c = new Code()
-  /** Leaves with `h.pc` = pc0 + rel after `count` instructions of this pass. */
-  const exit = (rel: number, count: number) => {
-    c.get(L_N).i32(count).op(I32_ADD).i32(16).op(I32_SHL).i32(exitIndex(rel)).op(I32_OR).set(L_RET).br(OUT)
-  }
-  /** Control to `rel` after `count` instructions: round the loop when it is the start and the budget holds the first segment. */
-  const go = (rel: number, count: number) => {
-    if (rel === 0) {
-      c.get(L_N).i32(count + first).op(I32_ADD).get(P_BUDGET).op(I32_LE_U).open(IF)
-      c.get(L_N).i32(count).op(I32_ADD).set(L_N).br(TOP)
-      c.end()
-    }
-    exit(rel, count)
-  }
-  const e = new Emitter(c, (rel) => c.get(P_BASE).mem(I64_LOAD, AREA.ctx + 24).i64(rel).op(I64_ADD), exit)
-  c.open(BLOCK) // out
-  c.open(LOOP) // top
-  for (let i = 0; i <= last; i++) {
-    const d = ds[i]!
-    const rel = offs[i]! - start
-    const op = d.op as Op
-    const { rd, rs1, rs2, immN: imm } = d
-    if (checkAt[i]) {
-      c.get(L_N).i32(i + segment(i)).op(I32_ADD).get(P_BUDGET).op(0x4b /* i32.gt_u */).open(IF)
-      exit(rel, i)
-      c.end()
-    }
-    const cmp = BRANCHES[op]
-    if (cmp !== undefined) {
-      e.reg(rs1)
-      e.reg(rs2)
-      c.op(cmp).open(IF)
-      go(rel + imm, i + 1)
-      c.end()
-    } else if (op === Op.JAL) {
-      if (rd !== 0) {
-        e.pcAt(rel + d.len)
-        e.setReg(rd)
-      }
-    } else e.data(d, rel, i)
-    // Where control goes after it.
-    if (op === Op.JAL) {
-      const target = nexts[i]! - start
-      if (i === last) go(target, i + 1)
-    } else if (i === last) go(nexts[i]! - start, i + 1)
-  }
-  c.end() // top
-  c.end() // out
-
-
-
-  // The prologue loads the registers the trace names; the one way out (after `out`) stores the
-  // ones it wrote and returns the exit.
-  const pro = new Code()
-  for (const r of [...e.used].sort((a, b) => a - b)) pro.get(P_BASE).mem(I64_LOAD, AREA.regs + 8 * r).set(X + r - 1)
-  const epi = new Code()
-  for (const r of [...e.written].sort((a, b) => a - b)) epi.get(P_BASE).get(X + r - 1).mem(I64_STORE, AREA.regs + 8 * r)
-  epi.get(L_RET)
-  const body: number[] = []
-  uleb(body, 2)
-  uleb(body, I64_LOCALS)
-  body.push(I64)
-  uleb(body, I32_LOCALS)
-  body.push(I32)
-  for (const part of [pro.b, c.b, epi.b]) for (const x of part) body.push(x)
-  body.push(0x0b)
-  return { body, rels, first, ds, offs, slots }
-}
-
-/** A trace's function body and what its caller needs: exits' pc offsets, its first segment, its records. */
-export interface TraceCode {
-  readonly body: number[]
-  readonly rels: readonly number[]
-  readonly first: number
-  readonly ds: readonly Decoded[]
-  readonly offs: readonly number[]
-  readonly slots: readonly (Decoded | undefined)[]
-}
 
 /**
  * The body of the helper that finds the RAM offset of an access (params: the hart's area `base`,
@@ -803,8 +636,8 @@ function helperType(out: number[]): void {
   out.push(0x60, 3, I32, I64, I32, 1, I32)
 }
 
-/** The function type of every trace: (area base, budget) → (count << 16 | exit). */
-function traceType(out: number[]): void {
+/** The function type of every compiled function: (area base, budget) → instructions completed. */
+function functionType(out: number[]): void {
   out.push(0x60)
   uleb(out, PARAMS.length)
   for (const t of PARAMS) out.push(t)
@@ -812,13 +645,13 @@ function traceType(out: number[]): void {
 }
 
 /**
- * One thread's traces: a table of every compiled trace function and one exported `run(index,
- * base, budget)` that calls the indexed one. JS calls only `run`, one function of one signature of
- * three integers, so V8 keeps one fast JS-to-Wasm call for it (a call straight into each trace's own
- * export went through V8's generic wrapper: ~0.3 µs a call in a Linux boot). A trace's table slot
- * is freed when its block function is collected.
+ * One thread's compiled functions: a table of them all and one exported `run(index, base, budget)`
+ * that calls the indexed one. JS calls only `run`, one function of one signature of three
+ * integers, so V8 keeps one fast JS-to-Wasm call for it (a call straight into each function's own
+ * export went through V8's generic wrapper: ~0.3 µs a call in a Linux boot). A function's table
+ * slot is freed when its JS wrapper is collected.
  */
-class WasmTraces {
+class WasmFunctions {
   private readonly table: WasmTable
   readonly run: (index: number, base: number, budget: number) => number
   private readonly free: number[] = []
@@ -829,7 +662,7 @@ class WasmTraces {
     for (let i = 63; i >= 1; i--) this.free.push(i) // slot 0 stays empty
     const mod: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
     const types: number[] = [2]
-    traceType(types)
+    functionType(types)
     types.push(0x60, 3, I32, I32, I32, 1, I32)
     section(mod, 1, types)
     const imports: number[] = [1]
@@ -856,11 +689,11 @@ class WasmTraces {
     })
   }
 
-  /** Compiles `traces` into one module over `memory` and gives each its table index. */
-  compile(traces: readonly TraceCode[], memory: WasmMemory): number[] {
+  /** Compiles `bodies` into one module over `memory` and gives each its table index. */
+  compile(bodies: readonly { readonly body: number[] }[], memory: WasmMemory): number[] {
     const mod: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
     const types: number[] = [2]
-    traceType(types)
+    functionType(types)
     helperType(types)
     section(mod, 1, types)
     const imports: number[] = [1]
@@ -869,25 +702,25 @@ class WasmTraces {
     imports.push(0x02, 0x00, 0x00) // a memory, at least 0 pages, no maximum
     section(mod, 2, imports)
     const funcs: number[] = []
-    uleb(funcs, HELPERS + traces.length)
+    uleb(funcs, HELPERS + bodies.length)
     funcs.push(1, 1)
-    for (let i = 0; i < traces.length; i++) funcs.push(0)
+    for (let i = 0; i < bodies.length; i++) funcs.push(0)
     section(mod, 3, funcs)
     const exports: number[] = []
-    uleb(exports, traces.length)
-    for (let i = 0; i < traces.length; i++) {
+    uleb(exports, bodies.length)
+    for (let i = 0; i < bodies.length; i++) {
       name(exports, `t${i}`)
       exports.push(0x00)
       uleb(exports, HELPERS + i)
     }
     section(mod, 7, exports)
     const code: number[] = []
-    uleb(code, HELPERS + traces.length)
+    uleb(code, HELPERS + bodies.length)
     for (const helper of [LOAD_HELPER, STORE_HELPER]) {
       uleb(code, helper.length)
       for (const b of helper) code.push(b)
     }
-    for (const t of traces) {
+    for (const t of bodies) {
       uleb(code, t.body.length)
       for (const b of t.body) code.push(b)
     }
@@ -897,10 +730,10 @@ class WasmTraces {
       instance = new this.api.Instance(new this.api.Module(new Uint8Array(mod)), { m: { mem: memory } })
     } catch (e) {
       // A module we built that does not validate is our bug; anything else is the host's refusal.
-      if (e instanceof Error && (e.name === 'CompileError' || e.name === 'LinkError')) throw new Error(`wasm-run: ${traces.length} traces did not compile: ${e.message}`)
+      if (e instanceof Error && (e.name === 'CompileError' || e.name === 'LinkError')) throw new Error(`wasm-region: ${bodies.length} functions did not compile: ${e.message}`)
       throw e
     }
-    return traces.map((_, i) => {
+    return bodies.map((_, i) => {
       if (this.free.length === 0) {
         const n = this.table.length
         this.table.grow(n)
@@ -920,70 +753,223 @@ class WasmTraces {
 
 const LOAD_HELPER = addressHelper(false)
 const STORE_HELPER = addressHelper(true)
-let threadTraces: WasmTraces | null | undefined
+let threadFunctions: WasmFunctions | null | undefined
 
-function traces(): WasmTraces | undefined {
-  if (threadTraces === undefined) {
+function wasmFunctions(): WasmFunctions | undefined {
+  if (threadFunctions === undefined) {
     const api = wasmApi()
-    threadTraces = api === undefined ? null : new WasmTraces(api)
+    threadFunctions = api === undefined ? null : new WasmFunctions(api)
   }
-  return threadTraces ?? undefined
+  return threadFunctions ?? undefined
 }
 
-/** A hart's view of its context in the arena (`AREA.ctx`, as int32 words), which a trace's caller fills. */
-export type TraceContext = Int32Array
+/** A hart's view of its context in the arena (`AREA.ctx`, as int32 words), which a compiled function's caller fills. */
+export type WasmContext = Int32Array
 
 /** The context view of the hart whose area starts at `base` of `buffer`. */
-export function traceContext(buffer: ArrayBuffer, base: number): TraceContext {
+export function wasmContext(buffer: ArrayBuffer, base: number): WasmContext {
   return new Int32Array(buffer, base + AREA.ctx, 16)
 }
 
+// ---- the region form: a page's code in one function -------------------------------------------
+
+/** i64 locals of a region beyond the Emitter's (declared after its i32s): the pc and the page's virtual base. */
+const L_PC = L_O + 1
+const L_PB = L_O + 2
+/** The longest straight run a region's budget test covers at once (as region.ts). */
+const REGION_RUN = 32
+
 /**
- * Compiles the traces (one module) for the hart whose area is at `base` of `memory`, and gives each
- * its block function, or undefined where the host has no WebAssembly.
+ * Compiles the decoded instructions of one page run at least `minHits` times (`slots`: a decode-cache
+ * page, index = offset / 2) into one WebAssembly function with the JS region tier's contract
+ * (`region.ts`, {@link RegionFn}): a dispatcher loop (`br_table` on the pc's page offset) enters
+ * any compiled instruction; straight-line code falls through; branches and jumps set the pc and go
+ * round the dispatcher; it leaves when the pc is not a compiled instruction of the page, when a run
+ * would overstep the budget (each entry's run length is checked before it starts), or before an
+ * access it cannot serve. Counting as region.ts: entering at ordinal e, `n` becomes n − e, so
+ * before instruction k exactly n + k completed. Null when nothing compiles.
  */
-export function compileTraces(codes: readonly TraceCode[], memory: WasmMemory, base: number, ctx: TraceContext): WasmRun[] | undefined {
-  const t = traces()
-  if (t === undefined || codes.length === 0) return undefined
-  const indices = t.compile(codes, memory)
-  const run = t.run
-  return codes.map((code, k) => {
-    const index = indices[k]!
-    const { rels, ds, slots } = code
-    const checks = lineCheckPairs(ds, code.offs)
-    const checkSlots = checks.map(([slot]) => slot)
-    const checkRecords = checks.map(([, j]) => ds[j]!)
-    const head = ds[0]!
-    const w = ctx
-    const fn: BlockFn = (h: BlockHost, _xw: Int32Array, _view: DataView, budget: number) => {
-      for (let i = 0; i < checkSlots.length; i++) {
-        if (slots[checkSlots[i]!] !== checkRecords[i]) {
-          // A store dropped a later line since compiling (see block.ts lineChecks).
-          head.block = undefined
-          head.hits = 0
-          return 0
-        }
-      }
-      const pc0 = h.pc
-      // i64s as int32 halves (every one lies within ±2^53): `| 0` keeps the low word, the floor of
-      // the quotient the high word.
-      const dlo = h.directLo, dhi = h.directHi, rb = h.ramBase
-      w[0] = dlo | 0
-      w[1] = Math.floor(dlo / 4294967296) | 0
-      w[2] = dhi | 0
-      w[3] = Math.floor(dhi / 4294967296) | 0
-      w[4] = rb | 0
-      w[5] = Math.floor(rb / 4294967296) | 0
-      w[6] = pc0 | 0
-      w[7] = Math.floor(pc0 / 4294967296) | 0
-      w[8] = h.dtlbCtx
-      w[9] = h.reservation === h.reservation ? 1 : 0
-      w[10] = h.codeLines.byteOffset
-      const r = run(index, base, budget > 0x7fff ? 0x7fff : budget)
-      h.pc = pc0 + rels[r & 0xffff]!
-      return r >>> 16
+export function compileWasmRegion(slots: readonly (Decoded | undefined)[], minHits: number, memory: WasmMemory, areaBase: number, ctx: WasmContext): Region | null {
+  const t = wasmFunctions()
+  if (t === undefined) return null
+  const ds: Decoded[] = []
+  const offs: number[] = []
+  const ord = new Int32Array(PAGE / 2).fill(-1)
+  for (let off = 0; off < PAGE; off += 2) {
+    const d = slots[off >>> 1]
+    if (d === undefined || off + d.len > PAGE || d.hits < minHits || !(wasmCompiles(d) || d.op === Op.JALR)) continue
+    ord[off >>> 1] = ds.length
+    ds.push(d)
+    offs.push(off)
+  }
+  const K = ds.length
+  if (K === 0) return null
+  const terminal = (k: number) => BRANCHES[ds[k]!.op as Op] !== undefined || ds[k]!.op === Op.JAL || ds[k]!.op === Op.JALR
+  // Runs: fall through to the next case only when it is the next instruction in memory.
+  const rl = new Int32Array(K)
+  const ends = new Array<boolean>(K).fill(false)
+  let runStart = 0
+  for (let k = 0; k < K; k++) {
+    if (terminal(k) || offs[k + 1] !== offs[k]! + ds[k]!.len || k + 1 - runStart >= REGION_RUN) {
+      ends[k] = true
+      for (let j = runStart; j <= k; j++) rl[j] = k + 1 - j
+      runStart = k + 1
     }
-    t.hold(fn, index)
-    return { fn, length: code.first, instructions: ds.length }
-  })
+  }
+
+  // Entries: the first instruction of each run (a jump, a branch, a return lands there, and the
+  // hart enters a region only where `blockLength` is 2, see Hart.compilePage). Fewer entries than
+  // instructions keep the dispatcher's block nest shallow, which is what V8's compile time grows with.
+  const entries: number[] = []
+  const entryOf = new Int32Array(K).fill(-1)
+  for (let k = 0; k < K; k++) {
+    if (k === 0 || ends[k - 1]) {
+      entryOf[k] = entries.length
+      entries.push(k)
+    }
+  }
+  const E = entries.length
+  const c = new Code()
+  const OUT_PC = AREA.ctx + 48
+  /** Leaves with the pc at page offset `off` (or the pc local when undefined) after n + `count` instructions. */
+  const exitAt = (off: number | undefined, count: number) => {
+    c.get(P_BASE)
+    if (off === undefined) c.get(L_PC)
+    else c.get(L_PB).i64(off).op(I64_ADD)
+    c.mem(I64_STORE, OUT_PC)
+    c.get(L_N)
+    if (count !== 0) c.i32(count).op(I32_ADD)
+    c.set(L_RET).br(OUT)
+  }
+  /** After instruction k, control to the pc on the stack (an i64): round the dispatcher. */
+  const toDispatch = (k: number) => {
+    c.set(L_PC).get(L_N).i32(k + 1).op(I32_ADD).set(L_N).br(TOP)
+  }
+  const e = new Emitter(c, (off) => c.get(L_PB).i64(off).op(I64_ADD), (off, k) => exitAt(off, k))
+
+  c.open(BLOCK) // out: depth 1
+  c.open(LOOP) // the dispatcher: depth 2
+  // A block per run (its code follows the block's end) and a stub per run (entered by the
+  // br_table: the budget test, then a branch to the run).
+  const caseDepth: number[] = new Array<number>(E)
+  for (let r = E - 1; r >= 0; r--) {
+    c.open(BLOCK)
+    caseDepth[r] = c.depth
+  }
+  const stubDepth: number[] = new Array<number>(E)
+  for (let r = E - 1; r >= 0; r--) {
+    c.open(BLOCK)
+    stubDepth[r] = c.depth
+  }
+  c.open(BLOCK) // default
+  // off = pc − page base; outside the page or odd: the default
+  c.get(L_PC).get(L_PB).op(I64_SUB).tee(L_EA).i64(PAGE).op(I64_GE_U).brIf(c.depth)
+  c.get(L_EA).op(I32_WRAP).tee(L_O).i32(1).op(I32_AND).brIf(c.depth)
+  c.get(L_O).i32(1).op(I32_SHR_U)
+  c.op(0x0e) // br_table
+  uleb(c.b, PAGE / 2)
+  for (let i = 0; i < PAGE / 2; i++) {
+    const r = ord[i]! < 0 ? -1 : entryOf[ord[i]!]!
+    uleb(c.b, r < 0 ? 0 : c.depth - stubDepth[r]!)
+  }
+  uleb(c.b, 0)
+  c.end()
+  exitAt(undefined, 0) // not an instruction this region compiled
+  for (let r = 0; r < E; r++) {
+    const k = entries[r]!
+    c.end() // stub r
+    // Enter the run at k only when the budget holds it all.
+    c.get(L_N).i32(rl[k]!).op(I32_ADD).get(P_BUDGET).op(0x4b /* i32.gt_u */).open(IF)
+    exitAt(undefined, 0)
+    c.end()
+    c.get(L_N).i32(k).op(I32_SUB).set(L_N).br(caseDepth[r]!)
+  }
+  for (let k = 0; k < K; k++) {
+    if (entryOf[k]! >= 0) c.end() // the run starting at k
+    const d = ds[k]!
+    const off = offs[k]!
+    const { rd, rs1, rs2, immN: imm } = d
+    const next = off + d.len
+    const cmp = BRANCHES[d.op as Op]
+    if (cmp !== undefined) {
+      e.reg(rs1)
+      e.reg(rs2)
+      c.op(cmp).open(IF, I64)
+      c.get(L_PB).i64(off + imm).op(I64_ADD)
+      c.else()
+      c.get(L_PB).i64(next).op(I64_ADD)
+      c.end()
+      toDispatch(k)
+    } else if (d.op === Op.JAL) {
+      if (rd !== 0) {
+        e.pcAt(next)
+        e.setReg(rd)
+      }
+      c.get(L_PB).i64(off + imm).op(I64_ADD)
+      toDispatch(k)
+    } else if (d.op === Op.JALR) {
+      // the target before the link (rd may be rs1)
+      e.reg(rs1)
+      c.i64(imm).op(I64_ADD).i64(-2).op(I64_AND).set(L_EA)
+      if (rd !== 0) {
+        e.pcAt(next)
+        e.setReg(rd)
+      }
+      c.get(L_EA)
+      toDispatch(k)
+    } else {
+      e.data(d, off, k)
+      if (ends[k]) {
+        c.get(L_PB).i64(next).op(I64_ADD)
+        toDispatch(k)
+      }
+    }
+  }
+  c.end() // the dispatcher (not reached: the last case jumps)
+  c.end() // out
+
+  const pro = new Code()
+  for (const r of [...e.used].sort((a, b) => a - b)) pro.get(P_BASE).mem(I64_LOAD, AREA.regs + 8 * r).set(X + r - 1)
+  pro.get(P_BASE).mem(I64_LOAD, AREA.ctx).set(L_DLO).get(P_BASE).mem(I64_LOAD, AREA.ctx + 8).set(L_DHI).get(P_BASE).mem(I64_LOAD, AREA.ctx + 16).set(L_RB)
+  pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 24).set(L_PC)
+  pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 56).set(L_PB)
+  const epi = new Code()
+  for (const r of [...e.written].sort((a, b) => a - b)) epi.get(P_BASE).get(X + r - 1).mem(I64_STORE, AREA.regs + 8 * r)
+  epi.get(L_RET)
+  const body: number[] = []
+  uleb(body, 3)
+  uleb(body, I64_LOCALS)
+  body.push(I64)
+  uleb(body, I32_LOCALS)
+  body.push(I32)
+  uleb(body, 2)
+  body.push(I64)
+  for (const part of [pro.b, c.b, epi.b]) for (const x of part) body.push(x)
+  body.push(0x0b)
+
+  const index = t.compile([{ body }], memory)[0]!
+  const run = t.run
+  const w = ctx
+  const fn: RegionFn = (h: BlockHost, _xw: Int32Array, _view: DataView, base: number, budget: number) => {
+    const dlo = h.directLo, dhi = h.directHi, rb = h.ramBase, pc = h.pc
+    // i64s as int32 halves (each lies within ±2^53)
+    w[0] = dlo | 0
+    w[1] = Math.floor(dlo / 4294967296) | 0
+    w[2] = dhi | 0
+    w[3] = Math.floor(dhi / 4294967296) | 0
+    w[4] = rb | 0
+    w[5] = Math.floor(rb / 4294967296) | 0
+    w[6] = pc | 0
+    w[7] = Math.floor(pc / 4294967296) | 0
+    w[8] = h.dtlbCtx
+    w[9] = h.reservation === h.reservation ? 1 : 0
+    w[10] = h.codeLines.byteOffset
+    w[14] = base | 0
+    w[15] = Math.floor(base / 4294967296) | 0
+    const n = run(index, areaBase, budget > 0x7fffffff ? 0x7fffffff : budget)
+    h.pc = w[13]! * 4294967296 + (w[12]! >>> 0)
+    return n
+  }
+  t.hold(fn, index)
+  return { fn, length: K, ds: entries.map((k) => ds[k]!), sourceLength: body.length }
 }
