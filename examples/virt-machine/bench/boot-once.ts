@@ -57,7 +57,7 @@ if (process.argv.includes('--translations')) {
 }
 const c0 = cpuNow()
 const t0 = performance.now()
-const tierArg = process.argv.includes('--tier') ? (process.argv[process.argv.indexOf('--tier') + 1] as 'block' | 'region' | 'wasm') : undefined
+const tierArg = process.argv.includes('--tier') ? (process.argv[process.argv.indexOf('--tier') + 1] as 'block' | 'region' | 'wasm-region') : undefined
 const { session, machine } = bootLinux({ bios, harts, ...(tierArg !== undefined ? { tier: tierArg } : {}) })
 await session.waitFor('honk-init: hello from init', 900_000)
 const cpu = cpuNow() - c0

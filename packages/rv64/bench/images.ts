@@ -80,8 +80,8 @@ export interface Run {
   executed?: number
 }
 
-/** `--tier region|block|wasm` on the command line: the hart's compiled tier (`HartOptions.tier`); `--threshold N`: its compile threshold. */
-const argTier = process.argv.includes('--tier') ? (process.argv[process.argv.indexOf('--tier') + 1] as 'region' | 'block' | 'wasm') : undefined
+/** `--tier region|block|wasm-region` on the command line: the hart's compiled tier (`HartOptions.tier`); `--threshold N`: its compile threshold. */
+const argTier = process.argv.includes('--tier') ? (process.argv[process.argv.indexOf('--tier') + 1] as 'region' | 'block' | 'wasm-region') : undefined
 const argThreshold = process.argv.includes('--threshold') ? Number(process.argv[process.argv.indexOf('--threshold') + 1]) : undefined
 
 /** Runs `elf` on our hart (H-extension on, 64 MiB RAM, a capture UART and the test finisher where QEMU virt has them). */

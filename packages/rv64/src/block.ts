@@ -289,7 +289,12 @@ function blockFactory(source: string): (ds: readonly Decoded[], slots: readonly 
  * as many visits as a new one) and returns 0, and the interpreter runs the instruction.
  */
 function lineChecks(ds: readonly Decoded[], offs: readonly number[]): string[] {
-  const checks: string[] = []
+  return lineCheckPairs(ds, offs).map(([slot, j]) => `slots[${slot}] !== ds[${j}]`)
+}
+
+/** The records a block checks at entry (see {@link lineChecks}): `[slot index, index in ds]`, one per line after its first. */
+export function lineCheckPairs(ds: readonly Decoded[], offs: readonly number[]): [number, number][] {
+  const checks: [number, number][] = []
   const lines = (j: number) => {
     const a = offs[j]! >>> LINE_SHIFT
     const b = (offs[j]! + ds[j]!.len - 1) >>> LINE_SHIFT
@@ -300,7 +305,7 @@ function lineChecks(ds: readonly Decoded[], offs: readonly number[]): string[] {
     for (const line of lines(j)) {
       if (covered.has(line)) continue
       covered.add(line)
-      checks.push(`slots[${offs[j]! >>> 1}] !== ds[${j}]`)
+      checks.push([offs[j]! >>> 1, j])
     }
   }
   return checks

@@ -18,7 +18,7 @@ import { HonkError } from '@honk/errors'
 import { type Bus, type Clock } from './bus.js'
 import { CAUSE, CAUSE_INTERRUPT, HSTATUS, IRQ, MENVCFG, MSTATUS } from '@honk/riscv'
 import { decode, type Decoded } from './decode.js'
-import { compileBlock } from './block.js'
+import { compileBlock, type BlockFn } from './block.js'
 import { add64, lt64, ltu64, mul64, setNumber, setWord, sll64, sra64, srl64, sub64 } from './halves.js'
 import { compileRegion } from './region.js'
 import { warmUp } from './warm-up.js'
@@ -29,7 +29,7 @@ import { PMP_R, PMP_W, PMP_X, Pmp } from './pmp.js'
 import { SharedRam } from './shared-ram.js'
 import { Trap } from './trap.js'
 import { AREA, AREA_TLB_SIZE, HART_AREA, type HartArena } from './wasm-arena.js'
-import { compileWasmRegion, wasmContext, type WasmContext } from './wasm-region.js'
+import { compileWasmBlock, compileWasmRegion, wasmContext, type WasmContext } from './wasm-region.js'
 import { PTE_D, VS_BARE, allowedG, allowedHost, allowedVs, walk, walkV, type WalkHost } from './walk.js'
 import { restoreSnapshot, takeSnapshot, type SnapshotPort } from './snapshot.js'
 import { HSTATUS_VSXL64, MIDELEG_FORCED, VS_INTS, csrOp, csrRead, csrWrite, readCsrAsCode, writeCsrAsCode, type CsrPort } from './csr.js'
@@ -122,12 +122,17 @@ export interface HartOptions {
   /**
    * The compiled tier: a block per straight run after 100 000 visits (`block.ts`, default), or a
    * region per page of code (`region.ts`: faster on hot loops, slower on boots, see
-   * docs/RATIONALE.md "Why is the region tier not the default?"), or `'wasm'`: regions compiled to
+   * docs/RATIONALE.md "Why is the region tier not the default?"), or `'wasm-region'`: regions compiled to
    * WebAssembly (`wasm-region.ts`; needs the bus's RAM in a WebAssembly arena, else it is the
    * region tier; slower than the block tier on boots, docs/RATIONALE.md "Why is the wasm tier
-   * opt-in?").
+   * opt-in?"). The block tier's blocks are WebAssembly too unless `wasmBlocks` is false.
    */
-  tier?: 'region' | 'block' | 'wasm'
+  tier?: 'region' | 'block' | 'wasm-region'
+  /**
+   * The block tier compiles its blocks to WebAssembly (`wasm-region.ts` compileWasmBlock) when the
+   * bus's RAM is in a WebAssembly arena (default true), else to JS (`block.ts`).
+   */
+  wasmBlocks?: boolean
   /**
    * Offer Sv57 (satp.MODE 10) besides Sv39 and Sv48 (default false: a write of mode 10 to `satp`
    * has no effect, as today). Data accesses beyond ±2^53 are translated exactly; an instruction
@@ -422,11 +427,12 @@ export class Hart implements BlockHost {
     this.cache = new DecodeCache(this.ramBase, ramSize, area === undefined ? undefined : new Uint8Array(area.buffer, area.lines, Math.ceil(ramSize / 64)))
     this.pc = options.resetPc ?? options.bus.ramBase
     this.tier = options.tier ?? 'block'
-    this.wasmRegions = this.tier === 'wasm' && area !== undefined
+    this.wasmRegions = this.tier === 'wasm-region' && area !== undefined
     this.regionTier = this.tier === 'region' || this.wasmRegions
     this.blockThreshold = options.blockThreshold ?? (this.wasmRegions ? DEFAULT_WASM_REGION_THRESHOLD : this.regionTier ? DEFAULT_REGION_THRESHOLD : DEFAULT_BLOCK_THRESHOLD)
     this.hotShift = this.wasmRegions ? WASM_HOT_SHIFT : REGION_HOT_SHIFT
     this.wasmCtx = area === undefined ? undefined : wasmContext(area.buffer, area.base)
+    this.wasmBlocks = area !== undefined && this.tier === 'block' && (options.wasmBlocks ?? true)
     this.sv57 = options.sv57 ?? false
     this.hypervisor = options.hypervisor ?? false
     this.walkPort = new Hart.WalkView(this)
@@ -498,13 +504,15 @@ export class Hart implements BlockHost {
   }
 
   private readonly blockThreshold: number
-  private readonly tier: 'region' | 'block' | 'wasm'
+  private readonly tier: 'region' | 'block' | 'wasm-region'
   /** Pages compile to regions: the region tier, or the wasm tier's WebAssembly regions. */
   private readonly regionTier: boolean
   /** Regions compile to WebAssembly (`wasm-run.ts` compileWasmRegion), not to JS. */
   private readonly wasmRegions: boolean
   /** A region compiles the instructions run at least `blockThreshold >>> hotShift` times. */
   private readonly hotShift: number
+  /** Blocks compile to WebAssembly (see {@link HartOptions.wasmBlocks}). */
+  private readonly wasmBlocks: boolean
   /** Whether satp accepts Sv57 (HartOptions.sv57). */
   readonly sv57: boolean
 
@@ -1401,7 +1409,20 @@ export class Hart implements BlockHost {
   // ---- the region tier (region.ts) -----------------------------------------------------
 
   /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (calls); `blocks`: blocks the block tier compiled; `executed`: instructions either tier ran in compiled code. */
-  readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0 }
+  readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0, wasm: 0 }
+
+  /** The block at `off` of the fetch page: WebAssembly (see {@link HartOptions.wasmBlocks}) or JS. */
+  private compileBlockAt(off: number): { fn: BlockFn; length: number } | null {
+    const arena = this.arena
+    if (this.wasmBlocks && arena !== undefined && this.wasmCtx !== undefined) {
+      const w = compileWasmBlock(this.fetchSlots, off, arena.memory, arena.base, this.wasmCtx)
+      if (w !== null) {
+        this.jitStats.wasm++
+        return w
+      }
+    }
+    return compileBlock(this.fetchSlots, off, this.dctx === this.dctx)
+  }
 
   /** The hart's context for WebAssembly regions (`wasm-region.ts`), when it has an area in the arena. */
   private readonly wasmCtx: WasmContext | undefined
@@ -1429,6 +1450,7 @@ export class Hart implements BlockHost {
     if (r === null) return
     cache.regions[p] = r.fn
     st.regions++
+    if (this.wasmRegions) st.wasm++
     st.instructions += r.length
     st.sourceChars += r.sourceLength
   }
@@ -1879,7 +1901,7 @@ export class Hart implements BlockHost {
               const block = d.block
               if (block === undefined) {
                 if (++d.hits >= this.blockThreshold) {
-                  const b = compileBlock(this.fetchSlots, off, this.dctx === this.dctx)
+                  const b = this.compileBlockAt(off)
                   if (b !== null) this.jitStats.blocks++
                   d.block = b === null ? null : b.fn
                   d.blockLength = b === null ? 0 : b.length

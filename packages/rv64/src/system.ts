@@ -18,6 +18,8 @@ export interface SystemOptions {
   blockThreshold?: number
   /** The compiled tier of every hart (see `HartOptions.tier`). */
   tier?: HartOptions['tier']
+  /** Whether every hart's blocks compile to WebAssembly (see `HartOptions.wasmBlocks`; default true). */
+  wasmBlocks?: boolean
   /** Offer Sv57 on every hart (see `HartOptions.sv57`; default false). */
   sv57?: boolean
   /** Offer the hypervisor extension on every hart (see `HartOptions.hypervisor`; default false). */
@@ -37,7 +39,7 @@ export function createSystem(options: SystemOptions): System {
   const bus = new Bus({ ramSize: options.ramSize, ...(options.ramBase !== undefined ? { ramBase: options.ramBase } : {}) })
   const harts: Hart[] = []
   const clint = new Clint(harts, options.harts ?? 1, options.clock ?? 'instret')
-  for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint, ...(options.blockThreshold !== undefined ? { blockThreshold: options.blockThreshold } : {}), ...(options.tier !== undefined ? { tier: options.tier } : {}), ...(options.sv57 !== undefined ? { sv57: options.sv57 } : {}), ...(options.hypervisor !== undefined ? { hypervisor: options.hypervisor } : {}) }))
+  for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint, ...(options.blockThreshold !== undefined ? { blockThreshold: options.blockThreshold } : {}), ...(options.tier !== undefined ? { tier: options.tier } : {}), ...(options.wasmBlocks !== undefined ? { wasmBlocks: options.wasmBlocks } : {}), ...(options.sv57 !== undefined ? { sv57: options.sv57 } : {}), ...(options.hypervisor !== undefined ? { hypervisor: options.hypervisor } : {}) }))
   bus.map(VIRT_MAP.clint.base, clint) // where QEMU virt has it
   const slice = options.slice ?? 10_000
   return {

@@ -11,7 +11,7 @@
  * Every compiled function sits in one thread-wide table; JS calls one exported dispatcher
  * (`run(index, base, budget)`), which V8 keeps one fast call for.
  *
- * Opt-in (`HartOptions.tier: 'wasm'`): measured in a Linux boot it is slower than the block tier
+ * Opt-in (`HartOptions.tier: 'wasm-region'`): measured in a Linux boot it is slower than the block tier
  * (docs/PERFORMANCE.md "the JIT's ninth round": V8 compiles a module in 0.3–2 ms, and its baseline
  * code for boot code is no faster than the interpreter).
  */
@@ -19,6 +19,7 @@ import { Op, type Decoded } from './decode.js'
 import type { BlockHost } from './block-host.js'
 import { AREA, AREA_TLB_SIZE, wasmApi, type WasmMemory, type WasmTable } from './wasm-arena.js'
 import type { Region, RegionFn } from './region.js'
+import { lineCheckPairs, type BlockFn } from './block.js'
 
 const PAGE = 4096
 // ---- the binary format (WebAssembly core spec §5) ---------------------------------------------
@@ -65,24 +66,30 @@ const PARAMS = [I32, I32]
 const P_BASE = 0
 const P_BUDGET = 1
 /**
- * A compiled function's locals: the effective address (i64), x1–x31 (i64, `X + r − 1`: the registers it names
- * are loaded from the hart's area at entry and the ones it writes stored back at its one way out),
- * the count of completed instructions, the result and an access's RAM offset (i32). Measured on the
- * CPU benchmark guest, with every block in WebAssembly: 531 M instr/s with the registers in locals
- * (V8's optimising compiler keeps them in machine registers), 290 with each access an i64 load or
- * store of the hart's area.
+ * A compiled function's locals: the effective address, a value on its way to a register, the
+ * direct window's bounds and RAM's base (loaded from the context at entry), the pc and the page's
+ * virtual base (i64); the count of completed instructions, the result and an access's RAM offset
+ * (i32). The registers stay in the hart's area (`AREA.regs`, an i64 load or store each): with them
+ * in 31 locals, V8's baseline code for a region (a block per run, each run's end a merge of every
+ * local) ran a boot's code at ~24 ns an instruction, slower than the interpreter.
  */
 const L_EA = 2
-const X = 3
-/** The direct window's bounds and RAM's base (i64, loaded from the context in the prologue). */
-const L_DLO = X + 31
-const L_DHI = L_DLO + 1
-const L_RB = L_DLO + 2
-const L_N = L_DLO + 3
-const L_RET = L_N + 1
-const L_O = L_N + 2
-const I64_LOCALS = 1 + 31 + 3
-const I32_LOCALS = 3
+const L_TMP = 3
+const L_DLO = 4
+const L_DHI = 5
+const L_RB = 6
+const L_PC = 7
+const L_PB = 8
+const I64_LOCALS = 7
+const L_N = 9
+const L_RET = 10
+const L_O = 11
+const L_LINES = 12
+const L_RSV = 13
+const L_DC = 14
+const I32_LOCALS = 6
+/** A hot trace's registers x1–x31 as i64 locals (`X + r − 1`), declared after the others. */
+const X = 15
 
 /** One function's code and its control depth (for `br` targets: `out` is depth 1, the loop depth 2). */
 class Code {
@@ -310,12 +317,12 @@ export function wasmCompiles(d: Decoded): boolean {
 }
 
 /**
- * Emits the code of instructions that do not branch, into `c`: registers as i64 locals (`X + r − 1`,
- * x0 a constant), the ones named and written collected for the caller's prologue and way out;
- * `pcAt(rel)` pushes the pc of the instruction at `rel` (an i64), `miss(rel, i)` leaves before
- * instruction `i` at `rel` (an access the helpers cannot serve).
+ * Emits the code of instructions that do not branch, into `c`: registers read and written in the
+ * hart's area (x0 a constant); `pcAt(rel)` pushes the pc of the instruction at `rel` (an i64),
+ * `miss(rel, i)` leaves before instruction `i` at `rel` (an access the helpers cannot serve).
  */
 class Emitter {
+  /** With `inLocals`: the registers read (loaded at entry) and written (stored at the way out). */
   readonly used = new Set<number>()
   readonly written = new Set<number>()
 
@@ -323,14 +330,16 @@ class Emitter {
     private readonly c: Code,
     readonly pcAt: (rel: number) => void,
     private readonly miss: (rel: number, i: number) => void,
+    /** Registers in i64 locals (a hot trace, optimised by V8: they live in machine registers), else in the hart's area (a region). */
+    private readonly inLocals = false,
   ) {}
 
   reg(r: number): void {
     if (r === 0) this.c.i64(0)
-    else {
+    else if (this.inLocals) {
       this.used.add(r)
       this.c.get(X + r - 1)
-    }
+    } else this.c.get(P_BASE).mem(I64_LOAD, AREA.regs + 8 * r)
   }
 
   low(r: number): void {
@@ -341,11 +350,11 @@ class Emitter {
   /** rd ← the i64 on the stack (x0: dropped). */
   setReg(rd: number): void {
     if (rd === 0) this.c.op(0x1a) // drop
-    else {
+    else if (this.inLocals) {
       this.used.add(rd)
       this.written.add(rd)
       this.c.set(X + rd - 1)
-    }
+    } else this.c.set(L_TMP).get(P_BASE).get(L_TMP).mem(I64_STORE, AREA.regs + 8 * rd)
   }
 
   /**
@@ -357,17 +366,56 @@ class Emitter {
     const c = this.c
     this.reg(d.rs1)
     c.i64(d.immN).op(I64_ADD).set(L_EA)
-    // Inside the direct window (M-mode, or S-mode with paging off): inline, ea − ramBase. A store
-    // still asks the helper (code lines, a reservation).
-    if (!store) {
+    // Inside the direct window (M-mode, or S-mode with paging off): inline, ea − ramBase; a hot
+    // trace's store also checks its lines and the reservation inline (a region's asks the helper).
+    const inline = !store || this.inLocals
+    if (inline) {
       c.get(L_EA).get(L_DLO).op(I64_GE_S).get(L_EA).get(L_DHI).i64(size).op(I64_SUB).op(I64_LE_S).op(I32_AND).open(IF)
       c.get(L_EA).get(L_RB).op(I64_SUB, I32_WRAP).set(L_O)
+      if (store) {
+        c.get(L_RSV)
+        c.get(L_LINES).get(L_O).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
+        c.get(L_LINES).get(L_O).i32(size - 1).op(I32_ADD).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
+        c.open(IF)
+        this.miss(rel, i)
+        c.end()
+      }
       c.else()
     }
-    c.get(P_BASE).get(L_EA).i32(size).op(CALL, store ? F_STORE_ADDR : F_LOAD_ADDR).tee(L_O).i32(0).op(0x48 /* i32.lt_s */).open(IF)
+    if (this.inLocals) this.tlbInline(size, store, rel, i)
+    else {
+      c.get(P_BASE).get(L_EA).i32(size).op(CALL, store ? F_STORE_ADDR : F_LOAD_ADDR).tee(L_O).i32(0).op(0x48 /* i32.lt_s */).open(IF)
+      this.miss(rel, i)
+      c.end()
+    }
+    if (inline) c.end()
+  }
+
+  /**
+   * A hot trace's data-TLB lookup, inline (as the helper's, see {@link addressHelper}; a call per
+   * access cost a Linux user program a fifth of its speed): `o` ← the entry's RAM offset + the
+   * access's offset in its page on a hit; else leaves before instruction `i`.
+   */
+  private tlbInline(size: number, store: boolean, rel: number, i: number): void {
+    const c = this.c
+    const [tagLo, tagHi, off] = store ? [AREA.storeTagLo, AREA.storeTagHi, AREA.storeOff] : [AREA.loadTagLo, AREA.loadTagHi, AREA.loadOff]
+    // L_O holds the entry's address (base + 4·index) until the hit replaces it with the offset.
+    c.get(L_EA).op(I32_WRAP).i32(12).op(I32_SHR_U).i32(AREA_TLB_SIZE - 1).op(I32_AND).i32(2).op(I32_SHL).get(P_BASE).op(I32_ADD).tee(L_O)
+    c.mem(I32_LOAD, tagLo).get(L_EA).op(I32_WRAP).i32(12).op(I32_SHR_U).get(L_DC).op(I32_OR).op(I32_EQ)
+    c.get(L_O).mem(I32_LOAD, tagHi).get(L_EA).i64(32).op(I64_SHR_U, I32_WRAP).op(I32_EQ).op(I32_AND)
+    c.get(L_EA).op(I32_WRAP).i32(PAGE - 1).op(I32_AND).i32(PAGE - size).op(I32_LE_U).op(I32_AND)
+    c.op(I32_EQZ).open(IF)
     this.miss(rel, i)
     c.end()
-    if (!store) c.end()
+    c.get(L_O).get(L_O).op(I32_ADD).get(P_BASE).op(I32_SUB).mem(F64_LOAD, off).op(I32_TRUNC_F64_U).get(L_EA).op(I32_WRAP).i32(PAGE - 1).op(I32_AND).op(I32_ADD).set(L_O)
+    if (store) {
+      c.get(L_RSV)
+      c.get(L_LINES).get(L_O).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
+      c.get(L_LINES).get(L_O).i32(size - 1).op(I32_ADD).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
+      c.open(IF)
+      this.miss(rel, i)
+      c.end()
+    }
   }
 
   /** The code of `d` (instruction `i`, at `rel`), which is not a branch or jump. */
@@ -773,9 +821,6 @@ export function wasmContext(buffer: ArrayBuffer, base: number): WasmContext {
 
 // ---- the region form: a page's code in one function -------------------------------------------
 
-/** i64 locals of a region beyond the Emitter's (declared after its i32s): the pc and the page's virtual base. */
-const L_PC = L_O + 1
-const L_PB = L_O + 2
 /** The longest straight run a region's budget test covers at once (as region.ts). */
 const REGION_RUN = 32
 
@@ -929,10 +974,152 @@ export function compileWasmRegion(slots: readonly (Decoded | undefined)[], minHi
   c.end() // out
 
   const pro = new Code()
-  for (const r of [...e.used].sort((a, b) => a - b)) pro.get(P_BASE).mem(I64_LOAD, AREA.regs + 8 * r).set(X + r - 1)
   pro.get(P_BASE).mem(I64_LOAD, AREA.ctx).set(L_DLO).get(P_BASE).mem(I64_LOAD, AREA.ctx + 8).set(L_DHI).get(P_BASE).mem(I64_LOAD, AREA.ctx + 16).set(L_RB)
   pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 24).set(L_PC)
   pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 56).set(L_PB)
+  const body: number[] = []
+  uleb(body, 2)
+  uleb(body, I64_LOCALS)
+  body.push(I64)
+  uleb(body, I32_LOCALS)
+  body.push(I32)
+  for (const part of [pro.b, c.b]) for (const x of part) body.push(x)
+  body.push(0x20, L_RET) // local.get ret
+  body.push(0x0b)
+
+  const index = t.compile([{ body }], memory)[0]!
+  const run = t.run
+  const w = ctx
+  const fn: RegionFn = (h: BlockHost, _xw: Int32Array, _view: DataView, base: number, budget: number) => {
+    writeContext(w, h, h.pc)
+    w[14] = base | 0
+    w[15] = Math.floor(base / 4294967296) | 0
+    const n = run(index, areaBase, budget > 0x7fffffff ? 0x7fffffff : budget)
+    h.pc = w[13]! * 4294967296 + (w[12]! >>> 0)
+    return n
+  }
+  t.hold(fn, index)
+  return { fn, length: K, ds: entries.map((k) => ds[k]!), sourceLength: body.length }
+}
+
+// ---- the hot form: a block as the block tier traces it ----------------------------------------
+
+/** The most instructions a hot trace holds. */
+const HOT_MAX = 64
+
+/**
+ * Compiles the block at `start` (a page offset of `slots`, a decode-cache page) to WebAssembly with
+ * the block tier's contract (`block.ts`, {@link BlockFn}), for a block start visited as often as
+ * the block tier's threshold: the trace runs on past conditional branches only to a branch or jump
+ * back to its start (round that loop inside the function while the budget holds the first
+ * segment), else it ends at its first conditional branch; it follows JAL within the page. Registers
+ * live in i64 locals (V8's optimising compiler keeps them in machine registers); loads and stores
+ * reach the direct window inline and the data TLB in a helper. Null when fewer than two
+ * instructions compile.
+ */
+export function compileWasmBlock(slots: readonly (Decoded | undefined)[], start: number, memory: WasmMemory, areaBase: number, ctx: WasmContext): { fn: BlockFn; length: number } | null {
+  const t = wasmFunctions()
+  if (t === undefined) return null
+  const ds: Decoded[] = []
+  const offs: number[] = []
+  const nexts: number[] = []
+  const seen = new Set<number>()
+  let off = start
+  while (ds.length < HOT_MAX) {
+    const d = slots[off >>> 1]
+    if (d === undefined || off + d.len > PAGE || seen.has(off) || !wasmCompiles(d)) break
+    ds.push(d)
+    offs.push(off)
+    seen.add(off)
+    if (d.op === Op.JAL) {
+      const target = off + d.immN
+      nexts.push(target)
+      if (target === start || target < 0 || target >= PAGE || seen.has(target)) break
+      off = target
+      continue
+    }
+    off += d.len
+    nexts.push(off)
+  }
+  let end = -1
+  for (let i = 0; i < ds.length; i++) {
+    const d = ds[i]!
+    if ((d.op === Op.JAL || BRANCHES[d.op as Op] !== undefined) && offs[i]! + d.immN === start) end = i
+  }
+  if (end < 0) end = ds.findIndex((d) => BRANCHES[d.op as Op] !== undefined)
+  if (end >= 0) ds.length = offs.length = nexts.length = end + 1
+  if (ds.length < 2) return null
+  const last = ds.length - 1
+  // Segments: the runs between conditional branches; a budget check before each after the first.
+  const segment = (i: number) => {
+    let j = i
+    while (j < last && BRANCHES[ds[j]!.op as Op] === undefined) j++
+    return j + 1 - i
+  }
+  const first = segment(0)
+  const rels: number[] = []
+  const exitIndex = (rel: number) => {
+    let k = rels.indexOf(rel)
+    if (k < 0) k = rels.push(rel) - 1
+    return k
+  }
+  const c = new Code()
+  /** Leaves with `h.pc` = pc0 + rel after n + `count` instructions. */
+  const exit = (rel: number, count: number) => {
+    c.get(L_N).i32(count).op(I32_ADD).i32(16).op(I32_SHL).i32(exitIndex(rel)).op(I32_OR).set(L_RET).br(OUT)
+  }
+  /** Control to `rel` after `count` instructions: round the loop when it is the start and the budget holds the first segment, else out. */
+  const go = (rel: number, count: number) => {
+    if (rel === 0) {
+      c.get(L_N).i32(count + first).op(I32_ADD).get(P_BUDGET).op(I32_LE_U).open(IF)
+      c.get(L_N).i32(count).op(I32_ADD).set(L_N).br(TOP)
+      c.end()
+    }
+    exit(rel, count)
+  }
+  let needPc = false
+  const e = new Emitter(
+    c,
+    (rel) => {
+      needPc = true
+      c.get(L_PC).i64(rel).op(I64_ADD)
+    },
+    exit,
+    true,
+  )
+  c.open(BLOCK) // out
+  c.open(LOOP) // top
+  for (let i = 0; i <= last; i++) {
+    const d = ds[i]!
+    const rel = offs[i]! - start
+    const cmp = BRANCHES[d.op as Op]
+    if (i > 0 && BRANCHES[ds[i - 1]!.op as Op] !== undefined) {
+      c.get(L_N).i32(i + segment(i)).op(I32_ADD).get(P_BUDGET).op(0x4b /* i32.gt_u */).open(IF)
+      exit(rel, i)
+      c.end()
+    }
+    if (cmp !== undefined) {
+      e.reg(d.rs1)
+      e.reg(d.rs2)
+      c.op(cmp).open(IF)
+      go(rel + d.immN, i + 1)
+      c.end()
+    } else if (d.op === Op.JAL) {
+      if (d.rd !== 0) {
+        e.pcAt(rel + d.len)
+        e.setReg(d.rd)
+      }
+    } else e.data(d, rel, i)
+    if (i === last) go(nexts[i]! - start, i + 1)
+  }
+  c.end() // top
+  c.end() // out
+
+  const pro = new Code()
+  for (const r of [...e.used].sort((a, b) => a - b)) pro.get(P_BASE).mem(I64_LOAD, AREA.regs + 8 * r).set(X + r - 1)
+  pro.get(P_BASE).mem(I64_LOAD, AREA.ctx).set(L_DLO).get(P_BASE).mem(I64_LOAD, AREA.ctx + 8).set(L_DHI).get(P_BASE).mem(I64_LOAD, AREA.ctx + 16).set(L_RB)
+  pro.get(P_BASE).mem(I32_LOAD, AREA.ctx + 36).set(L_RSV).get(P_BASE).mem(I32_LOAD, AREA.ctx + 40).set(L_LINES).get(P_BASE).mem(I32_LOAD, AREA.ctx + 32).set(L_DC)
+  if (needPc) pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 24).set(L_PC)
   const epi = new Code()
   for (const r of [...e.written].sort((a, b) => a - b)) epi.get(P_BASE).get(X + r - 1).mem(I64_STORE, AREA.regs + 8 * r)
   epi.get(L_RET)
@@ -942,34 +1129,49 @@ export function compileWasmRegion(slots: readonly (Decoded | undefined)[], minHi
   body.push(I64)
   uleb(body, I32_LOCALS)
   body.push(I32)
-  uleb(body, 2)
+  uleb(body, 31)
   body.push(I64)
   for (const part of [pro.b, c.b, epi.b]) for (const x of part) body.push(x)
   body.push(0x0b)
 
   const index = t.compile([{ body }], memory)[0]!
   const run = t.run
+  const checks = lineCheckPairs(ds, offs)
+  const checkSlots = checks.map(([slot]) => slot)
+  const checkRecords = checks.map(([, j]) => ds[j]!)
+  const head = ds[0]!
   const w = ctx
-  const fn: RegionFn = (h: BlockHost, _xw: Int32Array, _view: DataView, base: number, budget: number) => {
-    const dlo = h.directLo, dhi = h.directHi, rb = h.ramBase, pc = h.pc
-    // i64s as int32 halves (each lies within ±2^53)
-    w[0] = dlo | 0
-    w[1] = Math.floor(dlo / 4294967296) | 0
-    w[2] = dhi | 0
-    w[3] = Math.floor(dhi / 4294967296) | 0
-    w[4] = rb | 0
-    w[5] = Math.floor(rb / 4294967296) | 0
-    w[6] = pc | 0
-    w[7] = Math.floor(pc / 4294967296) | 0
-    w[8] = h.dtlbCtx
-    w[9] = h.reservation === h.reservation ? 1 : 0
-    w[10] = h.codeLines.byteOffset
-    w[14] = base | 0
-    w[15] = Math.floor(base / 4294967296) | 0
-    const n = run(index, areaBase, budget > 0x7fffffff ? 0x7fffffff : budget)
-    h.pc = w[13]! * 4294967296 + (w[12]! >>> 0)
-    return n
+  const fn: BlockFn = (h: BlockHost, _xw: Int32Array, _view: DataView, budget: number) => {
+    for (let k = 0; k < checkSlots.length; k++) {
+      if (slots[checkSlots[k]!] !== checkRecords[k]) {
+        // A store dropped a later line since compiling (block.ts lineChecks).
+        head.block = undefined
+        head.hits = 0
+        return 0
+      }
+    }
+    const pc0 = h.pc
+    writeContext(w, h, pc0)
+    const r = run(index, areaBase, budget > 0x7fff ? 0x7fff : budget)
+    h.pc = pc0 + rels[r & 0xffff]!
+    return r >>> 16
   }
   t.hold(fn, index)
-  return { fn, length: K, ds: entries.map((k) => ds[k]!), sourceLength: body.length }
+  return { fn, length: first }
+}
+
+/** Writes what compiled code reads from the context (`AREA.ctx`): i64s as int32 halves (each lies within ±2^53). */
+function writeContext(w: Int32Array, h: BlockHost, pc: number): void {
+  const dlo = h.directLo, dhi = h.directHi, rb = h.ramBase
+  w[0] = dlo | 0
+  w[1] = Math.floor(dlo / 4294967296) | 0
+  w[2] = dhi | 0
+  w[3] = Math.floor(dhi / 4294967296) | 0
+  w[4] = rb | 0
+  w[5] = Math.floor(rb / 4294967296) | 0
+  w[6] = pc | 0
+  w[7] = Math.floor(pc / 4294967296) | 0
+  w[8] = h.dtlbCtx
+  w[9] = h.reservation === h.reservation ? 1 : 0
+  w[10] = h.codeLines.byteOffset
 }
