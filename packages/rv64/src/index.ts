@@ -14,6 +14,7 @@
  * ```
  * @packageDocumentation
  */
+export { WasmArena, type HartArena, type WasmMemory, type WasmTable } from './wasm-arena.js'
 export { Bus, type AccessSize, type BusOptions, type Clock, type MmioDevice } from './bus.js'
 // The ISA's numbers live in @honk/riscv (one home for the emulator, the firmware and the kernel); re-exported here.
 export { CAUSE, CSR, HGATP, HSTATUS, IRQ, MSTATUS } from '@honk/riscv'
