@@ -36,7 +36,7 @@ export interface System {
 }
 
 export function createSystem(options: SystemOptions): System {
-  const bus = new Bus({ ramSize: options.ramSize, ...(options.ramBase !== undefined ? { ramBase: options.ramBase } : {}) })
+  const bus = new Bus({ ramSize: options.ramSize, wasmHarts: options.harts ?? 1, ...(options.ramBase !== undefined ? { ramBase: options.ramBase } : {}) })
   const harts: Hart[] = []
   const clint = new Clint(harts, options.harts ?? 1, options.clock ?? 'instret')
   for (let i = 0; i < (options.harts ?? 1); i++) harts.push(new Hart({ hartId: i, bus, clock: clint, ...(options.blockThreshold !== undefined ? { blockThreshold: options.blockThreshold } : {}), ...(options.tier !== undefined ? { tier: options.tier } : {}), ...(options.wasmBlocks !== undefined ? { wasmBlocks: options.wasmBlocks } : {}), ...(options.sv57 !== undefined ? { sv57: options.sv57 } : {}), ...(options.hypervisor !== undefined ? { hypervisor: options.hypervisor } : {}) }))

@@ -737,8 +737,12 @@ class WasmFunctions {
     })
   }
 
-  /** Compiles `bodies` into one module over `memory` and gives each its table index. */
-  compile(bodies: readonly { readonly body: number[] }[], memory: WasmMemory): number[] {
+  /**
+   * Compiles `bodies` into one module over `memory` and gives each its table index; undefined when
+   * the host refuses (a browser's main thread compiles at most 4 KiB synchronously): the thread
+   * then compiles no more WebAssembly, and the hart keeps to its JS tiers.
+   */
+  compile(bodies: readonly { readonly body: number[] }[], memory: WasmMemory): number[] | undefined {
     const mod: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
     const types: number[] = [2]
     functionType(types)
@@ -779,7 +783,8 @@ class WasmFunctions {
     } catch (e) {
       // A module we built that does not validate is our bug; anything else is the host's refusal.
       if (e instanceof Error && (e.name === 'CompileError' || e.name === 'LinkError')) throw new Error(`wasm-region: ${bodies.length} functions did not compile: ${e.message}`)
-      throw e
+      threadFunctions = null
+      return undefined
     }
     return bodies.map((_, i) => {
       if (this.free.length === 0) {
@@ -987,7 +992,8 @@ export function compileWasmRegion(slots: readonly (Decoded | undefined)[], minHi
   body.push(0x20, L_RET) // local.get ret
   body.push(0x0b)
 
-  const index = t.compile([{ body }], memory)[0]!
+  const index = t.compile([{ body }], memory)?.[0]
+  if (index === undefined) return null
   const run = t.run
   const w = ctx
   const fn: RegionFn = (h: BlockHost, _xw: Int32Array, _view: DataView, base: number, budget: number) => {
@@ -1134,7 +1140,8 @@ export function compileWasmBlock(slots: readonly (Decoded | undefined)[], start:
   for (const part of [pro.b, c.b, epi.b]) for (const x of part) body.push(x)
   body.push(0x0b)
 
-  const index = t.compile([{ body }], memory)[0]!
+  const index = t.compile([{ body }], memory)?.[0]
+  if (index === undefined) return null
   const run = t.run
   const checks = lineCheckPairs(ds, offs)
   const checkSlots = checks.map(([slot]) => slot)
