@@ -200,7 +200,7 @@ export class VirtMachine {
   constructor(readonly config: MachineConfig) {
     if (!Number.isInteger(config.harts) || config.harts < 1 || config.harts > 8) throw new RangeError(`harts must be 1..8, not ${config.harts}`)
     if (config.memory % (2 << 20) !== 0 || config.memory < 16 << 20) throw new RangeError(`memory must be a multiple of 2 MiB and at least 16 MiB, not ${config.memory}`)
-    this.bus = new Bus({ ramBase: VIRT_MAP.ram.base, ramSize: config.memory, ...(config.sharedMemory === true ? { buffer: new SharedArrayBuffer(config.memory) } : {}) })
+    this.bus = new Bus({ ramBase: VIRT_MAP.ram.base, ramSize: config.memory, wasmHarts: config.harts, ...(config.sharedMemory === true ? { buffer: new SharedArrayBuffer(config.memory) } : {}) })
     this.ramEnd = VIRT_MAP.ram.base + config.memory
     if (config.seed !== undefined) {
       if (!Number.isSafeInteger(config.seed)) throw new RangeError(`seed must be an integer, not ${config.seed}`)

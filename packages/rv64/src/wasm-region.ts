@@ -87,9 +87,10 @@ const L_O = 11
 const L_LINES = 12
 const L_RSV = 13
 const L_DC = 14
-const I32_LOCALS = 6
+const L_W = 15
+const I32_LOCALS = 7
 /** A hot trace's registers x1–x31 as i64 locals (`X + r − 1`), declared after the others. */
-const X = 15
+const X = 16
 
 /** One function's code and its control depth (for `br` targets: `out` is depth 1, the loop depth 2). */
 class Code {
@@ -325,6 +326,8 @@ class Emitter {
   /** With `inLocals`: the registers read (loaded at entry) and written (stored at the way out). */
   readonly used = new Set<number>()
   readonly written = new Set<number>()
+  /** With `inLocals`: memo sites so far (each a pair of globals: see {@link memoSite}). */
+  sites = 0
 
   constructor(
     private readonly c: Code,
@@ -372,23 +375,61 @@ class Emitter {
     if (inline) {
       c.get(L_EA).get(L_DLO).op(I64_GE_S).get(L_EA).get(L_DHI).i64(size).op(I64_SUB).op(I64_LE_S).op(I32_AND).open(IF)
       c.get(L_EA).get(L_RB).op(I64_SUB, I32_WRAP).set(L_O)
-      if (store) {
-        c.get(L_RSV)
-        c.get(L_LINES).get(L_O).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
-        c.get(L_LINES).get(L_O).i32(size - 1).op(I32_ADD).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
-        c.open(IF)
-        this.miss(rel, i)
-        c.end()
-      }
+      if (store) this.storeChecks(size, rel, i)
       c.else()
     }
-    if (this.inLocals) this.tlbInline(size, store, rel, i)
+    if (this.inLocals) this.memoSite(d, size, store, rel, i)
     else {
       c.get(P_BASE).get(L_EA).i32(size).op(CALL, store ? F_STORE_ADDR : F_LOAD_ADDR).tee(L_O).i32(0).op(0x48 /* i32.lt_s */).open(IF)
       this.miss(rel, i)
       c.end()
     }
     if (inline) c.end()
+  }
+
+  /**
+   * A hot trace's access with paging on, memoised per site (as the JS blocks' page memos,
+   * `block.ts` access): globals 2k (i64: the base register's page, its value >> 12) and 2k + 1
+   * (i32: that page's RAM offset) remember the page this site last reached; a hit is the base
+   * register in that page and the access inside it (`w`, its offset from the register's page, in
+   * [0, 4096 − size]): one compare, no TLB lookup. A miss takes the data TLB and memoises what it
+   * found. A memo is as valid as the TLB entry it came from: the prologue empties every site when
+   * `Hart.memoKey` changed (any TLB flush, window or context change).
+   */
+  private memoSite(d: Decoded, size: number, store: boolean, rel: number, i: number): void {
+    const c = this.c
+    const k = this.sites++
+    this.reg(d.rs1)
+    c.op(I32_WRAP).i32(PAGE - 1).op(I32_AND).i32(d.immN).op(I32_ADD).set(L_W)
+    this.reg(d.rs1)
+    c.i64(12).op(I64_SHR_S).op(0x23 /* global.get */)
+    uleb(c.b, 2 * k)
+    c.op(I64_EQ).get(L_W).i32(PAGE - size).op(I32_LE_U).op(I32_AND).open(IF)
+    c.op(0x23)
+    uleb(c.b, 2 * k + 1)
+    c.get(L_W).op(I32_ADD).set(L_O)
+    c.else()
+    this.tlbInline(size, store, rel, i)
+    c.get(L_W).i32(PAGE - size).op(I32_LE_U).open(IF)
+    this.reg(d.rs1)
+    c.i64(12).op(I64_SHR_S).op(0x24 /* global.set */)
+    uleb(c.b, 2 * k)
+    c.get(L_O).get(L_W).op(I32_SUB).op(0x24)
+    uleb(c.b, 2 * k + 1)
+    c.end()
+    c.end()
+    if (store) this.storeChecks(size, rel, i)
+  }
+
+  /** A store leaves before it when a line it touches holds decoded code or a reservation is held (the interpreter stores: `Hart.stored`). */
+  private storeChecks(size: number, rel: number, i: number): void {
+    const c = this.c
+    c.get(L_RSV)
+    c.get(L_LINES).get(L_O).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
+    c.get(L_LINES).get(L_O).i32(size - 1).op(I32_ADD).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
+    c.open(IF)
+    this.miss(rel, i)
+    c.end()
   }
 
   /**
@@ -408,14 +449,6 @@ class Emitter {
     this.miss(rel, i)
     c.end()
     c.get(L_O).get(L_O).op(I32_ADD).get(P_BASE).op(I32_SUB).mem(F64_LOAD, off).op(I32_TRUNC_F64_U).get(L_EA).op(I32_WRAP).i32(PAGE - 1).op(I32_AND).op(I32_ADD).set(L_O)
-    if (store) {
-      c.get(L_RSV)
-      c.get(L_LINES).get(L_O).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
-      c.get(L_LINES).get(L_O).i32(size - 1).op(I32_ADD).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
-      c.open(IF)
-      this.miss(rel, i)
-      c.end()
-    }
   }
 
   /** The code of `d` (instruction `i`, at `rel`), which is not a branch or jump. */
@@ -742,7 +775,7 @@ class WasmFunctions {
    * the host refuses (a browser's main thread compiles at most 4 KiB synchronously): the thread
    * then compiles no more WebAssembly, and the hart keeps to its JS tiers.
    */
-  compile(bodies: readonly { readonly body: number[] }[], memory: WasmMemory): number[] | undefined {
+  compile(bodies: readonly { readonly body: number[] }[], memory: WasmMemory, globals: readonly number[][] = []): number[] | undefined {
     const mod: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
     const types: number[] = [2]
     functionType(types)
@@ -764,6 +797,12 @@ class WasmFunctions {
       name(exports, `t${i}`)
       exports.push(0x00)
       uleb(exports, HELPERS + i)
+    }
+    if (globals.length > 0) {
+      const g: number[] = []
+      uleb(g, globals.length)
+      for (const entry of globals) for (const b of entry) g.push(b)
+      section(mod, 6, g)
     }
     section(mod, 7, exports)
     const code: number[] = []
@@ -821,7 +860,7 @@ export type WasmContext = Int32Array
 
 /** The context view of the hart whose area starts at `base` of `buffer`. */
 export function wasmContext(buffer: ArrayBuffer, base: number): WasmContext {
-  return new Int32Array(buffer, base + AREA.ctx, 16)
+  return new Int32Array(buffer, base + AREA.ctx, 32)
 }
 
 // ---- the region form: a page's code in one function -------------------------------------------
@@ -1012,6 +1051,8 @@ export function compileWasmRegion(slots: readonly (Decoded | undefined)[], minHi
 
 /** The most instructions a hot trace holds. */
 const HOT_MAX = 64
+/** A memo site's empty page: no register's value >> 12 is 2^60. */
+const MEMO_EMPTY_PAGE = 2 ** 60
 
 /**
  * Compiles the block at `start` (a page offset of `slots`, a decode-cache page) to WebAssembly with
@@ -1126,6 +1167,29 @@ export function compileWasmBlock(slots: readonly (Decoded | undefined)[], start:
   pro.get(P_BASE).mem(I64_LOAD, AREA.ctx).set(L_DLO).get(P_BASE).mem(I64_LOAD, AREA.ctx + 8).set(L_DHI).get(P_BASE).mem(I64_LOAD, AREA.ctx + 16).set(L_RB)
   pro.get(P_BASE).mem(I32_LOAD, AREA.ctx + 36).set(L_RSV).get(P_BASE).mem(I32_LOAD, AREA.ctx + 40).set(L_LINES).get(P_BASE).mem(I32_LOAD, AREA.ctx + 32).set(L_DC)
   if (needPc) pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 24).set(L_PC)
+  // Memo sites (Emitter.memoSite): globals 2k, 2k + 1 per site, then the memo key they hold for;
+  // all emptied when Hart.memoKey changed since.
+  const globals: number[][] = []
+  if (e.sites > 0) {
+    const key = 2 * e.sites
+    for (let k = 0; k < e.sites; k++) {
+      const mp = [I64, 1, 0x42]
+      slebNumber(mp, MEMO_EMPTY_PAGE)
+      mp.push(0x0b)
+      globals.push(mp, [I32, 1, 0x41, 0, 0x0b])
+    }
+    globals.push([I64, 1, 0x42, 0x7f, 0x0b]) // key −1: no memo key is negative
+    pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 64).set(L_EA).get(L_EA).op(0x23)
+    uleb(pro.b, key)
+    pro.op(I64_NE).open(IF)
+    pro.get(L_EA).op(0x24)
+    uleb(pro.b, key)
+    for (let k = 0; k < e.sites; k++) {
+      pro.i64(MEMO_EMPTY_PAGE).op(0x24)
+      uleb(pro.b, 2 * k)
+    }
+    pro.end()
+  }
   const epi = new Code()
   for (const r of [...e.written].sort((a, b) => a - b)) epi.get(P_BASE).get(X + r - 1).mem(I64_STORE, AREA.regs + 8 * r)
   epi.get(L_RET)
@@ -1140,7 +1204,7 @@ export function compileWasmBlock(slots: readonly (Decoded | undefined)[], start:
   for (const part of [pro.b, c.b, epi.b]) for (const x of part) body.push(x)
   body.push(0x0b)
 
-  const index = t.compile([{ body }], memory)?.[0]
+  const index = t.compile([{ body }], memory, globals)?.[0]
   if (index === undefined) return null
   const run = t.run
   const checks = lineCheckPairs(ds, offs)
@@ -1181,4 +1245,7 @@ function writeContext(w: Int32Array, h: BlockHost, pc: number): void {
   w[8] = h.dtlbCtx
   w[9] = h.reservation === h.reservation ? 1 : 0
   w[10] = h.codeLines.byteOffset
+  const mk = h.memoKey
+  w[16] = mk | 0
+  w[17] = Math.floor(mk / 4294967296) | 0
 }
