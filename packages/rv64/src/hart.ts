@@ -29,7 +29,7 @@ import { PMP_R, PMP_W, PMP_X, Pmp } from './pmp.js'
 import { SharedRam } from './shared-ram.js'
 import { Trap } from './trap.js'
 import { AREA, AREA_TLB_SIZE, HART_AREA, type HartArena } from './wasm-arena.js'
-import { compileWasmBlock, compileWasmRegion, wasmContext, type WasmContext } from './wasm-region.js'
+import { compileWasmBlock, compileWasmRegion, wasmContext, type WasmContext } from './wasm-tier.js'
 import { PTE_D, VS_BARE, allowedG, allowedHost, allowedVs, walk, walkV, type WalkHost } from './walk.js'
 import { restoreSnapshot, takeSnapshot, type SnapshotPort } from './snapshot.js'
 import { HSTATUS_VSXL64, MIDELEG_FORCED, VS_INTS, csrOp, csrRead, csrWrite, readCsrAsCode, writeCsrAsCode, type CsrPort } from './csr.js'
@@ -123,13 +123,13 @@ export interface HartOptions {
    * The compiled tier: a block per straight run after 100 000 visits (`block.ts`, default), or a
    * region per page of code (`region.ts`: faster on hot loops, slower on boots, see
    * docs/RATIONALE.md "Why is the region tier not the default?"), or `'wasm-region'`: regions compiled to
-   * WebAssembly (`wasm-region.ts`; needs the bus's RAM in a WebAssembly arena, else it is the
+   * WebAssembly (`wasm-tier.ts`; needs the bus's RAM in a WebAssembly arena, else it is the
    * region tier; slower than the block tier on boots, docs/RATIONALE.md "Why is the wasm tier
    * opt-in?"). The block tier's blocks are WebAssembly too unless `wasmBlocks` is false.
    */
   tier?: 'region' | 'block' | 'wasm-region'
   /**
-   * The block tier compiles its blocks to WebAssembly (`wasm-region.ts` compileWasmBlock) when the
+   * The block tier compiles its blocks to WebAssembly (`wasm-tier.ts` compileWasmBlock) when the
    * bus's RAM is in a WebAssembly arena (default true), else to JS (`block.ts`).
    */
   wasmBlocks?: boolean
@@ -1424,7 +1424,7 @@ export class Hart implements BlockHost {
     return compileBlock(this.fetchSlots, off, this.dctx === this.dctx)
   }
 
-  /** The hart's context for WebAssembly regions (`wasm-region.ts`), when it has an area in the arena. */
+  /** The hart's context for WebAssembly regions (`wasm-tier.ts`), when it has an area in the arena. */
   private readonly wasmCtx: WasmContext | undefined
 
   /** Compiles the fetch page (decode-cache page `p`) into a region, at most {@link MAX_REGION_COMPILES} times. */

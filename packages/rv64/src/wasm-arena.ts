@@ -49,7 +49,7 @@ export const AREA = {
   loadOff: 256 + 16 * AREA_TLB_SIZE,
   storeOff: 256 + 24 * AREA_TLB_SIZE,
   /**
-   * What compiled code reads, written by its caller (`wasm-region.ts`): i64 the direct window's
+   * What compiled code reads, written by its caller (`wasm-tier.ts`): i64 the direct window's
    * bounds, RAM's base and the pc at entry (at +0, +8, +16, +24), i32 the data TLB's context, 1
    * while an LR reservation is held, and the code-line map's address (at +32, +36, +40); a
    * region's pc at its exit and its page's virtual base (i64 at +48, +56); `Hart.memoKey` (i64 at +64).

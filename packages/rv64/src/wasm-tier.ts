@@ -1,19 +1,20 @@
 /**
- * The wasm tier (issue #18): the region form (`region.ts`) compiled to WebAssembly. A page's hot
- * instructions become one WebAssembly function over the bus's arena (`wasm-arena.ts`: RAM at
- * address 0, the hart's registers, data TLB and code-line map in its area). Registers are i64
- * locals (loaded at entry, the written ones stored at the one way out), so 64-bit arithmetic is one
- * Wasm operation; loads and stores reach RAM through the direct window inline or a data-TLB hit in
- * a helper function, and leave for the interpreter on anything else (a miss, MMIO, a page crossing,
- * a store into a line holding decoded code or while an LR reservation is held), so the code never
- * traps and a fault is taken exactly by the interpreter.
+ * Code compiled to WebAssembly (issue #18), over the bus's arena (`wasm-arena.ts`: RAM at address
+ * 0, each hart's registers, data TLB and code-line map in its area):
  *
- * Every compiled function sits in one thread-wide table; JS calls one exported dispatcher
- * (`run(index, base, budget)`), which V8 keeps one fast call for.
+ * - blocks ({@link compileWasmBlock}), the block tier's default: the trace `block.ts` takes, with
+ *   registers in i64 locals (64-bit arithmetic one operation; V8's optimising compiler keeps them
+ *   in machine registers) and each load's and store's page memoised per site;
+ * - regions ({@link compileWasmRegion}), opt-in (`HartOptions.tier: 'wasm-region'`): a page's hot
+ *   instructions in one function with a dispatcher, as `region.ts` in JS; registers in the hart's
+ *   area. Slower than the block tier on boots (docs/RATIONALE.md "Why do blocks compile to
+ *   WebAssembly, and why regions only on request?").
  *
- * Opt-in (`HartOptions.tier: 'wasm-region'`): measured in a Linux boot it is slower than the block tier
- * (docs/PERFORMANCE.md "the JIT's ninth round": V8 compiles a module in 0.3–2 ms, and its baseline
- * code for boot code is no faster than the interpreter).
+ * Both reach RAM through the direct window and the data TLB inline, and leave for the interpreter
+ * before anything else (a miss, MMIO, a page crossing, a store into a line holding decoded code or
+ * while an LR reservation is held): the code never traps, and a fault is taken exactly by the
+ * interpreter. Every compiled function sits in one thread-wide table; JS calls one exported
+ * dispatcher (`run(index, base, budget)`), which V8 keeps one fast call for.
  */
 import { Op, type Decoded } from './decode.js'
 import type { BlockHost } from './block-host.js'
@@ -165,12 +166,6 @@ const LOOP = 0x03
 const IF = 0x04
 const OUT = 1
 const TOP = 2
-const RETURN = 0x0f
-const CALL = 0x10
-/** A module's functions: the two address helpers (see {@link addressHelper}), then the compiled ones. */
-const F_LOAD_ADDR = 0
-const F_STORE_ADDR = 1
-const HELPERS = 2
 
 // Opcodes (WebAssembly core spec §5.4).
 const I32_LOAD = 0x28
@@ -320,7 +315,7 @@ export function wasmCompiles(d: Decoded): boolean {
 /**
  * Emits the code of instructions that do not branch, into `c`: registers read and written in the
  * hart's area (x0 a constant); `pcAt(rel)` pushes the pc of the instruction at `rel` (an i64),
- * `miss(rel, i)` leaves before instruction `i` at `rel` (an access the helpers cannot serve).
+ * `miss(rel, i)` leaves before instruction `i` at `rel` (an access only the interpreter can do).
  */
 class Emitter {
   /** With `inLocals`: the registers read (loaded at entry) and written (stored at the way out). */
@@ -361,30 +356,23 @@ class Emitter {
   }
 
   /**
-   * `o` ← the RAM offset of an access of `size` bytes at rs1 + imm (a helper: the direct window,
-   * else a data-TLB hit; a store also not into a code line nor while a reservation is held); −1
+   * `o` ← the RAM offset of an access of `size` bytes at rs1 + imm: the direct window, else a
+   * data-TLB hit (a store also not into a code line nor while a reservation is held); else it
    * leaves before the instruction for the interpreter.
    */
   private offset(d: Decoded, size: number, store: boolean, rel: number, i: number): void {
     const c = this.c
     this.reg(d.rs1)
     c.i64(d.immN).op(I64_ADD).set(L_EA)
-    // Inside the direct window (M-mode, or S-mode with paging off): inline, ea − ramBase; a hot
-    // trace's store also checks its lines and the reservation inline (a region's asks the helper).
-    const inline = !store || this.inLocals
-    if (inline) {
-      c.get(L_EA).get(L_DLO).op(I64_GE_S).get(L_EA).get(L_DHI).i64(size).op(I64_SUB).op(I64_LE_S).op(I32_AND).open(IF)
-      c.get(L_EA).get(L_RB).op(I64_SUB, I32_WRAP).set(L_O)
-      if (store) this.storeChecks(size, rel, i)
-      c.else()
-    }
+    // Inside the direct window (M-mode, or S-mode with paging off): ea − ramBase (the window's
+    // bounds: no overflow, they lie within ±2^53); else the data TLB (a hot trace through its memo).
+    c.get(L_EA).get(L_DLO).op(I64_GE_S).get(L_EA).get(L_DHI).i64(size).op(I64_SUB).op(I64_LE_S).op(I32_AND).open(IF)
+    c.get(L_EA).get(L_RB).op(I64_SUB, I32_WRAP).set(L_O)
+    c.else()
     if (this.inLocals) this.memoSite(d, size, store, rel, i)
-    else {
-      c.get(P_BASE).get(L_EA).i32(size).op(CALL, store ? F_STORE_ADDR : F_LOAD_ADDR).tee(L_O).i32(0).op(0x48 /* i32.lt_s */).open(IF)
-      this.miss(rel, i)
-      c.end()
-    }
-    if (inline) c.end()
+    else this.tlbInline(size, store, rel, i)
+    c.end()
+    if (store) this.storeChecks(size, rel, i)
   }
 
   /**
@@ -418,7 +406,6 @@ class Emitter {
     uleb(c.b, 2 * k + 1)
     c.end()
     c.end()
-    if (store) this.storeChecks(size, rel, i)
   }
 
   /** A store leaves before it when a line it touches holds decoded code or a reservation is held (the interpreter stores: `Hart.stored`). */
@@ -433,9 +420,10 @@ class Emitter {
   }
 
   /**
-   * A hot trace's data-TLB lookup, inline (as the helper's, see {@link addressHelper}; a call per
-   * access cost a Linux user program a fifth of its speed): `o` ← the entry's RAM offset + the
-   * access's offset in its page on a hit; else leaves before instruction `i`.
+   * The data-TLB lookup, inline (tags as int32 pairs of the address's halves, `Hart.dtlbLoadTagLo`;
+   * a helper function called per access cost a Linux user program a fifth of its speed): `o` ←
+   * the entry's RAM offset + the access's offset in its page on a hit that keeps the access inside
+   * the page; else leaves before instruction `i`.
    */
   private tlbInline(size: number, store: boolean, rel: number, i: number): void {
     const c = this.c
@@ -665,57 +653,9 @@ class Emitter {
         c.op(SELECT)
         return this.setReg(rd)
       default:
-        throw new Error(`wasm-region: no code for op ${op}`)
+        throw new Error(`wasm-tier: no code for op ${op}`)
     }
   }}
-
-/**
- * The body of the helper that finds the RAM offset of an access (params: the hart's area `base`,
- * the address `ea`, the `size`): inside the direct window (the context's i64 bounds), `ea − ramBase`;
- * else from a data-TLB hit (tags as int32 pairs of the address's halves, `Hart.dtlbLoadTagLo`) when
- * the access stays in its page; else −1. A store's also −1 when a line it touches holds decoded
- * code or an LR reservation is held: the interpreter stores then (it drops the code and clears the
- * reservation, `Hart.stored`).
- */
-function addressHelper(store: boolean): number[] {
-  const [tagLo, tagHi, off] = store ? [AREA.storeTagLo, AREA.storeTagHi, AREA.storeOff] : [AREA.loadTagLo, AREA.loadTagHi, AREA.loadOff]
-  const BASE = 0, EA = 1, SIZE = 2, VL = 3, TI = 4, W = 5, O = 6
-  const c = new Code()
-  // the window: dlo <= ea && ea <= dhi − size (no overflow: the bounds lie within ±2^53)
-  c.get(EA).get(BASE).mem(I64_LOAD, AREA.ctx).op(I64_GE_S)
-  c.get(EA).get(BASE).mem(I64_LOAD, AREA.ctx + 8).get(SIZE).op(I64_EXTEND_I32_U, I64_SUB).op(I64_LE_S).op(I32_AND)
-  c.open(IF)
-  c.get(EA).get(BASE).mem(I64_LOAD, AREA.ctx + 16).op(I64_SUB, I32_WRAP).set(O)
-  c.else()
-  c.get(EA).op(I32_WRAP).tee(VL).i32(12).op(I32_SHR_U).i32(AREA_TLB_SIZE - 1).op(I32_AND).i32(2).op(I32_SHL).get(BASE).op(I32_ADD).set(TI)
-  c.get(TI).mem(I32_LOAD, tagLo).get(VL).i32(12).op(I32_SHR_U).get(BASE).mem(I32_LOAD, AREA.ctx + 32).op(I32_OR).op(I32_EQ)
-  c.get(TI).mem(I32_LOAD, tagHi).get(EA).i64(32).op(I64_SHR_U, I32_WRAP).op(I32_EQ).op(I32_AND)
-  c.get(VL).i32(PAGE - 1).op(I32_AND).tee(W).i32(PAGE).get(SIZE).op(I32_SUB).op(I32_LE_U).op(I32_AND)
-  c.op(I32_EQZ).open(IF)
-  c.i32(-1).op(RETURN)
-  c.end()
-  // the entry's f64 RAM offset: at base + 8·index, i.e. 2·TI − base
-  c.get(TI).get(TI).op(I32_ADD).get(BASE).op(I32_SUB).mem(F64_LOAD, off).op(I32_TRUNC_F64_U).get(W).op(I32_ADD).set(O)
-  c.end()
-  if (store) {
-    c.get(BASE).mem(I32_LOAD, AREA.ctx + 36)
-    c.get(BASE).mem(I32_LOAD, AREA.ctx + 40).get(O).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
-    c.get(BASE).mem(I32_LOAD, AREA.ctx + 40).get(O).get(SIZE).op(I32_ADD).i32(1).op(I32_SUB).i32(6).op(I32_SHR_U).op(I32_ADD).mem(I32_LOAD8_U).op(I32_OR)
-    c.open(IF)
-    c.i32(-1).op(RETURN)
-    c.end()
-  }
-  c.get(O)
-  const body: number[] = [1, 4, I32]
-  for (const x of c.b) body.push(x)
-  body.push(0x0b)
-  return body
-}
-
-/** The helpers' function type: (base, ea, size) → RAM offset or −1. */
-function helperType(out: number[]): void {
-  out.push(0x60, 3, I32, I64, I32, 1, I32)
-}
 
 /** The function type of every compiled function: (area base, budget) → instructions completed. */
 function functionType(out: number[]): void {
@@ -777,9 +717,8 @@ class WasmFunctions {
    */
   compile(bodies: readonly { readonly body: number[] }[], memory: WasmMemory, globals: readonly number[][] = []): number[] | undefined {
     const mod: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
-    const types: number[] = [2]
+    const types: number[] = [1]
     functionType(types)
-    helperType(types)
     section(mod, 1, types)
     const imports: number[] = [1]
     name(imports, 'm')
@@ -787,8 +726,7 @@ class WasmFunctions {
     imports.push(0x02, 0x00, 0x00) // a memory, at least 0 pages, no maximum
     section(mod, 2, imports)
     const funcs: number[] = []
-    uleb(funcs, HELPERS + bodies.length)
-    funcs.push(1, 1)
+    uleb(funcs, bodies.length)
     for (let i = 0; i < bodies.length; i++) funcs.push(0)
     section(mod, 3, funcs)
     const exports: number[] = []
@@ -796,7 +734,7 @@ class WasmFunctions {
     for (let i = 0; i < bodies.length; i++) {
       name(exports, `t${i}`)
       exports.push(0x00)
-      uleb(exports, HELPERS + i)
+      uleb(exports, i)
     }
     if (globals.length > 0) {
       const g: number[] = []
@@ -806,11 +744,7 @@ class WasmFunctions {
     }
     section(mod, 7, exports)
     const code: number[] = []
-    uleb(code, HELPERS + bodies.length)
-    for (const helper of [LOAD_HELPER, STORE_HELPER]) {
-      uleb(code, helper.length)
-      for (const b of helper) code.push(b)
-    }
+    uleb(code, bodies.length)
     for (const t of bodies) {
       uleb(code, t.body.length)
       for (const b of t.body) code.push(b)
@@ -821,7 +755,7 @@ class WasmFunctions {
       instance = new this.api.Instance(new this.api.Module(new Uint8Array(mod)), { m: { mem: memory } })
     } catch (e) {
       // A module we built that does not validate is our bug; anything else is the host's refusal.
-      if (e instanceof Error && (e.name === 'CompileError' || e.name === 'LinkError')) throw new Error(`wasm-region: ${bodies.length} functions did not compile: ${e.message}`)
+      if (e instanceof Error && (e.name === 'CompileError' || e.name === 'LinkError')) throw new Error(`wasm-tier: ${bodies.length} functions did not compile: ${e.message}`)
       threadFunctions = null
       return undefined
     }
@@ -843,8 +777,6 @@ class WasmFunctions {
   }
 }
 
-const LOAD_HELPER = addressHelper(false)
-const STORE_HELPER = addressHelper(true)
 let threadFunctions: WasmFunctions | null | undefined
 
 function wasmFunctions(): WasmFunctions | undefined {
@@ -1061,7 +993,7 @@ const MEMO_EMPTY_PAGE = 2 ** 60
  * back to its start (round that loop inside the function while the budget holds the first
  * segment), else it ends at its first conditional branch; it follows JAL within the page. Registers
  * live in i64 locals (V8's optimising compiler keeps them in machine registers); loads and stores
- * reach the direct window inline and the data TLB in a helper. Null when fewer than two
+ * reach the direct window and the data TLB inline, through a page memo per site. Null when fewer than two
  * instructions compile.
  */
 export function compileWasmBlock(slots: readonly (Decoded | undefined)[], start: number, memory: WasmMemory, areaBase: number, ctx: WasmContext): { fn: BlockFn; length: number } | null {
