@@ -87,6 +87,23 @@ function pagedData(m: ReturnType<typeof machine>, readOnly: boolean, guest = fal
   } else m.hart.setCsr(CSR.satp, (8n << 60n) | BigInt(PT >>> 12))
 }
 
+/**
+ * `body` looped 20 times in S-mode with Sv39 (x1 = DATA_VA, the data pages of {@link pagedData}),
+ * x5–x15 from `values`, on `tier` and on the interpreter, compared after each slice.
+ */
+function comparePaged(body: number[], values: bigint[], slices: number[], tier: Tier, readOnly: boolean, moved: boolean) {
+  const n = body.length
+  const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
+  compare(program, (m) => {
+    pagedData(m, readOnly, false, moved)
+    m.hart.setX(1, BigInt(DATA_VA))
+    m.hart.setX(3, 0n)
+    m.hart.setX(2, 20n)
+    values.forEach((v, i) => m.hart.setX(5 + i, v))
+    m.hart.privilege = 1
+  }, [...slices, 100_000], tier)
+}
+
 /** B-type: branch f3 (0 beq, 1 bne, …) rs1, rs2 by `off` bytes. */
 const B = (f3: number, rs1: number, rs2: number, off: number) =>
   ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0
@@ -204,16 +221,7 @@ describe.each(['region', 'block', 'wasm-block', 'wasm-region'] as const)('the %s
   it('random code in S-mode with Sv39 on: data through 4 KiB pages, the upper one maybe read-only (store faults mid-block), accesses across the page edge (fast-check)', () => {
     fc.assert(
       fc.property(fc.array(instruction, { minLength: 1, maxLength: 24 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (body, values, slices, readOnly) => {
-        const n = body.length
-        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
-        compare(program, (m) => {
-          pagedData(m, readOnly)
-          m.hart.setX(1, BigInt(DATA_VA))
-          m.hart.setX(3, 0n)
-          m.hart.setX(2, 20n)
-          values.forEach((v, i) => m.hart.setX(5 + i, v))
-          m.hart.privilege = 1
-        }, [...slices, 100_000], tier)
+        comparePaged(body, values, slices, tier, readOnly, false)
       }),
       { numRuns: 150 },
     )
@@ -227,16 +235,7 @@ describe.each(['region', 'block', 'wasm-block', 'wasm-region'] as const)('the %s
     )
     fc.assert(
       fc.property(fc.array(fc.oneof(edgeAccess, edgeAccess, instruction), { minLength: 1, maxLength: 16 }), fc.array(fc.bigInt({ min: 0n, max: U64 }), { minLength: 11, maxLength: 11 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.boolean(), fc.boolean(), (body, values, slices, readOnly, moved) => {
-        const n = body.length
-        const program = [...body, ADDI(2, 2, -1), B(1, 2, 0, -(n + 1) * 4), J_SELF]
-        compare(program, (m) => {
-          pagedData(m, readOnly, false, moved)
-          m.hart.setX(1, BigInt(DATA_VA))
-          m.hart.setX(3, 0n)
-          m.hart.setX(2, 20n)
-          values.forEach((v, i) => m.hart.setX(5 + i, v))
-          m.hart.privilege = 1
-        }, [...slices, 100_000], tier)
+        comparePaged(body, values, slices, tier, readOnly, moved)
       }),
       { numRuns: 150 },
     )
