@@ -440,6 +440,24 @@ describe.each(['region', 'block', 'wasm-block', 'wasm-region'] as const)('the %s
     expect([c.hart.getCsr(CSR.mcause), c.hart.getCsr(CSR.mepc), c.hart.getCsr(CSR.mtval)]).toEqual([5n, BigInt(BASE + 12), (1n << 64n) - 4096n])
   })
 
+  it('a hot loop of loads and stores through Sv39 pages runs in compiled code, not in the interpreter (its data TLB hits there)', () => {
+    const m = machine(assemble(`
+1:      ld t0, 0(ra)
+        addi t0, t0, 1
+        sd t0, 8(ra)
+        addi sp, sp, -1
+        bne sp, zero, 1b
+        j .
+`, { base: BASE }).bytes, tier)
+    pagedData(m, false)
+    m.hart.setX(1, BigInt(DATA_VA - 4096)) // the lower data page (read and write)
+    m.hart.setX(2, 3000n)
+    m.hart.privilege = 1
+    for (let k = 0; k < 10; k++) m.hart.run(1500)
+    expect(m.hart.getX(2)).toBe(0n)
+    expect(m.hart.jitStats.executed).toBeGreaterThan(0.9 * Number(m.hart.instret))
+  })
+
   it('MMIO inside a block goes to the device, and a store into the running line takes effect', () => {
     const out: number[] = []
     const program = [ADDI(5, 5, 1), S(0, 5, 7, 0), ADDI(2, 2, -1), B(1, 2, 0, -12), J_SELF]

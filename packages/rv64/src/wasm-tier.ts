@@ -950,7 +950,7 @@ export function compileWasmRegion(slots: readonly (Decoded | undefined)[], minHi
   c.end() // out
 
   const pro = new Code()
-  pro.get(P_BASE).mem(I64_LOAD, AREA.ctx).set(L_DLO).get(P_BASE).mem(I64_LOAD, AREA.ctx + 8).set(L_DHI).get(P_BASE).mem(I64_LOAD, AREA.ctx + 16).set(L_RB)
+  loadContext(pro)
   pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 24).set(L_PC)
   pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 56).set(L_PB)
   const body: number[] = []
@@ -1096,8 +1096,7 @@ export function compileWasmBlock(slots: readonly (Decoded | undefined)[], start:
 
   const pro = new Code()
   for (const r of [...e.used].sort((a, b) => a - b)) pro.get(P_BASE).mem(I64_LOAD, AREA.regs + 8 * r).set(X + r - 1)
-  pro.get(P_BASE).mem(I64_LOAD, AREA.ctx).set(L_DLO).get(P_BASE).mem(I64_LOAD, AREA.ctx + 8).set(L_DHI).get(P_BASE).mem(I64_LOAD, AREA.ctx + 16).set(L_RB)
-  pro.get(P_BASE).mem(I32_LOAD, AREA.ctx + 36).set(L_RSV).get(P_BASE).mem(I32_LOAD, AREA.ctx + 40).set(L_LINES).get(P_BASE).mem(I32_LOAD, AREA.ctx + 32).set(L_DC)
+  loadContext(pro)
   if (needPc) pro.get(P_BASE).mem(I64_LOAD, AREA.ctx + 24).set(L_PC)
   // Memo sites (Emitter.memoSite): globals 2k, 2k + 1 per site, then the memo key they hold for;
   // all emptied when Hart.memoKey changed since.
@@ -1161,6 +1160,12 @@ export function compileWasmBlock(slots: readonly (Decoded | undefined)[], start:
   }
   t.hold(fn, index)
   return { fn, length: first }
+}
+
+/** The prologue's part that every compiled function shares: the context's fields the Emitter's code reads (window, RAM base, TLB context, reservation, code lines). */
+function loadContext(pro: Code): void {
+  pro.get(P_BASE).mem(I64_LOAD, AREA.ctx).set(L_DLO).get(P_BASE).mem(I64_LOAD, AREA.ctx + 8).set(L_DHI).get(P_BASE).mem(I64_LOAD, AREA.ctx + 16).set(L_RB)
+  pro.get(P_BASE).mem(I32_LOAD, AREA.ctx + 32).set(L_DC).get(P_BASE).mem(I32_LOAD, AREA.ctx + 36).set(L_RSV).get(P_BASE).mem(I32_LOAD, AREA.ctx + 40).set(L_LINES)
 }
 
 /** Writes what compiled code reads from the context (`AREA.ctx`): i64s as int32 halves (each lies within ±2^53). */
