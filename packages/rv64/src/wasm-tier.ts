@@ -26,7 +26,6 @@ const PAGE = 4096
 // ---- the binary format (WebAssembly core spec §5) ---------------------------------------------
 const I32 = 0x7f
 const I64 = 0x7e
-const F64 = 0x7c
 const VOID = 0x40
 
 function uleb(out: number[], n: number): void {
