@@ -312,9 +312,10 @@ export function wasmCompiles(d: Decoded): boolean {
 }
 
 /**
- * Emits the code of instructions that do not branch, into `c`: registers read and written in the
- * hart's area (x0 a constant); `pcAt(rel)` pushes the pc of the instruction at `rel` (an i64),
- * `miss(rel, i)` leaves before instruction `i` at `rel` (an access only the interpreter can do).
+ * Emits the code of instructions that do not branch, into `c`: registers in i64 locals (a block)
+ * or read and written in the hart's area (a region), x0 a constant; `pcAt(rel)` pushes the pc of
+ * the instruction at `rel` (an i64), `miss(rel, i)` leaves before instruction `i` at `rel` (an
+ * access only the interpreter can do).
  */
 class Emitter {
   /** With `inLocals`: the registers read (loaded at entry) and written (stored at the way out). */
@@ -654,7 +655,8 @@ class Emitter {
       default:
         throw new Error(`wasm-tier: no code for op ${op}`)
     }
-  }}
+  }
+}
 
 /** The function type of every compiled function: (area base, budget) → instructions completed. */
 function functionType(out: number[]): void {
