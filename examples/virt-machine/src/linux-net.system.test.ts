@@ -155,8 +155,9 @@ async function underHonkVirt(args: string): Promise<GuestRun> {
 
 /** One exchange: the guest fetches `fetchBytes` from the host and serves `serveBytes`, which the host fetches. */
 async function exchange(guest: GuestRun, fetchBytes: number, serveBytes: number, timeoutMs: number): Promise<{ served: { bytes: number; hash: string; seconds: number } }> {
-  const ip = await waitLog(guest.log, /honk-init: net: eth0 ip=([\d.]+)|honk-init: net: FAIL[^\n]*/, timeoutMs)
-  expect(ip[0]).toBe('honk-init: net: eth0 ip=10.0.2.15')
+  // Whole lines only: the console may have delivered part of one ("ip=10.0.2.1" of "ip=10.0.2.15").
+  const ip = await waitLog(guest.log, /honk-init: net: eth0 ip=([\d.]+)\r?\n|honk-init: net: FAIL[^\n]*\n/, timeoutMs)
+  expect(ip[0].trimEnd()).toBe('honk-init: net: eth0 ip=10.0.2.15')
   const fetched = await waitLog(guest.log, /honk-init: net fetch hash: ([0-9a-f]{16})|honk-init: net fetch: FAIL[^\n]*/, timeoutMs)
   expect(guest.log()).toMatch(new RegExp(`honk-init: net fetch: ${fetchBytes}\\r?\\n`))
   expect(fetched[1]).toBe(hashOfGuestPattern(fetchBytes))
