@@ -428,7 +428,7 @@ export class Hart implements BlockHost {
     this.pc = options.resetPc ?? options.bus.ramBase
     this.tier = options.tier ?? 'block'
     this.wasmRegions = this.tier === 'wasm-region' && area !== undefined
-    this.regionTier = this.tier === 'region' || this.wasmRegions
+    this.regionTier = this.tier === 'region' || this.tier === 'wasm-region' // without an arena, 'wasm-region' is the JS region tier
     this.blockThreshold = options.blockThreshold ?? (this.wasmRegions ? DEFAULT_WASM_REGION_THRESHOLD : this.regionTier ? DEFAULT_REGION_THRESHOLD : DEFAULT_BLOCK_THRESHOLD)
     this.hotShift = this.wasmRegions ? WASM_HOT_SHIFT : REGION_HOT_SHIFT
     this.wasmCtx = area === undefined ? undefined : wasmContext(area.buffer, area.base)

@@ -84,3 +84,15 @@ describe('the WebAssembly arena', () => {
     expect(without.blocks).toBeGreaterThan(0)
   })
 })
+
+describe("'wasm-region' without an arena", () => {
+  it('is the JS region tier (it compiles regions, none of them WebAssembly)', () => {
+    const bus = new Bus({ ramSize: 1 << 20, wasmHarts: 0 })
+    const h = new Hart({ hartId: 0, bus, clock, tier: 'wasm-region', blockThreshold: 8 })
+    bus.writeBytes(BASE, counting(500))
+    h.run(5000)
+    expect(h.getX(5)).toBe(500n)
+    expect(h.jitStats.regions).toBeGreaterThan(0)
+    expect(h.jitStats.wasm).toBe(0)
+  })
+})
