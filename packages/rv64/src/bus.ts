@@ -24,7 +24,7 @@ export interface BusOptions {
   buffer?: ArrayBuffer | SharedArrayBuffer
   /**
    * Without `buffer`, the RAM lives in a WebAssembly memory with room for this many harts' state
-   * after it (default 8), so harts can run hot code compiled to WebAssembly (`wasm-run.ts`); a
+   * after it (default 8), so harts can run hot code compiled to WebAssembly (`wasm-tier.ts`); a
    * hart beyond them, or a host without WebAssembly, runs without it. 0: a plain `ArrayBuffer`.
    */
   wasmHarts?: number

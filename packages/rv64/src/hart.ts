@@ -400,7 +400,7 @@ export class Hart implements BlockHost {
 
   constructor(options: HartOptions) {
     // Registers and the data TLB live in the bus's WebAssembly arena when it has room (the
-    // compiled WebAssembly reads them there: wasm-run.ts), else in buffers of their own.
+    // compiled WebAssembly reads them there: wasm-tier.ts), else in buffers of their own.
     const area = options.bus.arena?.allocHart()
     this.arena = area
     const buf = area?.buffer ?? new ArrayBuffer(HART_AREA)
@@ -507,7 +507,7 @@ export class Hart implements BlockHost {
   private readonly tier: 'region' | 'block' | 'wasm-region'
   /** Pages compile to regions: the region tier, or the wasm tier's WebAssembly regions. */
   private readonly regionTier: boolean
-  /** Regions compile to WebAssembly (`wasm-run.ts` compileWasmRegion), not to JS. */
+  /** Regions compile to WebAssembly (`wasm-tier.ts` compileWasmRegion), not to JS. */
   private readonly wasmRegions: boolean
   /** A region compiles the instructions run at least `blockThreshold >>> hotShift` times. */
   private readonly hotShift: number

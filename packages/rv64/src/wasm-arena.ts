@@ -1,6 +1,6 @@
 /**
  * RAM in a WebAssembly memory, with room after it for each hart's state that compiled
- * WebAssembly reads and writes (`wasm-run.ts`): its integer registers, its data TLB and its
+ * WebAssembly reads and writes (`wasm-tier.ts`): its integer registers, its data TLB and its
  * decode cache's code-line map. RAM sits at address 0 of the memory, so a RAM offset is a Wasm
  * address; the memory never grows (growing would detach every view the bus and harts hold).
  *
