@@ -4,8 +4,9 @@
  * decode cache's code-line map. RAM sits at address 0 of the memory, so a RAM offset is a Wasm
  * address; the memory never grows (growing would detach every view the bus and harts hold).
  *
- * A hart's area, at a 64-byte-aligned `base` ({@link HART_AREA}): the registers as 32 little-endian
- * i64 (x0 first), then the data TLB's arrays (`Hart.dtlbLoadTagLo` … `dtlbStoreOff`).
+ * A hart's area, at a 64-byte-aligned `base` ({@link HART_AREA} bytes, {@link AREA} offsets): the
+ * registers as 32 little-endian i64 (x0 first), the data TLB's arrays (`Hart.dtlbLoadTagLo` …
+ * `dtlbStoreOff`), then the context compiled code reads; its code-line map follows the area.
  */
 
 /** The WebAssembly API this package uses (the repo's TypeScript libs carry no WebAssembly types). */
