@@ -124,8 +124,9 @@ export interface HartOptions {
    * region per page of code (`region.ts`: faster on hot loops, slower on boots, see
    * docs/RATIONALE.md "Why is the region tier not the default?"), or `'wasm-region'`: regions compiled to
    * WebAssembly (`wasm-tier.ts`; needs the bus's RAM in a WebAssembly arena, else it is the
-   * region tier; slower than the block tier on boots, docs/RATIONALE.md "Why is the wasm tier
-   * opt-in?"). The block tier's blocks are WebAssembly too unless `wasmBlocks` is false.
+   * region tier; slower than the block tier on boots, docs/RATIONALE.md "Why do blocks compile to
+   * WebAssembly, and why regions only on request?"). The block tier's blocks are WebAssembly
+   * unless `wasmBlocks` is false.
    */
   tier?: 'region' | 'block' | 'wasm-region'
   /**
@@ -1408,7 +1409,7 @@ export class Hart implements BlockHost {
 
   // ---- the region tier (region.ts) -----------------------------------------------------
 
-  /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (calls); `blocks`: blocks the block tier compiled; `executed`: instructions either tier ran in compiled code. */
+  /** What the region tier compiled (pages, instructions, source characters, milliseconds in `compileRegion`) and ran (calls); `blocks`: blocks the block tier compiled; `wasm`: how many of those blocks and regions are WebAssembly; `executed`: instructions either tier ran in compiled code. */
   readonly jitStats = { regions: 0, instructions: 0, sourceChars: 0, ms: 0, executed: 0, calls: 0, blocks: 0, wasm: 0 }
 
   /** The block at `off` of the fetch page: WebAssembly (see {@link HartOptions.wasmBlocks}) or JS. */

@@ -306,7 +306,7 @@ const OTHERS = new Set<number>([
 ])
 
 /** Whether `d` compiles to WebAssembly here (JALR too, in a region). */
-export function wasmCompiles(d: Decoded): boolean {
+function wasmCompiles(d: Decoded): boolean {
   const op = d.op as Op
   return LOADS[op] !== undefined || STORES[op] !== undefined || R64[op] !== undefined || I64_IMM[op] !== undefined || R32[op] !== undefined || I32_IMM[op] !== undefined || BRANCHES[op] !== undefined || OTHERS.has(op)
 }
